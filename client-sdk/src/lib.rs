@@ -1,0 +1,53 @@
+//! Make an axum app backup-able: serve backup contract v1 in a few lines.
+//!
+//! Implement [`BackupSource`] (what you offer and how to produce it as a stream) and merge
+//! [`router`] into your app. The SDK does the rest of the contract: bearer-token check in
+//! constant time, one export at a time (a second gets `409 export_in_progress`), trailers with
+//! the body's sha256 and size when asked, cutting the connection when your stream fails so a
+//! partial export never looks complete, and hashing an import against its `Backup-Sha256`.
+//! Memory stays bounded whatever the size: bytes pass through one piece at a time.
+//!
+//! ```no_run
+//! use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, SourceError};
+//!
+//! struct Notes;
+//!
+//! impl BackupSource for Notes {
+//!     fn capabilities(&self) -> Capabilities {
+//!         Capabilities::new("notes", [BackupType::new("full", "application/gzip", "tar.gz")])
+//!     }
+//!     async fn export(&self, _: &BackupType) -> Result<ExportStream, SourceError> {
+//!         let mut tar = tokio::process::Command::new("tar");
+//!         tar.args(["-czf", "-", "-C", "/var/lib/notes", "."]);
+//!         client_sdk::process::export_command(tar)
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let token = std::env::var("BACKUP_TOKEN").expect("set BACKUP_TOKEN").into();
+//! let app = axum::Router::new() /* your routes */ .merge(client_sdk::router(Notes, token));
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! `examples/` holds three runnable apps: `directory` (a tar.gz of a folder), `postgres`
+//! (`pg_dump` / `pg_restore`) and `command` (any command's output, for apps not written in Rust).
+#![warn(missing_docs)]
+
+mod auth;
+mod body;
+pub mod process;
+mod service;
+mod source;
+
+pub use contract_spec::{BackupType, Capabilities};
+pub use secrecy::SecretString;
+pub use service::BackupService;
+pub use source::{BackupSource, ExportStream, ImportStream, SourceError};
+
+/// The contract's routes for `source`, guarded by `token`, with one export at a time.
+/// Merge it into your app's router. See [`BackupService`] for options.
+pub fn router<S: BackupSource>(source: S, token: SecretString) -> axum::Router {
+    BackupService::new(source, token).into_router()
+}

@@ -1,0 +1,322 @@
+//! The three routes of contract v1 as an axum [`Router`].
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use contract_spec::{
+    BackupType, CAPABILITIES_PATH, Capabilities, EXPORT_PATH, ErrorBody, ErrorCode, ExportRequest,
+    HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE, IMPORT_PATH, ImportResult, TRAILER_BYTES,
+    TRAILER_SHA256,
+};
+use futures::StreamExt;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, TE, TRAILER};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use secrecy::SecretString;
+use tokio::sync::Semaphore;
+
+use crate::auth::TokenCheck;
+use crate::body::ExportBody;
+use crate::source::{BackupSource, ImportEnd, ImportProgress, ImportStream, SourceError};
+
+/// Serves contract v1 for a [`BackupSource`]; [`crate::router`] is the short way to get one.
+///
+/// By default one export runs at a time and a second gets `409 export_in_progress`.
+pub struct BackupService<S> {
+    source: S,
+    token: SecretString,
+    concurrent_exports: usize,
+}
+
+impl<S: BackupSource> BackupService<S> {
+    /// A service for `source`, guarded by `token`.
+    pub fn new(source: S, token: SecretString) -> Self {
+        BackupService {
+            source,
+            token,
+            concurrent_exports: 1,
+        }
+    }
+
+    /// Allows up to `n` exports at once (at least 1). An import always runs alone.
+    pub fn concurrent_exports(mut self, n: usize) -> Self {
+        self.concurrent_exports = n.max(1);
+        self
+    }
+
+    /// The router serving `/backup/capabilities`, `/backup/export` and `/backup/import`.
+    ///
+    /// # Panics
+    /// When the source's capabilities break the contract, or the token is empty: both are
+    /// mistakes in the app's code or configuration, best caught at start-up.
+    pub fn into_router(self) -> Router {
+        let capabilities = self.source.capabilities();
+        let problems = capabilities.problems();
+        assert!(
+            problems.is_empty(),
+            "invalid backup capabilities: {}",
+            problems.join("; ")
+        );
+        let shared = Arc::new(Shared {
+            tokens: TokenCheck::new(&self.token),
+            capabilities,
+            permits: Arc::new(Semaphore::new(self.concurrent_exports)),
+            max_permits: self.concurrent_exports as u32,
+            source: self.source,
+        });
+        Router::new()
+            .route(CAPABILITIES_PATH, get(capabilities_route::<S>))
+            .route(EXPORT_PATH, post(export_route::<S>))
+            .route(IMPORT_PATH, post(import_route::<S>))
+            .with_state(shared)
+    }
+}
+
+struct Shared<S> {
+    source: S,
+    tokens: TokenCheck,
+    capabilities: Capabilities,
+    permits: Arc<Semaphore>,
+    max_permits: u32,
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(ErrorBody::new(code, message))).into_response()
+}
+
+fn source_error(e: SourceError, failed: ErrorCode) -> Response {
+    match e {
+        SourceError::Busy {
+            retry_after,
+            message,
+        } => {
+            let mut resp = error(ErrorCode::Busy, message);
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+            resp
+        }
+        SourceError::Unsupported => error(
+            ErrorCode::RestoreUnsupported,
+            "this app does not support import",
+        ),
+        SourceError::Failed(message) => error(failed, message),
+    }
+}
+
+impl<S> Shared<S> {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Response> {
+        if self.tokens.allows(headers) {
+            Ok(())
+        } else {
+            Err(error(
+                ErrorCode::Unauthorized,
+                "missing or wrong bearer token: send `Authorization: Bearer <token>`",
+            ))
+        }
+    }
+
+    fn find_type(&self, requested: Option<&str>) -> Result<&BackupType, Response> {
+        self.capabilities.resolve_type(requested).ok_or_else(|| {
+            let offered: Vec<&str> = self
+                .capabilities
+                .types
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
+            error(
+                ErrorCode::UnknownType,
+                format!(
+                    "unknown backup type {:?}: this app offers {}",
+                    requested.unwrap_or_default(),
+                    offered.join(", ")
+                ),
+            )
+        })
+    }
+}
+
+async fn capabilities_route<S: BackupSource>(
+    State(shared): State<Arc<Shared<S>>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = shared.authorize(&headers) {
+        return resp;
+    }
+    axum::Json(&shared.capabilities).into_response()
+}
+
+async fn export_route<S: BackupSource>(
+    State(shared): State<Arc<Shared<S>>>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Err(resp) = shared.authorize(&parts.headers) {
+        return resp;
+    }
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return error(
+            ErrorCode::BadRequest,
+            "the export request body must be a small JSON object like {\"type\": \"full\"}",
+        );
+    };
+    let wanted = if body.iter().all(u8::is_ascii_whitespace) {
+        ExportRequest::default()
+    } else {
+        match serde_json::from_slice::<ExportRequest>(&body) {
+            Ok(wanted) => wanted,
+            Err(e) => {
+                return error(
+                    ErrorCode::BadRequest,
+                    format!("the export request body is not {{\"type\": \"<name>\"}}: {e}"),
+                );
+            }
+        }
+    };
+    let backup_type = match shared.find_type(wanted.backup_type.as_deref()) {
+        Ok(t) => t.clone(),
+        Err(resp) => return resp,
+    };
+    let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+        return error(
+            ErrorCode::ExportInProgress,
+            "another export or import is running: try again when it has finished",
+        );
+    };
+    let mut stream = match shared.source.export(&backup_type).await {
+        Ok(stream) => stream,
+        Err(e) => return source_error(e, ErrorCode::ExportFailed),
+    };
+    // Waiting for the first byte lets an export that fails at once get a readable error
+    // instead of a cut connection.
+    let first = loop {
+        match stream.next().await {
+            Some(Ok(chunk)) if chunk.is_empty() => continue,
+            Some(Ok(chunk)) => break chunk,
+            Some(Err(e)) => return source_error(e, ErrorCode::ExportFailed),
+            None => {
+                return error(
+                    ErrorCode::ExportFailed,
+                    "the export produced no bytes: an empty export is a failed export",
+                );
+            }
+        }
+    };
+    let trailers = parts
+        .headers
+        .get_all(TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        });
+    tracing::info!(backup_type = %backup_type.name, trailers, "export started");
+    let body = ExportBody::new(first, stream, trailers, backup_type.name.clone(), permit);
+    let mut resp = Response::new(Body::new(body));
+    let headers = resp.headers_mut();
+    let media_type = HeaderValue::from_str(&backup_type.media_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(CONTENT_TYPE, media_type);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if trailers {
+        // hyper sends trailers only when this header announces them.
+        headers.insert(
+            TRAILER,
+            HeaderValue::from_str(&format!("{TRAILER_SHA256}, {TRAILER_BYTES}"))
+                .expect("static names"),
+        );
+    }
+    resp
+}
+
+async fn import_route<S: BackupSource>(
+    State(shared): State<Arc<Shared<S>>>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Err(resp) = shared.authorize(&parts.headers) {
+        return resp;
+    }
+    if !shared.capabilities.restore {
+        return error(
+            ErrorCode::RestoreUnsupported,
+            "this app does not support import (its capabilities say restore: false)",
+        );
+    }
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let Some(type_name) = header(HEADER_BACKUP_TYPE) else {
+        return error(
+            ErrorCode::BadRequest,
+            "send the Backup-Type header naming the type of the backup being imported",
+        );
+    };
+    let backup_type = match shared.find_type(Some(type_name)) {
+        Ok(t) => t.clone(),
+        Err(resp) => return resp,
+    };
+    let expected = match header(HEADER_BACKUP_SHA256) {
+        Some(sha) if contract_spec::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
+        _ => {
+            return error(
+                ErrorCode::BadRequest,
+                "send the Backup-Sha256 header with the hex sha256 of the body",
+            );
+        }
+    };
+    let Ok(_exclusive) = shared
+        .permits
+        .clone()
+        .try_acquire_many_owned(shared.max_permits)
+    else {
+        return error(
+            ErrorCode::ExportInProgress,
+            "an export or import is running: try again when it has finished",
+        );
+    };
+    let progress = Arc::new(Mutex::new(ImportProgress::default()));
+    let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
+    tracing::info!(backup_type = %backup_type.name, "import started");
+    let result = shared.source.import(&backup_type, stream).await;
+    let (bytes, end) = {
+        let p = progress.lock().expect("import progress lock");
+        (p.bytes, p.end.clone())
+    };
+    match (result, end) {
+        (_, Some(ImportEnd::Mismatch { actual })) => {
+            tracing::warn!(backup_type = %backup_type.name, bytes, "import refused: checksum mismatch");
+            error(
+                ErrorCode::ChecksumMismatch,
+                format!(
+                    "the body's sha256 is {actual}, Backup-Sha256 says {expected}: nothing was restored"
+                ),
+            )
+        }
+        (Err(e), _) => {
+            tracing::error!(backup_type = %backup_type.name, bytes, error = %e, "import failed");
+            source_error(e, ErrorCode::ImportFailed)
+        }
+        (Ok(()), Some(ImportEnd::Verified)) => {
+            tracing::info!(backup_type = %backup_type.name, bytes, "import complete");
+            axum::Json(ImportResult {
+                restored: true,
+                bytes,
+            })
+            .into_response()
+        }
+        (Ok(()), Some(ImportEnd::Cut(reason))) => error(ErrorCode::ImportFailed, reason),
+        (Ok(()), None) => error(
+            ErrorCode::ImportFailed,
+            format!("the import stopped reading after {bytes} bytes, before the end of the body"),
+        ),
+    }
+}

@@ -1,0 +1,4 @@
+//! The backup orchestrator: pulls exports from apps that speak contract v1 and streams them into
+//! their destination. `main.rs` only wires the command line to the modules here.
+
+pub mod cli;
