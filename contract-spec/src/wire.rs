@@ -13,10 +13,13 @@ pub const CONTRACT_VERSION: &str = "v1";
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Capabilities {
     /// Contract version; must be "v1".
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "v1")))]
     pub contract: String,
     /// The app's own name for itself, shown to operators.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub app: String,
     /// The kinds of backup the app can export; at least one. The first is the default.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub types: Vec<BackupType>,
     /// True when the app accepts `POST /backup/import`.
     #[serde(default)]
@@ -28,10 +31,22 @@ pub struct Capabilities {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BackupType {
     /// Identifier used in export requests: letters, digits, '-' and '_', at most 64.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
+    )]
     pub name: String,
     /// Media type of the exported bytes, sent as the export's Content-Type.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[!#$&^_.+0-9A-Za-z-]+/[!#$&^_.+0-9A-Za-z-]+(;.*)?$"))
+    )]
     pub media_type: String,
     /// File name extension for stored copies, without the leading dot (e.g. "sql.gz").
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(max = 32), regex(pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$"))
+    )]
     pub extension: String,
 }
 
