@@ -1,1 +1,7 @@
-//! e2e helpers
+//! Helpers for the end-to-end tests: the workspace's binaries, real apps started as processes,
+//! deliberately broken apps, and the PostgreSQL of the machine.
+
+pub mod apps;
+pub mod binaries;
+pub mod broken;
+pub mod postgres;

@@ -1,0 +1,45 @@
+//! Locates (building once if needed) the binaries of the workspace: `orchestrator` and the
+//! `client-sdk` examples. Cargo sets `CARGO_BIN_EXE_*` only for a package's own tests, so this
+//! crate builds them itself, in the same profile as the running test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_owned()
+}
+
+/// `target/<profile>` of the running test binary (`target/<profile>/deps/<test>`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    exe.parent().and_then(Path::parent).expect("test binaries live in target/<profile>/deps").to_owned()
+}
+
+fn build_once() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--quiet", "-p", "client-sdk", "--examples", "-p", "orchestrator", "--bins"]);
+        if profile_dir().file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "building the workspace binaries failed");
+    });
+}
+
+/// Path of a `client-sdk` example binary.
+pub fn example(name: &str) -> PathBuf {
+    build_once();
+    profile_dir().join("examples").join(name)
+}
+
+/// Path of the `orchestrator` binary.
+pub fn orchestrator() -> PathBuf {
+    build_once();
+    profile_dir().join("orchestrator")
+}

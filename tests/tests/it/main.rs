@@ -1,0 +1,6 @@
+//! One integration test binary: every test starts real servers on port 0.
+
+mod broken_apps;
+mod sdk_examples;
+mod sdk_memory;
+mod sdk_postgres;
