@@ -83,27 +83,15 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     if args.export_command.trim().is_empty() {
-        return common::usage_error(
-            "--export is empty: give the command that writes the backup to standard output",
-        );
+        return common::usage_error("--export is empty: give the command that writes the backup to standard output");
     }
-    let mut capabilities = Capabilities::new(
-        args.app,
-        [BackupType::new(
-            args.backup_type,
-            args.media_type,
-            args.extension,
-        )],
-    );
+    let mut capabilities =
+        Capabilities::new(args.app, [BackupType::new(args.backup_type, args.media_type, args.extension)]);
     capabilities.restore = args.import_command.is_some();
     let problems = capabilities.problems();
     if !problems.is_empty() {
         return common::usage_error(problems.join("\n       "));
     }
-    let source = Sidecar {
-        capabilities,
-        export: args.export_command,
-        import: args.import_command,
-    };
+    let source = Sidecar { capabilities, export: args.export_command, import: args.import_command };
     common::serve(args.listen, client_sdk::router(source, token)).await
 }

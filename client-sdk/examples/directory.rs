@@ -42,11 +42,7 @@ struct Directory {
 
 impl BackupSource for Directory {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(
-            &self.app,
-            [BackupType::new("full", "application/gzip", "tar.gz")],
-        )
-        .with_restore()
+        Capabilities::new(&self.app, [BackupType::new("full", "application/gzip", "tar.gz")]).with_restore()
     }
 
     async fn export(&self, _: &BackupType) -> Result<ExportStream, SourceError> {
@@ -87,14 +83,8 @@ impl BackupSource for Directory {
 
 /// A hidden folder next to `target`, unique to this process and moment.
 fn sibling(target: &Path, what: &str) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "restore".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "restore".into());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     target.with_file_name(format!(".{name}.{what}-{}-{nanos}", std::process::id()))
 }
 
@@ -119,10 +109,6 @@ async fn main() -> ExitCode {
             ));
         }
     }
-    let source = Directory {
-        app: args.app,
-        dir: args.dir,
-        restore_into,
-    };
+    let source = Directory { app: args.app, dir: args.dir, restore_into };
     common::serve(args.listen, client_sdk::router(source, token)).await
 }

@@ -58,9 +58,7 @@ impl BackupSource for Postgres {
 
     async fn export(&self, backup_type: &BackupType) -> Result<ExportStream, SourceError> {
         let mut dump = Command::new("pg_dump");
-        dump.arg("--no-password")
-            .arg("--dbname")
-            .arg(&self.database);
+        dump.arg("--no-password").arg("--dbname").arg(&self.database);
         match backup_type.name.as_str() {
             "full" => dump.arg("--format=custom"),
             _ => dump.args(["--format=plain", "--schema-only", "--clean", "--if-exists"]),
@@ -68,11 +66,7 @@ impl BackupSource for Postgres {
         export_command(dump)
     }
 
-    async fn import(
-        &self,
-        backup_type: &BackupType,
-        body: ImportStream,
-    ) -> Result<(), SourceError> {
+    async fn import(&self, backup_type: &BackupType, body: ImportStream) -> Result<(), SourceError> {
         let mut restore = match backup_type.name.as_str() {
             "full" => {
                 let mut c = Command::new("pg_restore");
@@ -88,14 +82,7 @@ impl BackupSource for Postgres {
             }
             _ => {
                 let mut c = Command::new("psql");
-                c.args([
-                    "--no-password",
-                    "--no-psqlrc",
-                    "--quiet",
-                    "--single-transaction",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                ]);
+                c.args(["--no-password", "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1"]);
                 c
             }
         };
@@ -117,18 +104,10 @@ async fn main() -> ExitCode {
     }
     for tool in ["pg_dump", "pg_restore", "psql"] {
         if Command::new(tool).arg("--version").output().await.is_err() {
-            return common::usage_error(format!(
-                "{tool} was not found: install the PostgreSQL client tools"
-            ));
+            return common::usage_error(format!("{tool} was not found: install the PostgreSQL client tools"));
         }
     }
-    let restore_database = args
-        .restore_database
-        .unwrap_or_else(|| args.database.clone());
-    let source = Postgres {
-        app: args.app,
-        database: args.database,
-        restore_database,
-    };
+    let restore_database = args.restore_database.unwrap_or_else(|| args.database.clone());
+    let source = Postgres { app: args.app, database: args.database, restore_database };
     common::serve(args.listen, client_sdk::router(source, token)).await
 }

@@ -15,13 +15,8 @@ pub(crate) struct TokenCheck {
 impl TokenCheck {
     pub(crate) fn new(token: &SecretString) -> Self {
         let token = token.expose_secret();
-        assert!(
-            !token.trim().is_empty(),
-            "the backup token must not be empty"
-        );
-        TokenCheck {
-            digest: Sha256::digest(token.as_bytes()).into(),
-        }
+        assert!(!token.trim().is_empty(), "the backup token must not be empty");
+        TokenCheck { digest: Sha256::digest(token.as_bytes()).into() }
     }
 
     pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {

@@ -63,10 +63,7 @@ impl Body for ExportBody {
     type Data = Bytes;
     type Error = SourceError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, SourceError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, SourceError>>> {
         let this = &mut *self;
         if let Some(first) = this.first.take() {
             return this.data(first);
@@ -93,10 +90,7 @@ impl Body for ExportBody {
                     };
                     let mut trailers = HeaderMap::new();
                     let sha = hex::encode(hasher.finalize());
-                    trailers.insert(
-                        TRAILER_SHA256,
-                        HeaderValue::from_str(&sha).expect("hex is a valid header value"),
-                    );
+                    trailers.insert(TRAILER_SHA256, HeaderValue::from_str(&sha).expect("hex is a valid header value"));
                     trailers.insert(TRAILER_BYTES, HeaderValue::from(this.bytes));
                     return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
                 }

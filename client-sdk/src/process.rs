@@ -50,11 +50,7 @@ async fn failure(
     stderr: JoinHandle<String>,
 ) -> SourceError {
     let stderr = stderr.await.unwrap_or_default();
-    let said = if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(": {stderr}")
-    };
+    let said = if stderr.is_empty() { String::new() } else { format!(": {stderr}") };
     match status {
         Ok(status) => SourceError::failed(format!("`{program}` failed ({status}){said}")),
         Err(e) => SourceError::failed(format!("could not wait for `{program}`: {e}{said}")),
@@ -68,20 +64,11 @@ async fn failure(
 /// (the orchestrator went away) the command is killed.
 pub fn export_command(mut cmd: Command) -> Result<ExportStream, SourceError> {
     let program = program(&cmd);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| SourceError::failed(format!("could not start `{program}`: {e}")))?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| SourceError::failed(format!("could not start `{program}`: {e}")))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = collect_stderr(&mut child);
-    let state = Some((
-        ReaderStream::with_capacity(stdout, READ_SIZE),
-        child,
-        stderr,
-    ));
+    let state = Some((ReaderStream::with_capacity(stdout, READ_SIZE), child, stderr));
     let stream = futures::stream::unfold(state, move |state| {
         let program = program.clone();
         async move {
@@ -90,12 +77,7 @@ pub fn export_command(mut cmd: Command) -> Result<ExportStream, SourceError> {
                 Some(Ok(chunk)) => Some((Ok(chunk), Some((stdout, child, stderr)))),
                 Some(Err(e)) => {
                     let _ = child.kill().await;
-                    Some((
-                        Err(SourceError::failed(format!(
-                            "reading the output of `{program}` failed: {e}"
-                        ))),
-                        None,
-                    ))
+                    Some((Err(SourceError::failed(format!("reading the output of `{program}` failed: {e}"))), None))
                 }
                 None => {
                     let status = child.wait().await;
@@ -123,13 +105,8 @@ pub fn export_reader(reader: impl AsyncRead + Send + 'static) -> ExportStream {
 /// command that restores in one transaction or into a staging area leaves the data as it was.
 pub async fn import_command(mut cmd: Command, mut body: ImportStream) -> Result<(), SourceError> {
     let program = program(&cmd);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| SourceError::failed(format!("could not start `{program}`: {e}")))?;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| SourceError::failed(format!("could not start `{program}`: {e}")))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let stderr = collect_stderr(&mut child);
     while let Some(chunk) = body.next().await {
@@ -140,9 +117,7 @@ pub async fn import_command(mut cmd: Command, mut body: ImportStream) -> Result<
                     drop(stdin);
                     let status = child.wait().await;
                     let error = failure(&program, status, stderr).await;
-                    return Err(SourceError::failed(format!(
-                        "{error} before reading the whole backup"
-                    )));
+                    return Err(SourceError::failed(format!("{error} before reading the whole backup")));
                 }
             }
             Err(e) => {
@@ -153,9 +128,5 @@ pub async fn import_command(mut cmd: Command, mut body: ImportStream) -> Result<
     }
     drop(stdin);
     let status = child.wait().await;
-    if matches!(&status, Ok(s) if s.success()) {
-        Ok(())
-    } else {
-        Err(failure(&program, status, stderr).await)
-    }
+    if matches!(&status, Ok(s) if s.success()) { Ok(()) } else { Err(failure(&program, status, stderr).await) }
 }

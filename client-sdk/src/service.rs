@@ -9,8 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use contract_spec::{
     BackupType, CAPABILITIES_PATH, Capabilities, EXPORT_PATH, ErrorBody, ErrorCode, ExportRequest,
-    HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE, IMPORT_PATH, ImportResult, TRAILER_BYTES,
-    TRAILER_SHA256,
+    HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE, IMPORT_PATH, ImportResult, TRAILER_BYTES, TRAILER_SHA256,
 };
 use futures::StreamExt;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, TE, TRAILER};
@@ -34,11 +33,7 @@ pub struct BackupService<S> {
 impl<S: BackupSource> BackupService<S> {
     /// A service for `source`, guarded by `token`.
     pub fn new(source: S, token: SecretString) -> Self {
-        BackupService {
-            source,
-            token,
-            concurrent_exports: 1,
-        }
+        BackupService { source, token, concurrent_exports: 1 }
     }
 
     /// Allows up to `n` exports at once (at least 1). An import always runs alone.
@@ -55,11 +50,7 @@ impl<S: BackupSource> BackupService<S> {
     pub fn into_router(self) -> Router {
         let capabilities = self.source.capabilities();
         let problems = capabilities.problems();
-        assert!(
-            problems.is_empty(),
-            "invalid backup capabilities: {}",
-            problems.join("; ")
-        );
+        assert!(problems.is_empty(), "invalid backup capabilities: {}", problems.join("; "));
         let shared = Arc::new(Shared {
             tokens: TokenCheck::new(&self.token),
             capabilities,
@@ -83,51 +74,53 @@ struct Shared<S> {
     max_permits: u32,
 }
 
-fn error(code: ErrorCode, message: impl Into<String>) -> Response {
-    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(ErrorBody::new(code, message))).into_response()
+/// An answer other than success: the contract's error body with its status.
+struct Refusal {
+    code: ErrorCode,
+    message: String,
+    retry_after: Option<u64>,
 }
 
-fn source_error(e: SourceError, failed: ErrorCode) -> Response {
-    match e {
-        SourceError::Busy {
-            retry_after,
-            message,
-        } => {
-            let mut resp = error(ErrorCode::Busy, message);
-            resp.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
-            resp
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
+    Refusal { code, message: message.into(), retry_after: None }
+}
+
+impl Refusal {
+    fn from_source(e: SourceError, failed: ErrorCode) -> Self {
+        match e {
+            SourceError::Busy { retry_after, message } => {
+                Refusal { code: ErrorCode::Busy, message, retry_after: Some(retry_after.as_secs().max(1)) }
+            }
+            SourceError::Unsupported => refuse(ErrorCode::RestoreUnsupported, "this app does not support import"),
+            SourceError::Failed(message) => refuse(failed, message),
         }
-        SourceError::Unsupported => error(
-            ErrorCode::RestoreUnsupported,
-            "this app does not support import",
-        ),
-        SourceError::Failed(message) => error(failed, message),
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, axum::Json(ErrorBody::new(self.code, self.message))).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
 impl<S> Shared<S> {
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         if self.tokens.allows(headers) {
             Ok(())
         } else {
-            Err(error(
-                ErrorCode::Unauthorized,
-                "missing or wrong bearer token: send `Authorization: Bearer <token>`",
-            ))
+            Err(refuse(ErrorCode::Unauthorized, "missing or wrong bearer token: send `Authorization: Bearer <token>`"))
         }
     }
 
-    fn find_type(&self, requested: Option<&str>) -> Result<&BackupType, Response> {
+    fn find_type(&self, requested: Option<&str>) -> Result<&BackupType, Refusal> {
         self.capabilities.resolve_type(requested).ok_or_else(|| {
-            let offered: Vec<&str> = self
-                .capabilities
-                .types
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect();
-            error(
+            let offered: Vec<&str> = self.capabilities.types.iter().map(|t| t.name.as_str()).collect();
+            refuse(
                 ErrorCode::UnknownType,
                 format!(
                     "unknown backup type {:?}: this app offers {}",
@@ -142,66 +135,45 @@ impl<S> Shared<S> {
 async fn capabilities_route<S: BackupSource>(
     State(shared): State<Arc<Shared<S>>>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = shared.authorize(&headers) {
-        return resp;
-    }
-    axum::Json(&shared.capabilities).into_response()
+) -> Result<Response, Refusal> {
+    shared.authorize(&headers)?;
+    Ok(axum::Json(&shared.capabilities).into_response())
 }
 
 async fn export_route<S: BackupSource>(
     State(shared): State<Arc<Shared<S>>>,
     request: Request,
-) -> Response {
+) -> Result<Response, Refusal> {
     let (parts, body) = request.into_parts();
-    if let Err(resp) = shared.authorize(&parts.headers) {
-        return resp;
-    }
-    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return error(
-            ErrorCode::BadRequest,
-            "the export request body must be a small JSON object like {\"type\": \"full\"}",
-        );
-    };
+    shared.authorize(&parts.headers)?;
+    let body = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| {
+        refuse(ErrorCode::BadRequest, "the export request body must be a small JSON object like {\"type\": \"full\"}")
+    })?;
     let wanted = if body.iter().all(u8::is_ascii_whitespace) {
         ExportRequest::default()
     } else {
-        match serde_json::from_slice::<ExportRequest>(&body) {
-            Ok(wanted) => wanted,
-            Err(e) => {
-                return error(
-                    ErrorCode::BadRequest,
-                    format!("the export request body is not {{\"type\": \"<name>\"}}: {e}"),
-                );
-            }
-        }
+        serde_json::from_slice::<ExportRequest>(&body).map_err(|e| {
+            refuse(ErrorCode::BadRequest, format!("the export request body is not {{\"type\": \"<name>\"}}: {e}"))
+        })?
     };
-    let backup_type = match shared.find_type(wanted.backup_type.as_deref()) {
-        Ok(t) => t.clone(),
-        Err(resp) => return resp,
-    };
-    let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-        return error(
-            ErrorCode::ExportInProgress,
-            "another export or import is running: try again when it has finished",
-        );
-    };
-    let mut stream = match shared.source.export(&backup_type).await {
-        Ok(stream) => stream,
-        Err(e) => return source_error(e, ErrorCode::ExportFailed),
-    };
+    let backup_type = shared.find_type(wanted.backup_type.as_deref())?.clone();
+    let permit = shared.permits.clone().try_acquire_owned().map_err(|_| {
+        refuse(ErrorCode::ExportInProgress, "another export or import is running: try again when it has finished")
+    })?;
+    let mut stream =
+        shared.source.export(&backup_type).await.map_err(|e| Refusal::from_source(e, ErrorCode::ExportFailed))?;
     // Waiting for the first byte lets an export that fails at once get a readable error
     // instead of a cut connection.
     let first = loop {
         match stream.next().await {
             Some(Ok(chunk)) if chunk.is_empty() => continue,
             Some(Ok(chunk)) => break chunk,
-            Some(Err(e)) => return source_error(e, ErrorCode::ExportFailed),
+            Some(Err(e)) => return Err(Refusal::from_source(e, ErrorCode::ExportFailed)),
             None => {
-                return error(
+                return Err(refuse(
                     ErrorCode::ExportFailed,
                     "the export produced no bytes: an empty export is a failed export",
-                );
+                ));
             }
         }
     };
@@ -210,79 +182,51 @@ async fn export_route<S: BackupSource>(
         .get_all(TE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
-        });
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers")));
     tracing::info!(backup_type = %backup_type.name, trailers, "export started");
     let body = ExportBody::new(first, stream, trailers, backup_type.name.clone(), permit);
     let mut resp = Response::new(Body::new(body));
     let headers = resp.headers_mut();
-    let media_type = HeaderValue::from_str(&backup_type.media_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let media_type =
+        HeaderValue::from_str(&backup_type.media_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(CONTENT_TYPE, media_type);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if trailers {
         // hyper sends trailers only when this header announces them.
         headers.insert(
             TRAILER,
-            HeaderValue::from_str(&format!("{TRAILER_SHA256}, {TRAILER_BYTES}"))
-                .expect("static names"),
+            HeaderValue::from_str(&format!("{TRAILER_SHA256}, {TRAILER_BYTES}")).expect("static names"),
         );
     }
-    resp
+    Ok(resp)
 }
 
 async fn import_route<S: BackupSource>(
     State(shared): State<Arc<Shared<S>>>,
     request: Request,
-) -> Response {
+) -> Result<Response, Refusal> {
     let (parts, body) = request.into_parts();
-    if let Err(resp) = shared.authorize(&parts.headers) {
-        return resp;
-    }
+    shared.authorize(&parts.headers)?;
     if !shared.capabilities.restore {
-        return error(
+        return Err(refuse(
             ErrorCode::RestoreUnsupported,
             "this app does not support import (its capabilities say restore: false)",
-        );
+        ));
     }
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let Some(type_name) = header(HEADER_BACKUP_TYPE) else {
-        return error(
-            ErrorCode::BadRequest,
-            "send the Backup-Type header naming the type of the backup being imported",
-        );
-    };
-    let backup_type = match shared.find_type(Some(type_name)) {
-        Ok(t) => t.clone(),
-        Err(resp) => return resp,
-    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let type_name = header(HEADER_BACKUP_TYPE).ok_or_else(|| {
+        refuse(ErrorCode::BadRequest, "send the Backup-Type header naming the type of the backup being imported")
+    })?;
+    let backup_type = shared.find_type(Some(type_name))?.clone();
     let expected = match header(HEADER_BACKUP_SHA256) {
         Some(sha) if contract_spec::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
         _ => {
-            return error(
-                ErrorCode::BadRequest,
-                "send the Backup-Sha256 header with the hex sha256 of the body",
-            );
+            return Err(refuse(ErrorCode::BadRequest, "send the Backup-Sha256 header with the hex sha256 of the body"));
         }
     };
-    let Ok(_exclusive) = shared
-        .permits
-        .clone()
-        .try_acquire_many_owned(shared.max_permits)
-    else {
-        return error(
-            ErrorCode::ExportInProgress,
-            "an export or import is running: try again when it has finished",
-        );
-    };
+    let _exclusive = shared.permits.clone().try_acquire_many_owned(shared.max_permits).map_err(|_| {
+        refuse(ErrorCode::ExportInProgress, "an export or import is running: try again when it has finished")
+    })?;
     let progress = Arc::new(Mutex::new(ImportProgress::default()));
     let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
     tracing::info!(backup_type = %backup_type.name, "import started");
@@ -294,29 +238,23 @@ async fn import_route<S: BackupSource>(
     match (result, end) {
         (_, Some(ImportEnd::Mismatch { actual })) => {
             tracing::warn!(backup_type = %backup_type.name, bytes, "import refused: checksum mismatch");
-            error(
+            Err(refuse(
                 ErrorCode::ChecksumMismatch,
-                format!(
-                    "the body's sha256 is {actual}, Backup-Sha256 says {expected}: nothing was restored"
-                ),
-            )
+                format!("the body's sha256 is {actual}, Backup-Sha256 says {expected}: nothing was restored"),
+            ))
         }
         (Err(e), _) => {
             tracing::error!(backup_type = %backup_type.name, bytes, error = %e, "import failed");
-            source_error(e, ErrorCode::ImportFailed)
+            Err(Refusal::from_source(e, ErrorCode::ImportFailed))
         }
         (Ok(()), Some(ImportEnd::Verified)) => {
             tracing::info!(backup_type = %backup_type.name, bytes, "import complete");
-            axum::Json(ImportResult {
-                restored: true,
-                bytes,
-            })
-            .into_response()
+            Ok(axum::Json(ImportResult { restored: true, bytes }).into_response())
         }
-        (Ok(()), Some(ImportEnd::Cut(reason))) => error(ErrorCode::ImportFailed, reason),
-        (Ok(()), None) => error(
+        (Ok(()), Some(ImportEnd::Cut(reason))) => Err(refuse(ErrorCode::ImportFailed, reason)),
+        (Ok(()), None) => Err(refuse(
             ErrorCode::ImportFailed,
             format!("the import stopped reading after {bytes} bytes, before the end of the body"),
-        ),
+        )),
     }
 }

@@ -63,10 +63,7 @@ pub trait BackupSource: Send + Sync + 'static {
     fn capabilities(&self) -> Capabilities;
 
     /// Starts an export of `backup_type` (always one of the advertised types).
-    fn export(
-        &self,
-        backup_type: &BackupType,
-    ) -> impl Future<Output = Result<ExportStream, SourceError>> + Send;
+    fn export(&self, backup_type: &BackupType) -> impl Future<Output = Result<ExportStream, SourceError>> + Send;
 
     /// Restores an earlier export of `backup_type` from `body`. Only called when
     /// [`Capabilities::restore`] is true.
@@ -116,13 +113,7 @@ impl ImportStream {
         expected_sha256: String,
         progress: Arc<Mutex<ImportProgress>>,
     ) -> Self {
-        ImportStream {
-            inner: Box::pin(inner),
-            expected: expected_sha256,
-            hasher: Sha256::new(),
-            progress,
-            done: false,
-        }
+        ImportStream { inner: Box::pin(inner), expected: expected_sha256, hasher: Sha256::new(), progress, done: false }
     }
 
     /// Bytes received so far.

@@ -11,15 +11,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::Stream;
 use http_body_util::BodyExt;
-use reqwest::header::{
-    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER, TRANSFER_ENCODING,
-};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER, TRANSFER_ENCODING};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    CAPABILITIES_PATH, Capabilities, EXPORT_PATH, ErrorBody, ExportRequest, HEADER_BACKUP_SHA256,
-    HEADER_BACKUP_TYPE, IMPORT_PATH, ImportResult, TRAILER_BYTES, TRAILER_SHA256,
+    CAPABILITIES_PATH, Capabilities, EXPORT_PATH, ErrorBody, ExportRequest, HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE,
+    IMPORT_PATH, ImportResult, TRAILER_BYTES, TRAILER_SHA256,
 };
 
 /// Limits on every call to an app.
@@ -102,9 +100,7 @@ pub enum ClientError {
     #[error("the app broke contract v1: {0}")]
     Protocol(String),
     /// The export body did not end cleanly: the app (or the network) aborted it.
-    #[error(
-        "the export was cut off after {bytes} bytes ({reason}): the app's export failed or the connection dropped"
-    )]
+    #[error("the export was cut off after {bytes} bytes ({reason}): the app's export failed or the connection dropped")]
     Aborted {
         /// Bytes received before the cut.
         bytes: u64,
@@ -128,9 +124,7 @@ impl ClientError {
             | ClientError::Timeout { .. }
             | ClientError::Busy { .. }
             | ClientError::Aborted { .. } => true,
-            ClientError::Status { status, .. } => {
-                *status >= 500 || *status == 409 || *status == 429
-            }
+            ClientError::Status { status, .. } => *status >= 500 || *status == 409 || *status == 429,
             ClientError::InvalidUrl { .. }
             | ClientError::Unauthorized
             | ClientError::InvalidCapabilities(_)
@@ -163,18 +157,11 @@ pub fn framing_of(version: reqwest::Version, headers: &HeaderMap) -> Framing {
         .get_all(TRANSFER_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
-        });
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("chunked")));
     if chunked {
         return Framing::Chunked;
     }
-    match headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-    {
+    match headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()) {
         Some(n) => Framing::Length(n),
         None => Framing::CloseDelimited,
     }
@@ -191,24 +178,14 @@ pub struct AppClient {
 
 impl std::fmt::Debug for AppClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppClient")
-            .field("base", &self.base.as_str())
-            .field("token", &"[redacted]")
-            .finish()
+        f.debug_struct("AppClient").field("base", &self.base.as_str()).field("token", &"[redacted]").finish()
     }
 }
 
 impl AppClient {
     /// A client for the app at `base_url` (http or https), authenticating with `token`.
-    pub fn new(
-        base_url: &str,
-        token: SecretString,
-        timeouts: Timeouts,
-    ) -> Result<Self, ClientError> {
-        let invalid = |reason: &str| ClientError::InvalidUrl {
-            url: base_url.to_owned(),
-            reason: reason.to_owned(),
-        };
+    pub fn new(base_url: &str, token: SecretString, timeouts: Timeouts) -> Result<Self, ClientError> {
+        let invalid = |reason: &str| ClientError::InvalidUrl { url: base_url.to_owned(), reason: reason.to_owned() };
         let mut base = reqwest::Url::parse(base_url.trim()).map_err(|e| invalid(&e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(invalid("only http:// and https:// URLs are allowed"));
@@ -232,12 +209,7 @@ impl AppClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| invalid(&e.to_string()))?;
-        Ok(AppClient {
-            base,
-            token,
-            http,
-            timeouts,
-        })
+        Ok(AppClient { base, token, http, timeouts })
     }
 
     /// The app's base URL.
@@ -252,9 +224,7 @@ impl AppClient {
 
     /// The full URL of a contract route such as [`EXPORT_PATH`].
     pub fn url(&self, route: &str) -> reqwest::Url {
-        self.base
-            .join(route.trim_start_matches('/'))
-            .expect("contract routes are valid relative URLs")
+        self.base.join(route.trim_start_matches('/')).expect("contract routes are valid relative URLs")
     }
 
     /// A request to `route` with no credentials, for callers that test how the app guards itself.
@@ -263,28 +233,15 @@ impl AppClient {
     }
 
     /// A request to `route` carrying the app's token.
-    pub(crate) fn authorized(
-        &self,
-        method: reqwest::Method,
-        route: &str,
-    ) -> reqwest::RequestBuilder {
-        self.bare(method, route).header(
-            AUTHORIZATION,
-            format!("Bearer {}", self.token.expose_secret()),
-        )
+    pub(crate) fn authorized(&self, method: reqwest::Method, route: &str) -> reqwest::RequestBuilder {
+        self.bare(method, route).header(AUTHORIZATION, format!("Bearer {}", self.token.expose_secret()))
     }
 
     /// Sends a request and waits for the response headers, within the response timeout.
-    pub(crate) async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, ClientError> {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
         let limit = self.timeouts.response;
         match tokio::time::timeout(limit, request.send()).await {
-            Err(_) => Err(ClientError::Timeout {
-                what: "did not answer".into(),
-                limit,
-            }),
+            Err(_) => Err(ClientError::Timeout { what: "did not answer".into(), limit }),
             Ok(Err(e)) => Err(transport_error(&self.base, &e)),
             Ok(Ok(resp)) => Ok(resp),
         }
@@ -292,47 +249,30 @@ impl AppClient {
 
     /// `GET /backup/capabilities`, checked against the contract.
     pub async fn capabilities(&self) -> Result<Capabilities, ClientError> {
-        let resp = self
-            .send(self.authorized(reqwest::Method::GET, CAPABILITIES_PATH))
-            .await?;
+        let resp = self.send(self.authorized(reqwest::Method::GET, CAPABILITIES_PATH)).await?;
         let resp = ok_or_error(resp, self.timeouts.response).await?;
         let body = read_small(resp, self.timeouts.response).await?;
         let caps: Capabilities = serde_json::from_slice(&body).map_err(|e| {
-            ClientError::InvalidCapabilities(vec![format!(
-                "the capabilities are not valid JSON of the v1 shape: {e}"
-            )])
+            ClientError::InvalidCapabilities(vec![format!("the capabilities are not valid JSON of the v1 shape: {e}")])
         })?;
         let problems = caps.problems();
-        if problems.is_empty() {
-            Ok(caps)
-        } else {
-            Err(ClientError::InvalidCapabilities(problems))
-        }
+        if problems.is_empty() { Ok(caps) } else { Err(ClientError::InvalidCapabilities(problems)) }
     }
 
     /// `POST /backup/export`: returns once the app has answered 200 and its headers are
     /// acceptable. Read the body with [`Export::next_chunk`].
     pub async fn export(&self, backup_type: Option<&str>) -> Result<Export, ClientError> {
         let started = Instant::now();
-        let body = ExportRequest {
-            backup_type: backup_type.map(str::to_owned),
-        };
-        let request = self
-            .authorized(reqwest::Method::POST, EXPORT_PATH)
-            .header(reqwest::header::TE, "trailers")
-            .json(&body);
+        let body = ExportRequest { backup_type: backup_type.map(str::to_owned) };
+        let request =
+            self.authorized(reqwest::Method::POST, EXPORT_PATH).header(reqwest::header::TE, "trailers").json(&body);
         let resp = self.send(request).await?;
         let resp = ok_or_error(resp, self.timeouts.response).await?;
         Export::begin(resp, started, self.timeouts)
     }
 
     /// `POST /backup/import`: streams `body` to the app with its type and sha256.
-    pub async fn import<S>(
-        &self,
-        backup_type: &str,
-        sha256_hex: &str,
-        body: S,
-    ) -> Result<ImportResult, ClientError>
+    pub async fn import<S>(&self, backup_type: &str, sha256_hex: &str, body: S) -> Result<ImportResult, ClientError>
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     {
@@ -356,9 +296,7 @@ impl AppClient {
         let resp = ok_or_error(resp, self.timeouts.response).await?;
         let body = read_small(resp, self.timeouts.response).await?;
         serde_json::from_slice(&body).map_err(|e| {
-            ClientError::Protocol(format!(
-                "the import answer is not {{\"restored\": true, \"bytes\": N}}: {e}"
-            ))
+            ClientError::Protocol(format!("the import answer is not {{\"restored\": true, \"bytes\": N}}: {e}"))
         })
     }
 }
@@ -379,22 +317,14 @@ pub struct Export {
 }
 
 impl Export {
-    pub(crate) fn begin(
-        resp: reqwest::Response,
-        started: Instant,
-        timeouts: Timeouts,
-    ) -> Result<Self, ClientError> {
+    pub(crate) fn begin(resp: reqwest::Response, started: Instant, timeouts: Timeouts) -> Result<Self, ClientError> {
         let framing = framing_of(resp.version(), resp.headers());
         if framing == Framing::CloseDelimited {
             return Err(ClientError::Protocol(
                 "the export body has neither Content-Length nor chunked transfer encoding, so its end cannot be told from a failure: send it chunked or with Content-Length".into(),
             ));
         }
-        let media_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let media_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = http::Response::from(resp).into_body();
         Ok(Export {
             media_type,
@@ -450,45 +380,29 @@ impl Export {
         loop {
             let left = self.timeouts.total.saturating_sub(self.started.elapsed());
             let (limit, what) = if left < self.timeouts.idle {
-                (
-                    self.timeouts.total,
-                    "did not finish the export in time".to_owned(),
-                )
+                (self.timeouts.total, "did not finish the export in time".to_owned())
             } else {
-                (
-                    self.timeouts.idle,
-                    format!(
-                        "sent no byte for {}s: the export stalled",
-                        self.timeouts.idle.as_secs()
-                    ),
-                )
+                (self.timeouts.idle, format!("sent no byte for {}s: the export stalled", self.timeouts.idle.as_secs()))
             };
-            let frame =
-                match tokio::time::timeout(left.min(self.timeouts.idle), self.body.frame()).await {
-                    Err(_) => return Err(ClientError::Timeout { what, limit }),
-                    Ok(None) => return self.finish().map(|()| None),
-                    Ok(Some(Err(e))) => {
-                        return Err(ClientError::Aborted {
-                            bytes: self.bytes,
-                            reason: error_chain(&e),
-                        });
-                    }
-                    Ok(Some(Ok(frame))) => frame,
-                };
+            let frame = match tokio::time::timeout(left.min(self.timeouts.idle), self.body.frame()).await {
+                Err(_) => return Err(ClientError::Timeout { what, limit }),
+                Ok(None) => return self.finish().map(|()| None),
+                Ok(Some(Err(e))) => {
+                    return Err(ClientError::Aborted { bytes: self.bytes, reason: error_chain(&e) });
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
             match frame.into_data() {
                 Ok(data) if data.is_empty() => continue,
                 Ok(data) => {
-                    self.first_byte_after
-                        .get_or_insert_with(|| self.started.elapsed());
+                    self.first_byte_after.get_or_insert_with(|| self.started.elapsed());
                     self.hasher.update(&data);
                     self.bytes += data.len() as u64;
                     return Ok(Some(data));
                 }
                 Err(frame) => {
                     if let Ok(trailers) = frame.into_trailers() {
-                        self.trailers
-                            .get_or_insert_with(HeaderMap::new)
-                            .extend(trailers);
+                        self.trailers.get_or_insert_with(HeaderMap::new).extend(trailers);
                     }
                 }
             }
@@ -502,10 +416,7 @@ impl Export {
         if let Framing::Length(n) = self.framing
             && n != self.bytes
         {
-            return Err(ClientError::Mismatch(format!(
-                "Content-Length said {n} bytes, the body had {}",
-                self.bytes
-            )));
+            return Err(ClientError::Mismatch(format!("Content-Length said {n} bytes, the body had {}", self.bytes)));
         }
         let sha = hex::encode(std::mem::take(&mut self.hasher).finalize());
         if let Some(trailers) = &self.trailers {
@@ -533,10 +444,7 @@ impl Export {
 }
 
 /// Passes a 2xx response through; turns anything else into the matching error.
-pub(crate) async fn ok_or_error(
-    resp: reqwest::Response,
-    limit: Duration,
-) -> Result<reqwest::Response, ClientError> {
+pub(crate) async fn ok_or_error(resp: reqwest::Response, limit: Duration) -> Result<reqwest::Response, ClientError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
@@ -550,46 +458,26 @@ pub(crate) async fn ok_or_error(
     let body = read_small(resp, limit).await.unwrap_or_default();
     let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(e) => (e.error, e.message),
-        Err(_) => (
-            "-".to_owned(),
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-                .trim()
-                .to_owned(),
-        ),
+        Err(_) => ("-".to_owned(), String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_owned()),
     };
     Err(match status.as_u16() {
         401 => ClientError::Unauthorized,
-        503 => ClientError::Busy {
-            retry_after,
-            message,
-        },
-        status => ClientError::Status {
-            status,
-            code,
-            message,
-        },
+        503 => ClientError::Busy { retry_after, message },
+        status => ClientError::Status { status, code, message },
     })
 }
 
 /// Reads a small (JSON) body, refusing anything over 1 MiB.
-pub(crate) async fn read_small(
-    resp: reqwest::Response,
-    limit: Duration,
-) -> Result<Vec<u8>, ClientError> {
+pub(crate) async fn read_small(resp: reqwest::Response, limit: Duration) -> Result<Vec<u8>, ClientError> {
     const MAX: usize = 1 << 20;
     let mut body = http::Response::from(resp).into_body();
     let mut out = Vec::new();
     let read = async {
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| ClientError::Aborted {
-                bytes: out.len() as u64,
-                reason: error_chain(&e),
-            })?;
+            let frame = frame.map_err(|e| ClientError::Aborted { bytes: out.len() as u64, reason: error_chain(&e) })?;
             if let Ok(data) = frame.into_data() {
                 if out.len() + data.len() > MAX {
-                    return Err(ClientError::Protocol(
-                        "a JSON answer was larger than 1 MiB".into(),
-                    ));
+                    return Err(ClientError::Protocol("a JSON answer was larger than 1 MiB".into()));
                 }
                 out.extend_from_slice(&data);
             }
@@ -597,19 +485,13 @@ pub(crate) async fn read_small(
         Ok(())
     };
     match tokio::time::timeout(limit, read).await {
-        Err(_) => Err(ClientError::Timeout {
-            what: "did not finish its answer".into(),
-            limit,
-        }),
+        Err(_) => Err(ClientError::Timeout { what: "did not finish its answer".into(), limit }),
         Ok(result) => result.map(|()| out),
     }
 }
 
 pub(crate) fn transport_error(base: &reqwest::Url, e: &reqwest::Error) -> ClientError {
-    ClientError::Unreachable {
-        url: base.to_string(),
-        reason: error_chain(e),
-    }
+    ClientError::Unreachable { url: base.to_string(), reason: error_chain(e) }
 }
 
 /// The error and its sources on one line, which is where reqwest keeps the useful part.

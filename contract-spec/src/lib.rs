@@ -22,9 +22,7 @@ pub mod client;
 #[cfg(feature = "client")]
 pub mod conformance;
 
-pub use wire::{
-    BackupType, CONTRACT_VERSION, Capabilities, ErrorBody, ErrorCode, ExportRequest, ImportResult,
-};
+pub use wire::{BackupType, CONTRACT_VERSION, Capabilities, ErrorBody, ErrorCode, ExportRequest, ImportResult};
 
 /// The committed OpenAPI 3.1 document of contract v1.
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");

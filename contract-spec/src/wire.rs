@@ -31,22 +31,13 @@ pub struct Capabilities {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BackupType {
     /// Identifier used in export requests: letters, digits, '-' and '_', at most 64.
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
-    )]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")))]
     pub name: String,
     /// Media type of the exported bytes, sent as the export's Content-Type.
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[!#$&^_.+0-9A-Za-z-]+/[!#$&^_.+0-9A-Za-z-]+(;.*)?$"))
-    )]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[!#$&^_.+0-9A-Za-z-]+/[!#$&^_.+0-9A-Za-z-]+(;.*)?$")))]
     pub media_type: String,
     /// File name extension for stored copies, without the leading dot (e.g. "sql.gz").
-    #[cfg_attr(
-        feature = "schema",
-        schemars(length(max = 32), regex(pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$"))
-    )]
+    #[cfg_attr(feature = "schema", schemars(length(max = 32), regex(pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")))]
     pub extension: String,
 }
 
@@ -156,10 +147,7 @@ impl std::fmt::Display for ErrorCode {
 impl ErrorBody {
     /// An error body with a contract code.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorBody {
-            error: code.as_str().to_owned(),
-            message: message.into(),
-        }
+        ErrorBody { error: code.as_str().to_owned(), message: message.into() }
     }
 }
 
@@ -214,10 +202,7 @@ impl Capabilities {
         for t in &self.types {
             problems.extend(t.problems());
             if !seen.insert(t.name.as_str()) {
-                problems.push(format!(
-                    "type {:?} is listed twice: type names must be unique",
-                    t.name
-                ));
+                problems.push(format!("type {:?} is listed twice: type names must be unique", t.name));
             }
         }
         problems
@@ -226,16 +211,8 @@ impl Capabilities {
 
 impl BackupType {
     /// A backup type.
-    pub fn new(
-        name: impl Into<String>,
-        media_type: impl Into<String>,
-        extension: impl Into<String>,
-    ) -> Self {
-        BackupType {
-            name: name.into(),
-            media_type: media_type.into(),
-            extension: extension.into(),
-        }
+    pub fn new(name: impl Into<String>, media_type: impl Into<String>, extension: impl Into<String>) -> Self {
+        BackupType { name: name.into(), media_type: media_type.into(), extension: extension.into() }
     }
 
     /// Everything that makes this type invalid, each saying what to fix. Empty = valid.
@@ -271,19 +248,13 @@ fn is_type_name(s: &str) -> bool {
 }
 
 fn is_media_type(s: &str) -> bool {
-    let token = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
-    };
+    let token = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
     let essence = s.split(';').next().unwrap_or_default().trim();
     matches!(essence.split_once('/'), Some((kind, sub)) if token(kind) && token(sub))
 }
 
 fn is_extension(s: &str) -> bool {
-    s.len() <= 32
-        && s.split('.')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
+    s.len() <= 32 && s.split('.').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]
@@ -300,14 +271,8 @@ mod tests {
             ],
         );
         assert_eq!(caps.problems(), Vec::<String>::new());
-        assert_eq!(
-            caps.resolve_type(None).map(|t| t.name.as_str()),
-            Some("full")
-        );
-        assert_eq!(
-            caps.resolve_type(Some("schema")).map(|t| t.name.as_str()),
-            Some("schema")
-        );
+        assert_eq!(caps.resolve_type(None).map(|t| t.name.as_str()), Some("full"));
+        assert_eq!(caps.resolve_type(Some("schema")).map(|t| t.name.as_str()), Some("schema"));
         assert_eq!(caps.resolve_type(Some("nope")), None);
     }
 
@@ -351,10 +316,7 @@ mod tests {
     #[test]
     fn error_codes_serialize_as_their_names() {
         for code in ErrorCode::ALL {
-            assert_eq!(
-                serde_json::to_value(code).unwrap(),
-                serde_json::Value::from(code.as_str())
-            );
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));
         }
     }
 }

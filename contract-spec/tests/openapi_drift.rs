@@ -9,9 +9,8 @@ use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 fn generated_schemas() -> serde_json::Map<String, Value> {
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|s| s.definitions_path = "/components/schemas".into())
-        .into_generator();
+    let mut generator =
+        SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
     let mut roots = serde_json::Map::new();
     for (name, schema) in [
         ("Capabilities", generator.subschema_for::<Capabilities>()),
@@ -38,10 +37,7 @@ fn committed_schemas_match_the_wire_types() {
         println!("{}", serde_yaml::to_string(&generated).unwrap());
     }
     let doc = committed();
-    let committed = doc
-        .pointer("/components/schemas")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let committed = doc.pointer("/components/schemas").cloned().unwrap_or(Value::Null);
     assert_eq!(
         committed, generated,
         "contract-spec/openapi.yaml components.schemas drifted from the Rust types; \
@@ -52,18 +48,9 @@ fn committed_schemas_match_the_wire_types() {
 #[test]
 fn committed_paths_are_the_contract_routes() {
     let doc = committed();
-    let mut paths: Vec<&str> = doc["paths"]
-        .as_object()
-        .expect("paths")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut paths: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
     paths.sort_unstable();
-    let mut expected = vec![
-        contract_spec::CAPABILITIES_PATH,
-        contract_spec::EXPORT_PATH,
-        contract_spec::IMPORT_PATH,
-    ];
+    let mut expected = vec![contract_spec::CAPABILITIES_PATH, contract_spec::EXPORT_PATH, contract_spec::IMPORT_PATH];
     expected.sort_unstable();
     assert_eq!(paths, expected);
 }
@@ -74,24 +61,11 @@ fn every_error_code_is_documented_with_its_status() {
     let doc = committed();
     let statuses: Vec<String> = ["/backup/export", "/backup/import"]
         .iter()
-        .flat_map(|p| {
-            doc["paths"][p]["post"]["responses"]
-                .as_object()
-                .expect("responses")
-                .keys()
-                .cloned()
-        })
+        .flat_map(|p| doc["paths"][p]["post"]["responses"].as_object().expect("responses").keys().cloned())
         .collect();
     for code in ErrorCode::ALL {
-        assert!(
-            statuses.contains(&code.status().to_string()),
-            "status {} of {code} is not documented",
-            code.status()
-        );
-        assert!(
-            text.contains(&format!("`{code}`")),
-            "code {code} is not described in a response"
-        );
+        assert!(statuses.contains(&code.status().to_string()), "status {} of {code} is not documented", code.status());
+        assert!(text.contains(&format!("`{code}`")), "code {code} is not described in a response");
     }
 }
 

@@ -40,7 +40,8 @@ impl RunningApp {
             .unwrap_or_else(|_| panic!("example {name} did not say where it listens"))
             .expect("reading the example's output")
             .unwrap_or_else(|| panic!("example {name} exited before listening"));
-        let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+        let url =
+            line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
         // Keep draining stdout so the app never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         RunningApp { child, url }

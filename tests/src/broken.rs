@@ -63,7 +63,9 @@ fn capabilities(fault: Fault) -> serde_json::Value {
             "contract": "v2", "app": "broken",
             "types": [{"name": "full", "media_type": "application/octet-stream", "extension": "bin"}],
         }),
-        Fault::MalformedCapabilities => serde_json::json!({ "contract": "v1", "app": "broken", "types": [{"name": "full"}] }),
+        Fault::MalformedCapabilities => {
+            serde_json::json!({ "contract": "v1", "app": "broken", "types": [{"name": "full"}] })
+        }
         _ => serde_json::to_value(Capabilities::new(
             "broken",
             [BackupType::new("full", "application/octet-stream", "bin")],
@@ -195,7 +197,10 @@ async fn raw_http(listener: TcpListener, token: String) {
             let body = &buf[head_end..head_end + length];
             let json = |status: &str, value: serde_json::Value| {
                 let text = value.to_string();
-                format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len())
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                )
             };
             let answer = if header("authorization").as_deref() != Some(&format!("Bearer {token}")) {
                 json("401 Unauthorized", serde_json::json!({"error": "unauthorized", "message": "wrong token"}))
@@ -204,10 +209,15 @@ async fn raw_http(listener: TcpListener, token: String) {
             } else if head.starts_with("POST /backup/export ") {
                 let wanted: ExportRequest = serde_json::from_slice(body).unwrap_or_default();
                 if wanted.backup_type.as_deref().is_some_and(|t| t != "full") {
-                    json("422 Unprocessable Entity", serde_json::json!({"error": "unknown_type", "message": "only full"}))
+                    json(
+                        "422 Unprocessable Entity",
+                        serde_json::json!({"error": "unknown_type", "message": "only full"}),
+                    )
                 } else {
                     let _ = socket
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                        )
                         .await;
                     for i in 0..CHUNKS {
                         if socket.write_all(&chunk(i)).await.is_err() {

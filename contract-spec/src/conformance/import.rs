@@ -14,21 +14,13 @@ use crate::{Capabilities, HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE, IMPORT_PATH}
 
 const ROUND_TRIP: &str = "import round trip";
 
-pub(super) async fn check(
-    client: &AppClient,
-    caps: &Capabilities,
-    options: &Options,
-    report: &mut Report,
-) {
+pub(super) async fn check(client: &AppClient, caps: &Capabilities, options: &Options, report: &mut Report) {
     if !caps.restore {
         report.skip(ROUND_TRIP, "the app does not advertise restore");
         return;
     }
     if !options.with_import {
-        report.skip(
-            ROUND_TRIP,
-            "pass --with-import to test it (it overwrites the app's data)",
-        );
+        report.skip(ROUND_TRIP, "pass --with-import to test it (it overwrites the app's data)");
         return;
     }
     let backup_type = &caps.types[0].name;
@@ -37,13 +29,7 @@ pub(super) async fn check(
         .header(HEADER_BACKUP_TYPE, backup_type.as_str())
         .header(HEADER_BACKUP_SHA256, "0".repeat(64))
         .body(Vec::new());
-    super::auth::expect_401(
-        client,
-        report,
-        "POST /backup/import without a token",
-        unauthenticated,
-    )
-    .await;
+    super::auth::expect_401(client, report, "POST /backup/import without a token", unauthenticated).await;
 
     let spool = Spool::new();
     let (sha, bytes) = match spool.fill(client, backup_type).await {
@@ -53,11 +39,7 @@ pub(super) async fn check(
 
     // A wrong checksum first: a conforming app refuses it, and the good import that follows
     // restores the data in any case.
-    let wrong = format!(
-        "{}{}",
-        if sha.starts_with('0') { '1' } else { '0' },
-        &sha[1..]
-    );
+    let wrong = format!("{}{}", if sha.starts_with('0') { '1' } else { '0' }, &sha[1..]);
     let check = "import with a wrong Backup-Sha256";
     match client.import(backup_type, &wrong, spool.stream()).await {
         Err(ClientError::Status { status: 422, code, .. }) if code == "checksum_mismatch" => {
@@ -73,7 +55,10 @@ pub(super) async fn check(
         }
         Ok(result) => report.fail(
             ROUND_TRIP,
-            format!("exported {bytes} bytes, the import reported restored={} bytes={}: report the bytes received", result.restored, result.bytes),
+            format!(
+                "exported {bytes} bytes, the import reported restored={} bytes={}: report the bytes received",
+                result.restored, result.bytes
+            ),
         ),
         Err(e) => report.fail(ROUND_TRIP, e.to_string()),
     }
@@ -86,40 +71,23 @@ struct Spool {
 
 impl Spool {
     fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        Spool {
-            path: std::env::temp_dir()
-                .join(format!("backup-conformance-{}-{nanos}", std::process::id())),
-        }
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        Spool { path: std::env::temp_dir().join(format!("backup-conformance-{}-{nanos}", std::process::id())) }
     }
 
-    async fn fill(
-        &self,
-        client: &AppClient,
-        backup_type: &str,
-    ) -> Result<(String, u64), ClientError> {
-        let io = |e: std::io::Error| {
-            ClientError::Protocol(format!("could not write {}: {e}", self.path.display()))
-        };
+    async fn fill(&self, client: &AppClient, backup_type: &str) -> Result<(String, u64), ClientError> {
+        let io = |e: std::io::Error| ClientError::Protocol(format!("could not write {}: {e}", self.path.display()));
         let mut file = tokio::fs::File::create(&self.path).await.map_err(io)?;
         let mut export = client.export(Some(backup_type)).await?;
         while let Some(chunk) = export.next_chunk().await? {
             file.write_all(&chunk).await.map_err(io)?;
         }
         file.flush().await.map_err(io)?;
-        Ok((
-            export.sha256().unwrap_or_default().to_owned(),
-            export.bytes(),
-        ))
+        Ok((export.sha256().unwrap_or_default().to_owned(), export.bytes()))
     }
 
     /// The spooled export as a stream of 64 KiB pieces.
-    fn stream(
-        &self,
-    ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    fn stream(&self) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
         let path = self.path.clone();
         futures::stream::once(async move { tokio::fs::File::open(path).await })
             .map_ok(|file| {

@@ -25,10 +25,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            with_import: false,
-            streaming_min_duration: Duration::from_millis(300),
-        }
+        Options { with_import: false, streaming_min_duration: Duration::from_millis(300) }
     }
 }
 
@@ -86,11 +83,7 @@ impl Report {
     }
 
     fn push(&mut self, check: impl Into<String>, outcome: Outcome, detail: impl Into<String>) {
-        self.findings.push(Finding {
-            check: check.into(),
-            outcome,
-            detail: detail.into(),
-        });
+        self.findings.push(Finding { check: check.into(), outcome, detail: detail.into() });
     }
 
     /// True when no check failed.
@@ -100,10 +93,7 @@ impl Report {
 
     /// How many findings had this outcome.
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.outcome == outcome)
-            .count()
+        self.findings.iter().filter(|f| f.outcome == outcome).count()
     }
 
     /// The failed findings.
@@ -141,12 +131,7 @@ pub async fn check(client: &AppClient, options: &Options) -> Report {
             let names: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
             report.pass(
                 "capabilities",
-                format!(
-                    "contract v1, app {:?}, types [{}], restore {}",
-                    caps.app,
-                    names.join(", "),
-                    caps.restore
-                ),
+                format!("contract v1, app {:?}, types [{}], restore {}", caps.app, names.join(", "), caps.restore),
             );
             caps
         }

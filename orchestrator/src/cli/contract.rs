@@ -35,12 +35,7 @@ impl ContractCommand {
     /// Runs the subcommand.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            ContractCommand::Check {
-                url,
-                with_import,
-                timeout,
-                export_timeout,
-            } => {
+            ContractCommand::Check { url, with_import, timeout, export_timeout } => {
                 let token = std::env::var("BACKUP_TOKEN")
                     .ok()
                     .filter(|t| !t.trim().is_empty())
@@ -52,21 +47,10 @@ impl ContractCommand {
                     total: Duration::from_secs(export_timeout),
                 };
                 let client = AppClient::new(&url, SecretString::from(token), timeouts)?;
-                let report = conformance::check(
-                    &client,
-                    &Options {
-                        with_import,
-                        ..Options::default()
-                    },
-                )
-                .await;
+                let report = conformance::check(&client, &Options { with_import, ..Options::default() }).await;
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{report}")?;
-                Ok(if report.passed() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                })
+                Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
             }
         }
     }
