@@ -23,11 +23,15 @@ impl RunningApp {
     /// and waits until it says where it listens.
     pub async fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> RunningApp {
         let mut cmd = Command::new(crate::binaries::example(name));
-        cmd.args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("BACKUP_TOKEN", TOKEN)
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args).envs(env.iter().copied());
+        RunningApp::spawn(cmd, name).await
+    }
+
+    /// Starts any app that takes its token from `BACKUP_TOKEN` and prints
+    /// `listening on http://ADDR` as its first line of standard output.
+    pub async fn spawn(mut cmd: Command, name: &str) -> RunningApp {
+        cmd.env("BACKUP_TOKEN", TOKEN)
             .env("LOG", "warn")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("E2E_APP_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })

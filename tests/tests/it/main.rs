@@ -1,6 +1,7 @@
 //! One integration test binary: every test starts real servers on port 0.
 
 mod broken_apps;
+mod flask_app;
 mod sdk_examples;
 mod sdk_memory;
 mod sdk_postgres;
