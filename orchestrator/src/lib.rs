@@ -2,3 +2,5 @@
 //! their destination. `main.rs` only wires the command line to the modules here.
 
 pub mod cli;
+pub mod config;
+pub mod storage;

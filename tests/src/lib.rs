@@ -4,4 +4,6 @@
 pub mod apps;
 pub mod binaries;
 pub mod broken;
+pub mod cli;
 pub mod postgres;
+pub mod s3;

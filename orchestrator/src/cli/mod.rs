@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file.
 
 pub mod contract;
+pub mod remote;
 
 use clap::{Parser, Subcommand};
 
@@ -19,13 +20,17 @@ pub enum Command {
     /// Work with backup contract v1 (check an app against it).
     #[command(subcommand)]
     Contract(contract::ContractCommand),
+    /// Use the configured destination by hand: put, ls, rm, get.
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
 }
 
 impl Cli {
     /// Runs the chosen command and returns the process exit code.
-    pub async fn run(self) -> anyhow::Result<std::process::ExitCode> {
+    pub async fn run(self, env: &crate::config::Env) -> anyhow::Result<std::process::ExitCode> {
         match self.command {
             Command::Contract(command) => command.run().await,
+            Command::Remote(command) => command.run(env).await,
         }
     }
 }

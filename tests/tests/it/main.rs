@@ -2,6 +2,7 @@
 
 mod broken_apps;
 mod flask_app;
+mod remote_storage;
 mod sdk_examples;
 mod sdk_memory;
 mod sdk_postgres;

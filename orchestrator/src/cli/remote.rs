@@ -1,0 +1,164 @@
+//! `orchestrator remote put|ls|rm|get`: use the configured destination by hand, to test a setup.
+//! Same settings as the service (`STORAGE`, `GDRIVE_*`, `FS_ROOT`, `S3_*`).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use futures::StreamExt;
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::config::Env;
+use crate::config::storage::StorageSettings;
+use crate::storage::destination::{Destination, StoredFile};
+
+/// Remote subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RemoteCommand {
+    /// Stream standard input into a new file NAME in FOLDER; print its id, size and sha256.
+    Put {
+        /// Drive folder ID (or sub-folder / key prefix for fs and s3).
+        folder: String,
+        /// Name of the new file; an existing file is never overwritten.
+        name: String,
+        /// Media type stored with the file.
+        #[arg(long, default_value = "application/octet-stream")]
+        content_type: String,
+    },
+    /// List the files in FOLDER: name, id, size, created time, sha256.
+    Ls {
+        /// Drive folder ID (or sub-folder / key prefix).
+        folder: String,
+    },
+    /// Delete a file (Drive: to the trash, or for good with GDRIVE_DELETE=permanent).
+    Rm {
+        /// Drive folder ID (or sub-folder / key prefix).
+        folder: String,
+        /// The file's name, or its Drive file ID.
+        file: String,
+    },
+    /// Stream a file to standard output.
+    Get {
+        /// Drive folder ID (or sub-folder / key prefix).
+        folder: String,
+        /// The file's name, or its Drive file ID.
+        file: String,
+    },
+}
+
+impl RemoteCommand {
+    /// Runs the subcommand against the destination configured in `env`.
+    pub async fn run(self, env: &Env) -> anyhow::Result<ExitCode> {
+        let settings = StorageSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
+        let destination = Destination::open(&settings)?;
+        match self {
+            RemoteCommand::Put { folder, name, content_type } => put(&destination, &folder, &name, &content_type).await,
+            RemoteCommand::Ls { folder } => ls(&destination, &folder).await,
+            RemoteCommand::Rm { folder, file } => rm(&destination, &folder, &file).await,
+            RemoteCommand::Get { folder, file } => get(&destination, &folder, &file).await,
+        }
+    }
+}
+
+async fn put(destination: &Destination, folder: &str, name: &str, content_type: &str) -> anyhow::Result<ExitCode> {
+    let exists = |e: opendal::Error| -> anyhow::Error {
+        if e.kind() == opendal::ErrorKind::ConditionNotMatch {
+            anyhow::anyhow!(
+                "a file named {name:?} already exists in folder {folder}: files are never overwritten; pick another name"
+            )
+        } else {
+            e.into()
+        }
+    };
+    let mut writer = destination.writer(folder, name, content_type, &BTreeMap::new()).await.map_err(exists)?;
+    let mut input = tokio_util::io::ReaderStream::with_capacity(tokio::io::stdin(), 256 * 1024);
+    let (mut sha256, mut md5, mut bytes) = (Sha256::new(), Md5::new(), 0u64);
+    let copied: anyhow::Result<()> = async {
+        while let Some(chunk) = input.next().await {
+            let chunk = chunk.context("reading standard input")?;
+            sha256.update(&chunk);
+            md5.update(&chunk);
+            bytes += chunk.len() as u64;
+            writer.write(chunk).await.map_err(exists)?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = copied {
+        let _ = writer.abort().await;
+        return Err(e);
+    }
+    let meta = writer.close().await.map_err(exists)?;
+    let file = destination.stored(name, &meta);
+    let sha256 = hex::encode(sha256.finalize());
+    let md5 = hex::encode(md5.finalize());
+    let mismatch = (file.size != bytes && destination.kind() == "gdrive")
+        || file.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&sha256))
+        || (file.sha256.is_none() && file.md5.as_ref().is_some_and(|m| !m.eq_ignore_ascii_case(&md5)));
+    if mismatch {
+        let _ = destination.remove(folder, &file).await;
+        bail!(
+            "the destination stored something else: it reports {} bytes, sha256 {}, md5 {}; sent {bytes} bytes, sha256 {sha256}; the file was removed",
+            file.size,
+            file.sha256.as_deref().unwrap_or("-"),
+            file.md5.as_deref().unwrap_or("-"),
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    writeln!(out, "id: {}", file.id)?;
+    writeln!(out, "name: {}", file.name)?;
+    writeln!(out, "size: {bytes}")?;
+    writeln!(out, "sha256: {sha256}")?;
+    if let Some(reported) = &file.sha256 {
+        writeln!(out, "verified: the destination reports the same sha256 ({reported})")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ls(destination: &Destination, folder: &str) -> anyhow::Result<ExitCode> {
+    let files = destination.list(folder).await?;
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    writeln!(out, "NAME\tID\tSIZE\tCREATED\tSHA256")?;
+    for f in &files {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            f.name,
+            f.id,
+            f.size,
+            f.created.as_deref().unwrap_or("-"),
+            f.sha256.as_deref().or(f.properties.get("sha256").map(String::as_str)).unwrap_or("-")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn find(destination: &Destination, folder: &str, file: &str) -> anyhow::Result<StoredFile> {
+    destination
+        .find(folder, file)
+        .await?
+        .with_context(|| format!("no file named {file:?} (nor with that id) in folder {folder}"))
+}
+
+async fn rm(destination: &Destination, folder: &str, file: &str) -> anyhow::Result<ExitCode> {
+    let found = find(destination, folder, file).await?;
+    destination.remove(folder, &found).await?;
+    println!("removed {} ({})", found.name, found.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get(destination: &Destination, folder: &str, file: &str) -> anyhow::Result<ExitCode> {
+    let found = find(destination, folder, file).await?;
+    let mut stream = destination.reader(folder, &found).await?;
+    let mut out = tokio::io::stdout();
+    while let Some(chunk) = stream.next().await {
+        out.write_all(&chunk.context("reading the file")?).await?;
+    }
+    out.flush().await?;
+    Ok(ExitCode::SUCCESS)
+}

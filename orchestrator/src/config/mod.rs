@@ -1,0 +1,110 @@
+//! Settings from the environment (12-factor). Every setting is read through [`Env`], so tests
+//! pass their own values instead of touching the process environment. Secrets accept a
+//! `NAME_FILE` variant (Docker secrets) and are held as `SecretString`.
+
+pub mod storage;
+
+use std::collections::HashMap;
+
+use secrecy::SecretString;
+
+/// A source of settings.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The process environment.
+    pub fn from_process() -> Self {
+        Env { vars: std::env::vars().collect() }
+    }
+
+    /// Exactly these values (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Env { vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
+    }
+
+    /// A setting, trimmed; empty counts as unset.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// A secret from `NAME`, or read from the file named by `NAME_FILE`.
+    pub fn secret(&self, name: &str) -> Result<Option<SecretString>, String> {
+        if let Some(v) = self.vars.get(name).filter(|v| !v.trim().is_empty()) {
+            return Ok(Some(SecretString::from(v.trim().to_owned())));
+        }
+        let file_var = format!("{name}_FILE");
+        match self.get(&file_var) {
+            None => Ok(None),
+            Some(path) => std::fs::read_to_string(&path)
+                .map(|s| Some(SecretString::from(s.trim().to_owned())))
+                .map_err(|e| format!("{file_var}={path}: cannot read the file: {e}")),
+        }
+    }
+
+    /// A number setting, with its default.
+    pub fn number<T: std::str::FromStr>(&self, name: &str, default: T, errors: &mut Vec<String>) -> T {
+        match self.get(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                errors.push(format!("{name}={v:?} is not a valid number"));
+                default
+            }),
+        }
+    }
+}
+
+/// Parses a size like `8388608`, `8MiB`, `512KiB`, `1GiB`, `10MB`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("8388608"), Some(8 << 20));
+        assert_eq!(parse_size("8MiB"), Some(8 << 20));
+        assert_eq!(parse_size("256 KiB"), Some(256 << 10));
+        assert_eq!(parse_size("1gib"), Some(1 << 30));
+        assert_eq!(parse_size("10MB"), Some(10_000_000));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("8 parsecs"), None);
+    }
+
+    #[test]
+    fn secrets_come_from_the_variable_or_its_file() {
+        let dir = std::env::temp_dir().join(format!("orch-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secret");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let path = file.to_str().unwrap();
+        use secrecy::ExposeSecret;
+        let env = Env::from_pairs([("A", "direct"), ("B_FILE", path), ("C_FILE", "/no/such/file")]);
+        assert_eq!(env.secret("A").unwrap().unwrap().expose_secret(), "direct");
+        assert_eq!(env.secret("B").unwrap().unwrap().expose_secret(), "from-file");
+        assert!(env.secret("C").unwrap_err().contains("C_FILE=/no/such/file"));
+        assert!(env.secret("D").unwrap().is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,184 @@
+//! Where backups are stored: `STORAGE` = `gdrive` | `fs` | `s3`, and each one's settings.
+
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Env, parse_size};
+use crate::storage::gdrive::{DeleteMode, GdriveConfig};
+
+/// The destination kind and its settings.
+#[derive(Debug, Clone)]
+pub enum StorageSettings {
+    /// Google Drive through our streaming service.
+    Gdrive(GdriveConfig),
+    /// A local folder: FOLDER arguments are sub-folders of `root`.
+    Fs {
+        /// The root folder.
+        root: PathBuf,
+    },
+    /// S3-compatible storage: FOLDER arguments are key prefixes in `bucket`.
+    S3(S3Settings),
+}
+
+/// Settings of S3-compatible storage.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// Bucket name.
+    pub bucket: String,
+    /// Endpoint URL (empty for AWS).
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<SecretString>,
+    /// Multipart part size.
+    pub part_size: usize,
+}
+
+impl StorageSettings {
+    /// Reads `STORAGE` and the settings of the chosen destination; every problem at once.
+    pub fn from_env(env: &Env) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let credentials = match read_credentials(env) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        let kind =
+            env.get("STORAGE").unwrap_or_else(|| if credentials.is_some() { "gdrive".into() } else { "fs".into() });
+        let settings = match kind.as_str() {
+            "gdrive" => {
+                let mut config = GdriveConfig::default();
+                match &credentials {
+                    Some(c) => config.credentials = c.expose_secret().to_owned(),
+                    None if errors.is_empty() => errors.push(
+                        "STORAGE=gdrive needs GDRIVE_CREDENTIALS: a service account key or OAuth authorized user JSON (the file's path or its content)".into(),
+                    ),
+                    None => {}
+                }
+                config.subject = env.get("GDRIVE_SUBJECT");
+                if let Some(endpoint) = env.get("GDRIVE_ENDPOINT") {
+                    config.endpoint = endpoint;
+                }
+                config.token_uri = env.get("GDRIVE_TOKEN_URI");
+                if let Some(size) = env.get("GDRIVE_CHUNK_SIZE") {
+                    match parse_size(&size) {
+                        Some(n) if n >= 256 * 1024 && n.is_multiple_of(256 * 1024) && n <= 1 << 30 => {
+                            config.chunk_size = n as usize
+                        }
+                        _ => errors.push(format!(
+                            "GDRIVE_CHUNK_SIZE={size:?}: use a multiple of 256KiB between 256KiB and 1GiB, e.g. 8MiB"
+                        )),
+                    }
+                }
+                match env.get("GDRIVE_DELETE").as_deref() {
+                    None | Some("trash") => config.delete = DeleteMode::Trash,
+                    Some("permanent") => config.delete = DeleteMode::Permanent,
+                    Some(other) => errors.push(format!("GDRIVE_DELETE={other:?}: use \"trash\" or \"permanent\"")),
+                }
+                config.max_retries = env.number("GDRIVE_MAX_RETRIES", config.max_retries, &mut errors);
+                config.retry_delay_ms = env.number("GDRIVE_RETRY_DELAY_MS", config.retry_delay_ms, &mut errors);
+                config.page_size = env.number("GDRIVE_PAGE_SIZE", config.page_size, &mut errors);
+                if !(1..=1000).contains(&config.page_size) {
+                    errors.push(format!("GDRIVE_PAGE_SIZE={}: use 1 to 1000", config.page_size));
+                }
+                StorageSettings::Gdrive(config)
+            }
+            "fs" => StorageSettings::Fs { root: env.get("FS_ROOT").unwrap_or_else(|| "data/backups".into()).into() },
+            "s3" => {
+                let bucket = env.get("S3_BUCKET").unwrap_or_else(|| {
+                    errors.push("STORAGE=s3 needs S3_BUCKET".into());
+                    String::new()
+                });
+                let secret_access_key = env.secret("S3_SECRET_ACCESS_KEY").unwrap_or_else(|e| {
+                    errors.push(e);
+                    None
+                });
+                let part_size = match env.get("S3_PART_SIZE") {
+                    None => 8 << 20,
+                    Some(size) => match parse_size(&size) {
+                        Some(n) if (5 << 20..=5 << 30).contains(&n) => n as usize,
+                        _ => {
+                            errors.push(format!("S3_PART_SIZE={size:?}: use 5MiB to 5GiB"));
+                            8 << 20
+                        }
+                    },
+                };
+                StorageSettings::S3(S3Settings {
+                    bucket,
+                    endpoint: env.get("S3_ENDPOINT"),
+                    region: env.get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                    access_key_id: env.get("S3_ACCESS_KEY_ID"),
+                    secret_access_key,
+                    part_size,
+                })
+            }
+            other => {
+                errors.push(format!("STORAGE={other:?}: use gdrive, fs or s3"));
+                StorageSettings::Fs { root: "data/backups".into() }
+            }
+        };
+        if errors.is_empty() { Ok(settings) } else { Err(errors) }
+    }
+}
+
+/// `GDRIVE_CREDENTIALS` (or `GDRIVE_CREDENTIALS_FILE`): the JSON itself, or the path of a file
+/// holding it.
+fn read_credentials(env: &Env) -> Result<Option<SecretString>, String> {
+    let Some(value) = env.secret("GDRIVE_CREDENTIALS")? else { return Ok(None) };
+    if value.expose_secret().starts_with('{') {
+        return Ok(Some(value));
+    }
+    let path = value.expose_secret();
+    std::fs::read_to_string(path)
+        .map(|s| Some(SecretString::from(s)))
+        .map_err(|e| format!("GDRIVE_CREDENTIALS={path}: cannot read the credentials file: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_drive_credentials_the_default_is_a_local_folder() {
+        match StorageSettings::from_env(&Env::default()).unwrap() {
+            StorageSettings::Fs { root } => assert_eq!(root, PathBuf::from("data/backups")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn drive_credentials_select_drive() {
+        let env =
+            Env::from_pairs([("GDRIVE_CREDENTIALS", r#"{"type":"service_account"}"#), ("GDRIVE_CHUNK_SIZE", "16MiB")]);
+        match StorageSettings::from_env(&env).unwrap() {
+            StorageSettings::Gdrive(c) => assert_eq!(c.chunk_size, 16 << 20),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_at_once() {
+        let env = Env::from_pairs([
+            ("STORAGE", "gdrive"),
+            ("GDRIVE_CREDENTIALS", "{}"),
+            ("GDRIVE_CHUNK_SIZE", "1000"),
+            ("GDRIVE_DELETE", "shred"),
+            ("GDRIVE_PAGE_SIZE", "5000"),
+        ]);
+        let errors = StorageSettings::from_env(&env).unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(errors[0].contains("GDRIVE_CHUNK_SIZE"));
+        assert!(errors[1].contains("GDRIVE_DELETE"));
+        assert!(errors[2].contains("GDRIVE_PAGE_SIZE"));
+        let errors = StorageSettings::from_env(&Env::from_pairs([("STORAGE", "ftp")])).unwrap_err();
+        assert!(errors[0].contains("use gdrive, fs or s3"));
+        let errors = StorageSettings::from_env(&Env::from_pairs([("STORAGE", "gdrive")])).unwrap_err();
+        assert!(errors[0].contains("needs GDRIVE_CREDENTIALS"));
+    }
+}

@@ -1,0 +1,306 @@
+//! The resumable upload: one chunk in memory whatever the file's size.
+//!
+//! Bytes are buffered until a chunk (a multiple of 256 KiB) is full, then `PUT` with
+//! `Content-Range: bytes a-b/*`. Drive answers 308 with the committed range and may keep fewer
+//! bytes than sent: the unacknowledged tail stays at the front of the buffer. On a failure that
+//! may pass (5xx, 429, rate limits, a dropped connection) the writer backs off, asks Drive what it
+//! has (`bytes */*`) and resumes from there. The last chunk carries the total size and returns
+//! the file; a stream ending exactly on a chunk boundary finishes with an empty `bytes */TOTAL`.
+//! No file exists until that last request succeeds, so `abort` (or a crash) leaves none.
+//!
+//! This writer owns its retries: it must never be wrapped by a generic retry layer, which could
+//! send the final chunk twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use opendal::raw::oio;
+use opendal::{Buffer, Metadata};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::core::{DriveCore, DriveFile};
+use super::error::{DriveError, Kind};
+
+pub(crate) struct DriveWriter {
+    core: Arc<DriveCore>,
+    folder_id: String,
+    name: String,
+    if_not_exists: bool,
+    content_type: String,
+    app_properties: BTreeMap<String, String>,
+    /// The session URI: a secret, since anyone holding it can write to the upload.
+    session: Option<SecretString>,
+    /// Bytes not yet acknowledged by Drive, starting at `offset`.
+    buffer: BytesMut,
+    /// How many bytes Drive has committed.
+    offset: u64,
+    /// Answers in a row that acknowledged nothing new.
+    stalls: u32,
+}
+
+enum Put {
+    /// Drive holds this many bytes of the upload.
+    Committed(u64),
+    /// The upload is complete.
+    Finished(Box<DriveFile>),
+}
+
+impl DriveWriter {
+    pub(crate) fn new(
+        core: Arc<DriveCore>,
+        folder_id: String,
+        name: String,
+        content_type: String,
+        app_properties: BTreeMap<String, String>,
+        if_not_exists: bool,
+    ) -> Self {
+        let capacity = core.chunk_size;
+        DriveWriter {
+            core,
+            folder_id,
+            name,
+            if_not_exists,
+            content_type,
+            app_properties,
+            session: None,
+            buffer: BytesMut::with_capacity(capacity),
+            offset: 0,
+            stalls: 0,
+        }
+    }
+
+    async fn session(&mut self) -> Result<SecretString, DriveError> {
+        if let Some(s) = &self.session {
+            return Ok(s.clone());
+        }
+        let folder = self.core.folder(&self.folder_id).await?;
+        if self.if_not_exists && self.core.find(&folder, &self.name).await?.is_some() {
+            return Err(DriveError::new(
+                Kind::Exists,
+                format!("{} already exists in Drive folder {}: never overwritten", self.name, self.folder_id),
+            ));
+        }
+        let session = self.core.start_upload(&folder, &self.name, &self.content_type, &self.app_properties).await?;
+        self.session = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Sends the first `len` buffered bytes (all of them, with the total, when `last`) until Drive
+    /// acknowledges some or all of them, retrying what may pass.
+    async fn put(&mut self, len: usize, last: bool) -> Result<Put, DriveError> {
+        let session = self.session().await?;
+        let body = self.buffer.split_to(len).freeze();
+        let result = self.put_with_retries(&session, &body, last).await;
+        // Whatever Drive did not acknowledge goes back in front of the buffer.
+        let acknowledged = match &result {
+            Ok(Put::Committed(c)) => c.saturating_sub(self.offset).min(body.len() as u64) as usize,
+            Ok(Put::Finished(_)) => body.len(),
+            Err(_) => 0,
+        };
+        if acknowledged < body.len() {
+            let mut rest =
+                BytesMut::with_capacity(self.core.chunk_size.max(body.len() - acknowledged + self.buffer.len()));
+            rest.extend_from_slice(&body[acknowledged..]);
+            rest.extend_from_slice(&self.buffer);
+            self.buffer = rest;
+        }
+        if let Ok(Put::Committed(c)) = &result {
+            if *c > self.offset {
+                self.offset = *c;
+                self.stalls = 0;
+            } else {
+                self.stalls += 1;
+                if self.stalls > self.core.retry.max_retries {
+                    return Err(DriveError::temporary(format!(
+                        "uploading {} to Drive folder {}: Drive keeps acknowledging nothing past byte {}",
+                        self.name, self.folder_id, self.offset
+                    )));
+                }
+            }
+        }
+        result
+    }
+
+    async fn put_with_retries(&self, session: &SecretString, body: &Bytes, last: bool) -> Result<Put, DriveError> {
+        let what = format!("uploading {} to Drive folder {}", self.name, self.folder_id);
+        let total = last.then(|| self.offset + body.len() as u64);
+        let mut attempt = 0;
+        let mut refreshed = false;
+        let mut send_from = self.offset;
+        loop {
+            // After a failure, what Drive already has is skipped.
+            let skip = (send_from - self.offset) as usize;
+            let piece = body.slice(skip.min(body.len())..);
+            let outcome = self.put_once(session, send_from, &piece, total, &what).await;
+            let error = match outcome {
+                Ok(put) => return Ok(put),
+                Err(e) => e,
+            };
+            match error.kind {
+                Kind::Unauthorized if !refreshed => {
+                    refreshed = true;
+                    continue;
+                }
+                Kind::NotFound => {
+                    return Err(DriveError::new(
+                        Kind::SessionGone,
+                        format!(
+                            "{what}: the upload session expired or was cancelled by Drive; the backup has to start again"
+                        ),
+                    ));
+                }
+                _ if error.is_retryable() && attempt < self.core.retry.max_retries => {}
+                _ => return Err(error),
+            }
+            tracing::warn!(attempt, error = %error, "Drive upload chunk failed; asking Drive what it has");
+            tokio::time::sleep(self.core.retry.delay(attempt)).await;
+            attempt += 1;
+            match self.query(session, &what).await {
+                Ok(Put::Finished(file)) => return Ok(Put::Finished(file)),
+                Ok(Put::Committed(c)) if c < self.offset => {
+                    return Err(DriveError::new(
+                        Kind::SessionGone,
+                        format!(
+                            "{what}: Drive lost bytes it had acknowledged ({c} < {}); the backup has to start again",
+                            self.offset
+                        ),
+                    ));
+                }
+                // Drive kept part of the chunk: report it, and the caller re-buffers the rest,
+                // which keeps every non-final request a multiple of 256 KiB.
+                Ok(Put::Committed(c)) if c > self.offset && !last => return Ok(Put::Committed(c)),
+                Ok(Put::Committed(c)) => send_from = c.min(self.offset + body.len() as u64),
+                Err(e) if e.kind == Kind::NotFound => {
+                    return Err(DriveError::new(
+                        Kind::SessionGone,
+                        format!(
+                            "{what}: the upload session expired or was cancelled by Drive; the backup has to start again"
+                        ),
+                    ));
+                }
+                // The status query failed too: count it as this attempt and try again.
+                Err(e) if e.is_retryable() || e.kind == Kind::Unauthorized => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn put_once(
+        &self,
+        session: &SecretString,
+        start: u64,
+        piece: &Bytes,
+        total: Option<u64>,
+        what: &str,
+    ) -> Result<Put, DriveError> {
+        let total_text = total.map(|t| t.to_string()).unwrap_or_else(|| "*".into());
+        let range = if piece.is_empty() {
+            format!("bytes */{total_text}")
+        } else {
+            format!("bytes {start}-{}/{total_text}", start + piece.len() as u64 - 1)
+        };
+        let token = self.core.tokens.token().await?;
+        let sent = self
+            .core
+            .http
+            .put(session.expose_secret())
+            .bearer_auth(token.expose_secret())
+            .header(reqwest::header::CONTENT_RANGE, range)
+            .body(piece.clone())
+            .send()
+            .await;
+        let resp = sent.map_err(|e| DriveError::transport(what.to_owned(), &e))?;
+        let outcome = self.outcome(resp, what).await;
+        if let Err(e) = &outcome
+            && e.kind == Kind::Unauthorized
+        {
+            self.core.tokens.invalidate(&token).await;
+        }
+        outcome
+    }
+
+    /// Asks Drive how much of the upload it holds (`Content-Range: bytes */*`).
+    async fn query(&self, session: &SecretString, what: &str) -> Result<Put, DriveError> {
+        let token = self.core.tokens.token().await?;
+        let resp = self
+            .core
+            .http
+            .put(session.expose_secret())
+            .bearer_auth(token.expose_secret())
+            .header(reqwest::header::CONTENT_RANGE, "bytes */*")
+            .body(Bytes::new())
+            .send()
+            .await
+            .map_err(|e| DriveError::transport(what.to_owned(), &e))?;
+        let outcome = self.outcome(resp, what).await;
+        if let Err(e) = &outcome
+            && e.kind == Kind::Unauthorized
+        {
+            self.core.tokens.invalidate(&token).await;
+        }
+        outcome
+    }
+
+    async fn outcome(&self, resp: reqwest::Response, what: &str) -> Result<Put, DriveError> {
+        let status = resp.status();
+        if status.as_u16() == 308 {
+            let committed = resp
+                .headers()
+                .get(reqwest::header::RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().strip_prefix("bytes=0-"))
+                .and_then(|end| end.parse::<u64>().ok())
+                .map_or(0, |end| end + 1);
+            return Ok(Put::Committed(committed));
+        }
+        let body = resp.bytes().await.map_err(|e| DriveError::transport(what.to_owned(), &e))?;
+        if status == StatusCode::OK || status == StatusCode::CREATED {
+            let file: DriveFile = serde_json::from_slice(&body)
+                .map_err(|e| DriveError::temporary(format!("{what}: Drive's final answer was unexpected: {e}")))?;
+            return Ok(Put::Finished(Box::new(file)));
+        }
+        Err(self.core.error(status.as_u16(), &body, what))
+    }
+}
+
+impl oio::Write for DriveWriter {
+    async fn write(&mut self, bs: Buffer) -> opendal::Result<()> {
+        let chunk = self.core.chunk_size;
+        for piece in bs {
+            let mut piece = piece;
+            while !piece.is_empty() {
+                let room = chunk - self.buffer.len().min(chunk);
+                let take = room.min(piece.len());
+                self.buffer.extend_from_slice(&piece.split_to(take));
+                if self.buffer.len() >= chunk {
+                    self.put(chunk, false).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self) -> opendal::Result<Metadata> {
+        loop {
+            match self.put(self.buffer.len(), true).await? {
+                Put::Finished(file) => {
+                    self.session = None;
+                    return Ok(file.metadata());
+                }
+                // Drive kept only part of the last piece: send the rest.
+                Put::Committed(_) => continue,
+            }
+        }
+    }
+
+    async fn abort(&mut self) -> opendal::Result<()> {
+        self.buffer.clear();
+        if let Some(session) = self.session.take() {
+            // Best effort: an unfinished session never becomes a file and expires on its own.
+            let _ = self.core.http.delete(session.expose_secret()).send().await;
+        }
+        Ok(())
+    }
+}
