@@ -1,0 +1,1 @@
+//! Google Drive double (being written).
