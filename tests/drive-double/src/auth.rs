@@ -98,8 +98,7 @@ fn jwt_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims = HashSet::new();
-    let Ok(verified) = jsonwebtoken::decode::<Map<String, Value>>(assertion, service_account_key(), &validation)
-    else {
+    let Ok(verified) = jsonwebtoken::decode::<Map<String, Value>>(assertion, service_account_key(), &validation) else {
         return invalid_grant("Invalid JWT Signature.");
     };
     let claims = verified.claims;
@@ -157,7 +156,8 @@ fn issue(shared: &Shared, principal: Principal, scopes: Vec<String>) -> (String,
 
 /// Checks `Authorization: Bearer <token>`: unknown, revoked or expired tokens get 401 with reason authError.
 pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthenticated)?;
+    let value =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(ApiError::unauthenticated)?;
     let (scheme, token) = value.split_once(' ').ok_or_else(ApiError::unauthenticated)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::unauthenticated());

@@ -39,12 +39,7 @@ pub(crate) fn format_rfc3339(ms: i64) -> String {
     let millis = ms.rem_euclid(1000);
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let tod = secs.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        tod / 3600,
-        (tod % 3600) / 60,
-        tod % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", tod / 3600, (tod % 3600) / 60, tod % 60)
 }
 
 fn number(s: &str, range: std::ops::Range<usize>) -> Option<i64> {

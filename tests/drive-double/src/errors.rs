@@ -27,10 +27,6 @@ impl ApiError {
         self
     }
 
-    pub(crate) fn code(&self) -> u16 {
-        self.code
-    }
-
     pub(crate) fn file_not_found(id: &str) -> Self {
         ApiError::new(404, "global", "notFound", format!("File not found: {id}.")).at("parameter", "fileId")
     }
@@ -120,9 +116,7 @@ impl ApiError {
 
     pub(crate) fn rate_limited(kind: RateLimit) -> Self {
         match kind {
-            RateLimit::TooManyRequests => {
-                ApiError::new(429, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded")
-            }
+            RateLimit::TooManyRequests => ApiError::new(429, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
             RateLimit::UserRateLimit => {
                 ApiError::new(403, "usageLimits", "userRateLimitExceeded", "User Rate Limit Exceeded")
             }

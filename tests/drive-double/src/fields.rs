@@ -223,7 +223,8 @@ mod tests {
     #[test]
     fn nested_selection() {
         let selection = for_file_list(Some("files(id,name),nextPageToken")).unwrap();
-        let value = json!({"kind": "drive#fileList", "nextPageToken": "t", "files": [{"id": "1", "name": "a", "size": "3"}]});
+        let value =
+            json!({"kind": "drive#fileList", "nextPageToken": "t", "files": [{"id": "1", "name": "a", "size": "3"}]});
         assert_eq!(apply(&selection, value), json!({"nextPageToken": "t", "files": [{"id": "1", "name": "a"}]}));
     }
 

@@ -1,1 +1,427 @@
-//! Google Drive double (being written).
+//! A Google Drive v3 double: a real HTTP server on 127.0.0.1 implementing, as Google documents them, the parts of
+//! Drive v3 and of Google's OAuth 2.0 token endpoint that a backup tool uses (resumable and multipart uploads,
+//! files.list/get/create/update/delete, shared drives, service accounts with or without domain-wide delegation,
+//! the refresh-token grant), plus one-shot fault injection to test a client's error handling.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let drive = drive_double::DriveDouble::start().await;
+//! let folder = drive.create_shared_drive("Backups");
+//! let credentials = drive.service_account_json(); // token_uri points at the double
+//! // ... run the client against drive.endpoint(), then:
+//! assert_eq!(drive.files_in(&folder).len(), 1);
+//! # }
+//! ```
+
+mod auth;
+mod body;
+mod clock;
+mod drives;
+mod errors;
+mod fields;
+mod files;
+mod gate;
+mod metadata;
+mod params;
+mod query;
+mod resource;
+mod serve;
+mod state;
+mod upload;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::errors::ApiError;
+use crate::state::{
+    FOLDER_MIME, Inner, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, PRIVATE_KEY_ID, PROJECT_ID, REFRESH_TOKEN,
+    SERVICE_ACCOUNT_CLIENT_ID, SERVICE_ACCOUNT_EMAIL, SessionState, Shared, SharedDrive, USER_EMAIL, digests,
+    drive_style_id, random_id,
+};
+
+const SERVICE_ACCOUNT_KEY: &str = include_str!("../keys/service-account.key.pem");
+const STRANGER_KEY: &str = include_str!("../keys/other.key.pem");
+
+/// How a double is started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Keep only size, MD5 and SHA-256 of uploaded content, not the bytes (for multi-GiB benchmarks).
+    pub hash_only: bool,
+    /// Lifetime of the access tokens the token endpoint issues.
+    pub token_ttl: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { hash_only: false, token_ttl: Duration::from_secs(3600) }
+    }
+}
+
+/// Which rate-limit answer [`DriveDouble::rate_limit_next`] injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// `429` with reason `rateLimitExceeded`.
+    TooManyRequests,
+    /// `403` with reason `userRateLimitExceeded`.
+    UserRateLimit,
+    /// `403` with reason `rateLimitExceeded`.
+    RateLimit,
+}
+
+/// A file or folder as the double stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Drive file id.
+    pub id: String,
+    /// File name.
+    pub name: String,
+    /// MIME type (`application/vnd.google-apps.folder` for folders).
+    pub mime_type: String,
+    /// The single parent folder (empty for roots).
+    pub parents: Vec<String>,
+    /// Size in bytes (0 for folders).
+    pub size: u64,
+    /// `md5Checksum` as Drive reports it (wrong on purpose after [`DriveDouble::corrupt_next_checksum`]).
+    pub md5: String,
+    /// `sha256Checksum` as Drive reports it (wrong on purpose after [`DriveDouble::corrupt_next_checksum`]).
+    pub sha256: String,
+    /// `createdTime`, RFC 3339 with milliseconds.
+    pub created_time: String,
+    /// `appProperties`.
+    pub app_properties: BTreeMap<String, String>,
+    /// Trashed, explicitly or through a trashed folder above it.
+    pub trashed: bool,
+    /// The shared drive holding the item, if any.
+    pub drive_id: Option<String>,
+    /// Owner's email in My Drive; for shared-drive items (which have no owner in Drive) the creator's email.
+    pub owner: String,
+}
+
+/// One request the double received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method, e.g. `PUT`.
+    pub method: String,
+    /// Path without the query, e.g. `/upload/drive/v3/files`.
+    pub path: String,
+    /// Raw query string (empty when there is none).
+    pub query: String,
+}
+
+/// A running double. The server stops when this is dropped.
+pub struct DriveDouble {
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for DriveDouble {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/token", post(auth::token))
+        .route("/drive/v3/files", get(files::list).post(files::create))
+        .route("/drive/v3/files/{id}", get(files::get).patch(files::update).delete(files::delete))
+        .route("/drive/v3/drives", get(drives::list))
+        .route("/drive/v3/drives/{id}", get(drives::get))
+        .route("/drive/v3/about", get(drives::about))
+        .route("/upload/drive/v3/files", post(upload::post).put(upload::put).delete(upload::cancel))
+        .fallback(|| async { ApiError::route_not_found() })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), gate::gate))
+        // Upload bodies are streamed and bounded by the handlers themselves.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(shared)
+}
+
+impl DriveDouble {
+    /// Starts a double with [`Options::default`].
+    pub async fn start() -> DriveDouble {
+        DriveDouble::start_with(Options::default()).await
+    }
+
+    /// Starts a double on 127.0.0.1, on a port chosen by the system.
+    pub async fn start_with(options: Options) -> DriveDouble {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let address = listener.local_addr().expect("local address");
+        let shared = Arc::new(Shared::new(format!("http://{address}"), options.hash_only, options.token_ttl));
+        let server = tokio::spawn(serve::serve(listener, router(shared.clone())));
+        DriveDouble { shared, server }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.shared.lock()
+    }
+
+    /// `http://127.0.0.1:PORT`: the API is under `/drive/v3`, uploads under `/upload/drive/v3`.
+    pub fn endpoint(&self) -> String {
+        self.shared.endpoint.clone()
+    }
+
+    /// `{endpoint}/token`, the OAuth token endpoint.
+    pub fn token_uri(&self) -> String {
+        self.shared.token_uri()
+    }
+
+    /// The service account's email, `backup-bot@test-project.iam.gserviceaccount.com`.
+    pub fn service_account_email(&self) -> String {
+        SERVICE_ACCOUNT_EMAIL.to_owned()
+    }
+
+    fn service_account_with_key(&self, private_key: &str) -> String {
+        let value = json!({
+            "type": "service_account",
+            "project_id": PROJECT_ID,
+            "private_key_id": PRIVATE_KEY_ID,
+            "private_key": private_key,
+            "client_email": SERVICE_ACCOUNT_EMAIL,
+            "client_id": SERVICE_ACCOUNT_CLIENT_ID,
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": self.token_uri(),
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": format!(
+                "https://www.googleapis.com/robot/v1/metadata/x509/{}",
+                SERVICE_ACCOUNT_EMAIL.replace('@', "%40")
+            ),
+            "universe_domain": "googleapis.com",
+        });
+        serde_json::to_string_pretty(&value).expect("JSON")
+    }
+
+    /// A Google service-account key file whose `token_uri` is this double.
+    pub fn service_account_json(&self) -> String {
+        self.service_account_with_key(SERVICE_ACCOUNT_KEY)
+    }
+
+    /// The same key file with a private key the double does not know: its JWTs fail signature checks.
+    pub fn stranger_service_account_json(&self) -> String {
+        self.service_account_with_key(STRANGER_KEY)
+    }
+
+    /// An `authorized_user` credentials file (client id, secret and a valid refresh token of
+    /// [`user_email`](Self::user_email)), with `token_uri` pointing at this double.
+    pub fn authorized_user_json(&self) -> String {
+        let value = json!({
+            "type": "authorized_user",
+            "client_id": OAUTH_CLIENT_ID,
+            "client_secret": OAUTH_CLIENT_SECRET,
+            "refresh_token": REFRESH_TOKEN,
+            "token_uri": self.token_uri(),
+            "universe_domain": "googleapis.com",
+        });
+        serde_json::to_string_pretty(&value).expect("JSON")
+    }
+
+    /// The human account the refresh token belongs to, `operator@example.com`.
+    pub fn user_email(&self) -> String {
+        USER_EMAIL.to_owned()
+    }
+
+    /// Domain-wide delegation: the service account may then ask for tokens with `sub` = `subject` and acts as
+    /// that user (with that user's My Drive and quota).
+    pub fn allow_delegation(&self, subject: &str) {
+        let mut inner = self.lock();
+        inner.delegation.insert(subject.to_owned());
+        inner.root_of(subject);
+    }
+
+    /// Creates a folder in the human user's My Drive, owned by that user; returns its id.
+    pub fn create_folder(&self, name: &str) -> String {
+        let mut inner = self.lock();
+        let root = inner.root_of(USER_EMAIL);
+        drop(inner);
+        self.create_folder_in(&root, name)
+    }
+
+    /// Gives `email` writer access to the folder and everything in it.
+    ///
+    /// # Panics
+    /// If the folder does not exist.
+    pub fn share_folder_with(&self, folder_id: &str, email: &str) {
+        let mut inner = self.lock();
+        let folder = inner.items.get_mut(folder_id).expect("share_folder_with: unknown folder");
+        folder.shared_with.insert(email.to_owned());
+    }
+
+    /// Creates a shared drive whose members are the service account and the human user; returns its id, which is
+    /// also the id of its root folder.
+    pub fn create_shared_drive(&self, name: &str) -> String {
+        let mut inner = self.lock();
+        let id = drive_style_id();
+        let members = [SERVICE_ACCOUNT_EMAIL.to_owned(), USER_EMAIL.to_owned()].into_iter().collect();
+        inner.drives.insert(id.clone(), SharedDrive { name: name.to_owned(), members });
+        let mut root = inner.blank_item(id.clone(), name, FOLDER_MIME, USER_EMAIL);
+        root.drive_id = Some(id.clone());
+        root.is_root = true;
+        inner.items.insert(id.clone(), root);
+        id
+    }
+
+    /// Creates a folder inside another folder (of My Drive or of a shared drive), owned like its parent.
+    ///
+    /// # Panics
+    /// If the parent does not exist.
+    pub fn create_folder_in(&self, parent_id: &str, name: &str) -> String {
+        let mut inner = self.lock();
+        let parent = inner.items.get(parent_id).expect("create_folder_in: unknown parent").clone();
+        let id = random_id("1", 33);
+        let mut folder = inner.blank_item(id.clone(), name, FOLDER_MIME, &parent.owner);
+        folder.parents = vec![parent.id];
+        folder.drive_id = parent.drive_id;
+        inner.items.insert(id.clone(), folder);
+        id
+    }
+
+    /// Puts a file into a folder as someone else would (owned like the folder); returns its id.
+    ///
+    /// # Panics
+    /// If the parent does not exist.
+    pub fn add_file(&self, parent_id: &str, name: &str, content: &[u8], app_properties: &[(&str, &str)]) -> String {
+        let mut inner = self.lock();
+        let parent = inner.items.get(parent_id).expect("add_file: unknown parent").clone();
+        let id = random_id("1", 33);
+        let mut file = inner.blank_item(id.clone(), name, "application/octet-stream", &parent.owner);
+        let (md5, sha256) = digests(content);
+        file.parents = vec![parent.id];
+        file.drive_id = parent.drive_id;
+        file.size = content.len() as u64;
+        file.md5 = md5;
+        file.sha256 = sha256;
+        file.content = (!self.shared.hash_only).then(|| Bytes::copy_from_slice(content));
+        file.app_properties = app_properties.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        inner.items.insert(id.clone(), file);
+        id
+    }
+
+    /// The items directly in a folder that are not trashed, in creation order.
+    pub fn files_in(&self, folder_id: &str) -> Vec<FileInfo> {
+        let inner = self.lock();
+        let mut children: Vec<_> = inner
+            .items
+            .values()
+            .filter(|item| item.parents.iter().any(|p| p == folder_id) && !inner.is_trashed(item))
+            .collect();
+        children.sort_by_key(|item| item.seq);
+        children.into_iter().map(|item| inner.info(item)).collect()
+    }
+
+    /// Any item by id, trashed ones included.
+    pub fn file(&self, id: &str) -> Option<FileInfo> {
+        let inner = self.lock();
+        inner.items.get(id).map(|item| inner.info(item))
+    }
+
+    /// The stored bytes of a file; `None` for unknown ids, folders, and in hash_only mode.
+    pub fn content(&self, id: &str) -> Option<Vec<u8>> {
+        let inner = self.lock();
+        let item = inner.items.get(id)?;
+        if item.is_folder() { None } else { item.content.as_ref().map(|c| c.to_vec()) }
+    }
+
+    /// Resumable sessions created and neither finished, cancelled nor expired.
+    pub fn open_sessions(&self) -> usize {
+        self.lock().sessions.values().filter(|s| s.state == SessionState::Open).count()
+    }
+
+    /// The largest body of any request to `/upload/...` so far, in bytes.
+    pub fn max_upload_request_body(&self) -> u64 {
+        self.shared.max_upload_body()
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().requests.clone()
+    }
+
+    /// The next `n` PUTs to upload sessions that carry data or finish an upload (status queries excepted) answer
+    /// `status` with Google's error JSON and commit nothing. 403 comes with reason `userRateLimitExceeded`,
+    /// 429 with `rateLimitExceeded`, 5xx with `backendError` (502: `badGateway`).
+    pub fn fail_next_chunks(&self, n: usize, status: u16) {
+        let mut inner = self.lock();
+        inner.faults.fail_chunks = n;
+        inner.faults.fail_status = status;
+    }
+
+    /// The next `n` requests to `/drive/v3` or `/upload` (not `/token`) are refused as rate limited.
+    pub fn rate_limit_next(&self, n: usize, kind: RateLimit) {
+        let mut inner = self.lock();
+        inner.faults.rate_limits = n;
+        inner.faults.rate_limit_kind = Some(kind);
+    }
+
+    /// The next non-final chunk commits only its first `keep` bytes (a multiple of 256 KiB) and answers 308 with
+    /// the shorter Range, so the client must resend the rest.
+    pub fn partial_ack_next_chunk(&self, keep: u64) {
+        self.lock().faults.partial_ack = Some(keep);
+    }
+
+    /// The next chunk PUT reads about half its body, commits nothing, and the TCP connection is closed without
+    /// any response.
+    pub fn drop_connection_next_chunk(&self) {
+        self.lock().faults.drop_connection = true;
+    }
+
+    /// Every open resumable session expires: later PUTs and status queries on it get 404.
+    pub fn expire_sessions(&self) {
+        self.lock().expire_sessions();
+    }
+
+    /// Like [`expire_sessions`](Self::expire_sessions), once `n` more chunks were committed (for tests that
+    /// cannot call in mid-upload, e.g. when the client runs as another process). `0` expires at once.
+    pub fn expire_sessions_after_chunks(&self, n: usize) {
+        let mut inner = self.lock();
+        if n == 0 {
+            inner.expire_sessions();
+        } else {
+            inner.faults.expire_after_chunks = Some(n);
+        }
+    }
+
+    /// Every access token issued so far becomes invalid (401); refresh tokens and keys keep working.
+    pub fn revoke_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    /// Like [`revoke_tokens`](Self::revoke_tokens), once `n` more chunks were committed. `0` revokes at once.
+    pub fn revoke_tokens_after_chunks(&self, n: usize) {
+        let mut inner = self.lock();
+        if n == 0 {
+            inner.tokens.clear();
+        } else {
+            inner.faults.revoke_after_chunks = Some(n);
+        }
+    }
+
+    /// Every chunk PUT that carries data waits `pause` after committing before it answers, until set back to
+    /// zero: makes an upload slow enough for tokens to expire during it.
+    pub fn pause_chunks(&self, pause: Duration) {
+        self.lock().faults.chunk_pause = pause;
+    }
+
+    /// Tokens issued from now on expire after `ttl`.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.lock().token_ttl = ttl;
+    }
+
+    /// Once `bytes` were uploaded today (all principals together), new sessions, simple uploads and further
+    /// chunks get 403 `uploadLimitExceeded`. A chunk that passes the check while under the cap still commits.
+    pub fn set_daily_upload_cap(&self, bytes: u64) {
+        self.lock().faults.daily_cap = Some(bytes);
+    }
+
+    /// The next finished upload stores the right bytes but reports wrong `md5Checksum` and `sha256Checksum`.
+    pub fn corrupt_next_checksum(&self) {
+        self.lock().faults.corrupt_checksum = true;
+    }
+}

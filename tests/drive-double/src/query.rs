@@ -307,9 +307,8 @@ fn name_contains(name: &str, needle: &str) -> bool {
     if name.starts_with(&needle) {
         return true;
     }
-    name.char_indices().any(|(i, c)| {
-        !c.is_alphanumeric() && name[i + c.len_utf8()..].starts_with(&needle) && !needle.is_empty()
-    })
+    name.char_indices()
+        .any(|(i, c)| !c.is_alphanumeric() && name[i + c.len_utf8()..].starts_with(&needle) && !needle.is_empty())
 }
 
 fn compare<T: PartialOrd>(left: T, op: Op, right: T) -> bool {

@@ -151,6 +151,9 @@ pub(crate) struct Faults {
     pub(crate) drop_connection: bool,
     pub(crate) corrupt_checksum: bool,
     pub(crate) daily_cap: Option<u64>,
+    pub(crate) expire_after_chunks: Option<usize>,
+    pub(crate) revoke_after_chunks: Option<usize>,
+    pub(crate) chunk_pause: Duration,
 }
 
 impl Faults {
@@ -160,6 +163,21 @@ impl Faults {
         }
         self.rate_limits -= 1;
         self.rate_limit_kind
+    }
+
+    /// Counts one committed chunk down; true when the armed trigger fires.
+    fn count_down(slot: &mut Option<usize>) -> bool {
+        match slot {
+            Some(left) if *left <= 1 => {
+                *slot = None;
+                true
+            }
+            Some(left) => {
+                *left -= 1;
+                false
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn take_chunk_failure(&mut self) -> Option<u16> {
@@ -347,7 +365,7 @@ impl Inner {
         let mut queue = vec![id.to_owned()];
         while let Some(current) = queue.pop() {
             for item in self.items.values() {
-                if item.parents.iter().any(|p| *p == current) && !found.contains(&item.id) {
+                if item.parents.contains(&current) && !found.contains(&item.id) {
                     found.push(item.id.clone());
                     queue.push(item.id.clone());
                 }
@@ -387,6 +405,25 @@ impl Inner {
         item.content = content;
         self.items.insert(id.clone(), item);
         Ok(id)
+    }
+
+    /// Runs the triggers armed to fire after a number of committed chunks.
+    pub(crate) fn chunk_committed(&mut self) {
+        if Faults::count_down(&mut self.faults.expire_after_chunks) {
+            self.expire_sessions();
+        }
+        if Faults::count_down(&mut self.faults.revoke_after_chunks) {
+            self.tokens.clear();
+        }
+    }
+
+    pub(crate) fn expire_sessions(&mut self) {
+        for session in self.sessions.values_mut() {
+            if session.state == SessionState::Open {
+                session.state = SessionState::Expired;
+                session.content = None;
+            }
+        }
     }
 
     /// Whether today's upload volume reached the cap; a chunk already past this check still commits.

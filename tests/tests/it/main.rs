@@ -2,6 +2,7 @@
 
 mod broken_apps;
 mod flask_app;
+mod gdrive;
 mod remote_storage;
 mod sdk_examples;
 mod sdk_memory;

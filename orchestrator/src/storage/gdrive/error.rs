@@ -108,7 +108,7 @@ impl DriveError {
             (403, "uploadLimitExceeded" | "dailyLimitExceeded") => (Kind::UploadCap, upload_cap_advice()),
             (403, _) if lower.contains("upload limit") => (Kind::UploadCap, upload_cap_advice()),
             (429, _) | (403, "rateLimitExceeded" | "userRateLimitExceeded") => {
-                (Kind::RateLimited, "Drive is rate-limiting this account; slow down and retry".to_owned())
+                (Kind::RateLimited, "Drive is rate-limiting this account".to_owned())
             }
             (403, "storageQuotaExceeded") if service_account => (
                 Kind::Quota,
@@ -126,7 +126,7 @@ impl DriveError {
                     "{principal} may not do this: share the folder with {principal} as an Editor (Content manager in a shared drive)"
                 ),
             ),
-            (500.., _) => (Kind::Transient, "Drive failed on its side; retrying".to_owned()),
+            (500.., _) => (Kind::Transient, "Drive failed on its side".to_owned()),
             _ => (Kind::Refused, "Drive refused the request".to_owned()),
         };
         DriveError::new(kind, format!("{what}: {advice} (Drive said {said})"))

@@ -299,7 +299,9 @@ impl oio::Write for DriveWriter {
         self.buffer.clear();
         if let Some(session) = self.session.take() {
             // Best effort: an unfinished session never becomes a file and expires on its own.
-            let _ = self.core.http.delete(session.expose_secret()).send().await;
+            if let Ok(token) = self.core.tokens.token().await {
+                let _ = self.core.http.delete(session.expose_secret()).bearer_auth(token.expose_secret()).send().await;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,292 @@
+//! `orchestrator remote` against the Drive double: streaming with one chunk in memory, every
+//! injected fault either recovered (same sha256) or failed clearly with no file and no open
+//! session, both kinds of credentials, shared drives, paging, trash versus permanent delete.
+
+use drive_double::{DriveDouble, Options, RateLimit};
+use e2e::cli::{Input, Run, run};
+
+const MIB: u64 = 1024 * 1024;
+const CHUNK: u64 = 256 * 1024;
+
+struct Setup {
+    double: DriveDouble,
+    credentials: std::path::PathBuf,
+    folder: String,
+}
+
+impl Setup {
+    /// A double with a shared drive the service account is a member of.
+    async fn new(options: Options) -> Setup {
+        let double = DriveDouble::start_with(options).await;
+        let folder = double.create_shared_drive("Backups");
+        let credentials = write_temp("sa.json", &double.service_account_json());
+        Setup { double, credentials, folder }
+    }
+
+    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)> {
+        let mut env = vec![
+            ("STORAGE", "gdrive".to_owned()),
+            ("GDRIVE_CREDENTIALS", self.credentials.to_str().unwrap().to_owned()),
+            ("GDRIVE_ENDPOINT", self.double.endpoint()),
+            ("GDRIVE_TOKEN_URI", self.double.token_uri()),
+            ("GDRIVE_CHUNK_SIZE", "1MiB".to_owned()),
+            ("GDRIVE_RETRY_DELAY_MS", "5".to_owned()),
+            ("GDRIVE_MAX_RETRIES", "4".to_owned()),
+        ];
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push((k, (*v).to_owned()));
+        }
+        env
+    }
+
+    async fn run(&self, args: &[&str], extra: &[(&str, &str)], input: Input) -> Run {
+        let env = self.env(extra);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run(args, &env, input).await
+    }
+
+    async fn put(&self, name: &str, size: u64, extra: &[(&str, &str)]) -> Run {
+        self.run(&["remote", "put", &self.folder, name], extra, Input::Generated { size, seed: size ^ 0x5eed }).await
+    }
+}
+
+fn write_temp(name: &str, content: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let path = std::env::temp_dir().join(format!("e2e-{}-{nanos}-{name}", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// The upload succeeded and Drive holds exactly the input.
+fn assert_stored(setup: &Setup, put: &Run) {
+    put.assert_success();
+    let id = put.field("id").expect("an id line");
+    let file = setup.double.file(&id).expect("the file exists in the double");
+    assert_eq!(file.sha256, put.input_sha256, "Drive's sha256 is the input's");
+    assert_eq!(put.field("sha256").unwrap(), put.input_sha256);
+    assert_eq!(setup.double.open_sessions(), 0);
+}
+
+/// The upload failed with `message`, and left no file and no open session.
+fn assert_failed_cleanly(setup: &Setup, put: &Run, message: &str) {
+    assert!(!put.status.success(), "the upload should fail:\n{}", put.stdout_text());
+    assert!(put.stderr.contains(message), "stderr should say {message:?}:\n{}", put.stderr);
+    assert!(setup.double.files_in(&setup.folder).is_empty(), "no file may appear");
+    assert_eq!(setup.double.open_sessions(), 0, "no upload session may stay open");
+}
+
+#[tokio::test]
+async fn streaming_256_mib_keeps_one_chunk_in_memory() {
+    let setup = Setup::new(Options { hash_only: true, ..Options::default() }).await;
+    let extra = [("GDRIVE_CHUNK_SIZE", "8MiB")];
+    let small = setup.put("small.bin", 1, &extra).await;
+    assert_stored(&setup, &small);
+    let big = setup.put("big.bin", 256 * MIB, &extra).await;
+    assert_stored(&setup, &big);
+    assert_eq!(setup.double.max_upload_request_body(), 8 * MIB, "no request carried more than one chunk");
+    let (baseline, peak) = (small.peak_rss_kib, big.peak_rss_kib);
+    eprintln!("remote put peak RSS: {baseline} KiB for 1 byte, {peak} KiB for 256 MiB (8 MiB chunks)");
+    assert!(
+        peak <= baseline + 3 * 8 * 1024,
+        "peak RSS {peak} KiB exceeds the baseline {baseline} KiB plus three chunks"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_ending_on_a_chunk_boundary_and_an_empty_one_are_stored() {
+    let setup = Setup::new(Options::default()).await;
+    assert_stored(&setup, &setup.put("exact.bin", 4 * MIB, &[]).await);
+    assert_stored(&setup, &setup.put("empty.bin", 0, &[]).await);
+    assert_eq!(setup.double.files_in(&setup.folder).len(), 2);
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_retried_to_the_same_sha256() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.fail_next_chunks(2, 503);
+    assert_stored(&setup, &setup.put("a.bin", 5 * MIB + 17, &[]).await);
+    setup.double.fail_next_chunks(1, 429);
+    assert_stored(&setup, &setup.put("b.bin", 3 * MIB, &[]).await);
+    setup.double.fail_next_chunks(1, 403);
+    assert_stored(&setup, &setup.put("c.bin", 3 * MIB, &[]).await);
+    setup.double.rate_limit_next(2, RateLimit::UserRateLimit);
+    assert_stored(&setup, &setup.put("d.bin", 2 * MIB, &[]).await);
+    setup.double.rate_limit_next(2, RateLimit::TooManyRequests);
+    assert_stored(&setup, &setup.put("e.bin", 2 * MIB, &[]).await);
+}
+
+#[tokio::test]
+async fn a_partial_acknowledgement_is_resent_from_where_drive_stopped() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.partial_ack_next_chunk(CHUNK);
+    assert_stored(&setup, &setup.put("partial.bin", 3 * MIB + 5, &[]).await);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_chunk_resumes() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.drop_connection_next_chunk();
+    assert_stored(&setup, &setup.put("dropped.bin", 3 * MIB, &[]).await);
+}
+
+#[tokio::test]
+async fn failures_beyond_the_retries_leave_no_file_and_no_session() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.fail_next_chunks(100, 500);
+    let put = setup.put("doomed.bin", 3 * MIB, &[("GDRIVE_MAX_RETRIES", "2")]).await;
+    assert_failed_cleanly(&setup, &put, "Drive failed on its side");
+}
+
+#[tokio::test]
+async fn an_expired_session_fails_clearly() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.expire_sessions_after_chunks(1);
+    let put = setup.put("expired.bin", 3 * MIB, &[]).await;
+    assert_failed_cleanly(&setup, &put, "upload session expired");
+}
+
+#[tokio::test]
+async fn the_daily_upload_limit_is_reported_at_once() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.set_daily_upload_cap(MIB);
+    let put = setup.put("capped.bin", 3 * MIB, &[("GDRIVE_MAX_RETRIES", "8"), ("GDRIVE_RETRY_DELAY_MS", "2000")]).await;
+    assert_failed_cleanly(&setup, &put, "daily upload limit");
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refreshed_mid_upload() {
+    let setup = Setup::new(Options::default()).await;
+    let double = &setup.double;
+    double.revoke_tokens_after_chunks(2);
+    assert_stored(&setup, &setup.put("revoked.bin", 5 * MIB, &[]).await);
+    let grants = double.requests().iter().filter(|r| r.path == "/token").count();
+    assert!(grants >= 2, "a second token was fetched after the revocation");
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_renewed_during_a_long_upload() {
+    let setup = Setup::new(Options { token_ttl: std::time::Duration::from_secs(1), ..Options::default() }).await;
+    setup.double.pause_chunks(std::time::Duration::from_millis(300));
+    assert_stored(&setup, &setup.put("slow.bin", 6 * MIB, &[]).await);
+    let grants = setup.double.requests().iter().filter(|r| r.path == "/token").count();
+    assert!(grants >= 2, "the token was renewed before it expired ({grants} grants)");
+}
+
+#[tokio::test]
+async fn refresh_token_credentials_work_too() {
+    let setup = Setup::new(Options::default()).await;
+    let folder = setup.double.create_folder("My backups");
+    let user = write_temp("user.json", &setup.double.authorized_user_json());
+    let put = setup
+        .run(
+            &["remote", "put", &folder, "mine.bin"],
+            &[("GDRIVE_CREDENTIALS", user.to_str().unwrap())],
+            Input::Generated { size: 2 * MIB, seed: 3 },
+        )
+        .await;
+    put.assert_success();
+    assert_eq!(setup.double.file(&put.field("id").unwrap()).unwrap().sha256, put.input_sha256);
+}
+
+#[tokio::test]
+async fn a_service_account_needs_a_shared_drive_or_delegation() {
+    let setup = Setup::new(Options::default()).await;
+    let folder = setup.double.create_folder("Operator's folder");
+    setup.double.share_folder_with(&folder, "backup-bot@test-project.iam.gserviceaccount.com");
+    let put = setup.run(&["remote", "put", &folder, "x.bin"], &[], Input::Bytes(vec![1; 1000])).await;
+    assert!(!put.status.success());
+    assert!(put.stderr.contains("no storage quota") && put.stderr.contains("GDRIVE_SUBJECT"), "{}", put.stderr);
+    assert_eq!(setup.double.open_sessions(), 0);
+
+    let subject = setup.double.user_email();
+    setup.double.allow_delegation(&subject);
+    let put = setup
+        .run(&["remote", "put", &folder, "x.bin"], &[("GDRIVE_SUBJECT", &subject)], Input::Bytes(vec![1; 1000]))
+        .await;
+    put.assert_success();
+}
+
+#[tokio::test]
+async fn bad_credentials_and_unshared_folders_say_what_to_fix() {
+    let setup = Setup::new(Options::default()).await;
+    let stranger = write_temp("stranger.json", &setup.double.stranger_service_account_json());
+    let put = setup
+        .run(
+            &["remote", "put", &setup.folder, "x"],
+            &[("GDRIVE_CREDENTIALS", stranger.to_str().unwrap())],
+            Input::Bytes(vec![1]),
+        )
+        .await;
+    assert!(!put.status.success());
+    assert!(put.stderr.contains("Google refused the credentials"), "{}", put.stderr);
+
+    let private = setup.double.create_folder("Not shared");
+    let put = setup.run(&["remote", "put", &private, "x"], &[], Input::Bytes(vec![1])).await;
+    assert!(!put.status.success());
+    assert!(put.stderr.contains("not found, or is not shared with backup-bot@"), "{}", put.stderr);
+}
+
+#[tokio::test]
+async fn every_call_carries_the_shared_drive_flags() {
+    let setup = Setup::new(Options::default()).await;
+    setup.put("a.bin", 2 * MIB, &[]).await.assert_success();
+    setup.run(&["remote", "ls", &setup.folder], &[], Input::None).await.assert_success();
+    for r in setup.double.requests() {
+        if r.path.starts_with("/drive/") || r.path == "/upload/drive/v3/files" && r.method == "POST" {
+            assert!(
+                r.query.contains("supportsAllDrives=true"),
+                "{} {}?{} lacks supportsAllDrives",
+                r.method,
+                r.path,
+                r.query
+            );
+        }
+        if r.method == "GET" && r.path == "/drive/v3/files" {
+            assert!(
+                r.query.contains("includeItemsFromAllDrives=true") && r.query.contains("corpora=drive"),
+                "{}",
+                r.query
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn ls_pages_and_rm_trashes_or_deletes_as_set() {
+    let setup = Setup::new(Options::default()).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let put = setup.put(&format!("f{i}.bin"), 1000 + i, &[]).await;
+        put.assert_success();
+        ids.push(put.field("id").unwrap());
+    }
+    let ls = setup.run(&["remote", "ls", &setup.folder], &[("GDRIVE_PAGE_SIZE", "2")], Input::None).await;
+    ls.assert_success();
+    let text = ls.stdout_text();
+    assert_eq!(text.lines().count(), 6, "{text}");
+    let pages = setup
+        .double
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/drive/v3/files" && r.query.contains("pageToken="))
+        .count();
+    assert!(pages >= 2, "the listing asked for further pages");
+    for (i, id) in ids.iter().enumerate() {
+        let file = setup.double.file(id).unwrap();
+        assert!(text.contains(&format!("f{i}.bin\t{id}\t{}\t", 1000 + i)), "{text}");
+        assert!(text.contains(&file.sha256), "ls shows Drive's sha256");
+    }
+
+    setup.run(&["remote", "rm", &setup.folder, "f0.bin"], &[], Input::None).await.assert_success();
+    assert!(setup.double.file(&ids[0]).unwrap().trashed, "GDRIVE_DELETE defaults to the trash");
+    setup
+        .run(&["remote", "rm", &setup.folder, &ids[1]], &[("GDRIVE_DELETE", "permanent")], Input::None)
+        .await
+        .assert_success();
+    assert!(setup.double.file(&ids[1]).is_none(), "permanent delete removes the file");
+    let get = setup.run(&["remote", "get", &setup.folder, "f2.bin"], &[], Input::None).await;
+    get.assert_success();
+    assert_eq!(get.stdout, setup.double.content(&ids[2]).unwrap());
+    assert_eq!(setup.double.files_in(&setup.folder).len(), 3);
+}
