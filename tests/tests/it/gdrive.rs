@@ -290,3 +290,43 @@ async fn ls_pages_and_rm_trashes_or_deletes_as_set() {
     assert_eq!(get.stdout, setup.double.content(&ids[2]).unwrap());
     assert_eq!(setup.double.files_in(&setup.folder).len(), 3);
 }
+
+#[tokio::test]
+async fn a_checksum_drive_reports_wrongly_fails_the_put_and_removes_the_file() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.corrupt_next_checksum();
+    let put = setup.put("corrupt.bin", 2 * MIB, &[]).await;
+    assert!(!put.status.success());
+    assert!(put.stderr.contains("the destination stored something else"), "{}", put.stderr);
+    assert!(setup.double.files_in(&setup.folder).is_empty(), "the corrupt copy does not stay");
+}
+
+#[tokio::test]
+async fn app_properties_are_written_on_create_updated_later_and_listed() {
+    use orchestrator::config::Env;
+    use orchestrator::config::storage::StorageSettings;
+    use orchestrator::storage::destination::Destination;
+
+    let setup = Setup::new(Options::default()).await;
+    let env = setup.env(&[]);
+    let settings = StorageSettings::from_env(&Env::from_pairs(env.iter().map(|(k, v)| (*k, v.as_str())))).unwrap();
+    let destination = Destination::open(&settings).unwrap();
+    let props = [("app_id".to_owned(), "42".to_owned()), ("run_id".to_owned(), "7".to_owned())].into_iter().collect();
+    let mut writer = destination.writer(&setup.folder, "owned.bin", "application/gzip", &props).await.unwrap();
+    writer.write(vec![9u8; 300_000]).await.unwrap();
+    let stored = destination.stored("owned.bin", &writer.close().await.unwrap());
+    assert_eq!(stored.properties.get("app_id").map(String::as_str), Some("42"));
+    let sha = stored.sha256.clone().expect("Drive reports a sha256");
+
+    let updated = destination.set_properties(&stored, &[("sha256", &sha), ("verified", "1")]).await.unwrap().unwrap();
+    assert_eq!(updated.properties.get("verified").map(String::as_str), Some("1"));
+    let in_double = setup.double.file(&stored.id).unwrap();
+    assert_eq!(in_double.app_properties.get("run_id").map(String::as_str), Some("7"), "other keys are kept");
+    assert_eq!(in_double.app_properties.get("sha256"), Some(&sha));
+
+    let listed = destination.list(&setup.folder).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].properties.get("verified").map(String::as_str), Some("1"));
+    assert_eq!(listed[0].sha256.as_deref(), Some(sha.as_str()));
+    assert_eq!(listed[0].size, 300_000);
+}
