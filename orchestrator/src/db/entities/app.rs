@@ -1,0 +1,51 @@
+//! A registered app: where it is, how to reach it, when and where to back it up.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `apps`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "apps")]
+pub struct Model {
+    /// Id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Unique slug.
+    #[sea_orm(unique)]
+    pub name: String,
+    /// Internal base URL (http/https).
+    pub url: String,
+    /// The bearer token, encrypted with a key derived from SECRET_KEY.
+    pub token_encrypted: String,
+    /// Cron expression as the user wrote it.
+    pub schedule: String,
+    /// IANA time zone of the schedule.
+    pub time_zone: String,
+    /// Destination folder (Drive folder id, or a sub-folder on fs/s3).
+    pub folder: String,
+    /// Retention: keep the N newest.
+    pub keep_last: i32,
+    /// Retention: one per day for N days.
+    pub keep_daily: i32,
+    /// Retention: one per week for N weeks.
+    pub keep_weekly: i32,
+    /// Retention: one per month for N months.
+    pub keep_monthly: i32,
+    /// Retention: everything newer than N days.
+    pub keep_within_days: i32,
+    /// The backup type to export; `None` = the app's first type.
+    pub backup_type: Option<String>,
+    /// high | normal | low.
+    pub priority: String,
+    /// Paused apps are not scheduled.
+    pub enabled: bool,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
+}
+
+/// No relations are navigated through the ORM.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

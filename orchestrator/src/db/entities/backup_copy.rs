@@ -1,0 +1,37 @@
+//! The inventory: every file the orchestrator created in a destination, reconciled with the
+//! destination's listing (the destination wins).
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `backup_copies`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "backup_copies")]
+pub struct Model {
+    /// Id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The app.
+    pub app_id: i64,
+    /// The run that made it, when known.
+    pub run_id: Option<i64>,
+    /// Destination file id.
+    pub file_id: String,
+    /// File name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Verified sha256.
+    pub sha256: Option<String>,
+    /// The destination's checksum matched ours.
+    pub verified: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// When it was deleted (ms), by retention or by hand.
+    pub deleted_at: Option<i64>,
+}
+
+/// No relations are navigated through the ORM.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,52 @@
+//! One backup run: its trigger, progress and outcome, with the error a user can read.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `backup_runs`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "backup_runs")]
+pub struct Model {
+    /// Id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The app.
+    pub app_id: i64,
+    /// schedule | manual | cli.
+    pub trigger: String,
+    /// For scheduled runs, the fire time (ms); unique per app.
+    pub scheduled_for: Option<i64>,
+    /// When it was queued (ms).
+    pub queued_at: i64,
+    /// When it started (ms).
+    pub started_at: Option<i64>,
+    /// When it ended (ms).
+    pub finished_at: Option<i64>,
+    /// How many times it was attempted.
+    pub attempts: i32,
+    /// queued | running | succeeded | failed | skipped.
+    pub status: String,
+    /// The furthest phase reached.
+    pub phase: Option<String>,
+    /// Bytes received so far / in total.
+    pub bytes: i64,
+    /// sha256 of the export.
+    pub sha256: Option<String>,
+    /// Destination file id.
+    pub file_id: Option<String>,
+    /// Destination file name.
+    pub file_name: Option<String>,
+    /// Duration in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// What went wrong, for the operator.
+    pub error: Option<String>,
+    /// Names of the copies retention deleted after this run, comma-separated.
+    pub pruned: Option<String>,
+    /// Last progress update (ms).
+    pub updated_at: i64,
+}
+
+/// No relations are navigated through the ORM.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

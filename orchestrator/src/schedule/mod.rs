@@ -1,0 +1,3 @@
+//! When backups run: cron expressions as users write them, per app, in the app's time zone.
+
+pub mod cron;
