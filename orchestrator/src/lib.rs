@@ -5,5 +5,8 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod registry;
 pub mod schedule;
+pub mod secrets;
+pub mod startup;
 pub mod storage;

@@ -1,7 +1,9 @@
 //! The command line: one subcommand per file.
 
+pub mod apps;
 pub mod contract;
 pub mod remote;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +22,14 @@ pub enum Command {
     /// Work with backup contract v1 (check an app against it).
     #[command(subcommand)]
     Contract(contract::ContractCommand),
+    /// Register and manage the apps to back up.
+    #[command(subcommand)]
+    Apps(apps::AppsCommand),
+    /// Run one backup of an app now, in the foreground.
+    Run {
+        /// The app's name.
+        app: String,
+    },
     /// Use the configured destination by hand: put, ls, rm, get.
     #[command(subcommand)]
     Remote(remote::RemoteCommand),
@@ -31,6 +41,14 @@ impl Cli {
         match self.command {
             Command::Contract(command) => command.run().await,
             Command::Remote(command) => command.run(env).await,
+            Command::Apps(command) => command.run(&context(env).await?, env).await,
+            Command::Run { app } => run::run(&context(env).await?, &app).await,
         }
     }
+}
+
+async fn context(env: &crate::config::Env) -> anyhow::Result<crate::startup::Context> {
+    let settings =
+        crate::config::Settings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
+    crate::startup::open(&settings).await
 }

@@ -2,11 +2,49 @@
 //! pass their own values instead of touching the process environment. Secrets accept a
 //! `NAME_FILE` variant (Docker secrets) and are held as `SecretString`.
 
+pub mod run;
 pub mod storage;
 
 use std::collections::HashMap;
 
 use secrecy::SecretString;
+
+/// Every setting the service and the CLI share.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL` (default an SQLite file under `data/`).
+    pub database_url: String,
+    /// `SECRET_KEY`, when set.
+    pub secret_key: Option<SecretString>,
+    /// Where backups go.
+    pub storage: storage::StorageSettings,
+    /// Limits of every run.
+    pub run: run::RunSettings,
+}
+
+impl Settings {
+    /// Reads every setting; all problems are reported together.
+    pub fn from_env(env: &Env) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let database_url = env.get("DATABASE_URL").unwrap_or_else(|| crate::db::DEFAULT_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            errors.push(format!("DATABASE_URL={database_url:?}: use sqlite://PATH or postgres://USER@HOST/DB"));
+        }
+        let secret_key = env.secret("SECRET_KEY").unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        let storage = storage::StorageSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        let run = run::RunSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        match (storage, run) {
+            (Some(storage), Some(run)) if errors.is_empty() => Ok(Settings { database_url, secret_key, storage, run }),
+            _ => Err(errors),
+        }
+    }
+}
 
 /// A source of settings.
 #[derive(Debug, Clone, Default)]
@@ -15,9 +53,14 @@ pub struct Env {
 }
 
 impl Env {
-    /// The process environment.
+    /// The process environment, over the `.env` file of the working folder when there is one.
     pub fn from_process() -> Self {
-        Env { vars: std::env::vars().collect() }
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Ok(iter) = dotenvy::from_path_iter(".env") {
+            vars.extend(iter.flatten());
+        }
+        vars.extend(std::env::vars());
+        Env { vars }
     }
 
     /// Exactly these values (tests).

@@ -126,6 +126,12 @@ impl Destination {
         file_from(name, meta)
     }
 
+    /// True when the destination reports its own checksum of what it stored (Drive); otherwise
+    /// verification reads the file back.
+    pub fn reports_checksums(&self) -> bool {
+        self.gdrive.is_some()
+    }
+
     /// Every file in `folder`, oldest first where the destination orders by creation.
     pub async fn list(&self, folder: &str) -> opendal::Result<Vec<StoredFile>> {
         let dir = Self::path(folder, "x")?.trim_end_matches('x').to_owned();
@@ -150,16 +156,30 @@ impl Destination {
             return Ok(None);
         }
         let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+        if self.gdrive.is_some() {
+            return Ok(Some(file_from(&name, &meta)));
+        }
+        if name.ends_with(SIDECAR_SUFFIX) {
+            return Ok(None);
+        }
         // Listings of fs and s3 do not always carry sizes and times: ask.
-        let meta = if self.gdrive.is_some() { meta } else { self.read_op.stat(&path).await? };
-        Ok(Some(file_from(&name, &meta)))
+        let meta = self.read_op.stat(&path).await?;
+        let mut file = file_from(&name, &meta);
+        file.properties = self.sidecar(&path).await?;
+        Ok(Some(file))
     }
 
     /// The file in `folder` whose name, or else (on Drive) id, is `name_or_id`.
     pub async fn find(&self, folder: &str, name_or_id: &str) -> opendal::Result<Option<StoredFile>> {
         if let Ok(path) = Self::path(folder, name_or_id) {
             match self.read_op.stat(&path).await {
-                Ok(meta) => return Ok(Some(file_from(name_or_id, &meta))),
+                Ok(meta) => {
+                    let mut file = file_from(name_or_id, &meta);
+                    if self.gdrive.is_none() {
+                        file.properties = self.sidecar(&path).await?;
+                    }
+                    return Ok(Some(file));
+                }
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
@@ -173,6 +193,15 @@ impl Destination {
             Ok(meta) if parents(&meta).iter().any(|p| p == folder) => Ok(Some(file_from(name_or_id, &meta))),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The properties kept beside a file on fs and s3 (empty when there are none).
+    async fn sidecar(&self, path: &str) -> opendal::Result<BTreeMap<String, String>> {
+        match self.read_op.read(&format!("{path}{SIDECAR_SUFFIX}")).await {
+            Ok(buf) => Ok(serde_json::from_slice(&buf.to_vec()).unwrap_or_default()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(e),
         }
     }
@@ -194,26 +223,39 @@ impl Destination {
         if self.gdrive.is_some() {
             self.read_op.delete_with(&path).version(&file.id).await
         } else {
-            self.read_op.delete(&path).await
+            self.read_op.delete(&path).await?;
+            self.read_op.delete(&format!("{path}{SIDECAR_SUFFIX}")).await
         }
     }
 
-    /// Sets properties of a stored file (Drive appProperties); `None` where the destination keeps
-    /// no properties.
+    /// Records properties of a stored file: Drive appProperties (merged), or on fs and s3, which
+    /// cannot change an object's metadata, a small `NAME.props.json` beside it holding all of them.
     pub async fn set_properties(
         &self,
+        folder: &str,
         file: &StoredFile,
-        props: &[(&str, &str)],
-    ) -> opendal::Result<Option<StoredFile>> {
+        props: &BTreeMap<String, String>,
+    ) -> opendal::Result<StoredFile> {
         match &self.gdrive {
             Some(handle) => {
-                let meta = handle.set_app_properties(&file.id, props).await?;
-                Ok(Some(file_from(&file.name, &meta)))
+                let pairs: Vec<(&str, &str)> = props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let meta = handle.set_app_properties(&file.id, &pairs).await?;
+                Ok(file_from(&file.name, &meta))
             }
-            None => Ok(None),
+            None => {
+                let path = format!("{}{SIDECAR_SUFFIX}", Self::path(folder, &file.name)?);
+                let mut all = file.properties.clone();
+                all.extend(props.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let json = serde_json::to_vec(&all).expect("a string map serializes");
+                self.write_op.write(&path, json).await?;
+                Ok(StoredFile { properties: all, ..file.clone() })
+            }
         }
     }
 }
+
+/// Suffix of the properties file kept beside a backup on fs and s3.
+const SIDECAR_SUFFIX: &str = ".props.json";
 
 fn parents(meta: &Metadata) -> Vec<String> {
     let parents = meta.user_metadata().and_then(|u| u.get(META_PARENTS)).unwrap_or_default();

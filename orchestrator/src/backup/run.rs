@@ -1,0 +1,418 @@
+//! The run pipeline, one backup from capabilities to retention (see "The spine" in DESIGN.md).
+//!
+//! capabilities -> export (hashed and counted as it streams, one chunk in memory) -> upload ->
+//! close -> verify what the destination stored -> mark verified -> record -> retention.
+//! Any failure aborts the upload (no file, no open session), records a readable reason and
+//! prunes NOTHING: a bad run never pushes a good backup out.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use contract_spec::client::{AppClient, ClientError};
+use futures::StreamExt;
+use md5::Md5;
+use sea_orm::DatabaseConnection;
+use sha2::{Digest, Sha256};
+
+use crate::backup::lease::Lease;
+use crate::backup::record::{self, Ending};
+use crate::backup::retention::{self, Copy};
+use crate::config::run::RunSettings;
+use crate::registry::App;
+use crate::storage::destination::{Destination, StoredFile};
+
+/// What a run needs.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    /// The database.
+    pub db: DatabaseConnection,
+    /// Where copies go.
+    pub destination: Destination,
+    /// Limits.
+    pub settings: RunSettings,
+    /// This process, for leases ("host:pid").
+    pub holder: String,
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Asking the app what it offers.
+    Capabilities,
+    /// Streaming the export into the destination.
+    Export,
+    /// Finishing the upload.
+    Upload,
+    /// Comparing what the destination stored with what the app sent.
+    Verify,
+    /// Deleting copies beyond retention.
+    Retention,
+}
+
+impl Phase {
+    /// The phase as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Capabilities => "capabilities",
+            Phase::Export => "export",
+            Phase::Upload => "upload",
+            Phase::Verify => "verify",
+            Phase::Retention => "retention",
+        }
+    }
+}
+
+/// A progress report, about once a second and at each phase change.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Phase.
+    pub phase: Phase,
+    /// Bytes streamed so far.
+    pub bytes: u64,
+    /// Time since the run started.
+    pub elapsed: Duration,
+}
+
+/// A successful run.
+#[derive(Debug, Clone)]
+pub struct Success {
+    /// The stored, verified copy.
+    pub file: StoredFile,
+    /// Bytes.
+    pub bytes: u64,
+    /// sha256 of the export.
+    pub sha256: String,
+    /// Names retention deleted.
+    pub pruned: Vec<String>,
+    /// A problem with retention after the backup itself succeeded.
+    pub retention_error: Option<String>,
+}
+
+/// A failed or refused run.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// Phase reached.
+    pub phase: Phase,
+    /// What went wrong, for the operator.
+    pub message: String,
+    /// Trying again later may help.
+    pub retryable: bool,
+    /// The run was refused, not attempted (another backup of the app was running).
+    pub skipped: bool,
+}
+
+impl Failure {
+    fn new(phase: Phase, message: impl Into<String>, retryable: bool) -> Self {
+        Failure { phase, message: message.into(), retryable, skipped: false }
+    }
+
+    fn app(phase: Phase, e: ClientError) -> Self {
+        let retryable = e.is_retryable();
+        Failure::new(phase, e.to_string(), retryable)
+    }
+
+    fn storage(phase: Phase, what: &str, e: opendal::Error) -> Self {
+        let retryable = e.is_temporary();
+        Failure::new(phase, format!("{what}: {}", e.message()), retryable)
+    }
+}
+
+/// `{app}_{type}_{YYYYMMDD}_{HHMMSS}Z_{run}.{ext}`: sortable, and unique even for two runs in
+/// the same second.
+pub fn file_name(app: &str, backup_type: &str, at: jiff::Timestamp, run_id: i64, extension: &str) -> String {
+    format!("{app}_{backup_type}_{}_{run_id}.{extension}", at.strftime("%Y%m%d_%H%M%SZ"))
+}
+
+impl Runner {
+    /// Runs one backup of `app` for the queued run `run_id`, holding the app's lease. The run
+    /// record is kept up to date, and closed with the outcome.
+    pub async fn run(
+        &self,
+        app: &App,
+        run_id: i64,
+        on_progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Success, Failure> {
+        let run = record::get(&self.db, run_id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| Failure::new(Phase::Capabilities, format!("run {run_id} does not exist"), false))?;
+        let holder = format!("{}:run-{run_id}", self.holder);
+        let lease = match Lease::acquire(&self.db, app.id, &holder, run_id).await {
+            Ok(Ok(lease)) => lease,
+            Ok(Err(held)) => {
+                let by = held.run_id.map(|r| format!("run {r}")).unwrap_or_default();
+                let failure = Failure {
+                    phase: Phase::Capabilities,
+                    message: format!("skipped: another backup of {} is running ({by} on {})", app.name, held.holder),
+                    retryable: false,
+                    skipped: true,
+                };
+                let ending = Ending { status: "skipped", error: Some(failure.message.clone()), ..Default::default() };
+                let _ = record::finish(&self.db, run_id, &ending).await;
+                return Err(failure);
+            }
+            Err(e) => return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true)),
+        };
+        if let Err(e) = record::start(&self.db, &run).await {
+            lease.release().await;
+            return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true));
+        }
+        let mut tracker = Tracker { db: &self.db, run_id, started: Instant::now(), last: None, on_progress, bytes: 0 };
+        let outcome = self.pipeline(app, run_id, &lease, &mut tracker).await;
+        let ending = match &outcome {
+            Ok(s) => Ending {
+                status: "succeeded",
+                phase: Some(Phase::Retention.as_str().into()),
+                bytes: s.bytes,
+                sha256: Some(s.sha256.clone()),
+                file_id: Some(s.file.id.clone()),
+                file_name: Some(s.file.name.clone()),
+                error: s.retention_error.clone(),
+                pruned: s.pruned.clone(),
+            },
+            Err(f) => Ending {
+                status: "failed",
+                phase: Some(f.phase.as_str().into()),
+                bytes: tracker.bytes,
+                error: Some(f.message.clone()),
+                ..Default::default()
+            },
+        };
+        if let Err(e) = record::finish(&self.db, run_id, &ending).await {
+            tracing::error!(run_id, error = %e, "could not record the end of the run");
+        }
+        lease.release().await;
+        outcome
+    }
+
+    async fn pipeline(
+        &self,
+        app: &App,
+        run_id: i64,
+        lease: &Lease,
+        tracker: &mut Tracker<'_>,
+    ) -> Result<Success, Failure> {
+        tracker.phase(Phase::Capabilities).await;
+        let client = AppClient::new(&app.url, app.token.clone(), self.settings.timeouts)
+            .map_err(|e| Failure::app(Phase::Capabilities, e))?;
+        let caps = client.capabilities().await.map_err(|e| Failure::app(Phase::Capabilities, e))?;
+        let backup_type = caps.resolve_type(app.backup_type.as_deref()).cloned().ok_or_else(|| {
+            let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
+            Failure::new(
+                Phase::Capabilities,
+                format!(
+                    "the app does not offer the backup type {:?} (it offers {}): edit the app's type",
+                    app.backup_type.as_deref().unwrap_or_default(),
+                    offered.join(", ")
+                ),
+                false,
+            )
+        })?;
+
+        tracker.phase(Phase::Export).await;
+        let mut export = client.export(Some(&backup_type.name)).await.map_err(|e| Failure::app(Phase::Export, e))?;
+        let started_at = jiff::Timestamp::now();
+        let name = file_name(&app.name, &backup_type.name, started_at, run_id, &backup_type.extension);
+        let mut props = BTreeMap::from([
+            ("app_id".to_owned(), app.id.to_string()),
+            ("app".to_owned(), app.name.clone()),
+            ("run_id".to_owned(), run_id.to_string()),
+            ("type".to_owned(), backup_type.name.clone()),
+        ]);
+        let mut writer = self
+            .destination
+            .writer(&app.folder, &name, &backup_type.media_type, &props)
+            .await
+            .map_err(|e| Failure::storage(Phase::Export, "could not start the upload", e))?;
+        let mut md5 = Md5::new();
+        let streamed: Result<(), Failure> = async {
+            loop {
+                let chunk = export.next_chunk().await.map_err(|e| Failure::app(Phase::Export, e))?;
+                let Some(chunk) = chunk else { return Ok(()) };
+                if let Some(max) = self.settings.max_backup_size
+                    && export.bytes() > max
+                {
+                    return Err(Failure::new(
+                        Phase::Export,
+                        format!("the export is larger than MAX_BACKUP_SIZE ({max} bytes): stopped; raise the limit or make the backup smaller"),
+                        false,
+                    ));
+                }
+                if lease.is_lost() {
+                    return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", true));
+                }
+                md5.update(&chunk);
+                writer.write(chunk).await.map_err(|e| Failure::storage(Phase::Export, "the upload failed", e))?;
+                tracker.bytes(export.bytes()).await;
+            }
+        }
+        .await;
+        if let Err(failure) = streamed {
+            // Without the final chunk no file appears; abort also cancels the upload session.
+            let _ = writer.abort().await;
+            return Err(failure);
+        }
+        let bytes = export.bytes();
+        let sha256 = export.sha256().unwrap_or_default().to_owned();
+        let md5 = hex::encode(md5.finalize());
+        tracker.bytes(bytes).await;
+
+        tracker.phase(Phase::Upload).await;
+        let meta =
+            writer.close().await.map_err(|e| Failure::storage(Phase::Upload, "finishing the upload failed", e))?;
+        let stored = self.destination.stored(&name, &meta);
+
+        tracker.phase(Phase::Verify).await;
+        if let Err(mismatch) = self.verify(&app.folder, &stored, bytes, &sha256, &md5).await {
+            if let Err(e) = self.destination.remove(&app.folder, &stored).await {
+                tracing::error!(file = %stored.name, error = %e, "could not remove a copy that failed verification");
+            }
+            return Err(Failure::new(Phase::Verify, format!("{mismatch}; the copy was deleted"), true));
+        }
+        props.insert("sha256".into(), sha256.clone());
+        props.insert("verified".into(), "1".into());
+        let file = self
+            .destination
+            .set_properties(&app.folder, &stored, &props)
+            .await
+            .map_err(|e| Failure::storage(Phase::Verify, "could not mark the copy verified", e))?;
+        record::reconcile(&self.db, app.id, std::slice::from_ref(&file))
+            .await
+            .map_err(|e| Failure::new(Phase::Verify, format!("database error: {e}"), true))?;
+
+        tracker.phase(Phase::Retention).await;
+        let (pruned, retention_error) = match self.prune(app).await {
+            Ok(pruned) => (pruned, None),
+            Err(e) => {
+                tracing::warn!(app = %app.name, error = %e, "retention failed after a good backup");
+                (Vec::new(), Some(format!("the backup succeeded, but retention failed: {e}")))
+            }
+        };
+        Ok(Success { file, bytes, sha256, pruned, retention_error })
+    }
+
+    /// Compares what the destination stored with what the app sent: Drive's own checksums, or
+    /// on fs and s3 the file read back.
+    async fn verify(
+        &self,
+        folder: &str,
+        stored: &StoredFile,
+        bytes: u64,
+        sha256: &str,
+        md5: &str,
+    ) -> Result<(), String> {
+        if self.destination.reports_checksums() {
+            if stored.size != bytes {
+                return Err(format!("the destination stored {} bytes, the app sent {bytes}", stored.size));
+            }
+            return match (&stored.sha256, &stored.md5) {
+                (Some(theirs), _) if theirs.eq_ignore_ascii_case(sha256) => Ok(()),
+                (Some(theirs), _) => Err(format!("the destination reports sha256 {theirs}, the app sent {sha256}")),
+                (None, Some(theirs)) if theirs.eq_ignore_ascii_case(md5) => Ok(()),
+                (None, Some(theirs)) => Err(format!("the destination reports md5 {theirs}, the app sent {md5}")),
+                (None, None) => Err("the destination reported no checksum to verify against".into()),
+            };
+        }
+        let mut stream =
+            self.destination.reader(folder, stored).await.map_err(|e| format!("could not read the copy back: {e}"))?;
+        let (mut hasher, mut read) = (Sha256::new(), 0u64);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("could not read the copy back: {e}"))?;
+            read += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        let theirs = hex::encode(hasher.finalize());
+        if read != bytes || theirs != sha256 {
+            return Err(format!(
+                "the stored copy reads back as {read} bytes with sha256 {theirs}; the app sent {bytes} bytes with sha256 {sha256}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies the app's retention to its folder, after a verified success only.
+    async fn prune(&self, app: &App) -> Result<Vec<String>, String> {
+        let listed = self
+            .destination
+            .list(&app.folder)
+            .await
+            .map_err(|e| format!("listing the folder failed: {}", e.message()))?;
+        record::reconcile(&self.db, app.id, &listed).await.map_err(|e| e.to_string())?;
+        let copies: Vec<Copy> = listed
+            .iter()
+            .map(|f| Copy {
+                id: f.id.clone(),
+                created: created_of(f),
+                ours: record::owned_by(f, app.id),
+                verified: f.properties.get("verified").is_some_and(|v| v == "1"),
+            })
+            .collect();
+        let tz = jiff::tz::TimeZone::get(&app.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let plan = retention::plan(&copies, &app.retention, jiff::Timestamp::now(), &tz);
+        let mut pruned = Vec::new();
+        for id in &plan.delete {
+            let Some(file) = listed.iter().find(|f| &f.id == id) else { continue };
+            self.destination
+                .remove(&app.folder, file)
+                .await
+                .map_err(|e| format!("deleting {} failed: {}", file.name, e.message()))?;
+            record::mark_deleted(&self.db, app.id, &file.id).await.map_err(|e| e.to_string())?;
+            pruned.push(file.name.clone());
+        }
+        Ok(pruned)
+    }
+}
+
+/// When a copy was made: as the destination says, else as its name says.
+fn created_of(file: &StoredFile) -> jiff::Timestamp {
+    file.created.as_deref().and_then(|c| c.parse().ok()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// Reports progress to the caller and, about once a second, to the run record (so a page
+/// served by another process can show it).
+struct Tracker<'a> {
+    db: &'a DatabaseConnection,
+    run_id: i64,
+    started: Instant,
+    last: Option<(Phase, Instant)>,
+    on_progress: &'a (dyn Fn(Progress) + Sync),
+    bytes: u64,
+}
+
+impl Tracker<'_> {
+    async fn phase(&mut self, phase: Phase) {
+        self.report(phase, true).await;
+    }
+
+    async fn bytes(&mut self, bytes: u64) {
+        self.bytes = bytes;
+        let phase = self.last.map_or(Phase::Export, |(p, _)| p);
+        self.report(phase, false).await;
+    }
+
+    async fn report(&mut self, phase: Phase, force: bool) {
+        let due = self.last.is_none_or(|(p, at)| p != phase || at.elapsed() >= Duration::from_secs(1));
+        if !(force || due) {
+            return;
+        }
+        self.last = Some((phase, Instant::now()));
+        (self.on_progress)(Progress { phase, bytes: self.bytes, elapsed: self.started.elapsed() });
+        if let Err(e) = record::progress(self.db, self.run_id, phase.as_str(), self.bytes).await {
+            tracing::warn!(run_id = self.run_id, error = %e, "could not record progress");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_sort_by_time_and_stay_unique_per_run() {
+        let at: jiff::Timestamp = "2026-11-22T03:04:05Z".parse().unwrap();
+        assert_eq!(file_name("billing", "full", at, 42, "sql.gz"), "billing_full_20261122_030405Z_42.sql.gz");
+        assert_ne!(file_name("billing", "full", at, 42, "gz"), file_name("billing", "full", at, 43, "gz"));
+    }
+}

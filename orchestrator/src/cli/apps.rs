@@ -1,0 +1,236 @@
+//! `orchestrator apps add|list|show|edit|remove`: the registry from the command line. The token
+//! is read from `BACKUP_TOKEN` or prompted for, never taken as an argument (where `ps` and shell
+//! history would keep it), and never printed.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+
+use crate::backup::record;
+use crate::config::Env;
+use crate::registry::input::AppInput;
+use crate::registry::{App, RegistryError};
+use crate::schedule::cron::CronSchedule;
+use crate::startup::Context;
+
+/// Apps subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Register an app (token from BACKUP_TOKEN, or prompted).
+    Add {
+        /// Unique name: lowercase letters, digits and '-'.
+        name: String,
+        /// The settings.
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// List the registered apps.
+    List,
+    /// Show one app: settings, next runs, last runs.
+    Show {
+        /// The app's name.
+        name: String,
+    },
+    /// Change an app; only the options given change.
+    Edit {
+        /// The app's name.
+        name: String,
+        /// Rename it.
+        #[arg(long)]
+        rename: Option<String>,
+        /// Replace the token (read from BACKUP_TOKEN, or prompted).
+        #[arg(long)]
+        token: bool,
+        /// Resume scheduled backups.
+        #[arg(long, conflicts_with = "paused")]
+        resume: bool,
+        /// The settings.
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Remove an app and its run history (its stored copies stay where they are).
+    Remove {
+        /// The app's name.
+        name: String,
+    },
+}
+
+/// The settings of an app.
+#[derive(Debug, Args)]
+pub struct Fields {
+    /// Internal base URL, e.g. http://billing:8080.
+    #[arg(long)]
+    url: Option<String>,
+    /// Destination folder: a Google Drive folder ID (or a sub-folder on fs/s3).
+    #[arg(long)]
+    folder: Option<String>,
+    /// When: cron, e.g. "0 3 * * *" (03:00 daily), "@daily", or 6 fields with seconds.
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Time zone of the schedule (IANA name; default UTC).
+    #[arg(long = "tz")]
+    time_zone: Option<String>,
+    /// Keep the N newest copies (default 7).
+    #[arg(long)]
+    keep_last: Option<u32>,
+    /// Also keep one copy per day for N days.
+    #[arg(long)]
+    keep_daily: Option<u32>,
+    /// Also keep one copy per week for N weeks.
+    #[arg(long)]
+    keep_weekly: Option<u32>,
+    /// Also keep one copy per month for N months.
+    #[arg(long)]
+    keep_monthly: Option<u32>,
+    /// Also keep every copy newer than N days.
+    #[arg(long = "keep-days")]
+    keep_within_days: Option<u32>,
+    /// Backup type to export (default: the app's first type).
+    #[arg(long = "type")]
+    backup_type: Option<String>,
+    /// Queue priority: high, normal or low.
+    #[arg(long)]
+    priority: Option<String>,
+    /// Register paused / pause it: no scheduled backups.
+    #[arg(long)]
+    paused: bool,
+}
+
+impl Fields {
+    fn input(&self) -> AppInput {
+        AppInput {
+            url: self.url.clone(),
+            folder: self.folder.clone(),
+            schedule: self.schedule.clone(),
+            time_zone: self.time_zone.clone(),
+            keep_last: self.keep_last,
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+            keep_monthly: self.keep_monthly,
+            keep_within_days: self.keep_within_days,
+            backup_type: self.backup_type.clone(),
+            priority: self.priority.clone(),
+            enabled: self.paused.then_some(false),
+            ..Default::default()
+        }
+    }
+}
+
+/// The token from `BACKUP_TOKEN`, or typed at a hidden prompt, or read from standard input.
+fn read_token(env: &Env) -> anyhow::Result<SecretString> {
+    if let Some(token) = env.secret("BACKUP_TOKEN").map_err(anyhow::Error::msg)? {
+        return Ok(token);
+    }
+    if std::io::stdin().is_terminal() {
+        let token = rpassword::prompt_password("App token (not shown): ").context("reading the token")?;
+        return Ok(SecretString::from(token.trim().to_owned()));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the token from standard input")?;
+    Ok(SecretString::from(line.trim().to_owned()))
+}
+
+fn refused(e: RegistryError) -> anyhow::Error {
+    match e {
+        RegistryError::Invalid(errors) => {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            anyhow::anyhow!("nothing was saved; fix these:\n{}", lines.join("\n"))
+        }
+        other => other.into(),
+    }
+}
+
+impl AppsCommand {
+    /// Runs the subcommand.
+    pub async fn run(self, ctx: &Context, env: &Env) -> anyhow::Result<ExitCode> {
+        let mut out = std::io::stdout().lock();
+        match self {
+            AppsCommand::Add { name, fields } => {
+                let mut input = fields.input();
+                input.name = Some(name);
+                input.token = Some(read_token(env)?);
+                let app = ctx.registry.add(&input).await.map_err(refused)?;
+                writeln!(out, "registered {}", app.name)?;
+                describe(&mut out, &app)?;
+            }
+            AppsCommand::List => {
+                writeln!(out, "NAME\tENABLED\tSCHEDULE\tTZ\tKEEP\tFOLDER\tURL")?;
+                for app in ctx.registry.list().await? {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        app.name,
+                        if app.enabled { "yes" } else { "paused" },
+                        app.schedule,
+                        app.time_zone,
+                        app.retention.keep_last,
+                        app.folder,
+                        app.url
+                    )?;
+                }
+            }
+            AppsCommand::Show { name } => {
+                let app = ctx.registry.get(&name).await?;
+                describe(&mut out, &app)?;
+                let runs = record::recent(&ctx.db, app.id, 10).await?;
+                if !runs.is_empty() {
+                    writeln!(out, "last runs:")?;
+                }
+                for r in runs {
+                    let at = jiff::Timestamp::from_millisecond(r.queued_at).map(|t| t.to_string()).unwrap_or_default();
+                    writeln!(
+                        out,
+                        "  #{} {at} {} {} {} bytes{}",
+                        r.id,
+                        r.trigger,
+                        r.status,
+                        r.bytes,
+                        r.error.map(|e| format!(" — {e}")).unwrap_or_default()
+                    )?;
+                }
+            }
+            AppsCommand::Edit { name, rename, token, resume, fields } => {
+                let mut input = fields.input();
+                input.name = rename;
+                if resume {
+                    input.enabled = Some(true);
+                }
+                if token {
+                    input.token = Some(read_token(env)?);
+                }
+                let app = ctx.registry.edit(&name, &input).await.map_err(refused)?;
+                writeln!(out, "updated {}", app.name)?;
+                describe(&mut out, &app)?;
+            }
+            AppsCommand::Remove { name } => {
+                let app = ctx.registry.remove(&name).await?;
+                writeln!(out, "removed {} (its copies in {} were kept)", app.name, app.folder)?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {
+    let r = &app.retention;
+    writeln!(out, "  name: {}", app.name)?;
+    writeln!(out, "  url: {}", app.url)?;
+    writeln!(out, "  token: (stored encrypted, never shown)")?;
+    writeln!(out, "  schedule: {} ({})", app.schedule, app.time_zone)?;
+    if let Ok(schedule) = CronSchedule::parse(&app.schedule, &app.time_zone) {
+        let next: Vec<String> = schedule.upcoming(jiff::Timestamp::now(), 3).iter().map(|t| t.to_string()).collect();
+        writeln!(out, "  next runs: {}", next.join(", "))?;
+    }
+    writeln!(out, "  folder: {}", app.folder)?;
+    writeln!(
+        out,
+        "  retention: keep last {}, daily {}, weekly {}, monthly {}, within {} days",
+        r.keep_last, r.keep_daily, r.keep_weekly, r.keep_monthly, r.keep_within_days
+    )?;
+    writeln!(out, "  type: {}", app.backup_type.as_deref().unwrap_or("(the app's first type)"))?;
+    writeln!(out, "  priority: {}", app.priority)?;
+    writeln!(out, "  enabled: {}", if app.enabled { "yes" } else { "no (paused)" })
+}

@@ -1,0 +1,67 @@
+//! `orchestrator run <APP>`: one backup in the foreground, with a progress line, then the result.
+//! Exits non-zero when the backup failed or was refused.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::backup::record::{self, Trigger};
+use crate::backup::run::Progress;
+use crate::startup::Context;
+
+/// Runs one backup of `app` now.
+pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
+    let app = ctx.registry.get(app).await?;
+    let run = record::create(&ctx.db, app.id, Trigger::Cli).await?;
+    let live = std::io::stderr().is_terminal();
+    let show = move |p: Progress| {
+        let secs = p.elapsed.as_secs_f64().max(0.001);
+        let line = format!(
+            "[{}] {} {}/s {:.0}s",
+            p.phase.as_str(),
+            human(p.bytes),
+            human((p.bytes as f64 / secs) as u64),
+            secs
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if live { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
+    };
+    let outcome = ctx.runner.run(&app, run.id, &show).await;
+    if live {
+        eprintln!();
+    }
+    let mut out = std::io::stdout().lock();
+    match outcome {
+        Ok(success) => {
+            writeln!(out, "backed up {} (run {})", app.name, run.id)?;
+            writeln!(out, "file: {}", success.file.name)?;
+            writeln!(out, "file id: {}", success.file.id)?;
+            writeln!(out, "size: {} bytes", success.bytes)?;
+            writeln!(out, "sha256: {}", success.sha256)?;
+            let pruned = if success.pruned.is_empty() { "nothing".to_owned() } else { success.pruned.join(", ") };
+            writeln!(out, "retention deleted: {pruned}")?;
+            if let Some(warning) = success.retention_error {
+                writeln!(out, "warning: {warning}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) if failure.skipped => {
+            eprintln!("error: backup of {} refused: {}", app.name, failure.message);
+            Ok(ExitCode::from(1))
+        }
+        Err(failure) => {
+            eprintln!("error: backup of {} failed during {}: {}", app.name, failure.phase.as_str(), failure.message);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

@@ -1,0 +1,55 @@
+//! Limits on every backup run: export timeouts and the size guard.
+
+use std::time::Duration;
+
+use contract_spec::client::Timeouts;
+
+use super::{Env, parse_size};
+
+/// How patient a run is with an app, and how big a backup may be.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSettings {
+    /// Connect / response / idle / total timeouts for calls to apps.
+    pub timeouts: Timeouts,
+    /// A larger export is stopped and fails (`MAX_BACKUP_SIZE`); `None` = no limit.
+    pub max_backup_size: Option<u64>,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings { timeouts: Timeouts::default(), max_backup_size: None }
+    }
+}
+
+impl RunSettings {
+    /// `EXPORT_CONNECT_TIMEOUT`, `EXPORT_IDLE_TIMEOUT`, `EXPORT_TIMEOUT` (seconds) and
+    /// `MAX_BACKUP_SIZE` (e.g. `50GiB`).
+    pub fn from_env(env: &Env) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let defaults = Timeouts::default();
+        let secs = |name: &str, default: Duration, errors: &mut Vec<String>| {
+            let n: u64 = env.number(name, default.as_secs(), errors);
+            if n == 0 {
+                errors.push(format!("{name}=0: give a number of seconds above 0"));
+            }
+            Duration::from_secs(n.max(1))
+        };
+        let connect = secs("EXPORT_CONNECT_TIMEOUT", defaults.connect, &mut errors);
+        let idle = secs("EXPORT_IDLE_TIMEOUT", defaults.idle, &mut errors);
+        let total = secs("EXPORT_TIMEOUT", defaults.total, &mut errors);
+        let max_backup_size = match env.get("MAX_BACKUP_SIZE") {
+            None => None,
+            Some(v) => match parse_size(&v) {
+                Some(n) if n > 0 => Some(n),
+                _ => {
+                    errors.push(format!(
+                        "MAX_BACKUP_SIZE={v:?}: give a size such as 50GiB, or leave it unset for no limit"
+                    ));
+                    None
+                }
+            },
+        };
+        let timeouts = Timeouts { connect, response: idle.max(Duration::from_secs(1)), idle, total };
+        if errors.is_empty() { Ok(RunSettings { timeouts, max_backup_size }) } else { Err(errors) }
+    }
+}

@@ -1,0 +1,343 @@
+//! What an operator types to register or change an app, and its validation: every field error
+//! at once, each saying what to fix.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::App;
+use crate::backup::retention::Policy;
+use crate::schedule::cron::CronSchedule;
+
+/// The order in which queued backups are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub enum Priority {
+    /// Taken first.
+    High,
+    /// The default.
+    #[default]
+    Normal,
+    /// Taken last.
+    Low,
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Priority::High => "high",
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        })
+    }
+}
+
+impl std::str::FromStr for Priority {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "high" => Ok(Priority::High),
+            "normal" | "" => Ok(Priority::Normal),
+            "low" => Ok(Priority::Low),
+            other => Err(format!("priority {other:?}: use high, normal or low")),
+        }
+    }
+}
+
+/// An invalid field and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name (`name`, `url`, `token`, `schedule`, ...).
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// An error for `field`.
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldError { field: field.to_owned(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Fields as given; `None` means "not given" (keep the current value when editing).
+#[derive(Debug, Clone, Default)]
+pub struct AppInput {
+    /// Unique slug.
+    pub name: Option<String>,
+    /// Internal base URL.
+    pub url: Option<String>,
+    /// Bearer token (replaced only when given).
+    pub token: Option<SecretString>,
+    /// Cron expression.
+    pub schedule: Option<String>,
+    /// IANA time zone (default UTC).
+    pub time_zone: Option<String>,
+    /// Destination folder.
+    pub folder: Option<String>,
+    /// Keep the N newest.
+    pub keep_last: Option<u32>,
+    /// One per day for N days.
+    pub keep_daily: Option<u32>,
+    /// One per week for N weeks.
+    pub keep_weekly: Option<u32>,
+    /// One per month for N months.
+    pub keep_monthly: Option<u32>,
+    /// Everything newer than N days.
+    pub keep_within_days: Option<u32>,
+    /// Backup type; `Some("")` clears it (use the app's first type).
+    pub backup_type: Option<String>,
+    /// high | normal | low.
+    pub priority: Option<String>,
+    /// Scheduled or paused.
+    pub enabled: Option<bool>,
+}
+
+/// A validated app, ready to store.
+#[derive(Debug, Clone)]
+pub struct ValidApp {
+    /// Slug.
+    pub name: String,
+    /// Normalized URL.
+    pub url: String,
+    /// New token, when one was given.
+    pub token: Option<SecretString>,
+    /// Cron expression.
+    pub schedule: String,
+    /// Time zone.
+    pub time_zone: String,
+    /// Folder.
+    pub folder: String,
+    /// Retention.
+    pub retention: Policy,
+    /// Backup type.
+    pub backup_type: Option<String>,
+    /// Priority.
+    pub priority: Priority,
+    /// Enabled.
+    pub enabled: bool,
+}
+
+impl AppInput {
+    /// This input laid over an existing app: given fields win.
+    pub fn over(&self, current: &App) -> AppInput {
+        AppInput {
+            name: self.name.clone().or_else(|| Some(current.name.clone())),
+            url: self.url.clone().or_else(|| Some(current.url.clone())),
+            token: self.token.clone(),
+            schedule: self.schedule.clone().or_else(|| Some(current.schedule.clone())),
+            time_zone: self.time_zone.clone().or_else(|| Some(current.time_zone.clone())),
+            folder: self.folder.clone().or_else(|| Some(current.folder.clone())),
+            keep_last: self.keep_last.or(Some(current.retention.keep_last)),
+            keep_daily: self.keep_daily.or(Some(current.retention.keep_daily)),
+            keep_weekly: self.keep_weekly.or(Some(current.retention.keep_weekly)),
+            keep_monthly: self.keep_monthly.or(Some(current.retention.keep_monthly)),
+            keep_within_days: self.keep_within_days.or(Some(current.retention.keep_within_days)),
+            backup_type: self.backup_type.clone().or_else(|| current.backup_type.clone()),
+            priority: self.priority.clone().or_else(|| Some(current.priority.to_string())),
+            enabled: self.enabled.or(Some(current.enabled)),
+        }
+    }
+
+    /// Checks every field; `new` requires a token.
+    pub fn validate(&self, new: bool) -> Result<ValidApp, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut required = |field: &str, value: &Option<String>, what: &str| -> String {
+            match value.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() => v.to_owned(),
+                _ => {
+                    errors.push(FieldError::new(field, format!("is required: {what}")));
+                    String::new()
+                }
+            }
+        };
+        let name = required("name", &self.name, "a short unique name such as billing or crm-prod");
+        let url = required("url", &self.url, "the app's internal base URL, e.g. http://billing:8080");
+        let schedule =
+            required("schedule", &self.schedule, "a cron expression such as \"0 3 * * *\" (every day at 03:00)");
+        let folder = required(
+            "folder",
+            &self.folder,
+            "the destination folder: a Google Drive folder ID, or a sub-folder for fs/s3",
+        );
+        if !name.is_empty() && !is_slug(&name) {
+            errors.push(FieldError::new(
+                "name",
+                "use 1 to 63 lowercase letters, digits and '-', starting with a letter or digit (e.g. billing-prod)",
+            ));
+        }
+        let url = if url.is_empty() {
+            url
+        } else {
+            match contract_spec::client::AppClient::new(&url, SecretString::from("x"), Default::default()) {
+                Ok(client) => client.base_url().to_string(),
+                Err(e) => {
+                    errors.push(FieldError::new("url", e.to_string()));
+                    url
+                }
+            }
+        };
+        let token = match &self.token {
+            Some(t) if t.expose_secret().trim().is_empty() => {
+                errors.push(FieldError::new("token", "is empty: give the app's backup token"));
+                None
+            }
+            Some(t) if t.expose_secret().chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                errors.push(FieldError::new("token", "contains spaces or control characters: paste the token exactly"));
+                None
+            }
+            Some(t) if t.expose_secret().len() > 4096 => {
+                errors.push(FieldError::new("token", "is longer than 4096 characters"));
+                None
+            }
+            Some(t) => Some(t.clone()),
+            None if new => {
+                errors.push(FieldError::new("token", "is required: the bearer token the app expects"));
+                None
+            }
+            None => None,
+        };
+        let time_zone = self.time_zone.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("UTC").to_owned();
+        if jiff::tz::TimeZone::get(&time_zone).is_err() {
+            errors.push(FieldError::new(
+                "time_zone",
+                format!(
+                    "unknown time zone {time_zone:?}: use an IANA name such as UTC, Europe/Madrid or America/Bogota"
+                ),
+            ));
+        } else if !schedule.is_empty()
+            && let Err(e) = CronSchedule::parse(&schedule, &time_zone)
+        {
+            errors.push(FieldError::new("schedule", e));
+        }
+        if !folder.is_empty()
+            && (folder.starts_with('/') || folder.split('/').any(|p| p == ".." || p == ".") || folder.len() > 1024)
+        {
+            errors.push(FieldError::new("folder", "use a Drive folder ID, or a relative sub-folder without '..'"));
+        }
+        let retention = Policy {
+            keep_last: self.keep_last.unwrap_or(7),
+            keep_daily: self.keep_daily.unwrap_or(0),
+            keep_weekly: self.keep_weekly.unwrap_or(0),
+            keep_monthly: self.keep_monthly.unwrap_or(0),
+            keep_within_days: self.keep_within_days.unwrap_or(0),
+        };
+        for problem in retention.problems() {
+            errors.push(FieldError::new("retention", problem));
+        }
+        let backup_type = self.backup_type.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        if let Some(t) = &backup_type {
+            let probe = contract_spec::BackupType::new(t.clone(), "application/octet-stream", "bin");
+            if !probe.problems().is_empty() {
+                errors.push(FieldError::new(
+                    "backup_type",
+                    "use the name of a type the app offers (letters, digits, '-', '_')",
+                ));
+            }
+        }
+        let priority = match self.priority.as_deref().unwrap_or("normal").parse::<Priority>() {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(FieldError::new("priority", e));
+                Priority::Normal
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(ValidApp {
+            name,
+            url,
+            token,
+            schedule,
+            time_zone,
+            folder,
+            retention,
+            backup_type,
+            priority,
+            enabled: self.enabled.unwrap_or(true),
+        })
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> AppInput {
+        AppInput {
+            name: Some("billing".into()),
+            url: Some("http://billing:8080".into()),
+            token: Some(SecretString::from("s3cret-token")),
+            schedule: Some("0 3 * * *".into()),
+            folder: Some("1AbCdEf".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_app_validates_with_defaults() {
+        let v = good().validate(true).unwrap();
+        assert_eq!(v.time_zone, "UTC");
+        assert_eq!(v.retention.keep_last, 7);
+        assert_eq!(v.priority, Priority::Normal);
+        assert!(v.enabled);
+        assert_eq!(v.url, "http://billing:8080/");
+    }
+
+    #[test]
+    fn every_field_error_is_reported_at_once() {
+        let input = AppInput {
+            name: Some("Billing App".into()),
+            url: Some("ftp://billing".into()),
+            token: Some(SecretString::from("has space")),
+            schedule: Some("0 3 * *".into()),
+            folder: Some("../etc".into()),
+            keep_last: Some(0),
+            priority: Some("urgent".into()),
+            backup_type: Some("full dump".into()),
+            ..Default::default()
+        };
+        let errors = input.validate(true).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["name", "url", "token", "schedule", "folder", "retention", "backup_type", "priority"],
+            "{errors:#?}"
+        );
+        assert!(errors[1].message.contains("only http:// and https://"));
+        assert!(errors[3].message.contains("4 fields"));
+    }
+
+    #[test]
+    fn required_fields_and_time_zones() {
+        let errors = AppInput::default().validate(true).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "url", "schedule", "folder", "token"]);
+        let mut input = good();
+        input.time_zone = Some("Mars/Base".into());
+        let errors = input.validate(true).unwrap_err();
+        assert_eq!(errors[0].field, "time_zone");
+        input.time_zone = Some("Europe/Madrid".into());
+        assert!(input.validate(true).is_ok());
+    }
+
+    #[test]
+    fn an_edit_needs_no_token_and_keeps_what_it_does_not_change() {
+        let mut input = good();
+        input.token = None;
+        assert!(input.validate(false).is_ok());
+        assert!(input.validate(true).is_err());
+    }
+}

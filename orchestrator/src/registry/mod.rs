@@ -1,0 +1,200 @@
+//! The registry of apps: what operators register, validated, with tokens sealed at rest.
+
+pub mod input;
+
+use sea_orm::prelude::*;
+use sea_orm::{ActiveValue::Set, QueryOrder, SqlErr};
+use secrecy::SecretString;
+
+use crate::backup::retention::Policy;
+use crate::db::entities::app;
+use crate::db::now_ms;
+use crate::secrets::SecretBox;
+use input::{AppInput, FieldError, Priority};
+
+/// A registered app, token decrypted (held as a secret).
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Id.
+    pub id: i64,
+    /// Unique slug.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Bearer token.
+    pub token: SecretString,
+    /// Cron expression.
+    pub schedule: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Destination folder.
+    pub folder: String,
+    /// Retention.
+    pub retention: Policy,
+    /// Backup type; `None` = the app's first.
+    pub backup_type: Option<String>,
+    /// Queue priority.
+    pub priority: Priority,
+    /// Scheduled runs happen only when enabled.
+    pub enabled: bool,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
+}
+
+/// Why a registry change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// One or more fields are invalid; nothing was stored.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// No such app.
+    #[error("no app named {0:?}")]
+    NotFound(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// A stored token cannot be decrypted.
+    #[error("{0}")]
+    Secret(String),
+}
+
+/// Apps in the database.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    db: DatabaseConnection,
+    secrets: std::sync::Arc<SecretBox>,
+}
+
+impl Registry {
+    /// A registry over `db`, sealing tokens with `secrets`.
+    pub fn new(db: DatabaseConnection, secrets: std::sync::Arc<SecretBox>) -> Self {
+        Registry { db, secrets }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn decode(&self, row: app::Model) -> Result<App, RegistryError> {
+        Ok(App {
+            token: self.secrets.open(&row.token_encrypted).map_err(RegistryError::Secret)?,
+            retention: Policy {
+                keep_last: row.keep_last as u32,
+                keep_daily: row.keep_daily as u32,
+                keep_weekly: row.keep_weekly as u32,
+                keep_monthly: row.keep_monthly as u32,
+                keep_within_days: row.keep_within_days as u32,
+            },
+            priority: row.priority.parse().unwrap_or_default(),
+            id: row.id,
+            name: row.name,
+            url: row.url,
+            schedule: row.schedule,
+            time_zone: row.time_zone,
+            folder: row.folder,
+            backup_type: row.backup_type,
+            enabled: row.enabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    /// Registers an app. Every field error is reported at once and nothing is stored on error.
+    pub async fn add(&self, input: &AppInput) -> Result<App, RegistryError> {
+        let valid = input.validate(true).map_err(RegistryError::Invalid)?;
+        let now = now_ms();
+        let token = valid.token.as_ref().expect("validated: a new app has a token");
+        let row = app::ActiveModel {
+            name: Set(valid.name.clone()),
+            url: Set(valid.url.clone()),
+            token_encrypted: Set(self.secrets.seal(token)),
+            schedule: Set(valid.schedule.clone()),
+            time_zone: Set(valid.time_zone.clone()),
+            folder: Set(valid.folder.clone()),
+            keep_last: Set(valid.retention.keep_last as i32),
+            keep_daily: Set(valid.retention.keep_daily as i32),
+            keep_weekly: Set(valid.retention.keep_weekly as i32),
+            keep_monthly: Set(valid.retention.keep_monthly as i32),
+            keep_within_days: Set(valid.retention.keep_within_days as i32),
+            backup_type: Set(valid.backup_type.clone()),
+            priority: Set(valid.priority.to_string()),
+            enabled: Set(valid.enabled),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let row = row.insert(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
+        self.decode(row)
+    }
+
+    /// Every app, by name.
+    pub async fn list(&self) -> Result<Vec<App>, RegistryError> {
+        let rows = app::Entity::find().order_by_asc(app::Column::Name).all(&self.db).await?;
+        rows.into_iter().map(|r| self.decode(r)).collect()
+    }
+
+    /// The app called `name`.
+    pub async fn get(&self, name: &str) -> Result<App, RegistryError> {
+        let row = app::Entity::find().filter(app::Column::Name.eq(name)).one(&self.db).await?;
+        self.decode(row.ok_or_else(|| RegistryError::NotFound(name.to_owned()))?)
+    }
+
+    /// The app with this id.
+    pub async fn get_by_id(&self, id: i64) -> Result<App, RegistryError> {
+        let row = app::Entity::find_by_id(id).one(&self.db).await?;
+        self.decode(row.ok_or_else(|| RegistryError::NotFound(format!("#{id}")))?)
+    }
+
+    /// Changes the app called `name`: fields set in `changes` replace the stored ones (the token
+    /// only when given). Validated as a whole; nothing is stored on error.
+    pub async fn edit(&self, name: &str, changes: &AppInput) -> Result<App, RegistryError> {
+        let current = self.get(name).await?;
+        let merged = changes.over(&current);
+        let valid = merged.validate(false).map_err(RegistryError::Invalid)?;
+        let mut row: app::ActiveModel = app::Entity::find_by_id(current.id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(name.to_owned()))?
+            .into();
+        row.name = Set(valid.name.clone());
+        row.url = Set(valid.url.clone());
+        if let Some(token) = &valid.token {
+            row.token_encrypted = Set(self.secrets.seal(token));
+        }
+        row.schedule = Set(valid.schedule.clone());
+        row.time_zone = Set(valid.time_zone.clone());
+        row.folder = Set(valid.folder.clone());
+        row.keep_last = Set(valid.retention.keep_last as i32);
+        row.keep_daily = Set(valid.retention.keep_daily as i32);
+        row.keep_weekly = Set(valid.retention.keep_weekly as i32);
+        row.keep_monthly = Set(valid.retention.keep_monthly as i32);
+        row.keep_within_days = Set(valid.retention.keep_within_days as i32);
+        row.backup_type = Set(valid.backup_type.clone());
+        row.priority = Set(valid.priority.to_string());
+        row.enabled = Set(valid.enabled);
+        row.updated_at = Set(now_ms());
+        let row = row.update(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
+        self.decode(row)
+    }
+
+    /// Removes the app and its run history (its stored copies stay in the destination).
+    pub async fn remove(&self, name: &str) -> Result<App, RegistryError> {
+        let app = self.get(name).await?;
+        app::Entity::delete_by_id(app.id).exec(&self.db).await?;
+        Ok(app)
+    }
+}
+
+/// A unique-name violation becomes a field error, like any other.
+fn unique_name(e: DbErr, name: &str) -> RegistryError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => RegistryError::Invalid(vec![FieldError::new(
+            "name",
+            format!("an app named {name:?} already exists: pick another name"),
+        )]),
+        _ => RegistryError::Db(e),
+    }
+}
