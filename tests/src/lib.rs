@@ -5,5 +5,7 @@ pub mod apps;
 pub mod binaries;
 pub mod broken;
 pub mod cli;
+pub mod harness;
 pub mod postgres;
 pub mod s3;
+pub mod sdk_apps;

@@ -7,6 +7,7 @@ use std::process::Command;
 /// A PostgreSQL server reachable with the libpq environment variables below.
 pub struct TestPostgres {
     env: Vec<(String, String)>,
+    url: reqwest::Url,
 }
 
 impl TestPostgres {
@@ -28,7 +29,14 @@ impl TestPostgres {
         if let Some(password) = url.password() {
             env.push(("PGPASSWORD".to_owned(), password.to_owned()));
         }
-        Some(TestPostgres { env })
+        Some(TestPostgres { env, url })
+    }
+
+    /// The URL of `database` on this server.
+    pub fn url_for(&self, database: &str) -> String {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{database}"));
+        url.to_string()
     }
 
     /// The libpq variables that reach this server.

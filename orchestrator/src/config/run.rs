@@ -7,18 +7,12 @@ use contract_spec::client::Timeouts;
 use super::{Env, parse_size};
 
 /// How patient a run is with an app, and how big a backup may be.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct RunSettings {
     /// Connect / response / idle / total timeouts for calls to apps.
     pub timeouts: Timeouts,
     /// A larger export is stopped and fails (`MAX_BACKUP_SIZE`); `None` = no limit.
     pub max_backup_size: Option<u64>,
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        RunSettings { timeouts: Timeouts::default(), max_backup_size: None }
-    }
 }
 
 impl RunSettings {

@@ -318,7 +318,8 @@ async fn app_properties_are_written_on_create_updated_later_and_listed() {
     assert_eq!(stored.properties.get("app_id").map(String::as_str), Some("42"));
     let sha = stored.sha256.clone().expect("Drive reports a sha256");
 
-    let updated = destination.set_properties(&stored, &[("sha256", &sha), ("verified", "1")]).await.unwrap().unwrap();
+    let marks = [("sha256".to_owned(), sha.clone()), ("verified".to_owned(), "1".to_owned())].into_iter().collect();
+    let updated = destination.set_properties(&setup.folder, &stored, &marks).await.unwrap();
     assert_eq!(updated.properties.get("verified").map(String::as_str), Some("1"));
     let in_double = setup.double.file(&stored.id).unwrap();
     assert_eq!(in_double.app_properties.get("run_id").map(String::as_str), Some("7"), "other keys are kept");

@@ -1,5 +1,6 @@
 //! One integration test binary: every test starts real servers on port 0.
 
+mod backup_run;
 mod broken_apps;
 mod flask_app;
 mod gdrive;

@@ -1,0 +1,109 @@
+//! The orchestrator as an operator runs it: its command line, a database of its own (SQLite in
+//! a temporary folder, or a fresh PostgreSQL database), and the Drive double as destination.
+
+use drive_double::DriveDouble;
+
+use crate::apps::TOKEN;
+use crate::cli::{Input, Run, run};
+
+/// A test installation.
+pub struct Harness {
+    /// The Drive double.
+    pub double: DriveDouble,
+    /// A shared drive the service account writes into.
+    pub drive: String,
+    /// The database URL.
+    pub database_url: String,
+    dir: std::path::PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// A fixed key, so the harness never depends on the generated one.
+pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789abcdef";
+
+impl Harness {
+    /// A harness on SQLite.
+    pub async fn sqlite() -> Harness {
+        let dir = temp_dir();
+        let url = format!("sqlite://{}/orchestrator.db?mode=rwc", dir.display());
+        Harness::with_database(dir, url).await
+    }
+
+    /// A harness on this PostgreSQL database URL.
+    pub async fn postgres(url: String) -> Harness {
+        Harness::with_database(temp_dir(), url).await
+    }
+
+    async fn with_database(dir: std::path::PathBuf, database_url: String) -> Harness {
+        let double = DriveDouble::start().await;
+        let drive = double.create_shared_drive("Backups");
+        let credentials = dir.join("service-account.json");
+        std::fs::write(&credentials, double.service_account_json()).expect("write credentials");
+        let env = vec![
+            ("DATABASE_URL".to_owned(), database_url.clone()),
+            ("SECRET_KEY".to_owned(), SECRET_KEY.to_owned()),
+            ("STORAGE".to_owned(), "gdrive".to_owned()),
+            ("GDRIVE_CREDENTIALS".to_owned(), credentials.display().to_string()),
+            ("GDRIVE_ENDPOINT".to_owned(), double.endpoint()),
+            ("GDRIVE_TOKEN_URI".to_owned(), double.token_uri()),
+            ("GDRIVE_CHUNK_SIZE".to_owned(), "1MiB".to_owned()),
+            ("GDRIVE_RETRY_DELAY_MS".to_owned(), "5".to_owned()),
+            ("GDRIVE_MAX_RETRIES".to_owned(), "2".to_owned()),
+            ("EXPORT_IDLE_TIMEOUT".to_owned(), "5".to_owned()),
+        ];
+        Harness { double, drive, database_url, dir, env }
+    }
+
+    /// Sets (or replaces) a setting for the next commands.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Runs `orchestrator ARGS` with this installation's settings.
+    pub async fn cli(&self, args: &[&str]) -> Run {
+        self.cli_with(args, &[]).await
+    }
+
+    /// Runs `orchestrator ARGS` with extra settings.
+    pub async fn cli_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        env.extend_from_slice(extra);
+        run(args, &env, Input::None).await
+    }
+
+    /// A new folder in the shared drive.
+    pub fn folder(&self, name: &str) -> String {
+        self.double.create_folder_in(&self.drive, name)
+    }
+
+    /// Registers app `name` at `url` backing up into `folder`, with [`TOKEN`].
+    pub async fn add_app(&self, name: &str, url: &str, folder: &str, extra: &[&str]) {
+        let mut args = vec!["apps", "add", name, "--url", url, "--folder", folder, "--schedule", "0 3 * * *"];
+        args.extend_from_slice(extra);
+        self.cli_with(&args, &[("BACKUP_TOKEN", TOKEN)]).await.assert_success();
+    }
+
+    /// The database, opened by the test itself to read what the orchestrator recorded.
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        sea_orm::Database::connect(self.database_url.as_str()).await.expect("open the test database")
+    }
+
+    /// The temporary folder of this installation.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let dir = std::env::temp_dir().join(format!("e2e-orch-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}

@@ -1,0 +1,115 @@
+//! In-process apps built with `client-sdk`, served on a loopback port, whose export does
+//! exactly what a test needs: succeed, fail at once, die half-way, stall, or be big.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, SourceError};
+use sha2::{Digest, Sha256};
+
+use crate::apps::TOKEN;
+use crate::cli::generate;
+
+/// What the export does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// `size` deterministic bytes, with `delay` between 64 KiB pieces.
+    Good {
+        /// Bytes.
+        size: u64,
+        /// Pause between pieces.
+        delay: Duration,
+    },
+    /// Fails before the first byte (the SDK answers 500).
+    FailsAtOnce,
+    /// Sends half of `size` bytes, then fails (the SDK cuts the connection).
+    DiesMidStream {
+        /// Bytes it would have sent.
+        size: u64,
+    },
+    /// Sends a little, then never another byte.
+    Stalls,
+}
+
+struct Source {
+    behaviour: Behaviour,
+    seed: u64,
+}
+
+const PIECE: usize = 64 * 1024;
+
+impl BackupSource for Source {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new("test-app", [BackupType::new("full", "application/octet-stream", "bin")])
+    }
+
+    async fn export(&self, _: &BackupType) -> Result<ExportStream, SourceError> {
+        let (size, delay, fail_at, stall) = match self.behaviour {
+            Behaviour::Good { size, delay } => (size, delay, None, false),
+            Behaviour::FailsAtOnce => return Err(SourceError::failed("the database is unreachable")),
+            Behaviour::DiesMidStream { size } => (size, Duration::ZERO, Some(size / 2), false),
+            Behaviour::Stalls => (u64::MAX, Duration::ZERO, None, true),
+        };
+        let state = (self.seed | 1, 0u64);
+        let stream = futures::stream::unfold(state, move |(mut seed, sent)| async move {
+            if sent >= size {
+                return None;
+            }
+            if let Some(at) = fail_at
+                && sent >= at
+            {
+                return Some((Err(SourceError::failed("the dump process crashed")), (seed, u64::MAX)));
+            }
+            if stall && sent > 0 {
+                futures::future::pending::<()>().await;
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let n = (size - sent).min(PIECE as u64) as usize;
+            let mut buf = vec![0u8; n];
+            generate(&mut seed, &mut buf);
+            Some((Ok(Bytes::from(buf)), (seed, sent + n as u64)))
+        });
+        Ok(Box::pin(stream))
+    }
+}
+
+/// A running SDK app; stops when dropped.
+pub struct SdkApp {
+    /// Base URL.
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SdkApp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts an app with `behaviour`, guarded by [`TOKEN`]; `seed` makes its bytes.
+pub async fn spawn(behaviour: Behaviour, seed: u64) -> SdkApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = client_sdk::router(Source { behaviour, seed }, TOKEN.to_owned().into());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    SdkApp { url, task }
+}
+
+/// The sha256 of what a `Good { size }` app with `seed` exports.
+pub fn expected_sha256(size: u64, seed: u64) -> String {
+    let mut state = seed | 1;
+    let mut hasher = Sha256::new();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(PIECE as u64) as usize;
+        let mut buf = vec![0u8; n];
+        generate(&mut state, &mut buf);
+        hasher.update(&buf);
+        left -= n as u64;
+    }
+    hex::encode(hasher.finalize())
+}
