@@ -332,13 +332,10 @@ impl Runner {
         Ok(())
     }
 
-    /// Applies the app's retention to its folder, after a verified success only.
-    async fn prune(&self, app: &App) -> Result<Vec<String>, String> {
-        let listed = self
-            .destination
-            .list(&app.folder)
-            .await
-            .map_err(|e| format!("listing the folder failed: {}", e.message()))?;
+    /// What retention would do to the app's folder now, without deleting anything (the dry run
+    /// behind `orchestrator retention`, and the first half of pruning).
+    pub async fn retention_plan(&self, app: &App) -> Result<(Vec<StoredFile>, retention::Plan), String> {
+        let listed = self.destination.list(&app.folder).await.map_err(|e| format!("listing the folder failed: {}", e.message()))?;
         record::reconcile(&self.db, app.id, &listed).await.map_err(|e| e.to_string())?;
         let copies: Vec<Copy> = listed
             .iter()
@@ -350,14 +347,16 @@ impl Runner {
             })
             .collect();
         let tz = jiff::tz::TimeZone::get(&app.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-        let plan = retention::plan(&copies, &app.retention, jiff::Timestamp::now(), &tz);
+        Ok((listed, retention::plan(&copies, &app.retention, jiff::Timestamp::now(), &tz)))
+    }
+
+    /// Applies the app's retention to its folder, after a verified success only.
+    async fn prune(&self, app: &App) -> Result<Vec<String>, String> {
+        let (listed, plan) = self.retention_plan(app).await?;
         let mut pruned = Vec::new();
         for id in &plan.delete {
             let Some(file) = listed.iter().find(|f| &f.id == id) else { continue };
-            self.destination
-                .remove(&app.folder, file)
-                .await
-                .map_err(|e| format!("deleting {} failed: {}", file.name, e.message()))?;
+            self.destination.remove(&app.folder, file).await.map_err(|e| format!("deleting {} failed: {}", file.name, e.message()))?;
             record::mark_deleted(&self.db, app.id, &file.id).await.map_err(|e| e.to_string())?;
             pruned.push(file.name.clone());
         }

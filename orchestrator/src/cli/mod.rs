@@ -30,6 +30,11 @@ pub enum Command {
         /// The app's name.
         app: String,
     },
+    /// Preview what retention would delete from an app's folder now (deletes nothing).
+    Retention {
+        /// The app's name.
+        app: String,
+    },
     /// Use the configured destination by hand: put, ls, rm, get.
     #[command(subcommand)]
     Remote(remote::RemoteCommand),
@@ -43,6 +48,7 @@ impl Cli {
             Command::Remote(command) => command.run(env).await,
             Command::Apps(command) => command.run(&context(env).await?, env).await,
             Command::Run { app } => run::run(&context(env).await?, &app).await,
+            Command::Retention { app } => run::retention(&context(env).await?, &app).await,
         }
     }
 }

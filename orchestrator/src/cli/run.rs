@@ -55,6 +55,23 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Prints what retention would keep and delete in the app's folder, by name.
+pub async fn retention(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
+    let app = ctx.registry.get(app).await?;
+    let (listed, plan) = ctx.runner.retention_plan(&app).await.map_err(anyhow::Error::msg)?;
+    let name = |id: &str| listed.iter().find(|f| f.id == id).map_or(id.to_owned(), |f| f.name.clone());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "retention of {} (dry run, nothing is deleted):", app.name)?;
+    for (id, reasons) in &plan.keep {
+        let reasons: Vec<String> = reasons.iter().map(|r| r.to_string()).collect();
+        writeln!(out, "keep   {} ({})", name(id), reasons.join(", "))?;
+    }
+    for id in &plan.delete {
+        writeln!(out, "delete {}", name(id))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;

@@ -58,8 +58,15 @@ async fn a_backup_lands_in_drive_verified_on_sqlite() {
 async fn a_backup_lands_in_drive_verified_on_postgres() {
     let Some(pg) = TestPostgres::from_env("a_backup_lands_in_drive_verified_on_postgres") else { return };
     let database = pg.create_database("orch_happy");
-    let h = Harness::postgres(pg.url_for(&database)).await;
+    let mut h = Harness::postgres(pg.url_for(&database)).await;
     happy_path(&h).await;
+    h.set("SECRET_KEY", "another-secret-key-that-is-long-enough-000000");
+    let refused = h.cli(&["apps", "list"]).await;
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("SECRET_KEY does not match"), "{}", refused.stderr);
+    h.set("SECRET_KEY", "");
+    let missing = h.cli(&["apps", "list"]).await;
+    assert!(missing.stderr.contains("SECRET_KEY is required with PostgreSQL"), "{}", missing.stderr);
     drop(h);
     pg.drop_database(&database);
 }
@@ -92,6 +99,15 @@ async fn retention_keeps_the_newest_copies_and_never_touches_foreign_files() {
     assert_eq!(distinct.len(), 5, "five runs, possibly within one second, made five copies");
     let pruned: Vec<Option<String>> = runs(&h).await.into_iter().map(|r| r.pruned).collect();
     assert_eq!(pruned.iter().filter(|p| p.is_some()).count(), 2);
+
+    // Lowering keep-last shows what the next run would delete, and deletes nothing.
+    h.cli(&["apps", "edit", "crm", "--keep-last", "1"]).await.assert_success();
+    let preview = h.cli(&["retention", "crm"]).await;
+    preview.assert_success();
+    let text = preview.stdout_text();
+    assert_eq!(text.lines().filter(|l| l.starts_with("delete ")).count(), 2, "{text}");
+    assert!(text.contains("notes-from-a-human.txt (not ours)"), "{text}");
+    assert_eq!(h.double.files_in(&folder).len(), 5, "a dry run deletes nothing");
 }
 
 #[tokio::test]
