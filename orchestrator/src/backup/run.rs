@@ -335,7 +335,11 @@ impl Runner {
     /// What retention would do to the app's folder now, without deleting anything (the dry run
     /// behind `orchestrator retention`, and the first half of pruning).
     pub async fn retention_plan(&self, app: &App) -> Result<(Vec<StoredFile>, retention::Plan), String> {
-        let listed = self.destination.list(&app.folder).await.map_err(|e| format!("listing the folder failed: {}", e.message()))?;
+        let listed = self
+            .destination
+            .list(&app.folder)
+            .await
+            .map_err(|e| format!("listing the folder failed: {}", e.message()))?;
         record::reconcile(&self.db, app.id, &listed).await.map_err(|e| e.to_string())?;
         let copies: Vec<Copy> = listed
             .iter()
@@ -356,7 +360,10 @@ impl Runner {
         let mut pruned = Vec::new();
         for id in &plan.delete {
             let Some(file) = listed.iter().find(|f| &f.id == id) else { continue };
-            self.destination.remove(&app.folder, file).await.map_err(|e| format!("deleting {} failed: {}", file.name, e.message()))?;
+            self.destination
+                .remove(&app.folder, file)
+                .await
+                .map_err(|e| format!("deleting {} failed: {}", file.name, e.message()))?;
             record::mark_deleted(&self.db, app.id, &file.id).await.map_err(|e| e.to_string())?;
             pruned.push(file.name.clone());
         }
