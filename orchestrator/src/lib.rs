@@ -5,6 +5,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod http;
 pub mod registry;
 pub mod schedule;
 pub mod secrets;

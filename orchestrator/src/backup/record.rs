@@ -120,6 +120,35 @@ pub async fn finish(db: &DatabaseConnection, run_id: i64, ending: &Ending) -> Re
     row.update(db).await
 }
 
+/// Records that the attempt in progress was cut short by its process dying.
+pub async fn interrupted(db: &DatabaseConnection, run_id: i64) -> Result<(), DbErr> {
+    backup_run::Entity::update_many()
+        .col_expr(backup_run::Column::Status, Expr::value("failed"))
+        .col_expr(backup_run::Column::Error, Expr::value("interrupted: the process running it stopped; retried"))
+        .col_expr(backup_run::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(backup_run::Column::Id.eq(run_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Puts a failed attempt back in the queued state, saying why and when it runs again.
+pub async fn requeue(
+    db: &DatabaseConnection,
+    run_id: i64,
+    reason: &str,
+    delay: std::time::Duration,
+) -> Result<(), DbErr> {
+    backup_run::Entity::update_many()
+        .col_expr(backup_run::Column::Status, Expr::value("queued"))
+        .col_expr(backup_run::Column::Error, Expr::value(format!("{reason} (retrying in {}s)", delay.as_secs())))
+        .col_expr(backup_run::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(backup_run::Column::Id.eq(run_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
 /// A run by id.
 pub async fn get(db: &DatabaseConnection, run_id: i64) -> Result<Option<backup_run::Model>, DbErr> {
     backup_run::Entity::find_by_id(run_id).one(db).await

@@ -2,8 +2,10 @@
 
 pub mod apps;
 pub mod contract;
+pub mod cron;
 pub mod remote;
 pub mod run;
+pub mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +24,8 @@ pub enum Command {
     /// Work with backup contract v1 (check an app against it).
     #[command(subcommand)]
     Contract(contract::ContractCommand),
+    /// Run the service: HTTP server, scheduler and workers.
+    Serve,
     /// Register and manage the apps to back up.
     #[command(subcommand)]
     Apps(apps::AppsCommand),
@@ -30,6 +34,9 @@ pub enum Command {
         /// The app's name.
         app: String,
     },
+    /// Work with schedules (when does a cron expression fire?).
+    #[command(subcommand)]
+    Cron(cron::CronCommand),
     /// Preview what retention would delete from an app's folder now (deletes nothing).
     Retention {
         /// The app's name.
@@ -45,9 +52,15 @@ impl Cli {
     pub async fn run(self, env: &crate::config::Env) -> anyhow::Result<std::process::ExitCode> {
         match self.command {
             Command::Contract(command) => command.run().await,
+            Command::Cron(command) => command.run(),
             Command::Remote(command) => command.run(env).await,
             Command::Apps(command) => command.run(&context(env).await?, env).await,
             Command::Run { app } => run::run(&context(env).await?, &app).await,
+            Command::Serve => {
+                let settings =
+                    serve::ServeSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
+                serve::serve(context(env).await?, settings).await
+            }
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,
         }
     }

@@ -6,12 +6,19 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial)]
+        vec![Box::new(M0001Initial), Box::new(M0002ScheduleFires)]
     }
 }
 
-#[derive(DeriveMigrationName)]
 struct M0001Initial;
+
+// Names are spelled out: the derive names a migration after its module, and every migration
+// lives in this one module.
+impl MigrationName for M0001Initial {
+    fn name(&self) -> &str {
+        "m0001_initial"
+    }
+}
 
 #[derive(DeriveIden)]
 enum Apps {
@@ -230,5 +237,45 @@ impl MigrationTrait for M0001Initial {
         )
         .await?;
         Ok(())
+    }
+}
+
+struct M0002ScheduleFires;
+
+impl MigrationName for M0002ScheduleFires {
+    fn name(&self) -> &str {
+        "m0002_schedule_fires"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ScheduleFires {
+    Table,
+    AppId,
+    FireAt,
+    CreatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002ScheduleFires {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One row per (app, fire time), inserted by whichever scheduler gets there first: the
+        // primary key is what makes every fire enqueue exactly once across processes.
+        m.create_table(
+            Table::create()
+                .table(ScheduleFires::Table)
+                .col(ColumnDef::new(ScheduleFires::AppId).big_integer().not_null())
+                .col(ColumnDef::new(ScheduleFires::FireAt).big_integer().not_null())
+                .col(ColumnDef::new(ScheduleFires::CreatedAt).big_integer().not_null())
+                .primary_key(Index::create().col(ScheduleFires::AppId).col(ScheduleFires::FireAt))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(ScheduleFires::Table, ScheduleFires::AppId)
+                        .to(Apps::Table, Apps::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await
     }
 }

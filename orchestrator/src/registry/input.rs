@@ -19,6 +19,17 @@ pub enum Priority {
     Low,
 }
 
+impl Priority {
+    /// The queue's priority number: higher is taken first.
+    pub fn rank(self) -> i32 {
+        match self {
+            Priority::High => 10,
+            Priority::Normal => 5,
+            Priority::Low => 1,
+        }
+    }
+}
+
 impl std::fmt::Display for Priority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

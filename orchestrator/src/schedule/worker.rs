@@ -1,0 +1,154 @@
+//! Workers: take backup jobs from the queue and run them, `MAX_CONCURRENT_BACKUPS` at a time per
+//! process. A temporary failure (Drive 5xx, app 503, a cut connection) is retried with backoff;
+//! a permanent one (401, wrong contract) is not. apalis only re-runs a job whose worker died.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_core::backend::ext::poll_strategy::Strategy;
+
+use crate::backup::record;
+use crate::backup::run::{Progress, Runner};
+use crate::registry::Registry;
+use crate::schedule::queue::{self, BackupJob, QUEUE};
+
+/// How the workers of this process behave.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// Backups running at once in this process.
+    pub concurrency: usize,
+    /// How often workers tell the queue they are alive.
+    pub heartbeat: Duration,
+    /// Missed heartbeats after which a worker's jobs go back to the queue.
+    pub missed_heartbeats: usize,
+    /// How often an idle worker looks for new jobs.
+    pub poll: Duration,
+    /// Attempts of a run before it stays failed.
+    pub max_attempts: i32,
+    /// First pause before a retry (doubling).
+    pub retry_delay: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 4,
+            heartbeat: Duration::from_secs(10),
+            missed_heartbeats: 3,
+            poll: Duration::from_millis(250),
+            max_attempts: 3,
+            retry_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every job handler shares.
+#[derive(Debug, Clone)]
+pub struct Jobs {
+    /// Runs backups.
+    pub runner: Runner,
+    /// Apps.
+    pub registry: Registry,
+    /// Retry policy.
+    pub settings: WorkerSettings,
+}
+
+impl Jobs {
+    /// Runs the job's backup; on a temporary failure with attempts left, queues it again later.
+    pub async fn execute(&self, job: BackupJob) {
+        let db = &self.runner.db;
+        let Ok(Some(run)) = record::get(db, job.run_id).await else {
+            tracing::warn!(run_id = job.run_id, "a queued job's run record is gone; dropping the job");
+            return;
+        };
+        if run.status == "running" {
+            // The process that was running it died: record that, then this attempt takes over.
+            let _ = record::interrupted(db, run.id).await;
+        }
+        let app = match self.registry.get_by_id(job.app_id).await {
+            Ok(app) => app,
+            Err(e) => {
+                let ending = record::Ending {
+                    status: "failed",
+                    error: Some(format!("the app is gone: {e}")),
+                    ..Default::default()
+                };
+                let _ = record::finish(db, run.id, &ending).await;
+                return;
+            }
+        };
+        let quiet = |_: Progress| {};
+        match self.runner.run(&app, run.id, &quiet).await {
+            Ok(_) => {}
+            Err(failure) if failure.retryable && !failure.skipped => {
+                let attempts =
+                    record::get(db, run.id).await.ok().flatten().map_or(self.settings.max_attempts, |r| r.attempts);
+                if attempts < self.settings.max_attempts {
+                    let delay = self.settings.retry_delay.saturating_mul(1 << (attempts - 1).clamp(0, 10));
+                    let _ = record::requeue(db, run.id, &failure.message, delay).await;
+                    if let Err(e) = queue::push(db, &[(job, app.priority.rank(), delay)]).await {
+                        tracing::error!(run_id = run.id, error = %e, "could not queue the retry");
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+async fn handle(job: BackupJob, jobs: Data<Arc<Jobs>>) -> Result<(), BoxDynError> {
+    jobs.execute(job).await;
+    Ok(())
+}
+
+/// Runs this process's workers until `stop` resolves; a running backup is given `grace` to
+/// finish, then abandoned (its upload is never finalized, so no partial file appears).
+pub async fn run(jobs: Arc<Jobs>, name: String, stop: tokio::sync::watch::Receiver<bool>) -> Result<(), String> {
+    let db = jobs.runner.db.clone();
+    let s = jobs.settings;
+    let signal = async move {
+        let mut stop = stop;
+        let _ = stop.wait_for(|s| *s).await;
+        Ok::<(), WorkerError>(())
+    };
+    let strategy = || Strategy::new().interval(s.poll);
+    if crate::db::is_postgres(&db) {
+        let pool = db.get_postgres_connection_pool().clone();
+        apalis_postgres::PostgresStorage::migrations().run(&pool).await.map_err(|e| e.to_string())?;
+        let config = apalis_postgres::Config::default()
+            .queue(QUEUE)
+            .batch_size(1)
+            .heartbeat_interval(s.heartbeat)
+            .missed_heartbeats(s.missed_heartbeats);
+        let backend = apalis_postgres::PostgresStorage::<BackupJob>::new(&pool)
+            .with_config(config)
+            .poll_with_strategy(strategy());
+        WorkerBuilder::new(name)
+            .backend(backend)
+            .concurrency(s.concurrency)
+            .data(jobs)
+            .build(handle)
+            .run_until(signal)
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        let pool = db.get_sqlite_connection_pool().clone();
+        apalis_sqlite::SqliteStorage::migrations().run(&pool).await.map_err(|e| e.to_string())?;
+        let config = apalis_sqlite::Config::default()
+            .queue(QUEUE)
+            .batch_size(1)
+            .heartbeat_interval(s.heartbeat)
+            .missed_heartbeats(s.missed_heartbeats);
+        let backend =
+            apalis_sqlite::SqliteStorage::<BackupJob>::new(&pool).with_config(config).poll_with_strategy(strategy());
+        WorkerBuilder::new(name)
+            .backend(backend)
+            .concurrency(s.concurrency)
+            .data(jobs)
+            .build(handle)
+            .run_until(signal)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
