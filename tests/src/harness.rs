@@ -72,6 +72,45 @@ impl Harness {
         run(args, &env, Input::None).await
     }
 
+    /// Starts `orchestrator serve` (scheduler, workers, HTTP) with fast test heartbeats.
+    pub async fn serve(&self, extra: &[(&str, &str)]) -> Served {
+        let mut cmd = tokio::process::Command::new(crate::binaries::orchestrator());
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs([
+                ("LISTEN_ADDR", "127.0.0.1:0"),
+                ("SCHEDULER_TICK_MS", "200"),
+                ("QUEUE_HEARTBEAT_MS", "500"),
+                ("QUEUE_MISSED_HEARTBEATS", "2"),
+                ("QUEUE_POLL_MS", "100"),
+                ("RETRY_DELAY_SECS", "1"),
+            ])
+            .envs(extra.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(if std::env::var_os("E2E_APP_LOGS").is_some() {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start orchestrator serve");
+        let stdout = child.stdout.take().expect("piped");
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("serve says where it listens")
+            .expect("read serve output")
+            .expect("serve exited before listening");
+        let url = line.strip_prefix("listening on ").expect("listening line").to_owned();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let pid = child.id().expect("running");
+        Served { child, url, pid }
+    }
+
     /// A new folder in the shared drive.
     pub fn folder(&self, name: &str) -> String {
         self.double.create_folder_in(&self.drive, name)
@@ -79,7 +118,10 @@ impl Harness {
 
     /// Registers app `name` at `url` backing up into `folder`, with [`TOKEN`].
     pub async fn add_app(&self, name: &str, url: &str, folder: &str, extra: &[&str]) {
-        let mut args = vec!["apps", "add", name, "--url", url, "--folder", folder, "--schedule", "0 3 * * *"];
+        let mut args = vec!["apps", "add", name, "--url", url, "--folder", folder];
+        if !extra.contains(&"--schedule") {
+            args.extend_from_slice(&["--schedule", "0 3 * * *"]);
+        }
         args.extend_from_slice(extra);
         self.cli_with(&args, &[("BACKUP_TOKEN", TOKEN)]).await.assert_success();
     }
@@ -106,4 +148,26 @@ fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("e2e-orch-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
+}
+
+/// A running `orchestrator serve`.
+pub struct Served {
+    child: tokio::process::Child,
+    /// Its HTTP base URL.
+    pub url: String,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Served {
+    /// Kills it at once (SIGKILL), as a crash would.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Asks it to stop (SIGTERM) and waits for it.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
+        self.child.wait().await.expect("wait for serve")
+    }
 }

@@ -49,8 +49,8 @@ pub async fn create(db: &DatabaseConnection, app_id: i64, trigger: Trigger) -> R
     .await
 }
 
-/// Marks a run as started (one more attempt).
-pub async fn start(db: &DatabaseConnection, run: &backup_run::Model) -> Result<(), DbErr> {
+/// Marks a run as started (one more attempt) by `runner`.
+pub async fn start(db: &DatabaseConnection, run: &backup_run::Model, runner: &str) -> Result<(), DbErr> {
     let now = now_ms();
     let mut row: backup_run::ActiveModel = run.clone().into();
     row.status = Set("running".into());
@@ -61,6 +61,7 @@ pub async fn start(db: &DatabaseConnection, run: &backup_run::Model) -> Result<(
     row.phase = Set(Some("capabilities".into()));
     row.bytes = Set(0);
     row.updated_at = Set(now);
+    row.runner = Set(Some(runner.to_owned()));
     row.update(db).await.map(|_| ())
 }
 
@@ -126,6 +127,16 @@ pub async fn interrupted(db: &DatabaseConnection, run_id: i64) -> Result<(), DbE
         .col_expr(backup_run::Column::Status, Expr::value("failed"))
         .col_expr(backup_run::Column::Error, Expr::value("interrupted: the process running it stopped; retried"))
         .col_expr(backup_run::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(backup_run::Column::Id.eq(run_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Adds a note to a run's error field (kept after success: e.g. an interrupted first attempt).
+pub async fn note(db: &DatabaseConnection, run_id: i64, note: &str) -> Result<(), DbErr> {
+    backup_run::Entity::update_many()
+        .col_expr(backup_run::Column::Error, Expr::value(note))
         .filter(backup_run::Column::Id.eq(run_id))
         .exec(db)
         .await

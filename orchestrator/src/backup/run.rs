@@ -155,7 +155,7 @@ impl Runner {
             }
             Err(e) => return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true)),
         };
-        if let Err(e) = record::start(&self.db, &run).await {
+        if let Err(e) = record::start(&self.db, &run, &self.holder).await {
             lease.release().await;
             return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true));
         }

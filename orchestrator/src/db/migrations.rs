@@ -63,6 +63,7 @@ enum BackupRuns {
     Error,
     Pruned,
     UpdatedAt,
+    Runner,
 }
 
 #[derive(DeriveIden)]
@@ -274,6 +275,14 @@ impl MigrationTrait for M0002ScheduleFires {
                         .to(Apps::Table, Apps::Id)
                         .on_delete(ForeignKeyAction::Cascade),
                 )
+                .to_owned(),
+        )
+        .await?;
+        // Which process ran (or is running) a run: the queue spreads work over processes.
+        m.alter_table(
+            Table::alter()
+                .table(BackupRuns::Table)
+                .add_column(ColumnDef::new(BackupRuns::Runner).string().null())
                 .to_owned(),
         )
         .await

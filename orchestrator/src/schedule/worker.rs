@@ -62,7 +62,8 @@ impl Jobs {
             tracing::warn!(run_id = job.run_id, "a queued job's run record is gone; dropping the job");
             return;
         };
-        if run.status == "running" {
+        let interrupted = run.status == "running";
+        if interrupted {
             // The process that was running it died: record that, then this attempt takes over.
             let _ = record::interrupted(db, run.id).await;
         }
@@ -80,6 +81,10 @@ impl Jobs {
         };
         let quiet = |_: Progress| {};
         match self.runner.run(&app, run.id, &quiet).await {
+            Ok(_) if interrupted => {
+                let note = format!("attempt {} was interrupted (its process stopped) and retried", run.attempts);
+                let _ = record::note(db, run.id, &note).await;
+            }
             Ok(_) => {}
             Err(failure) if failure.retryable && !failure.skipped => {
                 let attempts =

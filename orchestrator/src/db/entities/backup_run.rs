@@ -43,6 +43,8 @@ pub struct Model {
     pub pruned: Option<String>,
     /// Last progress update (ms).
     pub updated_at: i64,
+    /// The process that ran the latest attempt.
+    pub runner: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

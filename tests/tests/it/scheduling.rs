@@ -1,0 +1,196 @@
+//! `orchestrator serve`: schedules from the registry, jobs through the queue, every fire once,
+//! on one process (SQLite) or several (PostgreSQL), a killed process losing nothing.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use e2e::harness::Harness;
+use e2e::postgres::TestPostgres;
+use e2e::sdk_apps::{self, Behaviour};
+use orchestrator::db::entities::backup_run;
+use sea_orm::sqlx::Row;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+async fn runs_of(h: &Harness, app: &str) -> Vec<backup_run::Model> {
+    let db = h.db().await;
+    let app = orchestrator::db::entities::app::Entity::find()
+        .filter(orchestrator::db::entities::app::Column::Name.eq(app))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    backup_run::Entity::find().filter(backup_run::Column::AppId.eq(app.id)).all(&db).await.unwrap()
+}
+
+/// Waits until `check` holds, or panics after `limit` saying `what`.
+async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn cron_next_prints_fire_times_in_the_schedules_zone() {
+    let h = Harness::sqlite().await;
+    let out = h
+        .cli(&["cron", "next", "30 2 * * *", "--tz", "Europe/Madrid", "--after", "2026-03-28T12:00:00Z", "-n", "2"])
+        .await;
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "2026-03-29T03:00:00+02:00\n2026-03-30T02:30:00+02:00\n");
+    let bad = h.cli(&["cron", "next", "0 3 * * 9"]).await;
+    assert!(!bad.status.success() && bad.stderr.contains("day of week"), "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn edited_and_paused_schedules_take_effect_while_serving() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 100_000, delay: Duration::ZERO }, 21).await;
+    h.add_app("yearly", &app.url, &h.folder("yearly"), &["--keep-last", "1000"]).await;
+    h.cli(&["apps", "edit", "yearly", "--schedule", "0 0 1 1 *"]).await.assert_success();
+    h.add_app("paused", &app.url, &h.folder("paused"), &["--paused", "--keep-last", "1000"]).await;
+    h.cli(&["apps", "edit", "paused", "--schedule", "*/2 * * * * *"]).await.assert_success();
+    let mut served = h.serve(&[]).await;
+
+    let ready = reqwest::get(format!("{}/readyz", served.url)).await.unwrap();
+    assert!(ready.status().is_success() || ready.status().as_u16() == 503);
+    eventually(Duration::from_secs(10), "the scheduler reports ready", || async {
+        reqwest::get(format!("{}/readyz", served.url)).await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    assert_eq!(reqwest::get(format!("{}/healthz", served.url)).await.unwrap().text().await.unwrap(), "ok");
+
+    h.cli(&["apps", "edit", "yearly", "--schedule", "*/2 * * * * *"]).await.assert_success();
+    eventually(Duration::from_secs(20), "the edited schedule runs", || async {
+        runs_of(&h, "yearly").await.iter().any(|r| r.trigger == "schedule" && r.status == "succeeded")
+    })
+    .await;
+    assert!(runs_of(&h, "paused").await.is_empty(), "a paused app does not run");
+
+    h.cli(&["apps", "edit", "paused", "--resume"]).await.assert_success();
+    eventually(Duration::from_secs(20), "the resumed app runs", || async {
+        runs_of(&h, "paused").await.iter().any(|r| r.status == "succeeded")
+    })
+    .await;
+
+    h.cli(&["apps", "edit", "yearly", "--paused"]).await.assert_success();
+    let paused_at = jiff::Timestamp::now().as_millisecond() + 500;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let late: Vec<_> =
+        runs_of(&h, "yearly").await.into_iter().filter(|r| r.scheduled_for.unwrap_or(0) > paused_at).collect();
+    assert!(late.is_empty(), "no fire after pausing: {late:?}");
+    assert!(served.terminate().await.success(), "SIGTERM stops serve cleanly");
+}
+
+#[tokio::test]
+async fn every_fire_runs_once_across_processes_and_a_killed_process_loses_nothing() {
+    let Some(pg) = TestPostgres::from_env("every_fire_runs_once_across_processes_and_a_killed_process_loses_nothing")
+    else {
+        return;
+    };
+    let database = pg.create_database("orch_sched");
+    let h = Harness::postgres(pg.url_for(&database)).await;
+    // Each export takes about a second, so a kill lands mid-run; one app process per app, as
+    // each allows one export at a time.
+    const APPS: usize = 30;
+    let mut apps = Vec::new();
+    for i in 0..APPS {
+        let app =
+            sdk_apps::spawn(Behaviour::Good { size: 1024 * 1024, delay: Duration::from_millis(60) }, 22 + i as u64)
+                .await;
+        let name = format!("app-{i:02}");
+        h.add_app(&name, &app.url, &h.folder(&name), &["--keep-last", "1000", "--schedule", "*/10 * * * * *"]).await;
+        apps.push(app);
+    }
+    let extra = [("MAX_CONCURRENT_BACKUPS", "6")];
+    let mut first = h.serve(&extra).await;
+    let second = h.serve(&extra).await;
+    let started = Instant::now();
+    let db = h.db().await;
+    let pool = db.get_postgres_connection_pool().clone();
+
+    // Both processes take work...
+    let pids = [first.pid.to_string(), second.pid.to_string()];
+    eventually(Duration::from_secs(40), "both processes completed backups", || async {
+        let done =
+            backup_run::Entity::find().filter(backup_run::Column::Status.eq("succeeded")).all(&db).await.unwrap();
+        pids.iter().all(|p| done.iter().any(|r| r.runner.as_deref().is_some_and(|w| w.ends_with(&format!(":{p}")))))
+    })
+    .await;
+    // ...then the first is killed while it runs something.
+    let first_holder = format!(":{}", first.pid);
+    eventually(Duration::from_secs(30), "the first process is running a backup", || async {
+        backup_run::Entity::find()
+            .filter(backup_run::Column::Status.eq("running"))
+            .all(&db)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.runner.as_deref().is_some_and(|w| w.ends_with(&first_holder)))
+    })
+    .await;
+    let killed_at = jiff::Timestamp::now().as_millisecond();
+    first.kill().await;
+    // The survivor carries on alone for the rest of the minute.
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(started.elapsed()).max(Duration::from_secs(12))).await;
+    let mut second = second;
+    assert!(second.terminate().await.success());
+
+    // Every fire has exactly one run record, and every run finished.
+    let fires: Vec<(i64, i64)> = sea_orm::sqlx::query("SELECT app_id, fire_at FROM schedule_fires")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let runs = backup_run::Entity::find().all(&db).await.unwrap();
+    assert!(fires.len() >= APPS * 5, "a minute of fires every 10 s: {}", fires.len());
+    let mut per_fire: HashMap<(i64, i64), usize> = HashMap::new();
+    for r in &runs {
+        *per_fire.entry((r.app_id, r.scheduled_for.expect("scheduled runs only"))).or_default() += 1;
+    }
+    for fire in &fires {
+        assert_eq!(per_fire.get(fire), Some(&1), "fire {fire:?} has exactly one run record");
+    }
+    assert_eq!(per_fire.len(), fires.len(), "no run without a fire");
+    let statuses: HashMap<&str, usize> = runs.iter().fold(HashMap::new(), |mut m, r| {
+        *m.entry(r.status.as_str()).or_default() += 1;
+        m
+    });
+    // Fires after the second process stopped stay queued; everything else ended.
+    let stuck: Vec<_> = runs.iter().filter(|r| r.status == "running").collect();
+    assert!(stuck.is_empty(), "no run stays running: {stuck:?} ({statuses:?})");
+
+    // The run interrupted by the kill was retried to success, and says so.
+    let interrupted: Vec<_> =
+        runs.iter().filter(|r| r.error.as_deref().is_some_and(|e| e.contains("interrupted"))).collect();
+    assert!(!interrupted.is_empty(), "the killed run is recorded as interrupted");
+    for r in &interrupted {
+        assert_eq!(r.status, "succeeded", "{r:?}");
+        assert!(r.attempts >= 2, "{r:?}");
+        assert!(r.started_at.unwrap_or(0) > killed_at, "retried after the kill: {r:?}");
+    }
+
+    // No partial file: every file in Drive is a verified copy from a succeeded run.
+    let succeeded: std::collections::HashSet<String> =
+        runs.iter().filter(|r| r.status == "succeeded").filter_map(|r| r.file_id.clone()).collect();
+    for i in 0..APPS {
+        let name = format!("app-{i:02}");
+        let folder = h.double.files_in(&h.drive).into_iter().find(|f| f.name == name).expect("folder").id;
+        for file in h.double.files_in(&folder) {
+            assert!(succeeded.contains(&file.id), "{} is not from a succeeded run", file.name);
+            assert_eq!(file.app_properties.get("verified").map(String::as_str), Some("1"));
+        }
+    }
+    drop(h);
+    pg.drop_database(&database);
+}
