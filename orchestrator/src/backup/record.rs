@@ -133,6 +133,31 @@ pub async fn interrupted(db: &DatabaseConnection, run_id: i64) -> Result<(), DbE
         .map(|_| ())
 }
 
+/// Marks failed the runs left "running" by a process that is gone: no live lease for the app and
+/// no progress for `stale_ms`. Returns how many. (The queue re-runs their jobs; this keeps the
+/// record honest in the meantime, so no run stays "running" forever.)
+pub async fn sweep_interrupted(db: &DatabaseConnection, stale_ms: i64) -> Result<u64, DbErr> {
+    use crate::db::entities::app_lease;
+    let now = now_ms();
+    let live: Vec<i64> = app_lease::Entity::find()
+        .filter(app_lease::Column::ExpiresAt.gt(now))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.app_id)
+        .collect();
+    let result = backup_run::Entity::update_many()
+        .col_expr(backup_run::Column::Status, Expr::value("failed"))
+        .col_expr(backup_run::Column::Error, Expr::value("interrupted: the process running it stopped"))
+        .col_expr(backup_run::Column::FinishedAt, Expr::value(now))
+        .filter(backup_run::Column::Status.eq("running"))
+        .filter(backup_run::Column::UpdatedAt.lt(now - stale_ms))
+        .filter(backup_run::Column::AppId.is_not_in(live))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Adds a note to a run's error field (kept after success: e.g. an interrupted first attempt).
 pub async fn note(db: &DatabaseConnection, run_id: i64, note: &str) -> Result<(), DbErr> {
     backup_run::Entity::update_many()

@@ -48,6 +48,7 @@ impl ServeSettings {
             poll: Duration::from_millis(env.number("QUEUE_POLL_MS", d.poll.as_millis() as u64, &mut errors).max(10)),
             max_attempts: env.number("MAX_ATTEMPTS", d.max_attempts, &mut errors).max(1),
             retry_delay: Duration::from_secs(env.number("RETRY_DELAY_SECS", d.retry_delay.as_secs(), &mut errors)),
+            job_timeout: Duration::from_secs(env.number("JOB_TIMEOUT", d.job_timeout.as_secs(), &mut errors).max(1)),
         };
         let tick = Duration::from_millis(env.number("SCHEDULER_TICK_MS", 1000u64, &mut errors).max(50));
         let grace = Duration::from_secs(env.number("SHUTDOWN_GRACE", 30u64, &mut errors));

@@ -95,6 +95,13 @@ impl Scheduler {
             cursor.after = cursor.after.max(now);
         }
         let queued = if due.is_empty() { 0 } else { self.enqueue(&due).await? };
+        if now.as_second() % 30 == 0 {
+            match crate::backup::record::sweep_interrupted(&self.db, 5 * 60 * 1000).await {
+                Ok(n) if n > 0 => tracing::warn!(runs = n, "marked runs of stopped processes as interrupted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not sweep interrupted runs"),
+            }
+        }
         self.last_tick.store(now_ms(), Ordering::Relaxed);
         Ok(queued)
     }

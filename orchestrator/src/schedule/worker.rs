@@ -28,6 +28,8 @@ pub struct WorkerSettings {
     pub max_attempts: i32,
     /// First pause before a retry (doubling).
     pub retry_delay: Duration,
+    /// Longest a job may run before it is stopped and failed.
+    pub job_timeout: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -39,6 +41,7 @@ impl Default for WorkerSettings {
             poll: Duration::from_millis(250),
             max_attempts: 3,
             retry_delay: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(25 * 3600),
         }
     }
 }
@@ -80,7 +83,15 @@ impl Jobs {
             }
         };
         let quiet = |_: Progress| {};
-        match self.runner.run(&app, run.id, &quiet).await {
+        let Ok(outcome) = tokio::time::timeout(self.settings.job_timeout, self.runner.run(&app, run.id, &quiet)).await
+        else {
+            // Dropping the run stopped its upload before the final chunk: no file appears.
+            let error = format!("stopped after JOB_TIMEOUT ({}s)", self.settings.job_timeout.as_secs());
+            let ending = record::Ending { status: "failed", error: Some(error), ..Default::default() };
+            let _ = record::finish(db, run.id, &ending).await;
+            return;
+        };
+        match outcome {
             Ok(_) if interrupted => {
                 let note = format!("attempt {} was interrupted (its process stopped) and retried", run.attempts);
                 let _ = record::note(db, run.id, &note).await;

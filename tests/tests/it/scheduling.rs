@@ -194,3 +194,33 @@ async fn every_fire_runs_once_across_processes_and_a_killed_process_loses_nothin
     drop(h);
     pg.drop_database(&database);
 }
+
+#[tokio::test]
+async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
+    use orchestrator::backup::record::{self, Trigger};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 10, delay: Duration::ZERO }, 30).await;
+    h.add_app("ghost", &app.url, &h.folder("ghost"), &[]).await;
+    let db = orchestrator::db::connect(&h.database_url).await.unwrap();
+    let app_id = runs_of(&h, "ghost").await.len() as i64 + 1;
+    let run = record::create(&db, app_id, Trigger::Manual).await.unwrap();
+    let mut row: backup_run::ActiveModel = run.clone().into();
+    row.status = Set("running".into());
+    row.updated_at = Set(run.updated_at - 10 * 60 * 1000);
+    row.update(&db).await.unwrap();
+    let fresh = record::create(&db, app_id, Trigger::Manual).await.unwrap();
+    let mut row: backup_run::ActiveModel = fresh.clone().into();
+    row.status = Set("running".into());
+    row.update(&db).await.unwrap();
+
+    assert_eq!(record::sweep_interrupted(&db, 5 * 60 * 1000).await.unwrap(), 1);
+    let swept = record::get(&db, run.id).await.unwrap().unwrap();
+    assert_eq!(swept.status, "failed");
+    assert!(swept.error.unwrap().contains("interrupted"));
+    assert_eq!(
+        record::get(&db, fresh.id).await.unwrap().unwrap().status,
+        "running",
+        "a run with recent progress is left alone"
+    );
+}
