@@ -11,10 +11,16 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_owned()
 }
 
-/// `target/<profile>` of the running test binary (`target/<profile>/deps/<test>`).
+/// `target/<profile>` of the running binary: tests live in `target/<profile>/deps/`, binaries
+/// such as `bench` in `target/<profile>/`.
 fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    exe.parent().and_then(Path::parent).expect("test binaries live in target/<profile>/deps").to_owned()
+    let exe = std::env::current_exe().expect("the running binary has a path");
+    let dir = exe.parent().expect("a binary lives in a folder");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target/<profile>").to_owned()
+    } else {
+        dir.to_owned()
+    }
 }
 
 fn build_once() {

@@ -29,10 +29,13 @@ pub enum Command {
     /// Register and manage the apps to back up.
     #[command(subcommand)]
     Apps(apps::AppsCommand),
-    /// Run one backup of an app now, in the foreground.
+    /// Run one backup of an app now, in the foreground (or queue it for `serve` with --queued).
     Run {
         /// The app's name.
         app: String,
+        /// Queue a manual job for the running service instead of running it here; prints the run id.
+        #[arg(long)]
+        queued: bool,
     },
     /// Work with schedules (when does a cron expression fire?).
     #[command(subcommand)]
@@ -55,7 +58,8 @@ impl Cli {
             Command::Cron(command) => command.run(),
             Command::Remote(command) => command.run(env).await,
             Command::Apps(command) => command.run(&context(env).await?, env).await,
-            Command::Run { app } => run::run(&context(env).await?, &app).await,
+            Command::Run { app, queued: false } => run::run(&context(env).await?, &app).await,
+            Command::Run { app, queued: true } => run::queue(&context(env).await?, &app).await,
             Command::Serve => {
                 let settings =
                     serve::ServeSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;

@@ -34,6 +34,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         });
     let db = Database::connect(options).await?;
     migrations::Migrator::up(&db, None).await?;
+    // The queue's tables live in the same database; they exist before anything can push a job.
+    let queue = if is_postgres(&db) {
+        apalis_postgres::PostgresStorage::migrations().run(db.get_postgres_connection_pool()).await
+    } else {
+        apalis_sqlite::SqliteStorage::migrations().run(db.get_sqlite_connection_pool()).await
+    };
+    queue.map_err(|e| DbErr::Migration(format!("queue tables: {e}")))?;
     Ok(db)
 }
 

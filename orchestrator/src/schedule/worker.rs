@@ -131,7 +131,6 @@ pub async fn run(jobs: Arc<Jobs>, name: String, stop: tokio::sync::watch::Receiv
     let strategy = || Strategy::new().interval(s.poll);
     if crate::db::is_postgres(&db) {
         let pool = db.get_postgres_connection_pool().clone();
-        apalis_postgres::PostgresStorage::migrations().run(&pool).await.map_err(|e| e.to_string())?;
         let config = apalis_postgres::Config::default()
             .queue(QUEUE)
             .batch_size(1)
@@ -150,7 +149,6 @@ pub async fn run(jobs: Arc<Jobs>, name: String, stop: tokio::sync::watch::Receiv
             .map_err(|e| e.to_string())
     } else {
         let pool = db.get_sqlite_connection_pool().clone();
-        apalis_sqlite::SqliteStorage::migrations().run(&pool).await.map_err(|e| e.to_string())?;
         let config = apalis_sqlite::Config::default()
             .queue(QUEUE)
             .batch_size(1)
