@@ -184,58 +184,36 @@ impl Scheduler {
     }
 }
 
-/// `(run id, app id)` of the run records created for `won` fires.
-async fn insert_runs_pg(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    won: &[(i64, i64)],
-    now: i64,
-) -> Result<Vec<(i64, i64)>, String> {
-    if won.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = QueryBuilder::<sqlx::Postgres>::new(
-        "INSERT INTO backup_runs (app_id, trigger, scheduled_for, queued_at, status, bytes, attempts, updated_at) ",
-    );
-    q.push_values(won, |mut b, (app, at)| {
-        b.push_bind(*app)
-            .push_bind("schedule")
-            .push_bind(*at)
-            .push_bind(now)
-            .push_bind("queued")
-            .push_bind(0i64)
-            .push_bind(0i32)
-            .push_bind(now);
-    });
-    q.push(" RETURNING id, app_id");
-    let rows = q.build().fetch_all(&mut **tx).await.map_err(|e| e.to_string())?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+/// Defines `$name`, which creates the run records for `won` fires in the transaction and returns
+/// `(run id, app id)` of each: the same SQL for both databases, typed per driver.
+macro_rules! insert_runs {
+    ($name:ident, $db:ty) => {
+        async fn $name(tx: &mut sqlx::Transaction<'_, $db>, won: &[(i64, i64)], now: i64) -> Result<Vec<(i64, i64)>, String> {
+            if won.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut q = QueryBuilder::<$db>::new(
+                "INSERT INTO backup_runs (app_id, trigger, scheduled_for, queued_at, status, bytes, attempts, updated_at) ",
+            );
+            q.push_values(won, |mut b, (app, at)| {
+                b.push_bind(*app)
+                    .push_bind("schedule")
+                    .push_bind(*at)
+                    .push_bind(now)
+                    .push_bind("queued")
+                    .push_bind(0i64)
+                    .push_bind(0i32)
+                    .push_bind(now);
+            });
+            q.push(" RETURNING id, app_id");
+            let rows = q.build().fetch_all(&mut **tx).await.map_err(|e| e.to_string())?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        }
+    };
 }
 
-async fn insert_runs_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    won: &[(i64, i64)],
-    now: i64,
-) -> Result<Vec<(i64, i64)>, String> {
-    if won.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO backup_runs (app_id, trigger, scheduled_for, queued_at, status, bytes, attempts, updated_at) ",
-    );
-    q.push_values(won, |mut b, (app, at)| {
-        b.push_bind(*app)
-            .push_bind("schedule")
-            .push_bind(*at)
-            .push_bind(now)
-            .push_bind("queued")
-            .push_bind(0i64)
-            .push_bind(0i32)
-            .push_bind(now);
-    });
-    q.push(" RETURNING id, app_id");
-    let rows = q.build().fetch_all(&mut **tx).await.map_err(|e| e.to_string())?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-}
+insert_runs!(insert_runs_pg, sqlx::Postgres);
+insert_runs!(insert_runs_sqlite, sqlx::Sqlite);
 
 fn tasks_for(runs: &[(i64, i64)], fires: &[Fire]) -> Vec<apalis::prelude::Task<Vec<u8>>> {
     runs.iter()

@@ -128,41 +128,37 @@ pub async fn run(jobs: Arc<Jobs>, name: String, stop: tokio::sync::watch::Receiv
         let _ = stop.wait_for(|s| *s).await;
         Ok::<(), WorkerError>(())
     };
-    let strategy = || Strategy::new().interval(s.poll);
+    let strategy = Strategy::new().interval(s.poll);
+    // The same worker over either backend; only the storage type differs.
+    macro_rules! work {
+        ($storage:ty, $config:expr, $pool:expr) => {{
+            let config = $config
+                .queue(QUEUE)
+                .batch_size(1)
+                .heartbeat_interval(s.heartbeat)
+                .missed_heartbeats(s.missed_heartbeats);
+            let backend = <$storage>::new($pool).with_config(config).poll_with_strategy(strategy);
+            WorkerBuilder::new(name)
+                .backend(backend)
+                .concurrency(s.concurrency)
+                .data(jobs)
+                .build(handle)
+                .run_until(signal)
+                .await
+                .map_err(|e| e.to_string())
+        }};
+    }
     if crate::db::is_postgres(&db) {
-        let pool = db.get_postgres_connection_pool().clone();
-        let config = apalis_postgres::Config::default()
-            .queue(QUEUE)
-            .batch_size(1)
-            .heartbeat_interval(s.heartbeat)
-            .missed_heartbeats(s.missed_heartbeats);
-        let backend = apalis_postgres::PostgresStorage::<BackupJob>::new(&pool)
-            .with_config(config)
-            .poll_with_strategy(strategy());
-        WorkerBuilder::new(name)
-            .backend(backend)
-            .concurrency(s.concurrency)
-            .data(jobs)
-            .build(handle)
-            .run_until(signal)
-            .await
-            .map_err(|e| e.to_string())
+        work!(
+            apalis_postgres::PostgresStorage<BackupJob>,
+            apalis_postgres::Config::default(),
+            db.get_postgres_connection_pool()
+        )
     } else {
-        let pool = db.get_sqlite_connection_pool().clone();
-        let config = apalis_sqlite::Config::default()
-            .queue(QUEUE)
-            .batch_size(1)
-            .heartbeat_interval(s.heartbeat)
-            .missed_heartbeats(s.missed_heartbeats);
-        let backend =
-            apalis_sqlite::SqliteStorage::<BackupJob>::new(&pool).with_config(config).poll_with_strategy(strategy());
-        WorkerBuilder::new(name)
-            .backend(backend)
-            .concurrency(s.concurrency)
-            .data(jobs)
-            .build(handle)
-            .run_until(signal)
-            .await
-            .map_err(|e| e.to_string())
+        work!(
+            apalis_sqlite::SqliteStorage<BackupJob>,
+            apalis_sqlite::Config::default(),
+            db.get_sqlite_connection_pool()
+        )
     }
 }
