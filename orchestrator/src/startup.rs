@@ -39,7 +39,7 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Context> {
     }
     let destination = Destination::open(&settings.storage).map_err(|e| anyhow::anyhow!("storage: {}", e.message()))?;
     let holder = format!("{}:{}", hostname(), std::process::id());
-    let runner = Runner { db: db.clone(), destination, settings: settings.run, holder };
+    let runner = Runner { db: db.clone(), destination, settings: settings.run, holder, stopping: Default::default() };
     Ok(Context { registry: Registry::new(db.clone(), secrets), db, runner })
 }
 

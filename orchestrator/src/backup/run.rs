@@ -32,6 +32,8 @@ pub struct Runner {
     pub settings: RunSettings,
     /// This process, for leases ("host:pid").
     pub holder: String,
+    /// Set when the process is shutting down and running backups must stop.
+    pub stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Where a run is.
@@ -239,6 +241,9 @@ impl Runner {
                         format!("the export is larger than MAX_BACKUP_SIZE ({max} bytes): stopped; raise the limit or make the backup smaller"),
                         false,
                     ));
+                }
+                if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(Failure::new(Phase::Export, "stopped: the service is shutting down; it runs again later", true));
                 }
                 if lease.is_lost() {
                     return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", true));

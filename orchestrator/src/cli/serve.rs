@@ -102,8 +102,12 @@ pub async fn serve(ctx: Context, settings: ServeSettings) -> anyhow::Result<Exit
     tracing::info!(grace = ?settings.grace, "stopping: no new jobs; letting running backups finish");
     let _ = stop_tx.send(true);
     if tokio::time::timeout(settings.grace, &mut worker_task).await.is_err() {
-        tracing::warn!("running backups did not finish within the grace period; abandoning them");
-        worker_task.abort();
+        // Abort the uploads (no file appears), record the runs as stopped and queue them again.
+        tracing::warn!("running backups did not finish within the grace period; stopping them");
+        ctx.runner.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        if tokio::time::timeout(Duration::from_secs(10), &mut worker_task).await.is_err() {
+            worker_task.abort();
+        }
     }
     let _ = scheduler_task.await;
     let _ = server.await;

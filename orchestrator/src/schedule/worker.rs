@@ -100,7 +100,9 @@ impl Jobs {
             Err(failure) if failure.retryable && !failure.skipped => {
                 let attempts =
                     record::get(db, run.id).await.ok().flatten().map_or(self.settings.max_attempts, |r| r.attempts);
-                if attempts < self.settings.max_attempts {
+                // A shutdown is not the run's fault: it does not use up an attempt.
+                let stopped = self.runner.stopping.load(std::sync::atomic::Ordering::Relaxed);
+                if attempts < self.settings.max_attempts || stopped {
                     let delay = self.settings.retry_delay.saturating_mul(1 << (attempts - 1).clamp(0, 10));
                     let _ = record::requeue(db, run.id, &failure.message, delay).await;
                     if let Err(e) = queue::push(db, &[(job, app.priority.rank(), delay)]).await {

@@ -224,3 +224,33 @@ async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
         "a run with recent progress is left alone"
     );
 }
+
+#[tokio::test]
+async fn shutdown_stops_a_long_backup_cleanly_and_the_next_process_finishes_it() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 4 * 1024 * 1024, delay: Duration::from_millis(80) }, 31).await;
+    let folder = h.folder("long");
+    h.add_app("long", &app.url, &folder, &[]).await;
+    let mut served = h.serve(&[("SHUTDOWN_GRACE", "1")]).await;
+    let queued = h.cli(&["run", "long", "--queued"]).await;
+    queued.assert_success();
+    assert!(queued.stdout_text().starts_with("queued run 1 of long"), "{}", queued.stdout_text());
+    eventually(Duration::from_secs(20), "the manual run is running", || async {
+        runs_of(&h, "long").await.iter().any(|r| r.status == "running" && r.bytes > 0)
+    })
+    .await;
+    assert!(served.terminate().await.success(), "SIGTERM stops serve cleanly");
+    let run = runs_of(&h, "long").await.remove(0);
+    assert_eq!(run.status, "queued", "{run:?}");
+    assert!(run.error.as_deref().unwrap_or_default().contains("shutting down"), "{run:?}");
+    assert!(h.double.files_in(&folder).is_empty(), "no partial file");
+    assert_eq!(h.double.open_sessions(), 0, "the upload session was cancelled");
+
+    let mut again = h.serve(&[("RETRY_DELAY_SECS", "0")]).await;
+    eventually(Duration::from_secs(60), "the next process finishes the run", || async {
+        runs_of(&h, "long").await.iter().any(|r| r.status == "succeeded")
+    })
+    .await;
+    assert_eq!(h.double.files_in(&folder).len(), 1);
+    again.terminate().await;
+}
