@@ -254,3 +254,35 @@ async fn shutdown_stops_a_long_backup_cleanly_and_the_next_process_finishes_it()
     assert_eq!(h.double.files_in(&folder).len(), 1);
     again.terminate().await;
 }
+
+#[tokio::test]
+async fn queued_jobs_are_taken_by_app_priority() {
+    let h = Harness::sqlite().await;
+    let slow = sdk_apps::spawn(Behaviour::Good { size: 2 * 1024 * 1024, delay: Duration::from_millis(60) }, 32).await;
+    let quick = sdk_apps::spawn(Behaviour::Good { size: 1000, delay: Duration::ZERO }, 33).await;
+    let quick2 = sdk_apps::spawn(Behaviour::Good { size: 1000, delay: Duration::ZERO }, 34).await;
+    h.add_app("busy", &slow.url, &h.folder("busy"), &[]).await;
+    h.add_app("later", &quick.url, &h.folder("later"), &["--priority", "low"]).await;
+    h.add_app("urgent", &quick2.url, &h.folder("urgent"), &["--priority", "high"]).await;
+    let mut served = h.serve(&[("MAX_CONCURRENT_BACKUPS", "1")]).await;
+    h.cli(&["run", "busy", "--queued"]).await.assert_success();
+    eventually(Duration::from_secs(20), "the only slot is busy", || async {
+        runs_of(&h, "busy").await.iter().any(|r| r.status == "running")
+    })
+    .await;
+    // Queued while the slot is taken: low first, then high.
+    h.cli(&["run", "later", "--queued"]).await.assert_success();
+    h.cli(&["run", "urgent", "--queued"]).await.assert_success();
+    eventually(Duration::from_secs(60), "all three ran", || async {
+        let mut done = 0;
+        for app in ["busy", "later", "urgent"] {
+            done += runs_of(&h, app).await.iter().filter(|r| r.status == "succeeded").count();
+        }
+        done == 3
+    })
+    .await;
+    let started = |runs: Vec<backup_run::Model>| runs[0].started_at.unwrap();
+    let (later, urgent) = (started(runs_of(&h, "later").await), started(runs_of(&h, "urgent").await));
+    assert!(urgent < later, "the high-priority job ran first ({urgent} vs {later})");
+    served.terminate().await;
+}
