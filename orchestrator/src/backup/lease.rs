@@ -58,16 +58,6 @@ impl Lease {
             Ok(_) => {}
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 let current = app_lease::Entity::find_by_id(app_id).one(db).await?;
-                // The queue re-runs a job only when its worker stopped beating: a lease held for
-                // this very run belongs to that dead attempt.
-                if let Some(c) = current.as_ref().filter(|c| c.run_id == Some(run_id) && c.holder != holder) {
-                    app_lease::Entity::delete_many()
-                        .filter(app_lease::Column::AppId.eq(app_id))
-                        .filter(app_lease::Column::Holder.eq(c.holder.clone()))
-                        .exec(db)
-                        .await?;
-                    return Box::pin(Lease::acquire(db, app_id, holder, run_id)).await;
-                }
                 return Ok(Err(Held {
                     holder: current.as_ref().map(|c| c.holder.clone()).unwrap_or_else(|| "another process".into()),
                     run_id: current.and_then(|c| c.run_id),

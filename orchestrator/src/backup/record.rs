@@ -121,18 +121,6 @@ pub async fn finish(db: &DatabaseConnection, run_id: i64, ending: &Ending) -> Re
     row.update(db).await
 }
 
-/// Records that the attempt in progress was cut short by its process dying.
-pub async fn interrupted(db: &DatabaseConnection, run_id: i64) -> Result<(), DbErr> {
-    backup_run::Entity::update_many()
-        .col_expr(backup_run::Column::Status, Expr::value("failed"))
-        .col_expr(backup_run::Column::Error, Expr::value("interrupted: the process running it stopped; retried"))
-        .col_expr(backup_run::Column::UpdatedAt, Expr::value(now_ms()))
-        .filter(backup_run::Column::Id.eq(run_id))
-        .exec(db)
-        .await
-        .map(|_| ())
-}
-
 /// Marks failed the runs left "running" by a process that is gone: no live lease for the app and
 /// no progress for `stale_ms`. Returns how many. (The queue re-runs their jobs; this keeps the
 /// record honest in the meantime, so no run stays "running" forever.)
@@ -156,16 +144,6 @@ pub async fn sweep_interrupted(db: &DatabaseConnection, stale_ms: i64) -> Result
         .exec(db)
         .await?;
     Ok(result.rows_affected)
-}
-
-/// Adds a note to a run's error field (kept after success: e.g. an interrupted first attempt).
-pub async fn note(db: &DatabaseConnection, run_id: i64, note: &str) -> Result<(), DbErr> {
-    backup_run::Entity::update_many()
-        .col_expr(backup_run::Column::Error, Expr::value(note))
-        .filter(backup_run::Column::Id.eq(run_id))
-        .exec(db)
-        .await
-        .map(|_| ())
 }
 
 /// Puts a failed attempt back in the queued state, saying why and when it runs again.

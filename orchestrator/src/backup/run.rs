@@ -102,11 +102,14 @@ pub struct Failure {
     pub retryable: bool,
     /// The run was refused, not attempted (another backup of the app was running).
     pub skipped: bool,
+    /// An earlier attempt of this same run still holds the app: try again once its lease lapses,
+    /// without touching the record (that attempt may still be alive and writing it).
+    pub deferred: bool,
 }
 
 impl Failure {
     fn new(phase: Phase, message: impl Into<String>, retryable: bool) -> Self {
-        Failure { phase, message: message.into(), retryable, skipped: false }
+        Failure { phase, message: message.into(), retryable, skipped: false, deferred: false }
     }
 
     fn app(phase: Phase, e: ClientError) -> Self {
@@ -143,6 +146,20 @@ impl Runner {
         let holder = format!("{}:run-{run_id}", self.holder);
         let lease = match Lease::acquire(&self.db, app.id, &holder, run_id).await {
             Ok(Ok(lease)) => lease,
+            Ok(Err(held)) if held.run_id == Some(run_id) => {
+                // The queue re-ran this job because its worker looked dead; the lease, renewed
+                // by a live holder, is what decides.
+                return Err(Failure {
+                    phase: Phase::Capabilities,
+                    message: format!(
+                        "an earlier attempt of run {run_id} still holds {} (on {})",
+                        app.name, held.holder
+                    ),
+                    retryable: true,
+                    skipped: false,
+                    deferred: true,
+                });
+            }
             Ok(Err(held)) => {
                 let by = held.run_id.map(|r| format!("run {r}")).unwrap_or_default();
                 let failure = Failure {
@@ -150,6 +167,7 @@ impl Runner {
                     message: format!("skipped: another backup of {} is running ({by} on {})", app.name, held.holder),
                     retryable: false,
                     skipped: true,
+                    deferred: false,
                 };
                 let ending = Ending { status: "skipped", error: Some(failure.message.clone()), ..Default::default() };
                 let _ = record::finish(&self.db, run_id, &ending).await;
@@ -157,6 +175,9 @@ impl Runner {
             }
             Err(e) => return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true)),
         };
+        // Still "running" with the lease free: the process of the previous attempt stopped.
+        let resumed = (run.status == "running")
+            .then(|| format!("attempt {} was interrupted (its process stopped) and retried", run.attempts.max(1)));
         if let Err(e) = record::start(&self.db, &run, &self.holder).await {
             lease.release().await;
             return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true));
@@ -171,14 +192,17 @@ impl Runner {
                 sha256: Some(s.sha256.clone()),
                 file_id: Some(s.file.id.clone()),
                 file_name: Some(s.file.name.clone()),
-                error: s.retention_error.clone(),
+                error: s.retention_error.clone().or(resumed),
                 pruned: s.pruned.clone(),
             },
             Err(f) => Ending {
                 status: "failed",
                 phase: Some(f.phase.as_str().into()),
                 bytes: tracker.bytes,
-                error: Some(f.message.clone()),
+                error: Some(match &resumed {
+                    Some(note) => format!("{}; {note}", f.message),
+                    None => f.message.clone(),
+                }),
                 ..Default::default()
             },
         };

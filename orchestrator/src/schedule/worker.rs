@@ -65,10 +65,11 @@ impl Jobs {
             tracing::warn!(run_id = job.run_id, "a queued job's run record is gone; dropping the job");
             return;
         };
-        let interrupted = run.status == "running";
-        if interrupted {
-            // The process that was running it died: record that, then this attempt takes over.
-            let _ = record::interrupted(db, run.id).await;
+        // The queue delivers at least once: a job seen again after its run ended does nothing.
+        let interrupted = run.error.as_deref().is_some_and(|e| e.starts_with("interrupted"));
+        if run.status == "succeeded" || run.status == "skipped" || (run.status == "failed" && !interrupted) {
+            tracing::info!(run_id = run.id, status = %run.status, "job delivered again after its run ended; ignored");
+            return;
         }
         let app = match self.registry.get_by_id(job.app_id).await {
             Ok(app) => app,
@@ -92,11 +93,13 @@ impl Jobs {
             return;
         };
         match outcome {
-            Ok(_) if interrupted => {
-                let note = format!("attempt {} was interrupted (its process stopped) and retried", run.attempts);
-                let _ = record::note(db, run.id, &note).await;
-            }
             Ok(_) => {}
+            Err(failure) if failure.deferred => {
+                let retry = crate::backup::lease::LEASE_TTL;
+                if let Err(e) = queue::push(db, &[(job, app.priority.rank(), retry)]).await {
+                    tracing::error!(run_id = run.id, error = %e, "could not queue the retry");
+                }
+            }
             Err(failure) if failure.retryable && !failure.skipped => {
                 let attempts =
                     record::get(db, run.id).await.ok().flatten().map_or(self.settings.max_attempts, |r| r.attempts);
