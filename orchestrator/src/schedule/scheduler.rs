@@ -138,44 +138,18 @@ impl Scheduler {
         for batch in due.chunks(500) {
             queued += if crate::db::is_postgres(&self.db) {
                 let mut tx = self.db.get_postgres_connection_pool().begin().await.map_err(|e| e.to_string())?;
-                let mut q =
-                    QueryBuilder::<sqlx::Postgres>::new("INSERT INTO schedule_fires (app_id, fire_at, created_at) ");
-                q.push_values(batch, |mut b, f| {
-                    b.push_bind(f.app_id).push_bind(f.at).push_bind(now);
-                });
-                q.push(" ON CONFLICT DO NOTHING RETURNING app_id, fire_at");
-                let won: Vec<(i64, i64)> = q
-                    .build()
-                    .fetch_all(&mut *tx)
+                let runs = insert_fires_and_runs_pg(&mut tx, batch, now).await?;
+                apalis_postgres::queries::push_tasks(&mut *tx, QUEUE, tasks_for(&runs, batch))
                     .await
-                    .map_err(|e| e.to_string())?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect();
-                let runs = insert_runs_pg(&mut tx, &won, now).await?;
-                let tasks = tasks_for(&runs, batch);
-                apalis_postgres::queries::push_tasks(&mut *tx, QUEUE, tasks).await.map_err(|e| e.to_string())?;
+                    .map_err(|e| e.to_string())?;
                 tx.commit().await.map_err(|e| e.to_string())?;
                 runs.len()
             } else {
                 let mut tx = self.db.get_sqlite_connection_pool().begin().await.map_err(|e| e.to_string())?;
-                let mut q =
-                    QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO schedule_fires (app_id, fire_at, created_at) ");
-                q.push_values(batch, |mut b, f| {
-                    b.push_bind(f.app_id).push_bind(f.at).push_bind(now);
-                });
-                q.push(" ON CONFLICT DO NOTHING RETURNING app_id, fire_at");
-                let won: Vec<(i64, i64)> = q
-                    .build()
-                    .fetch_all(&mut *tx)
+                let runs = insert_fires_and_runs_sqlite(&mut tx, batch, now).await?;
+                apalis_sqlite::queries::push_tasks(&mut *tx, QUEUE, &tasks_for(&runs, batch))
                     .await
-                    .map_err(|e| e.to_string())?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect();
-                let runs = insert_runs_sqlite(&mut tx, &won, now).await?;
-                let tasks = tasks_for(&runs, batch);
-                apalis_sqlite::queries::push_tasks(&mut *tx, QUEUE, &tasks).await.map_err(|e| e.to_string())?;
+                    .map_err(|e| e.to_string())?;
                 tx.commit().await.map_err(|e| e.to_string())?;
                 runs.len()
             };
@@ -184,18 +158,32 @@ impl Scheduler {
     }
 }
 
-/// Defines `$name`, which creates the run records for `won` fires in the transaction and returns
-/// `(run id, app id)` of each: the same SQL for both databases, typed per driver.
-macro_rules! insert_runs {
+/// Defines `$name`, which inserts the due fires in the transaction and, for each fire this
+/// process inserted first, a queued run record; it returns `(run id, app id)` of each. The same
+/// SQL for both databases, typed per driver.
+macro_rules! insert_fires_and_runs {
     ($name:ident, $db:ty) => {
-        async fn $name(tx: &mut sqlx::Transaction<'_, $db>, won: &[(i64, i64)], now: i64) -> Result<Vec<(i64, i64)>, String> {
+        async fn $name(tx: &mut sqlx::Transaction<'_, $db>, due: &[Fire], now: i64) -> Result<Vec<(i64, i64)>, String> {
+            let mut q = QueryBuilder::<$db>::new("INSERT INTO schedule_fires (app_id, fire_at, created_at) ");
+            q.push_values(due, |mut b, f| {
+                b.push_bind(f.app_id).push_bind(f.at).push_bind(now);
+            });
+            q.push(" ON CONFLICT DO NOTHING RETURNING app_id, fire_at");
+            let won: Vec<(i64, i64)> = q
+                .build()
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
             if won.is_empty() {
                 return Ok(Vec::new());
             }
             let mut q = QueryBuilder::<$db>::new(
                 "INSERT INTO backup_runs (app_id, trigger, scheduled_for, queued_at, status, bytes, attempts, updated_at) ",
             );
-            q.push_values(won, |mut b, (app, at)| {
+            q.push_values(&won, |mut b, (app, at)| {
                 b.push_bind(*app)
                     .push_bind("schedule")
                     .push_bind(*at)
@@ -212,8 +200,8 @@ macro_rules! insert_runs {
     };
 }
 
-insert_runs!(insert_runs_pg, sqlx::Postgres);
-insert_runs!(insert_runs_sqlite, sqlx::Sqlite);
+insert_fires_and_runs!(insert_fires_and_runs_pg, sqlx::Postgres);
+insert_fires_and_runs!(insert_fires_and_runs_sqlite, sqlx::Sqlite);
 
 fn tasks_for(runs: &[(i64, i64)], fires: &[Fire]) -> Vec<apalis::prelude::Task<Vec<u8>>> {
     runs.iter()
