@@ -1,6 +1,7 @@
 //! The backup orchestrator: pulls exports from apps that speak contract v1 and streams them into
 //! their destination. `main.rs` only wires the command line to the modules here.
 
+pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod config;

@@ -16,6 +16,8 @@ pub enum Trigger {
     Manual,
     /// `orchestrator run`.
     Cli,
+    /// The backup of the app's current state taken before a restore.
+    Safety,
 }
 
 impl Trigger {
@@ -24,6 +26,7 @@ impl Trigger {
             Trigger::Schedule(_) => "schedule",
             Trigger::Manual => "manual",
             Trigger::Cli => "cli",
+            Trigger::Safety => "safety",
         }
     }
 }

@@ -1,0 +1,44 @@
+//! One restore: a stored copy streamed back into its app, with progress and outcome.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `restores`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "restores")]
+pub struct Model {
+    /// Id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The app restored into.
+    pub app_id: i64,
+    /// The copy's destination file id.
+    pub copy_file_id: String,
+    /// The copy's file name.
+    pub copy_name: String,
+    /// running | succeeded | failed.
+    pub status: String,
+    /// safety_backup | download | import | done.
+    pub phase: Option<String>,
+    /// Bytes sent to the app so far.
+    pub bytes: i64,
+    /// The copy's size.
+    pub total_bytes: i64,
+    /// The safety backup taken first, when one was.
+    pub safety_run_id: Option<i64>,
+    /// Who asked for it.
+    pub actor: String,
+    /// What went wrong, for the operator.
+    pub error: Option<String>,
+    /// Milliseconds since the epoch.
+    pub started_at: i64,
+    /// Milliseconds since the epoch.
+    pub finished_at: Option<i64>,
+    /// Last progress update (ms).
+    pub updated_at: i64,
+}
+
+/// No relations are navigated through the ORM.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
