@@ -58,12 +58,7 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
 /// Queues a manual backup of `app` for the service (`orchestrator serve`) and prints its run id.
 pub async fn queue(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
     let app = ctx.registry.get(app).await?;
-    let run = record::create(&ctx.db, app.id, Trigger::Manual).await?;
-    let job = crate::schedule::queue::BackupJob { run_id: run.id, app_id: app.id };
-    // "Test now" is for a person waiting: ahead of scheduled work of the same app priority.
-    crate::schedule::queue::push(&ctx.db, &[(job, app.priority.rank() + 1, std::time::Duration::ZERO)])
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let run = crate::schedule::queue::run_now(&ctx.db, &app).await.map_err(anyhow::Error::msg)?;
     println!("queued run {} of {}", run.id, app.name);
     Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,8 @@ pub struct ServeSettings {
     pub tick: Duration,
     /// `SHUTDOWN_GRACE` seconds (default 30).
     pub grace: Duration,
+    /// The web UI and API.
+    pub web: crate::config::web::WebSettings,
 }
 
 impl ServeSettings {
@@ -52,7 +54,11 @@ impl ServeSettings {
         };
         let tick = Duration::from_millis(env.number("SCHEDULER_TICK_MS", 1000u64, &mut errors).max(50));
         let grace = Duration::from_secs(env.number("SHUTDOWN_GRACE", 30u64, &mut errors));
-        if errors.is_empty() { Ok(ServeSettings { listen, workers, tick, grace }) } else { Err(errors) }
+        let web = crate::config::web::WebSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        match web {
+            Some(web) if errors.is_empty() => Ok(ServeSettings { listen, workers, tick, grace, web }),
+            _ => Err(errors),
+        }
     }
 }
 
@@ -78,8 +84,26 @@ pub async fn serve(ctx: Context, settings: ServeSettings) -> anyhow::Result<Exit
     let name = format!("{}-{}", ctx.runner.holder, jiff::Timestamp::now().as_millisecond());
     let mut worker_task = tokio::spawn(worker::run(jobs, name, stop_rx.clone()));
 
+    let (admin, generated) =
+        crate::http::auth::admin::resolve(&ctx.db, &settings.web).await.map_err(anyhow::Error::msg)?;
+    if let Some(password) = generated {
+        use secrecy::ExposeSecret;
+        // Printed once, on the terminal that started the first process; only its hash is kept.
+        println!(
+            "admin sign-in: user {:?}, password {} (shown once; set ADMIN_PASSWORD to choose your own)",
+            admin.user,
+            password.expose_secret()
+        );
+    }
+    let web = std::sync::Arc::new(crate::http::state::WebState {
+        throttle: crate::http::auth::throttle::Throttle::new(settings.web.login_max_failures),
+        settings: settings.web.clone(),
+        admin,
+        ctx: ctx.clone(),
+        demo_app: None,
+    });
     let mut http_stop = stop_rx.clone();
-    let app = crate::http::router(health);
+    let app = crate::http::app(health, web).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

@@ -4,6 +4,7 @@
 
 pub mod run;
 pub mod storage;
+pub mod web;
 
 use std::collections::HashMap;
 

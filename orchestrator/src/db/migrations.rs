@@ -437,6 +437,15 @@ impl MigrationTrait for M0003Web {
                 .to_owned(),
         )
         .await?;
+        // The dashboard counts the last 24 hours' runs.
+        m.create_index(
+            Index::create()
+                .name("backup_runs_finished")
+                .table(BackupRuns::Table)
+                .col(BackupRuns::FinishedAt)
+                .to_owned(),
+        )
+        .await?;
         m.create_index(Index::create().name("audit_log_at").table(AuditLog::Table).col(AuditLog::At).to_owned()).await
     }
 }

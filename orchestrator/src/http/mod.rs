@@ -1,10 +1,43 @@
-//! The HTTP server: health and readiness now; the UI and the JSON API build on it.
+//! The HTTP server: health and readiness, the pages (`ui`), the JSON API (`api`) and the static
+//! assets, behind security headers. Every page but sign-in needs a session; every API route an
+//! API token.
 
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod format;
 pub mod health;
+pub mod i18n;
+pub mod state;
+pub mod ui;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::set_header::SetResponseHeaderLayer;
 
-/// The application's routes.
-pub fn router(state: health::Health) -> Router {
-    Router::new().merge(health::router(state))
+/// The content security policy: scripts and styles only from this site, no inline script.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Health only (commands that serve no UI).
+pub fn router(health: health::Health) -> Router {
+    Router::new().merge(health::router(health))
+}
+
+/// Everything `serve` answers.
+pub fn app(health: health::Health, web: state::Web) -> Router {
+    let pages = ui::routes().merge(api::routes()).merge(assets::routes()).with_state(web);
+    Router::new()
+        .merge(health::router(health))
+        .merge(pages)
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(header_layer(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"))
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }

@@ -1,5 +1,6 @@
 //! The registry of apps: what operators register, validated, with tokens sealed at rest.
 
+pub mod check;
 pub mod input;
 
 use sea_orm::prelude::*;

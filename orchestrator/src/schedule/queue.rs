@@ -41,3 +41,17 @@ pub async fn push(db: &DatabaseConnection, jobs: &[(BackupJob, i32, Duration)]) 
         apalis_sqlite::queries::push_tasks(&mut *conn, QUEUE, &tasks).await.map_err(|e| e.to_string())
     }
 }
+
+/// "Test now": records a manual run of `app` and queues it for whichever process takes it first,
+/// ahead of scheduled work of the same priority (a person is waiting for it).
+pub async fn run_now(
+    db: &DatabaseConnection,
+    app: &crate::registry::App,
+) -> Result<crate::db::entities::backup_run::Model, String> {
+    let run = crate::backup::record::create(db, app.id, crate::backup::record::Trigger::Manual)
+        .await
+        .map_err(|e| e.to_string())?;
+    let job = BackupJob { run_id: run.id, app_id: app.id };
+    push(db, &[(job, app.priority.rank() + 1, Duration::ZERO)]).await?;
+    Ok(run)
+}

@@ -1,0 +1,197 @@
+//! `/api/v1/apps`: CRUD, check connection, copies (list, download, delete).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use serde::Deserialize;
+
+use crate::backup::copies;
+use crate::http::api::error::ApiError;
+use crate::http::api::types::{AppBody, AppList, AppView, CheckBody, CheckView, CopyView};
+use crate::http::auth::api_token::ApiCaller;
+use crate::http::state::Web;
+use crate::registry::input::FieldError;
+
+/// A JSON body, with a readable error when it is not valid JSON of the right shape.
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(e) => {
+                Err(ApiError::BadRequest(format!("the body must be JSON of the documented shape: {}", e.body_text())))
+            }
+        }
+    }
+}
+
+/// `?q=&page=&per_page=`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
+/// GET /api/v1/apps.
+pub async fn list(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<AppList>, ApiError> {
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
+    let page = q.page.unwrap_or(1).max(1);
+    let (cards, total) = crate::overview::cards(&web.ctx.db, q.q.as_deref().unwrap_or(""), page - 1, per_page).await?;
+    Ok(Json(AppList { apps: cards.iter().map(AppView::of_card).collect(), total }))
+}
+
+/// POST /api/v1/apps.
+pub async fn create(
+    State(web): State<Web>,
+    c: ApiCaller,
+    JsonBody(body): JsonBody<AppBody>,
+) -> Result<Response, ApiError> {
+    let app = web.ctx.registry.add(&body.input()).await?;
+    crate::audit::record(&web.ctx.db, &c.actor, "app.create", Some(&app.name), None).await;
+    Ok((StatusCode::CREATED, Json(AppView::new(&app))).into_response())
+}
+
+/// GET /api/v1/apps/{name}.
+pub async fn show(State(web): State<Web>, _c: ApiCaller, Path(name): Path<String>) -> Result<Json<AppView>, ApiError> {
+    let app = web.ctx.registry.get(&name).await?;
+    let (cards, _) = crate::overview::cards(&web.ctx.db, &app.name, 0, 500).await?;
+    Ok(Json(cards.iter().find(|c| c.app.id == app.id).map_or_else(|| AppView::new(&app), AppView::of_card)))
+}
+
+/// PATCH /api/v1/apps/{name}.
+pub async fn update(
+    State(web): State<Web>,
+    c: ApiCaller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<AppBody>,
+) -> Result<Json<AppView>, ApiError> {
+    let app = web.ctx.registry.edit(&name, &body.input()).await?;
+    crate::audit::record(&web.ctx.db, &c.actor, "app.update", Some(&app.name), None).await;
+    Ok(Json(AppView::new(&app)))
+}
+
+/// `?delete_copies=true`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    delete_copies: bool,
+}
+
+/// DELETE /api/v1/apps/{name}: its copies stay unless `delete_copies=true`.
+pub async fn delete(
+    State(web): State<Web>,
+    c: ApiCaller,
+    Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<StatusCode, ApiError> {
+    let app = web.ctx.registry.get(&name).await?;
+    let mut detail = "copies kept".to_owned();
+    if q.delete_copies {
+        let files = copies::list(&web.ctx.runner, &app).await.map_err(ApiError::BadGateway)?;
+        for file in &files {
+            copies::delete(&web.ctx.runner, &app, file).await.map_err(ApiError::BadGateway)?;
+        }
+        detail = format!("{} copies deleted", files.len());
+    }
+    web.ctx.registry.remove(&app.name).await?;
+    crate::audit::record(&web.ctx.db, &c.actor, "app.delete", Some(&app.name), Some(&detail)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn check_view(result: Result<contract_spec::Capabilities, String>) -> CheckView {
+    match result {
+        Ok(caps) => CheckView {
+            ok: true,
+            app: Some(caps.app),
+            types: caps.types.into_iter().map(|t| t.name).collect(),
+            restore: caps.restore,
+            error: None,
+        },
+        Err(error) => CheckView { ok: false, app: None, types: vec![], restore: false, error: Some(error) },
+    }
+}
+
+/// POST /api/v1/apps/{name}/check: the registered app's capabilities, with its stored token.
+pub async fn check(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Path(name): Path<String>,
+) -> Result<Json<CheckView>, ApiError> {
+    let app = web.ctx.registry.get(&name).await?;
+    Ok(Json(check_view(crate::registry::check::check(&app.url, app.token.clone()).await)))
+}
+
+/// POST /api/v1/check: a URL and token before registering.
+pub async fn check_new(_c: ApiCaller, JsonBody(body): JsonBody<CheckBody>) -> Result<Json<CheckView>, ApiError> {
+    if body.token.trim().is_empty() {
+        return Err(ApiError::Invalid(vec![FieldError::new("token", "is required: the bearer token the app expects")]));
+    }
+    Ok(Json(check_view(crate::registry::check::check(&body.url, secrecy::SecretString::from(body.token)).await)))
+}
+
+/// GET /api/v1/apps/{name}/copies.
+pub async fn copies(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<CopyView>>, ApiError> {
+    let app = web.ctx.registry.get(&name).await?;
+    let files = copies::list(&web.ctx.runner, &app).await.map_err(ApiError::BadGateway)?;
+    Ok(Json(
+        files
+            .iter()
+            .map(|f| CopyView {
+                name: f.name.clone(),
+                id: f.id.clone(),
+                size: f.size,
+                created: f.created.clone(),
+                verified: copies::verified(f),
+                sha256: copies::sha256(f),
+            })
+            .collect(),
+    ))
+}
+
+async fn find(
+    web: &Web,
+    name: &str,
+    copy: &str,
+) -> Result<(crate::registry::App, crate::storage::destination::StoredFile), ApiError> {
+    let app = web.ctx.registry.get(name).await?;
+    let file = copies::find(&web.ctx.runner, &app, copy)
+        .await
+        .map_err(ApiError::BadGateway)?
+        .ok_or_else(|| ApiError::NotFound(format!("{name} has no copy named {copy}")))?;
+    Ok((app, file))
+}
+
+/// GET /api/v1/apps/{name}/copies/{copy}: the bytes, streamed from the destination.
+pub async fn download(
+    State(web): State<Web>,
+    c: ApiCaller,
+    Path((name, copy)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (app, file) = find(&web, &name, &copy).await?;
+    crate::audit::record(&web.ctx.db, &c.actor, "copy.download", Some(&app.name), Some(&file.name)).await;
+    crate::http::ui::copies::download_response(&web, &app, &file).await.map_err(ApiError::BadGateway)
+}
+
+/// DELETE /api/v1/apps/{name}/copies/{copy}.
+pub async fn delete_copy(
+    State(web): State<Web>,
+    c: ApiCaller,
+    Path((name, copy)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (app, file) = find(&web, &name, &copy).await?;
+    copies::delete(&web.ctx.runner, &app, &file).await.map_err(ApiError::BadGateway)?;
+    crate::audit::record(&web.ctx.db, &c.actor, "copy.delete", Some(&app.name), Some(&file.name)).await;
+    Ok(StatusCode::NO_CONTENT)
+}

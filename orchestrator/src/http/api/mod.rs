@@ -1,0 +1,31 @@
+//! The JSON API under `/api/v1`: everything the UI does, for scripts. Every route needs an API
+//! token (`Authorization: Bearer bko_...`); errors are JSON with field details. The OpenAPI
+//! document is committed (`orchestrator/api/openapi.yaml`) and served as JSON.
+
+pub mod apps;
+pub mod error;
+pub mod openapi;
+pub mod runs;
+pub mod types;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::http::state::Web;
+
+/// The API's routes.
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/stats", get(runs::stats))
+        .route("/api/v1/check", post(apps::check_new))
+        .route("/api/v1/apps", get(apps::list).post(apps::create))
+        .route("/api/v1/apps/{name}", get(apps::show).patch(apps::update).delete(apps::delete))
+        .route("/api/v1/apps/{name}/check", post(apps::check))
+        .route("/api/v1/apps/{name}/runs", post(runs::run_now))
+        .route("/api/v1/apps/{name}/copies", get(apps::copies))
+        .route("/api/v1/apps/{name}/copies/{copy}", get(apps::download).delete(apps::delete_copy))
+        .route("/api/v1/runs", get(runs::list))
+        .route("/api/v1/runs/{id}", get(runs::show))
+        .route("/api/v1/runs/{id}/events", get(runs::events))
+}

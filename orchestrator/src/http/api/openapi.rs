@@ -1,0 +1,81 @@
+//! The API's OpenAPI document: committed as `orchestrator/api/openapi.yaml`, served as JSON. Its
+//! `components.schemas` must equal the JSON Schema generated from [`super::types`] (a test).
+
+use std::sync::OnceLock;
+
+use axum::response::Json;
+use schemars::generate::SchemaSettings;
+use serde_json::Value;
+
+use crate::http::auth::api_token::ApiCaller;
+
+/// The committed document.
+pub const OPENAPI_YAML: &str = include_str!("../../../api/openapi.yaml");
+
+/// The document as JSON.
+pub fn document_value() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| serde_yaml::from_str(OPENAPI_YAML).expect("api/openapi.yaml is valid YAML"))
+}
+
+/// GET /api/v1/openapi.json.
+pub async fn document(_c: ApiCaller) -> Json<Value> {
+    Json(document_value().clone())
+}
+
+/// The schemas the API's types generate.
+pub fn generated_schemas() -> serde_json::Map<String, Value> {
+    use super::error::ApiErrorBody;
+    use super::types::*;
+    let mut generator =
+        SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
+    let mut roots = serde_json::Map::new();
+    for (name, schema) in [
+        ("AppView", generator.subschema_for::<AppView>()),
+        ("AppBody", generator.subschema_for::<AppBody>()),
+        ("AppList", generator.subschema_for::<AppList>()),
+        ("CheckBody", generator.subschema_for::<CheckBody>()),
+        ("CheckView", generator.subschema_for::<CheckView>()),
+        ("RunView", generator.subschema_for::<RunView>()),
+        ("RunList", generator.subschema_for::<RunList>()),
+        ("CopyView", generator.subschema_for::<CopyView>()),
+        ("StatsView", generator.subschema_for::<StatsView>()),
+        ("ApiErrorBody", generator.subschema_for::<ApiErrorBody>()),
+    ] {
+        roots.insert(name.to_owned(), schema.to_value());
+    }
+    let mut defs = generator.take_definitions(true);
+    defs.extend(roots.into_iter().filter(|(_, v)| v.get("$ref").is_none()));
+    defs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_schemas_match_the_api_types() {
+        let generated = Value::Object(generated_schemas());
+        if std::env::var_os("PRINT_SCHEMAS").is_some() {
+            println!("{}", serde_yaml::to_string(&generated).unwrap());
+        }
+        let committed = document_value().pointer("/components/schemas").cloned().unwrap_or(Value::Null);
+        assert_eq!(
+            committed, generated,
+            "orchestrator/api/openapi.yaml components.schemas drifted from the API types; print the generated \
+             schemas with PRINT_SCHEMAS=1 cargo test -p orchestrator committed_schemas -- --nocapture"
+        );
+    }
+
+    #[test]
+    fn every_documented_operation_needs_a_token() {
+        let doc = document_value();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let security = op.get("security").or_else(|| doc.get("security"));
+                assert!(security.is_some(), "{method} {path} documents no security");
+                assert!(op["responses"].get("401").is_some(), "{method} {path} does not document 401");
+            }
+        }
+    }
+}

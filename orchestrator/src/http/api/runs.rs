@@ -1,0 +1,94 @@
+//! `/api/v1/runs` and run now, live events, stats.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Json, Response};
+use futures::Stream;
+use serde::Deserialize;
+
+use crate::http::api::error::ApiError;
+use crate::http::api::types::{RunList, RunView, StatsView};
+use crate::http::auth::api_token::ApiCaller;
+use crate::http::state::Web;
+use crate::overview::{self, RunFilter};
+
+/// POST /api/v1/apps/{name}/runs: queue a manual run now (202 with the run).
+pub async fn run_now(State(web): State<Web>, c: ApiCaller, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let app = web.ctx.registry.get(&name).await?;
+    let run = crate::schedule::queue::run_now(&web.ctx.db, &app).await.map_err(ApiError::Internal)?;
+    crate::audit::record(&web.ctx.db, &c.actor, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
+    Ok((StatusCode::ACCEPTED, Json(RunView::new(&run, &app.name))).into_response())
+}
+
+/// `?status=&app=&before=&limit=`.
+#[derive(Debug, Deserialize)]
+pub struct RunsQuery {
+    status: Option<String>,
+    app: Option<String>,
+    before: Option<i64>,
+    limit: Option<u64>,
+}
+
+/// GET /api/v1/runs.
+pub async fn list(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<RunList>, ApiError> {
+    if let Some(status) = &q.status
+        && !crate::http::ui::runs::STATUSES.contains(&status.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unknown status {status:?}: use one of {}",
+            crate::http::ui::runs::STATUSES.join(", ")
+        )));
+    }
+    let app_id = match &q.app {
+        Some(name) => Some(web.ctx.registry.get(name).await?.id),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let filter = RunFilter { status: q.status.clone(), app_id, before: q.before };
+    let runs = overview::runs(&web.ctx.db, &filter, limit).await?;
+    let next_before = (runs.len() as u64 == limit).then(|| runs.last().map(|(r, _)| r.id)).flatten();
+    Ok(Json(RunList { runs: runs.iter().map(|(r, app)| RunView::new(r, app)).collect(), next_before }))
+}
+
+async fn load(web: &Web, id: i64) -> Result<RunView, ApiError> {
+    let run = crate::backup::record::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
+    let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
+    Ok(RunView::new(&run, names.get(&run.app_id).map_or("", String::as_str)))
+}
+
+/// GET /api/v1/runs/{id}.
+pub async fn show(State(web): State<Web>, _c: ApiCaller, Path(id): Path<i64>) -> Result<Json<RunView>, ApiError> {
+    load(&web, id).await.map(Json)
+}
+
+/// GET /api/v1/runs/{id}/events: `progress` events, then one `end` event.
+pub async fn events(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    load(&web, id).await?;
+    Ok(crate::http::ui::events::run_stream(&web, id))
+}
+
+/// GET /api/v1/stats.
+pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsView>, ApiError> {
+    let t = overview::totals(&web.ctx.db).await?;
+    Ok(Json(StatsView {
+        apps: t.apps,
+        paused: t.paused,
+        backups_24h: t.backups_24h,
+        failures_24h: t.failures_24h,
+        copies: t.copies,
+        bytes_stored: t.bytes_stored,
+    }))
+}

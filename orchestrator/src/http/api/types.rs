@@ -1,0 +1,312 @@
+//! The JSON the API speaks. Tokens are accepted, never returned.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::db::entities::backup_run;
+use crate::http::format::rfc3339;
+use crate::overview::AppCard;
+use crate::registry::App;
+
+/// An app as the API shows it (no token: `token_set` says one is stored).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AppView {
+    /// Unique name.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Always true: a token is stored, and never shown.
+    pub token_set: bool,
+    /// Cron expression.
+    pub schedule: String,
+    /// IANA time zone of the schedule.
+    pub time_zone: String,
+    /// Destination folder.
+    pub folder: String,
+    /// Retention.
+    pub retention: RetentionView,
+    /// Backup type (`null` = the app's first).
+    pub backup_type: Option<String>,
+    /// high | normal | low.
+    pub priority: String,
+    /// Scheduled (false = paused).
+    pub enabled: bool,
+    /// Next scheduled run (RFC 3339), when enabled.
+    pub next_run: Option<String>,
+    /// The latest run that ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunView>,
+    /// Copies stored (from the inventory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<i64>,
+    /// Their total size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_stored: Option<i64>,
+}
+
+/// Retention of an app.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct RetentionView {
+    /// Keep the N newest.
+    pub keep_last: u32,
+    /// One per day for N days.
+    pub keep_daily: u32,
+    /// One per week for N weeks.
+    pub keep_weekly: u32,
+    /// One per month for N months.
+    pub keep_monthly: u32,
+    /// Everything newer than N days.
+    pub keep_within_days: u32,
+}
+
+impl AppView {
+    /// From an app.
+    pub fn new(app: &App) -> AppView {
+        AppView {
+            name: app.name.clone(),
+            url: app.url.clone(),
+            token_set: true,
+            schedule: app.schedule.clone(),
+            time_zone: app.time_zone.clone(),
+            folder: app.folder.clone(),
+            retention: RetentionView {
+                keep_last: app.retention.keep_last,
+                keep_daily: app.retention.keep_daily,
+                keep_weekly: app.retention.keep_weekly,
+                keep_monthly: app.retention.keep_monthly,
+                keep_within_days: app.retention.keep_within_days,
+            },
+            backup_type: app.backup_type.clone(),
+            priority: app.priority.to_string(),
+            enabled: app.enabled,
+            next_run: next_run(app.enabled, &app.schedule, &app.time_zone),
+            last_run: None,
+            copies: None,
+            bytes_stored: None,
+        }
+    }
+
+    /// From a dashboard card.
+    pub fn of_card(card: &AppCard) -> AppView {
+        let a = &card.app;
+        AppView {
+            name: a.name.clone(),
+            url: a.url.clone(),
+            token_set: true,
+            schedule: a.schedule.clone(),
+            time_zone: a.time_zone.clone(),
+            folder: a.folder.clone(),
+            retention: RetentionView {
+                keep_last: a.keep_last as u32,
+                keep_daily: a.keep_daily as u32,
+                keep_weekly: a.keep_weekly as u32,
+                keep_monthly: a.keep_monthly as u32,
+                keep_within_days: a.keep_within_days as u32,
+            },
+            backup_type: a.backup_type.clone(),
+            priority: a.priority.clone(),
+            enabled: a.enabled,
+            next_run: next_run(a.enabled, &a.schedule, &a.time_zone),
+            last_run: card.last_run.as_ref().map(|r| RunView::new(r, &a.name)),
+            copies: Some(card.copies),
+            bytes_stored: Some(card.bytes),
+        }
+    }
+}
+
+fn next_run(enabled: bool, schedule: &str, time_zone: &str) -> Option<String> {
+    enabled
+        .then(|| crate::schedule::cron::CronSchedule::parse(schedule, time_zone).ok())
+        .flatten()
+        .and_then(|s| s.next_after(jiff::Timestamp::now()))
+        .map(|t| t.to_string())
+}
+
+/// Registering or changing an app. When changing, absent fields keep their value; `token` is
+/// replaced only when given.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AppBody {
+    /// Unique name: lowercase letters, digits and '-'.
+    pub name: Option<String>,
+    /// Base URL (http or https).
+    pub url: Option<String>,
+    /// The bearer token the app expects (write-only).
+    pub token: Option<String>,
+    /// Cron expression (five fields, or @daily and friends).
+    pub schedule: Option<String>,
+    /// IANA time zone (default UTC).
+    pub time_zone: Option<String>,
+    /// Destination folder.
+    pub folder: Option<String>,
+    /// Keep the N newest (default 7).
+    pub keep_last: Option<u32>,
+    /// One per day for N days.
+    pub keep_daily: Option<u32>,
+    /// One per week for N weeks.
+    pub keep_weekly: Option<u32>,
+    /// One per month for N months.
+    pub keep_monthly: Option<u32>,
+    /// Everything newer than N days.
+    pub keep_within_days: Option<u32>,
+    /// Backup type ("" = the app's first).
+    pub backup_type: Option<String>,
+    /// high | normal | low.
+    pub priority: Option<String>,
+    /// Scheduled (default true).
+    pub enabled: Option<bool>,
+}
+
+impl AppBody {
+    /// The registry's input.
+    pub fn input(&self) -> crate::registry::input::AppInput {
+        crate::registry::input::AppInput {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            token: self.token.clone().map(secrecy::SecretString::from),
+            schedule: self.schedule.clone(),
+            time_zone: self.time_zone.clone(),
+            folder: self.folder.clone(),
+            keep_last: self.keep_last,
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+            keep_monthly: self.keep_monthly,
+            keep_within_days: self.keep_within_days,
+            backup_type: self.backup_type.clone(),
+            priority: self.priority.clone(),
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// A page of apps.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AppList {
+    /// The apps on this page, by name.
+    pub apps: Vec<AppView>,
+    /// How many apps match in all.
+    pub total: u64,
+}
+
+/// What "check connection" found.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CheckView {
+    /// The app answered with valid capabilities.
+    pub ok: bool,
+    /// The app's name for itself.
+    pub app: Option<String>,
+    /// Backup types offered.
+    pub types: Vec<String>,
+    /// Whether the app accepts restores.
+    pub restore: bool,
+    /// What is wrong, when not ok.
+    pub error: Option<String>,
+}
+
+/// A URL and token to check before registering.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    /// The app's base URL.
+    pub url: String,
+    /// The token to try.
+    pub token: String,
+}
+
+/// One run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunView {
+    /// Id.
+    pub id: i64,
+    /// The app.
+    pub app: String,
+    /// schedule | manual | cli | safety.
+    pub trigger: String,
+    /// queued | running | succeeded | failed | skipped.
+    pub status: String,
+    /// Furthest phase reached.
+    pub phase: Option<String>,
+    /// Bytes so far / in all.
+    pub bytes: i64,
+    /// Attempts.
+    pub attempts: i32,
+    /// Queued (RFC 3339).
+    pub queued_at: String,
+    /// Started.
+    pub started_at: Option<String>,
+    /// Ended.
+    pub finished_at: Option<String>,
+    /// Duration in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// The stored file's name.
+    pub file_name: Option<String>,
+    /// sha256 of the export.
+    pub sha256: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+impl RunView {
+    /// From a record.
+    pub fn new(r: &backup_run::Model, app: &str) -> RunView {
+        RunView {
+            id: r.id,
+            app: app.to_owned(),
+            trigger: r.trigger.clone(),
+            status: r.status.clone(),
+            phase: r.phase.clone(),
+            bytes: r.bytes,
+            attempts: r.attempts,
+            queued_at: rfc3339(r.queued_at),
+            started_at: r.started_at.map(rfc3339),
+            finished_at: r.finished_at.map(rfc3339),
+            duration_ms: r.duration_ms,
+            file_name: r.file_name.clone(),
+            sha256: r.sha256.clone(),
+            error: r.error.clone(),
+        }
+    }
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunList {
+    /// The runs.
+    pub runs: Vec<RunView>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub next_before: Option<i64>,
+}
+
+/// A stored copy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CopyView {
+    /// File name (its handle in URLs).
+    pub name: String,
+    /// Destination file id.
+    pub id: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Creation time.
+    pub created: Option<String>,
+    /// Verified after upload.
+    pub verified: bool,
+    /// Verified sha256.
+    pub sha256: Option<String>,
+}
+
+/// Totals, as on the dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct StatsView {
+    /// Registered apps.
+    pub apps: i64,
+    /// Paused apps.
+    pub paused: i64,
+    /// Successful backups in the last 24 hours.
+    pub backups_24h: i64,
+    /// Failed runs in the last 24 hours.
+    pub failures_24h: i64,
+    /// Copies stored.
+    pub copies: i64,
+    /// Bytes stored.
+    pub bytes_stored: i64,
+}

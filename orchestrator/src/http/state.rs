@@ -1,0 +1,26 @@
+//! What every handler of the UI and the API shares.
+
+use std::sync::Arc;
+
+use crate::config::web::WebSettings;
+use crate::http::auth::admin::Admin;
+use crate::http::auth::throttle::Throttle;
+use crate::startup::Context;
+
+/// The shared state, cheap to clone.
+pub type Web = Arc<WebState>;
+
+/// The shared state.
+#[derive(Debug)]
+pub struct WebState {
+    /// Database, registry, runner.
+    pub ctx: Context,
+    /// Web settings.
+    pub settings: WebSettings,
+    /// Who may sign in.
+    pub admin: Admin,
+    /// Sign-in throttling.
+    pub throttle: Throttle,
+    /// The demo app's name, when running `serve --demo` (labelled in the UI).
+    pub demo_app: Option<String>,
+}

@@ -1,0 +1,200 @@
+//! An app's page: its configuration, pause and resume, Test now, its run history and the copies
+//! in its destination; deleting the app.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::backup::copies;
+use crate::http::error::PageError;
+use crate::http::format;
+use crate::http::state::Web;
+use crate::http::ui::login::CsrfForm;
+use crate::http::ui::runs::RunRow;
+use crate::http::ui::{Page, render};
+use crate::registry::App;
+use crate::registry::input::AppInput;
+
+/// A copy, ready to show.
+pub struct CopyRow {
+    /// File name (also its handle in URLs).
+    pub name: String,
+    /// Percent-encoded name.
+    pub href: String,
+    /// Creation time.
+    pub created: String,
+    /// Size.
+    pub size: String,
+    /// Verified sha256, when verified.
+    pub sha256: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "app_show.html")]
+struct AppPage {
+    page: Page,
+    app: App,
+    href: String,
+    schedule: String,
+    next_runs: Vec<String>,
+    runs: Vec<RunRow>,
+    copies: Result<Vec<CopyRow>, String>,
+    restore: Option<bool>,
+    demo: bool,
+}
+
+/// GET /apps/{name}.
+pub async fn show(State(web): State<Web>, page: Page, Path(name): Path<String>) -> Result<Html<String>, PageError> {
+    let app = web.ctx.registry.get(&name).await?;
+    let (listed, capabilities, runs) = tokio::join!(
+        copies::list(&web.ctx.runner, &app),
+        // Only to know whether Restore can be offered: a short wait, never an error page.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            crate::registry::check::check(&app.url, app.token.clone())
+        ),
+        crate::backup::record::recent(&web.ctx.db, app.id, 25),
+    );
+    let copies = listed.map(|files| {
+        files
+            .iter()
+            .map(|f| CopyRow {
+                name: f.name.clone(),
+                href: format::url_encode(&f.name),
+                created: f
+                    .created
+                    .as_deref()
+                    .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+                    .map_or_else(String::new, |t| format::time(t.as_millisecond())),
+                size: format::bytes(f.size as i64),
+                sha256: copies::verified(f).then(|| copies::sha256(f)).flatten(),
+            })
+            .collect()
+    });
+    let restore = match capabilities {
+        Ok(Ok(caps)) => Some(caps.restore),
+        _ => None,
+    };
+    let next_runs = if app.enabled {
+        crate::http::ui::form::next_runs(&app.schedule, &app.time_zone, 5).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let view = AppPage {
+        href: format::url_encode(&app.name),
+        schedule: page.t.schedule(&app.schedule, &app.time_zone),
+        next_runs,
+        runs: runs?.iter().map(|r| RunRow::new(r, &app.name)).collect(),
+        copies,
+        restore,
+        demo: page.demo.as_deref() == Some(app.name.as_str()),
+        app,
+        page,
+    };
+    render(&view)
+}
+
+async fn set_enabled(
+    web: &Web,
+    page: &Page,
+    name: &str,
+    enabled: bool,
+    csrf: Option<&str>,
+) -> Result<Response, PageError> {
+    page.check_csrf(csrf)?;
+    let app = web.ctx.registry.edit(name, &AppInput { enabled: Some(enabled), ..AppInput::default() }).await?;
+    let action = if enabled { "app.resume" } else { "app.pause" };
+    crate::audit::record(&web.ctx.db, &page.user, action, Some(&app.name), None).await;
+    Ok(Redirect::to(&format!("/apps/{}", format::url_encode(&app.name))).into_response())
+}
+
+/// POST /apps/{name}/pause.
+pub async fn pause(
+    State(web): State<Web>,
+    page: Page,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    set_enabled(&web, &page, &name, false, form.csrf.as_deref()).await
+}
+
+/// POST /apps/{name}/resume.
+pub async fn resume(
+    State(web): State<Web>,
+    page: Page,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    set_enabled(&web, &page, &name, true, form.csrf.as_deref()).await
+}
+
+/// POST /apps/{name}/run: Test now. Queues a manual run and shows its live progress.
+pub async fn run_now(
+    State(web): State<Web>,
+    page: Page,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(form.csrf.as_deref())?;
+    let app = web.ctx.registry.get(&name).await?;
+    let run = crate::schedule::queue::run_now(&web.ctx.db, &app).await.map_err(PageError::Internal)?;
+    crate::audit::record(&web.ctx.db, &page.user, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
+    Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "app_delete.html")]
+struct DeletePage {
+    page: Page,
+    name: String,
+    href: String,
+    error: Option<String>,
+}
+
+/// GET /apps/{name}/delete: the confirmation.
+pub async fn confirm_delete(
+    State(web): State<Web>,
+    page: Page,
+    Path(name): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let app = web.ctx.registry.get(&name).await?;
+    render(&DeletePage { page, href: format::url_encode(&app.name), name: app.name, error: None })
+}
+
+/// The delete-app form.
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    confirm: String,
+    delete_copies: Option<String>,
+}
+
+/// POST /apps/{name}/delete: removes the app (and its copies only when asked).
+pub async fn delete(
+    State(web): State<Web>,
+    page: Page,
+    Path(name): Path<String>,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(form.csrf.as_deref())?;
+    let app = web.ctx.registry.get(&name).await?;
+    if form.confirm.trim() != app.name {
+        let error = Some(page.t.get("delete.type_name").to_owned());
+        let view = DeletePage { href: format::url_encode(&app.name), name: app.name, error, page };
+        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response());
+    }
+    let mut detail = "copies kept".to_owned();
+    if form.delete_copies.is_some() {
+        let files = copies::list(&web.ctx.runner, &app).await.map_err(PageError::BadRequest)?;
+        for file in &files {
+            copies::delete(&web.ctx.runner, &app, file).await.map_err(PageError::BadRequest)?;
+        }
+        detail = format!("{} copies deleted", files.len());
+    }
+    web.ctx.registry.remove(&app.name).await?;
+    crate::audit::record(&web.ctx.db, &page.user, "app.delete", Some(&app.name), Some(&detail)).await;
+    Ok(Redirect::to("/").into_response())
+}

@@ -1,0 +1,320 @@
+//! Register and edit an app: the main form. "Check connection" asks the app for its capabilities
+//! (and fills the backup types it offers); the schedule has presets and a custom cron field with a
+//! preview of the next runs. Every field error shows next to its field and nothing is saved until
+//! all are valid. The token is never shown back: leaving it blank when editing keeps it.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Json, Redirect, Response};
+use contract_spec::Capabilities;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::http::error::PageError;
+use crate::http::format;
+use crate::http::state::Web;
+use crate::http::ui::{Page, render};
+use crate::registry::input::{AppInput, FieldError};
+use crate::registry::{App, RegistryError};
+use crate::schedule::cron::CronSchedule;
+
+/// Schedule presets: (cron, text key).
+pub const PRESETS: [(&str, &str); 6] = [
+    ("0 3 * * *", "preset.daily"),
+    ("0 */6 * * *", "preset.six_hours"),
+    ("0 * * * *", "preset.hourly"),
+    ("0 3 * * 0", "preset.weekly"),
+    ("0 3 1 * *", "preset.monthly"),
+    ("custom", "preset.custom"),
+];
+
+/// The form as posted (and as shown again).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AppForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    schedule_preset: String,
+    #[serde(default)]
+    schedule: String,
+    #[serde(default)]
+    time_zone: String,
+    #[serde(default)]
+    folder: String,
+    #[serde(default)]
+    keep_last: String,
+    #[serde(default)]
+    keep_daily: String,
+    #[serde(default)]
+    keep_weekly: String,
+    #[serde(default)]
+    keep_monthly: String,
+    #[serde(default)]
+    keep_within_days: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    backup_type: String,
+    enabled: Option<String>,
+    csrf: Option<String>,
+    #[serde(default)]
+    action: String,
+}
+
+impl AppForm {
+    fn blank() -> AppForm {
+        AppForm {
+            schedule_preset: PRESETS[0].0.into(),
+            schedule: PRESETS[0].0.into(),
+            time_zone: "UTC".into(),
+            keep_last: "7".into(),
+            keep_daily: "0".into(),
+            keep_weekly: "0".into(),
+            keep_monthly: "0".into(),
+            keep_within_days: "0".into(),
+            priority: "normal".into(),
+            enabled: Some("on".into()),
+            ..AppForm::default()
+        }
+    }
+
+    fn of(app: &App) -> AppForm {
+        let preset = PRESETS.iter().find(|(cron, _)| *cron == app.schedule).map_or("custom", |(cron, _)| cron);
+        AppForm {
+            name: app.name.clone(),
+            url: app.url.clone(),
+            token: String::new(),
+            schedule_preset: preset.to_owned(),
+            schedule: app.schedule.clone(),
+            time_zone: app.time_zone.clone(),
+            folder: app.folder.clone(),
+            keep_last: app.retention.keep_last.to_string(),
+            keep_daily: app.retention.keep_daily.to_string(),
+            keep_weekly: app.retention.keep_weekly.to_string(),
+            keep_monthly: app.retention.keep_monthly.to_string(),
+            keep_within_days: app.retention.keep_within_days.to_string(),
+            priority: app.priority.to_string(),
+            backup_type: app.backup_type.clone().unwrap_or_default(),
+            enabled: app.enabled.then(|| "on".to_owned()),
+            csrf: None,
+            action: String::new(),
+        }
+    }
+
+    /// The schedule the form means: the preset, or the custom field.
+    fn effective_schedule(&self) -> String {
+        if self.schedule_preset.is_empty() || self.schedule_preset == "custom" {
+            self.schedule.trim().to_owned()
+        } else {
+            self.schedule_preset.clone()
+        }
+    }
+
+    /// The registry's input, plus errors of fields that are not even numbers.
+    fn input(&self) -> (AppInput, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let mut number = |field: &str, text: &str| -> Option<u32> {
+            let text = text.trim();
+            if text.is_empty() {
+                return Some(0);
+            }
+            match text.parse::<u32>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.push(FieldError::new(field, "must be a whole number, 0 or more"));
+                    None
+                }
+            }
+        };
+        let input = AppInput {
+            name: Some(self.name.trim().to_owned()),
+            url: Some(self.url.trim().to_owned()),
+            token: (!self.token.is_empty()).then(|| SecretString::from(self.token.clone())),
+            schedule: Some(self.effective_schedule()),
+            time_zone: Some(self.time_zone.trim().to_owned()),
+            folder: Some(self.folder.trim().to_owned()),
+            keep_last: number("keep_last", &self.keep_last),
+            keep_daily: number("keep_daily", &self.keep_daily),
+            keep_weekly: number("keep_weekly", &self.keep_weekly),
+            keep_monthly: number("keep_monthly", &self.keep_monthly),
+            keep_within_days: number("keep_within_days", &self.keep_within_days),
+            backup_type: Some(self.backup_type.trim().to_owned()),
+            priority: Some(self.priority.trim().to_owned()),
+            enabled: Some(self.enabled.is_some()),
+        };
+        (input, errors)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "app_form.html")]
+struct FormPage {
+    page: Page,
+    /// `None` for a new app; the app's current name when editing.
+    editing: Option<String>,
+    form: AppForm,
+    errors: BTreeMap<String, String>,
+    /// The outcome of "Check connection".
+    check: Option<Result<Capabilities, String>>,
+    /// Next runs of the schedule, or why there are none.
+    preview: Result<Vec<String>, String>,
+    schedule_words: String,
+    presets: Vec<(&'static str, String)>,
+    priorities: [&'static str; 3],
+}
+
+impl FormPage {
+    fn error(&self, field: &str) -> &str {
+        self.errors.get(field).map_or("", String::as_str)
+    }
+
+    fn has_error(&self, field: &str) -> bool {
+        self.errors.contains_key(field)
+    }
+
+    fn types(&self) -> Vec<(String, String)> {
+        match &self.check {
+            Some(Ok(caps)) => {
+                caps.types.iter().map(|t| (t.name.clone(), format!("{} ({})", t.name, t.media_type))).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn form_page(
+    page: Page,
+    editing: Option<String>,
+    form: AppForm,
+    errors: Vec<FieldError>,
+    check: Option<Result<Capabilities, String>>,
+) -> Result<Html<String>, PageError> {
+    let schedule = form.effective_schedule();
+    let preview = next_runs(&schedule, &form.time_zone, 5);
+    let schedule_words = page.t.schedule(&schedule, form.time_zone.trim());
+    let mut by_field = BTreeMap::new();
+    for e in errors {
+        let field = if e.field == "retention" { "keep_last".to_owned() } else { e.field };
+        by_field.entry(field).and_modify(|m: &mut String| m.push_str(&format!("; {}", e.message))).or_insert(e.message);
+    }
+    let presets = PRESETS.iter().map(|(cron, key)| (*cron, page.t.get(key).to_owned())).collect();
+    render(&FormPage {
+        editing,
+        form,
+        errors: by_field,
+        check,
+        preview,
+        schedule_words,
+        presets,
+        priorities: ["high", "normal", "low"],
+        page,
+    })
+}
+
+/// The next `n` fires, formatted, or why the schedule is invalid.
+pub fn next_runs(schedule: &str, time_zone: &str, n: usize) -> Result<Vec<String>, String> {
+    let tz = if time_zone.trim().is_empty() { "UTC" } else { time_zone.trim() };
+    let parsed = CronSchedule::parse(schedule, tz)?;
+    let zone = jiff::tz::TimeZone::get(tz).map_err(|e| e.to_string())?;
+    Ok(parsed
+        .upcoming(jiff::Timestamp::now(), n)
+        .into_iter()
+        .map(|t| t.to_zoned(zone.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string())
+        .collect())
+}
+
+/// GET /apps/new.
+pub async fn new_form(page: Page) -> Result<Html<String>, PageError> {
+    form_page(page, None, AppForm::blank(), Vec::new(), None)
+}
+
+/// GET /apps/{name}/edit.
+pub async fn edit_form(
+    State(web): State<Web>,
+    page: Page,
+    Path(name): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let app = web.ctx.registry.get(&name).await?;
+    form_page(page, Some(app.name.clone()), AppForm::of(&app), Vec::new(), None)
+}
+
+/// POST /apps/new.
+pub async fn create(State(web): State<Web>, page: Page, Form(form): Form<AppForm>) -> Result<Response, PageError> {
+    page.check_csrf(form.csrf.as_deref())?;
+    if form.action == "check" {
+        let check = crate::registry::check::check(&form.url, SecretString::from(form.token.clone())).await;
+        return Ok(form_page(page, None, form, Vec::new(), Some(check))?.into_response());
+    }
+    let (input, mut errors) = form.input();
+    if errors.is_empty() {
+        match web.ctx.registry.add(&input).await {
+            Ok(app) => {
+                crate::audit::record(&web.ctx.db, &page.user, "app.create", Some(&app.name), None).await;
+                return Ok(Redirect::to(&format!("/apps/{}", format::url_encode(&app.name))).into_response());
+            }
+            Err(RegistryError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    } else if let Err(e) = input.validate(true) {
+        errors.extend(e);
+    }
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, form_page(page, None, form, errors, None)?).into_response())
+}
+
+/// POST /apps/{name}/edit.
+pub async fn update(
+    State(web): State<Web>,
+    page: Page,
+    Path(name): Path<String>,
+    Form(form): Form<AppForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(form.csrf.as_deref())?;
+    let current = web.ctx.registry.get(&name).await?;
+    if form.action == "check" {
+        let token = if form.token.is_empty() { current.token.clone() } else { SecretString::from(form.token.clone()) };
+        let check = crate::registry::check::check(&form.url, token).await;
+        return Ok(form_page(page, Some(name), form, Vec::new(), Some(check))?.into_response());
+    }
+    let (input, mut errors) = form.input();
+    if errors.is_empty() {
+        match web.ctx.registry.edit(&name, &input).await {
+            Ok(app) => {
+                let detail = (app.name != name).then(|| format!("renamed from {name}"));
+                crate::audit::record(&web.ctx.db, &page.user, "app.update", Some(&app.name), detail.as_deref()).await;
+                return Ok(Redirect::to(&format!("/apps/{}", format::url_encode(&app.name))).into_response());
+            }
+            Err(RegistryError::Invalid(e)) => errors = e,
+            Err(e) => return Err(e.into()),
+        }
+    } else if let Err(e) = input.over(&current).validate(false) {
+        errors.extend(e);
+    }
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, form_page(page, Some(name), form, errors, None)?).into_response())
+}
+
+/// `?schedule=&time_zone=`.
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    #[serde(default)]
+    schedule: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// GET /cron/preview: the live preview of the form (JSON for the page's script).
+pub async fn cron_preview(page: Page, Query(q): Query<PreviewQuery>) -> Json<serde_json::Value> {
+    let tz = if q.time_zone.trim().is_empty() { "UTC".to_owned() } else { q.time_zone.trim().to_owned() };
+    match next_runs(&q.schedule, &tz, 5) {
+        Ok(next) => {
+            Json(serde_json::json!({ "ok": true, "words": page.t.schedule(q.schedule.trim(), &tz), "next": next }))
+        }
+        Err(error) => Json(serde_json::json!({ "ok": false, "error": error })),
+    }
+}

@@ -1,0 +1,180 @@
+//! Sign-in, sign-out and the language switch. Sign-in's form carries a CSRF token of its own (a
+//! cookie it must match), as there is no session yet; failures are throttled and audited.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::http::auth::session::{self, set_cookie};
+use crate::http::auth::{cookie, random_token, same};
+use crate::http::error::PageError;
+use crate::http::i18n::{self, Lang, T};
+use crate::http::state::Web;
+use crate::http::ui::{Page, render};
+
+const LOGIN_CSRF: &str = "login_csrf";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    t: T,
+    csrf: String,
+    next: String,
+    user: String,
+    error: Option<String>,
+    demo: bool,
+}
+
+/// Where `next` may send the browser: only a path of this site.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+/// `?next=`.
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// GET /login.
+pub async fn form(State(web): State<Web>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if session::current(&web, &headers).await.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    login_page(&web, &headers, next, String::new(), None, StatusCode::OK)
+}
+
+fn login_page(
+    web: &Web,
+    headers: &HeaderMap,
+    next: String,
+    user: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let csrf = random_token(24);
+    let page = LoginPage {
+        t: T { lang: Lang::of(headers) },
+        csrf: csrf.clone(),
+        next,
+        user,
+        error,
+        demo: web.demo_app.is_some(),
+    };
+    match render(&page) {
+        Ok(html) => {
+            (status, [(header::SET_COOKIE, set_cookie(web, headers, LOGIN_CSRF, &csrf, 3600))], html).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    user: String,
+    password: SecretString,
+    csrf: Option<String>,
+    next: Option<String>,
+}
+
+/// POST /login.
+pub async fn submit(
+    State(web): State<Web>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let t = T { lang: Lang::of(&headers) };
+    let next = safe_next(form.next.as_deref());
+    let csrf_ok = matches!((cookie(&headers, LOGIN_CSRF), form.csrf.as_deref()), (Some(c), Some(f)) if same(c, f));
+    if !csrf_ok {
+        return PageError::Forbidden(t.get("login.expired").to_owned()).into_response();
+    }
+    let user = form.user.trim().to_owned();
+    let keys = vec![format!("ip:{}", peer.ip()), format!("user:{user}")];
+    if let Some(wait) = web.throttle.wait(&keys) {
+        let message = t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]);
+        return login_page(&web, &headers, next, user, Some(message), StatusCode::TOO_MANY_REQUESTS);
+    }
+    if !web.admin.verify_async(&user, form.password).await {
+        web.throttle.failed(&keys);
+        crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&format!("from {}", peer.ip()))).await;
+        let message = t.get("login.wrong").to_owned();
+        return login_page(&web, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
+    }
+    web.throttle.succeeded(&keys);
+    match session::create(&web, &headers, &user).await {
+        Ok(cookie) => {
+            crate::audit::record(&web.ctx.db, &user, "sign_in", None, Some(&format!("from {}", peer.ip()))).await;
+            let clear = set_cookie(&web, &headers, LOGIN_CSRF, "", 0);
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response.headers_mut().append(header::SET_COOKIE, clear);
+            response
+        }
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// A form that only carries the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    /// The token.
+    pub csrf: Option<String>,
+}
+
+/// POST /logout.
+pub async fn logout(
+    State(web): State<Web>,
+    page: Page,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(form.csrf.as_deref())?;
+    let cookie = session::destroy(&web, &headers, &page.signed).await?;
+    crate::audit::record(&web.ctx.db, &page.user, "sign_out", None, None).await;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+}
+
+/// `?back=`.
+#[derive(Deserialize)]
+pub struct BackQuery {
+    back: Option<String>,
+}
+
+/// GET /lang/{code}: remembers the language and goes back.
+pub async fn switch_language(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(q): Query<BackQuery>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(&code).ok_or_else(|| PageError::NotFound(format!("no language {code:?}: use en or es")))?;
+    let cookie = set_cookie(&web, &headers, i18n::COOKIE, lang.code(), 365 * 24 * 3600);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&safe_next(q.back.as_deref()))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_only_returns_to_paths_of_this_site() {
+        assert_eq!(safe_next(Some("/apps/billing")), "/apps/billing");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

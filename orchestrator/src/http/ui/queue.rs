@@ -1,0 +1,52 @@
+//! The queue: runs waiting or running now, and the processes taking jobs.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+
+use crate::http::error::PageError;
+use crate::http::format;
+use crate::http::state::Web;
+use crate::http::ui::runs::RunRow;
+use crate::http::ui::{Page, render};
+use crate::overview;
+
+/// A worker process, ready to show.
+pub struct WorkerRow {
+    /// Name.
+    pub id: String,
+    /// Last heartbeat.
+    pub last_seen: String,
+    /// Started.
+    pub started: String,
+    /// Seen recently.
+    pub alive: bool,
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage {
+    page: Page,
+    queued: Vec<RunRow>,
+    running: Vec<RunRow>,
+    workers: Vec<WorkerRow>,
+}
+
+/// GET /queue.
+pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, PageError> {
+    let active = overview::active_runs(&web.ctx.db).await?;
+    let now = jiff::Timestamp::now().as_second();
+    let workers = overview::workers(&web.ctx.db)
+        .await?
+        .into_iter()
+        .map(|w| WorkerRow {
+            alive: now - w.last_seen < 120,
+            last_seen: format::time(w.last_seen * 1000),
+            started: w.started_at.map(|s| format::time(s * 1000)).unwrap_or_default(),
+            id: w.id,
+        })
+        .collect();
+    let rows: Vec<RunRow> = active.iter().map(|(r, app)| RunRow::new(r, app)).collect();
+    let (running, queued) = rows.into_iter().partition(|r| r.status == "running");
+    render(&QueuePage { page, queued, running, workers })
+}

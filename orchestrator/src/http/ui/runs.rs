@@ -1,0 +1,126 @@
+//! The runs across all apps (filtered by status, newest first, paged by id) and one run's page,
+//! which follows a run live over Server-Sent Events until it ends.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use serde::Deserialize;
+
+use crate::db::entities::backup_run;
+use crate::http::error::PageError;
+use crate::http::format;
+use crate::http::state::Web;
+use crate::http::ui::{Page, render};
+use crate::overview::{self, RunFilter};
+
+/// Statuses a run can have, for the filter.
+pub const STATUSES: [&str; 5] = ["queued", "running", "succeeded", "failed", "skipped"];
+
+/// Runs per page.
+const PER_PAGE: u64 = 50;
+
+/// A run, ready to show.
+pub struct RunRow {
+    /// Id.
+    pub id: i64,
+    /// The app.
+    pub app: String,
+    /// Percent-encoded app name.
+    pub app_href: String,
+    /// When it was queued.
+    pub time: String,
+    /// schedule | manual | cli | safety.
+    pub trigger: String,
+    /// Status.
+    pub status: String,
+    /// Phase reached.
+    pub phase: String,
+    /// Size.
+    pub size: String,
+    /// Duration, when ended.
+    pub duration: String,
+    /// Error, when failed.
+    pub error: String,
+    /// Attempts.
+    pub attempts: i32,
+    /// File name, when it succeeded.
+    pub file: String,
+    /// sha256, when it succeeded.
+    pub sha256: String,
+    /// Which process ran it.
+    pub runner: String,
+}
+
+impl RunRow {
+    /// From a record.
+    pub fn new(run: &backup_run::Model, app: &str) -> RunRow {
+        RunRow {
+            id: run.id,
+            app: app.to_owned(),
+            app_href: format::url_encode(app),
+            time: format::time(run.started_at.unwrap_or(run.queued_at)),
+            trigger: run.trigger.clone(),
+            status: run.status.clone(),
+            phase: run.phase.clone().unwrap_or_default(),
+            size: format::bytes(run.bytes),
+            duration: run.duration_ms.map(format::duration).unwrap_or_default(),
+            error: run.error.clone().unwrap_or_default(),
+            attempts: run.attempts,
+            file: run.file_name.clone().unwrap_or_default(),
+            sha256: run.sha256.clone().unwrap_or_default(),
+            runner: run.runner.clone().unwrap_or_default(),
+        }
+    }
+
+    /// True while the run may still change.
+    pub fn active(&self) -> bool {
+        self.status == "queued" || self.status == "running"
+    }
+}
+
+#[derive(Template)]
+#[template(path = "runs.html")]
+struct RunsPage {
+    page: Page,
+    runs: Vec<RunRow>,
+    status: String,
+    statuses: [&'static str; 5],
+    next: Option<String>,
+}
+
+/// `?status=&before=`.
+#[derive(Debug, Deserialize)]
+pub struct RunsQuery {
+    status: Option<String>,
+    before: Option<i64>,
+}
+
+/// GET /runs.
+pub async fn list(State(web): State<Web>, page: Page, Query(q): Query<RunsQuery>) -> Result<Html<String>, PageError> {
+    let status = q.status.filter(|s| STATUSES.contains(&s.as_str()));
+    let filter = RunFilter { status: status.clone(), app_id: None, before: q.before };
+    let runs = overview::runs(&web.ctx.db, &filter, PER_PAGE).await?;
+    let status = status.unwrap_or_default();
+    let next = (runs.len() as u64 == PER_PAGE)
+        .then(|| runs.last().map(|(r, _)| format!("/runs?status={status}&before={}", r.id)))
+        .flatten();
+    let runs = runs.iter().map(|(r, app)| RunRow::new(r, app)).collect();
+    render(&RunsPage { page, runs, status, statuses: STATUSES, next })
+}
+
+#[derive(Template)]
+#[template(path = "run_show.html")]
+struct RunPage {
+    page: Page,
+    run: RunRow,
+}
+
+/// GET /runs/{id}.
+pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
+    let run = crate::backup::record::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
+    let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
+    let app = names.get(&run.app_id).cloned().unwrap_or_default();
+    render(&RunPage { run: RunRow::new(&run, &app), page })
+}

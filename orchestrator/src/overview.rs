@@ -1,0 +1,284 @@
+//! What the dashboard, the runs and queue pages and the stats API read: a page of apps with their
+//! last backup and stored copies, totals, runs by filter, and the queue's state. Queries stay
+//! bounded by the page size, so they stay fast with thousands of apps and millions of runs.
+
+use std::collections::HashMap;
+
+use sea_orm::prelude::*;
+use sea_orm::sea_query::{Expr as SeaExpr, Func};
+use sea_orm::{FromQueryResult, QueryOrder, QuerySelect, Statement};
+
+use crate::db::entities::{app, backup_copy, backup_run};
+use crate::db::now_ms;
+
+/// One app's card.
+#[derive(Debug, Clone)]
+pub struct AppCard {
+    /// The app (its token stays sealed here: never shown).
+    pub app: app::Model,
+    /// The latest run that ended.
+    pub last_run: Option<backup_run::Model>,
+    /// A run queued or running now.
+    pub active_run: Option<backup_run::Model>,
+    /// Copies in the destination.
+    pub copies: i64,
+    /// Their total size.
+    pub bytes: i64,
+}
+
+/// Totals at the top of the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Registered apps.
+    pub apps: i64,
+    /// Of which paused.
+    pub paused: i64,
+    /// Successful backups in the last 24 hours.
+    pub backups_24h: i64,
+    /// Failed runs in the last 24 hours.
+    pub failures_24h: i64,
+    /// Copies in the destinations.
+    pub copies: i64,
+    /// Their total size.
+    pub bytes_stored: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CountSum {
+    app_id: i64,
+    count: i64,
+    total: Option<i64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct MaxId {
+    id: Option<i64>,
+}
+
+/// Apps whose name contains `search`, by name: page `page` (0-based) of `per_page`, and how many
+/// match in all.
+pub async fn cards(
+    db: &DatabaseConnection,
+    search: &str,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<AppCard>, u64), DbErr> {
+    let mut query = app::Entity::find();
+    let search = search.trim().to_lowercase();
+    if !search.is_empty() {
+        query = query.filter(app::Column::Name.contains(&search));
+    }
+    let total = query.clone().count(db).await?;
+    let apps = query.order_by_asc(app::Column::Name).offset(page * per_page).limit(per_page).all(db).await?;
+    let ids: Vec<i64> = apps.iter().map(|a| a.id).collect();
+    let last = latest_runs(db, &ids, true).await?;
+    let active = latest_runs(db, &ids, false).await?;
+    let copies = copies_by_app(db, &ids).await?;
+    let cards = apps
+        .into_iter()
+        .map(|app| {
+            let (copies, bytes) = copies.get(&app.id).copied().unwrap_or_default();
+            AppCard {
+                last_run: last.get(&app.id).cloned(),
+                active_run: active.get(&app.id).cloned(),
+                copies,
+                bytes,
+                app,
+            }
+        })
+        .collect();
+    Ok((cards, total))
+}
+
+/// Per app, its newest run that ended (`ended`) or that is queued or running (`!ended`).
+async fn latest_runs(
+    db: &DatabaseConnection,
+    app_ids: &[i64],
+    ended: bool,
+) -> Result<HashMap<i64, backup_run::Model>, DbErr> {
+    if app_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let statuses = if ended { vec!["succeeded", "failed", "skipped"] } else { vec!["queued", "running"] };
+    let newest: Vec<i64> = backup_run::Entity::find()
+        .select_only()
+        .column_as(SeaExpr::expr(Func::max(SeaExpr::col(backup_run::Column::Id))), "id")
+        .filter(backup_run::Column::AppId.is_in(app_ids.iter().copied()))
+        .filter(backup_run::Column::Status.is_in(statuses))
+        .group_by(backup_run::Column::AppId)
+        .into_model::<MaxId>()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.id)
+        .collect();
+    let runs = backup_run::Entity::find().filter(backup_run::Column::Id.is_in(newest)).all(db).await?;
+    Ok(runs.into_iter().map(|r| (r.app_id, r)).collect())
+}
+
+/// Per app: copies in the destination and their total size.
+async fn copies_by_app(db: &DatabaseConnection, app_ids: &[i64]) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
+    if app_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = backup_copy::Entity::find()
+        .select_only()
+        .column(backup_copy::Column::AppId)
+        .column_as(backup_copy::Column::Id.count(), "count")
+        .column_as(backup_copy::Column::Size.sum(), "total")
+        .filter(backup_copy::Column::AppId.is_in(app_ids.iter().copied()))
+        .filter(backup_copy::Column::DeletedAt.is_null())
+        .group_by(backup_copy::Column::AppId)
+        .into_model::<CountSum>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.app_id, (r.count, r.total.unwrap_or(0)))).collect())
+}
+
+/// The totals.
+pub async fn totals(db: &DatabaseConnection) -> Result<Totals, DbErr> {
+    let since = now_ms() - 24 * 3600 * 1000;
+    let ended_since = |status: &'static str| {
+        backup_run::Entity::find()
+            .filter(backup_run::Column::FinishedAt.gt(since))
+            .filter(backup_run::Column::Status.eq(status))
+            .count(db)
+    };
+    let stored = copies_by_app_total(db).await?;
+    Ok(Totals {
+        apps: app::Entity::find().count(db).await? as i64,
+        paused: app::Entity::find().filter(app::Column::Enabled.eq(false)).count(db).await? as i64,
+        backups_24h: ended_since("succeeded").await? as i64,
+        failures_24h: ended_since("failed").await? as i64,
+        copies: stored.0,
+        bytes_stored: stored.1,
+    })
+}
+
+async fn copies_by_app_total(db: &DatabaseConnection) -> Result<(i64, i64), DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        count: i64,
+        total: Option<i64>,
+    }
+    let row = backup_copy::Entity::find()
+        .select_only()
+        .column_as(backup_copy::Column::Id.count(), "count")
+        .column_as(backup_copy::Column::Size.sum(), "total")
+        .filter(backup_copy::Column::DeletedAt.is_null())
+        .into_model::<Row>()
+        .one(db)
+        .await?;
+    Ok(row.map_or((0, 0), |r| (r.count, r.total.unwrap_or(0))))
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this app.
+    pub app_id: Option<i64>,
+    /// Only runs older than this id (the next page).
+    pub before: Option<i64>,
+}
+
+/// Runs, newest first, with their app's name; `limit` of them.
+pub async fn runs(
+    db: &DatabaseConnection,
+    filter: &RunFilter,
+    limit: u64,
+) -> Result<Vec<(backup_run::Model, String)>, DbErr> {
+    let mut query = backup_run::Entity::find();
+    if let Some(status) = &filter.status {
+        query = query.filter(backup_run::Column::Status.eq(status.as_str()));
+    }
+    if let Some(app_id) = filter.app_id {
+        query = query.filter(backup_run::Column::AppId.eq(app_id));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(backup_run::Column::Id.lt(before));
+    }
+    let runs = query.order_by_desc(backup_run::Column::Id).limit(limit).all(db).await?;
+    let names = app_names(db, runs.iter().map(|r| r.app_id)).await?;
+    Ok(runs
+        .into_iter()
+        .map(|r| {
+            let name = names.get(&r.app_id).cloned().unwrap_or_else(|| format!("#{}", r.app_id));
+            (r, name)
+        })
+        .collect())
+}
+
+/// Names of apps by id.
+pub async fn app_names(db: &DatabaseConnection, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>, DbErr> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: i64,
+        name: String,
+    }
+    let rows = app::Entity::find()
+        .select_only()
+        .column(app::Column::Id)
+        .column(app::Column::Name)
+        .filter(app::Column::Id.is_in(ids))
+        .into_model::<Row>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+/// A process taking jobs from the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    /// Its name (host:pid-start).
+    pub id: String,
+    /// When it last reported (seconds since the epoch).
+    pub last_seen: i64,
+    /// When it started (seconds since the epoch).
+    pub started_at: Option<i64>,
+}
+
+/// The processes known to the queue, most recently seen first.
+pub async fn workers(db: &DatabaseConnection) -> Result<Vec<Worker>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = if crate::db::is_postgres(db) {
+        "SELECT id, CAST(EXTRACT(EPOCH FROM last_seen) AS BIGINT) AS last_seen, \
+         CAST(EXTRACT(EPOCH FROM started_at) AS BIGINT) AS started_at FROM apalis.workers \
+         ORDER BY last_seen DESC LIMIT 100"
+    } else {
+        "SELECT id, last_seen, started_at FROM Workers ORDER BY last_seen DESC LIMIT 100"
+    };
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: String,
+        last_seen: i64,
+        started_at: Option<i64>,
+    }
+    let rows = Row::find_by_statement(Statement::from_string(backend, sql)).all(db).await?;
+    Ok(rows.into_iter().map(|r| Worker { id: r.id, last_seen: r.last_seen, started_at: r.started_at }).collect())
+}
+
+/// Runs waiting in the queue or running now, oldest first, with their app's name.
+pub async fn active_runs(db: &DatabaseConnection) -> Result<Vec<(backup_run::Model, String)>, DbErr> {
+    let runs = backup_run::Entity::find()
+        .filter(backup_run::Column::Status.is_in(["queued", "running"]))
+        .order_by_asc(backup_run::Column::Id)
+        .limit(500)
+        .all(db)
+        .await?;
+    let names = app_names(db, runs.iter().map(|r| r.app_id)).await?;
+    Ok(runs
+        .into_iter()
+        .map(|r| {
+            let name = names.get(&r.app_id).cloned().unwrap_or_default();
+            (r, name)
+        })
+        .collect())
+}

@@ -1,0 +1,113 @@
+// A little script over pages that work without it: live progress over Server-Sent Events, the
+// schedule preview while typing, and confirmations. No inline script anywhere (the CSP forbids it).
+"use strict";
+
+function statusTexts(el) {
+  const map = {};
+  (el.dataset.statusText || "").split("|").forEach((pair) => {
+    const [k, v] = pair.split("=");
+    if (k) map[k] = v;
+  });
+  return map;
+}
+
+function followProgress(el) {
+  const url = el.dataset.events;
+  if (!url || !window.EventSource) return;
+  const texts = statusTexts(el);
+  const set = (id, text) => {
+    const node = document.getElementById(id);
+    if (node && text !== undefined && text !== null) node.textContent = text;
+  };
+  const prefix = el.id; // "run" or "restore"
+  const apply = (data) => {
+    const status = document.getElementById(prefix + "-status");
+    if (status) {
+      status.textContent = texts[data.status] || data.status;
+      status.dataset.status = data.status;
+      status.className = "status status-" + data.status;
+    }
+    set(prefix + "-phase", data.phase);
+    set(prefix + "-bytes", data.size);
+    set(prefix + "-rate", data.rate);
+    const bar = document.getElementById(prefix + "-bar");
+    if (bar) bar.classList.toggle("moving", !data.done);
+    const error = document.getElementById(prefix + "-error");
+    if (error) {
+      error.textContent = data.error || "";
+      error.hidden = !data.error;
+    }
+  };
+  const source = new EventSource(url);
+  source.addEventListener("progress", (e) => apply(JSON.parse(e.data)));
+  source.addEventListener("end", (e) => {
+    source.close();
+    apply(JSON.parse(e.data));
+    // Reload once for the final facts (file, sha256, duration) rendered by the server.
+    window.setTimeout(() => window.location.reload(), 300);
+  });
+  source.addEventListener("gone", () => source.close());
+}
+
+function cronPreview(form) {
+  const preset = form.querySelector("#schedule_preset");
+  const custom = form.querySelector("#schedule");
+  const zone = form.querySelector("#time_zone");
+  const box = form.querySelector("#cron-preview");
+  if (!preset || !custom || !zone || !box) return;
+  let timer = null;
+  const refresh = () => {
+    const schedule = preset.value === "custom" ? custom.value : preset.value;
+    const query = new URLSearchParams({ schedule, time_zone: zone.value });
+    fetch("/cron/preview?" + query.toString(), { credentials: "same-origin" })
+      .then((r) => r.json())
+      .then((data) => {
+        box.replaceChildren();
+        if (data.ok) {
+          const words = document.createElement("p");
+          const strong = document.createElement("strong");
+          strong.id = "cron-words";
+          strong.textContent = data.words;
+          words.appendChild(strong);
+          const list = document.createElement("ol");
+          list.id = "cron-next";
+          data.next.forEach((t) => {
+            const li = document.createElement("li");
+            li.textContent = t;
+            list.appendChild(li);
+          });
+          box.append(words, list);
+        } else {
+          const err = document.createElement("p");
+          err.className = "field-error";
+          err.id = "cron-error";
+          err.textContent = data.error;
+          box.appendChild(err);
+        }
+      })
+      .catch(() => {});
+  };
+  const later = () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 250);
+  };
+  preset.addEventListener("change", () => {
+    if (preset.value !== "custom") custom.value = preset.value;
+    refresh();
+  });
+  custom.addEventListener("input", () => {
+    preset.value = "custom";
+    later();
+  });
+  zone.addEventListener("input", later);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".live[data-events]").forEach(followProgress);
+  document.querySelectorAll("form.app-form").forEach(cronPreview);
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (e) => {
+      if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+    });
+  });
+});
