@@ -18,6 +18,11 @@ pub struct Harness {
     env: Vec<(String, String)>,
 }
 
+/// The admin of every test installation.
+pub const ADMIN_USER: &str = "operator";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
 /// A fixed key, so the harness never depends on the generated one.
 pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789abcdef";
 
@@ -50,6 +55,8 @@ impl Harness {
             ("GDRIVE_RETRY_DELAY_MS".to_owned(), "5".to_owned()),
             ("GDRIVE_MAX_RETRIES".to_owned(), "2".to_owned()),
             ("EXPORT_IDLE_TIMEOUT".to_owned(), "5".to_owned()),
+            ("ADMIN_USER".to_owned(), ADMIN_USER.to_owned()),
+            ("ADMIN_PASSWORD".to_owned(), ADMIN_PASSWORD.to_owned()),
         ];
         Harness { double, drive, database_url, dir, env }
     }
@@ -100,15 +107,21 @@ impl Harness {
         let stdout = child.stdout.take().expect("piped");
         use tokio::io::AsyncBufReadExt;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("serve says where it listens")
-            .expect("read serve output")
-            .expect("serve exited before listening");
-        let url = line.strip_prefix("listening on ").expect("listening line").to_owned();
+        let mut printed = Vec::new();
+        let url = loop {
+            let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("serve says where it listens")
+                .expect("read serve output")
+                .unwrap_or_else(|| panic!("serve exited before listening; it printed {printed:?}"));
+            match line.strip_prefix("listening on ") {
+                Some(url) => break url.to_owned(),
+                None => printed.push(line),
+            }
+        };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let pid = child.id().expect("running");
-        Served { child, url, pid }
+        Served { child, url, pid, printed }
     }
 
     /// A new folder in the shared drive.
@@ -157,6 +170,8 @@ pub struct Served {
     pub url: String,
     /// Its process id.
     pub pid: u32,
+    /// What it printed before listening (the generated admin password, when one was).
+    pub printed: Vec<String>,
 }
 
 impl Served {

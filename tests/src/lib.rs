@@ -9,3 +9,4 @@ pub mod harness;
 pub mod postgres;
 pub mod s3;
 pub mod sdk_apps;
+pub mod web;

@@ -9,3 +9,4 @@ mod scheduling;
 mod sdk_examples;
 mod sdk_memory;
 mod sdk_postgres;
+mod web;
