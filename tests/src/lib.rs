@@ -1,9 +1,10 @@
 //! Helpers for the end-to-end tests: the workspace's binaries, real apps started as processes,
-//! deliberately broken apps, and the PostgreSQL of the machine.
+//! deliberately broken apps, headless Chromium, and the PostgreSQL of the machine.
 
 pub mod apps;
 pub mod binaries;
 pub mod broken;
+pub mod browser;
 pub mod cli;
 pub mod harness;
 pub mod postgres;

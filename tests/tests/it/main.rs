@@ -2,6 +2,7 @@
 
 mod backup_run;
 mod broken_apps;
+mod browser_harness;
 mod flask_app;
 mod gdrive;
 mod remote_storage;
