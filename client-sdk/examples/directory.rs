@@ -3,19 +3,18 @@
 //! ```sh
 //! BACKUP_TOKEN=s3cret cargo run -p client-sdk --example directory -- --listen 127.0.0.1:9001 --dir ./some/folder
 //! ```
-//! The import extracts into a staging folder beside the target and swaps it in only when `tar`
-//! succeeded on a body whose sha256 matched: a bad import leaves the folder as it was.
+//! The work is done by the SDK's [`client_sdk::Directory`]: an import extracts into a staging
+//! folder beside the target and swaps it in only when `tar` succeeded on a body whose sha256
+//! matched, so a bad import leaves the folder as it was.
 
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use client_sdk::process::{export_command, import_command};
-use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
-use tokio::process::Command;
+use client_sdk::Directory;
 
 /// Serve a folder's backups over contract v1 (token from BACKUP_TOKEN).
 #[derive(Parser)]
@@ -32,60 +31,6 @@ struct Args {
     /// The app name shown in capabilities.
     #[arg(long, default_value = "directory")]
     app: String,
-}
-
-struct Directory {
-    app: String,
-    dir: PathBuf,
-    restore_into: PathBuf,
-}
-
-impl BackupSource for Directory {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new(&self.app, [BackupType::new("full", "application/gzip", "tar.gz")]).with_restore()
-    }
-
-    async fn export(&self, _: &BackupType) -> Result<ExportStream, SourceError> {
-        let mut tar = Command::new("tar");
-        tar.arg("-czf").arg("-").arg("-C").arg(&self.dir).arg(".");
-        export_command(tar)
-    }
-
-    async fn import(&self, _: &BackupType, body: ImportStream) -> Result<(), SourceError> {
-        let target = &self.restore_into;
-        let staging = sibling(target, "incoming");
-        tokio::fs::create_dir_all(&staging).await?;
-        let mut tar = Command::new("tar");
-        tar.arg("-xzf").arg("-").arg("-C").arg(&staging);
-        if let Err(e) = import_command(tar, body).await {
-            let _ = tokio::fs::remove_dir_all(&staging).await;
-            return Err(e);
-        }
-        // Swap: the old folder moves aside, the restored one takes its place.
-        let previous = sibling(target, "previous");
-        let had_target = tokio::fs::try_exists(target).await.unwrap_or(false);
-        if had_target {
-            tokio::fs::rename(target, &previous).await?;
-        }
-        if let Err(e) = tokio::fs::rename(&staging, target).await {
-            if had_target {
-                let _ = tokio::fs::rename(&previous, target).await;
-            }
-            let _ = tokio::fs::remove_dir_all(&staging).await;
-            return Err(e.into());
-        }
-        if had_target {
-            tokio::fs::remove_dir_all(&previous).await?;
-        }
-        Ok(())
-    }
-}
-
-/// A hidden folder next to `target`, unique to this process and moment.
-fn sibling(target: &Path, what: &str) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "restore".into());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    target.with_file_name(format!(".{name}.{what}-{}-{nanos}", std::process::id()))
 }
 
 #[tokio::main]
@@ -109,6 +54,6 @@ async fn main() -> ExitCode {
             ));
         }
     }
-    let source = Directory { app: args.app, dir: args.dir, restore_into };
+    let source = Directory::new(args.app, args.dir).restore_into(restore_into);
     common::serve(args.listen, client_sdk::router(source, token)).await
 }

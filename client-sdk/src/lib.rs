@@ -31,17 +31,20 @@
 //! # }
 //! ```
 //!
-//! `examples/` holds three runnable apps: `directory` (a tar.gz of a folder), `postgres`
+//! [`Directory`] backs up a folder as it is. `examples/` holds three runnable apps: `directory`
+//! (a tar.gz of a folder, with [`Directory`]), `postgres`
 //! (`pg_dump` / `pg_restore`) and `command` (any command's output, for apps not written in Rust).
 #![warn(missing_docs)]
 
 mod auth;
 mod body;
+mod directory;
 pub mod process;
 mod service;
 mod source;
 
 pub use contract_spec::{BackupType, Capabilities};
+pub use directory::Directory;
 pub use secrecy::SecretString;
 pub use service::BackupService;
 pub use source::{BackupSource, ExportStream, ImportStream, SourceError};

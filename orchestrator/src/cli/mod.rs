@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod contract;
 pub mod cron;
+pub mod demo;
 pub mod remote;
 pub mod run;
 pub mod serve;
@@ -25,7 +26,11 @@ pub enum Command {
     #[command(subcommand)]
     Contract(contract::ContractCommand),
     /// Run the service: HTTP server, scheduler and workers.
-    Serve,
+    Serve {
+        /// Also start a sample app (a folder under data/demo) registered as `demo`, to try Test now.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Register and manage the apps to back up.
     #[command(subcommand)]
     Apps(apps::AppsCommand),
@@ -60,10 +65,10 @@ impl Cli {
             Command::Apps(command) => command.run(&context(env).await?, env).await,
             Command::Run { app, queued: false } => run::run(&context(env).await?, &app).await,
             Command::Run { app, queued: true } => run::queue(&context(env).await?, &app).await,
-            Command::Serve => {
+            Command::Serve { demo } => {
                 let settings =
                     serve::ServeSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
-                serve::serve(context(env).await?, settings).await
+                serve::serve(context(env).await?, settings, demo).await
             }
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,
         }

@@ -63,7 +63,7 @@ impl ServeSettings {
 }
 
 /// Serves until SIGTERM or Ctrl-C.
-pub async fn serve(ctx: Context, settings: ServeSettings) -> anyhow::Result<ExitCode> {
+pub async fn serve(ctx: Context, settings: ServeSettings, demo: bool) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -99,8 +99,8 @@ pub async fn serve(ctx: Context, settings: ServeSettings) -> anyhow::Result<Exit
         throttle: crate::http::auth::throttle::Throttle::new(settings.web.login_max_failures),
         settings: settings.web.clone(),
         admin,
+        demo_app: if demo { Some(super::demo::start(&ctx).await?) } else { None },
         ctx: ctx.clone(),
-        demo_app: None,
     });
     let mut http_stop = stop_rx.clone();
     let app = crate::http::app(health, web).into_make_service_with_connect_info::<SocketAddr>();
