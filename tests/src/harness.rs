@@ -81,8 +81,15 @@ impl Harness {
 
     /// Starts `orchestrator serve` (scheduler, workers, HTTP) with fast test heartbeats.
     pub async fn serve(&self, extra: &[(&str, &str)]) -> Served {
+        self.serve_with(&[], extra).await
+    }
+
+    /// Starts `orchestrator serve ARGS`, in this installation's folder.
+    pub async fn serve_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Served {
         let mut cmd = tokio::process::Command::new(crate::binaries::orchestrator());
         cmd.arg("serve")
+            .args(args)
+            .current_dir(&self.dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -454,3 +454,33 @@ async fn pages_follow_the_browser_language_and_the_switch() {
         .unwrap();
     assert!(english.contains("<html lang=\"en\">") && english.contains("Register an app"), "the switch wins");
 }
+
+#[tokio::test]
+async fn demo_mode_registers_a_sample_app_that_backs_up_on_test_now() {
+    let h = Harness::sqlite().await;
+    let storage = [("STORAGE", "fs"), ("FS_ROOT", "data/backups")];
+    let mut first = h.serve_with(&["--demo"], &storage).await;
+    let session = sign_in(&first.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let dashboard = session.page("/").await;
+    assert!(dashboard.contains("class=\"demo-banner\""), "the UI says it is a demo");
+    assert!(dashboard.contains("data-app=\"demo\""), "the demo app is registered");
+    let queued = session.post("/apps/demo/run", &[]).await;
+    let end = follow_to_end(session.get(&format!("{}/events", location(&queued))).await, Duration::from_secs(60)).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert!(h.dir().join("data/demo/sample/README.txt").is_file(), "the sample folder is under data/");
+    let copies: Vec<_> = std::fs::read_dir(h.dir().join("data/backups/demo"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tar.gz"))
+        .collect();
+    assert_eq!(copies.len(), 1);
+    first.terminate().await;
+
+    // A second start re-registers the same app at its new address, with a new token.
+    let second = h.serve_with(&["--demo"], &storage).await;
+    assert_eq!(app_count(&h).await, 1);
+    let session = sign_in(&second.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let queued = session.post("/apps/demo/run", &[]).await;
+    let end = follow_to_end(session.get(&format!("{}/events", location(&queued))).await, Duration::from_secs(60)).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+}
