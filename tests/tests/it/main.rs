@@ -5,6 +5,7 @@ mod broken_apps;
 mod flask_app;
 mod gdrive;
 mod remote_storage;
+mod restore;
 mod scheduling;
 mod sdk_examples;
 mod sdk_memory;
