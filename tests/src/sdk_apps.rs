@@ -1,10 +1,12 @@
 //! In-process apps built with `client-sdk`, served on a loopback port, whose export does
 //! exactly what a test needs: succeed, fail at once, die half-way, stall, or be big.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, SourceError};
+use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::apps::TOKEN;
@@ -34,13 +36,23 @@ pub enum Behaviour {
 struct Source {
     behaviour: Behaviour,
     seed: u64,
+    restore: bool,
 }
 
 const PIECE: usize = 64 * 1024;
 
 impl BackupSource for Source {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new("test-app", [BackupType::new("full", "application/octet-stream", "bin")])
+        let caps = Capabilities::new("test-app", [BackupType::new("full", "application/octet-stream", "bin")]);
+        if self.restore { caps.with_restore() } else { caps }
+    }
+
+    /// Reads the whole body and keeps nothing: the SDK checks its sha256 against the header.
+    async fn import(&self, _: &BackupType, mut body: ImportStream) -> Result<(), SourceError> {
+        while let Some(chunk) = body.next().await {
+            chunk?;
+        }
+        Ok(())
     }
 
     async fn export(&self, _: &BackupType) -> Result<ExportStream, SourceError> {
@@ -79,7 +91,15 @@ impl BackupSource for Source {
 pub struct SdkApp {
     /// Base URL.
     pub url: String,
+    requests: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl SdkApp {
+    /// Every request it received so far, as `METHOD /path`, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("request log").clone()
+    }
 }
 
 impl Drop for SdkApp {
@@ -88,15 +108,32 @@ impl Drop for SdkApp {
     }
 }
 
-/// Starts an app with `behaviour`, guarded by [`TOKEN`]; `seed` makes its bytes.
+/// Starts an app with `behaviour`, guarded by [`TOKEN`]; `seed` makes its bytes. It offers no
+/// restore.
 pub async fn spawn(behaviour: Behaviour, seed: u64) -> SdkApp {
+    start(Source { behaviour, seed, restore: false }).await
+}
+
+/// Like [`spawn`], and it accepts imports, which it reads to the end and throws away.
+pub async fn spawn_restorable(behaviour: Behaviour, seed: u64) -> SdkApp {
+    start(Source { behaviour, seed, restore: true }).await
+}
+
+async fn start(source: Source) -> SdkApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = client_sdk::router(Source { behaviour, seed }, TOKEN.to_owned().into());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let log = requests.clone();
+    let router = client_sdk::router(source, TOKEN.to_owned().into()).layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            log.lock().expect("request log").push(format!("{} {}", request.method(), request.uri().path()));
+            next.run(request)
+        },
+    ));
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    SdkApp { url, task }
+    SdkApp { url, requests, task }
 }
 
 /// The sha256 of what a `Good { size }` app with `seed` exports.

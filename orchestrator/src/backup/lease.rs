@@ -29,7 +29,7 @@ pub struct Lease {
 pub struct Held {
     /// Who holds it.
     pub holder: String,
-    /// The run it is for.
+    /// The run it is for; `None` for a restore.
     pub run_id: Option<i64>,
 }
 
@@ -41,6 +41,25 @@ impl Lease {
         holder: &str,
         run_id: i64,
     ) -> Result<Result<Lease, Held>, DbErr> {
+        Lease::take(db, app_id, holder, Some(run_id)).await
+    }
+
+    /// Takes the app's lease for a restore (which is no run: [`Held::run_id`] is `None`), or says
+    /// who holds it. While a restore streams into the app, no backup of it starts.
+    pub async fn acquire_for_restore(
+        db: &DatabaseConnection,
+        app_id: i64,
+        holder: &str,
+    ) -> Result<Result<Lease, Held>, DbErr> {
+        Lease::take(db, app_id, holder, None).await
+    }
+
+    async fn take(
+        db: &DatabaseConnection,
+        app_id: i64,
+        holder: &str,
+        run_id: Option<i64>,
+    ) -> Result<Result<Lease, Held>, DbErr> {
         // A lapsed lease belongs to nobody; deleting it and inserting ours are each atomic, and
         // the primary key lets only one inserter win.
         app_lease::Entity::delete_many()
@@ -51,7 +70,7 @@ impl Lease {
         let row = app_lease::ActiveModel {
             app_id: Set(app_id),
             holder: Set(holder.to_owned()),
-            run_id: Set(Some(run_id)),
+            run_id: Set(run_id),
             expires_at: Set(now_ms() + LEASE_TTL.as_millis() as i64),
         };
         match app_lease::Entity::insert(row).exec(db).await {

@@ -21,7 +21,8 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    fn name(self) -> &'static str {
+    /// The trigger as stored in `backup_runs.trigger`.
+    pub fn name(self) -> &'static str {
         match self {
             Trigger::Schedule(_) => "schedule",
             Trigger::Manual => "manual",

@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use crate::backup::lease::Lease;
-use crate::backup::record::{self, Ending};
+use crate::backup::record::{self, Ending, Trigger};
 use crate::backup::retention::{self, Copy};
 use crate::config::run::RunSettings;
 use crate::registry::App;
@@ -161,14 +161,14 @@ impl Runner {
                 });
             }
             Ok(Err(held)) => {
-                let by = held.run_id.map(|r| format!("run {r}")).unwrap_or_default();
-                let failure = Failure {
-                    phase: Phase::Capabilities,
-                    message: format!("skipped: another backup of {} is running ({by} on {})", app.name, held.holder),
-                    retryable: false,
-                    skipped: true,
-                    deferred: false,
+                let message = match held.run_id {
+                    Some(r) => {
+                        format!("skipped: another backup of {} is running (run {r} on {})", app.name, held.holder)
+                    }
+                    None => format!("skipped: a restore of {} is running (on {})", app.name, held.holder),
                 };
+                let failure =
+                    Failure { phase: Phase::Capabilities, message, retryable: false, skipped: true, deferred: false };
                 let ending = Ending { status: "skipped", error: Some(failure.message.clone()), ..Default::default() };
                 let _ = record::finish(&self.db, run_id, &ending).await;
                 return Err(failure);
@@ -183,7 +183,10 @@ impl Runner {
             return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true));
         }
         let mut tracker = Tracker { db: &self.db, run_id, started: Instant::now(), last: None, on_progress, bytes: 0 };
-        let outcome = self.pipeline(app, run_id, &lease, &mut tracker).await;
+        // The backup taken just before a restore never prunes: it could push out the very copy
+        // about to be restored. Its copy counts toward retention from the next run on.
+        let prune = run.trigger != Trigger::Safety.name();
+        let outcome = self.pipeline(app, run_id, &lease, &mut tracker, prune).await;
         let ending = match &outcome {
             Ok(s) => Ending {
                 status: "succeeded",
@@ -219,6 +222,7 @@ impl Runner {
         run_id: i64,
         lease: &Lease,
         tracker: &mut Tracker<'_>,
+        prune: bool,
     ) -> Result<Success, Failure> {
         tracker.phase(Phase::Capabilities).await;
         let client = AppClient::new(&app.url, app.token.clone(), self.settings.timeouts)
@@ -312,11 +316,15 @@ impl Runner {
             .map_err(|e| Failure::new(Phase::Verify, format!("database error: {e}"), true))?;
 
         tracker.phase(Phase::Retention).await;
-        let (pruned, retention_error) = match self.prune(app).await {
-            Ok(pruned) => (pruned, None),
-            Err(e) => {
-                tracing::warn!(app = %app.name, error = %e, "retention failed after a good backup");
-                (Vec::new(), Some(format!("the backup succeeded, but retention failed: {e}")))
+        let (pruned, retention_error) = if !prune {
+            (Vec::new(), None)
+        } else {
+            match self.prune(app).await {
+                Ok(pruned) => (pruned, None),
+                Err(e) => {
+                    tracing::warn!(app = %app.name, error = %e, "retention failed after a good backup");
+                    (Vec::new(), Some(format!("the backup succeeded, but retention failed: {e}")))
+                }
             }
         };
         Ok(Success { file, bytes, sha256, pruned, retention_error })

@@ -5,6 +5,7 @@ pub mod contract;
 pub mod cron;
 pub mod demo;
 pub mod remote;
+pub mod restore;
 pub mod run;
 pub mod serve;
 
@@ -42,6 +43,16 @@ pub enum Command {
         #[arg(long)]
         queued: bool,
     },
+    /// Restore a stored copy into its app, after a safety backup of the app's current state.
+    Restore {
+        /// The app's name.
+        app: String,
+        /// The copy: its file name in the app's folder, or its file id.
+        copy: String,
+        /// Restore without backing up the app's current state first.
+        #[arg(long)]
+        no_safety_backup: bool,
+    },
     /// Work with schedules (when does a cron expression fire?).
     #[command(subcommand)]
     Cron(cron::CronCommand),
@@ -65,6 +76,9 @@ impl Cli {
             Command::Apps(command) => command.run(&context(env).await?, env).await,
             Command::Run { app, queued: false } => run::run(&context(env).await?, &app).await,
             Command::Run { app, queued: true } => run::queue(&context(env).await?, &app).await,
+            Command::Restore { app, copy, no_safety_backup } => {
+                restore::restore(&context(env).await?, &app, &copy, !no_safety_backup).await
+            }
             Command::Serve { demo } => {
                 let settings =
                     serve::ServeSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;

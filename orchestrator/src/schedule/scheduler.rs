@@ -101,6 +101,12 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not sweep interrupted runs"),
             }
+            let stale = crate::backup::restore::STALE_AFTER;
+            match crate::backup::restore::record::sweep_interrupted(&self.db, stale).await {
+                Ok(n) if n > 0 => tracing::warn!(restores = n, "marked restores of stopped processes as interrupted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not sweep interrupted restores"),
+            }
         }
         self.last_tick.store(now_ms(), Ordering::Relaxed);
         Ok(queued)

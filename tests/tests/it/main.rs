@@ -6,6 +6,7 @@ mod browser_harness;
 mod flask_app;
 mod gdrive;
 mod remote_storage;
+mod restore;
 mod scheduling;
 mod sdk_examples;
 mod sdk_memory;

@@ -7,14 +7,14 @@ use contract_spec::conformance::{self, Options, Outcome};
 use e2e::apps::{RunningApp, TOKEN};
 use futures::StreamExt;
 
-fn write_tree(root: &Path) {
+pub(crate) fn write_tree(root: &Path) {
     std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
     std::fs::write(root.join("a.txt"), "alpha\n").unwrap();
     std::fs::write(root.join("sub/b.bin"), (0..=255u8).cycle().take(300_000).collect::<Vec<u8>>()).unwrap();
     std::fs::write(root.join("sub/deeper/c.txt"), "gamma\n").unwrap();
 }
 
-fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {

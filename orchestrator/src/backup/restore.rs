@@ -1,0 +1,470 @@
+//! Restores: a verified copy streamed from the destination back into its app's
+//! `POST /backup/import`, after a safety backup of the app's current state unless the operator
+//! opts out. Owns the `restores` rows and their progress.
+//!
+//! Three steps, so an HTTP handler can answer at once and leave the long part to a background
+//! task: [`prepare`] finds the copy and asks the app whether it can take it back, [`begin`]
+//! records the restore, [`execute`] does the work. A refusal in the first two changes nothing: no
+//! row, no safety backup, nothing sent to the app. The copy never touches a temporary file or
+//! sits whole in memory: it goes from the destination to the app one chunk at a time, hashed and
+//! counted on the way, while the row says how far it got about once a second (a page served by
+//! another process reads progress from the database).
+
+mod copy;
+pub mod record;
+mod tap;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use contract_spec::client::AppClient;
+use sea_orm::ActiveValue::Set;
+use sea_orm::prelude::*;
+
+use crate::audit;
+use crate::backup::lease::Lease;
+use crate::backup::record::Trigger;
+use crate::backup::run::{Phase, Progress, Runner};
+use crate::db::entities::{app_lease, restore};
+use crate::db::now_ms;
+use crate::registry::App;
+use crate::storage::destination::StoredFile;
+use copy::check_copy;
+use tap::{Seen, Tap};
+
+/// A running restore that has not reported for this long belongs to a process that is gone.
+pub const STALE_AFTER: Duration = Duration::from_secs(120);
+
+/// What the operator asked for.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    /// The copy: its file name, or its destination file id.
+    pub copy: String,
+    /// Back up the app's current state first.
+    pub safety_backup: bool,
+    /// Who asked ("cli", a user name, an API token's name), for the row and the audit log.
+    pub actor: String,
+}
+
+/// Why a restore was refused before anything changed. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The copy is not in the app's folder.
+    #[error("{0}")]
+    NotFound(String),
+    /// The copy, or the app, cannot do this restore.
+    #[error("{0}")]
+    Invalid(String),
+    /// A backup or another restore of the app is running.
+    #[error("{0}")]
+    Busy(String),
+    /// The app or the destination could not be asked.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// Where a restore is, as stored in `restores.phase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePhase {
+    /// Backing up the app's current state.
+    SafetyBackup,
+    /// Finding and opening the copy in the destination.
+    Download,
+    /// Streaming the copy into the app.
+    Import,
+    /// Finished.
+    Done,
+}
+
+impl RestorePhase {
+    /// The phase as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestorePhase::SafetyBackup => "safety_backup",
+            RestorePhase::Download => "download",
+            RestorePhase::Import => "import",
+            RestorePhase::Done => "done",
+        }
+    }
+}
+
+/// A progress report, about once a second and at each phase change.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreProgress {
+    /// Phase.
+    pub phase: RestorePhase,
+    /// Bytes sent to the app; during the safety backup, bytes backed up so far.
+    pub bytes: u64,
+    /// The copy's size, while it is sent.
+    pub total: Option<u64>,
+    /// The safety backup's own phase, while it runs.
+    pub backup: Option<Phase>,
+    /// Time since the phase started.
+    pub elapsed: Duration,
+}
+
+/// The backup taken before a restore.
+#[derive(Debug, Clone)]
+pub struct SafetyCopy {
+    /// Its run.
+    pub run_id: i64,
+    /// The stored copy's name.
+    pub file_name: String,
+    /// The stored copy's id.
+    pub file_id: String,
+}
+
+/// A restore that succeeded.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// Bytes sent to (and restored by) the app.
+    pub bytes: u64,
+    /// sha256 of those bytes.
+    pub sha256: String,
+    /// The safety backup, when one was taken.
+    pub safety: Option<SafetyCopy>,
+}
+
+/// A restore that failed, recorded as such.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct RestoreFailure {
+    /// Phase reached.
+    pub phase: RestorePhase,
+    /// What went wrong, for the operator.
+    pub message: String,
+    /// The safety backup, when one was taken before the failure: it holds the app's state from
+    /// before the attempt.
+    pub safety: Option<SafetyCopy>,
+}
+
+impl RestoreFailure {
+    fn new(phase: RestorePhase, message: impl Into<String>) -> Self {
+        RestoreFailure { phase, message: message.into(), safety: None }
+    }
+}
+
+/// Finds `copy` (a name or a file id) in the app's folder, checks it can be restored, and asks
+/// the app whether it accepts restores of its type. Changes nothing.
+pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFile, Refusal> {
+    let file = runner
+        .destination
+        .find(&app.folder, copy)
+        .await
+        .map_err(|e| {
+            Refusal::Unavailable(format!("could not look for {copy:?} in the folder of {}: {}", app.name, e.message()))
+        })?
+        .ok_or_else(|| {
+            Refusal::NotFound(format!(
+                "there is no copy named {copy:?} (nor with that file id) in the folder of {} ({}): give the name or id of one of its copies, as `orchestrator remote ls {}` lists them",
+                app.name, app.folder, app.folder
+            ))
+        })?;
+    let checked = check_copy(app, &file)?;
+    let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
+        .map_err(|e| Refusal::Invalid(format!("{}: {e}", app.name)))?;
+    let caps = client.capabilities().await.map_err(|e| {
+        Refusal::Unavailable(format!(
+            "could not ask {} whether it accepts restores: {e}; nothing was changed",
+            app.name
+        ))
+    })?;
+    if !caps.restore {
+        return Err(Refusal::Invalid(format!(
+            "{} does not accept restores: its capabilities say restore: false (the app must implement POST /backup/import and advertise restore: true); nothing was changed",
+            app.name
+        )));
+    }
+    if caps.resolve_type(Some(&checked.backup_type)).is_none() {
+        let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
+        return Err(Refusal::Invalid(format!(
+            "{} is a {:?} backup, a type {} no longer offers (it offers {}): it cannot take this copy back",
+            file.name,
+            checked.backup_type,
+            app.name,
+            offered.join(", ")
+        )));
+    }
+    Ok(file)
+}
+
+/// Records a restore of `file` (found by [`prepare`]) as running, with its safety backup's run
+/// queued when one is asked for, and audits it. Refuses, changing nothing, while a backup or
+/// another restore of the app runs. Returns at once: [`execute`] does the work.
+pub async fn begin(
+    db: &DatabaseConnection,
+    app: &App,
+    file: &StoredFile,
+    req: &RestoreRequest,
+) -> Result<restore::Model, Refusal> {
+    check_copy(app, file)?;
+    record::sweep_interrupted(db, STALE_AFTER).await?;
+    let running = restore::Entity::find()
+        .filter(restore::Column::AppId.eq(app.id))
+        .filter(restore::Column::Status.eq("running"))
+        .one(db)
+        .await?;
+    if let Some(other) = running {
+        return Err(Refusal::Busy(format!(
+            "a restore of {} is already running (restore {}, asked by {}): wait for it to finish",
+            app.name, other.id, other.actor
+        )));
+    }
+    let lease = app_lease::Entity::find_by_id(app.id).one(db).await?.filter(|l| l.expires_at > now_ms());
+    if let Some(lease) = lease {
+        let what = lease.run_id.map_or_else(|| "a restore".to_owned(), |r| format!("a backup (run {r})"));
+        return Err(Refusal::Busy(format!(
+            "{what} of {} is running now: restore when it has finished; nothing was changed",
+            app.name
+        )));
+    }
+    let now = now_ms();
+    let row = restore::ActiveModel {
+        app_id: Set(app.id),
+        copy_file_id: Set(file.id.clone()),
+        copy_name: Set(file.name.clone()),
+        status: Set("running".into()),
+        phase: Set(None),
+        bytes: Set(0),
+        total_bytes: Set(file.size as i64),
+        safety_run_id: Set(None),
+        actor: Set(req.actor.clone()),
+        started_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let row = if req.safety_backup {
+        let safety = match crate::backup::record::create(db, app.id, Trigger::Safety).await {
+            Ok(run) => run,
+            Err(e) => {
+                let _ = restore::Entity::delete_by_id(row.id).exec(db).await;
+                return Err(e.into());
+            }
+        };
+        let mut active: restore::ActiveModel = row.into();
+        active.safety_run_id = Set(Some(safety.id));
+        active.update(db).await?
+    } else {
+        row
+    };
+    let safety = if req.safety_backup { "with a safety backup first" } else { "without a safety backup" };
+    let detail = format!("restore {}: copy {} ({}), {safety}", row.id, file.name, file.id);
+    audit::record(db, &req.actor, "restore.start", Some(&app.name), Some(&detail)).await;
+    Ok(row)
+}
+
+/// Runs restore `restore_id` (from [`begin`]): the safety backup when one was asked for, then
+/// the copy streamed into the app. The row is kept up to date and closed with the outcome, which
+/// is audited. `on_progress` hears about it about once a second.
+pub async fn execute(
+    runner: &Runner,
+    app: &App,
+    restore_id: i64,
+    on_progress: &(dyn Fn(RestoreProgress) + Sync),
+) -> Result<Restored, RestoreFailure> {
+    let db = &runner.db;
+    let row = record::claim(db, app, restore_id).await?;
+    let mut tracker = Tracker {
+        db,
+        restore_id,
+        on_progress,
+        phase: RestorePhase::Download,
+        since: Instant::now(),
+        total: row.total_bytes.max(0) as u64,
+        seen: None,
+    };
+    let mut safety = None;
+    let mut outcome = match row.safety_run_id {
+        Some(run_id) => safety_backup(runner, app, run_id, &mut tracker).await.map(|copy| safety = Some(copy)),
+        None => Ok(()),
+    };
+    if outcome.is_ok() {
+        outcome = import(runner, app, &row, &mut tracker).await;
+    }
+    let outcome = match outcome {
+        Ok(()) => {
+            let seen = tracker.seen.as_ref().expect("an import that succeeded has read the copy");
+            Ok(Restored { bytes: seen.bytes(), sha256: seen.sha256().unwrap_or_default(), safety })
+        }
+        Err(failure) => Err(RestoreFailure { safety, ..failure }),
+    };
+    record::finish(db, app, &row, tracker.bytes(), &outcome).await;
+    outcome
+}
+
+/// Backs up the app's current state (run `run_id`, queued by [`begin`]). If it fails, nothing is
+/// sent to the app.
+async fn safety_backup(
+    runner: &Runner,
+    app: &App,
+    run_id: i64,
+    tracker: &mut Tracker<'_>,
+) -> Result<SafetyCopy, RestoreFailure> {
+    tracker.phase(RestorePhase::SafetyBackup).await;
+    let show = tracker.on_progress;
+    let forward = move |p: Progress| {
+        show(RestoreProgress {
+            phase: RestorePhase::SafetyBackup,
+            bytes: p.bytes,
+            total: None,
+            backup: Some(p.phase),
+            elapsed: p.elapsed,
+        })
+    };
+    match tracker.while_running(runner.run(app, run_id, &forward)).await {
+        Ok(success) => Ok(SafetyCopy { run_id, file_name: success.file.name, file_id: success.file.id }),
+        Err(failure) => {
+            let what = if failure.skipped { "could not start" } else { "failed" };
+            Err(RestoreFailure::new(
+                RestorePhase::SafetyBackup,
+                format!(
+                    "the safety backup (run {run_id}) {what}: {}; nothing was sent to {}: fix the backup, or restore without a safety backup",
+                    failure.message, app.name
+                ),
+            ))
+        }
+    }
+}
+
+/// Streams the copy from the destination into the app's import, holding the app's lease so no
+/// backup of it starts meanwhile.
+async fn import(
+    runner: &Runner,
+    app: &App,
+    row: &restore::Model,
+    tracker: &mut Tracker<'_>,
+) -> Result<(), RestoreFailure> {
+    use RestorePhase::{Download, Import};
+    tracker.phase(Download).await;
+    let db = &runner.db;
+    let holder = format!("{}:restore-{}", runner.holder, row.id);
+    let lease = match Lease::acquire_for_restore(db, app.id, &holder).await {
+        Ok(Ok(lease)) => lease,
+        Ok(Err(held)) => {
+            let what = held.run_id.map_or_else(|| "another restore".to_owned(), |r| format!("a backup (run {r})"));
+            return Err(RestoreFailure::new(
+                Download,
+                format!(
+                    "{what} of {} started meanwhile (on {}); nothing was sent to the app: try again when it has finished",
+                    app.name, held.holder
+                ),
+            ));
+        }
+        Err(e) => return Err(RestoreFailure::new(Download, format!("database error: {e}"))),
+    };
+    let outcome = async {
+        let file = runner
+            .destination
+            .find(&app.folder, &row.copy_file_id)
+            .await
+            .map_err(|e| RestoreFailure::new(Download, format!("could not look the copy up: {}", e.message())))?
+            .ok_or_else(|| {
+                RestoreFailure::new(
+                    Download,
+                    format!("the copy {} is no longer in the folder of {}: restore another copy", row.copy_name, app.name),
+                )
+            })?;
+        let checked = check_copy(app, &file).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+        let stream = runner.destination.reader(&app.folder, &file).await.map_err(|e| {
+            RestoreFailure::new(Download, format!("could not read the copy from the destination: {}", e.message()))
+        })?;
+        let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
+            .map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+        let tap = Tap::new(stream);
+        tracker.seen = Some(tap.seen());
+        tracker.phase(Import).await;
+        let answer = tracker.while_running(client.import(&checked.backup_type, &checked.sha256, tap)).await;
+        tracker.report().await;
+        let seen = tracker.seen.as_ref().expect("set above");
+        match answer {
+            Ok(result) if result.restored => Ok(()),
+            Ok(_) => Err(RestoreFailure::new(Import, "the app answered restored: false: it did not restore the copy")),
+            Err(e) => {
+                let mut message = match seen.read_error() {
+                    Some(read) => format!(
+                        "reading the copy from the destination failed after {} bytes ({read}), so the upload to the app was cut off (the app answered: {e})",
+                        seen.bytes()
+                    ),
+                    None => e.to_string(),
+                };
+                if let Some(actual) = seen.sha256().filter(|actual| *actual != checked.sha256) {
+                    message.push_str(&format!(
+                        "; the copy reads back with sha256 {actual}, not the {} recorded when it was made: it is damaged, restore another copy",
+                        checked.sha256
+                    ));
+                }
+                Err(RestoreFailure::new(Import, message))
+            }
+        }
+    }
+    .await;
+    lease.release().await;
+    outcome
+}
+
+/// Reports progress to the caller and to the row.
+struct Tracker<'a> {
+    db: &'a DatabaseConnection,
+    restore_id: i64,
+    on_progress: &'a (dyn Fn(RestoreProgress) + Sync),
+    phase: RestorePhase,
+    since: Instant,
+    total: u64,
+    seen: Option<Arc<Seen>>,
+}
+
+impl Tracker<'_> {
+    fn bytes(&self) -> u64 {
+        self.seen.as_ref().map_or(0, |s| s.bytes())
+    }
+
+    async fn phase(&mut self, phase: RestorePhase) {
+        self.phase = phase;
+        self.since = Instant::now();
+        self.report().await;
+    }
+
+    async fn report(&self) {
+        let phase = self.phase;
+        let bytes = self.bytes();
+        if let Err(e) = record::progress(self.db, self.restore_id, phase, bytes).await {
+            tracing::warn!(restore_id = self.restore_id, error = %e, "could not record restore progress");
+        }
+        // The safety backup reports its own progress (see `safety_backup`).
+        if phase != RestorePhase::SafetyBackup {
+            let total = (phase == RestorePhase::Import).then_some(self.total);
+            (self.on_progress)(RestoreProgress { phase, bytes, total, backup: None, elapsed: self.since.elapsed() });
+        }
+    }
+
+    /// Awaits `work`, reporting about once a second meanwhile (which also tells other processes
+    /// the restore is alive).
+    async fn while_running<T>(&self, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
+        let start = tokio::time::Instant::now() + Duration::from_secs(1);
+        let mut tick = tokio::time::interval_at(start, Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = tick.tick() => self.report().await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The web UI runs a restore in a background task, so its future must be `Send`.
+    #[allow(dead_code)]
+    fn execute_can_run_in_a_background_task(runner: Runner, app: App) {
+        tokio::spawn(async move { execute(&runner, &app, 1, &|_: RestoreProgress| {}).await });
+    }
+}

@@ -1,0 +1,69 @@
+//! `orchestrator restore <APP> <COPY>`: a stored copy streamed back into its app in the
+//! foreground, after a safety backup unless `--no-safety-backup`, with a progress line, then the
+//! result. Exits non-zero when the restore was refused or failed.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::backup::restore::{self, RestoreProgress, RestoreRequest};
+use crate::cli::run::human;
+use crate::startup::Context;
+
+/// Restores `copy` (a file name or id in the app's folder) into `app`.
+pub async fn restore(ctx: &Context, app: &str, copy: &str, safety_backup: bool) -> anyhow::Result<ExitCode> {
+    let app = ctx.registry.get(app).await?;
+    let req = RestoreRequest { copy: copy.to_owned(), safety_backup, actor: "cli".to_owned() };
+    let accepted = match restore::prepare(&ctx.runner, &app, &req.copy).await {
+        Ok(file) => restore::begin(&ctx.db, &app, &file, &req).await,
+        Err(refusal) => Err(refusal),
+    };
+    let row = match accepted {
+        Ok(row) => row,
+        Err(refusal) => {
+            eprintln!("error: restore of {} refused: {refusal}", app.name);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let live = std::io::stderr().is_terminal();
+    let show = move |p: RestoreProgress| {
+        let secs = p.elapsed.as_secs_f64().max(0.001);
+        let of = p.total.map(|t| format!(" of {}", human(t))).unwrap_or_default();
+        let phase = match p.backup {
+            Some(step) => format!("{}: {}", p.phase.as_str(), step.as_str()),
+            None => p.phase.as_str().to_owned(),
+        };
+        let line = format!("[{phase}] {}{of} {}/s {:.0}s", human(p.bytes), human((p.bytes as f64 / secs) as u64), secs);
+        let mut err = std::io::stderr().lock();
+        let _ = if live { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
+    };
+    let outcome = restore::execute(&ctx.runner, &app, row.id, &show).await;
+    if live {
+        eprintln!();
+    }
+    let mut out = std::io::stdout().lock();
+    match outcome {
+        Ok(restored) => {
+            writeln!(out, "restored {} from {} (restore {})", app.name, row.copy_name, row.id)?;
+            match &restored.safety {
+                Some(s) => writeln!(out, "safety backup: {} (run {}, file id {})", s.file_name, s.run_id, s.file_id)?,
+                None => writeln!(out, "safety backup: none")?,
+            }
+            writeln!(out, "size: {} bytes", restored.bytes)?;
+            writeln!(out, "sha256: {}", restored.sha256)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            if let Some(s) = &failure.safety {
+                writeln!(out, "safety backup: {} (run {}, file id {})", s.file_name, s.run_id, s.file_id)?;
+            }
+            eprintln!(
+                "error: restore {} of {} failed during {}: {}",
+                row.id,
+                app.name,
+                failure.phase.as_str(),
+                failure.message
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
