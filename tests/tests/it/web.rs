@@ -484,3 +484,74 @@ async fn demo_mode_registers_a_sample_app_that_backs_up_on_test_now() {
     let end = follow_to_end(session.get(&format!("{}/events", location(&queued))).await, Duration::from_secs(60)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
 }
+
+#[tokio::test]
+async fn a_restore_from_the_ui_puts_the_directory_back_after_a_safety_backup() {
+    use crate::sdk_examples::{read_tree, write_tree};
+    let h = Harness::sqlite().await;
+    let data = h.dir().join("files");
+    write_tree(&data);
+    let original = read_tree(&data);
+    let app = e2e::apps::RunningApp::start("directory", &["--dir", data.to_str().unwrap()], &[]).await;
+    let folder = h.folder("files");
+    h.add_app("files", &app.url, &folder, &[]).await;
+    h.cli(&["run", "files"]).await.assert_success();
+    let copy = h.double.files_in(&folder)[0].name.clone();
+    std::fs::write(data.join("a.txt"), "changed after the backup\n").unwrap();
+    std::fs::write(data.join("new.txt"), "added after the backup\n").unwrap();
+
+    let served = h.serve(&[]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let app_page = session.page("/apps/files").await;
+    let restore_link = format!("/apps/files/copies/{copy}/restore");
+    assert!(app_page.contains(&restore_link), "Restore is offered: the app advertises it");
+    let path = restore_link.as_str();
+    let form = [("confirm", "files"), ("password", ADMIN_PASSWORD), ("safety_backup", "on")];
+
+    let wrong_name = session.post(path, &[("confirm", "file"), ("password", ADMIN_PASSWORD)]).await;
+    assert_eq!(wrong_name.status(), StatusCode::UNPROCESSABLE_ENTITY, "the app's name must be typed");
+    let wrong_password = session.post(path, &[("confirm", "files"), ("password", "guess")]).await;
+    assert_eq!(wrong_password.status(), StatusCode::FORBIDDEN, "the password must be entered again");
+    assert_eq!(std::fs::read_to_string(data.join("a.txt")).unwrap(), "changed after the backup\n", "nothing ran");
+
+    let started = session.post(path, &form).await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let restore_path = location(&started);
+    assert!(restore_path.starts_with("/restores/"), "{restore_path}");
+    let end = follow_to_end(session.get(&format!("{restore_path}/events")).await, Duration::from_secs(90)).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert_eq!(read_tree(&data), original, "the folder is as it was when backed up");
+    let page = session.page(&restore_path).await;
+    assert!(page.contains("id=\"safety-run\""), "the safety backup is linked");
+    assert_eq!(h.double.files_in(&folder).len(), 2, "the safety backup is a second copy");
+    let audit = session.page("/audit").await;
+    assert!(audit.contains("<code>restore.start</code>") && audit.contains("<code>restore.finish</code>"));
+
+    // The API does the same, and refuses without the name typed again.
+    let token = session.api_token("restore-script").await;
+    let url = format!("{}/api/v1/apps/files/copies/{copy}/restore", served.url);
+    let http = web::client();
+    let refused =
+        http.post(&url).bearer_auth(&token).json(&serde_json::json!({"confirm": "nope"})).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    std::fs::write(data.join("a.txt"), "changed again\n").unwrap();
+    let started = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"confirm": "files", "safety_backup": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let view: serde_json::Value = started.json().await.unwrap();
+    assert!(view["safety_run_id"].is_null());
+    let events = http
+        .get(format!("{}/api/v1/restores/{}/events", served.url, view["id"]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(follow_to_end(events, Duration::from_secs(90)).await["status"], "succeeded");
+    assert_eq!(read_tree(&data), original);
+    assert_eq!(h.double.files_in(&folder).len(), 2, "no safety backup this time");
+}

@@ -5,6 +5,7 @@
 pub mod apps;
 pub mod error;
 pub mod openapi;
+pub mod restores;
 pub mod runs;
 pub mod types;
 
@@ -25,6 +26,9 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/apps/{name}/runs", post(runs::run_now))
         .route("/api/v1/apps/{name}/copies", get(apps::copies))
         .route("/api/v1/apps/{name}/copies/{copy}", get(apps::download).delete(apps::delete_copy))
+        .route("/api/v1/apps/{name}/copies/{copy}/restore", post(restores::start))
+        .route("/api/v1/restores/{id}", get(restores::show))
+        .route("/api/v1/restores/{id}/events", get(restores::events))
         .route("/api/v1/runs", get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
         .route("/api/v1/runs/{id}/events", get(runs::events))

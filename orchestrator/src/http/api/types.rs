@@ -310,3 +310,63 @@ pub struct StatsView {
     /// Bytes stored.
     pub bytes_stored: i64,
 }
+
+/// Asking for a restore. Destructive: `confirm` must repeat the app's name.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBody {
+    /// The app's name, typed again.
+    pub confirm: String,
+    /// Back up the app's current state first (default true).
+    #[serde(default)]
+    pub safety_backup: Option<bool>,
+}
+
+/// One restore.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreView {
+    /// Id.
+    pub id: i64,
+    /// The app.
+    pub app: String,
+    /// The copy's file name.
+    pub copy: String,
+    /// running | succeeded | failed.
+    pub status: String,
+    /// safety_backup | download | import | done.
+    pub phase: Option<String>,
+    /// Bytes sent to the app.
+    pub bytes: i64,
+    /// The copy's size.
+    pub total_bytes: i64,
+    /// The safety backup's run, when one was taken.
+    pub safety_run_id: Option<i64>,
+    /// Who asked.
+    pub actor: String,
+    /// Started (RFC 3339).
+    pub started_at: String,
+    /// Ended.
+    pub finished_at: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+impl RestoreView {
+    /// From a row.
+    pub fn new(r: &crate::db::entities::restore::Model, app: &str) -> RestoreView {
+        RestoreView {
+            id: r.id,
+            app: app.to_owned(),
+            copy: r.copy_name.clone(),
+            status: r.status.clone(),
+            phase: r.phase.clone(),
+            bytes: r.bytes,
+            total_bytes: r.total_bytes,
+            safety_run_id: r.safety_run_id,
+            actor: r.actor.clone(),
+            started_at: rfc3339(r.started_at),
+            finished_at: r.finished_at.map(rfc3339),
+            error: r.error.clone(),
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod events;
 pub mod form;
 pub mod login;
 pub mod queue;
+pub mod restores;
 pub mod runs;
 pub mod tokens;
 
@@ -39,6 +40,8 @@ pub fn routes() -> Router<Web> {
         .route("/apps/{name}/delete", get(apps::confirm_delete).post(apps::delete))
         .route("/apps/{name}/copies/{copy}/download", get(copies::download))
         .route("/apps/{name}/copies/{copy}/delete", get(copies::confirm_delete).post(copies::delete))
+        .route("/apps/{name}/copies/{copy}/restore", get(restores::confirm).post(restores::start))
+        .route("/restores/{id}", get(restores::show))
         .route("/restores/{id}/events", get(events::restore_events))
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::show))

@@ -1,0 +1,74 @@
+//! `/api/v1` restores: start one (the app's name typed again in `confirm`), read it, follow it.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Json, Response};
+use futures::Stream;
+
+use crate::backup::restore::{self, Refusal, RestoreRequest};
+use crate::http::api::apps::JsonBody;
+use crate::http::api::error::ApiError;
+use crate::http::api::types::{RestoreBody, RestoreView};
+use crate::http::auth::api_token::ApiCaller;
+use crate::http::state::Web;
+use crate::registry::input::FieldError;
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound(m) => ApiError::NotFound(m),
+            Refusal::Invalid(m) => ApiError::Conflict(m),
+            Refusal::Busy(m) => ApiError::Conflict(m),
+            Refusal::Unavailable(m) => ApiError::BadGateway(m),
+            Refusal::Db(e) => e.into(),
+        }
+    }
+}
+
+/// POST /api/v1/apps/{name}/copies/{copy}/restore: 202 with the restore, which runs in the
+/// background.
+pub async fn start(
+    State(web): State<Web>,
+    c: ApiCaller,
+    Path((name, copy)): Path<(String, String)>,
+    JsonBody(body): JsonBody<RestoreBody>,
+) -> Result<Response, ApiError> {
+    let app = web.ctx.registry.get(&name).await?;
+    if body.confirm.trim() != app.name {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "confirm",
+            format!("type the app's name ({}) to confirm the restore", app.name),
+        )]));
+    }
+    let req = RestoreRequest { copy: copy.clone(), safety_backup: body.safety_backup.unwrap_or(true), actor: c.actor };
+    let file = restore::prepare(&web.ctx.runner, &app, &copy).await?;
+    let row = restore::begin(&web.ctx.db, &app, &file, &req).await?;
+    crate::http::ui::restores::spawn(&web, app.clone(), row.id);
+    Ok((StatusCode::ACCEPTED, Json(RestoreView::new(&row, &app.name))).into_response())
+}
+
+async fn load(web: &Web, id: i64) -> Result<RestoreView, ApiError> {
+    let row = restore::record::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no restore {id}")))?;
+    let names = crate::overview::app_names(&web.ctx.db, std::iter::once(row.app_id)).await?;
+    Ok(RestoreView::new(&row, names.get(&row.app_id).map_or("", String::as_str)))
+}
+
+/// GET /api/v1/restores/{id}.
+pub async fn show(State(web): State<Web>, _c: ApiCaller, Path(id): Path<i64>) -> Result<Json<RestoreView>, ApiError> {
+    load(&web, id).await.map(Json)
+}
+
+/// GET /api/v1/restores/{id}/events.
+pub async fn events(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    load(&web, id).await?;
+    Ok(crate::http::ui::events::restore_stream(&web, id))
+}

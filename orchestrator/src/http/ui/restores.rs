@@ -1,0 +1,169 @@
+//! Restore from the UI: a confirmation (type the app's name, the password again, a safety backup
+//! unless the operator opts out), then the restore runs in the background and its page follows
+//! it live.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::backup::restore::{self, RestoreRequest};
+use crate::http::error::PageError;
+use crate::http::format;
+use crate::http::state::Web;
+use crate::http::ui::copies::recheck_password;
+use crate::http::ui::{Page, render};
+use crate::registry::App;
+
+#[derive(Template)]
+#[template(path = "restore_confirm.html")]
+struct ConfirmPage {
+    page: Page,
+    app: String,
+    app_href: String,
+    copy: String,
+    copy_href: String,
+    error: Option<String>,
+}
+
+fn confirm_page(page: Page, app: &App, copy: &str, error: Option<String>) -> ConfirmPage {
+    ConfirmPage {
+        page,
+        app: app.name.clone(),
+        app_href: format::url_encode(&app.name),
+        copy: copy.to_owned(),
+        copy_href: format::url_encode(copy),
+        error,
+    }
+}
+
+/// GET /apps/{name}/copies/{copy}/restore.
+pub async fn confirm(
+    State(web): State<Web>,
+    page: Page,
+    Path((name, copy)): Path<(String, String)>,
+) -> Result<Html<String>, PageError> {
+    let app = web.ctx.registry.get(&name).await?;
+    render(&confirm_page(page, &app, &copy, None))
+}
+
+/// The restore form.
+#[derive(Deserialize)]
+pub struct RestoreForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    confirm: String,
+    password: SecretString,
+    safety_backup: Option<String>,
+}
+
+/// POST /apps/{name}/copies/{copy}/restore.
+pub async fn start(
+    State(web): State<Web>,
+    page: Page,
+    Path((name, copy)): Path<(String, String)>,
+    Form(form): Form<RestoreForm>,
+) -> Result<Response, PageError> {
+    page.check_csrf(form.csrf.as_deref())?;
+    let app = web.ctx.registry.get(&name).await?;
+    if form.confirm.trim() != app.name {
+        let error = Some(page.t.get("delete.type_name").to_owned());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&confirm_page(page, &app, &copy, error))?).into_response());
+    }
+    if let Err(error) = recheck_password(&web, &page, form.password).await {
+        return Ok((StatusCode::FORBIDDEN, render(&confirm_page(page, &app, &copy, Some(error)))?).into_response());
+    }
+    let req =
+        RestoreRequest { copy: copy.clone(), safety_backup: form.safety_backup.is_some(), actor: page.user.clone() };
+    let accepted = match restore::prepare(&web.ctx.runner, &app, &copy).await {
+        Ok(file) => restore::begin(&web.ctx.db, &app, &file, &req).await,
+        Err(refusal) => Err(refusal),
+    };
+    let row = match accepted {
+        Ok(row) => row,
+        Err(refusal) => {
+            let view = confirm_page(page, &app, &copy, Some(refusal.to_string()));
+            return Ok((StatusCode::CONFLICT, render(&view)?).into_response());
+        }
+    };
+    spawn(&web, app, row.id);
+    Ok(Redirect::to(&format!("/restores/{}", row.id)).into_response())
+}
+
+/// Runs a begun restore in the background; its row tells how it goes.
+pub fn spawn(web: &Web, app: App, restore_id: i64) {
+    let runner = web.ctx.runner.clone();
+    tokio::spawn(async move {
+        if let Err(e) = restore::execute(&runner, &app, restore_id, &|_| {}).await {
+            tracing::warn!(app = %app.name, restore_id, error = %e, "restore failed");
+        }
+    });
+}
+
+/// A restore, ready to show.
+pub struct RestoreRow {
+    /// Id.
+    pub id: i64,
+    /// The app.
+    pub app: String,
+    /// Percent-encoded app name.
+    pub app_href: String,
+    /// The copy restored.
+    pub copy: String,
+    /// Status.
+    pub status: String,
+    /// Phase.
+    pub phase: String,
+    /// Bytes sent.
+    pub size: String,
+    /// The copy's size.
+    pub total: String,
+    /// Who asked.
+    pub actor: String,
+    /// When.
+    pub started: String,
+    /// The safety backup's run.
+    pub safety_run: Option<i64>,
+    /// What went wrong.
+    pub error: String,
+}
+
+impl RestoreRow {
+    /// True while it may still change.
+    pub fn active(&self) -> bool {
+        self.status == "running"
+    }
+}
+
+#[derive(Template)]
+#[template(path = "restore_show.html")]
+struct RestorePage {
+    page: Page,
+    restore: RestoreRow,
+}
+
+/// GET /restores/{id}.
+pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
+    let row = restore::record::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
+    let app = web.ctx.registry.get_by_id(row.app_id).await?;
+    let restore = RestoreRow {
+        id: row.id,
+        app_href: format::url_encode(&app.name),
+        app: app.name,
+        copy: row.copy_name,
+        status: row.status,
+        phase: row.phase.unwrap_or_default(),
+        size: format::bytes(row.bytes),
+        total: format::bytes(row.total_bytes),
+        actor: row.actor,
+        started: format::time(row.started_at),
+        safety_run: row.safety_run_id,
+        error: row.error.unwrap_or_default(),
+    };
+    render(&RestorePage { page, restore })
+}
