@@ -3,6 +3,7 @@
 mod backup_run;
 mod broken_apps;
 mod browser_harness;
+mod browser_ui;
 mod flask_app;
 mod gdrive;
 mod remote_storage;
