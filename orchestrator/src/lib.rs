@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod metrics;
 pub mod overview;
 pub mod registry;
 pub mod schedule;

@@ -32,6 +32,8 @@ pub struct WebSettings {
     /// `LOGIN_MAX_FAILURES` (default 5): failed sign-ins from one address or for one user before
     /// sign-in is refused for a while (doubling each time).
     pub login_max_failures: u32,
+    /// `METRICS_TOKEN`: the bearer token Prometheus scrapes `/metrics` with; unset = no metrics.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl WebSettings {
@@ -60,6 +62,10 @@ impl WebSettings {
             }
         };
         let login_max_failures = env.number("LOGIN_MAX_FAILURES", 5u32, &mut errors).max(1);
+        let metrics_token = env.secret("METRICS_TOKEN").unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
         if errors.is_empty() {
             Ok(WebSettings {
                 admin_user,
@@ -67,6 +73,7 @@ impl WebSettings {
                 session_ttl: Duration::from_secs(hours * 3600),
                 cookie_secure,
                 login_max_failures,
+                metrics_token,
             })
         } else {
             Err(errors)

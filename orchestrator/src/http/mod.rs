@@ -9,6 +9,7 @@ pub mod error;
 pub mod format;
 pub mod health;
 pub mod i18n;
+pub mod metrics;
 pub mod state;
 pub mod ui;
 
@@ -27,9 +28,15 @@ pub fn router(health: health::Health) -> Router {
 
 /// Everything `serve` answers.
 pub fn app(health: health::Health, web: state::Web) -> Router {
+    let metrics = metrics::router(metrics::MetricsState {
+        db: web.ctx.db.clone(),
+        token: web.settings.metrics_token.clone(),
+        last_tick: health.last_tick.clone(),
+    });
     let pages = ui::routes().merge(api::routes()).merge(assets::routes()).with_state(web);
     Router::new()
         .merge(health::router(health))
+        .merge(metrics)
         .merge(pages)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))

@@ -74,6 +74,17 @@ impl Registry {
         Registry { db, secrets }
     }
 
+    /// A token sealed for a form to carry between two posts (e.g. across "Check connection")
+    /// without the page ever holding it in clear.
+    pub fn seal_for_form(&self, token: &SecretString) -> String {
+        self.secrets.seal(token)
+    }
+
+    /// The token a form carried, if it is one this deployment sealed.
+    pub fn open_from_form(&self, sealed: &str) -> Option<SecretString> {
+        self.secrets.open(sealed).ok()
+    }
+
     /// The database.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db

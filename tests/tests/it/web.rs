@@ -555,3 +555,91 @@ async fn a_restore_from_the_ui_puts_the_directory_back_after_a_safety_backup() {
     assert_eq!(read_tree(&data), original);
     assert_eq!(h.double.files_in(&folder).len(), 2, "no safety backup this time");
 }
+
+/// Parses the Prometheus text format strictly enough to catch a malformed line: `# HELP`/`# TYPE`
+/// comments, then `name{label="value",...} number` samples. Returns samples by `name{labels}`.
+fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut samples = std::collections::BTreeMap::new();
+    let mut typed = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().unwrap();
+            let kind = parts.next().unwrap();
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            typed.insert(name.to_owned());
+            continue;
+        }
+        if line.starts_with("# HELP ") || line.is_empty() {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("no value: {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number: {line}"));
+        let name = series.split('{').next().unwrap();
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'), "bad metric name: {line}");
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                assert!(labels.starts_with('{') && labels.ends_with('}'), "bad labels: {line}");
+                for pair in labels[1..labels.len() - 1].split("\",") {
+                    let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("bad label: {line}"));
+                    assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "bad label name: {line}");
+                    let _ = v;
+                }
+            }
+        }
+        let family = ["_bucket", "_sum", "_count"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+        assert!(typed.contains(name) || typed.contains(family), "sample before its # TYPE: {line}");
+        samples.insert(series.to_owned(), value);
+    }
+    samples
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_change_as_runs_happen() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 2 * MIB, delay: Duration::ZERO }, 5).await;
+    let folder = h.folder("billing");
+    h.add_app("billing", &app.url, &folder, &[]).await;
+    let served = h.serve(&[("METRICS_TOKEN", "scrape-me")]).await;
+    let http = web::client();
+    let url = format!("{}/metrics", served.url);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(http.get(&url).bearer_auth("wrong").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let scrape = || async {
+        let response = http.get(&url).bearer_auth("scrape-me").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        parse_prometheus(&response.text().await.unwrap())
+    };
+    let before = scrape().await;
+    assert_eq!(before.get("backup_copies{app=\"billing\"}"), Some(&0.0));
+    assert!(before.get("backup_runs_total{app=\"billing\",status=\"succeeded\"}").is_none());
+    assert_eq!(before.get("backup_size_bytes_count"), Some(&0.0));
+
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let queued = session.post("/apps/billing/run", &[]).await;
+    let end = follow_to_end(session.get(&format!("{}/events", location(&queued))).await, Duration::from_secs(90)).await;
+    assert_eq!(end["status"], "succeeded");
+
+    let after = scrape().await;
+    assert_eq!(after.get("backup_runs_total{app=\"billing\",status=\"succeeded\"}"), Some(&1.0));
+    assert_eq!(after.get("backup_copies{app=\"billing\"}"), Some(&1.0));
+    assert_eq!(after.get("backup_stored_bytes{app=\"billing\"}"), Some(&((2 * MIB) as f64)));
+    assert_eq!(after.get("backup_size_bytes_count"), Some(&1.0));
+    assert_eq!(after.get("backup_size_bytes_bucket{le=\"16777216\"}"), Some(&1.0));
+    assert_eq!(after.get("backup_size_bytes_bucket{le=\"1048576\"}"), Some(&0.0));
+    assert!(after.contains_key("backup_last_success_timestamp_seconds{app=\"billing\"}"));
+    assert!(after["backup_newest_verified_copy_age_seconds{app=\"billing\"}"] < 600.0);
+    assert_eq!(after.get("backup_queue_depth"), Some(&0.0));
+    assert!(after.contains_key("backup_drive_errors_total{kind=\"rate_limited\"}"));
+    assert!(after["backup_scheduler_tick_lag_seconds"] < 60.0);
+}
+
+#[tokio::test]
+async fn metrics_are_off_without_a_token() {
+    let h = Harness::sqlite().await;
+    let served = h.serve(&[]).await;
+    let response = web::client().get(format!("{}/metrics", served.url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.unwrap().contains("METRICS_TOKEN"));
+}

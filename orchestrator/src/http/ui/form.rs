@@ -40,6 +40,9 @@ pub struct AppForm {
     url: String,
     #[serde(default)]
     token: String,
+    /// A token typed in an earlier post of this form, sealed (never the token itself).
+    #[serde(default)]
+    token_sealed: String,
     #[serde(default)]
     schedule_preset: String,
     #[serde(default)]
@@ -69,6 +72,19 @@ pub struct AppForm {
 }
 
 impl AppForm {
+    /// The token typed now, or the one typed in an earlier post (carried sealed); the form then
+    /// carries it on, sealed, so the operator types it once.
+    fn carry_token(&mut self, web: &Web) -> Option<SecretString> {
+        let token = if self.token.is_empty() {
+            web.ctx.registry.open_from_form(&self.token_sealed)
+        } else {
+            Some(SecretString::from(self.token.clone()))
+        };
+        self.token.clear();
+        self.token_sealed = token.as_ref().map(|t| web.ctx.registry.seal_for_form(t)).unwrap_or_default();
+        token
+    }
+
     fn blank() -> AppForm {
         AppForm {
             schedule_preset: PRESETS[0].0.into(),
@@ -91,6 +107,7 @@ impl AppForm {
             name: app.name.clone(),
             url: app.url.clone(),
             token: String::new(),
+            token_sealed: String::new(),
             schedule_preset: preset.to_owned(),
             schedule: app.schedule.clone(),
             time_zone: app.time_zone.clone(),
@@ -117,8 +134,9 @@ impl AppForm {
         }
     }
 
-    /// The registry's input, plus errors of fields that are not even numbers.
-    fn input(&self) -> (AppInput, Vec<FieldError>) {
+    /// The registry's input (with `token`, the one typed or carried), plus errors of fields that
+    /// are not even numbers.
+    fn input(&self, token: Option<SecretString>) -> (AppInput, Vec<FieldError>) {
         let mut errors = Vec::new();
         let mut number = |field: &str, text: &str| -> Option<u32> {
             let text = text.trim();
@@ -136,7 +154,7 @@ impl AppForm {
         let input = AppInput {
             name: Some(self.name.trim().to_owned()),
             url: Some(self.url.trim().to_owned()),
-            token: (!self.token.is_empty()).then(|| SecretString::from(self.token.clone())),
+            token,
             schedule: Some(self.effective_schedule()),
             time_zone: Some(self.time_zone.trim().to_owned()),
             folder: Some(self.folder.trim().to_owned()),
@@ -246,13 +264,17 @@ pub async fn edit_form(
 }
 
 /// POST /apps/new.
-pub async fn create(State(web): State<Web>, page: Page, Form(form): Form<AppForm>) -> Result<Response, PageError> {
+pub async fn create(State(web): State<Web>, page: Page, Form(mut form): Form<AppForm>) -> Result<Response, PageError> {
     page.check_csrf(form.csrf.as_deref())?;
+    let token = form.carry_token(&web);
     if form.action == "check" {
-        let check = crate::registry::check::check(&form.url, SecretString::from(form.token.clone())).await;
+        let check = match token {
+            Some(token) => crate::registry::check::check(&form.url, token).await,
+            None => Err(page.t.get("form.check_needs_token").to_owned()),
+        };
         return Ok(form_page(page, None, form, Vec::new(), Some(check))?.into_response());
     }
-    let (input, mut errors) = form.input();
+    let (input, mut errors) = form.input(token);
     if errors.is_empty() {
         match web.ctx.registry.add(&input).await {
             Ok(app) => {
@@ -273,16 +295,16 @@ pub async fn update(
     State(web): State<Web>,
     page: Page,
     Path(name): Path<String>,
-    Form(form): Form<AppForm>,
+    Form(mut form): Form<AppForm>,
 ) -> Result<Response, PageError> {
     page.check_csrf(form.csrf.as_deref())?;
     let current = web.ctx.registry.get(&name).await?;
+    let token = form.carry_token(&web);
     if form.action == "check" {
-        let token = if form.token.is_empty() { current.token.clone() } else { SecretString::from(form.token.clone()) };
-        let check = crate::registry::check::check(&form.url, token).await;
+        let check = crate::registry::check::check(&form.url, token.unwrap_or_else(|| current.token.clone())).await;
         return Ok(form_page(page, Some(name), form, Vec::new(), Some(check))?.into_response());
     }
-    let (input, mut errors) = form.input();
+    let (input, mut errors) = form.input(token);
     if errors.is_empty() {
         match web.ctx.registry.edit(&name, &input).await {
             Ok(app) => {

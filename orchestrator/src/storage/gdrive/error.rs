@@ -28,6 +28,31 @@ pub(crate) enum Kind {
     Exists,
 }
 
+/// Every kind, in declaration order, with its metric label.
+const KINDS: [(Kind, &str); 10] = [
+    (Kind::Unauthorized, "unauthorized"),
+    (Kind::RateLimited, "rate_limited"),
+    (Kind::Transient, "transient"),
+    (Kind::UploadCap, "upload_cap"),
+    (Kind::Quota, "quota"),
+    (Kind::NotFound, "not_found"),
+    (Kind::SessionGone, "session_gone"),
+    (Kind::Refused, "refused"),
+    (Kind::Credentials, "credentials"),
+    (Kind::Exists, "exists"),
+];
+
+/// Drive errors met by this process, by kind (for `/metrics`).
+static ERRORS: [std::sync::atomic::AtomicU64; 10] = [const { std::sync::atomic::AtomicU64::new(0) }; 10];
+
+/// How many Drive errors of each kind this process has met.
+pub fn error_counts() -> Vec<(&'static str, u64)> {
+    KINDS
+        .iter()
+        .map(|(kind, name)| (*name, ERRORS[*kind as usize].load(std::sync::atomic::Ordering::Relaxed)))
+        .collect()
+}
+
 /// A failed Drive call, with a message that says what to do.
 #[derive(Debug, Clone)]
 pub(crate) struct DriveError {
@@ -58,6 +83,7 @@ struct GoogleErrorItem {
 
 impl DriveError {
     pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Self {
+        ERRORS[kind as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         DriveError { kind, message: message.into() }
     }
 

@@ -15,6 +15,7 @@ mod auth;
 mod core;
 mod deleter;
 mod error;
+pub use error::error_counts;
 mod lister;
 mod reader;
 mod writer;
