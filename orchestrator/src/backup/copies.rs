@@ -40,3 +40,13 @@ pub async fn delete(runner: &Runner, app: &App, file: &StoredFile) -> Result<(),
     runner.destination.remove(&app.folder, file).await.map_err(|e| format!("cannot delete {}: {e}", file.name))?;
     record::mark_deleted(&runner.db, app.id, &file.id).await.map_err(|e| e.to_string())
 }
+
+/// Deletes every copy of the app (when an operator deletes the app and asks for its copies to
+/// go too); returns how many.
+pub async fn delete_all(runner: &Runner, app: &App) -> Result<usize, String> {
+    let files = list(runner, app).await?;
+    for file in &files {
+        delete(runner, app, file).await?;
+    }
+    Ok(files.len())
+}

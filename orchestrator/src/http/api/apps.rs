@@ -95,11 +95,8 @@ pub async fn delete(
     let app = web.ctx.registry.get(&name).await?;
     let mut detail = "copies kept".to_owned();
     if q.delete_copies {
-        let files = copies::list(&web.ctx.runner, &app).await.map_err(ApiError::BadGateway)?;
-        for file in &files {
-            copies::delete(&web.ctx.runner, &app, file).await.map_err(ApiError::BadGateway)?;
-        }
-        detail = format!("{} copies deleted", files.len());
+        let deleted = copies::delete_all(&web.ctx.runner, &app).await.map_err(ApiError::BadGateway)?;
+        detail = format!("{deleted} copies deleted");
     }
     web.ctx.registry.remove(&app.name).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "app.delete", Some(&app.name), Some(&detail)).await;

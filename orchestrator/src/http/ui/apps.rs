@@ -188,11 +188,8 @@ pub async fn delete(
     }
     let mut detail = "copies kept".to_owned();
     if form.delete_copies.is_some() {
-        let files = copies::list(&web.ctx.runner, &app).await.map_err(PageError::BadRequest)?;
-        for file in &files {
-            copies::delete(&web.ctx.runner, &app, file).await.map_err(PageError::BadRequest)?;
-        }
-        detail = format!("{} copies deleted", files.len());
+        let deleted = copies::delete_all(&web.ctx.runner, &app).await.map_err(PageError::BadRequest)?;
+        detail = format!("{deleted} copies deleted");
     }
     web.ctx.registry.remove(&app.name).await?;
     crate::audit::record(&web.ctx.db, &page.user, "app.delete", Some(&app.name), Some(&detail)).await;
