@@ -282,3 +282,57 @@ pub async fn active_runs(db: &DatabaseConnection) -> Result<Vec<(backup_run::Mod
         })
         .collect())
 }
+
+/// One app's record over the last 30 days, and its stored copies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppStats {
+    /// Copies in the destination.
+    pub copies: i64,
+    /// Their size.
+    pub bytes: i64,
+    /// Runs that succeeded in the last 30 days.
+    pub succeeded_30d: i64,
+    /// Runs that failed in the last 30 days.
+    pub failed_30d: i64,
+    /// When the last success ended (ms).
+    pub last_success_at: Option<i64>,
+    /// The last failed run: when it ended (ms) and why.
+    pub last_error: Option<(i64, String)>,
+}
+
+impl AppStats {
+    /// Succeeded / (succeeded + failed) over 30 days; `None` with no ended run.
+    pub fn success_rate(&self) -> Option<f64> {
+        let ended = self.succeeded_30d + self.failed_30d;
+        (ended > 0).then(|| self.succeeded_30d as f64 / ended as f64)
+    }
+}
+
+/// The stats of one app.
+pub async fn app_stats(db: &DatabaseConnection, app_id: i64) -> Result<AppStats, DbErr> {
+    let since = now_ms() - 30 * 24 * 3600 * 1000;
+    let count = |status: &'static str| {
+        backup_run::Entity::find()
+            .filter(backup_run::Column::AppId.eq(app_id))
+            .filter(backup_run::Column::Status.eq(status))
+            .filter(backup_run::Column::FinishedAt.gt(since))
+            .count(db)
+    };
+    let newest = |status: &'static str| {
+        backup_run::Entity::find()
+            .filter(backup_run::Column::AppId.eq(app_id))
+            .filter(backup_run::Column::Status.eq(status))
+            .order_by_desc(backup_run::Column::Id)
+            .one(db)
+    };
+    let (copies, bytes) = copies_by_app(db, &[app_id]).await?.get(&app_id).copied().unwrap_or_default();
+    let last_failure = newest("failed").await?;
+    Ok(AppStats {
+        copies,
+        bytes,
+        succeeded_30d: count("succeeded").await? as i64,
+        failed_30d: count("failed").await? as i64,
+        last_success_at: newest("succeeded").await?.and_then(|r| r.finished_at),
+        last_error: last_failure.map(|r| (r.finished_at.unwrap_or(r.updated_at), r.error.unwrap_or_default())),
+    })
+}

@@ -376,6 +376,13 @@ async fn the_api_manages_apps_runs_and_copies_with_field_errors() {
     let listed: serde_json::Value =
         api(url, &token, Method::GET, "/api/v1/runs?status=succeeded&app=crm", None).await.json().await.unwrap();
     assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+    let stats: serde_json::Value =
+        api(url, &token, Method::GET, "/api/v1/apps/crm/stats", None).await.json().await.unwrap();
+    assert_eq!(stats["succeeded_30d"], 1, "{stats}");
+    assert_eq!(stats["failed_30d"], 0);
+    assert_eq!(stats["success_rate_30d"], 1.0);
+    assert_eq!(stats["copies"], 1);
+    assert!(stats["last_success_at"].is_string() && stats["last_error"].is_null());
     let bad_filter = api(url, &token, Method::GET, "/api/v1/runs?status=happy", None).await;
     assert_eq!(bad_filter.status(), StatusCode::BAD_REQUEST);
 

@@ -23,6 +23,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/apps", get(apps::list).post(apps::create))
         .route("/api/v1/apps/{name}", get(apps::show).patch(apps::update).delete(apps::delete))
         .route("/api/v1/apps/{name}/check", post(apps::check))
+        .route("/api/v1/apps/{name}/stats", get(runs::app_stats))
         .route("/api/v1/apps/{name}/runs", post(runs::run_now))
         .route("/api/v1/apps/{name}/copies", get(apps::copies))
         .route("/api/v1/apps/{name}/copies/{copy}", get(apps::download).delete(apps::delete_copy))

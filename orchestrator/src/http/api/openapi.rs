@@ -40,6 +40,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("RunList", generator.subschema_for::<RunList>()),
         ("CopyView", generator.subschema_for::<CopyView>()),
         ("StatsView", generator.subschema_for::<StatsView>()),
+        ("AppStatsView", generator.subschema_for::<AppStatsView>()),
         ("RestoreBody", generator.subschema_for::<RestoreBody>()),
         ("RestoreView", generator.subschema_for::<RestoreView>()),
         ("ApiErrorBody", generator.subschema_for::<ApiErrorBody>()),

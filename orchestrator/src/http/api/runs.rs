@@ -10,7 +10,7 @@ use futures::Stream;
 use serde::Deserialize;
 
 use crate::http::api::error::ApiError;
-use crate::http::api::types::{RunList, RunView, StatsView};
+use crate::http::api::types::{AppStatsView, RunList, RunView, StatsView};
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::state::Web;
 use crate::overview::{self, RunFilter};
@@ -90,5 +90,26 @@ pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsVi
         failures_24h: t.failures_24h,
         copies: t.copies,
         bytes_stored: t.bytes_stored,
+    }))
+}
+
+/// GET /api/v1/apps/{name}/stats.
+pub async fn app_stats(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Path(name): Path<String>,
+) -> Result<Json<AppStatsView>, ApiError> {
+    let app = web.ctx.registry.get(&name).await?;
+    let s = overview::app_stats(&web.ctx.db, app.id).await?;
+    Ok(Json(AppStatsView {
+        success_rate_30d: s.success_rate(),
+        app: app.name,
+        copies: s.copies,
+        bytes_stored: s.bytes,
+        succeeded_30d: s.succeeded_30d,
+        failed_30d: s.failed_30d,
+        last_success_at: s.last_success_at.map(crate::http::format::rfc3339),
+        last_error_at: s.last_error.as_ref().map(|(at, _)| crate::http::format::rfc3339(*at)),
+        last_error: s.last_error.map(|(_, e)| e),
     }))
 }

@@ -370,3 +370,26 @@ impl RestoreView {
         }
     }
 }
+
+/// One app's stats.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AppStatsView {
+    /// The app.
+    pub app: String,
+    /// Copies in the destination.
+    pub copies: i64,
+    /// Their total size in bytes.
+    pub bytes_stored: i64,
+    /// Successful runs in the last 30 days.
+    pub succeeded_30d: i64,
+    /// Failed runs in the last 30 days.
+    pub failed_30d: i64,
+    /// succeeded / (succeeded + failed) over 30 days; null with no ended run.
+    pub success_rate_30d: Option<f64>,
+    /// When the last successful backup ended (RFC 3339).
+    pub last_success_at: Option<String>,
+    /// When the last failed run ended.
+    pub last_error_at: Option<String>,
+    /// Why it failed.
+    pub last_error: Option<String>,
+}
