@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use orchestrator::cli::Cli;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -17,10 +18,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Lines go to stderr as LOG and LOG_FORMAT say; lines of a run also go to its own log.
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(orchestrator::runlog::layer());
     match env.get("LOG_FORMAT").as_deref().unwrap_or("pretty") {
-        "json" => logs.json().init(),
-        "pretty" => logs.init(),
+        "json" => registry.with(logs.json().with_filter(filter)).init(),
+        "pretty" => registry.with(logs.with_filter(filter)).init(),
         other => {
             eprintln!("error: LOG_FORMAT={other:?}: use json (one JSON object per line) or pretty");
             return ExitCode::from(2);

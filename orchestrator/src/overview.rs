@@ -336,3 +336,40 @@ pub async fn app_stats(db: &DatabaseConnection, app_id: i64) -> Result<AppStats,
         last_error: last_failure.map(|r| (r.finished_at.unwrap_or(r.updated_at), r.error.unwrap_or_default())),
     })
 }
+
+/// Queue and alert counts, for `/api/v1/stats`.
+#[derive(Debug, Clone, Default)]
+pub struct AlertTotals {
+    /// Runs waiting in the queue.
+    pub queued: i64,
+    /// Runs in progress.
+    pub running: i64,
+    /// Apps failing since their last success.
+    pub failing_apps: i64,
+    /// Apps told stale.
+    pub stale_apps: i64,
+    /// Notifications waiting.
+    pub notifications_pending: i64,
+    /// Notifications given up.
+    pub notifications_failed: i64,
+}
+
+/// Counts for `/api/v1/stats`, each one indexed query.
+pub async fn alert_totals(db: &DatabaseConnection) -> Result<AlertTotals, DbErr> {
+    use crate::db::entities::app_alert;
+    let runs =
+        |status: &'static str| backup_run::Entity::find().filter(backup_run::Column::Status.eq(status)).count(db);
+    let (queued, running) = (runs("queued").await?, runs("running").await?);
+    let failing_apps =
+        app_alert::Entity::find().filter(app_alert::Column::FailingSince.is_not_null()).count(db).await?;
+    let stale_apps = app_alert::Entity::find().filter(app_alert::Column::StaleSince.is_not_null()).count(db).await?;
+    let (pending, failed) = crate::notify::outbox::counts(db).await?;
+    Ok(AlertTotals {
+        queued: queued as i64,
+        running: running as i64,
+        failing_apps: failing_apps as i64,
+        stale_apps: stale_apps as i64,
+        notifications_pending: pending as i64,
+        notifications_failed: failed as i64,
+    })
+}

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::backup::run::Runner;
 use crate::config::Settings;
+use crate::notify::Notifier;
 use crate::registry::Registry;
 use crate::secrets::{self, SecretBox};
 use crate::storage::destination::Destination;
@@ -21,6 +22,8 @@ pub struct Context {
     pub registry: Registry,
     /// Runs backups.
     pub runner: Runner,
+    /// Sends notifications.
+    pub notifier: Notifier,
 }
 
 /// Opens the database (migrating it), checks `SECRET_KEY` against it, and opens the destination.
@@ -39,8 +42,17 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Context> {
     }
     let destination = Destination::open(&settings.storage).map_err(|e| anyhow::anyhow!("storage: {}", e.message()))?;
     let holder = format!("{}:{}", hostname(), std::process::id());
-    let runner = Runner { db: db.clone(), destination, settings: settings.run, holder, stopping: Default::default() };
-    Ok(Context { registry: Registry::new(db.clone(), secrets), db, runner })
+    let notifier = Notifier::new(db.clone(), secrets.clone(), settings.notify.clone());
+    let runner = Runner {
+        db: db.clone(),
+        destination,
+        settings: settings.run,
+        holder,
+        stopping: Default::default(),
+        notifier: notifier.clone(),
+    };
+    crate::runlog::attach(db.clone());
+    Ok(Context { registry: Registry::new(db.clone(), secrets), db, runner, notifier })
 }
 
 fn hostname() -> String {

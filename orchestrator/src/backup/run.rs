@@ -34,6 +34,8 @@ pub struct Runner {
     pub holder: String,
     /// Set when the process is shutting down and running backups must stop.
     pub stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Tells ping channels that a run started.
+    pub notifier: crate::notify::Notifier,
 }
 
 /// Where a run is.
@@ -131,8 +133,27 @@ pub fn file_name(app: &str, backup_type: &str, at: jiff::Timestamp, run_id: i64,
 
 impl Runner {
     /// Runs one backup of `app` for the queued run `run_id`, holding the app's lease. The run
-    /// record is kept up to date, and closed with the outcome.
+    /// record is kept up to date, and closed with the outcome. Everything logged meanwhile
+    /// carries the app and the run id, and is kept in the run's own log.
     pub async fn run(
+        &self,
+        app: &App,
+        run_id: i64,
+        on_progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Success, Failure> {
+        use tracing::Instrument;
+        let span = tracing::info_span!(crate::runlog::SPAN, app = %app.name, run_id);
+        let outcome = self.run_in_span(app, run_id, on_progress).instrument(span.clone()).await;
+        span.in_scope(|| match &outcome {
+            Ok(s) => tracing::info!(bytes = s.bytes, file = %s.file.name, "backup succeeded"),
+            Err(f) if f.skipped => tracing::info!(reason = %f.message, "backup skipped"),
+            Err(f) if f.deferred => tracing::info!(reason = %f.message, "attempt deferred"),
+            Err(f) => tracing::warn!(phase = f.phase.as_str(), reason = %f.message, "backup failed"),
+        });
+        outcome
+    }
+
+    async fn run_in_span(
         &self,
         app: &App,
         run_id: i64,
@@ -182,6 +203,7 @@ impl Runner {
             lease.release().await;
             return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true));
         }
+        self.notifier.run_started(app, run_id).await;
         let mut tracker = Tracker { db: &self.db, run_id, started: Instant::now(), last: None, on_progress, bytes: 0 };
         // The backup taken just before a restore never prunes: it could push out the very copy
         // about to be restored. Its copy counts toward retention from the next run on.
@@ -225,6 +247,7 @@ impl Runner {
         prune: bool,
     ) -> Result<Success, Failure> {
         tracker.phase(Phase::Capabilities).await;
+        tracing::info!(url = %app.url, "asking the app for its capabilities");
         let client = AppClient::new(&app.url, app.token.clone(), self.settings.timeouts)
             .map_err(|e| Failure::app(Phase::Capabilities, e))?;
         let caps = client.capabilities().await.map_err(|e| Failure::app(Phase::Capabilities, e))?;
@@ -242,6 +265,7 @@ impl Runner {
         })?;
 
         tracker.phase(Phase::Export).await;
+        tracing::info!(backup_type = %backup_type.name, "requesting the export");
         let mut export = client.export(Some(&backup_type.name)).await.map_err(|e| Failure::app(Phase::Export, e))?;
         let started_at = jiff::Timestamp::now();
         let name = file_name(&app.name, &backup_type.name, started_at, run_id, &backup_type.extension);
@@ -256,6 +280,7 @@ impl Runner {
             .writer(&app.folder, &name, &backup_type.media_type, &props)
             .await
             .map_err(|e| Failure::storage(Phase::Export, "could not start the upload", e))?;
+        tracing::info!(file = %name, folder = %app.folder, "streaming the export into the destination");
         let mut md5 = Md5::new();
         let streamed: Result<(), Failure> = async {
             loop {
@@ -296,6 +321,13 @@ impl Runner {
         let meta =
             writer.close().await.map_err(|e| Failure::storage(Phase::Upload, "finishing the upload failed", e))?;
         let stored = self.destination.stored(&name, &meta);
+        tracing::info!(
+            file_id = %stored.id,
+            size = stored.size,
+            sha256 = stored.sha256.as_deref().unwrap_or("-"),
+            md5 = stored.md5.as_deref().unwrap_or("-"),
+            "the destination stored the file"
+        );
 
         tracker.phase(Phase::Verify).await;
         if let Err(mismatch) = self.verify(&app.folder, &stored, bytes, &sha256, &md5).await {
@@ -304,6 +336,7 @@ impl Runner {
             }
             return Err(Failure::new(Phase::Verify, format!("{mismatch}; the copy was deleted"), true));
         }
+        tracing::info!(bytes, sha256 = %sha256, "verified: the stored copy matches the export");
         props.insert("sha256".into(), sha256.clone());
         props.insert("verified".into(), "1".into());
         let file = self
@@ -317,10 +350,18 @@ impl Runner {
 
         tracker.phase(Phase::Retention).await;
         let (pruned, retention_error) = if !prune {
+            tracing::info!("retention skipped: a safety backup never prunes");
             (Vec::new(), None)
         } else {
             match self.prune(app).await {
-                Ok(pruned) => (pruned, None),
+                Ok(pruned) if pruned.is_empty() => {
+                    tracing::info!("retention: nothing to delete");
+                    (pruned, None)
+                }
+                Ok(pruned) => {
+                    tracing::info!(deleted = %pruned.join(", "), "retention deleted {} copies", pruned.len());
+                    (pruned, None)
+                }
                 Err(e) => {
                     tracing::warn!(app = %app.name, error = %e, "retention failed after a good backup");
                     (Vec::new(), Some(format!("the backup succeeded, but retention failed: {e}")))

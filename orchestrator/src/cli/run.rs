@@ -29,6 +29,10 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
     if live {
         eprintln!();
     }
+    // One attempt at each notification now; what fails is retried by `serve`.
+    ctx.notifier.run_settled(&app, run.id).await;
+    ctx.notifier.deliver_due().await;
+    crate::runlog::flush().await;
     let mut out = std::io::stdout().lock();
     match outcome {
         Ok(success) => {

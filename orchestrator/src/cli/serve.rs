@@ -70,6 +70,11 @@ pub async fn serve(ctx: Context, settings: ServeSettings, demo: bool) -> anyhow:
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
+    if ctx.notifier.settings().public_url.is_none() {
+        ctx.notifier.default_base_url(format!("http://{addr}"));
+    }
+    let notifier_task = tokio::spawn(ctx.notifier.clone().run(stop_rx.clone()));
+    let staleness_task = tokio::spawn(ctx.notifier.clone().watch_staleness(stop_rx.clone()));
     let scheduler = Scheduler::new(ctx.db.clone());
     let health = Health {
         db: ctx.db.clone(),
@@ -134,6 +139,12 @@ pub async fn serve(ctx: Context, settings: ServeSettings, demo: bool) -> anyhow:
         }
     }
     let _ = scheduler_task.await;
+    let _ = staleness_task.await;
+    // Notifications queued by the last runs get one more chance before the process ends.
+    if tokio::time::timeout(Duration::from_secs(10), notifier_task).await.is_err() {
+        tracing::warn!("notifications still being sent at exit are retried by the next process");
+    }
+    crate::runlog::flush().await;
     let _ = server.await;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! pass their own values instead of touching the process environment. Secrets accept a
 //! `NAME_FILE` variant (Docker secrets) and are held as `SecretString`.
 
+pub mod notify;
 pub mod run;
 pub mod storage;
 pub mod web;
@@ -21,6 +22,8 @@ pub struct Settings {
     pub storage: storage::StorageSettings,
     /// Limits of every run.
     pub run: run::RunSettings,
+    /// Notifications and alerts.
+    pub notify: notify::NotifySettings,
 }
 
 impl Settings {
@@ -40,8 +43,11 @@ impl Settings {
         });
         let storage = storage::StorageSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let run = run::RunSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
-        match (storage, run) {
-            (Some(storage), Some(run)) if errors.is_empty() => Ok(Settings { database_url, secret_key, storage, run }),
+        let notify = notify::NotifySettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        match (storage, run, notify) {
+            (Some(storage), Some(run), Some(notify)) if errors.is_empty() => {
+                Ok(Settings { database_url, secret_key, storage, run, notify })
+            }
             _ => Err(errors),
         }
     }

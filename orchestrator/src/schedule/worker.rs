@@ -90,10 +90,11 @@ impl Jobs {
             let error = format!("stopped after JOB_TIMEOUT ({}s)", self.settings.job_timeout.as_secs());
             let ending = record::Ending { status: "failed", error: Some(error), ..Default::default() };
             let _ = record::finish(db, run.id, &ending).await;
+            self.runner.notifier.run_settled(&app, run.id).await;
             return;
         };
         match outcome {
-            Ok(_) => {}
+            Ok(_) => self.runner.notifier.run_settled(&app, run.id).await,
             Err(failure) if failure.deferred => {
                 let retry = crate::backup::lease::LEASE_TTL;
                 if let Err(e) = queue::push(db, &[(job, app.priority.rank(), retry)]).await {
@@ -107,13 +108,19 @@ impl Jobs {
                 let stopped = self.runner.stopping.load(std::sync::atomic::Ordering::Relaxed);
                 if attempts < self.settings.max_attempts || stopped {
                     let delay = self.settings.retry_delay.saturating_mul(1 << (attempts - 1).clamp(0, 10));
+                    tracing::info_span!(crate::runlog::SPAN, app = %app.name, run_id = run.id).in_scope(|| {
+                        tracing::warn!(attempt = attempts, retry_in = ?delay, reason = %failure.message, "attempt failed; retrying")
+                    });
                     let _ = record::requeue(db, run.id, &failure.message, delay).await;
                     if let Err(e) = queue::push(db, &[(job, app.priority.rank(), delay)]).await {
                         tracing::error!(run_id = run.id, error = %e, "could not queue the retry");
                     }
+                } else {
+                    self.runner.notifier.run_settled(&app, run.id).await;
                 }
             }
-            Err(_) => {}
+            Err(failure) if failure.skipped => {}
+            Err(_) => self.runner.notifier.run_settled(&app, run.id).await,
         }
     }
 }

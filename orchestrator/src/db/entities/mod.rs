@@ -2,10 +2,14 @@
 
 pub mod api_token;
 pub mod app;
+pub mod app_alert;
 pub mod app_lease;
 pub mod audit_entry;
 pub mod backup_copy;
 pub mod backup_run;
+pub mod notification_channel;
+pub mod notification_delivery;
 pub mod restore;
+pub mod run_log;
 pub mod session;
 pub mod setting;

@@ -33,4 +33,5 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/runs", get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
         .route("/api/v1/runs/{id}/events", get(runs::events))
+        .route("/api/v1/runs/{id}/log", get(runs::log))
 }

@@ -10,7 +10,7 @@ use futures::Stream;
 use serde::Deserialize;
 
 use crate::http::api::error::ApiError;
-use crate::http::api::types::{AppStatsView, RunList, RunView, StatsView};
+use crate::http::api::types::{AppStatsView, RunList, RunLogLine, RunLogView, RunView, StatsView};
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::state::Web;
 use crate::overview::{self, RunFilter};
@@ -80,9 +80,18 @@ pub async fn events(
     Ok(crate::http::ui::events::run_stream(&web, id))
 }
 
+/// GET /api/v1/runs/{id}/log.
+pub async fn log(State(web): State<Web>, _c: ApiCaller, Path(id): Path<i64>) -> Result<Json<RunLogView>, ApiError> {
+    load(&web, id).await?;
+    let lines = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
+    let lines = lines.into_iter().map(|l| RunLogLine { at: l.at, level: l.level, message: l.message }).collect();
+    Ok(Json(RunLogView { run_id: id, lines }))
+}
+
 /// GET /api/v1/stats.
 pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsView>, ApiError> {
     let t = overview::totals(&web.ctx.db).await?;
+    let a = overview::alert_totals(&web.ctx.db).await?;
     Ok(Json(StatsView {
         apps: t.apps,
         paused: t.paused,
@@ -90,6 +99,12 @@ pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsVi
         failures_24h: t.failures_24h,
         copies: t.copies,
         bytes_stored: t.bytes_stored,
+        queued: a.queued,
+        running: a.running,
+        failing_apps: a.failing_apps,
+        stale_apps: a.stale_apps,
+        notifications_pending: a.notifications_pending,
+        notifications_failed: a.notifications_failed,
     }))
 }
 

@@ -309,6 +309,38 @@ pub struct StatsView {
     pub copies: i64,
     /// Bytes stored.
     pub bytes_stored: i64,
+    /// Runs waiting in the queue.
+    pub queued: i64,
+    /// Runs in progress.
+    pub running: i64,
+    /// Apps whose last run failed for good (no success since).
+    pub failing_apps: i64,
+    /// Apps told stale (no verified backup for longer than their schedule allows).
+    pub stale_apps: i64,
+    /// Notifications waiting to be sent (or retried).
+    pub notifications_pending: i64,
+    /// Notifications given up after their last attempt.
+    pub notifications_failed: i64,
+}
+
+/// One line of a run's own log.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunLogLine {
+    /// When (RFC 3339).
+    pub at: String,
+    /// error | warn | info.
+    pub level: String,
+    /// The line, with its fields.
+    pub message: String,
+}
+
+/// A run's own log: its phases, retries, the destination's answers, what retention deleted.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunLogView {
+    /// The run.
+    pub run_id: i64,
+    /// Its lines, oldest first.
+    pub lines: Vec<RunLogLine>,
 }
 
 /// Asking for a restore. Destructive: `confirm` must repeat the app's name.

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod events;
 pub mod form;
 pub mod login;
+pub mod notifications;
 pub mod queue;
 pub mod restores;
 pub mod runs;
@@ -47,6 +48,11 @@ pub fn routes() -> Router<Web> {
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/events", get(events::run_events))
         .route("/queue", get(queue::page))
+        .route("/notifications", get(notifications::page).post(notifications::create))
+        .route("/notifications/{id}/test", post(notifications::test))
+        .route("/notifications/{id}/pause", post(notifications::pause))
+        .route("/notifications/{id}/resume", post(notifications::resume))
+        .route("/notifications/{id}/delete", post(notifications::delete))
         .route("/audit", get(audit::page))
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))

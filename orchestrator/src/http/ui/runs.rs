@@ -113,6 +113,7 @@ pub async fn list(State(web): State<Web>, page: Page, Query(q): Query<RunsQuery>
 struct RunPage {
     page: Page,
     run: RunRow,
+    log: Vec<crate::runlog::Line>,
 }
 
 /// GET /runs/{id}.
@@ -122,5 +123,6 @@ pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Re
         .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let app = names.get(&run.app_id).cloned().unwrap_or_default();
-    render(&RunPage { run: RunRow::new(&run, &app), page })
+    let log = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
+    render(&RunPage { run: RunRow::new(&run, &app), log, page })
 }

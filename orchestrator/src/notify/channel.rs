@@ -1,0 +1,473 @@
+//! Channels: where notifications go. What a channel needs in clear (an SMTP host, the
+//! recipients) is kept as JSON; what would let someone else send or read (a webhook's URL and
+//! signing secret, an SMTP password, ping URLs) is sealed with `SECRET_KEY` like app tokens.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::db::entities::notification_channel;
+use crate::secrets::SecretBox;
+
+/// How a channel delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An HTTP POST of a JSON document, signed with HMAC-SHA256.
+    Webhook,
+    /// An email over SMTP.
+    Email,
+    /// Healthchecks-style pings: a URL at the start, on success and on failure of every run.
+    Ping,
+}
+
+impl Kind {
+    /// As stored and in forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook",
+            Kind::Email => "email",
+            Kind::Ping => "ping",
+        }
+    }
+
+    /// From a form or the database.
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "webhook" => Some(Kind::Webhook),
+            "email" => Some(Kind::Email),
+            "ping" => Some(Kind::Ping),
+            _ => None,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    /// STARTTLS, required (usually port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+    /// No encryption: only for a relay on a trusted network (port 25).
+    None,
+}
+
+impl Tls {
+    /// As stored and in forms.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tls::Starttls => "starttls",
+            Tls::Tls => "tls",
+            Tls::None => "none",
+        }
+    }
+}
+
+/// What a channel keeps in clear.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Config {
+    /// The host notifications go to (webhook and ping: shown, the URL itself is sealed).
+    #[serde(default)]
+    pub host: String,
+    /// SMTP port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// SMTP protection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// SMTP user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The sender address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+}
+
+/// What a channel keeps sealed.
+#[derive(Default, Serialize, Deserialize)]
+pub struct Secret {
+    /// The webhook URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The webhook's HMAC signing secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+    /// The SMTP password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Ping URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_url: Option<String>,
+    /// Ping URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_url: Option<String>,
+    /// Ping URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_url: Option<String>,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// A channel as read, its secret still sealed.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// The one app it is for, or every app.
+    pub app_id: Option<i64>,
+    /// What is kept in clear.
+    pub config: Config,
+    /// Events.
+    pub on_failure: bool,
+    /// Events.
+    pub on_recovery: bool,
+    /// Events.
+    pub on_stale: bool,
+    /// Paused channels are told nothing.
+    pub enabled: bool,
+    sealed: Option<String>,
+}
+
+impl Channel {
+    fn from_row(row: notification_channel::Model) -> Channel {
+        Channel {
+            id: row.id,
+            name: row.name,
+            kind: Kind::parse(&row.kind).unwrap_or(Kind::Webhook),
+            app_id: row.app_id,
+            config: serde_json::from_str(&row.config).unwrap_or_default(),
+            on_failure: row.on_failure,
+            on_recovery: row.on_recovery,
+            on_stale: row.on_stale,
+            enabled: row.enabled,
+            sealed: row.secret_encrypted,
+        }
+    }
+
+    /// Opens the sealed part.
+    pub fn secret(&self, secrets: &SecretBox) -> Result<Secret, String> {
+        let Some(sealed) = &self.sealed else { return Ok(Secret::default()) };
+        let plain = secrets.open(sealed)?;
+        serde_json::from_str(plain.expose_secret()).map_err(|e| format!("a stored channel secret is unreadable: {e}"))
+    }
+
+    /// The events it is told, for lists.
+    pub fn events(&self) -> Vec<&'static str> {
+        if self.kind == Kind::Ping {
+            return vec!["start", "success", "fail"];
+        }
+        [(self.on_failure, "failure"), (self.on_recovery, "recovery"), (self.on_stale, "stale")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect()
+    }
+}
+
+/// A channel as a form or the API sends it, before validation.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChannelInput {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// webhook | email | ping.
+    #[serde(default)]
+    pub kind: String,
+    /// The app's name; empty = every app.
+    #[serde(default)]
+    pub app: String,
+    /// Events (checkboxes: present = on).
+    #[serde(default)]
+    pub on_failure: Option<String>,
+    /// Events.
+    #[serde(default)]
+    pub on_recovery: Option<String>,
+    /// Events.
+    #[serde(default)]
+    pub on_stale: Option<String>,
+    /// Webhook URL.
+    #[serde(default)]
+    pub url: String,
+    /// Webhook signing secret.
+    #[serde(default)]
+    pub signing_secret: Option<SecretString>,
+    /// SMTP host.
+    #[serde(default)]
+    pub smtp_host: String,
+    /// SMTP port (empty = the usual one for the protection).
+    #[serde(default)]
+    pub smtp_port: String,
+    /// starttls | tls | none.
+    #[serde(default)]
+    pub smtp_tls: String,
+    /// SMTP user name (empty = no authentication).
+    #[serde(default)]
+    pub smtp_username: String,
+    /// SMTP password.
+    #[serde(default)]
+    pub smtp_password: Option<SecretString>,
+    /// Sender.
+    #[serde(default)]
+    pub email_from: String,
+    /// Recipients, separated by commas or spaces.
+    #[serde(default)]
+    pub email_to: String,
+    /// Ping URL at the start of a run.
+    #[serde(default)]
+    pub ping_start: String,
+    /// Ping URL on success.
+    #[serde(default)]
+    pub ping_success: String,
+    /// Ping URL on failure.
+    #[serde(default)]
+    pub ping_fail: String,
+}
+
+/// Field errors, keyed by form field name.
+pub type FieldErrors = BTreeMap<&'static str, String>;
+
+fn check_url(field: &'static str, text: &str, required: bool, errors: &mut FieldErrors) -> Option<(String, String)> {
+    let text = text.trim();
+    if text.is_empty() {
+        if required {
+            errors.insert(field, "required: give an http(s) URL".into());
+        }
+        return None;
+    }
+    match reqwest::Url::parse(text) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
+            Some((text.to_owned(), u.host_str().unwrap_or_default().to_owned()))
+        }
+        _ => {
+            errors.insert(field, format!("{text:?} is not an http(s) URL, e.g. https://hooks.internal/backup"));
+            None
+        }
+    }
+}
+
+fn check_address(text: &str) -> bool {
+    text.trim().parse::<lettre::Address>().is_ok()
+}
+
+/// A validated channel, ready to store.
+pub struct Valid {
+    name: String,
+    kind: Kind,
+    app_id: Option<i64>,
+    config: Config,
+    secret: Secret,
+    on_failure: bool,
+    on_recovery: bool,
+    on_stale: bool,
+}
+
+impl ChannelInput {
+    /// Checks every field; `app_id` is the id of the named app, looked up by the caller.
+    pub fn validate(&self, app_id: Option<i64>) -> Result<Valid, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+            errors.insert("name", "give a name of 1 to 80 characters, e.g. \"on-call webhook\"".into());
+        }
+        if !self.app.trim().is_empty() && app_id.is_none() {
+            errors.insert("app", format!("there is no app named {:?}: pick one, or leave it empty for all", self.app));
+        }
+        let Some(kind) = Kind::parse(self.kind.trim()) else {
+            errors.insert("kind", "choose webhook, email or ping".into());
+            return Err(errors);
+        };
+        let (on_failure, on_recovery, on_stale) =
+            (self.on_failure.is_some(), self.on_recovery.is_some(), self.on_stale.is_some());
+        if kind != Kind::Ping && !(on_failure || on_recovery || on_stale) {
+            errors.insert("events", "tick at least one event: failure, recovery or stale".into());
+        }
+        let mut config = Config::default();
+        let mut secret = Secret::default();
+        match kind {
+            Kind::Webhook => {
+                if let Some((url, host)) = check_url("url", &self.url, true, &mut errors) {
+                    secret.url = Some(url);
+                    config.host = host;
+                }
+                let signing = self.signing_secret.as_ref().map(|s| s.expose_secret().trim().to_owned());
+                match signing {
+                    Some(s) if s.len() >= 16 && s.len() <= 256 => secret.signing_secret = Some(s),
+                    _ => {
+                        errors.insert(
+                            "signing_secret",
+                            "give a signing secret of 16 to 256 characters; the receiver checks X-Backup-Signature with it"
+                                .into(),
+                        );
+                    }
+                }
+            }
+            Kind::Email => {
+                let host = self.smtp_host.trim();
+                if host.is_empty() || host.contains(['/', ' ', ':']) {
+                    errors.insert("smtp_host", "give the SMTP server's host name, e.g. smtp.internal".into());
+                }
+                config.host = host.to_owned();
+                let tls = match self.smtp_tls.trim() {
+                    "" | "starttls" => Tls::Starttls,
+                    "tls" => Tls::Tls,
+                    "none" => Tls::None,
+                    other => {
+                        errors.insert("smtp_tls", format!("{other:?}: choose starttls, tls or none"));
+                        Tls::Starttls
+                    }
+                };
+                config.tls = Some(tls);
+                let port = match self.smtp_port.trim() {
+                    "" => Some(match tls {
+                        Tls::Starttls => 587,
+                        Tls::Tls => 465,
+                        Tls::None => 25,
+                    }),
+                    p => p.parse::<u16>().ok().filter(|p| *p > 0),
+                };
+                if port.is_none() {
+                    errors.insert("smtp_port", format!("{:?} is not a port: use 1 to 65535", self.smtp_port));
+                }
+                config.port = port;
+                let username = self.smtp_username.trim();
+                if !username.is_empty() {
+                    config.username = Some(username.to_owned());
+                    match self.smtp_password.as_ref().map(|p| p.expose_secret().to_owned()) {
+                        Some(p) if !p.is_empty() => secret.password = Some(p),
+                        _ => {
+                            errors.insert("smtp_password", "give the password for this user name".into());
+                        }
+                    }
+                }
+                if !check_address(&self.email_from) {
+                    errors.insert("email_from", format!("{:?} is not an email address", self.email_from));
+                }
+                config.from = Some(self.email_from.trim().to_owned());
+                let to: Vec<String> = self
+                    .email_to
+                    .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if to.is_empty() || to.len() > 50 {
+                    errors.insert("email_to", "give 1 to 50 recipient addresses, separated by commas".into());
+                } else if let Some(bad) = to.iter().find(|a| !check_address(a)) {
+                    errors.insert("email_to", format!("{bad:?} is not an email address"));
+                }
+                config.to = to;
+            }
+            Kind::Ping => {
+                if app_id.is_none() && !errors.contains_key("app") {
+                    errors.insert("app", "pings are for one app: pick it".into());
+                }
+                let start = check_url("ping_start", &self.ping_start, false, &mut errors);
+                let success = check_url("ping_success", &self.ping_success, false, &mut errors);
+                let fail = check_url("ping_fail", &self.ping_fail, false, &mut errors);
+                if start.is_none()
+                    && success.is_none()
+                    && fail.is_none()
+                    && !errors.keys().any(|k| k.starts_with("ping"))
+                {
+                    errors.insert(
+                        "ping_success",
+                        "give at least the success URL (for Healthchecks: the check's URL)".into(),
+                    );
+                }
+                config.host =
+                    [&start, &success, &fail].into_iter().flatten().map(|(_, h)| h.clone()).next().unwrap_or_default();
+                secret.start_url = start.map(|(u, _)| u);
+                secret.success_url = success.map(|(u, _)| u);
+                secret.fail_url = fail.map(|(u, _)| u);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Valid { name, kind, app_id, config, secret, on_failure, on_recovery, on_stale })
+    }
+}
+
+/// Stores a new channel; returns its id.
+pub async fn create(db: &DatabaseConnection, secrets: &SecretBox, valid: Valid) -> Result<i64, sea_orm::DbErr> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let sealed = serde_json::to_string(&valid.secret).expect("a secret serializes");
+    let row = notification_channel::ActiveModel {
+        name: Set(valid.name),
+        kind: Set(valid.kind.as_str().into()),
+        app_id: Set(valid.app_id),
+        config: Set(serde_json::to_string(&valid.config).expect("a config serializes")),
+        secret_encrypted: Set(Some(secrets.seal(&SecretString::from(sealed)))),
+        on_failure: Set(valid.on_failure),
+        on_recovery: Set(valid.on_recovery),
+        on_stale: Set(valid.on_stale),
+        enabled: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(row.id)
+}
+
+/// Every channel, global ones first.
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Channel>, sea_orm::DbErr> {
+    let rows = notification_channel::Entity::find()
+        .order_by_asc(notification_channel::Column::AppId)
+        .order_by_asc(notification_channel::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(Channel::from_row).collect())
+}
+
+/// The enabled channels told about `app_id` (its own and the global ones).
+pub async fn for_app(db: &DatabaseConnection, app_id: i64) -> Result<Vec<Channel>, sea_orm::DbErr> {
+    let rows = notification_channel::Entity::find()
+        .filter(notification_channel::Column::Enabled.eq(true))
+        .filter(
+            sea_orm::Condition::any()
+                .add(notification_channel::Column::AppId.is_null())
+                .add(notification_channel::Column::AppId.eq(app_id)),
+        )
+        .order_by_asc(notification_channel::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(Channel::from_row).collect())
+}
+
+/// One channel.
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<Channel>, sea_orm::DbErr> {
+    Ok(notification_channel::Entity::find_by_id(id).one(db).await?.map(Channel::from_row))
+}
+
+/// Pauses or resumes a channel; false when there is no such channel.
+pub async fn set_enabled(db: &DatabaseConnection, id: i64, enabled: bool) -> Result<bool, sea_orm::DbErr> {
+    let Some(row) = notification_channel::Entity::find_by_id(id).one(db).await? else { return Ok(false) };
+    let mut row: notification_channel::ActiveModel = row.into();
+    row.enabled = Set(enabled);
+    row.updated_at = Set(jiff::Timestamp::now().as_millisecond());
+    row.update(db).await?;
+    Ok(true)
+}
+
+/// Deletes a channel and its deliveries; false when there is no such channel.
+pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<bool, sea_orm::DbErr> {
+    Ok(notification_channel::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
+}

@@ -1,0 +1,214 @@
+//! Making failure loud and staleness visible.
+//!
+//! - A run that fails for good (no retry left) tells every failure channel of its app and the
+//!   global ones; the first verified backup after failures or staleness tells recovery.
+//! - An app whose newest verified copy is older than `STALE_AFTER_INTERVALS` times the longest
+//!   gap of its schedule is stale: told once, when it becomes so (the `app_alerts` row is set with
+//!   a conditional update, so two processes never both tell it), and again only after a verified
+//!   backup ended it.
+//! - Ping channels hear of every run: start, success, fail.
+//!
+//! Everything goes through the outbox ([`outbox`]), which retries.
+
+pub mod channel;
+pub mod message;
+pub mod outbox;
+pub mod send;
+pub mod stale;
+
+use std::sync::{Arc, OnceLock};
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::backup::record;
+use crate::config::notify::NotifySettings;
+use crate::db::entities::{app_alert, backup_run};
+use crate::registry::App;
+use crate::secrets::SecretBox;
+use channel::{Channel, Kind};
+use message::{AppRef, Event, Notice, RunRef};
+
+/// Sends notifications; cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    db: DatabaseConnection,
+    secrets: Arc<SecretBox>,
+    settings: NotifySettings,
+    base_url: Arc<OnceLock<String>>,
+    kick: Arc<tokio::sync::Notify>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+fn ms_to_text(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+impl Notifier {
+    /// A notifier over `db`, opening channel secrets with `secrets`.
+    pub fn new(db: DatabaseConnection, secrets: Arc<SecretBox>, settings: NotifySettings) -> Notifier {
+        let base_url = Arc::new(OnceLock::new());
+        if let Some(url) = &settings.public_url {
+            let _ = base_url.set(url.clone());
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("backup-orchestrator/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client with default TLS builds");
+        Notifier { db, secrets, settings, base_url, kick: Default::default(), http }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &NotifySettings {
+        &self.settings
+    }
+
+    /// The address links start with, when `PUBLIC_URL` is unset (`serve` knows where it listens).
+    pub fn default_base_url(&self, url: String) {
+        let _ = self.base_url.set(url);
+    }
+
+    /// The secrets box, to seal channel secrets.
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    fn link(&self, path: &str) -> Option<String> {
+        self.base_url.get().map(|base| format!("{base}{path}"))
+    }
+
+    async fn tell(&self, app_id: i64, notice: &Notice, wants: impl Fn(&Channel) -> bool) {
+        let channels = match channel::for_app(&self.db, app_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read notification channels");
+                return;
+            }
+        };
+        for c in channels.iter().filter(|c| wants(c)) {
+            if let Err(e) = self.enqueue(c, notice).await {
+                tracing::error!(channel = c.id, error = %e, "could not queue a notification");
+            }
+        }
+    }
+
+    /// A run began (an attempt of it): ping channels hear `start`.
+    pub async fn run_started(&self, app: &App, run_id: i64) {
+        let mut notice = Notice::new(Event::Start, format!("{}: backup started (run {run_id})", app.name));
+        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
+        notice.link = self.link(&format!("/runs/{run_id}"));
+        self.tell(app.id, &notice, |c| c.kind == Kind::Ping).await;
+    }
+
+    /// A run ended for good (the queue will not retry it): pings, failure, recovery.
+    pub async fn run_settled(&self, app: &App, run_id: i64) {
+        let run = match record::get(&self.db, run_id).await {
+            Ok(Some(run)) => run,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(run_id, error = %e, "could not read a run to notify about it");
+                return;
+            }
+        };
+        match run.status.as_str() {
+            "succeeded" => self.succeeded(app, &run).await,
+            "failed" => self.failed(app, &run).await,
+            _ => {}
+        }
+    }
+
+    fn run_notice(&self, event: Event, summary: String, app: &App, run: &backup_run::Model) -> Notice {
+        let mut notice = Notice::new(event, summary);
+        notice.reason = run.error.clone();
+        notice.link = self.link(&format!("/runs/{}", run.id));
+        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
+        notice.run = Some(RunRef {
+            id: run.id,
+            trigger: run.trigger.clone(),
+            status: run.status.clone(),
+            phase: run.phase.clone(),
+            attempts: run.attempts,
+            bytes: run.bytes,
+            file_name: run.file_name.clone(),
+            finished_at: run.finished_at.map(ms_to_text),
+        });
+        notice
+    }
+
+    async fn failed(&self, app: &App, run: &backup_run::Model) {
+        let phase = run.phase.as_deref().map(|p| format!(" during {p}")).unwrap_or_default();
+        let summary = format!("{}: backup failed{phase}", app.name);
+        let notice = self.run_notice(Event::Failure, summary.clone(), app, run);
+        let mut ping = self.run_notice(Event::Fail, summary, app, run);
+        ping.link = notice.link.clone();
+        if let Err(e) = self.mark(app.id, app_alert::Column::FailingSince).await {
+            tracing::error!(app = %app.name, error = %e, "could not record the app as failing");
+        }
+        self.tell(app.id, &ping, |c| c.kind == Kind::Ping).await;
+        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+    }
+
+    async fn succeeded(&self, app: &App, run: &backup_run::Model) {
+        let ping = self.run_notice(Event::Success, format!("{}: backup succeeded", app.name), app, run);
+        self.tell(app.id, &ping, |c| c.kind == Kind::Ping).await;
+        let state = app_alert::Entity::find_by_id(app.id).one(&self.db).await.ok().flatten();
+        let Some(state) = state.filter(|s| s.failing_since.is_some() || s.stale_since.is_some()) else { return };
+        // Only the process whose update clears the state tells the recovery.
+        let cleared = app_alert::Entity::update_many()
+            .col_expr(app_alert::Column::FailingSince, Expr::value(Option::<i64>::None))
+            .col_expr(app_alert::Column::StaleSince, Expr::value(Option::<i64>::None))
+            .col_expr(app_alert::Column::UpdatedAt, Expr::value(jiff::Timestamp::now().as_millisecond()))
+            .filter(app_alert::Column::AppId.eq(app.id))
+            .filter(
+                Condition::any()
+                    .add(app_alert::Column::FailingSince.is_not_null())
+                    .add(app_alert::Column::StaleSince.is_not_null()),
+            )
+            .exec(&self.db)
+            .await;
+        if !matches!(cleared, Ok(r) if r.rows_affected == 1) {
+            return;
+        }
+        let was = if state.failing_since.is_some() { "failing" } else { "stale" };
+        let mut notice =
+            self.run_notice(Event::Recovery, format!("{}: backups work again (it was {was})", app.name), app, run);
+        notice.reason = Some(format!("run {} made a verified copy", run.id));
+        notice.since = state.failing_since.or(state.stale_since).map(ms_to_text);
+        notice.last_verified_at = run.finished_at.map(ms_to_text);
+        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_recovery).await;
+    }
+
+    /// Sets `column` (failing or stale since) to now if it is unset; true when this call set it.
+    async fn mark(&self, app_id: i64, column: app_alert::Column) -> Result<bool, sea_orm::DbErr> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let row = app_alert::ActiveModel {
+            app_id: Set(app_id),
+            failing_since: Set(None),
+            stale_since: Set(None),
+            updated_at: Set(now),
+        };
+        match app_alert::Entity::insert(row)
+            .on_conflict(OnConflict::column(app_alert::Column::AppId).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await
+        {
+            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e),
+        }
+        let set = app_alert::Entity::update_many()
+            .col_expr(column, Expr::value(now))
+            .col_expr(app_alert::Column::UpdatedAt, Expr::value(now))
+            .filter(app_alert::Column::AppId.eq(app_id))
+            .filter(column.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(set.rows_affected == 1)
+    }
+}

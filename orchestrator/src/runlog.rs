@@ -1,0 +1,233 @@
+//! Each run keeps its own log: every tracing event emitted inside a `run` span (the pipeline,
+//! Drive retries, retention, the worker's retry decisions) is also written to `run_logs`, so the
+//! run's page and the API can show what happened to that one run.
+//!
+//! The layer only queues lines; one task per process writes them in batches, so a run never
+//! waits on its own log. Lines carry their fields; nothing logged in this codebase is a secret.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{mpsc, oneshot};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::db::entities::run_log;
+
+/// The span every run's work happens in; its `run_id` field routes the lines.
+pub const SPAN: &str = "run";
+
+/// Lines kept per run at most; a run that logs more (a retry storm) keeps its first lines and
+/// a last line saying how many were dropped.
+pub const MAX_LINES_PER_RUN: usize = 2000;
+
+enum Message {
+    Line(run_log::ActiveModel),
+    Flush(oneshot::Sender<()>),
+}
+
+static SINK: OnceLock<mpsc::Sender<Message>> = OnceLock::new();
+
+/// The run a span belongs to, stored in the span's extensions.
+struct RunId(i64);
+
+/// The tracing layer; add it to the subscriber with [`layer`]. Lines go nowhere until
+/// [`attach`] is called.
+#[derive(Debug, Default)]
+pub struct RunLogLayer;
+
+/// The layer, filtered to this crate's events at info and above (not the SQL driver's, which
+/// also run inside a run's span).
+pub fn layer<S: Subscriber + for<'a> LookupSpan<'a>>() -> impl tracing_subscriber::Layer<S> {
+    use tracing_subscriber::Layer as _;
+    RunLogLayer
+        .with_filter(tracing_subscriber::filter::Targets::new().with_target("orchestrator", tracing::Level::INFO))
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for RunLogLayer {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.metadata().name() != SPAN {
+            return;
+        }
+        let mut found = FindRunId(None);
+        attrs.record(&mut found);
+        if let (Some(run_id), Some(span)) = (found.0, ctx.span(id)) {
+            span.extensions_mut().insert(RunId(run_id));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(sink) = SINK.get() else { return };
+        let Some(scope) = ctx.event_scope(event) else { return };
+        let Some(run_id) = scope.into_iter().find_map(|span| span.extensions().get::<RunId>().map(|r| r.0)) else {
+            return;
+        };
+        let mut text = Text::default();
+        event.record(&mut text);
+        let line = run_log::ActiveModel {
+            run_id: Set(run_id),
+            at: Set(jiff::Timestamp::now().as_millisecond()),
+            level: Set(event.metadata().level().as_str().to_ascii_lowercase()),
+            message: Set(text.finish()),
+            ..Default::default()
+        };
+        // A full queue drops the line rather than slow the run down.
+        let _ = sink.try_send(Message::Line(line));
+    }
+}
+
+struct FindRunId(Option<i64>);
+
+impl Visit for FindRunId {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if field.name() == "run_id" {
+            self.0 = Some(value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_i64(field, value as i64);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "run_id" {
+            self.0 = format!("{value:?}").parse().ok();
+        }
+    }
+}
+
+/// `message key=value key=value`.
+#[derive(Default)]
+struct Text {
+    message: String,
+    fields: String,
+}
+
+impl Text {
+    fn finish(self) -> String {
+        let mut out = self.message;
+        if !self.fields.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(self.fields.trim_start());
+        }
+        out.chars().take(4000).collect()
+    }
+}
+
+impl Visit for Text {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_owned();
+        } else {
+            let _ = write!(self.fields, " {}={value}", field.name());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
+}
+
+/// Starts this process's writer of run log lines into `db`. Call once, after the database is
+/// open; later calls do nothing.
+pub fn attach(db: DatabaseConnection) {
+    let (tx, rx) = mpsc::channel(10_000);
+    if SINK.set(tx).is_ok() {
+        tokio::spawn(write_lines(db, rx));
+    }
+}
+
+/// Waits until every line queued so far is stored (before a CLI command exits, or before a
+/// test reads them).
+pub async fn flush() {
+    let Some(sink) = SINK.get() else { return };
+    let (tx, rx) = oneshot::channel();
+    if sink.send(Message::Flush(tx)).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+    }
+}
+
+async fn write_lines(db: DatabaseConnection, mut rx: mpsc::Receiver<Message>) {
+    let mut counts: std::collections::HashMap<i64, usize> = Default::default();
+    while let Some(first) = rx.recv().await {
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Line(line) => {
+                    let run_id = *line.run_id.as_ref();
+                    let count = counts.entry(run_id).or_default();
+                    *count += 1;
+                    if *count < MAX_LINES_PER_RUN {
+                        batch.push(line);
+                    } else if *count == MAX_LINES_PER_RUN {
+                        batch.push(run_log::ActiveModel {
+                            run_id: Set(run_id),
+                            at: Set(jiff::Timestamp::now().as_millisecond()),
+                            level: Set("warn".into()),
+                            message: Set(format!("more than {MAX_LINES_PER_RUN} lines: the rest were not kept")),
+                            ..Default::default()
+                        });
+                    }
+                }
+                Message::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < 200 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty()
+            && let Err(e) = run_log::Entity::insert_many(batch).exec_without_returning(&db).await
+        {
+            // Not logged inside a run span, so this cannot feed itself.
+            eprintln!("could not store run log lines: {e}");
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+        if counts.len() > 10_000 {
+            counts.clear();
+        }
+    }
+}
+
+/// One stored line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Line {
+    /// When (RFC 3339).
+    pub at: String,
+    /// error | warn | info | debug.
+    pub level: String,
+    /// The line.
+    pub message: String,
+}
+
+/// A run's lines in order, at most `limit`.
+pub async fn lines(db: &DatabaseConnection, run_id: i64, limit: u64) -> Result<Vec<Line>, sea_orm::DbErr> {
+    let rows = run_log::Entity::find()
+        .filter(run_log::Column::RunId.eq(run_id))
+        .order_by_asc(run_log::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Line {
+            at: jiff::Timestamp::from_millisecond(r.at).map(|t| t.to_string()).unwrap_or_default(),
+            level: r.level,
+            message: r.message,
+        })
+        .collect())
+}
