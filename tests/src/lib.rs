@@ -8,6 +8,7 @@ pub mod browser;
 pub mod cli;
 pub mod harness;
 pub mod postgres;
+pub mod receivers;
 pub mod s3;
 pub mod sdk_apps;
 pub mod web;

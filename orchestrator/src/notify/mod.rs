@@ -176,7 +176,11 @@ impl Notifier {
         if !matches!(cleared, Ok(r) if r.rows_affected == 1) {
             return;
         }
-        let was = if state.failing_since.is_some() { "failing" } else { "stale" };
+        let was = match (state.failing_since.is_some(), state.stale_since.is_some()) {
+            (true, true) => "failing and stale",
+            (true, false) => "failing",
+            _ => "stale",
+        };
         let mut notice =
             self.run_notice(Event::Recovery, format!("{}: backups work again (it was {was})", app.name), app, run);
         notice.reason = Some(format!("run {} made a verified copy", run.id));

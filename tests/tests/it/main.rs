@@ -1,5 +1,6 @@
 //! One integration test binary: every test starts real servers on port 0.
 
+mod alerts;
 mod backup_run;
 mod broken_apps;
 mod browser_harness;
