@@ -151,12 +151,35 @@ pub async fn render(db: &DatabaseConnection, tick_lag_ms: i64) -> Result<String,
         }
     }
 
-    for (name, status, help) in [
-        ("backup_queue_depth", "queued", "Runs waiting in the queue."),
-        ("backup_running", "running", "Runs running now."),
+    for (name, sql, help) in [
+        (
+            "backup_queue_depth",
+            "SELECT COUNT(*) AS count FROM backup_runs WHERE status = 'queued'",
+            "Runs waiting in the queue.",
+        ),
+        ("backup_running", "SELECT COUNT(*) AS count FROM backup_runs WHERE status = 'running'", "Runs running now."),
+        (
+            "backup_apps_failing",
+            "SELECT COUNT(*) AS count FROM app_alerts WHERE failing_since IS NOT NULL",
+            "Apps whose last run failed for good, with no success since.",
+        ),
+        (
+            "backup_apps_stale",
+            "SELECT COUNT(*) AS count FROM app_alerts WHERE stale_since IS NOT NULL",
+            "Apps with no verified backup for longer than their schedule allows.",
+        ),
+        (
+            "backup_notifications_pending",
+            "SELECT COUNT(*) AS count FROM notification_deliveries WHERE status = 'pending'",
+            "Notifications waiting to be sent or retried.",
+        ),
+        (
+            "backup_notifications_failed",
+            "SELECT COUNT(*) AS count FROM notification_deliveries WHERE status = 'failed'",
+            "Notifications given up after their last attempt.",
+        ),
     ] {
-        let n: Vec<Count> =
-            all(db, &format!("SELECT COUNT(*) AS count FROM backup_runs WHERE status = '{status}'")).await?;
+        let n: Vec<Count> = all(db, sql).await?;
         header(&mut out, name, "gauge", help);
         let _ = writeln!(out, "{name} {}", n.first().map_or(0, |c| c.count));
     }

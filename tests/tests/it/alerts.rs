@@ -246,3 +246,31 @@ async fn a_stale_app_is_told_once_not_every_check() {
     assert!(seen[1].json()["summary"].as_str().unwrap().contains("stale)"));
     assert!(seen.iter().all(signature_verifies));
 }
+
+#[tokio::test]
+async fn json_logs_of_a_run_carry_its_app_and_run_id_and_no_secret() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 128 * 1024, delay: Duration::ZERO }, 5).await;
+    h.add_app("books", &app.url, &h.folder("books"), &[]).await;
+    let run = h.cli_with(&["run", "books"], &[("LOG", "info"), ("LOG_FORMAT", "json")]).await;
+    run.assert_success();
+    let lines: Vec<serde_json::Value> = run.stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let in_run: Vec<&serde_json::Value> = lines.iter().filter(|l| l["span"]["name"] == "run").collect();
+    let messages: Vec<&str> = in_run.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+    for expected in ["requesting the export", "the destination stored the file", "backup succeeded"] {
+        assert!(messages.iter().any(|m| m.contains(expected)), "{expected:?} logged in the run's span: {messages:#?}");
+    }
+    assert!(in_run.iter().all(|l| l["span"]["app"] == "books" && l["span"]["run_id"] == 1), "{in_run:#?}");
+    assert!(!run.stderr.contains(e2e::apps::TOKEN), "the app's token is never logged");
+    // The same lines are the run's own log.
+    let db = h.db().await;
+    use sea_orm::{ConnectionTrait, Statement};
+    let stored = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT message FROM run_logs WHERE run_id = 1",
+        ))
+        .await
+        .unwrap();
+    assert!(stored.len() >= messages.len(), "{} lines stored, {} logged", stored.len(), messages.len());
+}

@@ -636,6 +636,8 @@ async fn metrics_parse_as_prometheus_text_and_change_as_runs_happen() {
     assert!(after.contains_key("backup_last_success_timestamp_seconds{app=\"billing\"}"));
     assert!(after["backup_newest_verified_copy_age_seconds{app=\"billing\"}"] < 600.0);
     assert_eq!(after.get("backup_queue_depth"), Some(&0.0));
+    assert_eq!(after.get("backup_apps_failing"), Some(&0.0));
+    assert_eq!(after.get("backup_notifications_failed"), Some(&0.0));
     assert!(after.contains_key("backup_drive_errors_total{kind=\"rate_limited\"}"));
     assert!(after["backup_scheduler_tick_lag_seconds"] < 60.0);
 }

@@ -43,6 +43,7 @@ struct AppPage {
     copies: Result<Vec<CopyRow>, String>,
     restore: Option<bool>,
     demo: bool,
+    channels: Vec<(String, &'static str, String)>,
 }
 
 /// GET /apps/{name}.
@@ -82,6 +83,12 @@ pub async fn show(State(web): State<Web>, page: Page, Path(name): Path<String>) 
     } else {
         Vec::new()
     };
+    // The channels that hear about this app: its own and the global ones.
+    let channels = crate::notify::channel::for_app(&web.ctx.db, app.id)
+        .await?
+        .into_iter()
+        .map(|c| (c.name.clone(), c.kind.as_str(), c.events().join(", ")))
+        .collect();
     let view = AppPage {
         href: format::url_encode(&app.name),
         schedule: page.t.schedule(&app.schedule, &app.time_zone),
@@ -90,6 +97,7 @@ pub async fn show(State(web): State<Web>, page: Page, Path(name): Path<String>) 
         copies,
         restore,
         demo: page.demo.as_deref() == Some(app.name.as_str()),
+        channels,
         app,
         page,
     };
