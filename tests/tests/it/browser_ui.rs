@@ -265,6 +265,13 @@ async fn the_dashboard_and_the_app_form_fit_a_phone() {
     browser.wait_for("#app-title").await;
     browser.screenshot("app page").await;
     assert_fits_and_is_labelled(&browser, "the app page").await;
+
+    for kind in ["webhook", "email", "ping"] {
+        browser.goto(&format!("{}/notifications?kind={kind}&app=billing", served.url)).await;
+        browser.wait_for("#channel-form").await;
+        browser.screenshot(&format!("notifications {kind}")).await;
+        assert_fits_and_is_labelled(&browser, &format!("the {kind} channel form")).await;
+    }
 }
 
 #[tokio::test]

@@ -59,14 +59,24 @@ async fn pages_need_a_session_and_every_api_route_needs_a_token() {
         "/queue",
         "/audit",
         "/tokens",
+        "/notifications",
         "/cron/preview?schedule=0+3+*+*+*",
     ] {
         let response = http.get(format!("{}{path}", served.url)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path} without a session");
         assert!(location(&response).starts_with("/login"), "GET {path} goes to sign-in: {}", location(&response));
     }
-    for path in ["/apps/new", "/apps/billing/run", "/apps/billing/pause", "/apps/billing/delete", "/tokens", "/logout"]
-    {
+    for path in [
+        "/apps/new",
+        "/apps/billing/run",
+        "/apps/billing/pause",
+        "/apps/billing/delete",
+        "/tokens",
+        "/notifications",
+        "/notifications/1/test",
+        "/notifications/1/delete",
+        "/logout",
+    ] {
         let response = http.post(format!("{}{path}", served.url)).form(&[("csrf", "x")]).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "POST {path} without a session");
         assert!(location(&response).starts_with("/login"));
@@ -104,7 +114,7 @@ async fn pages_carry_security_headers_and_no_inline_script() {
     let h = Harness::sqlite().await;
     let served = h.serve(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
-    for path in ["/", "/apps/new", "/runs", "/tokens"] {
+    for path in ["/", "/apps/new", "/runs", "/tokens", "/notifications"] {
         let response = session.get(path).await;
         let headers = response.headers().clone();
         let csp = headers.get("content-security-policy").expect("CSP").to_str().unwrap().to_owned();
