@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
+use e2e::postgres::TestPostgres;
 use e2e::receivers::{Received, Recorder, Smtp};
 use e2e::sdk_apps::{self, Behaviour};
 use e2e::web::{WebSession, element_text, follow_to_end, location, sign_in};
@@ -210,7 +211,18 @@ async fn a_failure_tells_every_channel_once_and_the_next_success_tells_recovery(
 
 #[tokio::test]
 async fn a_stale_app_is_told_once_not_every_check() {
-    let h = Harness::sqlite().await;
+    stale_told_once(Harness::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_stale_app_is_told_once_on_postgres_too() {
+    let Some(pg) = TestPostgres::from_env("a_stale_app_is_told_once_on_postgres_too") else { return };
+    let database = pg.create_database("alerts");
+    stale_told_once(Harness::postgres(pg.url_for(&database)).await).await;
+    pg.drop_database(&database);
+}
+
+async fn stale_told_once(h: Harness) {
     let broken = sdk_apps::spawn(Behaviour::FailsAtOnce, 3).await;
     let good = sdk_apps::spawn(Behaviour::Good { size: 64 * 1024, delay: Duration::ZERO }, 4).await;
     // Every 2 seconds: stale after 4 seconds without a verified copy.
