@@ -6,7 +6,7 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial), Box::new(M0002ScheduleFires), Box::new(M0003Web)]
+        vec![Box::new(M0001Initial), Box::new(M0002ScheduleFires), Box::new(M0003Web), Box::new(M0004RunTotalsIndex)]
     }
 }
 
@@ -447,5 +447,31 @@ impl MigrationTrait for M0003Web {
         )
         .await?;
         m.create_index(Index::create().name("audit_log_at").table(AuditLog::Table).col(AuditLog::At).to_owned()).await
+    }
+}
+
+struct M0004RunTotalsIndex;
+
+impl MigrationName for M0004RunTotalsIndex {
+    fn name(&self) -> &str {
+        "m0004_run_totals_index"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004RunTotalsIndex {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The dashboard counts runs of one status ended in the last 24 hours: with an index on
+        // status alone that walks every succeeded run (0.27 s at a million runs on SQLite);
+        // with this one it reads only the last day's entries.
+        m.create_index(
+            Index::create()
+                .name("backup_runs_status_finished")
+                .table(BackupRuns::Table)
+                .col(BackupRuns::Status)
+                .col(BackupRuns::FinishedAt)
+                .to_owned(),
+        )
+        .await
     }
 }
