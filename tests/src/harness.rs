@@ -1,7 +1,7 @@
 //! The orchestrator as an operator runs it: its command line, a database of its own (SQLite in
 //! a temporary folder, or a fresh PostgreSQL database), and the Drive double as destination.
 
-use drive_double::DriveDouble;
+use drive_double::{DriveDouble, Options};
 
 use crate::apps::TOKEN;
 use crate::cli::{Input, Run, run};
@@ -29,18 +29,24 @@ pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789abcdef";
 impl Harness {
     /// A harness on SQLite.
     pub async fn sqlite() -> Harness {
+        Harness::sqlite_with(Options::default()).await
+    }
+
+    /// A harness on SQLite whose Drive double is started with `options` (e.g. hash-only for
+    /// benchmarks that stream gigabytes).
+    pub async fn sqlite_with(options: Options) -> Harness {
         let dir = temp_dir();
         let url = format!("sqlite://{}/orchestrator.db?mode=rwc", dir.display());
-        Harness::with_database(dir, url).await
+        Harness::with_database(dir, url, options).await
     }
 
     /// A harness on this PostgreSQL database URL.
     pub async fn postgres(url: String) -> Harness {
-        Harness::with_database(temp_dir(), url).await
+        Harness::with_database(temp_dir(), url, Options::default()).await
     }
 
-    async fn with_database(dir: std::path::PathBuf, database_url: String) -> Harness {
-        let double = DriveDouble::start().await;
+    async fn with_database(dir: std::path::PathBuf, database_url: String, options: Options) -> Harness {
+        let double = DriveDouble::start_with(options).await;
         let drive = double.create_shared_drive("Backups");
         let credentials = dir.join("service-account.json");
         std::fs::write(&credentials, double.service_account_json()).expect("write credentials");

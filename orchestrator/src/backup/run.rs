@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use contract_spec::client::{AppClient, ClientError};
 use futures::StreamExt;
-use md5::Md5;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
@@ -281,7 +280,6 @@ impl Runner {
             .await
             .map_err(|e| Failure::storage(Phase::Export, "could not start the upload", e))?;
         tracing::info!(file = %name, folder = %app.folder, "streaming the export into the destination");
-        let mut md5 = Md5::new();
         let streamed: Result<(), Failure> = async {
             loop {
                 let chunk = export.next_chunk().await.map_err(|e| Failure::app(Phase::Export, e))?;
@@ -301,7 +299,6 @@ impl Runner {
                 if lease.is_lost() {
                     return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", true));
                 }
-                md5.update(&chunk);
                 writer.write(chunk).await.map_err(|e| Failure::storage(Phase::Export, "the upload failed", e))?;
                 tracker.bytes(export.bytes()).await;
             }
@@ -314,7 +311,6 @@ impl Runner {
         }
         let bytes = export.bytes();
         let sha256 = export.sha256().unwrap_or_default().to_owned();
-        let md5 = hex::encode(md5.finalize());
         tracker.bytes(bytes).await;
 
         tracker.phase(Phase::Upload).await;
@@ -330,7 +326,7 @@ impl Runner {
         );
 
         tracker.phase(Phase::Verify).await;
-        if let Err(mismatch) = self.verify(&app.folder, &stored, bytes, &sha256, &md5).await {
+        if let Err(mismatch) = self.verify(&app.folder, &stored, bytes, &sha256).await {
             if let Err(e) = self.destination.remove(&app.folder, &stored).await {
                 tracing::error!(file = %stored.name, error = %e, "could not remove a copy that failed verification");
             }
@@ -371,27 +367,20 @@ impl Runner {
         Ok(Success { file, bytes, sha256, pruned, retention_error })
     }
 
-    /// Compares what the destination stored with what the app sent: Drive's own checksums, or
-    /// on fs and s3 the file read back.
-    async fn verify(
-        &self,
-        folder: &str,
-        stored: &StoredFile,
-        bytes: u64,
-        sha256: &str,
-        md5: &str,
-    ) -> Result<(), String> {
+    /// Compares what the destination stored with what the app sent: Drive's own sha256, or, on
+    /// fs and s3 and for a Drive file reported without one, the file read back. No md5 is
+    /// computed in flight: it would cost every backup a second hash for the rare file Drive
+    /// reports without a sha256, which reading back covers.
+    async fn verify(&self, folder: &str, stored: &StoredFile, bytes: u64, sha256: &str) -> Result<(), String> {
         if self.destination.reports_checksums() {
             if stored.size != bytes {
                 return Err(format!("the destination stored {} bytes, the app sent {bytes}", stored.size));
             }
-            return match (&stored.sha256, &stored.md5) {
-                (Some(theirs), _) if theirs.eq_ignore_ascii_case(sha256) => Ok(()),
-                (Some(theirs), _) => Err(format!("the destination reports sha256 {theirs}, the app sent {sha256}")),
-                (None, Some(theirs)) if theirs.eq_ignore_ascii_case(md5) => Ok(()),
-                (None, Some(theirs)) => Err(format!("the destination reports md5 {theirs}, the app sent {md5}")),
-                (None, None) => Err("the destination reported no checksum to verify against".into()),
-            };
+            match &stored.sha256 {
+                Some(theirs) if theirs.eq_ignore_ascii_case(sha256) => return Ok(()),
+                Some(theirs) => return Err(format!("the destination reports sha256 {theirs}, the app sent {sha256}")),
+                None => {}
+            }
         }
         let mut stream =
             self.destination.reader(folder, stored).await.map_err(|e| format!("could not read the copy back: {e}"))?;

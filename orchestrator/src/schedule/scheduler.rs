@@ -139,9 +139,10 @@ impl Scheduler {
     /// Inserts the fires, creates their run records and queues their jobs, all in one
     /// transaction; only the fires this process inserted are queued.
     async fn enqueue(&self, due: &[Fire]) -> Result<usize, String> {
-        let now = now_ms();
         let mut queued = 0;
         for batch in due.chunks(500) {
+            // Each batch is its own commit: its runs say when THEY were queued.
+            let now = now_ms();
             queued += if crate::db::is_postgres(&self.db) {
                 let mut tx = self.db.get_postgres_connection_pool().begin().await.map_err(|e| e.to_string())?;
                 let runs = insert_fires_and_runs_pg(&mut tx, batch, now).await?;

@@ -3,7 +3,7 @@
 //! that are safe to repeat. Uploads have their own retry loop in `writer.rs`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opendal::raw::Timestamp;
@@ -157,6 +157,8 @@ pub(crate) struct DriveCore {
     pub(crate) delete_mode: DeleteMode,
     pub(crate) retry: RetryPolicy,
     pub(crate) page_size: u32,
+    /// Chunks of read-ahead memory shared by every upload of the process (see the writer).
+    pub(crate) read_ahead: Arc<tokio::sync::Semaphore>,
     folders: Mutex<HashMap<String, Folder>>,
 }
 
@@ -169,8 +171,20 @@ impl DriveCore {
         delete_mode: DeleteMode,
         retry: RetryPolicy,
         page_size: u32,
+        read_ahead_budget: usize,
     ) -> Self {
-        DriveCore { api, http, tokens, chunk_size, delete_mode, retry, page_size, folders: Mutex::new(HashMap::new()) }
+        let read_ahead = Arc::new(tokio::sync::Semaphore::new(read_ahead_budget / chunk_size.max(1)));
+        DriveCore {
+            api,
+            http,
+            tokens,
+            chunk_size,
+            delete_mode,
+            retry,
+            page_size,
+            read_ahead,
+            folders: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Who the calls act as, for messages.

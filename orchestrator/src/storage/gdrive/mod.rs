@@ -64,6 +64,9 @@ pub struct GdriveConfig {
     pub retry_max_delay_ms: u64,
     /// Files asked for per listing page (Drive allows up to 1000).
     pub page_size: u32,
+    /// Memory, shared by all uploads of the process, for reading a chunk ahead while the
+    /// previous one uploads; each upload also holds one chunk of its own.
+    pub read_ahead_budget: usize,
 }
 
 impl Default for GdriveConfig {
@@ -79,6 +82,7 @@ impl Default for GdriveConfig {
             retry_delay_ms: 1000,
             retry_max_delay_ms: 32_000,
             page_size: 1000,
+            read_ahead_budget: 64 * 1024 * 1024,
         }
     }
 }
@@ -91,6 +95,7 @@ impl fmt::Debug for GdriveConfig {
             .field("endpoint", &self.endpoint)
             .field("token_uri", &self.token_uri)
             .field("chunk_size", &self.chunk_size)
+            .field("read_ahead_budget", &self.read_ahead_budget)
             .field("delete", &self.delete)
             .finish_non_exhaustive()
     }
@@ -181,7 +186,7 @@ impl GdriveBuilder {
             base: Duration::from_millis(c.retry_delay_ms),
             max: Duration::from_millis(c.retry_max_delay_ms.max(c.retry_delay_ms)),
         };
-        Ok(DriveCore::new(api, http, tokens, c.chunk_size, c.delete, retry, c.page_size))
+        Ok(DriveCore::new(api, http, tokens, c.chunk_size, c.delete, retry, c.page_size, c.read_ahead_budget))
     }
 }
 

@@ -8,6 +8,13 @@
 //! the file; a stream ending exactly on a chunk boundary finishes with an empty `bytes */TOTAL`.
 //! No file exists until that last request succeeds, so `abort` (or a crash) leaves none.
 //!
+//! While a full chunk uploads, the next one fills: the upload runs as its own task and the
+//! caller keeps reading the export, so reading and sending overlap instead of taking turns. That
+//! second buffer comes out of a read-ahead budget shared by every upload of the process
+//! (`GDRIVE_READ_AHEAD_BUDGET`); without room in it, a chunk is sent before reading on. Memory
+//! stays at one chunk per upload plus the budget. At most one chunk is in flight, so chunks
+//! still reach Drive in order and a partial acknowledgement is handled as before.
+//!
 //! This writer owns its retries: it must never be wrapped by a generic retry layer, which could
 //! send the final chunk twice.
 
@@ -19,6 +26,8 @@ use opendal::raw::oio;
 use opendal::{Buffer, Metadata};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinHandle;
 
 use super::core::{DriveCore, DriveFile};
 use super::error::{DriveError, Kind};
@@ -38,6 +47,23 @@ pub(crate) struct DriveWriter {
     offset: u64,
     /// Answers in a row that acknowledged nothing new.
     stalls: u32,
+    /// The chunk uploading while the next one fills.
+    in_flight: Option<InFlight>,
+}
+
+/// A chunk sent by its own task, and the read-ahead memory it holds until it is acknowledged.
+struct InFlight {
+    body: Bytes,
+    task: JoinHandle<Result<Put, DriveError>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// What sending a chunk needs, owned, so a task can send it while the writer reads on.
+#[derive(Clone)]
+struct Upload {
+    core: Arc<DriveCore>,
+    session: SecretString,
+    what: String,
 }
 
 enum Put {
@@ -68,7 +94,12 @@ impl DriveWriter {
             buffer: BytesMut::with_capacity(capacity),
             offset: 0,
             stalls: 0,
+            in_flight: None,
         }
+    }
+
+    fn what(&self) -> String {
+        format!("uploading {} to Drive folder {}", self.name, self.folder_id)
     }
 
     async fn session(&mut self) -> Result<SecretString, DriveError> {
@@ -88,12 +119,52 @@ impl DriveWriter {
     }
 
     /// Sends the first `len` buffered bytes (all of them, with the total, when `last`) until Drive
-    /// acknowledges some or all of them, retrying what may pass.
+    /// acknowledges some or all of them, retrying what may pass. No chunk may be in flight.
     async fn put(&mut self, len: usize, last: bool) -> Result<Put, DriveError> {
-        let session = self.session().await?;
+        debug_assert!(self.in_flight.is_none(), "chunks are sent in order");
+        let upload = Upload { core: self.core.clone(), session: self.session().await?, what: self.what() };
         let body = self.buffer.split_to(len).freeze();
-        let result = self.put_with_retries(&session, &body, last).await;
-        // Whatever Drive did not acknowledge goes back in front of the buffer.
+        let result = upload.put_with_retries(self.offset, &body, last).await;
+        self.settle(body, result)
+    }
+
+    /// Sends a full chunk: in the background when the read-ahead budget has room for the next
+    /// one to fill meanwhile, else right away.
+    async fn send_chunk(&mut self) -> Result<(), DriveError> {
+        self.finish_in_flight().await?;
+        let chunk = self.core.chunk_size;
+        if self.buffer.len() < chunk {
+            return Ok(());
+        }
+        let Ok(permit) = self.core.read_ahead.clone().try_acquire_owned() else {
+            self.put(chunk, false).await?;
+            return Ok(());
+        };
+        let upload = Upload { core: self.core.clone(), session: self.session().await?, what: self.what() };
+        let body = self.buffer.split_to(chunk).freeze();
+        // The sent chunk keeps its memory until acknowledged; the next one needs its own.
+        self.buffer.reserve(chunk);
+        let (offset, sending) = (self.offset, body.clone());
+        // In the caller's span: a retry of this chunk is part of the run's own log.
+        let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
+            upload.put_with_retries(offset, &sending, false).await
+        }));
+        self.in_flight = Some(InFlight { body, task, _permit: permit });
+        Ok(())
+    }
+
+    /// Waits for the chunk in flight, if any, and takes in Drive's answer.
+    async fn finish_in_flight(&mut self) -> Result<(), DriveError> {
+        let Some(InFlight { body, task, _permit }) = self.in_flight.take() else { return Ok(()) };
+        let result = task
+            .await
+            .unwrap_or_else(|e| Err(DriveError::temporary(format!("{}: the upload task failed: {e}", self.what()))));
+        self.settle(body, result).map(|_| ())
+    }
+
+    /// Takes in Drive's answer to `body`, the bytes sent from `offset`: whatever Drive did not
+    /// acknowledge goes back in front of the buffer.
+    fn settle(&mut self, body: Bytes, result: Result<Put, DriveError>) -> Result<Put, DriveError> {
         let acknowledged = match &result {
             Ok(Put::Committed(c)) => c.saturating_sub(self.offset).min(body.len() as u64) as usize,
             Ok(Put::Finished(_)) => body.len(),
@@ -114,26 +185,31 @@ impl DriveWriter {
                 self.stalls += 1;
                 if self.stalls > self.core.retry.max_retries {
                     return Err(DriveError::temporary(format!(
-                        "uploading {} to Drive folder {}: Drive keeps acknowledging nothing past byte {}",
-                        self.name, self.folder_id, self.offset
+                        "{}: Drive keeps acknowledging nothing past byte {}",
+                        self.what(),
+                        self.offset
                     )));
                 }
             }
         }
         result
     }
+}
 
-    async fn put_with_retries(&self, session: &SecretString, body: &Bytes, last: bool) -> Result<Put, DriveError> {
-        let what = format!("uploading {} to Drive folder {}", self.name, self.folder_id);
-        let total = last.then(|| self.offset + body.len() as u64);
+impl Upload {
+    /// Sends `body`, the bytes from `offset` on (the last ones when `last`), retrying what may
+    /// pass, until Drive acknowledges some or all of them.
+    async fn put_with_retries(&self, offset: u64, body: &Bytes, last: bool) -> Result<Put, DriveError> {
+        let (session, what) = (&self.session, self.what.as_str());
+        let total = last.then(|| offset + body.len() as u64);
         let mut attempt = 0;
         let mut refreshed = false;
-        let mut send_from = self.offset;
+        let mut send_from = offset;
         loop {
             // After a failure, what Drive already has is skipped.
-            let skip = (send_from - self.offset) as usize;
+            let skip = (send_from - offset) as usize;
             let piece = body.slice(skip.min(body.len())..);
-            let outcome = self.put_once(session, send_from, &piece, total, &what).await;
+            let outcome = self.put_once(session, send_from, &piece, total, what).await;
             let error = match outcome {
                 Ok(put) => return Ok(put),
                 Err(e) => e,
@@ -157,21 +233,21 @@ impl DriveWriter {
             tracing::warn!(attempt, error = %error, "Drive upload chunk failed; asking Drive what it has");
             tokio::time::sleep(self.core.retry.delay(attempt)).await;
             attempt += 1;
-            match self.query(session, &what).await {
+            match self.query(session, what).await {
                 Ok(Put::Finished(file)) => return Ok(Put::Finished(file)),
-                Ok(Put::Committed(c)) if c < self.offset => {
+                Ok(Put::Committed(c)) if c < offset => {
                     return Err(DriveError::new(
                         Kind::SessionGone,
                         format!(
                             "{what}: Drive lost bytes it had acknowledged ({c} < {}); the backup has to start again",
-                            self.offset
+                            offset
                         ),
                     ));
                 }
                 // Drive kept part of the chunk: report it, and the caller re-buffers the rest,
                 // which keeps every non-final request a multiple of 256 KiB.
-                Ok(Put::Committed(c)) if c > self.offset && !last => return Ok(Put::Committed(c)),
-                Ok(Put::Committed(c)) => send_from = c.min(self.offset + body.len() as u64),
+                Ok(Put::Committed(c)) if c > offset && !last => return Ok(Put::Committed(c)),
+                Ok(Put::Committed(c)) => send_from = c.min(offset + body.len() as u64),
                 Err(e) if e.kind == Kind::NotFound => {
                     return Err(DriveError::new(
                         Kind::SessionGone,
@@ -275,7 +351,7 @@ impl oio::Write for DriveWriter {
                 let take = room.min(piece.len());
                 self.buffer.extend_from_slice(&piece.split_to(take));
                 if self.buffer.len() >= chunk {
-                    self.put(chunk, false).await?;
+                    self.send_chunk().await?;
                 }
             }
         }
@@ -283,6 +359,7 @@ impl oio::Write for DriveWriter {
     }
 
     async fn close(&mut self) -> opendal::Result<Metadata> {
+        self.finish_in_flight().await?;
         loop {
             match self.put(self.buffer.len(), true).await? {
                 Put::Finished(file) => {
@@ -296,6 +373,10 @@ impl oio::Write for DriveWriter {
     }
 
     async fn abort(&mut self) -> opendal::Result<()> {
+        if let Some(in_flight) = self.in_flight.take() {
+            // A chunk that is not the last never finalizes the file: stop sending it.
+            in_flight.task.abort();
+        }
         self.buffer.clear();
         if let Some(session) = self.session.take() {
             // Best effort: an unfinished session never becomes a file and expires on its own.

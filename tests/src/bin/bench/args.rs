@@ -1,0 +1,119 @@
+//! The command line of `bench`.
+
+pub(crate) const USAGE: &str = "usage: bench <stream|concurrent|schedule|dashboard|pickup|idle|all> [--smoke] \
+[--runs N] [--sizes MiB,MiB,..] [--apps N] [--chunk SIZE]
+  --smoke       seconds instead of minutes: small sizes and counts (CI)
+  --runs N      samples per figure (pickup: runs; dashboard: requests per page; idle: fresh starts)
+  --sizes LIST  stream: export sizes in MiB (default 256,1024,4096)
+  --apps N      concurrent: apps at once (16); schedule: apps (10000); dashboard: apps (10000)
+  --chunk SIZE  upload chunk size, as GDRIVE_CHUNK_SIZE (default 8MiB)
+  --read-ahead SIZE  GDRIVE_READ_AHEAD_BUDGET of the orchestrator (default: its own, 64MiB)";
+
+/// A scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    Stream,
+    Concurrent,
+    Schedule,
+    Dashboard,
+    Pickup,
+    Idle,
+}
+
+const ALL: [Scenario; 6] =
+    [Scenario::Idle, Scenario::Pickup, Scenario::Stream, Scenario::Concurrent, Scenario::Schedule, Scenario::Dashboard];
+
+/// What was asked.
+#[derive(Debug, Clone)]
+pub(crate) struct Args {
+    scenarios: Vec<Scenario>,
+    /// Small and quick, figures not meaningful.
+    pub(crate) smoke: bool,
+    runs: Option<usize>,
+    sizes: Option<Vec<u64>>,
+    apps: Option<usize>,
+    /// GDRIVE_CHUNK_SIZE.
+    pub(crate) chunk: String,
+    /// GDRIVE_READ_AHEAD_BUDGET, when given.
+    pub(crate) read_ahead: Option<String>,
+}
+
+impl Args {
+    pub(crate) fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
+        let mut parsed = Args {
+            scenarios: Vec::new(),
+            smoke: false,
+            runs: None,
+            sizes: None,
+            apps: None,
+            chunk: "8MiB".into(),
+            read_ahead: None,
+        };
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+            match arg.as_str() {
+                "--smoke" => parsed.smoke = true,
+                "--runs" => parsed.runs = Some(number(&value("--runs")?)?),
+                "--apps" => parsed.apps = Some(number(&value("--apps")?)?),
+                "--chunk" => parsed.chunk = value("--chunk")?,
+                "--read-ahead" => parsed.read_ahead = Some(value("--read-ahead")?),
+                "--sizes" => {
+                    let list = value("--sizes")?;
+                    parsed.sizes = Some(list.split(',').map(number::<u64>).collect::<Result<_, _>>()?);
+                }
+                "all" => parsed.scenarios.extend(ALL),
+                name => parsed.scenarios.push(match name {
+                    "stream" => Scenario::Stream,
+                    "concurrent" => Scenario::Concurrent,
+                    "schedule" => Scenario::Schedule,
+                    "dashboard" => Scenario::Dashboard,
+                    "pickup" => Scenario::Pickup,
+                    "idle" => Scenario::Idle,
+                    other => return Err(format!("unknown scenario or option {other:?}")),
+                }),
+            }
+        }
+        if parsed.scenarios.is_empty() {
+            return Err("which scenario?".into());
+        }
+        Ok(parsed)
+    }
+
+    pub(crate) fn scenarios(&self) -> Vec<Scenario> {
+        self.scenarios.clone()
+    }
+
+    /// `--runs`, else the full or smoke default.
+    pub(crate) fn runs(&self, full: usize, smoke: usize) -> usize {
+        self.runs.unwrap_or(if self.smoke { smoke } else { full })
+    }
+
+    /// `--apps`, else the full or smoke default.
+    pub(crate) fn apps(&self, full: usize, smoke: usize) -> usize {
+        self.apps.unwrap_or(if self.smoke { smoke } else { full })
+    }
+
+    /// `--sizes` in bytes, else the full or smoke default (MiB).
+    pub(crate) fn sizes(&self, full: &[u64], smoke: &[u64]) -> Vec<u64> {
+        let mib = self.sizes.clone().unwrap_or_else(|| if self.smoke { smoke.to_vec() } else { full.to_vec() });
+        mib.into_iter().map(|m| m << 20).collect()
+    }
+
+    /// The upload settings asked for, on a harness.
+    pub(crate) fn upload_settings(&self, h: &mut e2e::harness::Harness) {
+        h.set("GDRIVE_CHUNK_SIZE", &self.chunk);
+        if let Some(budget) = &self.read_ahead {
+            h.set("GDRIVE_READ_AHEAD_BUDGET", budget);
+        }
+    }
+
+    /// The chunk size in bytes.
+    pub(crate) fn chunk_bytes(&self) -> u64 {
+        orchestrator::config::parse_size(&self.chunk).unwrap_or(8 << 20)
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.trim().parse().map_err(|_| format!("{text:?} is not a number"))
+}

@@ -1,0 +1,97 @@
+//! The baseline: a minimal streaming client with no orchestrator logic. It asks the app for its
+//! export and sends the bytes to the Drive double as a resumable upload, in chunks of the same
+//! size, hashing them (sha256) on the way: what any copy has to do, and nothing more (no
+//! database, no lease, no second checksum, no verification, no retention).
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use drive_double::DriveDouble;
+use e2e::apps::TOKEN;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+/// One copy.
+pub(crate) struct Copied {
+    /// Bytes copied.
+    pub(crate) bytes: u64,
+    /// From the export request to Drive's final answer.
+    pub(crate) elapsed: Duration,
+    /// sha256 of the bytes, equal to the one Drive reported.
+    pub(crate) sha256: String,
+}
+
+/// An access token from the double's refresh-token grant.
+async fn token(http: &reqwest::Client, double: &DriveDouble) -> String {
+    let user: serde_json::Value = serde_json::from_str(&double.authorized_user_json()).expect("credentials JSON");
+    let field = |k: &str| user[k].as_str().expect("credentials field").to_owned();
+    let answer: serde_json::Value = http
+        .post(double.token_uri())
+        .form(&[
+            ("grant_type", "refresh_token".to_owned()),
+            ("client_id", field("client_id")),
+            ("client_secret", field("client_secret")),
+            ("refresh_token", field("refresh_token")),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token answer");
+    answer["access_token"].as_str().expect("an access token").to_owned()
+}
+
+/// Copies the export of the app at `app_url` into `folder` as file `name`.
+pub(crate) async fn copy(double: &DriveDouble, app_url: &str, folder: &str, name: &str, chunk: usize) -> Copied {
+    let http = reqwest::Client::new();
+    let token = token(&http, double).await;
+    let started = Instant::now();
+    let export = http
+        .post(format!("{app_url}/backup/export"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"type": "full"}))
+        .send()
+        .await
+        .expect("export request");
+    assert!(export.status().is_success(), "export answered {}", export.status());
+    let session = http
+        .post(format!(
+            "{}/upload/drive/v3/files?uploadType=resumable&supportsAllDrives=true&fields=id,size,sha256Checksum",
+            double.endpoint()
+        ))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": name, "parents": [folder]}))
+        .send()
+        .await
+        .expect("start the upload");
+    let session = session.headers()["location"].to_str().expect("session URI").to_owned();
+    let put = |range: String, body: bytes::Bytes| {
+        http.put(&session).bearer_auth(&token).header("content-range", range).body(body).send()
+    };
+    let mut hasher = Sha256::new();
+    let mut buffer = BytesMut::with_capacity(chunk);
+    let mut sent = 0u64;
+    let mut body = export.bytes_stream();
+    while let Some(piece) = body.next().await {
+        let piece = piece.expect("export body");
+        hasher.update(&piece);
+        buffer.extend_from_slice(&piece);
+        while buffer.len() >= chunk {
+            let part = buffer.split_to(chunk).freeze();
+            let answer = put(format!("bytes {sent}-{}/*", sent + chunk as u64 - 1), part).await.expect("PUT chunk");
+            assert_eq!(answer.status().as_u16(), 308, "a chunk is acknowledged");
+            sent += chunk as u64;
+        }
+    }
+    let total = sent + buffer.len() as u64;
+    let range =
+        if buffer.is_empty() { format!("bytes */{total}") } else { format!("bytes {sent}-{}/{total}", total - 1) };
+    let answer = put(range, buffer.freeze()).await.expect("PUT last chunk");
+    assert!(answer.status().is_success(), "the upload finishes ({})", answer.status());
+    let file: serde_json::Value = answer.json().await.expect("file resource");
+    let elapsed = started.elapsed();
+    let sha256 = hex::encode(hasher.finalize());
+    assert_eq!(file["sha256Checksum"].as_str(), Some(sha256.as_str()), "Drive stored what was sent");
+    Copied { bytes: total, elapsed, sha256 }
+}
