@@ -6,7 +6,7 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial), Box::new(M0002ScheduleFires), Box::new(M0003Web), Box::new(M0004RunTotalsIndex)]
+        vec![Box::new(M0001Initial), Box::new(M0002ScheduleFires), Box::new(M0003Web), Box::new(M0004RunIndexes)]
     }
 }
 
@@ -450,16 +450,16 @@ impl MigrationTrait for M0003Web {
     }
 }
 
-struct M0004RunTotalsIndex;
+struct M0004RunIndexes;
 
-impl MigrationName for M0004RunTotalsIndex {
+impl MigrationName for M0004RunIndexes {
     fn name(&self) -> &str {
-        "m0004_run_totals_index"
+        "m0004_run_indexes"
     }
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for M0004RunTotalsIndex {
+impl MigrationTrait for M0004RunIndexes {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // The dashboard counts runs of one status ended in the last 24 hours: with an index on
         // status alone that walks every succeeded run (0.27 s at a million runs on SQLite);
@@ -470,6 +470,19 @@ impl MigrationTrait for M0004RunTotalsIndex {
                 .table(BackupRuns::Table)
                 .col(BackupRuns::Status)
                 .col(BackupRuns::FinishedAt)
+                .to_owned(),
+        )
+        .await?;
+        // Each card's newest run of some statuses (MAX(id) per app for a page of apps): without
+        // statistics SQLite preferred a status index and walked every run (0.27 s); this one
+        // answers each app from its own few entries.
+        m.create_index(
+            Index::create()
+                .name("backup_runs_app_status_id")
+                .table(BackupRuns::Table)
+                .col(BackupRuns::AppId)
+                .col(BackupRuns::Status)
+                .col(BackupRuns::Id)
                 .to_owned(),
         )
         .await
