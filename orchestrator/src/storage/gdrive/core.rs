@@ -163,6 +163,7 @@ pub(crate) struct DriveCore {
 }
 
 impl DriveCore {
+    #[allow(clippy::too_many_arguments, reason = "one argument per setting; crate-private, called once")]
     pub(crate) fn new(
         api: Url,
         http: reqwest::Client,

@@ -14,13 +14,13 @@ struct Source {
     block: Bytes,
 }
 
-/// The `n`th piece of an export and its length: pieces walk the block, then start over.
+/// The piece of an export that starts at byte `sent`: pieces walk the block, then start over.
 fn piece(block: &Bytes, size: u64, sent: u64) -> Option<Bytes> {
     if sent >= size {
         return None;
     }
     let at = (sent % BLOCK as u64) as usize;
-    let n = (size - sent).min((PIECE).min(BLOCK - at) as u64) as usize;
+    let n = (size - sent).min(PIECE.min(BLOCK - at) as u64) as usize;
     Some(block.slice(at..at + n))
 }
 
