@@ -2,8 +2,14 @@
 //! fire time that has passed, and in ONE transaction inserts the due `(app, fire time)` rows into
 //! `schedule_fires` (primary key = exactly once across processes), creates a run record for each
 //! row it actually inserted, and queues its job. After downtime only the latest missed fire of
-//! an app runs, once. Schedules are re-read from the registry every tick, so adding, editing,
-//! pausing or deleting an app takes effect without a restart.
+//! an app runs, once.
+//!
+//! Each app's next fire is kept in memory, so a tick with nothing due costs one narrow query
+//! (`id, updated_at` of the enabled apps) and no cron arithmetic: only apps whose row changed since
+//! the last tick are read in full and re-planned. Adding, editing, pausing or deleting an app still
+//! takes effect at the next tick, without a restart. Between ticks the loop sleeps until the next
+//! tick or the earliest known fire, whichever comes first, so a fire is queued as soon as it is due
+//! rather than up to a tick later.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,13 +18,16 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sea_orm::sqlx::{self, QueryBuilder, Row};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::db::entities::app;
 use crate::db::now_ms;
 use crate::registry::input::Priority;
 use crate::schedule::cron::CronSchedule;
 use crate::schedule::queue::{BackupJob, QUEUE, task};
+
+/// How often runs and restores left behind by stopped processes are looked for.
+const SWEEP_EVERY_MS: i64 = 30_000;
 
 /// A due fire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +37,31 @@ struct Fire {
     priority: i32,
 }
 
-struct Cursor {
+/// What the scheduler knows of one enabled app.
+struct Plan {
     schedule: CronSchedule,
+    /// The row's `updated_at` when it was read: a different value means the app changed.
+    updated_at: i64,
+    priority: i32,
     /// Fires at or before this instant were considered already.
     after: Timestamp,
+    /// The first fire after `after`; `None` when the schedule never fires again.
+    next: Option<Timestamp>,
+}
+
+impl Plan {
+    fn new(schedule: CronSchedule, updated_at: i64, priority: i32, after: Timestamp) -> Plan {
+        let next = schedule.next_after(after);
+        Plan { schedule, updated_at, priority, after, next }
+    }
 }
 
 /// The scheduler of one process.
 pub struct Scheduler {
     db: DatabaseConnection,
-    cursors: HashMap<i64, Cursor>,
+    plans: HashMap<i64, Plan>,
     last_fires: Option<HashMap<i64, i64>>,
+    last_sweep: i64,
     /// When the last tick completed (ms), for `/readyz`.
     pub last_tick: Arc<AtomicI64>,
 }
@@ -46,70 +69,138 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler over `db`.
     pub fn new(db: DatabaseConnection) -> Self {
-        Scheduler { db, cursors: HashMap::new(), last_fires: None, last_tick: Arc::new(AtomicI64::new(0)) }
+        Scheduler { db, plans: HashMap::new(), last_fires: None, last_sweep: 0, last_tick: Arc::new(AtomicI64::new(0)) }
     }
 
-    /// Ticks every `every` until `stop` turns true.
+    /// Ticks at least every `every` until `stop` turns true, and at each known fire time.
     pub async fn run(mut self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            match self.tick(Timestamp::now()).await {
+            let now = Timestamp::now();
+            match self.tick(now).await {
                 Ok(n) if n > 0 => tracing::info!(queued = n, "scheduled backups queued"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "scheduler tick failed; trying again next tick"),
+            }
+            let wait = wait(self.plans.values().filter_map(|p| p.next), Timestamp::now(), every);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return,
             }
         }
     }
 
     /// One tick at `now`: returns how many fires this process queued.
     pub async fn tick(&mut self, now: Timestamp) -> Result<usize, String> {
-        let apps = app::Entity::find().all(&self.db).await.map_err(|e| e.to_string())?;
-        if self.last_fires.is_none() {
-            self.last_fires = Some(self.load_last_fires().await?);
-        }
-        let last_fires = self.last_fires.as_ref().expect("loaded");
+        self.refresh().await?;
         let mut due = Vec::new();
-        self.cursors.retain(|id, _| apps.iter().any(|a| a.id == *id && a.enabled));
-        for app in apps.iter().filter(|a| a.enabled) {
-            let changed = self
-                .cursors
-                .get(&app.id)
-                .is_none_or(|c| c.schedule.expression() != app.schedule || c.schedule.time_zone() != app.time_zone);
-            if changed {
-                let Ok(schedule) = CronSchedule::parse(&app.schedule, &app.time_zone) else { continue };
-                // Fires before the app was last changed, or already recorded, are not due.
-                let floor = app.updated_at.max(last_fires.get(&app.id).copied().unwrap_or(i64::MIN));
-                let after = Timestamp::from_millisecond(floor).unwrap_or(now);
-                self.cursors.insert(app.id, Cursor { schedule, after });
+        let mut considered = Vec::new();
+        for (id, plan) in self.plans.iter_mut() {
+            if plan.next.is_none_or(|next| next > now) {
+                continue;
             }
-            let cursor = self.cursors.get_mut(&app.id).expect("inserted");
-            if let Some(at) = latest_fire(&cursor.schedule, cursor.after, now) {
-                let priority = app.priority.parse::<Priority>().unwrap_or_default().rank();
-                due.push(Fire { app_id: app.id, at: at.as_millisecond(), priority });
+            if let Some(at) = latest_fire(&plan.schedule, plan.after, now) {
+                due.push(Fire { app_id: *id, at: at.as_millisecond(), priority: plan.priority });
             }
-            cursor.after = cursor.after.max(now);
+            considered.push((*id, plan.after, plan.next));
+            plan.after = now;
+            plan.next = plan.schedule.next_after(now);
         }
-        let queued = if due.is_empty() { 0 } else { self.enqueue(&due).await? };
-        if now.as_second() % 30 == 0 {
-            match crate::backup::record::sweep_interrupted(&self.db, 5 * 60 * 1000).await {
-                Ok(n) if n > 0 => tracing::warn!(runs = n, "marked runs of stopped processes as interrupted"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not sweep interrupted runs"),
+        let queued = if due.is_empty() { Ok(0) } else { self.enqueue(&due).await };
+        let queued = match queued {
+            Ok(n) => n,
+            Err(e) => {
+                // Not queued: the next tick considers these fires again (the fires table keeps
+                // any that did commit from running twice).
+                for (id, after, next) in considered {
+                    if let Some(plan) = self.plans.get_mut(&id) {
+                        (plan.after, plan.next) = (after, next);
+                    }
+                }
+                return Err(e);
             }
-            let stale = crate::backup::restore::STALE_AFTER;
-            match crate::backup::restore::record::sweep_interrupted(&self.db, stale).await {
-                Ok(n) if n > 0 => tracing::warn!(restores = n, "marked restores of stopped processes as interrupted"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not sweep interrupted restores"),
-            }
+        };
+        if now.as_millisecond() - self.last_sweep >= SWEEP_EVERY_MS {
+            self.last_sweep = now.as_millisecond();
+            self.sweep().await;
         }
         self.last_tick.store(now_ms(), Ordering::Relaxed);
         Ok(queued)
+    }
+
+    /// Brings the plans in line with the registry: reads the enabled apps' `(id, updated_at)`,
+    /// drops the plans of apps paused or deleted, and reads in full only new or changed apps.
+    async fn refresh(&mut self) -> Result<(), String> {
+        let current: HashMap<i64, i64> = app::Entity::find()
+            .select_only()
+            .column(app::Column::Id)
+            .column(app::Column::UpdatedAt)
+            .filter(app::Column::Enabled.eq(true))
+            .into_tuple::<(i64, i64)>()
+            .all(&self.db)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect();
+        self.plans.retain(|id, _| current.contains_key(id));
+        let changed: Vec<i64> = current
+            .iter()
+            .filter(|(id, updated_at)| self.plans.get(id).is_none_or(|p| p.updated_at != **updated_at))
+            .map(|(id, _)| *id)
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        if self.last_fires.is_none() {
+            self.last_fires = Some(self.load_last_fires().await?);
+        }
+        for ids in changed.chunks(500) {
+            let rows = app::Entity::find()
+                .filter(app::Column::Id.is_in(ids.iter().copied()))
+                .filter(app::Column::Enabled.eq(true))
+                .all(&self.db)
+                .await
+                .map_err(|e| e.to_string())?;
+            for row in rows {
+                self.replan(row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans an app read anew. Its fire cursor carries over unless its schedule changed: fires
+    /// before the change, or already recorded, are not due.
+    fn replan(&mut self, row: app::Model) {
+        let priority = row.priority.parse::<Priority>().unwrap_or_default().rank();
+        if let Some(plan) = self.plans.get_mut(&row.id)
+            && plan.schedule.expression() == row.schedule
+            && plan.schedule.time_zone() == row.time_zone
+        {
+            plan.updated_at = row.updated_at;
+            plan.priority = priority;
+            return;
+        }
+        let Ok(schedule) = CronSchedule::parse(&row.schedule, &row.time_zone) else {
+            self.plans.remove(&row.id);
+            return;
+        };
+        let recorded = self.last_fires.as_ref().and_then(|f| f.get(&row.id)).copied().unwrap_or(i64::MIN);
+        let floor = row.updated_at.max(recorded);
+        let after = Timestamp::from_millisecond(floor).unwrap_or_else(|_| Timestamp::now());
+        self.plans.insert(row.id, Plan::new(schedule, row.updated_at, priority, after));
+    }
+
+    async fn sweep(&self) {
+        match crate::backup::record::sweep_interrupted(&self.db, 5 * 60 * 1000).await {
+            Ok(n) if n > 0 => tracing::warn!(runs = n, "marked runs of stopped processes as interrupted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not sweep interrupted runs"),
+        }
+        let stale = crate::backup::restore::STALE_AFTER;
+        match crate::backup::restore::record::sweep_interrupted(&self.db, stale).await {
+            Ok(n) if n > 0 => tracing::warn!(restores = n, "marked restores of stopped processes as interrupted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not sweep interrupted restores"),
+        }
     }
 
     async fn load_last_fires(&self) -> Result<HashMap<i64, i64>, String> {
@@ -211,12 +302,22 @@ insert_fires_and_runs!(insert_fires_and_runs_pg, sqlx::Postgres);
 insert_fires_and_runs!(insert_fires_and_runs_sqlite, sqlx::Sqlite);
 
 fn tasks_for(runs: &[(i64, i64)], fires: &[Fire]) -> Vec<apalis::prelude::Task<Vec<u8>>> {
+    let priorities: HashMap<i64, i32> = fires.iter().map(|f| (f.app_id, f.priority)).collect();
     runs.iter()
         .map(|(run_id, app_id)| {
-            let priority = fires.iter().find(|f| f.app_id == *app_id).map_or(Priority::Normal.rank(), |f| f.priority);
+            let priority = priorities.get(app_id).copied().unwrap_or(Priority::Normal.rank());
             task(&BackupJob { run_id: *run_id, app_id: *app_id }, priority, Duration::ZERO)
         })
         .collect()
+}
+
+/// How long to sleep after a tick: until the next tick, or just past the earliest fire.
+fn wait(fires: impl Iterator<Item = Timestamp>, now: Timestamp, every: Duration) -> Duration {
+    fires.min().map_or(every, |at| {
+        // A hair past the fire, so the tick that wakes finds it due.
+        let until = Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
+        (until + Duration::from_millis(2)).min(every)
+    })
 }
 
 /// The latest fire in `(after, now]`, if any. Bounded: a schedule firing every second over a
@@ -244,6 +345,18 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_loop_wakes_for_the_earliest_fire_or_the_next_tick() {
+        let now = ts("2026-11-22T05:00:00.300Z");
+        let every = Duration::from_secs(1);
+        let fires = [ts("2026-11-22T05:00:01Z"), ts("2026-11-22T05:00:00.500Z")];
+        assert_eq!(wait(fires.into_iter(), now, every), Duration::from_millis(202));
+        assert_eq!(wait([ts("2026-11-22T06:00:00Z")].into_iter(), now, every), every, "a far fire: tick as usual");
+        assert_eq!(wait(std::iter::empty(), now, every), every);
+        let overdue = ts("2026-11-22T05:00:00Z");
+        assert_eq!(wait([overdue].into_iter(), now, every), Duration::from_millis(2), "an overdue fire: at once");
     }
 
     #[test]

@@ -159,6 +159,8 @@ pub(crate) struct DriveCore {
     pub(crate) page_size: u32,
     /// Chunks of read-ahead memory shared by every upload of the process (see the writer).
     pub(crate) read_ahead: Arc<tokio::sync::Semaphore>,
+    /// Chunk buffers, reused from one chunk to the next and across uploads.
+    pub(crate) pool: super::pool::ChunkPool,
     folders: Mutex<HashMap<String, Folder>>,
 }
 
@@ -184,6 +186,7 @@ impl DriveCore {
             retry,
             page_size,
             read_ahead,
+            pool: super::pool::ChunkPool::new(chunk_size),
             folders: Mutex::new(HashMap::new()),
         }
     }

@@ -17,6 +17,7 @@ mod deleter;
 mod error;
 pub use error::error_counts;
 mod lister;
+mod pool;
 mod reader;
 mod writer;
 

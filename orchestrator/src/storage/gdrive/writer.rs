@@ -13,7 +13,8 @@
 //! second buffer comes out of a read-ahead budget shared by every upload of the process
 //! (`GDRIVE_READ_AHEAD_BUDGET`); without room in it, a chunk is sent before reading on. Memory
 //! stays at one chunk per upload plus the budget. At most one chunk is in flight, so chunks
-//! still reach Drive in order and a partial acknowledgement is handled as before.
+//! still reach Drive in order and a partial acknowledgement is handled as before. Chunk buffers
+//! come from, and go back to, the process's pool (`pool.rs`) rather than the allocator.
 //!
 //! This writer owns its retries: it must never be wrapped by a generic retry layer, which could
 //! send the final chunk twice.
@@ -82,7 +83,7 @@ impl DriveWriter {
         app_properties: BTreeMap<String, String>,
         if_not_exists: bool,
     ) -> Self {
-        let capacity = core.chunk_size;
+        core.pool.upload_started();
         DriveWriter {
             core,
             folder_id,
@@ -91,7 +92,8 @@ impl DriveWriter {
             content_type,
             app_properties,
             session: None,
-            buffer: BytesMut::with_capacity(capacity),
+            // Taken from the pool when the first byte arrives.
+            buffer: BytesMut::new(),
             offset: 0,
             stalls: 0,
             in_flight: None,
@@ -123,7 +125,7 @@ impl DriveWriter {
     async fn put(&mut self, len: usize, last: bool) -> Result<Put, DriveError> {
         debug_assert!(self.in_flight.is_none(), "chunks are sent in order");
         let upload = Upload { core: self.core.clone(), session: self.session().await?, what: self.what() };
-        let body = self.buffer.split_to(len).freeze();
+        let body = self.take_front(len);
         let result = upload.put_with_retries(self.offset, &body, last).await;
         self.settle(body, result)
     }
@@ -141,9 +143,8 @@ impl DriveWriter {
             return Ok(());
         };
         let upload = Upload { core: self.core.clone(), session: self.session().await?, what: self.what() };
-        let body = self.buffer.split_to(chunk).freeze();
-        // The sent chunk keeps its memory until acknowledged; the next one needs its own.
-        self.buffer.reserve(chunk);
+        // The sent chunk keeps its memory until acknowledged; the next one fills another buffer.
+        let body = self.take_front(chunk);
         let (offset, sending) = (self.offset, body.clone());
         // In the caller's span: a retry of this chunk is part of the run's own log.
         let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
@@ -151,6 +152,17 @@ impl DriveWriter {
         }));
         self.in_flight = Some(InFlight { body, task, _permit: permit });
         Ok(())
+    }
+
+    /// The first `len` buffered bytes, to send. The whole buffer is handed over as it is (no
+    /// copy, and its memory can go back to the pool once sent); the rest of a longer buffer,
+    /// which only a partial acknowledgement leaves, is split off.
+    fn take_front(&mut self, len: usize) -> Bytes {
+        if len == self.buffer.len() {
+            std::mem::take(&mut self.buffer).freeze()
+        } else {
+            self.buffer.split_to(len).freeze()
+        }
     }
 
     /// Waits for the chunk in flight, if any, and takes in Drive's answer.
@@ -171,12 +183,14 @@ impl DriveWriter {
             Err(_) => 0,
         };
         if acknowledged < body.len() {
-            let mut rest =
-                BytesMut::with_capacity(self.core.chunk_size.max(body.len() - acknowledged + self.buffer.len()));
+            let mut rest = self.core.pool.take();
+            rest.reserve(body.len() - acknowledged + self.buffer.len());
             rest.extend_from_slice(&body[acknowledged..]);
             rest.extend_from_slice(&self.buffer);
-            self.buffer = rest;
+            let filled = std::mem::replace(&mut self.buffer, rest);
+            self.core.pool.give(filled);
         }
+        self.core.pool.give_sent(body);
         if let Ok(Put::Committed(c)) = &result {
             if *c > self.offset {
                 self.offset = *c;
@@ -347,6 +361,9 @@ impl oio::Write for DriveWriter {
         for piece in bs {
             let mut piece = piece;
             while !piece.is_empty() {
+                if self.buffer.capacity() == 0 {
+                    self.buffer = self.core.pool.take();
+                }
                 let room = chunk - self.buffer.len().min(chunk);
                 let take = room.min(piece.len());
                 self.buffer.extend_from_slice(&piece.split_to(take));
@@ -377,7 +394,7 @@ impl oio::Write for DriveWriter {
             // A chunk that is not the last never finalizes the file: stop sending it.
             in_flight.task.abort();
         }
-        self.buffer.clear();
+        self.core.pool.give(std::mem::take(&mut self.buffer));
         if let Some(session) = self.session.take() {
             // Best effort: an unfinished session never becomes a file and expires on its own.
             if let Ok(token) = self.core.tokens.token().await {
@@ -385,5 +402,15 @@ impl oio::Write for DriveWriter {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for DriveWriter {
+    fn drop(&mut self) {
+        self.core.pool.give(std::mem::take(&mut self.buffer));
+        if let Some(in_flight) = self.in_flight.take() {
+            in_flight.task.abort();
+        }
+        self.core.pool.upload_ended();
     }
 }
