@@ -225,8 +225,6 @@ async fn a_stale_app_is_told_once_on_postgres_too() {
 async fn stale_told_once(h: Harness) {
     let broken = sdk_apps::spawn(Behaviour::FailsAtOnce, 3).await;
     let good = sdk_apps::spawn(Behaviour::Good { size: 64 * 1024, delay: Duration::ZERO }, 4).await;
-    // Every 2 seconds: stale after 4 seconds without a verified copy.
-    h.add_app("ledger", &broken.url, &h.folder("ledger"), &["--schedule", "*/2 * * * * *"]).await;
     let hooks = Recorder::start(0).await;
     let served = h.serve(&[("MAX_ATTEMPTS", "1"), ("ALERT_CHECK_SECS", "1"), ("STALE_AFTER_INTERVALS", "2")]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
@@ -243,6 +241,10 @@ async fn stale_told_once(h: Harness) {
         ],
     )
     .await;
+    // Registered once the channel exists, however slowly the process started: a stale spell is
+    // told once, to the channels there are then. Every 2 seconds: stale after 4 seconds without a
+    // verified copy.
+    h.add_app("ledger", &broken.url, &h.folder("ledger"), &["--schedule", "*/2 * * * * *"]).await;
     let seen = hooks.wait_for(WAIT, |s| !s.is_empty()).await;
     let stale = seen[0].json();
     assert_eq!(stale["event"], "stale");
