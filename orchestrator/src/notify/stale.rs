@@ -61,9 +61,14 @@ pub async fn freshness(
         .into_iter()
         .collect();
     let mut out = Vec::new();
+    // Apps mostly share a handful of schedules: each is parsed and walked once per check.
+    let mut allowances: HashMap<(String, String), Option<Duration>> = HashMap::new();
     for a in apps {
-        let Ok(schedule) = CronSchedule::parse(&a.schedule, &a.time_zone) else { continue };
-        let Some(allowance) = allowance(&schedule, intervals, now) else { continue };
+        let key = (a.schedule.clone(), a.time_zone.clone());
+        let allowed = allowances.entry(key).or_insert_with(|| {
+            CronSchedule::parse(&a.schedule, &a.time_zone).ok().and_then(|s| allowance(&s, intervals, now))
+        });
+        let Some(allowance) = *allowed else { continue };
         let newest_verified = newest.get(&a.id).copied().flatten();
         let since = newest_verified.unwrap_or(i64::MIN).max(a.updated_at);
         let age = now.as_millisecond().saturating_sub(since);

@@ -107,7 +107,12 @@ impl Scheduler {
         }
         let queued = if due.is_empty() { Ok(0) } else { self.enqueue(&due).await };
         let queued = match queued {
-            Ok(n) => n,
+            Ok(n) => {
+                if n > 0 {
+                    crate::schedule::queue::announce();
+                }
+                n
+            }
             Err(e) => {
                 // Not queued: the next tick considers these fires again (the fires table keeps
                 // any that did commit from running twice).

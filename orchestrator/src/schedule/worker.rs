@@ -140,7 +140,8 @@ pub async fn run(jobs: Arc<Jobs>, name: String, stop: tokio::sync::watch::Receiv
         let _ = stop.wait_for(|s| *s).await;
         Ok::<(), WorkerError>(())
     };
-    let strategy = Strategy::new().interval(s.poll);
+    // Jobs this process queues wake its workers at once; the interval finds everyone else's.
+    let strategy = Strategy::new().stream(queue::announcements()).interval(s.poll);
     // The same worker over either backend; only the storage type differs.
     macro_rules! work {
         ($storage:ty, $config:expr, $pool:expr) => {{

@@ -125,20 +125,27 @@ async fn every_fire_runs_once_across_processes_and_a_killed_process_loses_nothin
         pids.iter().all(|p| done.iter().any(|r| r.runner.as_deref().is_some_and(|w| w.ends_with(&format!(":{p}")))))
     })
     .await;
-    // ...then the first is killed while it runs something.
+    // ...then the first is killed while it runs something: a run that began moments ago, so it
+    // is still far from its end when the kill lands, however loaded the machine.
     let first_holder = format!(":{}", first.pid);
-    eventually(Duration::from_secs(30), "the first process is running a backup", || async {
+    let runs_of_first = || async {
         backup_run::Entity::find()
             .filter(backup_run::Column::Status.eq("running"))
             .all(&db)
             .await
             .unwrap()
-            .iter()
-            .any(|r| r.runner.as_deref().is_some_and(|w| w.ends_with(&first_holder)))
+            .into_iter()
+            .filter(|r| r.runner.as_deref().is_some_and(|w| w.ends_with(&first_holder)))
+            .collect::<Vec<_>>()
+    };
+    eventually(Duration::from_secs(30), "the first process begins a backup", || async {
+        let now = jiff::Timestamp::now().as_millisecond();
+        runs_of_first().await.iter().any(|r| r.started_at.is_some_and(|s| now - s < 400))
     })
     .await;
     let killed_at = jiff::Timestamp::now().as_millisecond();
     first.kill().await;
+    assert!(!runs_of_first().await.is_empty(), "the kill landed while the first process was running a backup");
     // The survivor carries on alone for the rest of the minute.
     // (a killed run is retried once its lease lapses: up to LEASE_TTL after the kill)
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(started.elapsed()).max(Duration::from_secs(45))).await;
