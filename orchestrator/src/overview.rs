@@ -2,6 +2,9 @@
 //! last backup and stored copies, totals, runs by filter, and the queue's state. Queries stay
 //! bounded by the page size, so they stay fast with thousands of apps and millions of runs.
 
+use crate::backup::lifecycle::Status;
+use crate::backup::restore::RestoreStatus;
+use crate::db::entities::restore;
 use std::collections::HashMap;
 
 use sea_orm::prelude::*;
@@ -99,12 +102,12 @@ async fn latest_runs(
     if app_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let statuses = if ended { vec!["succeeded", "failed", "skipped"] } else { vec!["queued", "running"] };
+    let statuses: &[Status] = if ended { &Status::ENDED } else { &Status::ACTIVE };
     let newest: Vec<i64> = backup_run::Entity::find()
         .select_only()
         .column_as(SeaExpr::expr(Func::max(SeaExpr::col(backup_run::Column::Id))), "id")
         .filter(backup_run::Column::AppId.is_in(app_ids.iter().copied()))
-        .filter(backup_run::Column::Status.is_in(statuses))
+        .filter(backup_run::Column::Status.is_in(statuses.iter().copied()))
         .group_by(backup_run::Column::AppId)
         .into_model::<MaxId>()
         .all(db)
@@ -138,18 +141,18 @@ async fn copies_by_app(db: &DatabaseConnection, app_ids: &[i64]) -> Result<HashM
 /// The totals.
 pub async fn totals(db: &DatabaseConnection) -> Result<Totals, DbErr> {
     let since = now_ms() - 24 * 3600 * 1000;
-    let ended_since = |status: &'static str| {
+    let ended_since = |statuses: &[Status]| {
         backup_run::Entity::find()
             .filter(backup_run::Column::FinishedAt.gt(since))
-            .filter(backup_run::Column::Status.eq(status))
+            .filter(backup_run::Column::Status.is_in(statuses.iter().copied()))
             .count(db)
     };
     let stored = copies_by_app_total(db).await?;
     Ok(Totals {
         apps: app::Entity::find().count(db).await? as i64,
         paused: app::Entity::find().filter(app::Column::Enabled.eq(false)).count(db).await? as i64,
-        backups_24h: ended_since("succeeded").await? as i64,
-        failures_24h: ended_since("failed").await? as i64,
+        backups_24h: ended_since(&[Status::Succeeded]).await? as i64,
+        failures_24h: ended_since(&Status::FAILURES).await? as i64,
         copies: stored.0,
         bytes_stored: stored.1,
     })
@@ -176,7 +179,7 @@ async fn copies_by_app_total(db: &DatabaseConnection) -> Result<(i64, i64), DbEr
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<Status>,
     /// Only this app.
     pub app_id: Option<i64>,
     /// Only runs older than this id (the next page).
@@ -191,7 +194,7 @@ pub async fn runs(
 ) -> Result<Vec<(backup_run::Model, String)>, DbErr> {
     let mut query = backup_run::Entity::find();
     if let Some(status) = &filter.status {
-        query = query.filter(backup_run::Column::Status.eq(status.as_str()));
+        query = query.filter(backup_run::Column::Status.eq(*status));
     }
     if let Some(app_id) = filter.app_id {
         query = query.filter(backup_run::Column::AppId.eq(app_id));
@@ -268,13 +271,31 @@ pub async fn workers(db: &DatabaseConnection) -> Result<Vec<Worker>, DbErr> {
 /// Runs waiting in the queue or running now, oldest first, with their app's name.
 pub async fn active_runs(db: &DatabaseConnection) -> Result<Vec<(backup_run::Model, String)>, DbErr> {
     let runs = backup_run::Entity::find()
-        .filter(backup_run::Column::Status.is_in(["queued", "running"]))
+        .filter(backup_run::Column::Status.is_in(Status::ACTIVE))
         .order_by_asc(backup_run::Column::Id)
         .limit(500)
         .all(db)
         .await?;
     let names = app_names(db, runs.iter().map(|r| r.app_id)).await?;
     Ok(runs
+        .into_iter()
+        .map(|r| {
+            let name = names.get(&r.app_id).cloned().unwrap_or_default();
+            (r, name)
+        })
+        .collect())
+}
+
+/// Restores waiting in the queue or running now, oldest first, with their app's name.
+pub async fn active_restores(db: &DatabaseConnection) -> Result<Vec<(restore::Model, String)>, DbErr> {
+    let rows = restore::Entity::find()
+        .filter(restore::Column::Status.is_in(RestoreStatus::ACTIVE))
+        .order_by_asc(restore::Column::Id)
+        .limit(500)
+        .all(db)
+        .await?;
+    let names = app_names(db, rows.iter().map(|r| r.app_id)).await?;
+    Ok(rows
         .into_iter()
         .map(|r| {
             let name = names.get(&r.app_id).cloned().unwrap_or_default();
@@ -311,28 +332,28 @@ impl AppStats {
 /// The stats of one app.
 pub async fn app_stats(db: &DatabaseConnection, app_id: i64) -> Result<AppStats, DbErr> {
     let since = now_ms() - 30 * 24 * 3600 * 1000;
-    let count = |status: &'static str| {
+    let count = |statuses: &[Status]| {
         backup_run::Entity::find()
             .filter(backup_run::Column::AppId.eq(app_id))
-            .filter(backup_run::Column::Status.eq(status))
+            .filter(backup_run::Column::Status.is_in(statuses.iter().copied()))
             .filter(backup_run::Column::FinishedAt.gt(since))
             .count(db)
     };
-    let newest = |status: &'static str| {
+    let newest = |statuses: &[Status]| {
         backup_run::Entity::find()
             .filter(backup_run::Column::AppId.eq(app_id))
-            .filter(backup_run::Column::Status.eq(status))
+            .filter(backup_run::Column::Status.is_in(statuses.iter().copied()))
             .order_by_desc(backup_run::Column::Id)
             .one(db)
     };
     let (copies, bytes) = copies_by_app(db, &[app_id]).await?.get(&app_id).copied().unwrap_or_default();
-    let last_failure = newest("failed").await?;
+    let last_failure = newest(&Status::FAILURES).await?;
     Ok(AppStats {
         copies,
         bytes,
-        succeeded_30d: count("succeeded").await? as i64,
-        failed_30d: count("failed").await? as i64,
-        last_success_at: newest("succeeded").await?.and_then(|r| r.finished_at),
+        succeeded_30d: count(&[Status::Succeeded]).await? as i64,
+        failed_30d: count(&Status::FAILURES).await? as i64,
+        last_success_at: newest(&[Status::Succeeded]).await?.and_then(|r| r.finished_at),
         last_error: last_failure.map(|r| (r.finished_at.unwrap_or(r.updated_at), r.error.unwrap_or_default())),
     })
 }
@@ -357,9 +378,8 @@ pub struct AlertTotals {
 /// Counts for `/api/v1/stats`, each one indexed query.
 pub async fn alert_totals(db: &DatabaseConnection) -> Result<AlertTotals, DbErr> {
     use crate::db::entities::app_alert;
-    let runs =
-        |status: &'static str| backup_run::Entity::find().filter(backup_run::Column::Status.eq(status)).count(db);
-    let (queued, running) = (runs("queued").await?, runs("running").await?);
+    let runs = |status: Status| backup_run::Entity::find().filter(backup_run::Column::Status.eq(status)).count(db);
+    let (queued, running) = (runs(Status::Queued).await?, runs(Status::Running).await?);
     let failing_apps =
         app_alert::Entity::find().filter(app_alert::Column::FailingSince.is_not_null()).count(db).await?;
     let stale_apps = app_alert::Entity::find().filter(app_alert::Column::StaleSince.is_not_null()).count(db).await?;

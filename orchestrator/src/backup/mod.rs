@@ -1,9 +1,13 @@
 //! The backup run: from a trigger to a verified copy in the destination, then retention; and the
 //! way back, a stored copy restored into its app.
+//!
+//! `lifecycle` owns every state change of a run (create, start, progress, settle); `run` is the
+//! pipeline of one attempt; `inventory` the copies table; `retention` what to keep.
 
 pub mod copies;
+pub mod inventory;
 pub mod lease;
-pub mod record;
+pub mod lifecycle;
 pub mod restore;
 pub mod retention;
 pub mod run;

@@ -2,9 +2,9 @@
 //! `POST /backup/import`, after a safety backup of the app's current state unless the operator
 //! opts out. Owns the `restores` rows and their progress.
 //!
-//! Three steps, so an HTTP handler can answer at once and leave the long part to a background
-//! task: [`prepare`] finds the copy and asks the app whether it can take it back, [`begin`]
-//! records the restore, [`execute`] does the work. A refusal in the first two changes nothing: no
+//! Three steps, so an HTTP handler can answer at once and leave the long part to a job
+//! (`jobs::restore`): [`prepare`] finds the copy and asks the app whether it can take it back,
+//! [`begin`] records the restore as queued, [`execute`] does the work. A refusal in the first two changes nothing: no
 //! row, no safety backup, nothing sent to the app. The copy never touches a temporary file or
 //! sits whole in memory: it goes from the destination to the app one chunk at a time, hashed and
 //! counted on the way, while the row says how far it got about once a second (a page served by
@@ -23,10 +23,11 @@ use sea_orm::prelude::*;
 
 use crate::audit;
 use crate::backup::lease::Lease;
-use crate::backup::record::Trigger;
-use crate::backup::run::{Phase, Progress, Runner};
+use crate::backup::lifecycle::{self, Outcome, Phase, RetryPolicy, Trigger};
+use crate::backup::run::{Ended, Progress, Runner};
 use crate::db::entities::{app_lease, restore};
 use crate::db::now_ms;
+use crate::error::Error;
 use crate::registry::App;
 use crate::storage::destination::StoredFile;
 use copy::check_copy;
@@ -46,36 +47,67 @@ pub struct RestoreRequest {
     pub actor: String,
 }
 
-/// Why a restore was refused before anything changed. Each message says what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum Refusal {
-    /// The copy is not in the app's folder.
-    #[error("{0}")]
-    NotFound(String),
-    /// The copy, or the app, cannot do this restore.
-    #[error("{0}")]
-    Invalid(String),
-    /// A backup or another restore of the app is running.
-    #[error("{0}")]
-    Busy(String),
-    /// The app or the destination could not be asked.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Db(#[from] DbErr),
+crate::backup::lifecycle::display_as_stored!(RestoreStatus, RestorePhase);
+
+/// Where a restore stands, as stored in `restores.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreStatus {
+    /// Recorded, waiting for a worker.
+    #[sea_orm(string_value = "queued")]
+    Queued,
+    /// A worker is restoring it.
+    #[sea_orm(string_value = "running")]
+    Running,
+    /// The app took the copy back.
+    #[sea_orm(string_value = "succeeded")]
+    Succeeded,
+    /// It failed; the app's data is as the app left it.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// The process running it stopped. A restore is never resumed by itself: start it again.
+    #[sea_orm(string_value = "interrupted")]
+    Interrupted,
+}
+
+impl RestoreStatus {
+    /// The status as stored and as keyed in the translations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreStatus::Queued => "queued",
+            RestoreStatus::Running => "running",
+            RestoreStatus::Succeeded => "succeeded",
+            RestoreStatus::Failed => "failed",
+            RestoreStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Waiting or running: it may still change.
+    pub fn is_active(self) -> bool {
+        matches!(self, RestoreStatus::Queued | RestoreStatus::Running)
+    }
+
+    /// The statuses of a restore that may still change.
+    pub const ACTIVE: [RestoreStatus; 2] = [RestoreStatus::Queued, RestoreStatus::Running];
 }
 
 /// Where a restore is, as stored in `restores.phase`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
 pub enum RestorePhase {
     /// Backing up the app's current state.
+    #[sea_orm(string_value = "safety_backup")]
     SafetyBackup,
     /// Finding and opening the copy in the destination.
+    #[sea_orm(string_value = "download")]
     Download,
     /// Streaming the copy into the app.
+    #[sea_orm(string_value = "import")]
     Import,
     /// Finished.
+    #[sea_orm(string_value = "done")]
     Done,
 }
 
@@ -149,38 +181,35 @@ impl RestoreFailure {
 
 /// Finds `copy` (a name or a file id) in the app's folder, checks it can be restored, and asks
 /// the app whether it accepts restores of its type. Changes nothing.
-pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFile, Refusal> {
+pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFile, Error> {
     let file = runner
         .destination
         .find(&app.folder, copy)
         .await
         .map_err(|e| {
-            Refusal::Unavailable(format!("could not look for {copy:?} in the folder of {}: {}", app.name, e.message()))
+            Error::destination(format_args!("could not look for {copy:?} in the folder of {}", app.name), &e)
         })?
         .ok_or_else(|| {
-            Refusal::NotFound(format!(
+            Error::NotFound(format!(
                 "there is no copy named {copy:?} (nor with that file id) in the folder of {} ({}): give the name or id of one of its copies, as `orchestrator remote ls {}` lists them",
                 app.name, app.folder, app.folder
             ))
         })?;
     let checked = check_copy(app, &file)?;
     let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
-        .map_err(|e| Refusal::Invalid(format!("{}: {e}", app.name)))?;
+        .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
     let caps = client.capabilities().await.map_err(|e| {
-        Refusal::Unavailable(format!(
-            "could not ask {} whether it accepts restores: {e}; nothing was changed",
-            app.name
-        ))
+        Error::app(format_args!("could not ask {} whether it accepts restores (nothing was changed)", app.name), &e)
     })?;
     if !caps.restore {
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Refused(format!(
             "{} does not accept restores: its capabilities say restore: false (the app must implement POST /backup/import and advertise restore: true); nothing was changed",
             app.name
         )));
     }
     if caps.resolve_type(Some(&checked.backup_type)).is_none() {
         let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Refused(format!(
             "{} is a {:?} backup, a type {} no longer offers (it offers {}): it cannot take this copy back",
             file.name,
             checked.backup_type,
@@ -199,16 +228,16 @@ pub async fn begin(
     app: &App,
     file: &StoredFile,
     req: &RestoreRequest,
-) -> Result<restore::Model, Refusal> {
+) -> Result<restore::Model, Error> {
     check_copy(app, file)?;
     record::sweep_interrupted(db, STALE_AFTER).await?;
     let running = restore::Entity::find()
         .filter(restore::Column::AppId.eq(app.id))
-        .filter(restore::Column::Status.eq("running"))
+        .filter(restore::Column::Status.is_in(RestoreStatus::ACTIVE))
         .one(db)
         .await?;
     if let Some(other) = running {
-        return Err(Refusal::Busy(format!(
+        return Err(Error::Busy(format!(
             "a restore of {} is already running (restore {}, asked by {}): wait for it to finish",
             app.name, other.id, other.actor
         )));
@@ -216,7 +245,7 @@ pub async fn begin(
     let lease = app_lease::Entity::find_by_id(app.id).one(db).await?.filter(|l| l.expires_at > now_ms());
     if let Some(lease) = lease {
         let what = lease.run_id.map_or_else(|| "a restore".to_owned(), |r| format!("a backup (run {r})"));
-        return Err(Refusal::Busy(format!(
+        return Err(Error::Busy(format!(
             "{what} of {} is running now: restore when it has finished; nothing was changed",
             app.name
         )));
@@ -226,7 +255,7 @@ pub async fn begin(
         app_id: Set(app.id),
         copy_file_id: Set(file.id.clone()),
         copy_name: Set(file.name.clone()),
-        status: Set("running".into()),
+        status: Set(RestoreStatus::Queued),
         phase: Set(None),
         bytes: Set(0),
         total_bytes: Set(file.size as i64),
@@ -239,7 +268,7 @@ pub async fn begin(
     .insert(db)
     .await?;
     let row = if req.safety_backup {
-        let safety = match crate::backup::record::create(db, app.id, Trigger::Safety).await {
+        let safety = match lifecycle::create(db, app.id, Trigger::Safety).await {
             Ok(run) => run,
             Err(e) => {
                 let _ = restore::Entity::delete_by_id(row.id).exec(db).await;
@@ -316,19 +345,22 @@ async fn safety_backup(
             elapsed: p.elapsed,
         })
     };
-    match tracker.while_running(runner.run(app, run_id, &forward)).await {
-        Ok(success) => Ok(SafetyCopy { run_id, file_name: success.file.name, file_id: success.file.id }),
-        Err(failure) => {
-            let what = if failure.skipped { "could not start" } else { "failed" };
-            Err(RestoreFailure::new(
-                RestorePhase::SafetyBackup,
-                format!(
-                    "the safety backup (run {run_id}) {what}: {}; nothing was sent to {}: fix the backup, or restore without a safety backup",
-                    failure.message, app.name
-                ),
-            ))
+    let ended = tracker.while_running(runner.run(app, run_id, RetryPolicy::ONCE, &forward)).await;
+    let (what, reason) = match ended {
+        Ended::Settled(Outcome::Succeeded(success)) => {
+            return Ok(SafetyCopy { run_id, file_name: success.file.name, file_id: success.file.id });
         }
-    }
+        Ended::Settled(Outcome::Skipped { reason }) | Ended::Deferred { reason, .. } => ("could not start", reason),
+        Ended::Settled(other) => ("failed", other.reason().unwrap_or_default().to_owned()),
+        Ended::Retry { reason, .. } => ("failed", reason),
+    };
+    Err(RestoreFailure::new(
+        RestorePhase::SafetyBackup,
+        format!(
+            "the safety backup (run {run_id}) {what}: {reason}; nothing was sent to {}: fix the backup, or restore without a safety backup",
+            app.name
+        ),
+    ))
 }
 
 /// Streams the copy from the destination into the app's import, holding the app's lease so no
@@ -462,7 +494,7 @@ impl Tracker<'_> {
 mod tests {
     use super::*;
 
-    /// The web UI runs a restore in a background task, so its future must be `Send`.
+    /// A worker runs a restore as a job, so its future must be `Send`.
     #[allow(dead_code)]
     fn execute_can_run_in_a_background_task(runner: Runner, app: App) {
         tokio::spawn(async move { execute(&runner, &app, 1, &|_: RestoreProgress| {}).await });

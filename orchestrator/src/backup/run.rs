@@ -13,10 +13,12 @@ use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
+use crate::backup::inventory;
 use crate::backup::lease::Lease;
-use crate::backup::record::{self, Ending, Trigger};
+use crate::backup::lifecycle::{self, Decision, Failure, Outcome, Phase, RetryPolicy, Success};
 use crate::backup::retention::{self, Copy};
 use crate::config::run::RunSettings;
+use crate::error::{Error, Retry};
 use crate::registry::App;
 use crate::storage::destination::{Destination, StoredFile};
 
@@ -33,36 +35,8 @@ pub struct Runner {
     pub holder: String,
     /// Set when the process is shutting down and running backups must stop.
     pub stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Tells ping channels that a run started.
+    /// Tells channels that a run started and how it ended.
     pub notifier: crate::notify::Notifier,
-}
-
-/// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Asking the app what it offers.
-    Capabilities,
-    /// Streaming the export into the destination.
-    Export,
-    /// Finishing the upload.
-    Upload,
-    /// Comparing what the destination stored with what the app sent.
-    Verify,
-    /// Deleting copies beyond retention.
-    Retention,
-}
-
-impl Phase {
-    /// The phase as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Capabilities => "capabilities",
-            Phase::Export => "export",
-            Phase::Upload => "upload",
-            Phase::Verify => "verify",
-            Phase::Retention => "retention",
-        }
-    }
 }
 
 /// A progress report, about once a second and at each phase change.
@@ -76,52 +50,37 @@ pub struct Progress {
     pub elapsed: Duration,
 }
 
-/// A successful run.
+/// What became of a run after one attempt.
 #[derive(Debug, Clone)]
-pub struct Success {
-    /// The stored, verified copy.
-    pub file: StoredFile,
-    /// Bytes.
-    pub bytes: u64,
-    /// sha256 of the export.
-    pub sha256: String,
-    /// Names retention deleted.
-    pub pruned: Vec<String>,
-    /// A problem with retention after the backup itself succeeded.
-    pub retention_error: Option<String>,
+pub enum Ended {
+    /// It ended for good: recorded, and the channels told.
+    Settled(Outcome),
+    /// The attempt failed and the run is queued again: its job goes back in the queue to run
+    /// after `delay`.
+    Retry {
+        /// Pause before the next attempt.
+        delay: Duration,
+        /// Why the attempt failed.
+        reason: String,
+    },
+    /// The attempt could not start (an earlier attempt of this same run may still hold the app,
+    /// or the database failed): nothing was recorded; its job goes back in the queue.
+    Deferred {
+        /// Pause before trying again.
+        delay: Duration,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// A failed or refused run.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct Failure {
-    /// Phase reached.
-    pub phase: Phase,
-    /// What went wrong, for the operator.
-    pub message: String,
-    /// Trying again later may help.
-    pub retryable: bool,
-    /// The run was refused, not attempted (another backup of the app was running).
-    pub skipped: bool,
-    /// An earlier attempt of this same run still holds the app: try again once its lease lapses,
-    /// without touching the record (that attempt may still be alive and writing it).
-    pub deferred: bool,
+fn app_failure(phase: Phase, e: ClientError) -> Failure {
+    let retry = Retry::when(e.is_retryable());
+    Failure::new(phase, e.to_string(), retry)
 }
 
-impl Failure {
-    fn new(phase: Phase, message: impl Into<String>, retryable: bool) -> Self {
-        Failure { phase, message: message.into(), retryable, skipped: false, deferred: false }
-    }
-
-    fn app(phase: Phase, e: ClientError) -> Self {
-        let retryable = e.is_retryable();
-        Failure::new(phase, e.to_string(), retryable)
-    }
-
-    fn storage(phase: Phase, what: &str, e: opendal::Error) -> Self {
-        let retryable = e.is_temporary();
-        Failure::new(phase, format!("{what}: {}", e.message()), retryable)
-    }
+fn storage_failure(phase: Phase, what: &str, e: opendal::Error) -> Failure {
+    let retry = Retry::when(e.is_temporary());
+    Failure::new(phase, format!("{what}: {}", e.message()), retry)
 }
 
 /// `{app}_{type}_{YYYYMMDD}_{HHMMSS}Z_{run}.{ext}`: sortable, and unique even for two runs in
@@ -131,110 +90,129 @@ pub fn file_name(app: &str, backup_type: &str, at: jiff::Timestamp, run_id: i64,
 }
 
 impl Runner {
-    /// Runs one backup of `app` for the queued run `run_id`, holding the app's lease. The run
-    /// record is kept up to date, and closed with the outcome. Everything logged meanwhile
+    /// Runs one attempt of the queued run `run_id` of `app`, holding the app's lease, and moves
+    /// the run on through [`lifecycle`]: settled (recorded and told) when it ended for good,
+    /// queued again when `policy` says another attempt may help. Everything logged meanwhile
     /// carries the app and the run id, and is kept in the run's own log.
     pub async fn run(
         &self,
         app: &App,
         run_id: i64,
+        policy: RetryPolicy,
         on_progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<Success, Failure> {
+    ) -> Ended {
         use tracing::Instrument;
         let span = tracing::info_span!(crate::runlog::SPAN, app = %app.name, run_id);
-        let outcome = self.run_in_span(app, run_id, on_progress).instrument(span.clone()).await;
-        span.in_scope(|| match &outcome {
-            Ok(s) => tracing::info!(bytes = s.bytes, file = %s.file.name, "backup succeeded"),
-            Err(f) if f.skipped => tracing::info!(reason = %f.message, "backup skipped"),
-            Err(f) if f.deferred => tracing::info!(reason = %f.message, "attempt deferred"),
-            Err(f) => tracing::warn!(phase = f.phase.as_str(), reason = %f.message, "backup failed"),
+        let ended = self.attempt(app, run_id, policy, on_progress).instrument(span.clone()).await;
+        span.in_scope(|| match &ended {
+            Ended::Settled(Outcome::Succeeded(s)) => {
+                tracing::info!(bytes = s.bytes, file = %s.file.name, "backup succeeded")
+            }
+            Ended::Settled(Outcome::Skipped { reason }) => tracing::info!(reason = %reason, "backup skipped"),
+            Ended::Settled(other) => tracing::warn!(
+                status = other.status().as_str(),
+                phase = other.phase().map_or("-", Phase::as_str),
+                reason = other.reason().unwrap_or_default(),
+                "backup failed"
+            ),
+            Ended::Retry { delay, reason } => {
+                tracing::warn!(retry_in = ?delay, reason = %reason, "attempt failed; retrying")
+            }
+            Ended::Deferred { reason, .. } => tracing::info!(reason = %reason, "attempt deferred"),
         });
-        outcome
+        ended
     }
 
-    async fn run_in_span(
+    /// Ends a run that never got to (or could not finish) an attempt here, e.g. its app was
+    /// deleted or it ran past `JOB_TIMEOUT`: recorded and told like any other ending.
+    pub async fn settle(&self, app: &App, run_id: i64, outcome: &Outcome) {
+        if let Err(e) = lifecycle::settle(&self.db, &self.notifier, app, run_id, outcome, None).await {
+            tracing::error!(run_id, error = %e, "could not record the end of the run");
+        }
+    }
+
+    async fn attempt(
         &self,
         app: &App,
         run_id: i64,
+        policy: RetryPolicy,
         on_progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<Success, Failure> {
-        let run = record::get(&self.db, run_id)
-            .await
-            .ok()
-            .flatten()
-            .ok_or_else(|| Failure::new(Phase::Capabilities, format!("run {run_id} does not exist"), false))?;
+    ) -> Ended {
+        let deferred = |reason: String| Ended::Deferred { delay: crate::backup::lease::LEASE_TTL, reason };
+        let run = match lifecycle::get(&self.db, run_id).await {
+            Ok(Some(run)) => run,
+            Ok(None) => {
+                let reason = format!("run {run_id} does not exist");
+                return Ended::Settled(Outcome::Failed(Failure::new(Phase::Capabilities, reason, Retry::Permanent)));
+            }
+            Err(e) => return deferred(format!("database error: {e}")),
+        };
         let holder = format!("{}:run-{run_id}", self.holder);
         let lease = match Lease::acquire(&self.db, app.id, &holder, run_id).await {
             Ok(Ok(lease)) => lease,
             Ok(Err(held)) if held.run_id == Some(run_id) => {
                 // The queue re-ran this job because its worker looked dead; the lease, renewed
                 // by a live holder, is what decides.
-                return Err(Failure {
-                    phase: Phase::Capabilities,
-                    message: format!(
-                        "an earlier attempt of run {run_id} still holds {} (on {})",
-                        app.name, held.holder
-                    ),
-                    retryable: true,
-                    skipped: false,
-                    deferred: true,
-                });
+                return deferred(format!(
+                    "an earlier attempt of run {run_id} still holds {} (on {})",
+                    app.name, held.holder
+                ));
             }
             Ok(Err(held)) => {
-                let message = match held.run_id {
+                let reason = match held.run_id {
                     Some(r) => {
                         format!("skipped: another backup of {} is running (run {r} on {})", app.name, held.holder)
                     }
                     None => format!("skipped: a restore of {} is running (on {})", app.name, held.holder),
                 };
-                let failure =
-                    Failure { phase: Phase::Capabilities, message, retryable: false, skipped: true, deferred: false };
-                let ending = Ending { status: "skipped", error: Some(failure.message.clone()), ..Default::default() };
-                let _ = record::finish(&self.db, run_id, &ending).await;
-                return Err(failure);
+                let outcome = Outcome::Skipped { reason };
+                self.settle(app, run_id, &outcome).await;
+                return Ended::Settled(outcome);
             }
-            Err(e) => return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true)),
+            Err(e) => return deferred(format!("database error: {e}")),
         };
         // Still "running" with the lease free: the process of the previous attempt stopped.
-        let resumed = (run.status == "running")
+        let resumed = (run.status == lifecycle::Status::Running)
             .then(|| format!("attempt {} was interrupted (its process stopped) and retried", run.attempts.max(1)));
-        if let Err(e) = record::start(&self.db, &run, &self.holder).await {
-            lease.release().await;
-            return Err(Failure::new(Phase::Capabilities, format!("database error: {e}"), true));
-        }
+        let run = match lifecycle::start(&self.db, &run, &self.holder).await {
+            Ok(run) => run,
+            Err(e) => {
+                lease.release().await;
+                return deferred(format!("database error: {e}"));
+            }
+        };
         self.notifier.run_started(app, run_id).await;
         let mut tracker = Tracker { db: &self.db, run_id, started: Instant::now(), last: None, on_progress, bytes: 0 };
-        // The backup taken just before a restore never prunes: it could push out the very copy
-        // about to be restored. Its copy counts toward retention from the next run on.
-        let prune = run.trigger != Trigger::Safety.name();
-        let outcome = self.pipeline(app, run_id, &lease, &mut tracker, prune).await;
-        let ending = match &outcome {
-            Ok(s) => Ending {
-                status: "succeeded",
-                phase: Some(Phase::Retention.as_str().into()),
-                bytes: s.bytes,
-                sha256: Some(s.sha256.clone()),
-                file_id: Some(s.file.id.clone()),
-                file_name: Some(s.file.name.clone()),
-                error: s.retention_error.clone().or(resumed),
-                pruned: s.pruned.clone(),
-            },
-            Err(f) => Ending {
-                status: "failed",
-                phase: Some(f.phase.as_str().into()),
-                bytes: tracker.bytes,
-                error: Some(match &resumed {
-                    Some(note) => format!("{}; {note}", f.message),
-                    None => f.message.clone(),
-                }),
-                ..Default::default()
-            },
+        let outcome = match self.pipeline(app, run_id, &lease, &mut tracker, run.trigger.prunes()).await {
+            Ok(success) => Outcome::Succeeded(success),
+            Err(failure) if self.is_stopping() || lease.is_lost() => {
+                Outcome::Interrupted { phase: failure.phase, reason: failure.reason }
+            }
+            Err(failure) => Outcome::Failed(Failure { bytes: tracker.bytes, ..failure }),
         };
-        if let Err(e) = record::finish(&self.db, run_id, &ending).await {
-            tracing::error!(run_id, error = %e, "could not record the end of the run");
-        }
+        let ended = match lifecycle::decide(&outcome, run.attempts, policy) {
+            Decision::Settle => {
+                if let Err(e) =
+                    lifecycle::settle(&self.db, &self.notifier, app, run_id, &outcome, resumed.as_deref()).await
+                {
+                    tracing::error!(run_id, error = %e, "could not record the end of the run");
+                }
+                Ended::Settled(outcome)
+            }
+            Decision::RetryAfter(delay) => {
+                let reason = outcome.reason().unwrap_or_default().to_owned();
+                if let Err(e) = lifecycle::retry_later(&self.db, run_id, &reason, delay).await {
+                    tracing::error!(run_id, error = %e, "could not record the retry");
+                }
+                Ended::Retry { delay, reason }
+            }
+        };
         lease.release().await;
-        outcome
+        ended
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn pipeline(
@@ -248,8 +226,8 @@ impl Runner {
         tracker.phase(Phase::Capabilities).await;
         tracing::info!(url = %app.url, "asking the app for its capabilities");
         let client = AppClient::new(&app.url, app.token.clone(), self.settings.timeouts)
-            .map_err(|e| Failure::app(Phase::Capabilities, e))?;
-        let caps = client.capabilities().await.map_err(|e| Failure::app(Phase::Capabilities, e))?;
+            .map_err(|e| app_failure(Phase::Capabilities, e))?;
+        let caps = client.capabilities().await.map_err(|e| app_failure(Phase::Capabilities, e))?;
         let backup_type = caps.resolve_type(app.backup_type.as_deref()).cloned().ok_or_else(|| {
             let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
             Failure::new(
@@ -259,13 +237,13 @@ impl Runner {
                     app.backup_type.as_deref().unwrap_or_default(),
                     offered.join(", ")
                 ),
-                false,
+                Retry::Permanent,
             )
         })?;
 
         tracker.phase(Phase::Export).await;
         tracing::info!(backup_type = %backup_type.name, "requesting the export");
-        let mut export = client.export(Some(&backup_type.name)).await.map_err(|e| Failure::app(Phase::Export, e))?;
+        let mut export = client.export(Some(&backup_type.name)).await.map_err(|e| app_failure(Phase::Export, e))?;
         let started_at = jiff::Timestamp::now();
         let name = file_name(&app.name, &backup_type.name, started_at, run_id, &backup_type.extension);
         let mut props = BTreeMap::from([
@@ -278,11 +256,11 @@ impl Runner {
             .destination
             .writer(&app.folder, &name, &backup_type.media_type, &props)
             .await
-            .map_err(|e| Failure::storage(Phase::Export, "could not start the upload", e))?;
+            .map_err(|e| storage_failure(Phase::Export, "could not start the upload", e))?;
         tracing::info!(file = %name, folder = %app.folder, "streaming the export into the destination");
         let streamed: Result<(), Failure> = async {
             loop {
-                let chunk = export.next_chunk().await.map_err(|e| Failure::app(Phase::Export, e))?;
+                let chunk = export.next_chunk().await.map_err(|e| app_failure(Phase::Export, e))?;
                 let Some(chunk) = chunk else { return Ok(()) };
                 if let Some(max) = self.settings.max_backup_size
                     && export.bytes() > max
@@ -290,16 +268,16 @@ impl Runner {
                     return Err(Failure::new(
                         Phase::Export,
                         format!("the export is larger than MAX_BACKUP_SIZE ({max} bytes): stopped; raise the limit or make the backup smaller"),
-                        false,
+                        Retry::Permanent,
                     ));
                 }
-                if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                    return Err(Failure::new(Phase::Export, "stopped: the service is shutting down; it runs again later", true));
+                if self.is_stopping() {
+                    return Err(Failure::new(Phase::Export, "stopped: the service is shutting down; it runs again later", Retry::Temporary));
                 }
                 if lease.is_lost() {
-                    return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", true));
+                    return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", Retry::Temporary));
                 }
-                writer.write(chunk).await.map_err(|e| Failure::storage(Phase::Export, "the upload failed", e))?;
+                writer.write(chunk).await.map_err(|e| storage_failure(Phase::Export, "the upload failed", e))?;
                 tracker.bytes(export.bytes()).await;
             }
         }
@@ -315,7 +293,7 @@ impl Runner {
 
         tracker.phase(Phase::Upload).await;
         let meta =
-            writer.close().await.map_err(|e| Failure::storage(Phase::Upload, "finishing the upload failed", e))?;
+            writer.close().await.map_err(|e| storage_failure(Phase::Upload, "finishing the upload failed", e))?;
         let stored = self.destination.stored(&name, &meta);
         tracing::info!(
             file_id = %stored.id,
@@ -330,7 +308,7 @@ impl Runner {
             if let Err(e) = self.destination.remove(&app.folder, &stored).await {
                 tracing::error!(file = %stored.name, error = %e, "could not remove a copy that failed verification");
             }
-            return Err(Failure::new(Phase::Verify, format!("{mismatch}; the copy was deleted"), true));
+            return Err(Failure::new(Phase::Verify, format!("{}; the copy was deleted", mismatch.0), Retry::Temporary));
         }
         tracing::info!(bytes, sha256 = %sha256, "verified: the stored copy matches the export");
         props.insert("sha256".into(), sha256.clone());
@@ -339,10 +317,11 @@ impl Runner {
             .destination
             .set_properties(&app.folder, &stored, &props)
             .await
-            .map_err(|e| Failure::storage(Phase::Verify, "could not mark the copy verified", e))?;
-        record::reconcile(&self.db, app.id, std::slice::from_ref(&file))
+            .map_err(|e| storage_failure(Phase::Verify, "could not mark the copy verified", e))?;
+        // Only this copy is added: the rest of the inventory is judged by full listings alone.
+        inventory::record_copy(&self.db, app.id, &file)
             .await
-            .map_err(|e| Failure::new(Phase::Verify, format!("database error: {e}"), true))?;
+            .map_err(|e| Failure::new(Phase::Verify, format!("database error: {e}"), Retry::Temporary))?;
 
         tracker.phase(Phase::Retention).await;
         let (pruned, retention_error) = if !prune {
@@ -371,49 +350,52 @@ impl Runner {
     /// fs and s3 and for a Drive file reported without one, the file read back. No md5 is
     /// computed in flight: it would cost every backup a second hash for the rare file Drive
     /// reports without a sha256, which reading back covers.
-    async fn verify(&self, folder: &str, stored: &StoredFile, bytes: u64, sha256: &str) -> Result<(), String> {
+    async fn verify(&self, folder: &str, stored: &StoredFile, bytes: u64, sha256: &str) -> Result<(), Mismatch> {
         if self.destination.reports_checksums() {
             if stored.size != bytes {
-                return Err(format!("the destination stored {} bytes, the app sent {bytes}", stored.size));
+                return Err(Mismatch(format!("the destination stored {} bytes, the app sent {bytes}", stored.size)));
             }
             match &stored.sha256 {
                 Some(theirs) if theirs.eq_ignore_ascii_case(sha256) => return Ok(()),
-                Some(theirs) => return Err(format!("the destination reports sha256 {theirs}, the app sent {sha256}")),
+                Some(theirs) => {
+                    return Err(Mismatch(format!("the destination reports sha256 {theirs}, the app sent {sha256}")));
+                }
                 None => {}
             }
         }
-        let mut stream =
-            self.destination.reader(folder, stored).await.map_err(|e| format!("could not read the copy back: {e}"))?;
+        let unreadable = |e: opendal::Error| Mismatch(format!("could not read the copy back: {e}"));
+        let unreadable_io = |e: std::io::Error| Mismatch(format!("could not read the copy back: {e}"));
+        let mut stream = self.destination.reader(folder, stored).await.map_err(unreadable)?;
         let (mut hasher, mut read) = (Sha256::new(), 0u64);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("could not read the copy back: {e}"))?;
+            let chunk = chunk.map_err(unreadable_io)?;
             read += chunk.len() as u64;
             hasher.update(&chunk);
         }
         let theirs = hex::encode(hasher.finalize());
         if read != bytes || theirs != sha256 {
-            return Err(format!(
+            return Err(Mismatch(format!(
                 "the stored copy reads back as {read} bytes with sha256 {theirs}; the app sent {bytes} bytes with sha256 {sha256}"
-            ));
+            )));
         }
         Ok(())
     }
 
     /// What retention would do to the app's folder now, without deleting anything (the dry run
     /// behind `orchestrator retention`, and the first half of pruning).
-    pub async fn retention_plan(&self, app: &App) -> Result<(Vec<StoredFile>, retention::Plan), String> {
+    pub async fn retention_plan(&self, app: &App) -> Result<(Vec<StoredFile>, retention::Plan), Error> {
         let listed = self
             .destination
             .list(&app.folder)
             .await
-            .map_err(|e| format!("listing the folder failed: {}", e.message()))?;
-        record::reconcile(&self.db, app.id, &listed).await.map_err(|e| e.to_string())?;
+            .map_err(|e| Error::destination(format_args!("listing the folder {} failed", app.folder), &e))?;
+        inventory::reconcile(&self.db, app.id, &listed).await?;
         let copies: Vec<Copy> = listed
             .iter()
             .map(|f| Copy {
                 id: f.id.clone(),
                 created: created_of(f),
-                ours: record::owned_by(f, app.id),
+                ours: inventory::owned_by(f, app.id),
                 verified: f.properties.get("verified").is_some_and(|v| v == "1"),
             })
             .collect();
@@ -422,7 +404,7 @@ impl Runner {
     }
 
     /// Applies the app's retention to its folder, after a verified success only.
-    async fn prune(&self, app: &App) -> Result<Vec<String>, String> {
+    async fn prune(&self, app: &App) -> Result<Vec<String>, Error> {
         let (listed, plan) = self.retention_plan(app).await?;
         let mut pruned = Vec::new();
         for id in &plan.delete {
@@ -430,13 +412,17 @@ impl Runner {
             self.destination
                 .remove(&app.folder, file)
                 .await
-                .map_err(|e| format!("deleting {} failed: {}", file.name, e.message()))?;
-            record::mark_deleted(&self.db, app.id, &file.id).await.map_err(|e| e.to_string())?;
+                .map_err(|e| Error::destination(format_args!("deleting {} failed", file.name), &e))?;
+            inventory::mark_deleted(&self.db, app.id, &file.id).await?;
             pruned.push(file.name.clone());
         }
         Ok(pruned)
     }
 }
+
+/// What the destination stored is not what the app sent.
+#[derive(Debug)]
+struct Mismatch(String);
 
 /// When a copy was made: as the destination says, else as its name says.
 fn created_of(file: &StoredFile) -> jiff::Timestamp {
@@ -472,7 +458,7 @@ impl Tracker<'_> {
         }
         self.last = Some((phase, Instant::now()));
         (self.on_progress)(Progress { phase, bytes: self.bytes, elapsed: self.started.elapsed() });
-        if let Err(e) = record::progress(self.db, self.run_id, phase.as_str(), self.bytes).await {
+        if let Err(e) = lifecycle::progress(self.db, self.run_id, phase, self.bytes).await {
             tracing::warn!(run_id = self.run_id, error = %e, "could not record progress");
         }
     }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 
-use crate::backup::record;
+use crate::backup::lifecycle;
 use crate::config::Env;
 use crate::registry::input::AppInput;
 use crate::registry::{App, RegistryError};
@@ -175,7 +175,7 @@ impl AppsCommand {
             AppsCommand::Show { name } => {
                 let app = ctx.registry.get(&name).await?;
                 describe(&mut out, &app)?;
-                let runs = record::recent(&ctx.db, app.id, 10).await?;
+                let runs = lifecycle::recent(&ctx.db, app.id, 10).await?;
                 if !runs.is_empty() {
                     writeln!(out, "last runs:")?;
                 }

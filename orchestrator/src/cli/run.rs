@@ -4,14 +4,15 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::backup::record::{self, Trigger};
-use crate::backup::run::Progress;
+use crate::backup::lifecycle::{self, Trigger};
+use crate::backup::lifecycle::{Outcome, RetryPolicy};
+use crate::backup::run::{Ended, Progress};
 use crate::startup::Context;
 
 /// Runs one backup of `app` now.
 pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
     let app = ctx.registry.get(app).await?;
-    let run = record::create(&ctx.db, app.id, Trigger::Cli).await?;
+    let run = lifecycle::create(&ctx.db, app.id, Trigger::Cli).await?;
     let live = std::io::stderr().is_terminal();
     let show = move |p: Progress| {
         let secs = p.elapsed.as_secs_f64().max(0.001);
@@ -25,17 +26,16 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
         let mut err = std::io::stderr().lock();
         let _ = if live { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
     };
-    let outcome = ctx.runner.run(&app, run.id, &show).await;
+    let ended = ctx.runner.run(&app, run.id, RetryPolicy::ONCE, &show).await;
     if live {
         eprintln!();
     }
-    // One attempt at each notification now; what fails is retried by `serve`.
-    ctx.notifier.run_settled(&app, run.id).await;
+    // One attempt at each notification the run's settling queued; what fails is retried by `serve`.
     ctx.notifier.deliver_due().await;
     crate::runlog::flush().await;
     let mut out = std::io::stdout().lock();
-    match outcome {
-        Ok(success) => {
+    match ended {
+        Ended::Settled(Outcome::Succeeded(success)) => {
             writeln!(out, "backed up {} (run {})", app.name, run.id)?;
             writeln!(out, "file: {}", success.file.name)?;
             writeln!(out, "file id: {}", success.file.id)?;
@@ -48,12 +48,19 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(failure) if failure.skipped => {
-            eprintln!("error: backup of {} refused: {}", app.name, failure.message);
+        Ended::Settled(Outcome::Skipped { reason }) | Ended::Deferred { reason, .. } => {
+            eprintln!("error: backup of {} refused: {reason}", app.name);
             Ok(ExitCode::from(1))
         }
-        Err(failure) => {
-            eprintln!("error: backup of {} failed during {}: {}", app.name, failure.phase.as_str(), failure.message);
+        Ended::Settled(other) => {
+            let phase = other.phase().map_or("start", |p| p.as_str());
+            let reason = other.reason().unwrap_or_default();
+            eprintln!("error: backup of {} failed during {phase}: {reason}", app.name);
+            Ok(ExitCode::from(1))
+        }
+        Ended::Retry { reason, .. } => {
+            // One attempt only: never reached, but a retry would be a failure here.
+            eprintln!("error: backup of {} failed: {reason}", app.name);
             Ok(ExitCode::from(1))
         }
     }
@@ -62,7 +69,7 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
 /// Queues a manual backup of `app` for the service (`orchestrator serve`) and prints its run id.
 pub async fn queue(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
     let app = ctx.registry.get(app).await?;
-    let run = crate::schedule::queue::run_now(&ctx.db, &app).await.map_err(anyhow::Error::msg)?;
+    let run = crate::jobs::queue::run_now(&ctx.db, &app).await?;
     println!("queued run {} of {}", run.id, app.name);
     Ok(ExitCode::SUCCESS)
 }

@@ -12,8 +12,8 @@ use anyhow::Context as _;
 
 use crate::config::Env;
 use crate::http::health::Health;
+use crate::jobs::worker::{self, Jobs, WorkerSettings};
 use crate::schedule::scheduler::Scheduler;
-use crate::schedule::worker::{self, Jobs, WorkerSettings};
 use crate::startup::Context;
 
 /// Settings only `serve` reads.

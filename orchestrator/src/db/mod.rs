@@ -49,6 +49,25 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
+/// The sqlx pool under sea-orm, by database: where code that talks to the driver directly (the
+/// queue, the scheduler's batch insert) picks between SQLite and PostgreSQL.
+#[derive(Debug, Clone, Copy)]
+pub enum Pool<'a> {
+    /// SQLite.
+    Sqlite(&'a sea_orm::sqlx::SqlitePool),
+    /// PostgreSQL.
+    Postgres(&'a sea_orm::sqlx::PgPool),
+}
+
+/// The pool under `db`.
+pub fn pool(db: &DatabaseConnection) -> Pool<'_> {
+    if is_postgres(db) {
+        Pool::Postgres(db.get_postgres_connection_pool())
+    } else {
+        Pool::Sqlite(db.get_sqlite_connection_pool())
+    }
+}
+
 fn create_parent_folder(url: &str) {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();

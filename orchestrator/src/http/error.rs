@@ -18,6 +18,12 @@ pub enum PageError {
     /// 400.
     #[error("{0}")]
     BadRequest(String),
+    /// 409: the app or the copy cannot do this now, or something else holds the app.
+    #[error("{0}")]
+    Conflict(String),
+    /// 502: the app or the destination failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// 500; the message is logged, not shown.
     #[error("{0}")]
     Internal(String),
@@ -41,6 +47,20 @@ impl From<RegistryError> for PageError {
     }
 }
 
+impl From<crate::error::Error> for PageError {
+    fn from(e: crate::error::Error) -> Self {
+        use crate::error::Error;
+        match e {
+            Error::NotFound(m) => PageError::NotFound(m),
+            Error::Invalid(m) => PageError::BadRequest(m),
+            Error::Refused(m) | Error::Busy(m) => PageError::Conflict(m),
+            Error::App { message, .. } | Error::Destination { message, .. } => PageError::BadGateway(message),
+            Error::Db(e) => e.into(),
+            Error::Internal(m) => PageError::Internal(m),
+        }
+    }
+}
+
 impl From<askama::Error> for PageError {
     fn from(e: askama::Error) -> Self {
         PageError::Internal(format!("template: {e}"))
@@ -53,6 +73,8 @@ impl IntoResponse for PageError {
             PageError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             PageError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            PageError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            PageError::BadGateway(m) => (StatusCode::BAD_GATEWAY, m.clone()),
             PageError::Internal(m) => {
                 tracing::error!(error = %m, "page failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; the log says what".to_owned())

@@ -185,11 +185,13 @@ mod tests {
     #[test]
     fn every_status_priority_and_trigger_has_a_text() {
         let en = table(Lang::En);
-        let keys = ["queued", "running", "succeeded", "failed", "skipped"]
-            .iter()
+        use sea_orm::Iterable;
+        let restores = crate::backup::restore::RestoreStatus::iter().map(|s| format!("status.{s}"));
+        let keys = crate::backup::lifecycle::Status::iter()
             .map(|s| format!("status.{s}"))
+            .chain(restores)
             .chain(["high", "normal", "low"].iter().map(|p| format!("priority.{p}")))
-            .chain(["schedule", "manual", "cli", "safety"].iter().map(|t| format!("trigger.{t}")))
+            .chain(crate::backup::lifecycle::Trigger::iter().map(|t| format!("trigger.{t}")))
             .chain((0..7).map(|d| format!("day.{d}")));
         for key in keys {
             assert!(en.contains_key(&key), "missing {key}");

@@ -21,7 +21,6 @@ use std::sync::{Arc, OnceLock};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
 
-use crate::backup::record;
 use crate::config::notify::NotifySettings;
 use crate::db::entities::{app_alert, backup_run};
 use crate::registry::App;
@@ -107,23 +106,6 @@ impl Notifier {
         self.tell(app.id, &notice, |c| c.kind == Kind::Ping).await;
     }
 
-    /// A run ended for good (the queue will not retry it): pings, failure, recovery.
-    pub async fn run_settled(&self, app: &App, run_id: i64) {
-        let run = match record::get(&self.db, run_id).await {
-            Ok(Some(run)) => run,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(run_id, error = %e, "could not read a run to notify about it");
-                return;
-            }
-        };
-        match run.status.as_str() {
-            "succeeded" => self.succeeded(app, &run).await,
-            "failed" => self.failed(app, &run).await,
-            _ => {}
-        }
-    }
-
     fn run_notice(&self, event: Event, summary: String, app: &App, run: &backup_run::Model) -> Notice {
         let mut notice = Notice::new(event, summary);
         notice.reason = run.error.clone();
@@ -131,9 +113,9 @@ impl Notifier {
         notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
         notice.run = Some(RunRef {
             id: run.id,
-            trigger: run.trigger.clone(),
-            status: run.status.clone(),
-            phase: run.phase.clone(),
+            trigger: run.trigger.as_str().to_owned(),
+            status: run.status.as_str().to_owned(),
+            phase: run.phase.map(|p| p.as_str().to_owned()),
             attempts: run.attempts,
             bytes: run.bytes,
             file_name: run.file_name.clone(),
@@ -142,8 +124,10 @@ impl Notifier {
         notice
     }
 
-    async fn failed(&self, app: &App, run: &backup_run::Model) {
-        let phase = run.phase.as_deref().map(|p| format!(" during {p}")).unwrap_or_default();
+    /// A run failed for good (the queue will not retry it), as recorded by the run's lifecycle:
+    /// pings hear `fail`, failure channels the reason.
+    pub async fn run_failed(&self, app: &App, run: &backup_run::Model) {
+        let phase = run.phase.map(|p| format!(" during {}", p.as_str())).unwrap_or_default();
         let summary = format!("{}: backup failed{phase}", app.name);
         let notice = self.run_notice(Event::Failure, summary.clone(), app, run);
         let mut ping = self.run_notice(Event::Fail, summary, app, run);
@@ -155,7 +139,9 @@ impl Notifier {
         self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
     }
 
-    async fn succeeded(&self, app: &App, run: &backup_run::Model) {
+    /// A run made a verified copy: pings hear `success`, and recovery channels hear that an app
+    /// that was failing or stale works again.
+    pub async fn run_succeeded(&self, app: &App, run: &backup_run::Model) {
         let ping = self.run_notice(Event::Success, format!("{}: backup succeeded", app.name), app, run);
         self.tell(app.id, &ping, |c| c.kind == Kind::Ping).await;
         let state = app_alert::Entity::find_by_id(app.id).one(&self.db).await.ok().flatten();

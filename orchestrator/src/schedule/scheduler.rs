@@ -17,17 +17,33 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use sea_orm::sqlx::{self, QueryBuilder, Row};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sqlx;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
+};
 
 use crate::db::entities::app;
 use crate::db::now_ms;
+use crate::jobs::queue::{Job, QUEUE, task};
 use crate::registry::input::Priority;
 use crate::schedule::cron::CronSchedule;
-use crate::schedule::queue::{BackupJob, QUEUE, task};
 
 /// How often runs and restores left behind by stopped processes are looked for.
 const SWEEP_EVERY_MS: i64 = 30_000;
+
+/// Why a tick failed; the next tick tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// The registry or the fires could not be read.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// The fires could not be recorded.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// The jobs could not be queued.
+    #[error("could not queue the fires: {0}")]
+    Queue(String),
+}
 
 /// A due fire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +106,7 @@ impl Scheduler {
     }
 
     /// One tick at `now`: returns how many fires this process queued.
-    pub async fn tick(&mut self, now: Timestamp) -> Result<usize, String> {
+    pub async fn tick(&mut self, now: Timestamp) -> Result<usize, TickError> {
         self.refresh().await?;
         let mut due = Vec::new();
         let mut considered = Vec::new();
@@ -109,7 +125,7 @@ impl Scheduler {
         let queued = match queued {
             Ok(n) => {
                 if n > 0 {
-                    crate::schedule::queue::announce();
+                    crate::jobs::queue::announce();
                 }
                 n
             }
@@ -134,7 +150,7 @@ impl Scheduler {
 
     /// Brings the plans in line with the registry: reads the enabled apps' `(id, updated_at)`,
     /// drops the plans of apps paused or deleted, and reads in full only new or changed apps.
-    async fn refresh(&mut self) -> Result<(), String> {
+    async fn refresh(&mut self) -> Result<(), TickError> {
         let current: HashMap<i64, i64> = app::Entity::find()
             .select_only()
             .column(app::Column::Id)
@@ -142,8 +158,7 @@ impl Scheduler {
             .filter(app::Column::Enabled.eq(true))
             .into_tuple::<(i64, i64)>()
             .all(&self.db)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .collect();
         self.plans.retain(|id, _| current.contains_key(id));
@@ -163,8 +178,7 @@ impl Scheduler {
                 .filter(app::Column::Id.is_in(ids.iter().copied()))
                 .filter(app::Column::Enabled.eq(true))
                 .all(&self.db)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             for row in rows {
                 self.replan(row);
             }
@@ -195,7 +209,7 @@ impl Scheduler {
     }
 
     async fn sweep(&self) {
-        match crate::backup::record::sweep_interrupted(&self.db, 5 * 60 * 1000).await {
+        match crate::backup::lifecycle::sweep_interrupted(&self.db, 5 * 60 * 1000).await {
             Ok(n) if n > 0 => tracing::warn!(runs = n, "marked runs of stopped processes as interrupted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not sweep interrupted runs"),
@@ -208,110 +222,52 @@ impl Scheduler {
         }
     }
 
-    async fn load_last_fires(&self) -> Result<HashMap<i64, i64>, String> {
+    async fn load_last_fires(&self) -> Result<HashMap<i64, i64>, DbErr> {
         let sql = "SELECT app_id, MAX(fire_at) AS last FROM schedule_fires GROUP BY app_id";
-        let rows: Vec<(i64, i64)> = if crate::db::is_postgres(&self.db) {
-            let pool = self.db.get_postgres_connection_pool();
-            sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| e.to_string())?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect()
-        } else {
-            let pool = self.db.get_sqlite_connection_pool();
-            sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| e.to_string())?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect()
-        };
-        Ok(rows.into_iter().collect())
+        let rows = self.db.query_all_raw(Statement::from_string(self.db.get_database_backend(), sql)).await?;
+        rows.iter().map(|r| Ok((r.try_get_by_index::<i64>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
     }
 
     /// Inserts the fires, creates their run records and queues their jobs, all in one
     /// transaction; only the fires this process inserted are queued.
-    async fn enqueue(&self, due: &[Fire]) -> Result<usize, String> {
+    async fn enqueue(&self, due: &[Fire]) -> Result<usize, TickError> {
+        use crate::backup::lifecycle::{create_scheduled_pg, create_scheduled_sqlite};
         let mut queued = 0;
         for batch in due.chunks(500) {
             // Each batch is its own commit: its runs say when THEY were queued.
             let now = now_ms();
-            queued += if crate::db::is_postgres(&self.db) {
-                let mut tx = self.db.get_postgres_connection_pool().begin().await.map_err(|e| e.to_string())?;
-                let runs = insert_fires_and_runs_pg(&mut tx, batch, now).await?;
-                apalis_postgres::queries::push_tasks(&mut *tx, QUEUE, tasks_for(&runs, batch))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tx.commit().await.map_err(|e| e.to_string())?;
-                runs.len()
-            } else {
-                let mut tx = self.db.get_sqlite_connection_pool().begin().await.map_err(|e| e.to_string())?;
-                let runs = insert_fires_and_runs_sqlite(&mut tx, batch, now).await?;
-                apalis_sqlite::queries::push_tasks(&mut *tx, QUEUE, &tasks_for(&runs, batch))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tx.commit().await.map_err(|e| e.to_string())?;
-                runs.len()
+            let fires: Vec<(i64, i64)> = batch.iter().map(|f| (f.app_id, f.at)).collect();
+            queued += match crate::db::pool(&self.db) {
+                crate::db::Pool::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
+                    let runs = create_scheduled_pg(&mut tx, &fires, now).await?;
+                    apalis_postgres::queries::push_tasks(&mut *tx, QUEUE, tasks_for(&runs, batch))
+                        .await
+                        .map_err(|e| TickError::Queue(e.to_string()))?;
+                    tx.commit().await?;
+                    runs.len()
+                }
+                crate::db::Pool::Sqlite(pool) => {
+                    let mut tx = pool.begin().await?;
+                    let runs = create_scheduled_sqlite(&mut tx, &fires, now).await?;
+                    apalis_sqlite::queries::push_tasks(&mut *tx, QUEUE, &tasks_for(&runs, batch))
+                        .await
+                        .map_err(|e| TickError::Queue(e.to_string()))?;
+                    tx.commit().await?;
+                    runs.len()
+                }
             };
         }
         Ok(queued)
     }
 }
 
-/// Defines `$name`, which inserts the due fires in the transaction and, for each fire this
-/// process inserted first, a queued run record; it returns `(run id, app id)` of each. The same
-/// SQL for both databases, typed per driver.
-macro_rules! insert_fires_and_runs {
-    ($name:ident, $db:ty) => {
-        async fn $name(tx: &mut sqlx::Transaction<'_, $db>, due: &[Fire], now: i64) -> Result<Vec<(i64, i64)>, String> {
-            let mut q = QueryBuilder::<$db>::new("INSERT INTO schedule_fires (app_id, fire_at, created_at) ");
-            q.push_values(due, |mut b, f| {
-                b.push_bind(f.app_id).push_bind(f.at).push_bind(now);
-            });
-            q.push(" ON CONFLICT DO NOTHING RETURNING app_id, fire_at");
-            let won: Vec<(i64, i64)> = q
-                .build()
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(|e| e.to_string())?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
-            if won.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut q = QueryBuilder::<$db>::new(
-                "INSERT INTO backup_runs (app_id, trigger, scheduled_for, queued_at, status, bytes, attempts, updated_at) ",
-            );
-            q.push_values(&won, |mut b, (app, at)| {
-                b.push_bind(*app)
-                    .push_bind("schedule")
-                    .push_bind(*at)
-                    .push_bind(now)
-                    .push_bind("queued")
-                    .push_bind(0i64)
-                    .push_bind(0i32)
-                    .push_bind(now);
-            });
-            q.push(" RETURNING id, app_id");
-            let rows = q.build().fetch_all(&mut **tx).await.map_err(|e| e.to_string())?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-        }
-    };
-}
-
-insert_fires_and_runs!(insert_fires_and_runs_pg, sqlx::Postgres);
-insert_fires_and_runs!(insert_fires_and_runs_sqlite, sqlx::Sqlite);
-
 fn tasks_for(runs: &[(i64, i64)], fires: &[Fire]) -> Vec<apalis::prelude::Task<Vec<u8>>> {
     let priorities: HashMap<i64, i32> = fires.iter().map(|f| (f.app_id, f.priority)).collect();
     runs.iter()
         .map(|(run_id, app_id)| {
             let priority = priorities.get(app_id).copied().unwrap_or(Priority::Normal.rank());
-            task(&BackupJob { run_id: *run_id, app_id: *app_id }, priority, Duration::ZERO)
+            task(&Job::Backup { run_id: *run_id, app_id: *app_id }, priority, Duration::ZERO)
         })
         .collect()
 }

@@ -40,8 +40,8 @@ async fn happy_path(h: &Harness) {
     let runs = runs(h).await;
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
-    assert_eq!(run.status, "succeeded");
-    assert_eq!(run.trigger, "cli");
+    assert_eq!(run.status.as_str(), "succeeded");
+    assert_eq!(run.trigger.as_str(), "cli");
     assert_eq!(run.bytes, (3 * MIB + 11) as i64);
     assert_eq!(run.sha256.as_deref(), Some(expected.as_str()));
     assert_eq!(run.file_id.as_deref(), Some(files[0].id.as_str()));
@@ -126,7 +126,7 @@ async fn two_runs_of_the_same_app_at_once_one_is_refused() {
         refused.stderr
     );
     assert_eq!(h.double.files_in(&folder).len(), 1);
-    let statuses: Vec<String> = runs(&h).await.into_iter().map(|r| r.status).collect();
+    let statuses: Vec<String> = runs(&h).await.into_iter().map(|r| r.status.as_str().to_owned()).collect();
     assert!(statuses.contains(&"succeeded".to_owned()) && statuses.contains(&"skipped".to_owned()), "{statuses:?}");
 }
 
@@ -152,7 +152,7 @@ async fn fault(h: &Harness, name: &str, url: &str, token: &str, extra: &[(&str, 
     assert_eq!(h.double.open_sessions(), 0, "{name}: no upload session left open");
     let db = h.db().await;
     let last = backup_run::Entity::find().order_by_desc(backup_run::Column::Id).one(&db).await.unwrap().unwrap();
-    assert_eq!(last.status, "failed", "{name}");
+    assert_eq!(last.status.as_str(), "failed", "{name}");
     assert!(last.error.as_deref().unwrap_or_default().contains(reason), "{name}: {:?}", last.error);
 }
 

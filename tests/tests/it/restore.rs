@@ -92,7 +92,7 @@ async fn round_trip(s: &Setup) {
     let rows = restores(&s.h).await;
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
-    assert_eq!((row.status.as_str(), row.phase.as_deref()), ("succeeded", Some("done")));
+    assert_eq!((row.status.as_str(), row.phase.map(|p| p.as_str())), ("succeeded", Some("done")));
     assert_eq!((row.copy_name.as_str(), row.copy_file_id.as_str()), (copy.as_str(), stored.id.as_str()));
     assert_eq!(row.bytes, stored.size as i64);
     assert_eq!(row.total_bytes, stored.size as i64);
@@ -235,7 +235,7 @@ async fn a_failing_import_is_recorded_as_a_failed_restore_with_the_apps_message(
     assert!(out.stderr.contains("failed during import") && out.stderr.contains("500 import_failed"), "{}", out.stderr);
     assert_eq!(read_tree(&s.data), changed, "a failed import leaves the folder as it was");
     let row = restores(&s.h).await.pop().unwrap();
-    assert_eq!((row.status.as_str(), row.phase.as_deref()), ("failed", Some("import")));
+    assert_eq!((row.status.as_str(), row.phase.map(|p| p.as_str())), ("failed", Some("import")));
     let error = row.error.unwrap_or_default();
     assert!(error.contains("500 import_failed") && error.contains("tar"), "the app's message: {error}");
     assert!(row.finished_at.is_some());
@@ -255,7 +255,7 @@ async fn a_failing_import_is_recorded_as_a_failed_restore_with_the_apps_message(
     );
     assert_eq!(read_tree(&s.data), changed);
     let row = restores(&s.h).await.pop().unwrap();
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status.as_str(), "failed");
     assert!(row.error.unwrap_or_default().contains("checksum_mismatch"));
     let last = audit(&s.h).await.pop().unwrap();
     assert_eq!(last.action, "restore.finish");

@@ -70,14 +70,14 @@ async fn edited_and_paused_schedules_take_effect_while_serving() {
 
     h.cli(&["apps", "edit", "yearly", "--schedule", "*/2 * * * * *"]).await.assert_success();
     eventually(Duration::from_secs(20), "the edited schedule runs", || async {
-        runs_of(&h, "yearly").await.iter().any(|r| r.trigger == "schedule" && r.status == "succeeded")
+        runs_of(&h, "yearly").await.iter().any(|r| r.trigger.as_str() == "schedule" && r.status.as_str() == "succeeded")
     })
     .await;
     assert!(runs_of(&h, "paused").await.is_empty(), "a paused app does not run");
 
     h.cli(&["apps", "edit", "paused", "--resume"]).await.assert_success();
     eventually(Duration::from_secs(20), "the resumed app runs", || async {
-        runs_of(&h, "paused").await.iter().any(|r| r.status == "succeeded")
+        runs_of(&h, "paused").await.iter().any(|r| r.status.as_str() == "succeeded")
     })
     .await;
 
@@ -175,7 +175,7 @@ async fn every_fire_runs_once_across_processes_and_a_killed_process_loses_nothin
         m
     });
     // Fires after the second process stopped stay queued; everything else ended.
-    let stuck: Vec<_> = runs.iter().filter(|r| r.status == "running").collect();
+    let stuck: Vec<_> = runs.iter().filter(|r| r.status.as_str() == "running").collect();
     assert!(stuck.is_empty(), "no run stays running: {stuck:?} ({statuses:?})");
 
     // The run interrupted by the kill was retried to success, and says so.
@@ -183,7 +183,7 @@ async fn every_fire_runs_once_across_processes_and_a_killed_process_loses_nothin
         runs.iter().filter(|r| r.error.as_deref().is_some_and(|e| e.contains("interrupted"))).collect();
     assert!(!interrupted.is_empty(), "the killed run is recorded as interrupted");
     for r in &interrupted {
-        assert_eq!(r.status, "succeeded", "{r:?}");
+        assert_eq!(r.status.as_str(), "succeeded", "{r:?}");
         assert!(r.attempts >= 2, "{r:?}");
         assert!(r.started_at.unwrap_or(0) > killed_at, "retried after the kill: {r:?}");
     }
@@ -201,7 +201,7 @@ async fn every_fire_runs_once_across_processes_and_a_killed_process_loses_nothin
             stored.insert(file.id);
         }
     }
-    for r in runs.iter().filter(|r| r.status == "succeeded") {
+    for r in runs.iter().filter(|r| r.status.as_str() == "succeeded") {
         assert!(stored.contains(r.file_id.as_ref().unwrap()), "the copy of succeeded run {} is in Drive", r.id);
     }
     drop(h);
@@ -210,7 +210,7 @@ async fn every_fire_runs_once_across_processes_and_a_killed_process_loses_nothin
 
 #[tokio::test]
 async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
-    use orchestrator::backup::record::{self, Trigger};
+    use orchestrator::backup::lifecycle::{self as record, Status, Trigger};
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let h = Harness::sqlite().await;
     let app = sdk_apps::spawn(Behaviour::Good { size: 10, delay: Duration::ZERO }, 30).await;
@@ -219,20 +219,20 @@ async fn a_run_left_running_by_a_dead_process_is_marked_interrupted() {
     let app_id = runs_of(&h, "ghost").await.len() as i64 + 1;
     let run = record::create(&db, app_id, Trigger::Manual).await.unwrap();
     let mut row: backup_run::ActiveModel = run.clone().into();
-    row.status = Set("running".into());
+    row.status = Set(Status::Running);
     row.updated_at = Set(run.updated_at - 10 * 60 * 1000);
     row.update(&db).await.unwrap();
     let fresh = record::create(&db, app_id, Trigger::Manual).await.unwrap();
     let mut row: backup_run::ActiveModel = fresh.clone().into();
-    row.status = Set("running".into());
+    row.status = Set(Status::Running);
     row.update(&db).await.unwrap();
 
     assert_eq!(record::sweep_interrupted(&db, 5 * 60 * 1000).await.unwrap(), 1);
     let swept = record::get(&db, run.id).await.unwrap().unwrap();
-    assert_eq!(swept.status, "failed");
+    assert_eq!(swept.status.as_str(), "interrupted");
     assert!(swept.error.unwrap().contains("interrupted"));
     assert_eq!(
-        record::get(&db, fresh.id).await.unwrap().unwrap().status,
+        record::get(&db, fresh.id).await.unwrap().unwrap().status.as_str(),
         "running",
         "a run with recent progress is left alone"
     );
@@ -249,19 +249,19 @@ async fn shutdown_stops_a_long_backup_cleanly_and_the_next_process_finishes_it()
     queued.assert_success();
     assert!(queued.stdout_text().starts_with("queued run 1 of long"), "{}", queued.stdout_text());
     eventually(Duration::from_secs(20), "the manual run is running", || async {
-        runs_of(&h, "long").await.iter().any(|r| r.status == "running" && r.bytes > 0)
+        runs_of(&h, "long").await.iter().any(|r| r.status.as_str() == "running" && r.bytes > 0)
     })
     .await;
     assert!(served.terminate().await.success(), "SIGTERM stops serve cleanly");
     let run = runs_of(&h, "long").await.remove(0);
-    assert_eq!(run.status, "queued", "{run:?}");
+    assert_eq!(run.status.as_str(), "queued", "{run:?}");
     assert!(run.error.as_deref().unwrap_or_default().contains("shutting down"), "{run:?}");
     assert!(h.double.files_in(&folder).is_empty(), "no partial file");
     assert_eq!(h.double.open_sessions(), 0, "the upload session was cancelled");
 
     let mut again = h.serve(&[("RETRY_DELAY_SECS", "0")]).await;
     eventually(Duration::from_secs(60), "the next process finishes the run", || async {
-        runs_of(&h, "long").await.iter().any(|r| r.status == "succeeded")
+        runs_of(&h, "long").await.iter().any(|r| r.status.as_str() == "succeeded")
     })
     .await;
     assert_eq!(h.double.files_in(&folder).len(), 1);
@@ -280,7 +280,7 @@ async fn queued_jobs_are_taken_by_app_priority() {
     let mut served = h.serve(&[("MAX_CONCURRENT_BACKUPS", "1")]).await;
     h.cli(&["run", "busy", "--queued"]).await.assert_success();
     eventually(Duration::from_secs(20), "the only slot is busy", || async {
-        runs_of(&h, "busy").await.iter().any(|r| r.status == "running")
+        runs_of(&h, "busy").await.iter().any(|r| r.status.as_str() == "running")
     })
     .await;
     // Queued while the slot is taken: low first, then high.
@@ -289,7 +289,7 @@ async fn queued_jobs_are_taken_by_app_priority() {
     eventually(Duration::from_secs(60), "all three ran", || async {
         let mut done = 0;
         for app in ["busy", "later", "urgent"] {
-            done += runs_of(&h, app).await.iter().filter(|r| r.status == "succeeded").count();
+            done += runs_of(&h, app).await.iter().filter(|r| r.status.as_str() == "succeeded").count();
         }
         done == 3
     })

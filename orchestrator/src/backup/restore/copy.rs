@@ -1,7 +1,7 @@
 //! What a stored copy's properties say about restoring it: whose it is, whether it was
 //! verified, its checksum and its backup type. Pure: no I/O.
 
-use crate::backup::restore::Refusal;
+use crate::error::Error;
 use crate::registry::App;
 use crate::storage::destination::StoredFile;
 
@@ -13,29 +13,29 @@ pub(super) struct Checked {
 }
 
 /// The checks on the copy itself: the app's own, verified, with a checksum and a known type.
-pub(super) fn check_copy(app: &App, file: &StoredFile) -> Result<Checked, Refusal> {
+pub(super) fn check_copy(app: &App, file: &StoredFile) -> Result<Checked, Error> {
     let name = &file.name;
-    if !crate::backup::record::owned_by(file, app.id) {
-        return Err(Refusal::Invalid(format!(
+    if !crate::backup::inventory::owned_by(file, app.id) {
+        return Err(Error::Refused(format!(
             "{name} is not a copy made for {} (its properties do not name this app): restore one of the app's own copies",
             app.name
         )));
     }
     if file.properties.get("verified").is_none_or(|v| v != "1") {
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Refused(format!(
             "{name} was never verified (the destination's copy was not checked against the export): restore a verified copy"
         )));
     }
     let sha256 = match file.properties.get("sha256") {
         Some(sha) if contract_spec::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
         _ => {
-            return Err(Refusal::Invalid(format!(
+            return Err(Error::Refused(format!(
                 "{name} carries no sha256 for the app to check the restore against: restore another copy"
             )));
         }
     };
     let backup_type = backup_type_of(file, &app.name).ok_or_else(|| {
-        Refusal::Invalid(format!(
+        Error::Refused(format!(
             "cannot tell the backup type of {name}: it has no `type` property and its name is not {}_TYPE_DATE_TIMEZ_RUN.EXT",
             app.name
         ))

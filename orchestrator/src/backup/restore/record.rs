@@ -7,13 +7,14 @@ use sea_orm::QueryOrder;
 use sea_orm::prelude::*;
 
 use crate::audit;
-use crate::backup::restore::{RestoreFailure, RestorePhase, Restored};
-use crate::db::entities::{backup_run, restore};
+use crate::backup::lifecycle;
+use crate::backup::restore::{RestoreFailure, RestorePhase, RestoreStatus, Restored};
+use crate::db::entities::restore;
 use crate::db::now_ms;
 use crate::registry::App;
 
-/// Takes restore `restore_id` for this process: only a row still waiting to start is taken, so
-/// two callers never run the same restore.
+/// Takes restore `restore_id` for this process: only a row still queued is taken, so two callers
+/// never run the same restore.
 pub(super) async fn claim(
     db: &DatabaseConnection,
     app: &App,
@@ -21,12 +22,12 @@ pub(super) async fn claim(
 ) -> Result<restore::Model, RestoreFailure> {
     let failed = |message: String| RestoreFailure::new(RestorePhase::Download, message);
     let taken = restore::Entity::update_many()
-        .col_expr(restore::Column::Phase, Expr::value(RestorePhase::Download.as_str()))
+        .col_expr(restore::Column::Status, Expr::value(RestoreStatus::Running))
+        .col_expr(restore::Column::Phase, Expr::value(RestorePhase::Download))
         .col_expr(restore::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(restore::Column::Id.eq(restore_id))
         .filter(restore::Column::AppId.eq(app.id))
-        .filter(restore::Column::Status.eq("running"))
-        .filter(restore::Column::Phase.is_null())
+        .filter(restore::Column::Status.eq(RestoreStatus::Queued))
         .exec(db)
         .await
         .map_err(|e| failed(format!("database error: {e}")))?;
@@ -48,7 +49,7 @@ pub(super) async fn progress(
     bytes: u64,
 ) -> Result<(), DbErr> {
     restore::Entity::update_many()
-        .col_expr(restore::Column::Phase, Expr::value(phase.as_str()))
+        .col_expr(restore::Column::Phase, Expr::value(phase))
         .col_expr(restore::Column::Bytes, Expr::value(bytes as i64))
         .col_expr(restore::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(restore::Column::Id.eq(restore_id))
@@ -66,13 +67,13 @@ pub(super) async fn finish(
     outcome: &Result<Restored, RestoreFailure>,
 ) {
     let (status, phase, error) = match outcome {
-        Ok(_) => ("succeeded", RestorePhase::Done, None),
-        Err(f) => ("failed", f.phase, Some(f.message.clone())),
+        Ok(_) => (RestoreStatus::Succeeded, RestorePhase::Done, None),
+        Err(f) => (RestoreStatus::Failed, f.phase, Some(f.message.clone())),
     };
     let now = now_ms();
     let closed = restore::Entity::update_many()
         .col_expr(restore::Column::Status, Expr::value(status))
-        .col_expr(restore::Column::Phase, Expr::value(phase.as_str()))
+        .col_expr(restore::Column::Phase, Expr::value(phase))
         .col_expr(restore::Column::Bytes, Expr::value(bytes as i64))
         .col_expr(restore::Column::Error, Expr::value(error))
         .col_expr(restore::Column::FinishedAt, Expr::value(now))
@@ -92,36 +93,74 @@ pub(super) async fn finish(
     audit::record(db, &row.actor, "restore.finish", Some(&app.name), Some(&detail)).await;
 }
 
-/// Marks failed the restores left running by a process that is gone (no progress for `stale`),
-/// and the safety runs they had queued but never started. Returns how many restores.
-pub async fn sweep_interrupted(db: &DatabaseConnection, stale: Duration) -> Result<u64, DbErr> {
+/// Closes, as failed with `reason`, a restore that never started (its job could not be queued,
+/// or its app is gone), settles its safety run, and audits it.
+pub async fn abandon(db: &DatabaseConnection, app_name: Option<&str>, row: &restore::Model, reason: &str) {
     let now = now_ms();
+    let closed = restore::Entity::update_many()
+        .col_expr(restore::Column::Status, Expr::value(RestoreStatus::Failed))
+        .col_expr(restore::Column::Error, Expr::value(reason))
+        .col_expr(restore::Column::FinishedAt, Expr::value(now))
+        .col_expr(restore::Column::UpdatedAt, Expr::value(now))
+        .filter(restore::Column::Id.eq(row.id))
+        .filter(restore::Column::Status.eq(RestoreStatus::Queued))
+        .exec(db)
+        .await;
+    if let Err(e) = closed {
+        tracing::error!(restore_id = row.id, error = %e, "could not record the end of the restore");
+    }
+    if let Some(run_id) = row.safety_run_id {
+        let why = format!("the restore it was for failed before it started: {reason}");
+        if let Err(e) = lifecycle::abandon_queued(db, &[run_id], &why).await {
+            tracing::error!(run_id, error = %e, "could not record the end of a safety run");
+        }
+    }
+    let detail = format!("restore {}: failed before it started: {reason}", row.id);
+    audit::record(db, &row.actor, "restore.finish", app_name, Some(&detail)).await;
+}
+
+/// The reason recorded on a restore whose process stopped.
+pub const INTERRUPTED: &str =
+    "interrupted: the process running it stopped; a restore is never resumed by itself: start it again";
+
+/// Marks interrupted the restores left running by a process that is gone (no progress for
+/// `stale`), and settles the safety runs they had queued but never started. Returns how many
+/// restores.
+pub async fn sweep_interrupted(db: &DatabaseConnection, stale: Duration) -> Result<u64, DbErr> {
     let stale: Vec<restore::Model> = restore::Entity::find()
-        .filter(restore::Column::Status.eq("running"))
-        .filter(restore::Column::UpdatedAt.lt(now - stale.as_millis() as i64))
+        .filter(restore::Column::Status.eq(RestoreStatus::Running))
+        .filter(restore::Column::UpdatedAt.lt(now_ms() - stale.as_millis() as i64))
         .all(db)
         .await?;
-    if stale.is_empty() {
+    let mut interrupted = 0;
+    for row in &stale {
+        interrupted += interrupt(db, row).await?;
+    }
+    Ok(interrupted)
+}
+
+/// Marks one running restore interrupted (if it still is), audits it, and settles its safety run
+/// if that never started. Returns 1 when this call marked it.
+pub async fn interrupt(db: &DatabaseConnection, row: &restore::Model) -> Result<u64, DbErr> {
+    let now = now_ms();
+    let result = restore::Entity::update_many()
+        .col_expr(restore::Column::Status, Expr::value(RestoreStatus::Interrupted))
+        .col_expr(restore::Column::Error, Expr::value(INTERRUPTED))
+        .col_expr(restore::Column::FinishedAt, Expr::value(now))
+        .col_expr(restore::Column::UpdatedAt, Expr::value(now))
+        .filter(restore::Column::Id.eq(row.id))
+        .filter(restore::Column::Status.eq(RestoreStatus::Running))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
         return Ok(0);
     }
-    let message = "interrupted: the process running it stopped";
-    let result = restore::Entity::update_many()
-        .col_expr(restore::Column::Status, Expr::value("failed"))
-        .col_expr(restore::Column::Error, Expr::value(message))
-        .col_expr(restore::Column::FinishedAt, Expr::value(now))
-        .filter(restore::Column::Id.is_in(stale.iter().map(|r| r.id)))
-        .filter(restore::Column::Status.eq("running"))
-        .exec(db)
-        .await?;
-    backup_run::Entity::update_many()
-        .col_expr(backup_run::Column::Status, Expr::value("failed"))
-        .col_expr(backup_run::Column::Error, Expr::value(format!("the restore it was for was {message}")))
-        .col_expr(backup_run::Column::FinishedAt, Expr::value(now))
-        .filter(backup_run::Column::Id.is_in(stale.iter().filter_map(|r| r.safety_run_id)))
-        .filter(backup_run::Column::Status.eq("queued"))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    if let Some(run_id) = row.safety_run_id {
+        lifecycle::abandon_queued(db, &[run_id], &format!("the restore it was for was {INTERRUPTED}")).await?;
+    }
+    let detail = format!("restore {}: {INTERRUPTED}", row.id);
+    audit::record(db, &row.actor, "restore.finish", None, Some(&detail)).await;
+    Ok(1)
 }
 
 /// A restore by id.

@@ -11,8 +11,8 @@ pub struct Model {
     pub id: i64,
     /// The app.
     pub app_id: i64,
-    /// schedule | manual | cli.
-    pub trigger: String,
+    /// What started it.
+    pub trigger: crate::backup::lifecycle::Trigger,
     /// For scheduled runs, the fire time (ms); unique per app.
     pub scheduled_for: Option<i64>,
     /// When it was queued (ms).
@@ -23,10 +23,10 @@ pub struct Model {
     pub finished_at: Option<i64>,
     /// How many times it was attempted.
     pub attempts: i32,
-    /// queued | running | succeeded | failed | skipped.
-    pub status: String,
+    /// Where it stands.
+    pub status: crate::backup::lifecycle::Status,
     /// The furthest phase reached.
-    pub phase: Option<String>,
+    pub phase: Option<crate::backup::lifecycle::Phase>,
     /// Bytes received so far / in total.
     pub bytes: i64,
     /// sha256 of the export.

@@ -15,10 +15,10 @@ pub struct Model {
     pub copy_file_id: String,
     /// The copy's file name.
     pub copy_name: String,
-    /// running | succeeded | failed.
-    pub status: String,
-    /// safety_backup | download | import | done.
-    pub phase: Option<String>,
+    /// Where it stands.
+    pub status: crate::backup::restore::RestoreStatus,
+    /// The phase reached; none until a worker takes it.
+    pub phase: Option<crate::backup::restore::RestorePhase>,
     /// Bytes sent to the app so far.
     pub bytes: i64,
     /// The copy's size.

@@ -95,7 +95,7 @@ pub async fn delete(
     let app = web.ctx.registry.get(&name).await?;
     let mut detail = "copies kept".to_owned();
     if q.delete_copies {
-        let deleted = copies::delete_all(&web.ctx.runner, &app).await.map_err(ApiError::BadGateway)?;
+        let deleted = copies::delete_all(&web.ctx.runner, &app).await?;
         detail = format!("{deleted} copies deleted");
     }
     web.ctx.registry.remove(&app.name).await?;
@@ -141,7 +141,7 @@ pub async fn copies(
     Path(name): Path<String>,
 ) -> Result<Json<Vec<CopyView>>, ApiError> {
     let app = web.ctx.registry.get(&name).await?;
-    let files = copies::list(&web.ctx.runner, &app).await.map_err(ApiError::BadGateway)?;
+    let files = copies::list(&web.ctx.runner, &app).await?;
     Ok(Json(
         files
             .iter()
@@ -164,8 +164,7 @@ async fn find(
 ) -> Result<(crate::registry::App, crate::storage::destination::StoredFile), ApiError> {
     let app = web.ctx.registry.get(name).await?;
     let file = copies::find(&web.ctx.runner, &app, copy)
-        .await
-        .map_err(ApiError::BadGateway)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("{name} has no copy named {copy}")))?;
     Ok((app, file))
 }
@@ -188,7 +187,7 @@ pub async fn delete_copy(
     Path((name, copy)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (app, file) = find(&web, &name, &copy).await?;
-    copies::delete(&web.ctx.runner, &app, &file).await.map_err(ApiError::BadGateway)?;
+    copies::delete(&web.ctx.runner, &app, &file).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "copy.delete", Some(&app.name), Some(&file.name)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -72,6 +72,20 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<crate::error::Error> for ApiError {
+    fn from(e: crate::error::Error) -> Self {
+        use crate::error::Error;
+        match e {
+            Error::NotFound(m) => ApiError::NotFound(m),
+            Error::Invalid(m) => ApiError::BadRequest(m),
+            Error::Refused(m) | Error::Busy(m) => ApiError::Conflict(m),
+            Error::App { message, .. } | Error::Destination { message, .. } => ApiError::BadGateway(message),
+            Error::Db(e) => e.into(),
+            Error::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, fields) = match self {

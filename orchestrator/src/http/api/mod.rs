@@ -30,6 +30,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/apps/{name}/copies/{copy}/restore", post(restores::start))
         .route("/api/v1/restores/{id}", get(restores::show))
         .route("/api/v1/restores/{id}/events", get(restores::events))
+        .route("/api/v1/queue", get(runs::queue))
         .route("/api/v1/runs", get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))
         .route("/api/v1/runs/{id}/events", get(runs::events))

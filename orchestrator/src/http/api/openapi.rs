@@ -38,6 +38,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("CheckView", generator.subschema_for::<CheckView>()),
         ("RunView", generator.subschema_for::<RunView>()),
         ("RunList", generator.subschema_for::<RunList>()),
+        ("QueueView", generator.subschema_for::<QueueView>()),
         ("RunLogView", generator.subschema_for::<RunLogView>()),
         ("CopyView", generator.subschema_for::<CopyView>()),
         ("StatsView", generator.subschema_for::<StatsView>()),

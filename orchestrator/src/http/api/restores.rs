@@ -8,7 +8,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Json, Response};
 use futures::Stream;
 
-use crate::backup::restore::{self, Refusal, RestoreRequest};
+use crate::backup::restore::{self, RestoreRequest};
 use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{RestoreBody, RestoreView};
@@ -16,20 +16,7 @@ use crate::http::auth::api_token::ApiCaller;
 use crate::http::state::Web;
 use crate::registry::input::FieldError;
 
-impl From<Refusal> for ApiError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::NotFound(m) => ApiError::NotFound(m),
-            Refusal::Invalid(m) => ApiError::Conflict(m),
-            Refusal::Busy(m) => ApiError::Conflict(m),
-            Refusal::Unavailable(m) => ApiError::BadGateway(m),
-            Refusal::Db(e) => e.into(),
-        }
-    }
-}
-
-/// POST /api/v1/apps/{name}/copies/{copy}/restore: 202 with the restore, which runs in the
-/// background.
+/// POST /api/v1/apps/{name}/copies/{copy}/restore: 202 with the restore, queued as a job.
 pub async fn start(
     State(web): State<Web>,
     c: ApiCaller,
@@ -44,9 +31,7 @@ pub async fn start(
         )]));
     }
     let req = RestoreRequest { copy: copy.clone(), safety_backup: body.safety_backup.unwrap_or(true), actor: c.actor };
-    let file = restore::prepare(&web.ctx.runner, &app, &copy).await?;
-    let row = restore::begin(&web.ctx.db, &app, &file, &req).await?;
-    crate::http::ui::restores::spawn(&web, app.clone(), row.id);
+    let row = crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await?;
     Ok((StatusCode::ACCEPTED, Json(RestoreView::new(&row, &app.name))).into_response())
 }
 

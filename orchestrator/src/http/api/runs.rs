@@ -10,7 +10,9 @@ use futures::Stream;
 use serde::Deserialize;
 
 use crate::http::api::error::ApiError;
-use crate::http::api::types::{AppStatsView, RunList, RunLogLine, RunLogView, RunView, StatsView};
+use crate::http::api::types::{
+    AppStatsView, QueueView, RestoreView, RunList, RunLogLine, RunLogView, RunView, StatsView,
+};
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::state::Web;
 use crate::overview::{self, RunFilter};
@@ -18,9 +20,19 @@ use crate::overview::{self, RunFilter};
 /// POST /api/v1/apps/{name}/runs: queue a manual run now (202 with the run).
 pub async fn run_now(State(web): State<Web>, c: ApiCaller, Path(name): Path<String>) -> Result<Response, ApiError> {
     let app = web.ctx.registry.get(&name).await?;
-    let run = crate::schedule::queue::run_now(&web.ctx.db, &app).await.map_err(ApiError::Internal)?;
+    let run = crate::jobs::queue::run_now(&web.ctx.db, &app).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
     Ok((StatusCode::ACCEPTED, Json(RunView::new(&run, &app.name))).into_response())
+}
+
+/// GET /api/v1/queue: the runs and restores waiting or running now.
+pub async fn queue(State(web): State<Web>, _c: ApiCaller) -> Result<Json<QueueView>, ApiError> {
+    let runs = overview::active_runs(&web.ctx.db).await?;
+    let restores = overview::active_restores(&web.ctx.db).await?;
+    Ok(Json(QueueView {
+        runs: runs.iter().map(|(r, app)| RunView::new(r, app)).collect(),
+        restores: restores.iter().map(|(r, app)| RestoreView::new(r, app)).collect(),
+    }))
 }
 
 /// `?status=&app=&before=&limit=`.
@@ -38,27 +50,28 @@ pub async fn list(
     _c: ApiCaller,
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<RunList>, ApiError> {
-    if let Some(status) = &q.status
-        && !crate::http::ui::runs::STATUSES.contains(&status.as_str())
-    {
-        return Err(ApiError::BadRequest(format!(
-            "unknown status {status:?}: use one of {}",
-            crate::http::ui::runs::STATUSES.join(", ")
-        )));
-    }
+    use crate::backup::lifecycle::Status;
+    use sea_orm::Iterable;
+    let status = match q.status.as_deref() {
+        Some(text) => Some(Status::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = Status::iter().map(Status::as_str).collect();
+            ApiError::BadRequest(format!("unknown status {text:?}: use one of {}", known.join(", ")))
+        })?),
+        None => None,
+    };
     let app_id = match &q.app {
         Some(name) => Some(web.ctx.registry.get(name).await?.id),
         None => None,
     };
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let filter = RunFilter { status: q.status.clone(), app_id, before: q.before };
+    let filter = RunFilter { status, app_id, before: q.before };
     let runs = overview::runs(&web.ctx.db, &filter, limit).await?;
     let next_before = (runs.len() as u64 == limit).then(|| runs.last().map(|(r, _)| r.id)).flatten();
     Ok(Json(RunList { runs: runs.iter().map(|(r, app)| RunView::new(r, app)).collect(), next_before }))
 }
 
 async fn load(web: &Web, id: i64) -> Result<RunView, ApiError> {
-    let run = crate::backup::record::get(&web.ctx.db, id)
+    let run = crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;

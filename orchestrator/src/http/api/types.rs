@@ -222,7 +222,7 @@ pub struct RunView {
     pub app: String,
     /// schedule | manual | cli | safety.
     pub trigger: String,
-    /// queued | running | succeeded | failed | skipped.
+    /// queued | running | succeeded | failed | skipped | interrupted | cancelled.
     pub status: String,
     /// Furthest phase reached.
     pub phase: Option<String>,
@@ -252,9 +252,9 @@ impl RunView {
         RunView {
             id: r.id,
             app: app.to_owned(),
-            trigger: r.trigger.clone(),
-            status: r.status.clone(),
-            phase: r.phase.clone(),
+            trigger: r.trigger.as_str().to_owned(),
+            status: r.status.as_str().to_owned(),
+            phase: r.phase.map(|p| p.as_str().to_owned()),
             bytes: r.bytes,
             attempts: r.attempts,
             queued_at: rfc3339(r.queued_at),
@@ -275,6 +275,15 @@ pub struct RunList {
     pub runs: Vec<RunView>,
     /// Pass as `before` for the next page; absent on the last.
     pub next_before: Option<i64>,
+}
+
+/// What the queue holds now: runs and restores waiting or running, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct QueueView {
+    /// Backup runs queued or running.
+    pub runs: Vec<RunView>,
+    /// Restores queued or running.
+    pub restores: Vec<RestoreView>,
 }
 
 /// A stored copy.
@@ -363,7 +372,7 @@ pub struct RestoreView {
     pub app: String,
     /// The copy's file name.
     pub copy: String,
-    /// running | succeeded | failed.
+    /// queued | running | succeeded | failed | interrupted.
     pub status: String,
     /// safety_backup | download | import | done.
     pub phase: Option<String>,
@@ -390,8 +399,8 @@ impl RestoreView {
             id: r.id,
             app: app.to_owned(),
             copy: r.copy_name.clone(),
-            status: r.status.clone(),
-            phase: r.phase.clone(),
+            status: r.status.as_str().to_owned(),
+            phase: r.phase.map(|p| p.as_str().to_owned()),
             bytes: r.bytes,
             total_bytes: r.total_bytes,
             safety_run_id: r.safety_run_id,

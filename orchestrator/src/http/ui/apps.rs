@@ -56,24 +56,26 @@ pub async fn show(State(web): State<Web>, page: Page, Path(name): Path<String>) 
             std::time::Duration::from_secs(3),
             crate::registry::check::check(&app.url, app.token.clone())
         ),
-        crate::backup::record::recent(&web.ctx.db, app.id, 25),
+        crate::backup::lifecycle::recent(&web.ctx.db, app.id, 25),
     );
-    let copies = listed.map(|files| {
-        files
-            .iter()
-            .map(|f| CopyRow {
-                name: f.name.clone(),
-                href: format::url_encode(&f.name),
-                created: f
-                    .created
-                    .as_deref()
-                    .and_then(|c| c.parse::<jiff::Timestamp>().ok())
-                    .map_or_else(String::new, |t| format::time(t.as_millisecond())),
-                size: format::bytes(f.size as i64),
-                sha256: copies::verified(f).then(|| copies::sha256(f)).flatten(),
-            })
-            .collect()
-    });
+    let copies = listed
+        .map(|files| {
+            files
+                .iter()
+                .map(|f| CopyRow {
+                    name: f.name.clone(),
+                    href: format::url_encode(&f.name),
+                    created: f
+                        .created
+                        .as_deref()
+                        .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+                        .map_or_else(String::new, |t| format::time(t.as_millisecond())),
+                    size: format::bytes(f.size as i64),
+                    sha256: copies::verified(f).then(|| copies::sha256(f)).flatten(),
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string());
     let restore = match capabilities {
         Ok(Ok(caps)) => Some(caps.restore),
         _ => None,
@@ -147,7 +149,7 @@ pub async fn run_now(
 ) -> Result<Response, PageError> {
     page.check_csrf(form.csrf.as_deref())?;
     let app = web.ctx.registry.get(&name).await?;
-    let run = crate::schedule::queue::run_now(&web.ctx.db, &app).await.map_err(PageError::Internal)?;
+    let run = crate::jobs::queue::run_now(&web.ctx.db, &app).await?;
     crate::audit::record(&web.ctx.db, &page.user, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
     Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
 }
@@ -196,7 +198,7 @@ pub async fn delete(
     }
     let mut detail = "copies kept".to_owned();
     if form.delete_copies.is_some() {
-        let deleted = copies::delete_all(&web.ctx.runner, &app).await.map_err(PageError::BadRequest)?;
+        let deleted = copies::delete_all(&web.ctx.runner, &app).await?;
         detail = format!("{deleted} copies deleted");
     }
     web.ctx.registry.remove(&app.name).await?;

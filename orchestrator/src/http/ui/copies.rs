@@ -23,8 +23,7 @@ use crate::storage::destination::StoredFile;
 async fn load(web: &Web, name: &str, copy: &str) -> Result<(App, StoredFile), PageError> {
     let app = web.ctx.registry.get(name).await?;
     let file = copies::find(&web.ctx.runner, &app, copy)
-        .await
-        .map_err(PageError::Internal)?
+        .await?
         .ok_or_else(|| PageError::NotFound(format!("{name} has no copy named {copy}")))?;
     Ok((app, file))
 }
@@ -125,7 +124,7 @@ pub async fn delete(
         };
         return Ok((axum::http::StatusCode::FORBIDDEN, render(&view)?).into_response());
     }
-    copies::delete(&web.ctx.runner, &app, &file).await.map_err(PageError::Internal)?;
+    copies::delete(&web.ctx.runner, &app, &file).await?;
     crate::audit::record(&web.ctx.db, &page.user, "copy.delete", Some(&app.name), Some(&file.name)).await;
     Ok(Redirect::to(&format!("/apps/{}", format::url_encode(&app.name))).into_response())
 }

@@ -53,9 +53,13 @@ impl CardView {
             schedule: page.t.schedule(&app.schedule, &app.time_zone),
             next_run,
             last: card.last_run.as_ref().map(|r| {
-                (format::time(r.finished_at.unwrap_or(r.queued_at)), r.status.clone(), format::bytes(r.bytes))
+                (
+                    format::time(r.finished_at.unwrap_or(r.queued_at)),
+                    r.status.as_str().to_owned(),
+                    format::bytes(r.bytes),
+                )
             }),
-            active: card.active_run.as_ref().map(|r| r.status.clone()),
+            active: card.active_run.as_ref().map(|r| r.status.as_str().to_owned()),
             copies: card.copies,
             bytes: format::bytes(card.bytes),
             demo: page.demo.as_deref() == Some(app.name.as_str()),

@@ -44,7 +44,14 @@ pub struct Progress {
     pub detail: Option<String>,
 }
 
-fn progress(status: &str, phase: Option<&str>, bytes: i64, started: Option<i64>, end: Option<i64>) -> Progress {
+fn progress(
+    status: &str,
+    active: bool,
+    phase: Option<&str>,
+    bytes: i64,
+    started: Option<i64>,
+    end: Option<i64>,
+) -> Progress {
     let elapsed_ms = started.map_or(0, |s| end.unwrap_or_else(now_ms) - s).max(1);
     let rate = bytes as f64 * 1000.0 / elapsed_ms as f64;
     Progress {
@@ -55,14 +62,15 @@ fn progress(status: &str, phase: Option<&str>, bytes: i64, started: Option<i64>,
         rate: format!("{}/s", format::bytes(rate as i64)),
         elapsed_secs: elapsed_ms / 1000,
         error: None,
-        done: !matches!(status, "queued" | "running"),
+        done: !active,
         detail: None,
     }
 }
 
 /// A run's progress now.
 pub fn of_run(run: &backup_run::Model) -> Progress {
-    let mut p = progress(&run.status, run.phase.as_deref(), run.bytes, run.started_at, run.finished_at);
+    let (status, phase) = (run.status, run.phase.map(|p| p.as_str()));
+    let mut p = progress(status.as_str(), status.is_active(), phase, run.bytes, run.started_at, run.finished_at);
     p.error = run.error.clone();
     p.detail = run.file_name.as_ref().map(|f| format!("{f} sha256 {}", run.sha256.as_deref().unwrap_or("-")));
     p
@@ -70,7 +78,8 @@ pub fn of_run(run: &backup_run::Model) -> Progress {
 
 /// A restore's progress now.
 pub fn of_restore(r: &restore::Model) -> Progress {
-    let mut p = progress(&r.status, r.phase.as_deref(), r.bytes, Some(r.started_at), r.finished_at);
+    let (status, phase) = (r.status, r.phase.map(|p| p.as_str()));
+    let mut p = progress(status.as_str(), status.is_active(), phase, r.bytes, Some(r.started_at), r.finished_at);
     p.error = r.error.clone();
     p
 }
@@ -116,7 +125,7 @@ pub async fn run_events(
     _page: Page,
     Path(id): Path<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
-    crate::backup::record::get(&web.ctx.db, id)
+    crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
     Ok(run_stream(&web, id))
@@ -125,7 +134,7 @@ pub async fn run_events(
 /// The SSE stream of a run (the UI's and the API's).
 pub fn run_stream(web: &Web, id: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let stream = follow(web.ctx.db.clone(), move |db| async move {
-        crate::backup::record::get(&db, id).await.ok().flatten().map(|r| of_run(&r))
+        crate::backup::lifecycle::get(&db, id).await.ok().flatten().map(|r| of_run(&r))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

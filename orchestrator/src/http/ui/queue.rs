@@ -7,6 +7,7 @@ use axum::response::Html;
 use crate::http::error::PageError;
 use crate::http::format;
 use crate::http::state::Web;
+use crate::http::ui::restores::RestoreRow;
 use crate::http::ui::runs::RunRow;
 use crate::http::ui::{Page, render};
 use crate::overview;
@@ -29,6 +30,7 @@ struct QueuePage {
     page: Page,
     queued: Vec<RunRow>,
     running: Vec<RunRow>,
+    restores: Vec<RestoreRow>,
     workers: Vec<WorkerRow>,
 }
 
@@ -47,6 +49,8 @@ pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, Pa
         })
         .collect();
     let rows: Vec<RunRow> = active.iter().map(|(r, app)| RunRow::new(r, app)).collect();
-    let (running, queued) = rows.into_iter().partition(|r| r.status == "running");
-    render(&QueuePage { page, queued, running, workers })
+    let (running, queued) = rows.into_iter().partition(|r| r.status == crate::backup::lifecycle::Status::Running);
+    let restores =
+        overview::active_restores(&web.ctx.db).await?.into_iter().map(|(r, app)| RestoreRow::new(r, app)).collect();
+    render(&QueuePage { page, queued, running, restores, workers })
 }

@@ -78,29 +78,14 @@ pub async fn start(
     }
     let req =
         RestoreRequest { copy: copy.clone(), safety_backup: form.safety_backup.is_some(), actor: page.user.clone() };
-    let accepted = match restore::prepare(&web.ctx.runner, &app, &copy).await {
-        Ok(file) => restore::begin(&web.ctx.db, &app, &file, &req).await,
-        Err(refusal) => Err(refusal),
-    };
-    let row = match accepted {
+    let row = match crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await {
         Ok(row) => row,
         Err(refusal) => {
             let view = confirm_page(page, &app, &copy, Some(refusal.to_string()));
             return Ok((StatusCode::CONFLICT, render(&view)?).into_response());
         }
     };
-    spawn(&web, app, row.id);
     Ok(Redirect::to(&format!("/restores/{}", row.id)).into_response())
-}
-
-/// Runs a begun restore in the background; its row tells how it goes.
-pub fn spawn(web: &Web, app: App, restore_id: i64) {
-    let runner = web.ctx.runner.clone();
-    tokio::spawn(async move {
-        if let Err(e) = restore::execute(&runner, &app, restore_id, &|_| {}).await {
-            tracing::warn!(app = %app.name, restore_id, error = %e, "restore failed");
-        }
-    });
 }
 
 /// A restore, ready to show.
@@ -114,7 +99,7 @@ pub struct RestoreRow {
     /// The copy restored.
     pub copy: String,
     /// Status.
-    pub status: String,
+    pub status: crate::backup::restore::RestoreStatus,
     /// Phase.
     pub phase: String,
     /// Bytes sent.
@@ -132,9 +117,27 @@ pub struct RestoreRow {
 }
 
 impl RestoreRow {
+    /// From a record and its app's name.
+    pub fn new(row: crate::db::entities::restore::Model, app: String) -> RestoreRow {
+        RestoreRow {
+            id: row.id,
+            app_href: format::url_encode(&app),
+            app,
+            copy: row.copy_name,
+            status: row.status,
+            phase: row.phase.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            size: format::bytes(row.bytes),
+            total: format::bytes(row.total_bytes),
+            actor: row.actor,
+            started: format::time(row.started_at),
+            safety_run: row.safety_run_id,
+            error: row.error.unwrap_or_default(),
+        }
+    }
+
     /// True while it may still change.
     pub fn active(&self) -> bool {
-        self.status == "running"
+        self.status.is_active()
     }
 }
 
@@ -151,19 +154,6 @@ pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Re
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
     let app = web.ctx.registry.get_by_id(row.app_id).await?;
-    let restore = RestoreRow {
-        id: row.id,
-        app_href: format::url_encode(&app.name),
-        app: app.name,
-        copy: row.copy_name,
-        status: row.status,
-        phase: row.phase.unwrap_or_default(),
-        size: format::bytes(row.bytes),
-        total: format::bytes(row.total_bytes),
-        actor: row.actor,
-        started: format::time(row.started_at),
-        safety_run: row.safety_run_id,
-        error: row.error.unwrap_or_default(),
-    };
+    let restore = RestoreRow::new(row, app.name);
     render(&RestorePage { page, restore })
 }

@@ -1,6 +1,9 @@
 //! The runs across all apps (filtered by status, newest first, paged by id) and one run's page,
 //! which follows a run live over Server-Sent Events until it ends.
 
+use sea_orm::Iterable;
+
+use crate::backup::lifecycle::{Status, Trigger};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
@@ -14,7 +17,6 @@ use crate::http::ui::{Page, render};
 use crate::overview::{self, RunFilter};
 
 /// Statuses a run can have, for the filter.
-pub const STATUSES: [&str; 5] = ["queued", "running", "succeeded", "failed", "skipped"];
 
 /// Runs per page.
 const PER_PAGE: u64 = 50;
@@ -30,9 +32,9 @@ pub struct RunRow {
     /// When it was queued.
     pub time: String,
     /// schedule | manual | cli | safety.
-    pub trigger: String,
+    pub trigger: Trigger,
     /// Status.
-    pub status: String,
+    pub status: Status,
     /// Phase reached.
     pub phase: String,
     /// Size.
@@ -59,9 +61,9 @@ impl RunRow {
             app: app.to_owned(),
             app_href: format::url_encode(app),
             time: format::time(run.started_at.unwrap_or(run.queued_at)),
-            trigger: run.trigger.clone(),
-            status: run.status.clone(),
-            phase: run.phase.clone().unwrap_or_default(),
+            trigger: run.trigger,
+            status: run.status,
+            phase: run.phase.map(|p| p.as_str().to_owned()).unwrap_or_default(),
             size: format::bytes(run.bytes),
             duration: run.duration_ms.map(format::duration).unwrap_or_default(),
             error: run.error.clone().unwrap_or_default(),
@@ -74,7 +76,7 @@ impl RunRow {
 
     /// True while the run may still change.
     pub fn active(&self) -> bool {
-        self.status == "queued" || self.status == "running"
+        self.status.is_active()
     }
 }
 
@@ -84,7 +86,7 @@ struct RunsPage {
     page: Page,
     runs: Vec<RunRow>,
     status: String,
-    statuses: [&'static str; 5],
+    statuses: Vec<Status>,
     next: Option<String>,
 }
 
@@ -97,15 +99,15 @@ pub struct RunsQuery {
 
 /// GET /runs.
 pub async fn list(State(web): State<Web>, page: Page, Query(q): Query<RunsQuery>) -> Result<Html<String>, PageError> {
-    let status = q.status.filter(|s| STATUSES.contains(&s.as_str()));
-    let filter = RunFilter { status: status.clone(), app_id: None, before: q.before };
+    let status = q.status.as_deref().and_then(Status::parse);
+    let filter = RunFilter { status, app_id: None, before: q.before };
     let runs = overview::runs(&web.ctx.db, &filter, PER_PAGE).await?;
-    let status = status.unwrap_or_default();
+    let status = status.map(|s| s.as_str().to_owned()).unwrap_or_default();
     let next = (runs.len() as u64 == PER_PAGE)
         .then(|| runs.last().map(|(r, _)| format!("/runs?status={status}&before={}", r.id)))
         .flatten();
     let runs = runs.iter().map(|(r, app)| RunRow::new(r, app)).collect();
-    render(&RunsPage { page, runs, status, statuses: STATUSES, next })
+    render(&RunsPage { page, runs, status, statuses: Status::iter().collect(), next })
 }
 
 #[derive(Template)]
@@ -118,7 +120,7 @@ struct RunPage {
 
 /// GET /runs/{id}.
 pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
-    let run = crate::backup::record::get(&web.ctx.db, id)
+    let run = crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;

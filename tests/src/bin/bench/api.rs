@@ -46,7 +46,7 @@ pub(crate) async fn wait_ended(
     id: i64,
 ) -> orchestrator::db::entities::backup_run::Model {
     loop {
-        let run = orchestrator::backup::record::get(db, id).await.expect("database").expect("the run exists");
+        let run = orchestrator::backup::lifecycle::get(db, id).await.expect("database").expect("the run exists");
         if run.finished_at.is_some() {
             return run;
         }

@@ -34,7 +34,7 @@ pub(crate) async fn run(args: &Args) {
     let db = h.db().await;
 
     let single = wait_ended(&db, api.run_now(&apps[0].0).await).await;
-    assert_eq!(single.status, "succeeded", "{:?}", single.error);
+    assert_eq!(single.status.as_str(), "succeeded", "{:?}", single.error);
     let single_mb_s =
         mb_per_s(single.bytes as u64, Duration::from_millis(single.duration_ms.unwrap_or(1).max(1) as u64));
     let single_rss = peak_rss_kib(served.pid).unwrap_or_default();
@@ -50,7 +50,7 @@ pub(crate) async fn run(args: &Args) {
     let all_rss = peak_rss_kib(served.pid).unwrap_or_default();
     served.terminate().await;
     let failed: Vec<String> =
-        ended.iter().filter(|r| r.status != "succeeded").map(|r| format!("{:?}", r.error)).collect();
+        ended.iter().filter(|r| r.status.as_str() != "succeeded").map(|r| format!("{:?}", r.error)).collect();
     assert!(failed.is_empty(), "every concurrent run succeeds: {failed:?}");
     let first = ended.iter().filter_map(|r| r.started_at).min().unwrap_or_default();
     let last = ended.iter().filter_map(|r| r.finished_at).max().unwrap_or_default();

@@ -42,7 +42,7 @@ pub(crate) async fn pipeline(h: &Harness, app: &str) -> PipelineRun {
         .lines()
         .find_map(|l| l.split("(run ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()))
         .expect("`run` prints the run id");
-    let record = orchestrator::backup::record::get(&h.db().await, id).await.expect("database").expect("the run");
+    let record = orchestrator::backup::lifecycle::get(&h.db().await, id).await.expect("database").expect("the run");
     let bytes = record.bytes as u64;
     let duration = Duration::from_millis(record.duration_ms.unwrap_or_default().max(1) as u64);
     PipelineRun {

@@ -1,0 +1,96 @@
+//! The domain's errors: what failed, in a few classes that every surface maps once — the JSON API
+//! (status and code, `http::api::error`), the pages (status, `http::error`) and the command line
+//! (exit code 1 for any of them; 2 stays for what stops a command before it runs). The same failure gets the same class everywhere. Messages
+//! say what failed, with what input, and what the user can do.
+
+use sea_orm::DbErr;
+
+/// Whether trying again later may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// It may clear by itself (a 503, a cut connection, a rate limit).
+    Temporary,
+    /// It will not clear without someone fixing something (a 401, a wrong contract, no quota).
+    Permanent,
+}
+
+impl Retry {
+    /// `Temporary` when `temporary`.
+    pub fn when(temporary: bool) -> Retry {
+        if temporary { Retry::Temporary } else { Retry::Permanent }
+    }
+}
+
+/// Why a domain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Something named does not exist: an app, a copy, a run, a restore.
+    #[error("{0}")]
+    NotFound(String),
+    /// The input cannot be used as given; the message says what to fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// The request is understood, but the app or the copy cannot do it (an app that takes no
+    /// restores, a copy of a type no longer offered).
+    #[error("{0}")]
+    Refused(String),
+    /// Something else holds the app now (a backup or a restore): try again when it has finished.
+    #[error("{0}")]
+    Busy(String),
+    /// The app could not be reached, or answered with an error.
+    #[error("{message}")]
+    App {
+        /// What failed.
+        message: String,
+        /// Whether trying again may help.
+        retry: Retry,
+    },
+    /// The destination (Drive, a folder, S3) could not be reached, or refused.
+    #[error("{message}")]
+    Destination {
+        /// What failed.
+        message: String,
+        /// Whether trying again may help.
+        retry: Retry,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// A fault of ours (a queue that cannot be written, a secret that cannot be opened).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A destination failure: `what` failed, with opendal's reason; temporary when opendal says so.
+    pub fn destination(what: impl std::fmt::Display, e: &opendal::Error) -> Error {
+        Error::Destination { message: format!("{what}: {}", e.message()), retry: Retry::when(e.is_temporary()) }
+    }
+
+    /// An app failure.
+    pub fn app(what: impl std::fmt::Display, e: &contract_spec::client::ClientError) -> Error {
+        Error::App { message: format!("{what}: {e}"), retry: Retry::when(e.is_retryable()) }
+    }
+
+    /// Whether trying the same thing again later may help.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Error::App { retry, .. } | Error::Destination { retry, .. } => *retry,
+            Error::Busy(_) | Error::Db(_) => Retry::Temporary,
+            Error::NotFound(_) | Error::Invalid(_) | Error::Refused(_) | Error::Internal(_) => Retry::Permanent,
+        }
+    }
+}
+
+impl From<crate::registry::RegistryError> for Error {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        use crate::registry::RegistryError;
+        match e {
+            RegistryError::NotFound(name) => Error::NotFound(format!("there is no app named {name}")),
+            RegistryError::Invalid(errors) => {
+                Error::Invalid(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+            }
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}

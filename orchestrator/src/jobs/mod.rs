@@ -1,0 +1,16 @@
+//! Background work: one queue (apalis, on the registry's own database) carries every job, and
+//! each process's workers take them, `MAX_CONCURRENT_BACKUPS` at a time.
+//!
+//! - `queue`: what a job is, and putting jobs in the queue (Test now, retries, restores).
+//! - `worker`: taking jobs and running them until shutdown.
+//! - `backup`: the backup job (one attempt of a run, then retry or settle).
+//! - `restore`: the restore job (a recorded restore, run once; never resumed after its process
+//!   stopped).
+//!
+//! Jobs are idempotent: the queue delivers at least once, and a job seen again after its run or
+//! restore ended does nothing.
+
+pub mod backup;
+pub mod queue;
+pub mod restore;
+pub mod worker;

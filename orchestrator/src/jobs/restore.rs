@@ -1,0 +1,87 @@
+//! The restore job: a restore recorded by `backup::restore::begin` runs on whichever process
+//! takes the job, with the same queue, lease and progress as backups, so it shows in the queue
+//! and survives a restart while it waits.
+//!
+//! A restore is run once. If the process running it stops, the job comes back (apalis re-queues
+//! a dead worker's jobs) and finds the restore running with no progress: it is recorded as
+//! interrupted, never resumed — sending a copy into an app twice is for a person to decide. The
+//! app's data is as the app left it, since an import commits only after its checksum matched.
+
+use std::time::Duration;
+
+use crate::backup::restore::{self, RestoreRequest, RestoreStatus, record};
+use crate::db::entities::restore as restore_row;
+use crate::db::now_ms;
+use crate::error::Error;
+use crate::jobs::queue::{self, Job};
+use crate::jobs::worker::Jobs;
+use crate::registry::App;
+
+/// A running restore reports about once a second; one silent for this long has lost its process.
+pub const SILENT_AFTER: Duration = Duration::from_secs(10);
+
+/// Checks and records a restore of `req.copy` into `app`, and queues it. Refuses, changing
+/// nothing, what `restore::prepare` and `restore::begin` refuse.
+pub async fn queue(
+    runner: &crate::backup::run::Runner,
+    app: &App,
+    req: &RestoreRequest,
+) -> Result<restore_row::Model, Error> {
+    let file = restore::prepare(runner, app, &req.copy).await?;
+    let row = restore::begin(&runner.db, app, &file, req).await?;
+    // A person is waiting: ahead of scheduled work of the same priority.
+    let job = Job::Restore { restore_id: row.id, app_id: app.id };
+    if let Err(e) = queue::push(&runner.db, &[(job, app.priority.rank() + 1, Duration::ZERO)]).await {
+        record::abandon(&runner.db, Some(&app.name), &row, &e.to_string()).await;
+        return Err(e.into());
+    }
+    Ok(row)
+}
+
+/// Runs restore `restore_id` of app `app_id`, once.
+pub async fn execute(jobs: &Jobs, restore_id: i64, app_id: i64) {
+    let db = &jobs.runner.db;
+    let row = match record::get(db, restore_id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            tracing::warn!(restore_id, "a queued job's restore record is gone; dropping the job");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(restore_id, error = %e, "could not read a queued restore; trying again later");
+            jobs.push_again(Job::Restore { restore_id, app_id }, 0, SILENT_AFTER).await;
+            return;
+        }
+    };
+    match row.status {
+        RestoreStatus::Queued => {}
+        RestoreStatus::Running if now_ms() - row.updated_at > SILENT_AFTER.as_millis() as i64 => {
+            // Delivered again because the worker that had it died: its process stopped mid-way.
+            match record::interrupt(db, &row).await {
+                Ok(1) => tracing::warn!(restore_id, "restore interrupted: the process running it stopped"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(restore_id, error = %e, "could not record the restore as interrupted"),
+            }
+            return;
+        }
+        RestoreStatus::Running => {
+            // Still reporting: a live process has it. Look again once it could have gone silent.
+            jobs.push_again(Job::Restore { restore_id, app_id }, 0, SILENT_AFTER).await;
+            return;
+        }
+        ended => {
+            tracing::info!(restore_id, status = ended.as_str(), "job delivered again after its restore ended");
+            return;
+        }
+    }
+    let app = match jobs.registry.get_by_id(app_id).await {
+        Ok(app) => app,
+        Err(e) => {
+            record::abandon(db, None, &row, &format!("the app is gone: {e}")).await;
+            return;
+        }
+    };
+    if let Err(e) = restore::execute(&jobs.runner, &app, restore_id, &|_| {}).await {
+        tracing::warn!(app = %app.name, restore_id, error = %e, "restore failed");
+    }
+}
