@@ -37,6 +37,10 @@ struct Source {
     behaviour: Behaviour,
     seed: u64,
     restore: bool,
+    /// Pause after each piece of an import read, to make it slow.
+    import_pause: Duration,
+    /// The data as last restored: the sha256 of each import that arrived whole, in order.
+    restored: Arc<Mutex<Vec<String>>>,
 }
 
 const PIECE: usize = 64 * 1024;
@@ -47,11 +51,17 @@ impl BackupSource for Source {
         if self.restore { caps.with_restore() } else { caps }
     }
 
-    /// Reads the whole body and keeps nothing: the SDK checks its sha256 against the header.
+    /// Reads the whole body (the SDK checks its sha256 against the header as it ends) and only
+    /// then "commits" it: records its sha256 as the app's data. A body cut short commits nothing.
     async fn import(&self, _: &BackupType, mut body: ImportStream) -> Result<(), SourceError> {
+        let mut hasher = Sha256::new();
         while let Some(chunk) = body.next().await {
-            chunk?;
+            hasher.update(&chunk?);
+            if !self.import_pause.is_zero() {
+                tokio::time::sleep(self.import_pause).await;
+            }
         }
+        self.restored.lock().expect("restored log").push(hex::encode(hasher.finalize()));
         Ok(())
     }
 
@@ -92,10 +102,16 @@ pub struct SdkApp {
     /// Base URL.
     pub url: String,
     requests: Arc<Mutex<Vec<String>>>,
+    restored: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SdkApp {
+    /// The sha256 of every import it committed (took in whole), in order.
+    pub fn restored(&self) -> Vec<String> {
+        self.restored.lock().expect("restored log").clone()
+    }
+
     /// Every request it received so far, as `METHOD /path`, in order.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("request log").clone()
@@ -111,18 +127,24 @@ impl Drop for SdkApp {
 /// Starts an app with `behaviour`, guarded by [`TOKEN`]; `seed` makes its bytes. It offers no
 /// restore.
 pub async fn spawn(behaviour: Behaviour, seed: u64) -> SdkApp {
-    start(Source { behaviour, seed, restore: false }).await
+    start(Source { behaviour, seed, restore: false, import_pause: Duration::ZERO, restored: Default::default() }).await
 }
 
 /// Like [`spawn`], and it accepts imports, which it reads to the end and throws away.
 pub async fn spawn_restorable(behaviour: Behaviour, seed: u64) -> SdkApp {
-    start(Source { behaviour, seed, restore: true }).await
+    spawn_slow_restorable(behaviour, seed, Duration::ZERO).await
+}
+
+/// Like [`spawn_restorable`], pausing `pause` after each piece of an import it reads.
+pub async fn spawn_slow_restorable(behaviour: Behaviour, seed: u64, pause: Duration) -> SdkApp {
+    start(Source { behaviour, seed, restore: true, import_pause: pause, restored: Default::default() }).await
 }
 
 async fn start(source: Source) -> SdkApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let requests = Arc::new(Mutex::new(Vec::new()));
+    let restored = source.restored.clone();
     let log = requests.clone();
     let router = client_sdk::router(source, TOKEN.to_owned().into()).layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -133,7 +155,7 @@ async fn start(source: Source) -> SdkApp {
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    SdkApp { url, requests, task }
+    SdkApp { url, requests, restored, task }
 }
 
 /// The sha256 of what a `Good { size }` app with `seed` exports.

@@ -23,7 +23,7 @@ async fn runs_of(h: &Harness, app: &str) -> Vec<backup_run::Model> {
 }
 
 /// Waits until `check` holds, or panics after `limit` saying `what`.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -1,0 +1,136 @@
+//! A run's and a restore's life end to end: the inventory keeps every copy a run did not judge,
+//! a safety backup is told like any run, and a restore is a job of the queue — listed while it
+//! waits and runs, and recorded as interrupted (never resumed) when its process is killed.
+
+use std::time::Duration;
+
+use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
+use e2e::receivers::Recorder;
+use e2e::sdk_apps::{self, Behaviour};
+use e2e::web::{self, sign_in};
+use orchestrator::db::entities::{backup_copy, backup_run, restore};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::scheduling::eventually;
+
+const MIB: u64 = 1024 * 1024;
+
+async fn live_copies(h: &Harness) -> Vec<backup_copy::Model> {
+    backup_copy::Entity::find().filter(backup_copy::Column::DeletedAt.is_null()).all(&h.db().await).await.unwrap()
+}
+
+async fn runs(h: &Harness) -> Vec<backup_run::Model> {
+    backup_run::Entity::find().order_by_asc(backup_run::Column::Id).all(&h.db().await).await.unwrap()
+}
+
+async fn restore_row(h: &Harness, id: i64) -> restore::Model {
+    restore::Entity::find_by_id(id).one(&h.db().await).await.unwrap().expect("the restore is recorded")
+}
+
+#[tokio::test]
+async fn a_backup_without_a_retention_pass_leaves_every_other_copy_in_the_inventory() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn_restorable(Behaviour::Good { size: 100_000, delay: Duration::ZERO }, 50).await;
+    let folder = h.folder("ledger");
+    h.add_app("ledger", &app.url, &folder, &["--keep-last", "5"]).await;
+    let first = h.cli(&["run", "ledger"]).await;
+    first.assert_success();
+    h.cli(&["run", "ledger"]).await.assert_success();
+    assert_eq!(live_copies(&h).await.len(), 2);
+
+    // The safety backup before a restore makes a copy and runs no retention (no full listing):
+    // the copies it did not look at stay counted.
+    h.cli(&["restore", "ledger", &first.field("file").unwrap()]).await.assert_success();
+    let safety = runs(&h).await.pop().unwrap();
+    assert_eq!((safety.trigger.as_str(), safety.status.as_str()), ("safety", "succeeded"));
+    assert_eq!(h.double.files_in(&folder).len(), 3);
+    let live = live_copies(&h).await;
+    assert_eq!(live.len(), 3, "every stored copy is still in the inventory: {live:#?}");
+}
+
+#[tokio::test]
+async fn a_restore_is_a_queued_job_its_safety_backup_is_told_and_a_kill_mid_import_leaves_it_interrupted() {
+    let h = Harness::sqlite().await;
+    // 4 MiB taken back in 64 KiB pieces with a pause after each: several seconds of import, so
+    // a kill lands in the middle of it.
+    let size = 4 * MIB;
+    let app = sdk_apps::spawn_slow_restorable(
+        Behaviour::Good { size, delay: Duration::ZERO },
+        51,
+        Duration::from_millis(120),
+    )
+    .await;
+    let folder = h.folder("ledger");
+    h.add_app("ledger", &app.url, &folder, &[]).await;
+    let made = h.cli(&["run", "ledger"]).await;
+    made.assert_success();
+    let copy = made.field("file").unwrap();
+
+    let pings = Recorder::start(0).await;
+    let mut served = h.serve(&[]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let channel = session
+        .post(
+            "/notifications",
+            &[
+                ("kind", "ping"),
+                ("name", "healthchecks"),
+                ("app", "ledger"),
+                ("ping_start", &format!("{}/ping/start", pings.url)),
+                ("ping_success", &format!("{}/ping", pings.url)),
+                ("ping_fail", &format!("{}/ping/fail", pings.url)),
+            ],
+        )
+        .await;
+    assert_eq!(channel.status(), reqwest::StatusCode::SEE_OTHER);
+    let token = session.api_token("lifecycle").await;
+    let api = |url: &str, path: &str| web::client().get(format!("{url}{path}")).bearer_auth(&token).send();
+
+    let started = web::client()
+        .post(format!("{}/api/v1/apps/ledger/copies/{copy}/restore", served.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"confirm": "ledger", "safety_backup": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), reqwest::StatusCode::ACCEPTED);
+    let view: serde_json::Value = started.json().await.unwrap();
+    let id = view["id"].as_i64().unwrap();
+    assert_eq!(view["status"], "queued", "recorded, then queued as a job: {view}");
+
+    // The safety backup runs as part of the restore job, and is told like any run.
+    let pinged = pings.wait_for(Duration::from_secs(60), |s| s.len() >= 2).await;
+    let paths: Vec<&str> = pinged.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/ping/start", "/ping"], "the safety backup says it started and that it succeeded");
+
+    // While it imports, the queue (API and page) shows it.
+    eventually(Duration::from_secs(60), "the restore is importing", || async {
+        let queue: serde_json::Value = api(&served.url, "/api/v1/queue").await.unwrap().json().await.unwrap();
+        let restores = queue["restores"].as_array().cloned().unwrap_or_default();
+        restores.iter().any(|r| r["id"] == id && r["status"] == "running" && r["phase"] == "import")
+    })
+    .await;
+    let page = session.page("/queue").await;
+    assert!(page.contains("id=\"restores\"") && page.contains(&format!("href=\"/restores/{id}\"")), "{page}");
+
+    // Killed mid-import: the app sees its upload cut and commits nothing.
+    served.kill().await;
+    let row = restore_row(&h, id).await;
+    assert_eq!(row.status.as_str(), "running", "the kill landed mid-restore: {row:?}");
+    assert!((row.bytes as u64) < size, "the kill landed before the end of the copy: {row:?}");
+
+    // After a restart the job comes back, finds the restore silent, and records it interrupted.
+    let restarted = h.serve(&[]).await;
+    eventually(Duration::from_secs(60), "the restore is recorded as interrupted", || async {
+        restore_row(&h, id).await.status.as_str() == "interrupted"
+    })
+    .await;
+    let row = restore_row(&h, id).await;
+    assert!(row.error.as_deref().unwrap_or_default().contains("never resumed"), "{row:?}");
+    assert!(row.finished_at.is_some());
+    assert!(app.restored().is_empty(), "the app's data is as it left it: {:?}", app.restored());
+    let queue: serde_json::Value = api(&restarted.url, "/api/v1/queue").await.unwrap().json().await.unwrap();
+    assert_eq!(queue["restores"], serde_json::json!([]), "an interrupted restore has left the queue");
+    let safety = runs(&h).await.into_iter().find(|r| Some(r.id) == row.safety_run_id).unwrap();
+    assert_eq!(safety.status.as_str(), "succeeded");
+}
