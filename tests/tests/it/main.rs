@@ -10,6 +10,7 @@ mod gdrive;
 mod remote_storage;
 mod restore;
 mod scheduling;
+mod schema;
 mod sdk_examples;
 mod sdk_memory;
 mod sdk_postgres;
