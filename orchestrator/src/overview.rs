@@ -250,21 +250,14 @@ pub struct Worker {
 
 /// The processes known to the queue, most recently seen first.
 pub async fn workers(db: &DatabaseConnection) -> Result<Vec<Worker>, DbErr> {
-    let backend = db.get_database_backend();
-    let sql = if crate::db::is_postgres(db) {
-        "SELECT id, CAST(EXTRACT(EPOCH FROM last_seen) AS BIGINT) AS last_seen, \
-         CAST(EXTRACT(EPOCH FROM started_at) AS BIGINT) AS started_at FROM apalis.workers \
-         ORDER BY last_seen DESC LIMIT 100"
-    } else {
-        "SELECT id, last_seen, started_at FROM Workers ORDER BY last_seen DESC LIMIT 100"
-    };
+    let sql = crate::db::dialect::Dialect::of(db).queue_workers_sql();
     #[derive(FromQueryResult)]
     struct Row {
         id: String,
         last_seen: i64,
         started_at: Option<i64>,
     }
-    let rows = Row::find_by_statement(Statement::from_string(backend, sql)).all(db).await?;
+    let rows = Row::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await?;
     Ok(rows.into_iter().map(|r| Worker { id: r.id, last_seen: r.last_seen, started_at: r.started_at }).collect())
 }
 

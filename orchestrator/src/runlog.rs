@@ -4,9 +4,15 @@
 //!
 //! The layer only queues lines; one task per process writes them in batches, so a run never
 //! waits on its own log. Lines carry their fields; nothing logged in this codebase is a secret.
+//!
+//! The layer is process-wide and a run id only means something in its own database, so one
+//! database per process receives lines: the first attached whose writer is still alive. A
+//! second service in the same process (tests start several) attaches nothing while the first
+//! lives; it must not install [`layer`] expecting its own runs' lines, which would go to the
+//! first one's database. `orchestrator` runs one service per process, so this never arises there.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -31,7 +37,12 @@ enum Message {
     Flush(oneshot::Sender<()>),
 }
 
-static SINK: OnceLock<mpsc::Sender<Message>> = OnceLock::new();
+/// Where lines go: the writer of the attached database, with the number of its attachment.
+static SINK: Mutex<Option<(u64, mpsc::Sender<Message>)>> = Mutex::new(None);
+
+fn sink() -> Option<mpsc::Sender<Message>> {
+    SINK.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(_, tx)| tx.clone())
+}
 
 /// The run a span belongs to, stored in the span's extensions.
 struct RunId(i64);
@@ -62,11 +73,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Ru
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(sink) = SINK.get() else { return };
         let Some(scope) = ctx.event_scope(event) else { return };
         let Some(run_id) = scope.into_iter().find_map(|span| span.extensions().get::<RunId>().map(|r| r.0)) else {
             return;
         };
+        let Some(sink) = sink() else { return };
         let mut text = Text::default();
         event.record(&mut text);
         let line = run_log::ActiveModel {
@@ -139,19 +150,44 @@ impl Visit for Text {
     }
 }
 
-/// Starts this process's writer of run log lines into `db`. Call once, after the database is
-/// open; later calls do nothing.
-pub fn attach(db: DatabaseConnection) {
+/// Starts this process's writer of run log lines into `db`. Returns the attachment when this
+/// call made it, or `None` when lines already go to a live writer (see the module docs). A writer
+/// whose runtime has ended (an earlier test's) counts as gone.
+pub fn attach(db: DatabaseConnection) -> Option<Attachment> {
+    static ATTACHMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    if sink.as_ref().is_some_and(|(_, tx)| !tx.is_closed()) {
+        return None;
+    }
+    let number = ATTACHMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(10_000);
-    if SINK.set(tx).is_ok() {
-        tokio::spawn(write_lines(db, rx));
+    tokio::spawn(write_lines(db, rx));
+    *sink = Some((number, tx));
+    Some(Attachment { number })
+}
+
+/// Proof that lines go to one's database; [`Attachment::detach`] ends it.
+#[derive(Debug)]
+pub struct Attachment {
+    number: u64,
+}
+
+impl Attachment {
+    /// Stores every line queued so far, then sends no more lines to this database, so another
+    /// service in the process can attach.
+    pub async fn detach(self) {
+        flush().await;
+        let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+        if sink.as_ref().is_some_and(|(number, _)| *number == self.number) {
+            *sink = None;
+        }
     }
 }
 
 /// Waits until every line queued so far is stored (before a CLI command exits, or before a
 /// test reads them).
 pub async fn flush() {
-    let Some(sink) = SINK.get() else { return };
+    let Some(sink) = sink() else { return };
     let (tx, rx) = oneshot::channel();
     if sink.send(Message::Flush(tx)).await.is_ok() {
         let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;

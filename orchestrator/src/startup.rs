@@ -1,15 +1,37 @@
-//! Wiring: settings in, the open database, registry, destination and runner out. `main.rs` and
-//! the tests go through here; nothing else reads the environment.
+//! Wiring: settings in, a running service (or, for one-shot commands, the open database,
+//! registry, destination and runner) out. `main.rs` and the tests go through here; nothing else
+//! reads the environment.
+//!
+//! Process-wide state a second [`Service`] in the same process shares (tests start several):
+//! - the run log writer (`crate::runlog`): one database per process receives run log lines; a
+//!   second service running at the same time records none (see that module);
+//! - the queue's in-process wake-up (`jobs::queue::announce`): a job queued by one service
+//!   also wakes the other's idle workers, which then poll their own queue once and find nothing;
+//! - Drive error counters (`backup_drive_errors_total` in `/metrics`) count every service's
+//!   errors;
+//! - `serve --demo` writes its sample under the working folder, which every service shares.
+//!
+//! None of these lets one service act on the other's database. Leases and worker names are
+//! per service: see [`Service::build`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::backup::run::Runner;
-use crate::config::Settings;
+use crate::config::{Env, Settings};
+use crate::http::health::Health;
+use crate::jobs::worker::{Jobs, WorkerSettings};
 use crate::notify::Notifier;
 use crate::registry::Registry;
+use crate::schedule::scheduler::Scheduler;
 use crate::secrets::{self, SecretBox};
 use crate::storage::destination::Destination;
 
@@ -27,11 +49,16 @@ pub struct Context {
 }
 
 /// Opens the database (migrating it), checks `SECRET_KEY` against it, and opens the destination.
+/// The run log of this process goes to this database until it exits.
 pub async fn open(settings: &Settings) -> anyhow::Result<Context> {
-    let sqlite_file = settings.database_url.strip_prefix("sqlite:").map(|rest| {
-        let path = rest.trim_start_matches("//");
-        std::path::PathBuf::from(path.split('?').next().unwrap_or_default())
-    });
+    let ctx = connect(settings).await?;
+    // A one-shot command lives as long as its process: the attachment is never ended.
+    let _ = crate::runlog::attach(ctx.db.clone());
+    Ok(ctx)
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Context> {
+    let sqlite_file = crate::db::dialect::sqlite_file(&settings.database_url);
     let key = secrets::load_key(settings.secret_key.clone(), sqlite_file.as_deref()).map_err(anyhow::Error::msg)?;
     let secrets = Arc::new(SecretBox::new(&key).map_err(anyhow::Error::msg)?);
     let db = crate::db::connect(&settings.database_url)
@@ -51,8 +78,222 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Context> {
         stopping: Default::default(),
         notifier: notifier.clone(),
     };
-    crate::runlog::attach(db.clone());
     Ok(Context { registry: Registry::new(db.clone(), secrets), db, runner, notifier })
+}
+
+/// Settings only the service reads.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// `LISTEN_ADDR` (default 127.0.0.1:8080).
+    pub listen: SocketAddr,
+    /// Workers.
+    pub workers: WorkerSettings,
+    /// `SCHEDULER_TICK_MS` (default 1000).
+    pub tick: Duration,
+    /// `SHUTDOWN_GRACE` seconds (default 30).
+    pub grace: Duration,
+    /// The web UI and API.
+    pub web: crate::config::web::WebSettings,
+}
+
+impl ServeSettings {
+    /// Reads them; every problem at once.
+    pub fn from_env(env: &Env) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let listen = env.get("LISTEN_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen.parse().unwrap_or_else(|_| {
+            errors.push(format!("LISTEN_ADDR={listen:?}: use HOST:PORT, e.g. 0.0.0.0:8080"));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let d = WorkerSettings::default();
+        let workers = WorkerSettings {
+            concurrency: env.number("MAX_CONCURRENT_BACKUPS", d.concurrency, &mut errors).max(1),
+            heartbeat: Duration::from_millis(
+                env.number("QUEUE_HEARTBEAT_MS", d.heartbeat.as_millis() as u64, &mut errors).max(100),
+            ),
+            missed_heartbeats: env.number("QUEUE_MISSED_HEARTBEATS", d.missed_heartbeats, &mut errors).max(1),
+            poll: Duration::from_millis(env.number("QUEUE_POLL_MS", d.poll.as_millis() as u64, &mut errors).max(10)),
+            max_attempts: env.number("MAX_ATTEMPTS", d.max_attempts, &mut errors).max(1),
+            retry_delay: Duration::from_secs(env.number("RETRY_DELAY_SECS", d.retry_delay.as_secs(), &mut errors)),
+            job_timeout: Duration::from_secs(env.number("JOB_TIMEOUT", d.job_timeout.as_secs(), &mut errors).max(1)),
+        };
+        let tick = Duration::from_millis(env.number("SCHEDULER_TICK_MS", 1000u64, &mut errors).max(50));
+        let grace = Duration::from_secs(env.number("SHUTDOWN_GRACE", 30u64, &mut errors));
+        let web = crate::config::web::WebSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        match web {
+            Some(web) if errors.is_empty() => Ok(ServeSettings { listen, workers, tick, grace, web }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The running service: HTTP server, scheduler, workers, notifications and the staleness
+/// watcher, on one database. Dropping it asks every part to stop without waiting; [`Service::stop`]
+/// stops it the graceful way.
+#[derive(Debug)]
+pub struct Service {
+    addr: SocketAddr,
+    ctx: Context,
+    admin_user: String,
+    generated_password: Option<SecretString>,
+    grace: Duration,
+    stop: watch::Sender<bool>,
+    worker: Option<JoinHandle<Result<(), crate::jobs::worker::WorkerStopped>>>,
+    scheduler: JoinHandle<()>,
+    staleness: JoinHandle<()>,
+    notifier: JoinHandle<()>,
+    server: JoinHandle<std::io::Result<()>>,
+    run_log: Option<crate::runlog::Attachment>,
+}
+
+impl Service {
+    /// Opens the database (migrating it) and the destination, resolves the admin account, and
+    /// starts every part, serving HTTP on `listener`. `demo` also starts and registers the sample
+    /// app of `serve --demo`.
+    pub async fn build(
+        settings: &Settings,
+        serve: &ServeSettings,
+        demo: bool,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Service> {
+        let addr = listener.local_addr().context("the listener has no address")?;
+        let ctx = connect(settings).await?;
+        // Everything that can fail comes before anything starts, so a failed build leaves
+        // nothing running.
+        let demo_app = if demo { Some(crate::cli::demo::start(&ctx).await?) } else { None };
+        let (admin, generated_password) =
+            crate::http::auth::admin::resolve(&ctx.db, &serve.web).await.map_err(anyhow::Error::msg)?;
+        let run_log = crate::runlog::attach(ctx.db.clone());
+
+        let (stop, stop_rx) = watch::channel(false);
+        if ctx.notifier.settings().public_url.is_none() {
+            ctx.notifier.default_base_url(format!("http://{addr}"));
+        }
+        let notifier = tokio::spawn(ctx.notifier.clone().run(stop_rx.clone()));
+        let staleness = tokio::spawn(ctx.notifier.clone().watch_staleness(stop_rx.clone()));
+        let scheduler = Scheduler::new(ctx.db.clone());
+        let health = Health {
+            db: ctx.db.clone(),
+            last_tick: scheduler.last_tick.clone(),
+            max_tick_age: serve.tick * 5 + Duration::from_secs(5),
+        };
+        let scheduler = tokio::spawn(scheduler.run(serve.tick, stop_rx.clone()));
+
+        let jobs =
+            Arc::new(Jobs { runner: ctx.runner.clone(), registry: ctx.registry.clone(), settings: serve.workers });
+        let worker = tokio::spawn(crate::jobs::worker::run(jobs, worker_name(&ctx.runner.holder), stop_rx.clone()));
+
+        let admin_user = admin.user.clone();
+        let web = Arc::new(crate::http::state::WebState {
+            throttle: crate::http::auth::throttle::Throttle::new(serve.web.login_max_failures),
+            settings: serve.web.clone(),
+            admin,
+            demo_app,
+            ctx: ctx.clone(),
+        });
+        let mut http_stop = stop_rx;
+        let app = crate::http::app(health, web).into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "serving");
+        Ok(Service {
+            addr,
+            ctx,
+            admin_user,
+            generated_password,
+            grace: serve.grace,
+            stop,
+            worker: Some(worker),
+            scheduler,
+            staleness,
+            notifier,
+            server,
+            run_log,
+        })
+    }
+
+    /// Where it serves HTTP.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its database, registry, runner and notifier.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The admin's user name and password when this start generated the password (it is stored
+    /// only as a hash: show it once).
+    pub fn generated_admin_password(&self) -> Option<(&str, &SecretString)> {
+        self.generated_password.as_ref().map(|p| (self.admin_user.as_str(), p))
+    }
+
+    /// Waits while the service runs. It only ends on its own when its workers stop, which is a
+    /// failure; after that, [`Service::stop`] stops the rest.
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
+        let Some(worker) = self.worker.as_mut() else { return std::future::pending().await };
+        let result = worker.await;
+        self.worker = None;
+        let _ = self.stop.send(true);
+        bail!("the workers stopped: {:?}", result)
+    }
+
+    /// Stops taking jobs, gives running backups the grace period (`SHUTDOWN_GRACE`) to finish,
+    /// then stops them (their uploads are never finalized, so no partial file appears; the queue
+    /// runs them again once a service is up); then sends the notifications still due, stores the
+    /// run log and closes the HTTP server.
+    pub async fn stop(mut self) {
+        tracing::info!(grace = ?self.grace, "stopping: no new jobs; letting running backups finish");
+        let _ = self.stop.send(true);
+        if let Some(mut worker) = self.worker.take()
+            && tokio::time::timeout(self.grace, &mut worker).await.is_err()
+        {
+            // Abort the uploads (no file appears), record the runs as stopped and queue them again.
+            tracing::warn!("running backups did not finish within the grace period; stopping them");
+            self.ctx.runner.stopping.store(true, Ordering::Relaxed);
+            if tokio::time::timeout(Duration::from_secs(10), &mut worker).await.is_err() {
+                worker.abort();
+            }
+        }
+        let _ = (&mut self.scheduler).await;
+        let _ = (&mut self.staleness).await;
+        // Notifications queued by the last runs get one more chance before the service ends.
+        if tokio::time::timeout(Duration::from_secs(10), &mut self.notifier).await.is_err() {
+            tracing::warn!("notifications still being sent at exit are retried by the next process");
+        }
+        match self.run_log.take() {
+            Some(run_log) => run_log.detach().await,
+            None => crate::runlog::flush().await,
+        }
+        let _ = (&mut self.server).await;
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The queue's name for this service's workers, unique per start: `HOLDER-START_MS`, where the
+/// start is made later than any earlier start in this process so that two services started in
+/// the same millisecond (tests) still differ.
+fn worker_name(holder: &str) -> String {
+    static LAST_START: AtomicI64 = AtomicI64::new(0);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut last = LAST_START.load(Ordering::Relaxed);
+    loop {
+        let start = now.max(last + 1);
+        match LAST_START.compare_exchange_weak(last, start, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return format!("{holder}-{start}"),
+            Err(actual) => last = actual,
+        }
+    }
 }
 
 fn hostname() -> String {

@@ -1,7 +1,11 @@
 //! The orchestrator as an operator runs it: its command line, a database of its own (SQLite in
-//! a temporary folder, or a fresh PostgreSQL database), and the Drive double as destination.
+//! a temporary folder, or a fresh PostgreSQL database), and the Drive double (or a folder) as
+//! destination. The service runs either as a real `orchestrator serve` process ([`Harness::serve`],
+//! for tests that kill, restart or replicate it, or read what it prints) or inside the test
+//! process ([`Harness::start`], built by the same `startup::Service` the binary uses).
 
 use drive_double::{DriveDouble, Options};
+use orchestrator::startup::{ServeSettings, Service};
 
 use crate::apps::TOKEN;
 use crate::cli::{Input, Run, run};
@@ -38,6 +42,16 @@ impl Harness {
         let dir = temp_dir();
         let url = format!("sqlite://{}/orchestrator.db?mode=rwc", dir.display());
         Harness::with_database(dir, url, options).await
+    }
+
+    /// A harness on SQLite whose destination is a folder of its own (`STORAGE=fs`), for tests
+    /// that do not look at Drive. [`Harness::stored_files`] lists what lands there.
+    pub async fn local() -> Harness {
+        let mut h = Harness::sqlite().await;
+        let root = h.dir.join("backups");
+        h.set("STORAGE", "fs");
+        h.set("FS_ROOT", &root.display().to_string());
+        h
     }
 
     /// A harness on this PostgreSQL database URL.
@@ -99,14 +113,7 @@ impl Harness {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs([
-                ("LISTEN_ADDR", "127.0.0.1:0"),
-                ("SCHEDULER_TICK_MS", "200"),
-                ("QUEUE_HEARTBEAT_MS", "500"),
-                ("QUEUE_MISSED_HEARTBEATS", "2"),
-                ("QUEUE_POLL_MS", "100"),
-                ("RETRY_DELAY_SECS", "1"),
-            ])
+            .envs(SERVE_SETTINGS)
             .envs(extra.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -135,6 +142,38 @@ impl Harness {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let pid = child.id().expect("running");
         Served { child, url, pid, printed }
+    }
+
+    /// Starts the service inside this test process on a free port, with this installation's
+    /// settings, the fast test heartbeats of [`Harness::serve`], and `extra`. It stops when the
+    /// returned [`TestApp`] is stopped or dropped.
+    pub async fn start(&self, extra: &[(&str, &str)]) -> TestApp {
+        let mut pairs: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        pairs.extend_from_slice(&SERVE_SETTINGS);
+        pairs.extend_from_slice(extra);
+        let env = orchestrator::config::Env::from_pairs(pairs);
+        let settings = orchestrator::config::Settings::from_env(&env).unwrap_or_else(|e| panic!("settings: {e:?}"));
+        let serve = ServeSettings::from_env(&env).unwrap_or_else(|e| panic!("serve settings: {e:?}"));
+        let listener = tokio::net::TcpListener::bind(serve.listen).await.expect("bind a free port");
+        let service = Service::build(&settings, &serve, false, listener).await.expect("the service starts");
+        TestApp { url: format!("http://{}", service.addr()), service: Some(service) }
+    }
+
+    /// The names of the files stored in `folder` of a [`Harness::local`] destination, sorted
+    /// (without the properties kept beside each).
+    pub fn stored_files(&self, folder: &str) -> Vec<String> {
+        let root = self.env.iter().find(|(k, _)| k == "FS_ROOT").map(|(_, v)| v.clone()).expect("a local harness");
+        let mut names: Vec<String> = match std::fs::read_dir(std::path::Path::new(&root).join(folder)) {
+            Ok(entries) => entries
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".props.json"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
     }
 
     /// A new folder in the shared drive.
@@ -169,11 +208,44 @@ impl Drop for Harness {
     }
 }
 
-fn temp_dir() -> std::path::PathBuf {
+/// A new, empty folder under the system's temporary folder, unique to this call.
+pub fn temp_dir() -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let dir = std::env::temp_dir().join(format!("e2e-orch-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
+}
+
+/// What every test service runs with, on top of the installation's settings: a free port, and
+/// heartbeats and polls fast enough for tests.
+const SERVE_SETTINGS: [(&str, &str); 6] = [
+    ("LISTEN_ADDR", "127.0.0.1:0"),
+    ("SCHEDULER_TICK_MS", "200"),
+    ("QUEUE_HEARTBEAT_MS", "500"),
+    ("QUEUE_MISSED_HEARTBEATS", "2"),
+    ("QUEUE_POLL_MS", "100"),
+    ("RETRY_DELAY_SECS", "1"),
+];
+
+/// The service running inside the test process.
+pub struct TestApp {
+    /// Its HTTP base URL.
+    pub url: String,
+    service: Option<Service>,
+}
+
+impl TestApp {
+    /// Its database, registry, runner and notifier.
+    pub fn context(&self) -> &orchestrator::startup::Context {
+        self.service.as_ref().expect("running").context()
+    }
+
+    /// Stops it the way SIGTERM stops `serve`, and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(service) = self.service.take() {
+            service.stop().await;
+        }
+    }
 }
 
 /// A running `orchestrator serve`.

@@ -79,11 +79,7 @@ impl Cli {
             Command::Restore { app, copy, no_safety_backup } => {
                 restore::restore(&context(env).await?, &app, &copy, !no_safety_backup).await
             }
-            Command::Serve { demo } => {
-                let settings =
-                    serve::ServeSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
-                serve::serve(context(env).await?, settings, demo).await
-            }
+            Command::Serve { demo } => serve::serve(env, demo).await,
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,
         }
     }

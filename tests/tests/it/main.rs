@@ -11,6 +11,7 @@ mod lifecycle;
 mod remote_storage;
 mod restore;
 mod scheduling;
+mod schema;
 mod sdk_examples;
 mod sdk_memory;
 mod sdk_postgres;

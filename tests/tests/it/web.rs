@@ -1,6 +1,7 @@
-//! The web UI and the JSON API over real HTTP: `orchestrator serve` as a process, SQLite, the
-//! Drive double, and an app built with client-sdk. (The browser tests drive the same pages in
-//! Chromium.)
+//! The web UI and the JSON API over real HTTP: the service started inside the test process on
+//! SQLite with a folder as destination, and apps built with client-sdk. Tests that restart the
+//! service or read what it prints run `orchestrator serve` as a process. (The browser tests drive
+//! the same pages in Chromium.)
 
 use std::time::Duration;
 
@@ -41,8 +42,8 @@ async fn app_count(h: &Harness) -> u64 {
 
 #[tokio::test]
 async fn pages_need_a_session_and_every_api_route_needs_a_token() {
-    let h = Harness::sqlite().await;
-    let served = h.serve(&[]).await;
+    let h = Harness::local().await;
+    let served = h.start(&[]).await;
     let http = web::client();
     for path in [
         "/",
@@ -111,8 +112,8 @@ async fn pages_need_a_session_and_every_api_route_needs_a_token() {
 
 #[tokio::test]
 async fn pages_carry_security_headers_and_no_inline_script() {
-    let h = Harness::sqlite().await;
-    let served = h.serve(&[]).await;
+    let h = Harness::local().await;
+    let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     for path in ["/", "/apps/new", "/runs", "/tokens", "/notifications"] {
         let response = session.get(path).await;
@@ -133,12 +134,12 @@ async fn pages_carry_security_headers_and_no_inline_script() {
 
 #[tokio::test]
 async fn form_posts_without_the_csrf_token_are_refused_and_change_nothing() {
-    let h = Harness::sqlite().await;
+    let h = Harness::local().await;
     let app = sdk_apps::spawn(Behaviour::Good { size: 1000, delay: Duration::ZERO }, 3).await;
-    let folder = h.folder("billing");
-    let served = h.serve(&[]).await;
+    let folder = "billing";
+    let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
-    let fields = app_form("billing", &app.url, &folder, "0 3 * * *");
+    let fields = app_form("billing", &app.url, folder, "0 3 * * *");
     let refused = session.post_raw("/apps/new", &fields).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no CSRF token");
     let mut forged = fields.clone();
@@ -159,8 +160,8 @@ async fn form_posts_without_the_csrf_token_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn sign_in_is_throttled_after_repeated_failures_and_audited() {
-    let h = Harness::sqlite().await;
-    let served = h.serve(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    let h = Harness::local().await;
+    let served = h.start(&[("LOGIN_MAX_FAILURES", "3")]).await;
     for _ in 0..3 {
         let (response, session) = try_sign_in(&served.url, ADMIN_USER, "wrong password").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -199,15 +200,15 @@ async fn a_generated_admin_password_is_printed_once_and_works() {
 
 #[tokio::test]
 async fn the_ui_registers_an_app_runs_it_live_and_never_shows_its_token() {
-    let h = Harness::sqlite().await;
+    let h = Harness::local().await;
     let size = 3 * MIB + 5;
     let app = sdk_apps::spawn(Behaviour::Good { size, delay: Duration::ZERO }, 7).await;
-    let folder = h.folder("billing");
-    let served = h.serve(&[]).await;
+    let folder = "billing";
+    let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
 
     // One invalid field: the error shows next to it, and nothing is stored.
-    let bad = app_form("billing", &app.url, &folder, "0 25 * * *");
+    let bad = app_form("billing", &app.url, folder, "0 25 * * *");
     let response = session.post("/apps/new", &bad).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
@@ -233,7 +234,7 @@ async fn the_ui_registers_an_app_runs_it_live_and_never_shows_its_token() {
     assert!(html.contains("class=\"check-result bad\"") && html.contains("refused the token"), "a wrong token says so");
 
     // Fixed and saved.
-    let good = app_form("billing", &app.url, &folder, "0 3 * * *");
+    let good = app_form("billing", &app.url, folder, "0 3 * * *");
     let saved = session.post("/apps/new", &good).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let app_page = session.page("/apps/billing").await;
@@ -255,7 +256,7 @@ async fn the_ui_registers_an_app_runs_it_live_and_never_shows_its_token() {
     let expected = expected_sha256(size, 7);
     let app_page = session.page("/apps/billing").await;
     assert!(app_page.contains(&expected), "the copy's verified sha256 is shown");
-    let name = h.double.files_in(&folder)[0].name.clone();
+    let name = h.stored_files(folder)[0].clone();
     assert!(app_page.contains(&name));
     let download = session.get(&format!("/apps/billing/copies/{name}/download")).await;
     assert_eq!(download.status(), StatusCode::OK);
@@ -308,11 +309,11 @@ async fn api(
 async fn the_api_manages_apps_runs_and_copies_with_field_errors() {
     use reqwest::Method;
     use serde_json::json;
-    let h = Harness::sqlite().await;
+    let h = Harness::local().await;
     let size = MIB + 3;
     let app = sdk_apps::spawn(Behaviour::Good { size, delay: Duration::ZERO }, 11).await;
-    let folder = h.folder("crm");
-    let served = h.serve(&[]).await;
+    let folder = "crm";
+    let served = h.start(&[]).await;
     let session: WebSession = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let token = session.api_token("ci").await;
     let url = served.url.as_str();
@@ -413,7 +414,7 @@ async fn the_api_manages_apps_runs_and_copies_with_field_errors() {
 
     let deleted = api(url, &token, Method::DELETE, &format!("/api/v1/apps/crm/copies/{name}"), None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert!(h.double.files_in(&folder).is_empty());
+    assert!(h.stored_files(folder).is_empty());
     let gone = api(url, &token, Method::DELETE, &format!("/api/v1/apps/crm/copies/{name}"), None).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 
@@ -433,8 +434,8 @@ async fn the_api_manages_apps_runs_and_copies_with_field_errors() {
 
 #[tokio::test]
 async fn pages_follow_the_browser_language_and_the_switch() {
-    let h = Harness::sqlite().await;
-    let served = h.serve(&[]).await;
+    let h = Harness::local().await;
+    let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let http = web::client();
     let spanish = http
@@ -505,19 +506,19 @@ async fn demo_mode_registers_a_sample_app_that_backs_up_on_test_now() {
 #[tokio::test]
 async fn a_restore_from_the_ui_puts_the_directory_back_after_a_safety_backup() {
     use crate::sdk_examples::{read_tree, write_tree};
-    let h = Harness::sqlite().await;
+    let h = Harness::local().await;
     let data = h.dir().join("files");
     write_tree(&data);
     let original = read_tree(&data);
     let app = e2e::apps::RunningApp::start("directory", &["--dir", data.to_str().unwrap()], &[]).await;
-    let folder = h.folder("files");
-    h.add_app("files", &app.url, &folder, &[]).await;
+    let folder = "files";
+    h.add_app("files", &app.url, folder, &[]).await;
     h.cli(&["run", "files"]).await.assert_success();
-    let copy = h.double.files_in(&folder)[0].name.clone();
+    let copy = h.stored_files(folder)[0].clone();
     std::fs::write(data.join("a.txt"), "changed after the backup\n").unwrap();
     std::fs::write(data.join("new.txt"), "added after the backup\n").unwrap();
 
-    let served = h.serve(&[]).await;
+    let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let app_page = session.page("/apps/files").await;
     let restore_link = format!("/apps/files/copies/{copy}/restore");
@@ -540,7 +541,7 @@ async fn a_restore_from_the_ui_puts_the_directory_back_after_a_safety_backup() {
     assert_eq!(read_tree(&data), original, "the folder is as it was when backed up");
     let page = session.page(&restore_path).await;
     assert!(page.contains("id=\"safety-run\""), "the safety backup is linked");
-    assert_eq!(h.double.files_in(&folder).len(), 2, "the safety backup is a second copy");
+    assert_eq!(h.stored_files(folder).len(), 2, "the safety backup is a second copy");
     let audit = session.page("/audit").await;
     assert!(audit.contains("<code>restore.start</code>") && audit.contains("<code>restore.finish</code>"));
 
@@ -570,7 +571,7 @@ async fn a_restore_from_the_ui_puts_the_directory_back_after_a_safety_backup() {
         .unwrap();
     assert_eq!(follow_to_end(events, Duration::from_secs(90)).await["status"], "succeeded");
     assert_eq!(read_tree(&data), original);
-    assert_eq!(h.double.files_in(&folder).len(), 2, "no safety backup this time");
+    assert_eq!(h.stored_files(folder).len(), 2, "no safety backup this time");
 }
 
 /// Parses the Prometheus text format strictly enough to catch a malformed line: `# HELP`/`# TYPE`
@@ -611,11 +612,11 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
 
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_change_as_runs_happen() {
-    let h = Harness::sqlite().await;
+    let h = Harness::local().await;
     let app = sdk_apps::spawn(Behaviour::Good { size: 2 * MIB, delay: Duration::ZERO }, 5).await;
-    let folder = h.folder("billing");
-    h.add_app("billing", &app.url, &folder, &[]).await;
-    let served = h.serve(&[("METRICS_TOKEN", "scrape-me")]).await;
+    let folder = "billing";
+    h.add_app("billing", &app.url, folder, &[]).await;
+    let served = h.start(&[("METRICS_TOKEN", "scrape-me")]).await;
     let http = web::client();
     let url = format!("{}/metrics", served.url);
     assert_eq!(http.get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
@@ -654,8 +655,8 @@ async fn metrics_parse_as_prometheus_text_and_change_as_runs_happen() {
 
 #[tokio::test]
 async fn metrics_are_off_without_a_token() {
-    let h = Harness::sqlite().await;
-    let served = h.serve(&[]).await;
+    let h = Harness::local().await;
+    let served = h.start(&[]).await;
     let response = web::client().get(format!("{}/metrics", served.url)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.unwrap().contains("METRICS_TOKEN"));

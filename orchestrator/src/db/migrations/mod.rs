@@ -1,0 +1,32 @@
+//! Schema migrations, in order, one file each. Never edit a released migration: add one.
+//!
+//! Each migration spells out its name: the name is recorded in every database's history, so
+//! renaming or moving a file must never change it. The identifiers of a table live in the
+//! migration that creates it; later migrations import them from there.
+
+mod m0001_initial;
+mod m0002_schedule_fires;
+mod m0003_web;
+mod m0004_alerts;
+mod m0005_run_indexes;
+
+use sea_orm_migration::prelude::*;
+
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_initial::M0001Initial),
+            Box::new(m0002_schedule_fires::M0002ScheduleFires),
+            Box::new(m0003_web::M0003Web),
+            Box::new(m0004_alerts::M0004Alerts),
+            Box::new(m0005_run_indexes::M0005RunIndexes),
+        ]
+    }
+}
+
+/// A table's `BIGINT` auto-increment primary key, the same in every migration.
+fn id(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).big_integer().not_null().auto_increment().primary_key().to_owned()
+}
