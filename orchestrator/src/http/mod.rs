@@ -1,14 +1,18 @@
 //! The HTTP server: health and readiness, the pages (`ui`), the JSON API (`api`) and the static
-//! assets, behind security headers. Every page but sign-in needs a session; every API route an
+//! assets, behind security headers. What both surfaces serve (live progress, downloads, errors,
+//! extractors) lives beside them; neither imports the other. Every page but sign-in needs a session; every API route an
 //! API token.
 
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod download;
 pub mod error;
+pub mod extract;
 pub mod format;
 pub mod health;
 pub mod i18n;
+pub mod live;
 pub mod metrics;
 pub mod state;
 pub mod ui;

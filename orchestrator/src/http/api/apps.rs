@@ -9,6 +9,7 @@ use crate::backup::copies;
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{AppBody, AppList, AppView, CheckBody, CheckView, CopyView};
 use crate::http::auth::api_token::ApiCaller;
+use crate::http::extract::ApiApp;
 use crate::http::state::Web;
 use crate::registry::input::FieldError;
 
@@ -117,12 +118,7 @@ fn check_view(result: Result<contract_spec::Capabilities, String>) -> CheckView 
 }
 
 /// POST /api/v1/apps/{name}/check: the registered app's capabilities, with its stored token.
-pub async fn check(
-    State(web): State<Web>,
-    _c: ApiCaller,
-    Path(name): Path<String>,
-) -> Result<Json<CheckView>, ApiError> {
-    let app = web.ctx.registry.get(&name).await?;
+pub async fn check(_c: ApiCaller, ApiApp(app): ApiApp) -> Result<Json<CheckView>, ApiError> {
     Ok(Json(check_view(crate::registry::check::check(&app.url, app.token.clone()).await)))
 }
 
@@ -177,7 +173,7 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let (app, file) = find(&web, &name, &copy).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "copy.download", Some(&app.name), Some(&file.name)).await;
-    crate::http::ui::copies::download_response(&web, &app, &file).await.map_err(ApiError::BadGateway)
+    Ok(crate::http::download::response(&web, &app, &file).await?)
 }
 
 /// DELETE /api/v1/apps/{name}/copies/{copy}.

@@ -55,5 +55,5 @@ pub async fn events(
     Path(id): Path<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     load(&web, id).await?;
-    Ok(crate::http::ui::events::restore_stream(&web, id))
+    Ok(crate::http::live::restore_stream(&web, id))
 }

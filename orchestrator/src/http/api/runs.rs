@@ -14,12 +14,12 @@ use crate::http::api::types::{
     AppStatsView, QueueView, RestoreView, RunList, RunLogLine, RunLogView, RunView, StatsView,
 };
 use crate::http::auth::api_token::ApiCaller;
+use crate::http::extract::ApiApp;
 use crate::http::state::Web;
 use crate::overview::{self, RunFilter};
 
 /// POST /api/v1/apps/{name}/runs: queue a manual run now (202 with the run).
-pub async fn run_now(State(web): State<Web>, c: ApiCaller, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let app = web.ctx.registry.get(&name).await?;
+pub async fn run_now(State(web): State<Web>, c: ApiCaller, ApiApp(app): ApiApp) -> Result<Response, ApiError> {
     let run = crate::jobs::queue::run_now(&web.ctx.db, &app).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
     Ok((StatusCode::ACCEPTED, Json(RunView::new(&run, &app.name))).into_response())
@@ -90,7 +90,7 @@ pub async fn events(
     Path(id): Path<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     load(&web, id).await?;
-    Ok(crate::http::ui::events::run_stream(&web, id))
+    Ok(crate::http::live::run_stream(&web, id))
 }
 
 /// GET /api/v1/runs/{id}/log.
@@ -125,9 +125,8 @@ pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsVi
 pub async fn app_stats(
     State(web): State<Web>,
     _c: ApiCaller,
-    Path(name): Path<String>,
+    ApiApp(app): ApiApp,
 ) -> Result<Json<AppStatsView>, ApiError> {
-    let app = web.ctx.registry.get(&name).await?;
     let s = overview::app_stats(&web.ctx.db, app.id).await?;
     Ok(Json(AppStatsView {
         success_rate_30d: s.success_rate(),

@@ -2,16 +2,15 @@
 //! in its destination; deleting the app.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::backup::copies;
 use crate::http::error::PageError;
+use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::format;
 use crate::http::state::Web;
-use crate::http::ui::login::CsrfForm;
 use crate::http::ui::runs::RunRow;
 use crate::http::ui::{Page, render};
 use crate::registry::App;
@@ -106,14 +105,7 @@ pub async fn show(State(web): State<Web>, page: Page, Path(name): Path<String>) 
     render(&view)
 }
 
-async fn set_enabled(
-    web: &Web,
-    page: &Page,
-    name: &str,
-    enabled: bool,
-    csrf: Option<&str>,
-) -> Result<Response, PageError> {
-    page.check_csrf(csrf)?;
+async fn set_enabled(web: &Web, page: &Page, name: &str, enabled: bool) -> Result<Response, PageError> {
     let app = web.ctx.registry.edit(name, &AppInput { enabled: Some(enabled), ..AppInput::default() }).await?;
     let action = if enabled { "app.resume" } else { "app.pause" };
     crate::audit::record(&web.ctx.db, &page.user, action, Some(&app.name), None).await;
@@ -125,9 +117,9 @@ pub async fn pause(
     State(web): State<Web>,
     page: Page,
     Path(name): Path<String>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    set_enabled(&web, &page, &name, false, form.csrf.as_deref()).await
+    set_enabled(&web, &page, &name, false).await
 }
 
 /// POST /apps/{name}/resume.
@@ -135,9 +127,9 @@ pub async fn resume(
     State(web): State<Web>,
     page: Page,
     Path(name): Path<String>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    set_enabled(&web, &page, &name, true, form.csrf.as_deref()).await
+    set_enabled(&web, &page, &name, true).await
 }
 
 /// POST /apps/{name}/run: Test now. Queues a manual run and shows its live progress.
@@ -145,9 +137,8 @@ pub async fn run_now(
     State(web): State<Web>,
     page: Page,
     Path(name): Path<String>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let app = web.ctx.registry.get(&name).await?;
     let run = crate::jobs::queue::run_now(&web.ctx.db, &app).await?;
     crate::audit::record(&web.ctx.db, &page.user, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
@@ -176,7 +167,6 @@ pub async fn confirm_delete(
 /// The delete-app form.
 #[derive(Deserialize)]
 pub struct DeleteForm {
-    csrf: Option<String>,
     #[serde(default)]
     confirm: String,
     delete_copies: Option<String>,
@@ -187,9 +177,8 @@ pub async fn delete(
     State(web): State<Web>,
     page: Page,
     Path(name): Path<String>,
-    Form(form): Form<DeleteForm>,
+    CheckedForm(form): CheckedForm<DeleteForm>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let app = web.ctx.registry.get(&name).await?;
     if form.confirm.trim() != app.name {
         let error = Some(page.t.get("delete.type_name").to_owned());

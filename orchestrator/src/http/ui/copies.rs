@@ -3,17 +3,14 @@
 //! the password; a safety backup first unless the operator opts out).
 
 use askama::Template;
-use axum::Form;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use futures::TryStreamExt;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::backup::copies;
 use crate::http::error::PageError;
+use crate::http::extract::CheckedForm;
 use crate::http::format;
 use crate::http::state::Web;
 use crate::http::ui::{Page, render};
@@ -28,22 +25,6 @@ async fn load(web: &Web, name: &str, copy: &str) -> Result<(App, StoredFile), Pa
     Ok((app, file))
 }
 
-/// The download response of a copy: its bytes as they come from the destination.
-pub async fn download_response(web: &Web, app: &App, file: &StoredFile) -> Result<Response, String> {
-    let stream = web.ctx.runner.destination.reader(&app.folder, file).await.map_err(|e| e.to_string())?;
-    let body = Body::from_stream(stream.map_err(std::io::Error::other));
-    let disposition = format!("attachment; filename=\"{}\"", file.name.replace(['"', '\\', '\r', '\n'], "_"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (header::CONTENT_LENGTH, file.size.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response())
-}
-
 /// GET /apps/{name}/copies/{copy}/download.
 pub async fn download(
     State(web): State<Web>,
@@ -52,7 +33,7 @@ pub async fn download(
 ) -> Result<Response, PageError> {
     let (app, file) = load(&web, &name, &copy).await?;
     crate::audit::record(&web.ctx.db, &page.user, "copy.download", Some(&app.name), Some(&file.name)).await;
-    download_response(&web, &app, &file).await.map_err(PageError::Internal)
+    Ok(crate::http::download::response(&web, &app, &file).await?)
 }
 
 #[derive(Template)]
@@ -86,7 +67,6 @@ pub async fn confirm_delete(
 /// A form confirmed with the password.
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf: Option<String>,
     password: SecretString,
 }
 
@@ -109,9 +89,8 @@ pub async fn delete(
     State(web): State<Web>,
     page: Page,
     Path((name, copy)): Path<(String, String)>,
-    Form(form): Form<PasswordForm>,
+    CheckedForm(form): CheckedForm<PasswordForm>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let (app, file) = load(&web, &name, &copy).await?;
     if let Err(error) = recheck_password(&web, &page, form.password).await {
         let view = DeletePage {

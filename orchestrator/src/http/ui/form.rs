@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Json, Redirect, Response};
 use contract_spec::Capabilities;
@@ -14,6 +13,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::http::error::PageError;
+use crate::http::extract::CheckedForm;
+use crate::http::extract::PageApp;
 use crate::http::format;
 use crate::http::state::Web;
 use crate::http::ui::{Page, render};
@@ -66,7 +67,6 @@ pub struct AppForm {
     #[serde(default)]
     backup_type: String,
     enabled: Option<String>,
-    csrf: Option<String>,
     #[serde(default)]
     action: String,
 }
@@ -120,7 +120,6 @@ impl AppForm {
             priority: app.priority.to_string(),
             backup_type: app.backup_type.clone().unwrap_or_default(),
             enabled: app.enabled.then(|| "on".to_owned()),
-            csrf: None,
             action: String::new(),
         }
     }
@@ -254,18 +253,16 @@ pub async fn new_form(page: Page) -> Result<Html<String>, PageError> {
 }
 
 /// GET /apps/{name}/edit.
-pub async fn edit_form(
-    State(web): State<Web>,
-    page: Page,
-    Path(name): Path<String>,
-) -> Result<Html<String>, PageError> {
-    let app = web.ctx.registry.get(&name).await?;
+pub async fn edit_form(page: Page, PageApp(app): PageApp) -> Result<Html<String>, PageError> {
     form_page(page, Some(app.name.clone()), AppForm::of(&app), Vec::new(), None)
 }
 
 /// POST /apps/new.
-pub async fn create(State(web): State<Web>, page: Page, Form(mut form): Form<AppForm>) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
+pub async fn create(
+    State(web): State<Web>,
+    page: Page,
+    CheckedForm(mut form): CheckedForm<AppForm>,
+) -> Result<Response, PageError> {
     let token = form.carry_token(&web);
     if form.action == "check" {
         let check = match token {
@@ -295,9 +292,8 @@ pub async fn update(
     State(web): State<Web>,
     page: Page,
     Path(name): Path<String>,
-    Form(mut form): Form<AppForm>,
+    CheckedForm(mut form): CheckedForm<AppForm>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let current = web.ctx.registry.get(&name).await?;
     let token = form.carry_token(&web);
     if form.action == "check" {

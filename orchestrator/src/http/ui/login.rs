@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::http::auth::session::{self, set_cookie};
 use crate::http::auth::{cookie, random_token, same};
 use crate::http::error::PageError;
+use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::i18n::{self, Lang, T};
 use crate::http::state::Web;
 use crate::http::ui::{Page, render};
@@ -127,21 +128,13 @@ pub async fn submit(
     }
 }
 
-/// A form that only carries the CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    /// The token.
-    pub csrf: Option<String>,
-}
-
 /// POST /logout.
 pub async fn logout(
     State(web): State<Web>,
     page: Page,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let cookie = session::destroy(&web, &headers, &page.signed).await?;
     crate::audit::record(&web.ctx.db, &page.user, "sign_out", None, None).await;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())

@@ -4,16 +4,15 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::http::error::PageError;
+use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::format;
 use crate::http::state::Web;
-use crate::http::ui::login::CsrfForm;
 use crate::http::ui::{Page, render};
 use crate::notify::channel::{self, ChannelInput, FieldErrors, Kind};
 use crate::notify::outbox;
@@ -151,14 +150,16 @@ pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<FormQuery>
 /// The add-channel form.
 #[derive(Deserialize)]
 pub struct CreateForm {
-    csrf: Option<String>,
     #[serde(flatten)]
     input: ChannelInput,
 }
 
 /// POST /notifications.
-pub async fn create(State(web): State<Web>, page: Page, Form(form): Form<CreateForm>) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
+pub async fn create(
+    State(web): State<Web>,
+    page: Page,
+    CheckedForm(form): CheckedForm<CreateForm>,
+) -> Result<Response, PageError> {
     let input = form.input;
     let db = &web.ctx.db;
     let app_id = match input.app.trim() {
@@ -197,9 +198,8 @@ pub async fn test(
     State(web): State<Web>,
     page: Page,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let found = channel::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("no channel {id}")))?;
     let result = match web.ctx.notifier.send_test(id).await {
         Ok(()) => (true, page.t.fill("notify.test_sent", [("name", found.name.as_str())].as_slice())),
@@ -228,9 +228,8 @@ pub async fn pause(
     State(web): State<Web>,
     page: Page,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     set_enabled(&web, &page, id, false).await
 }
 
@@ -239,9 +238,8 @@ pub async fn resume(
     State(web): State<Web>,
     page: Page,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     set_enabled(&web, &page, id, true).await
 }
 
@@ -250,9 +248,8 @@ pub async fn delete(
     State(web): State<Web>,
     page: Page,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let found = channel::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("no channel {id}")))?;
     channel::delete(&web.ctx.db, id).await?;
     crate::audit::record(&web.ctx.db, &page.user, "notification.delete", Some(&found.name), None).await;

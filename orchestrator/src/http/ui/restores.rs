@@ -3,7 +3,6 @@
 //! it live.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -12,6 +11,7 @@ use serde::Deserialize;
 
 use crate::backup::restore::{self, RestoreRequest};
 use crate::http::error::PageError;
+use crate::http::extract::CheckedForm;
 use crate::http::format;
 use crate::http::state::Web;
 use crate::http::ui::copies::recheck_password;
@@ -53,7 +53,6 @@ pub async fn confirm(
 /// The restore form.
 #[derive(Deserialize)]
 pub struct RestoreForm {
-    csrf: Option<String>,
     #[serde(default)]
     confirm: String,
     password: SecretString,
@@ -65,9 +64,8 @@ pub async fn start(
     State(web): State<Web>,
     page: Page,
     Path((name, copy)): Path<(String, String)>,
-    Form(form): Form<RestoreForm>,
+    CheckedForm(form): CheckedForm<RestoreForm>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let app = web.ctx.registry.get(&name).await?;
     if form.confirm.trim() != app.name {
         let error = Some(page.t.get("delete.type_name").to_owned());

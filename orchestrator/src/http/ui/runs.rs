@@ -16,8 +16,6 @@ use crate::http::state::Web;
 use crate::http::ui::{Page, render};
 use crate::overview::{self, RunFilter};
 
-/// Statuses a run can have, for the filter.
-
 /// Runs per page.
 const PER_PAGE: u64 = 50;
 

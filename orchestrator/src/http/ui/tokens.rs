@@ -1,16 +1,15 @@
 //! API tokens: create (shown once), list, revoke.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::http::auth::api_token;
 use crate::http::error::PageError;
+use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::format;
 use crate::http::state::Web;
-use crate::http::ui::login::CsrfForm;
 use crate::http::ui::{Page, render};
 
 /// A token, ready to show (never the token itself).
@@ -67,14 +66,16 @@ pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, Pa
 /// The create-token form.
 #[derive(Deserialize)]
 pub struct CreateForm {
-    csrf: Option<String>,
     #[serde(default)]
     name: String,
 }
 
 /// POST /tokens.
-pub async fn create(State(web): State<Web>, page: Page, Form(form): Form<CreateForm>) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
+pub async fn create(
+    State(web): State<Web>,
+    page: Page,
+    CheckedForm(form): CheckedForm<CreateForm>,
+) -> Result<Response, PageError> {
     let name = form.name.trim();
     if name.is_empty() || name.len() > 64 {
         let error = Some(page.t.get("tokens.name_required").to_owned());
@@ -92,9 +93,8 @@ pub async fn revoke(
     State(web): State<Web>,
     page: Page,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    page.check_csrf(form.csrf.as_deref())?;
     let row = api_token::revoke(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("no token {id}")))?;
     crate::audit::record(&web.ctx.db, &page.user, "token.revoke", Some(&row.name), None).await;
     Ok(Redirect::to("/tokens").into_response())
