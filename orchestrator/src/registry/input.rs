@@ -223,7 +223,7 @@ impl AppInput {
         } else if !schedule.is_empty()
             && let Err(e) = CronSchedule::parse(&schedule, &time_zone)
         {
-            errors.push(FieldError::new("schedule", e));
+            errors.push(FieldError::new("schedule", e.0));
         }
         if !folder.is_empty()
             && (folder.starts_with('/') || folder.split('/').any(|p| p == ".." || p == ".") || folder.len() > 1024)

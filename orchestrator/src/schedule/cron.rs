@@ -25,16 +25,28 @@ pub struct CronSchedule {
     tz: TimeZone,
 }
 
+/// Why a schedule cannot be used, in words for a form field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CronError(pub String);
+
+impl CronError {
+    /// True when the message mentions `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.0.contains(text)
+    }
+}
+
 const DAY_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 impl CronSchedule {
     /// Parses `expression` for the IANA time zone `time_zone` (e.g. `Europe/Madrid`, `UTC`).
     /// The error says what is wrong, for a form field.
-    pub fn parse(expression: &str, time_zone: &str) -> Result<Self, String> {
+    pub fn parse(expression: &str, time_zone: &str) -> Result<Self, CronError> {
         let tz = TimeZone::get(time_zone.trim()).map_err(|_| {
-            format!(
+            CronError(format!(
                 "unknown time zone {time_zone:?}: use an IANA name such as UTC, Europe/Madrid or America/Mexico_City"
-            )
+            ))
         })?;
         let expression = expression.trim();
         let expanded = match expression.to_ascii_lowercase().as_str() {
@@ -44,9 +56,9 @@ impl CronSchedule {
             "@daily" | "@midnight" => "0 0 * * *".to_owned(),
             "@hourly" => "0 * * * *".to_owned(),
             other if other.starts_with('@') => {
-                return Err(format!(
+                return Err(CronError(format!(
                     "unknown macro {expression:?}: use @hourly, @daily, @weekly, @monthly or @yearly, or five cron fields"
-                ));
+                )));
             }
             _ => expression.to_owned(),
         };
@@ -55,14 +67,14 @@ impl CronSchedule {
             5 => ("0", &fields[..]),
             6 => (fields[0], &fields[1..]),
             0 => {
-                return Err(
-                    "the schedule is empty: give five cron fields, e.g. \"0 3 * * *\" for every day at 03:00".into()
-                );
+                return Err(CronError(
+                    "the schedule is empty: give five cron fields, e.g. \"0 3 * * *\" for every day at 03:00".into(),
+                ));
             }
             n => {
-                return Err(format!(
+                return Err(CronError(format!(
                     "the schedule has {n} fields: use five (minute hour day-of-month month day-of-week), optionally preceded by seconds"
-                ));
+                )));
             }
         };
         let (minute, hour, dom, month, dow) = (rest[0], rest[1], rest[2], rest[3], rest[4]);
@@ -79,14 +91,14 @@ impl CronSchedule {
         let mut parts = Vec::new();
         for (dom, dow) in variants {
             let text = format!("{seconds} {minute} {hour} {dom} {month} {dow}");
-            let schedule =
-                cron::Schedule::from_str(&text).map_err(|e| format!("invalid schedule {expression:?}: {e}"))?;
+            let schedule = cron::Schedule::from_str(&text)
+                .map_err(|e| CronError(format!("invalid schedule {expression:?}: {e}")))?;
             parts.push(schedule);
         }
         let schedule =
             CronSchedule { expression: expression.to_owned(), time_zone_name: time_zone.trim().to_owned(), parts, tz };
         if schedule.next_after(Timestamp::now()).is_none() {
-            return Err(format!("the schedule {expression:?} never fires (a date that does not exist?)"));
+            return Err(CronError(format!("the schedule {expression:?} never fires (a date that does not exist?)")));
         }
         Ok(schedule)
     }
@@ -155,8 +167,8 @@ impl CronSchedule {
 
 /// Translates a Unix day-of-week field (0-7, names, ranges, lists, steps) to the `cron` crate's
 /// numbering (1 = Sunday .. 7 = Saturday), as an explicit list.
-fn day_of_week(field: &str) -> Result<String, String> {
-    let bad = |why: &str| format!("day of week {field:?}: {why}; use 0-7 (0 and 7 are Sunday) or SUN-SAT");
+fn day_of_week(field: &str) -> Result<String, CronError> {
+    let bad = |why: &str| CronError(format!("day of week {field:?}: {why}; use 0-7 (0 and 7 are Sunday) or SUN-SAT"));
     let mut days = [false; 7];
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
@@ -166,7 +178,7 @@ fn day_of_week(field: &str) -> Result<String, String> {
         if step == 0 {
             return Err(bad("a step of 0"));
         }
-        let day = |s: &str| -> Result<usize, String> {
+        let day = |s: &str| -> Result<usize, CronError> {
             let s = s.trim().to_ascii_lowercase();
             if let Some(i) = DAY_NAMES.iter().position(|n| *n == s) {
                 return Ok(i);

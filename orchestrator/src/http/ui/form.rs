@@ -238,7 +238,7 @@ fn form_page(
 /// The next `n` fires, formatted, or why the schedule is invalid.
 pub fn next_runs(schedule: &str, time_zone: &str, n: usize) -> Result<Vec<String>, String> {
     let tz = if time_zone.trim().is_empty() { "UTC" } else { time_zone.trim() };
-    let parsed = CronSchedule::parse(schedule, tz)?;
+    let parsed = CronSchedule::parse(schedule, tz).map_err(|e| e.0)?;
     let zone = jiff::tz::TimeZone::get(tz).map_err(|e| e.to_string())?;
     Ok(parsed
         .upcoming(jiff::Timestamp::now(), n)
