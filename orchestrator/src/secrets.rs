@@ -35,9 +35,33 @@ fn derive(secret: &str, purpose: &str) -> hmac::Tag {
     hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()), purpose.as_bytes())
 }
 
+/// Why a secret could not be sealed, opened or kept: what went wrong and what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SecretError(String);
+
+impl SecretError {
+    /// True when the message mentions `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.0.contains(text)
+    }
+}
+
+impl From<String> for SecretError {
+    fn from(message: String) -> Self {
+        SecretError(message)
+    }
+}
+
+impl From<&str> for SecretError {
+    fn from(message: &str) -> Self {
+        SecretError(message.to_owned())
+    }
+}
+
 impl SecretBox {
     /// Derives the sealing key from `SECRET_KEY` (at least 32 characters).
-    pub fn new(secret_key: &SecretString) -> Result<Self, String> {
+    pub fn new(secret_key: &SecretString) -> Result<Self, SecretError> {
         let secret = secret_key.expose_secret();
         if secret.trim().len() < 32 {
             return Err(
@@ -70,8 +94,12 @@ impl SecretBox {
     }
 
     /// Opens what [`SecretBox::seal`] produced; fails if it was made with another key or altered.
-    pub fn open(&self, sealed: &str) -> Result<SecretString, String> {
-        let bad = || "a stored secret cannot be decrypted: it was sealed with another SECRET_KEY or altered".to_owned();
+    pub fn open(&self, sealed: &str) -> Result<SecretString, SecretError> {
+        let bad = || {
+            SecretError::from(
+                "a stored secret cannot be decrypted: it was sealed with another SECRET_KEY or altered".to_owned(),
+            )
+        };
         let raw = sealed.strip_prefix(SEALED_PREFIX).ok_or_else(bad)?;
         let mut raw = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
         if raw.len() < NONCE_LEN {
@@ -86,7 +114,7 @@ impl SecretBox {
 
 /// `SECRET_KEY` from the environment; with SQLite, when unset, read from (or generated into)
 /// `secret.key` beside the database file.
-pub fn load_key(configured: Option<SecretString>, sqlite_file: Option<&Path>) -> Result<SecretString, String> {
+pub fn load_key(configured: Option<SecretString>, sqlite_file: Option<&Path>) -> Result<SecretString, SecretError> {
     if let Some(key) = configured {
         return Ok(key);
     }
@@ -104,7 +132,7 @@ pub fn load_key(configured: Option<SecretString>, sqlite_file: Option<&Path>) ->
             tracing::warn!(path = %path.display(), "generated a new SECRET_KEY; back this file up with the database");
             Ok(SecretString::from(key))
         }
-        Err(e) => Err(format!("could not read {}: {e}", path.display())),
+        Err(e) => Err(SecretError(format!("could not read {}: {e}", path.display()))),
     }
 }
 
@@ -120,15 +148,15 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 /// Records the key's fingerprint on first use; refuses a different key afterwards.
-pub async fn check_fingerprint(db: &DatabaseConnection, secrets: &SecretBox) -> Result<(), String> {
+pub async fn check_fingerprint(db: &DatabaseConnection, secrets: &SecretBox) -> Result<(), SecretError> {
     let stored = setting::Entity::find_by_id(FINGERPRINT_KEY.to_owned()).one(db).await.map_err(|e| e.to_string())?;
     match stored {
         Some(row) if row.value == secrets.fingerprint() => Ok(()),
-        Some(row) => Err(format!(
+        Some(row) => Err(SecretError(format!(
             "SECRET_KEY does not match the key this database was set up with (fingerprint {} instead of {}): start every process with the same SECRET_KEY, or the stored app tokens cannot be decrypted",
             secrets.fingerprint(),
             row.value
-        )),
+        ))),
         None => {
             let row = setting::ActiveModel {
                 key: Set(FINGERPRINT_KEY.to_owned()),

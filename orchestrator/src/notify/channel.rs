@@ -163,10 +163,11 @@ impl Channel {
     }
 
     /// Opens the sealed part.
-    pub fn secret(&self, secrets: &SecretBox) -> Result<Secret, String> {
+    pub fn secret(&self, secrets: &SecretBox) -> Result<Secret, crate::secrets::SecretError> {
         let Some(sealed) = &self.sealed else { return Ok(Secret::default()) };
         let plain = secrets.open(sealed)?;
-        serde_json::from_str(plain.expose_secret()).map_err(|e| format!("a stored channel secret is unreadable: {e}"))
+        serde_json::from_str(plain.expose_secret())
+            .map_err(|e| format!("a stored channel secret is unreadable: {e}").into())
     }
 
     /// The events it is told, for lists.

@@ -50,6 +50,20 @@ pub struct Delivery {
     pub sent_at: Option<i64>,
 }
 
+/// Why a test notification did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    /// The channel does not exist.
+    #[error("there is no such channel")]
+    NoChannel,
+    /// The receiver refused it, or could not be reached: its answer.
+    #[error("{0}")]
+    NotSent(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+}
+
 impl From<delivery::Model> for Delivery {
     fn from(r: delivery::Model) -> Self {
         Delivery {
@@ -188,7 +202,7 @@ impl Notifier {
             .await
             .map_err(|e| SendError { message: format!("database error: {e}"), retryable: true })?
             .ok_or_else(|| fatal("the channel was deleted".into()))?;
-        let secret = channel.secret(&self.secrets).map_err(fatal)?;
+        let secret = channel.secret(&self.secrets).map_err(|e| fatal(e.to_string()))?;
         let notice: Notice =
             serde_json::from_str(&row.payload).map_err(|e| fatal(format!("unreadable notification: {e}")))?;
         send::send(&self.http, &channel, &secret, &notice, row.id, self.settings.timeout).await
@@ -196,11 +210,8 @@ impl Notifier {
 
     /// "Send a test notification": queues a test notice for the channel and sends it at once;
     /// the error says why it did not go out.
-    pub async fn send_test(&self, channel_id: i64) -> Result<(), String> {
-        let channel = channel::get(&self.db, channel_id)
-            .await
-            .map_err(|e| format!("database error: {e}"))?
-            .ok_or_else(|| "there is no such channel".to_owned())?;
+    pub async fn send_test(&self, channel_id: i64) -> Result<(), TestError> {
+        let channel = channel::get(&self.db, channel_id).await?.ok_or(TestError::NoChannel)?;
         let event = if channel.kind == channel::Kind::Ping {
             super::message::Event::Success
         } else {
@@ -212,19 +223,15 @@ impl Notifier {
         );
         notice.reason = Some("an operator pressed \"Send a test notification\"; nothing is wrong".into());
         notice.link = self.link("/notifications");
-        let id = self.enqueue(&channel, &notice).await.map_err(|e| format!("database error: {e}"))?;
-        let row = delivery::Entity::find_by_id(id)
-            .one(&self.db)
-            .await
-            .map_err(|e| format!("database error: {e}"))?
-            .ok_or_else(|| "the test notification vanished".to_owned())?;
+        let id = self.enqueue(&channel, &notice).await?;
+        let vanished = || TestError::NotSent("the test notification vanished".into());
+        let row = delivery::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(vanished)?;
         // The operator is waiting for the answer: one attempt, no retries.
         self.attempt(row, false).await;
-        let after = delivery::Entity::find_by_id(id).one(&self.db).await.map_err(|e| format!("database error: {e}"))?;
-        match after {
+        match delivery::Entity::find_by_id(id).one(&self.db).await? {
             Some(r) if r.status == "sent" => Ok(()),
-            Some(r) => Err(r.last_error.unwrap_or_else(|| "it was not sent".into())),
-            None => Err("the test notification vanished".into()),
+            Some(r) => Err(TestError::NotSent(r.last_error.unwrap_or_else(|| "it was not sent".into()))),
+            None => Err(vanished()),
         }
     }
 

@@ -40,15 +40,20 @@ impl std::fmt::Display for Priority {
     }
 }
 
-impl std::str::FromStr for Priority {
-    type Err = String;
+/// A priority that is not one of high, normal or low.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("priority {0:?}: use high, normal or low")]
+pub struct UnknownPriority(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl std::str::FromStr for Priority {
+    type Err = UnknownPriority;
+
+    fn from_str(s: &str) -> Result<Self, UnknownPriority> {
         match s.trim().to_ascii_lowercase().as_str() {
             "high" => Ok(Priority::High),
             "normal" | "" => Ok(Priority::Normal),
             "low" => Ok(Priority::Low),
-            other => Err(format!("priority {other:?}: use high, normal or low")),
+            other => Err(UnknownPriority(other.to_owned())),
         }
     }
 }
@@ -253,7 +258,7 @@ impl AppInput {
         let priority = match self.priority.as_deref().unwrap_or("normal").parse::<Priority>() {
             Ok(p) => p,
             Err(e) => {
-                errors.push(FieldError::new("priority", e));
+                errors.push(FieldError::new("priority", e.to_string()));
                 Priority::Normal
             }
         };

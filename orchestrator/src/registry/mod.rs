@@ -58,7 +58,7 @@ pub enum RegistryError {
     Db(#[from] DbErr),
     /// A stored token cannot be decrypted.
     #[error("{0}")]
-    Secret(String),
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 /// Apps in the database.

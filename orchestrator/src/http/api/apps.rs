@@ -104,7 +104,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn check_view(result: Result<contract_spec::Capabilities, String>) -> CheckView {
+fn check_view(result: Result<contract_spec::Capabilities, crate::error::Error>) -> CheckView {
     match result {
         Ok(caps) => CheckView {
             ok: true,
@@ -113,7 +113,7 @@ fn check_view(result: Result<contract_spec::Capabilities, String>) -> CheckView 
             restore: caps.restore,
             error: None,
         },
-        Err(error) => CheckView { ok: false, app: None, types: vec![], restore: false, error: Some(error) },
+        Err(error) => CheckView { ok: false, app: None, types: vec![], restore: false, error: Some(error.to_string()) },
     }
 }
 

@@ -266,7 +266,7 @@ pub async fn create(
     let token = form.carry_token(&web);
     if form.action == "check" {
         let check = match token {
-            Some(token) => crate::registry::check::check(&form.url, token).await,
+            Some(token) => crate::registry::check::check(&form.url, token).await.map_err(|e| e.to_string()),
             None => Err(page.t.get("form.check_needs_token").to_owned()),
         };
         return Ok(form_page(page, None, form, Vec::new(), Some(check))?.into_response());
@@ -297,7 +297,9 @@ pub async fn update(
     let current = web.ctx.registry.get(&name).await?;
     let token = form.carry_token(&web);
     if form.action == "check" {
-        let check = crate::registry::check::check(&form.url, token.unwrap_or_else(|| current.token.clone())).await;
+        let check = crate::registry::check::check(&form.url, token.unwrap_or_else(|| current.token.clone()))
+            .await
+            .map_err(|e| e.to_string());
         return Ok(form_page(page, Some(name), form, Vec::new(), Some(check))?.into_response());
     }
     let (input, mut errors) = form.input(token);

@@ -205,7 +205,10 @@ pub async fn test(
         Ok(()) => (true, page.t.fill("notify.test_sent", [("name", found.name.as_str())].as_slice())),
         Err(e) => (
             false,
-            page.t.fill("notify.test_failed", [("name", found.name.as_str()), ("error", e.as_str())].as_slice()),
+            page.t.fill(
+                "notify.test_failed",
+                [("name", found.name.as_str()), ("error", e.to_string().as_str())].as_slice(),
+            ),
         ),
     };
     crate::audit::record(&web.ctx.db, &page.user, "notification.test", Some(&found.name), Some(&result.1)).await;
