@@ -61,8 +61,7 @@ pub async fn create(
 }
 
 /// GET /api/v1/apps/{name}.
-pub async fn show(State(web): State<Web>, _c: ApiCaller, Path(name): Path<String>) -> Result<Json<AppView>, ApiError> {
-    let app = web.ctx.registry.get(&name).await?;
+pub async fn show(State(web): State<Web>, _c: ApiCaller, ApiApp(app): ApiApp) -> Result<Json<AppView>, ApiError> {
     let (cards, _) = crate::overview::cards(&web.ctx.db, &app.name, 0, 500).await?;
     Ok(Json(cards.iter().find(|c| c.app.id == app.id).map_or_else(|| AppView::new(&app), AppView::of_card)))
 }
@@ -90,10 +89,9 @@ pub struct DeleteQuery {
 pub async fn delete(
     State(web): State<Web>,
     c: ApiCaller,
-    Path(name): Path<String>,
+    ApiApp(app): ApiApp,
     Query(q): Query<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let app = web.ctx.registry.get(&name).await?;
     let mut detail = "copies kept".to_owned();
     if q.delete_copies {
         let deleted = copies::delete_all(&web.ctx.runner, &app).await?;
@@ -134,9 +132,8 @@ pub async fn check_new(_c: ApiCaller, JsonBody(body): JsonBody<CheckBody>) -> Re
 pub async fn copies(
     State(web): State<Web>,
     _c: ApiCaller,
-    Path(name): Path<String>,
+    ApiApp(app): ApiApp,
 ) -> Result<Json<Vec<CopyView>>, ApiError> {
-    let app = web.ctx.registry.get(&name).await?;
     let files = copies::list(&web.ctx.runner, &app).await?;
     Ok(Json(
         files

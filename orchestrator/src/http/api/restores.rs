@@ -13,6 +13,7 @@ use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{RestoreBody, RestoreView};
 use crate::http::auth::api_token::ApiCaller;
+use crate::http::extract::ApiApp;
 use crate::http::state::Web;
 use crate::registry::input::FieldError;
 
@@ -20,10 +21,10 @@ use crate::registry::input::FieldError;
 pub async fn start(
     State(web): State<Web>,
     c: ApiCaller,
-    Path((name, copy)): Path<(String, String)>,
+    ApiApp(app): ApiApp,
+    Path((_, copy)): Path<(String, String)>,
     JsonBody(body): JsonBody<RestoreBody>,
 ) -> Result<Response, ApiError> {
-    let app = web.ctx.registry.get(&name).await?;
     if body.confirm.trim() != app.name {
         return Err(ApiError::Invalid(vec![FieldError::new(
             "confirm",

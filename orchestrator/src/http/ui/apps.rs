@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::backup::copies;
 use crate::http::error::PageError;
+use crate::http::extract::PageApp;
 use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::format;
 use crate::http::state::Web;
@@ -46,8 +47,7 @@ struct AppPage {
 }
 
 /// GET /apps/{name}.
-pub async fn show(State(web): State<Web>, page: Page, Path(name): Path<String>) -> Result<Html<String>, PageError> {
-    let app = web.ctx.registry.get(&name).await?;
+pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> Result<Html<String>, PageError> {
     let (listed, capabilities, runs) = tokio::join!(
         copies::list(&web.ctx.runner, &app),
         // Only to know whether Restore can be offered: a short wait, never an error page.
@@ -136,10 +136,9 @@ pub async fn resume(
 pub async fn run_now(
     State(web): State<Web>,
     page: Page,
-    Path(name): Path<String>,
+    PageApp(app): PageApp,
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let app = web.ctx.registry.get(&name).await?;
     let run = crate::jobs::queue::run_now(&web.ctx.db, &app).await?;
     crate::audit::record(&web.ctx.db, &page.user, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
     Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
@@ -155,12 +154,7 @@ struct DeletePage {
 }
 
 /// GET /apps/{name}/delete: the confirmation.
-pub async fn confirm_delete(
-    State(web): State<Web>,
-    page: Page,
-    Path(name): Path<String>,
-) -> Result<Html<String>, PageError> {
-    let app = web.ctx.registry.get(&name).await?;
+pub async fn confirm_delete(page: Page, PageApp(app): PageApp) -> Result<Html<String>, PageError> {
     render(&DeletePage { page, href: format::url_encode(&app.name), name: app.name, error: None })
 }
 
@@ -176,10 +170,9 @@ pub struct DeleteForm {
 pub async fn delete(
     State(web): State<Web>,
     page: Page,
-    Path(name): Path<String>,
+    PageApp(app): PageApp,
     CheckedForm(form): CheckedForm<DeleteForm>,
 ) -> Result<Response, PageError> {
-    let app = web.ctx.registry.get(&name).await?;
     if form.confirm.trim() != app.name {
         let error = Some(page.t.get("delete.type_name").to_owned());
         let view = DeletePage { href: format::url_encode(&app.name), name: app.name, error, page };

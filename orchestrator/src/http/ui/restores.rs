@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::backup::restore::{self, RestoreRequest};
 use crate::http::error::PageError;
 use crate::http::extract::CheckedForm;
+use crate::http::extract::PageApp;
 use crate::http::format;
 use crate::http::state::Web;
 use crate::http::ui::copies::recheck_password;
@@ -42,11 +43,10 @@ fn confirm_page(page: Page, app: &App, copy: &str, error: Option<String>) -> Con
 
 /// GET /apps/{name}/copies/{copy}/restore.
 pub async fn confirm(
-    State(web): State<Web>,
     page: Page,
-    Path((name, copy)): Path<(String, String)>,
+    PageApp(app): PageApp,
+    Path((_, copy)): Path<(String, String)>,
 ) -> Result<Html<String>, PageError> {
-    let app = web.ctx.registry.get(&name).await?;
     render(&confirm_page(page, &app, &copy, None))
 }
 
@@ -63,10 +63,10 @@ pub struct RestoreForm {
 pub async fn start(
     State(web): State<Web>,
     page: Page,
-    Path((name, copy)): Path<(String, String)>,
+    PageApp(app): PageApp,
+    Path((_, copy)): Path<(String, String)>,
     CheckedForm(form): CheckedForm<RestoreForm>,
 ) -> Result<Response, PageError> {
-    let app = web.ctx.registry.get(&name).await?;
     if form.confirm.trim() != app.name {
         let error = Some(page.t.get("delete.type_name").to_owned());
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&confirm_page(page, &app, &copy, error))?).into_response());
