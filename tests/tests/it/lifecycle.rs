@@ -134,3 +134,54 @@ async fn a_restore_is_a_queued_job_its_safety_backup_is_told_and_a_kill_mid_impo
     let safety = runs(&h).await.into_iter().find(|r| Some(r.id) == row.safety_run_id).unwrap();
     assert_eq!(safety.status.as_str(), "succeeded");
 }
+
+#[tokio::test]
+async fn a_restore_waiting_in_the_queue_survives_a_restart_and_runs_after_it() {
+    let h = Harness::sqlite().await;
+    // One worker, kept busy by a slow backup, so the restore waits in the queue.
+    let busy = sdk_apps::spawn(Behaviour::Good { size: 8 * MIB, delay: Duration::from_millis(100) }, 52).await;
+    let ledger = sdk_apps::spawn_restorable(Behaviour::Good { size: 300_000, delay: Duration::ZERO }, 53).await;
+    h.add_app("busy", &busy.url, &h.folder("busy"), &[]).await;
+    h.add_app("ledger", &ledger.url, &h.folder("ledger"), &[]).await;
+    let made = h.cli(&["run", "ledger"]).await;
+    made.assert_success();
+    let (copy, sha256) = (made.field("file").unwrap(), made.field("sha256").unwrap());
+
+    let one_worker = [("MAX_CONCURRENT_BACKUPS", "1")];
+    let mut served = h.serve(&one_worker).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let token = session.api_token("lifecycle").await;
+    let post = |url: String, body: serde_json::Value| web::client().post(url).bearer_auth(&token).json(&body).send();
+    let run = post(format!("{}/api/v1/apps/busy/runs", served.url), serde_json::json!({})).await.unwrap();
+    assert_eq!(run.status(), reqwest::StatusCode::ACCEPTED);
+    eventually(Duration::from_secs(30), "the slow backup runs", || async {
+        runs(&h).await.iter().any(|r| r.status.as_str() == "running")
+    })
+    .await;
+    let body = serde_json::json!({"confirm": "ledger", "safety_backup": false});
+    let started = post(format!("{}/api/v1/apps/ledger/copies/{copy}/restore", served.url), body).await.unwrap();
+    assert_eq!(started.status(), reqwest::StatusCode::ACCEPTED);
+    let id = started.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let queue: serde_json::Value = web::client()
+        .get(format!("{}/api/v1/queue", served.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let waiting: Vec<&serde_json::Value> =
+        queue["restores"].as_array().unwrap().iter().filter(|r| r["id"] == id).collect();
+    assert_eq!(waiting.len(), 1, "{queue}");
+    assert_eq!(waiting[0]["status"], "queued", "the only worker is busy: {queue}");
+
+    served.kill().await;
+    assert_eq!(restore_row(&h, id).await.status.as_str(), "queued");
+    let _restarted = h.serve(&one_worker).await;
+    eventually(Duration::from_secs(90), "the restore runs after the restart", || async {
+        restore_row(&h, id).await.status.as_str() == "succeeded"
+    })
+    .await;
+    assert_eq!(ledger.restored(), [sha256], "the app took the copy back once, whole");
+}
