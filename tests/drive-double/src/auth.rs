@@ -172,3 +172,12 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Princ
     }
     Ok(token.principal.clone())
 }
+
+/// Requests to a resumable session URI: the URI itself is the credential (Google's guide sends its chunks and
+/// status queries without Authorization), but a bearer token that is sent is checked like any other.
+pub(crate) fn authenticate_session(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        authenticate(shared, headers)?;
+    }
+    Ok(())
+}

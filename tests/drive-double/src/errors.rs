@@ -184,6 +184,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Google's front-end page for a PUT or POST without `Content-Length` or `Transfer-Encoding`: HTML, not the
+/// API's JSON envelope, since no API saw the request.
+pub(crate) fn length_required() -> Response {
+    const PAGE: &str = "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  \
+                        <title>Error 411 (Length Required)!!1</title>\n  \
+                        <p><b>411.</b> <ins>That\u{2019}s an error.</ins>\n  \
+                        <p>POST requests require a <code>Content-length</code> header.  \
+                        <ins>That\u{2019}s all we know.</ins>\n";
+    let mut response = (StatusCode::LENGTH_REQUIRED, PAGE).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=UTF-8"));
+    response.headers_mut().insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
+}
+
 /// An OAuth 2.0 token endpoint error (RFC 6749 section 5.2), which is not the Drive envelope.
 pub(crate) fn oauth_error(status: u16, error: &str, description: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);

@@ -115,6 +115,10 @@ pub struct RequestRecord {
     pub path: String,
     /// Raw query string (empty when there is none).
     pub query: String,
+    /// The `Content-Length` header as sent, if any.
+    pub content_length: Option<String>,
+    /// The `Content-Range` header as sent, if any.
+    pub content_range: Option<String>,
 }
 
 /// A running double. The server stops when this is dropped.

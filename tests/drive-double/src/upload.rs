@@ -6,7 +6,8 @@
 //!   compared); a chunk starting after it (a gap) gets 400;
 //! - a data PUT to a finished session answers 200 with the file again (a retried final chunk), and its body is
 //!   ignored; DELETE on a finished session gets 400, on an unknown/cancelled/expired one 404;
-//! - session requests need a valid bearer token like every other request (any principal);
+//! - a request to a session URI needs no bearer token (the guide's examples send none), but one that is sent
+//!   must be valid (any principal);
 //! - `fields` and `supportsAllDrives` of the initiating request are carried into the session URI.
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use http_body_util::BodyExt;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, authenticate_session};
 use crate::body::{self, ReadError};
 use crate::errors::ApiError;
 use crate::fields::{self, Selection};
@@ -325,7 +326,7 @@ pub(crate) async fn put(State(shared): State<Arc<Shared>>, request: Request) -> 
 fn plan(shared: &Shared, parts: &Parts) -> Result<Plan, ApiError> {
     let params = Params::from_uri(&parts.uri)?;
     let upload_id = params.get("upload_id").ok_or_else(ApiError::session_not_found)?;
-    authenticate(shared, &parts.headers)?;
+    authenticate_session(shared, &parts.headers)?;
     let selection = fields::for_file(params.get("fields"))?;
     let range = parse_content_range(&parts.headers)?;
     let content_length = header_u64(&parts.headers, "content-length")?;
@@ -607,7 +608,7 @@ pub(crate) async fn cancel(State(shared): State<Arc<Shared>>, request: Request) 
 fn cancel_session(shared: &Shared, parts: &Parts) -> Result<Response, ApiError> {
     let params = Params::from_uri(&parts.uri)?;
     let upload_id = params.get("upload_id").ok_or_else(ApiError::session_not_found)?;
-    authenticate(shared, &parts.headers)?;
+    authenticate_session(shared, &parts.headers)?;
     let mut inner = shared.lock();
     let session = inner.sessions.get_mut(upload_id).ok_or_else(ApiError::session_not_found)?;
     match session.state {

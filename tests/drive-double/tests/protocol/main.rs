@@ -5,4 +5,5 @@ mod auth;
 mod common;
 mod faults;
 mod files;
+mod strict;
 mod uploads;
