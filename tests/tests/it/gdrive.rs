@@ -101,6 +101,36 @@ async fn a_stream_ending_on_a_chunk_boundary_and_an_empty_one_are_stored() {
     assert_eq!(setup.double.files_in(&setup.folder).len(), 2);
 }
 
+/// The PUTs the writer sent to upload sessions.
+fn session_puts(setup: &Setup) -> Vec<drive_double::RequestRecord> {
+    setup.double.requests().into_iter().filter(|r| r.method == "PUT" && r.path == "/upload/drive/v3/files").collect()
+}
+
+#[tokio::test]
+async fn an_export_of_an_exact_chunk_multiple_is_finished_by_an_empty_request_that_states_its_length() {
+    // 512 MiB in 8 MiB chunks is the case from the field; 64 MiB is the same shape at a test's pace.
+    let setup = Setup::new(Options { hash_only: true, ..Options::default() }).await;
+    let put = setup.put("exact.bin", 64 * MIB, &[("GDRIVE_CHUNK_SIZE", "8MiB")]).await;
+    assert_stored(&setup, &put);
+    let puts = session_puts(&setup);
+    let last = puts.last().expect("PUTs were sent");
+    assert_eq!(last.content_range.as_deref(), Some("bytes */67108864"), "the upload ends with an empty request");
+    assert_eq!(last.content_length.as_deref(), Some("0"), "Google answers 411 to an empty PUT without a length");
+    assert_eq!(puts.len(), 9, "8 chunks and the empty final request");
+}
+
+#[tokio::test]
+async fn two_chunks_answered_503_are_resumed_through_status_queries_that_state_their_length() {
+    let setup = Setup::new(Options { hash_only: true, ..Options::default() }).await;
+    setup.double.fail_next_chunks(2, 503);
+    let put = setup.put("resumed.bin", 40 * MIB, &[("GDRIVE_CHUNK_SIZE", "8MiB")]).await;
+    assert_stored(&setup, &put);
+    let queries: Vec<_> =
+        session_puts(&setup).into_iter().filter(|r| r.content_range.as_deref() == Some("bytes */*")).collect();
+    assert_eq!(queries.len(), 2, "one status query after each failed chunk");
+    assert!(queries.iter().all(|q| q.content_length.as_deref() == Some("0")), "{queries:?}");
+}
+
 #[tokio::test]
 async fn server_errors_and_rate_limits_are_retried_to_the_same_sha256() {
     let setup = Setup::new(Options::default()).await;

@@ -6,6 +6,7 @@
 //! may pass (5xx, 429, rate limits, a dropped connection) the writer backs off, asks Drive what it
 //! has (`bytes */*`) and resumes from there. The last chunk carries the total size and returns
 //! the file; a stream ending exactly on a chunk boundary finishes with an empty `bytes */TOTAL`.
+//! Every request states its `Content-Length`, 0 included: Google refuses a PUT without one (411).
 //! No file exists until that last request succeeds, so `abort` (or a crash) leaves none.
 //!
 //! While a full chunk uploads, the next one fills: the upload runs as its own task and the
@@ -298,6 +299,9 @@ impl Upload {
             .put(session.expose_secret())
             .bearer_auth(token.expose_secret())
             .header(reqwest::header::CONTENT_RANGE, range)
+            // Stated even when it is 0: hyper sends no length for an empty body, and Google answers a PUT
+            // without Content-Length or Transfer-Encoding with 411.
+            .header(reqwest::header::CONTENT_LENGTH, piece.len())
             .body(piece.clone())
             .send()
             .await;
@@ -320,6 +324,7 @@ impl Upload {
             .put(session.expose_secret())
             .bearer_auth(token.expose_secret())
             .header(reqwest::header::CONTENT_RANGE, "bytes */*")
+            .header(reqwest::header::CONTENT_LENGTH, 0)
             .body(Bytes::new())
             .send()
             .await
