@@ -95,6 +95,9 @@ async fn initiate(shared: &Shared, headers: &HeaderMap, params: &Params, body: B
         return Err(ApiError::upload_limit());
     }
     let file = metadata::prepare(&inner, &who, metadata, all_drives, true, &media_type)?;
+    if file.drive_id.is_none() && total.zip(inner.storage_left(&who.email)).is_some_and(|(total, left)| total > left) {
+        return Err(ApiError::storage_quota());
+    }
     let upload_id = random_id("AHVrFx", 86);
     inner.sessions.insert(
         upload_id.clone(),
@@ -159,6 +162,9 @@ async fn simple(
     }
     let media_type = media_type.unwrap_or_else(|| "application/octet-stream".to_owned());
     let file = metadata::prepare(&inner, &who, metadata, all_drives, true, &media_type)?;
+    if file.drive_id.is_none() && inner.storage_left(&who.email).is_some_and(|left| media.len() as u64 > left) {
+        return Err(ApiError::storage_quota());
+    }
     let (md5, sha256) = digests(&media);
     inner.uploaded_today += media.len() as u64;
     let content = (!shared.hash_only).then(|| media.clone());
@@ -414,6 +420,10 @@ fn plan(shared: &Shared, parts: &Parts) -> Result<Plan, ApiError> {
     }
     if inner.over_daily_cap() {
         return Err(ApiError::upload_limit());
+    }
+    let owner = &inner.sessions[upload_id];
+    if owner.file.drive_id.is_none() && inner.storage_left(&owner.principal.email).is_some_and(|left| end + 1 > left) {
+        return Err(ApiError::storage_quota());
     }
     if start > committed {
         return Err(ApiError::bad_request(format!(

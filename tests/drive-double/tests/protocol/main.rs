@@ -5,5 +5,6 @@ mod auth;
 mod common;
 mod faults;
 mod files;
+mod limits;
 mod strict;
 mod uploads;
