@@ -1,5 +1,5 @@
 //! `/upload/drive/v3/files`: resumable sessions (initiate, chunks, status queries, cancel) and the 5 MB
-//! multipart / media uploads.
+//! multipart / media uploads. Each rule is listed, with the page it comes from, in README.md.
 //!
 //! Choices where Google's documentation is silent:
 //! - a chunk starting before the committed offset is accepted and its already-committed head skipped (not
