@@ -63,6 +63,9 @@ fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
     if form.get("refresh_token").map(String::as_str) != Some(REFRESH_TOKEN) {
         return oauth_error(400, "invalid_grant", "Bad Request");
     }
+    if shared.lock().grants_refused {
+        return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
+    }
     let principal = Principal { email: crate::state::USER_EMAIL.to_owned(), service_account: false };
     let (access_token, expires_in) = issue(shared, principal, vec![DRIVE_SCOPE.to_owned()]);
     axum::Json(json!({
@@ -102,6 +105,10 @@ fn jwt_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
         return invalid_grant("Invalid JWT Signature.");
     };
     let claims = verified.claims;
+    if shared.lock().grants_refused {
+        // What a deleted or disabled key gets.
+        return invalid_grant("Invalid JWT Signature.");
+    }
 
     let token_uri = shared.token_uri();
     let audience_ok = match claims.get("aud") {
@@ -171,4 +178,13 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Princ
         return Err(ApiError::insufficient_scopes());
     }
     Ok(token.principal.clone())
+}
+
+/// Requests to a resumable session URI: the URI itself is the credential (Google's guide sends its chunks and
+/// status queries without Authorization), but a bearer token that is sent is checked like any other.
+pub(crate) fn authenticate_session(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        authenticate(shared, headers)?;
+    }
+    Ok(())
 }

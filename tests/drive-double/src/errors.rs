@@ -95,12 +95,34 @@ impl ApiError {
         )
     }
 
+    /// The 750 GB a day upload cap. It has no reason of its own: Google answers with the per-minute rate
+    /// limit's reason and this exact short message (README.md, rule "daily-cap").
     pub(crate) fn upload_limit() -> Self {
+        ApiError::new(403, "usageLimits", "userRateLimitExceeded", "User rate limit exceeded.")
+    }
+
+    /// The owner's storage is full (README.md, rule "storage-quota").
+    pub(crate) fn storage_quota() -> Self {
+        ApiError::new(403, "usageLimits", "storageQuotaExceeded", "The user's Drive storage quota has been exceeded.")
+    }
+
+    /// A shared drive holds as many items as it may (README.md, rule "shared-drive-items").
+    pub(crate) fn shared_drive_file_limit() -> Self {
         ApiError::new(
             403,
-            "usageLimits",
-            "uploadLimitExceeded",
-            "The user has reached the daily upload limit (750 GB).",
+            "global",
+            "teamDriveFileLimitExceeded",
+            "The file limit for this shared drive has been exceeded.",
+        )
+    }
+
+    /// A folder (not a root) holds as many items as it may (README.md, rule "folder-children").
+    pub(crate) fn folder_children_limit() -> Self {
+        ApiError::new(
+            403,
+            "global",
+            "numChildrenInNonRootLimitExceeded",
+            "The limit for this folder's number of children (files and folders) has been exceeded.",
         )
     }
 
@@ -117,9 +139,16 @@ impl ApiError {
     pub(crate) fn rate_limited(kind: RateLimit) -> Self {
         match kind {
             RateLimit::TooManyRequests => ApiError::new(429, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
-            RateLimit::UserRateLimit => {
-                ApiError::new(403, "usageLimits", "userRateLimitExceeded", "User Rate Limit Exceeded")
-            }
+            // The per-minute limit: same reason as the daily cap, a much longer message (rule "rate-limits").
+            RateLimit::UserRateLimit => ApiError::new(
+                403,
+                "usageLimits",
+                "userRateLimitExceeded",
+                "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota. You may consider \
+                 re-evaluating expected per-user traffic to the API and adjust project quota limits accordingly. You \
+                 may monitor aggregate quota usage and adjust limits in the API Console: \
+                 https://console.developers.google.com/apis/api/drive.googleapis.com/quotas?project=104270653281",
+            ),
             RateLimit::RateLimit => ApiError::new(403, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
         }
     }
@@ -182,6 +211,20 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Google's front-end page for a PUT or POST without `Content-Length` or `Transfer-Encoding`: HTML, not the
+/// API's JSON envelope, since no API saw the request.
+pub(crate) fn length_required() -> Response {
+    const PAGE: &str = "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  \
+                        <title>Error 411 (Length Required)!!1</title>\n  \
+                        <p><b>411.</b> <ins>That\u{2019}s an error.</ins>\n  \
+                        <p>POST requests require a <code>Content-length</code> header.  \
+                        <ins>That\u{2019}s all we know.</ins>\n";
+    let mut response = (StatusCode::LENGTH_REQUIRED, PAGE).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=UTF-8"));
+    response.headers_mut().insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// An OAuth 2.0 token endpoint error (RFC 6749 section 5.2), which is not the Drive envelope.

@@ -115,6 +115,10 @@ pub struct RequestRecord {
     pub path: String,
     /// Raw query string (empty when there is none).
     pub query: String,
+    /// The `Content-Length` header as sent, if any.
+    pub content_length: Option<String>,
+    /// The `Content-Range` header as sent, if any.
+    pub content_range: Option<String>,
 }
 
 /// A running double. The server stops when this is dropped.
@@ -415,9 +419,41 @@ impl DriveDouble {
     }
 
     /// Once `bytes` were uploaded today (all principals together), new sessions, simple uploads and further
-    /// chunks get 403 `uploadLimitExceeded`. A chunk that passes the check while under the cap still commits.
+    /// chunks get what Google answers at its 750 GB daily cap: 403 `userRateLimitExceeded` with the message
+    /// exactly "User rate limit exceeded.". A chunk that passes the check while under the cap still commits.
     pub fn set_daily_upload_cap(&self, bytes: u64) {
         self.lock().faults.daily_cap = Some(bytes);
+    }
+
+    /// Once `n` more chunks were committed, every access token is revoked and every later grant at the token
+    /// endpoint answers `invalid_grant` (a refresh token revoked, a service-account key deleted). `0`: at once.
+    pub fn refuse_grants_after_chunks(&self, n: usize) {
+        let mut inner = self.lock();
+        if n == 0 {
+            inner.tokens.clear();
+            inner.grants_refused = true;
+        } else {
+            inner.faults.refuse_grants_after_chunks = Some(n);
+        }
+    }
+
+    /// `email` may own at most `bytes` in My Drive (shared drives do not count): creating an item there when
+    /// nothing is left, an upload declaring more than is left, or a chunk going past it gets 403
+    /// `storageQuotaExceeded`.
+    pub fn set_storage_quota(&self, email: &str, bytes: u64) {
+        self.lock().faults.storage_quota.insert(email.to_owned(), bytes);
+    }
+
+    /// A shared drive may hold at most `items` files and folders (Google: 400,000): creating one more gets
+    /// 403 `teamDriveFileLimitExceeded`.
+    pub fn set_shared_drive_item_limit(&self, items: usize) {
+        self.lock().faults.shared_drive_item_limit = Some(items);
+    }
+
+    /// A folder that is not a root may hold at most `children` items (Google: 500,000): creating one more
+    /// gets 403 `numChildrenInNonRootLimitExceeded`.
+    pub fn set_folder_children_limit(&self, children: usize) {
+        self.lock().faults.folder_children_limit = Some(children);
     }
 
     /// The next finished upload stores the right bytes but reports wrong `md5Checksum` and `sha256Checksum`.

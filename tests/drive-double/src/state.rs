@@ -154,6 +154,11 @@ pub(crate) struct Faults {
     pub(crate) expire_after_chunks: Option<usize>,
     pub(crate) revoke_after_chunks: Option<usize>,
     pub(crate) chunk_pause: Duration,
+    pub(crate) refuse_grants_after_chunks: Option<usize>,
+    /// Storage limit per principal's email, in bytes, for what it owns in My Drive.
+    pub(crate) storage_quota: HashMap<String, u64>,
+    pub(crate) shared_drive_item_limit: Option<usize>,
+    pub(crate) folder_children_limit: Option<usize>,
 }
 
 impl Faults {
@@ -200,6 +205,8 @@ pub(crate) struct Inner {
     pub(crate) faults: Faults,
     pub(crate) uploaded_today: u64,
     pub(crate) requests: Vec<RequestRecord>,
+    /// The token endpoint answers every grant with `invalid_grant` (credentials revoked or deleted).
+    pub(crate) grants_refused: bool,
     next_seq: u64,
     last_ms: i64,
 }
@@ -217,6 +224,7 @@ impl Inner {
             faults: Faults::default(),
             uploaded_today: 0,
             requests: Vec::new(),
+            grants_refused: false,
             next_seq: 0,
             last_ms: 0,
         };
@@ -357,7 +365,34 @@ impl Inner {
         if parent.drive_id.is_none() && who.service_account && uses_quota {
             return Err(ApiError::service_account_quota());
         }
+        if let (Some(drive), Some(limit)) = (&parent.drive_id, self.faults.shared_drive_item_limit)
+            && self.items.values().filter(|item| item.drive_id.as_ref() == Some(drive) && !item.is_root).count()
+                >= limit
+        {
+            return Err(ApiError::shared_drive_file_limit());
+        }
+        if let Some(limit) = self.faults.folder_children_limit
+            && !parent.is_root
+            && self.items.values().filter(|item| item.parents.contains(&parent.id)).count() >= limit
+        {
+            return Err(ApiError::folder_children_limit());
+        }
+        if parent.drive_id.is_none() && uses_quota && self.storage_left(&who.email) == Some(0) {
+            return Err(ApiError::storage_quota());
+        }
         Ok((parent.id.clone(), parent.drive_id.clone()))
+    }
+
+    /// Bytes `email` may still store in My Drive, when a quota was set for it.
+    pub(crate) fn storage_left(&self, email: &str) -> Option<u64> {
+        let quota = *self.faults.storage_quota.get(email)?;
+        let used: u64 = self
+            .items
+            .values()
+            .filter(|item| item.drive_id.is_none() && item.owner == email)
+            .map(|item| item.size)
+            .sum();
+        Some(quota.saturating_sub(used))
     }
 
     pub(crate) fn descendants(&self, id: &str) -> Vec<String> {
@@ -414,6 +449,10 @@ impl Inner {
         }
         if Faults::count_down(&mut self.faults.revoke_after_chunks) {
             self.tokens.clear();
+        }
+        if Faults::count_down(&mut self.faults.refuse_grants_after_chunks) {
+            self.tokens.clear();
+            self.grants_refused = true;
         }
     }
 

@@ -1,12 +1,13 @@
 //! `/upload/drive/v3/files`: resumable sessions (initiate, chunks, status queries, cancel) and the 5 MB
-//! multipart / media uploads.
+//! multipart / media uploads. Each rule is listed, with the page it comes from, in README.md.
 //!
 //! Choices where Google's documentation is silent:
 //! - a chunk starting before the committed offset is accepted and its already-committed head skipped (not
 //!   compared); a chunk starting after it (a gap) gets 400;
 //! - a data PUT to a finished session answers 200 with the file again (a retried final chunk), and its body is
 //!   ignored; DELETE on a finished session gets 400, on an unknown/cancelled/expired one 404;
-//! - session requests need a valid bearer token like every other request (any principal);
+//! - a request to a session URI needs no bearer token (the guide's examples send none), but one that is sent
+//!   must be valid (any principal);
 //! - `fields` and `supportsAllDrives` of the initiating request are carried into the session URI.
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use http_body_util::BodyExt;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, authenticate_session};
 use crate::body::{self, ReadError};
 use crate::errors::ApiError;
 use crate::fields::{self, Selection};
@@ -94,6 +95,9 @@ async fn initiate(shared: &Shared, headers: &HeaderMap, params: &Params, body: B
         return Err(ApiError::upload_limit());
     }
     let file = metadata::prepare(&inner, &who, metadata, all_drives, true, &media_type)?;
+    if file.drive_id.is_none() && total.zip(inner.storage_left(&who.email)).is_some_and(|(total, left)| total > left) {
+        return Err(ApiError::storage_quota());
+    }
     let upload_id = random_id("AHVrFx", 86);
     inner.sessions.insert(
         upload_id.clone(),
@@ -158,6 +162,9 @@ async fn simple(
     }
     let media_type = media_type.unwrap_or_else(|| "application/octet-stream".to_owned());
     let file = metadata::prepare(&inner, &who, metadata, all_drives, true, &media_type)?;
+    if file.drive_id.is_none() && inner.storage_left(&who.email).is_some_and(|left| media.len() as u64 > left) {
+        return Err(ApiError::storage_quota());
+    }
     let (md5, sha256) = digests(&media);
     inner.uploaded_today += media.len() as u64;
     let content = (!shared.hash_only).then(|| media.clone());
@@ -325,7 +332,7 @@ pub(crate) async fn put(State(shared): State<Arc<Shared>>, request: Request) -> 
 fn plan(shared: &Shared, parts: &Parts) -> Result<Plan, ApiError> {
     let params = Params::from_uri(&parts.uri)?;
     let upload_id = params.get("upload_id").ok_or_else(ApiError::session_not_found)?;
-    authenticate(shared, &parts.headers)?;
+    authenticate_session(shared, &parts.headers)?;
     let selection = fields::for_file(params.get("fields"))?;
     let range = parse_content_range(&parts.headers)?;
     let content_length = header_u64(&parts.headers, "content-length")?;
@@ -413,6 +420,10 @@ fn plan(shared: &Shared, parts: &Parts) -> Result<Plan, ApiError> {
     }
     if inner.over_daily_cap() {
         return Err(ApiError::upload_limit());
+    }
+    let owner = &inner.sessions[upload_id];
+    if owner.file.drive_id.is_none() && inner.storage_left(&owner.principal.email).is_some_and(|left| end + 1 > left) {
+        return Err(ApiError::storage_quota());
     }
     if start > committed {
         return Err(ApiError::bad_request(format!(
@@ -607,7 +618,7 @@ pub(crate) async fn cancel(State(shared): State<Arc<Shared>>, request: Request) 
 fn cancel_session(shared: &Shared, parts: &Parts) -> Result<Response, ApiError> {
     let params = Params::from_uri(&parts.uri)?;
     let upload_id = params.get("upload_id").ok_or_else(ApiError::session_not_found)?;
-    authenticate(shared, &parts.headers)?;
+    authenticate_session(shared, &parts.headers)?;
     let mut inner = shared.lock();
     let session = inner.sessions.get_mut(upload_id).ok_or_else(ApiError::session_not_found)?;
     match session.state {

@@ -70,10 +70,27 @@ fn assert_stored(setup: &Setup, put: &Run) {
 
 /// The upload failed with `message`, and left no file and no open session.
 fn assert_failed_cleanly(setup: &Setup, put: &Run, message: &str) {
+    assert_failed_cleanly_in(setup, &setup.folder, 0, put, message);
+}
+
+/// The upload into `folder`, which held `before` items, failed with `message`, and left no new file and
+/// no open session.
+fn assert_failed_cleanly_in(setup: &Setup, folder: &str, before: usize, put: &Run, message: &str) {
     assert!(!put.status.success(), "the upload should fail:\n{}", put.stdout_text());
     assert!(put.stderr.contains(message), "stderr should say {message:?}:\n{}", put.stderr);
-    assert!(setup.double.files_in(&setup.folder).is_empty(), "no file may appear");
+    assert_eq!(setup.double.files_in(folder).len(), before, "no file may appear");
     assert_eq!(setup.double.open_sessions(), 0, "no upload session may stay open");
+}
+
+/// Retry settings under which a refusal retried with backoff would take minutes (as with the
+/// defaults): a test of "not retried" finishes in seconds only if nothing is retried.
+const SLOW_RETRIES: [(&str, &str); 2] = [("GDRIVE_MAX_RETRIES", "8"), ("GDRIVE_RETRY_DELAY_MS", "1000")];
+
+/// Runs `put` and returns it with how long it took.
+async fn timed(put: impl std::future::Future<Output = Run>) -> (Run, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let run = put.await;
+    (run, started.elapsed())
 }
 
 #[tokio::test]
@@ -99,6 +116,36 @@ async fn a_stream_ending_on_a_chunk_boundary_and_an_empty_one_are_stored() {
     assert_stored(&setup, &setup.put("exact.bin", 4 * MIB, &[]).await);
     assert_stored(&setup, &setup.put("empty.bin", 0, &[]).await);
     assert_eq!(setup.double.files_in(&setup.folder).len(), 2);
+}
+
+/// The PUTs the writer sent to upload sessions.
+fn session_puts(setup: &Setup) -> Vec<drive_double::RequestRecord> {
+    setup.double.requests().into_iter().filter(|r| r.method == "PUT" && r.path == "/upload/drive/v3/files").collect()
+}
+
+#[tokio::test]
+async fn an_export_of_an_exact_chunk_multiple_is_finished_by_an_empty_request_that_states_its_length() {
+    // 512 MiB in 8 MiB chunks is the case from the field; 64 MiB is the same shape at a test's pace.
+    let setup = Setup::new(Options { hash_only: true, ..Options::default() }).await;
+    let put = setup.put("exact.bin", 64 * MIB, &[("GDRIVE_CHUNK_SIZE", "8MiB")]).await;
+    assert_stored(&setup, &put);
+    let puts = session_puts(&setup);
+    let last = puts.last().expect("PUTs were sent");
+    assert_eq!(last.content_range.as_deref(), Some("bytes */67108864"), "the upload ends with an empty request");
+    assert_eq!(last.content_length.as_deref(), Some("0"), "Google answers 411 to an empty PUT without a length");
+    assert_eq!(puts.len(), 9, "8 chunks and the empty final request");
+}
+
+#[tokio::test]
+async fn two_chunks_answered_503_are_resumed_through_status_queries_that_state_their_length() {
+    let setup = Setup::new(Options { hash_only: true, ..Options::default() }).await;
+    setup.double.fail_next_chunks(2, 503);
+    let put = setup.put("resumed.bin", 40 * MIB, &[("GDRIVE_CHUNK_SIZE", "8MiB")]).await;
+    assert_stored(&setup, &put);
+    let queries: Vec<_> =
+        session_puts(&setup).into_iter().filter(|r| r.content_range.as_deref() == Some("bytes */*")).collect();
+    assert_eq!(queries.len(), 2, "one status query after each failed chunk");
+    assert!(queries.iter().all(|q| q.content_length.as_deref() == Some("0")), "{queries:?}");
 }
 
 #[tokio::test]
@@ -147,11 +194,71 @@ async fn an_expired_session_fails_clearly() {
 }
 
 #[tokio::test]
-async fn the_daily_upload_limit_is_reported_at_once() {
+async fn the_daily_upload_limit_is_reported_at_once_with_advice() {
     let setup = Setup::new(Options::default()).await;
     setup.double.set_daily_upload_cap(MIB);
-    let put = setup.put("capped.bin", 3 * MIB, &[("GDRIVE_MAX_RETRIES", "8"), ("GDRIVE_RETRY_DELAY_MS", "2000")]).await;
-    assert_failed_cleanly(&setup, &put, "daily upload limit");
+    let (put, took) = timed(setup.put("capped.bin", 3 * MIB, &SLOW_RETRIES)).await;
+    assert_failed_cleanly(&setup, &put, "daily upload limit (750 GB per user per day");
+    assert!(put.stderr.contains("once the limit resets"), "{}", put.stderr);
+    assert!(!put.stderr.contains("asking Drive what it has"), "the cap is not retried:\n{}", put.stderr);
+    assert!(took < std::time::Duration::from_secs(20), "reported at once, took {took:?}");
+}
+
+#[tokio::test]
+async fn a_failed_close_cancels_its_upload_session() {
+    let setup = Setup::new(Options::default()).await;
+    // Smaller than a chunk: the only data request is the final one, sent by close().
+    setup.double.fail_next_chunks(100, 500);
+    let put = setup.put("closing.bin", 100_000, &[("GDRIVE_MAX_RETRIES", "2")]).await;
+    assert_failed_cleanly(&setup, &put, "Drive failed on its side");
+    assert!(setup.double.requests().iter().any(|r| r.method == "DELETE"), "the session was cancelled");
+}
+
+#[tokio::test]
+async fn an_invalid_grant_mid_upload_fails_clearly_and_cancels_the_session() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.refuse_grants_after_chunks(1);
+    let put = setup.put("revoked-key.bin", 3 * MIB, &[]).await;
+    assert_failed_cleanly(&setup, &put, "Google refused the credentials (invalid_grant");
+}
+
+#[tokio::test]
+async fn a_full_my_drive_is_reported_at_once_with_advice() {
+    let setup = Setup::new(Options::default()).await;
+    let folder = setup.double.create_folder("My backups");
+    setup.double.set_storage_quota(&setup.double.user_email(), 2 * MIB);
+    let user = write_temp("user.json", &setup.double.authorized_user_json());
+    let mut extra = SLOW_RETRIES.to_vec();
+    extra.push(("GDRIVE_CREDENTIALS", user.to_str().unwrap()));
+    let input = Input::Generated { size: 3 * MIB, seed: 4 };
+    let (put, took) = timed(setup.run(&["remote", "put", &folder, "big.bin"], &extra, input)).await;
+    assert_failed_cleanly_in(&setup, &folder, 0, &put, "storage of the OAuth user is full: free space");
+    assert!(put.stderr.contains("storageQuotaExceeded"), "{}", put.stderr);
+    assert!(took < std::time::Duration::from_secs(20), "not retried, took {took:?}");
+}
+
+#[tokio::test]
+async fn a_shared_drive_at_its_item_limit_is_reported_at_once_with_advice() {
+    let setup = Setup::new(Options::default()).await;
+    setup.double.add_file(&setup.folder, "old.bin", b"old", &[]);
+    setup.double.set_shared_drive_item_limit(1);
+    let (put, took) = timed(setup.put("new.bin", MIB, &SLOW_RETRIES)).await;
+    assert_failed_cleanly_in(&setup, &setup.folder, 1, &put, "the shared drive holds as many files and folders");
+    assert!(put.stderr.contains("teamDriveFileLimitExceeded"), "{}", put.stderr);
+    assert!(took < std::time::Duration::from_secs(20), "not retried, took {took:?}");
+}
+
+#[tokio::test]
+async fn a_folder_at_its_children_limit_is_reported_at_once_with_advice() {
+    let setup = Setup::new(Options::default()).await;
+    let folder = setup.double.create_folder_in(&setup.folder, "Billing");
+    setup.double.add_file(&folder, "old.bin", b"old", &[]);
+    setup.double.set_folder_children_limit(1);
+    let input = Input::Generated { size: MIB, seed: 5 };
+    let (put, took) = timed(setup.run(&["remote", "put", &folder, "new.bin"], &SLOW_RETRIES, input)).await;
+    assert_failed_cleanly_in(&setup, &folder, 1, &put, "the folder holds as many files and folders");
+    assert!(put.stderr.contains("numChildrenInNonRootLimitExceeded"), "{}", put.stderr);
+    assert!(took < std::time::Duration::from_secs(20), "not retried, took {took:?}");
 }
 
 #[tokio::test]
@@ -233,6 +340,9 @@ async fn every_call_carries_the_shared_drive_flags() {
     setup.put("a.bin", 2 * MIB, &[]).await.assert_success();
     setup.run(&["remote", "ls", &setup.folder], &[], Input::None).await.assert_success();
     for r in setup.double.requests() {
+        if r.method == "PUT" || r.method == "POST" {
+            assert!(r.content_length.is_some(), "{} {} states no length: Google answers 411", r.method, r.path);
+        }
         if r.path.starts_with("/drive/") || r.path == "/upload/drive/v3/files" && r.method == "POST" {
             assert!(
                 r.query.contains("supportsAllDrives=true"),

@@ -16,6 +16,8 @@ pub(crate) enum Kind {
     UploadCap,
     /// Storage quota: full, or a service account that has none.
     Quota,
+    /// The shared drive or the folder holds as many items as Drive allows.
+    ItemLimit,
     /// The file, folder or upload session does not exist for this account.
     NotFound,
     /// The upload session expired or was cancelled: the upload must start again.
@@ -26,24 +28,30 @@ pub(crate) enum Kind {
     Credentials,
     /// A file of that name exists and the write asked for a new one.
     Exists,
+    /// Drive refused the request itself as malformed (400, 411, 413, ...): a defect of this program,
+    /// not of the setup; retrying sends the same request again.
+    Rejected,
 }
 
 /// Every kind, in declaration order, with its metric label.
-const KINDS: [(Kind, &str); 10] = [
+const KINDS: [(Kind, &str); 12] = [
     (Kind::Unauthorized, "unauthorized"),
     (Kind::RateLimited, "rate_limited"),
     (Kind::Transient, "transient"),
     (Kind::UploadCap, "upload_cap"),
     (Kind::Quota, "quota"),
+    (Kind::ItemLimit, "item_limit"),
     (Kind::NotFound, "not_found"),
     (Kind::SessionGone, "session_gone"),
     (Kind::Refused, "refused"),
     (Kind::Credentials, "credentials"),
     (Kind::Exists, "exists"),
+    (Kind::Rejected, "rejected"),
 ];
 
 /// Drive errors met by this process, by kind (for `/metrics`).
-static ERRORS: [std::sync::atomic::AtomicU64; 10] = [const { std::sync::atomic::AtomicU64::new(0) }; 10];
+static ERRORS: [std::sync::atomic::AtomicU64; KINDS.len()] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; KINDS.len()];
 
 /// How many Drive errors of each kind this process has met.
 pub fn error_counts() -> Vec<(&'static str, u64)> {
@@ -125,14 +133,24 @@ impl DriveError {
                 };
                 (reason, message)
             }
+            // Google's front end answers some refusals (411) with an HTML page, not the API's JSON.
+            Err(_) if body.trim_ascii_start().starts_with(b"<") => (String::new(), String::new()),
             Err(_) => (String::new(), String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_owned()),
         };
-        let said = if message.is_empty() { format!("HTTP {status}") } else { format!("{status} {reason}: {message}") };
+        let said = if message.is_empty() {
+            let name = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
+            format!("HTTP {status} {}", name.unwrap_or_default()).trim_end().to_owned()
+        } else {
+            format!("{status} {reason}: {message}")
+        };
         let lower = message.to_ascii_lowercase();
+        // The 750 GB daily upload cap has no reason of its own: Google sends the per-minute limit's
+        // reason with this exact short message (the per-minute limit's message is much longer).
+        let daily_cap = reason == "userRateLimitExceeded" && message.trim() == "User rate limit exceeded.";
         let (kind, advice) = match (status, reason.as_str()) {
             (401, _) => (Kind::Unauthorized, "the access token was refused".to_owned()),
             (403, "uploadLimitExceeded" | "dailyLimitExceeded") => (Kind::UploadCap, upload_cap_advice()),
-            (403, _) if lower.contains("upload limit") => (Kind::UploadCap, upload_cap_advice()),
+            (403, _) if daily_cap || lower.contains("upload limit") => (Kind::UploadCap, upload_cap_advice()),
             (429, _) | (403, "rateLimitExceeded" | "userRateLimitExceeded") => {
                 (Kind::RateLimited, "Drive is rate-limiting this account".to_owned())
             }
@@ -145,6 +163,14 @@ impl DriveError {
             (403, "storageQuotaExceeded" | "quotaExceeded") => {
                 (Kind::Quota, format!("the Drive storage of {principal} is full: free space or buy more storage"))
             }
+            (403, "teamDriveFileLimitExceeded") => (
+                Kind::ItemLimit,
+                "the shared drive holds as many files and folders as Drive allows (400,000, trashed ones included): empty its trash, move old backups out, or use another shared drive".to_owned(),
+            ),
+            (403, "numChildrenInNonRootLimitExceeded") => (
+                Kind::ItemLimit,
+                "the folder holds as many files and folders as Drive allows (500,000): remove old files from it or use another folder".to_owned(),
+            ),
             (404, _) => (Kind::NotFound, format!("not found, or not shared with {principal}")),
             (403, _) => (
                 Kind::Refused,
@@ -153,14 +179,17 @@ impl DriveError {
                 ),
             ),
             (500.., _) => (Kind::Transient, "Drive failed on its side".to_owned()),
-            _ => (Kind::Refused, "Drive refused the request".to_owned()),
+            _ => (
+                Kind::Rejected,
+                "Drive rejected the request as malformed: this is a defect of the orchestrator, not of the Drive setup; please report it".to_owned(),
+            ),
         };
         DriveError::new(kind, format!("{what}: {advice} (Drive said {said})"))
     }
 }
 
 fn upload_cap_advice() -> String {
-    "the account reached Google's daily upload limit (750 GB per user per day); uploads can resume when the limit resets, or use another account".to_owned()
+    "the account reached Google's daily upload limit (750 GB per user per day, across My Drive and shared drives); retrying now cannot help: uploads resume once the limit resets (within 24 hours), or use another account".to_owned()
 }
 
 impl std::fmt::Display for DriveError {
@@ -172,13 +201,15 @@ impl std::fmt::Display for DriveError {
 impl From<DriveError> for opendal::Error {
     fn from(e: DriveError) -> Self {
         use opendal::ErrorKind as K;
+        // PermissionDenied only for what sharing or an account's rights decide; a malformed request
+        // is our defect and says so.
         let kind = match e.kind {
             Kind::NotFound => K::NotFound,
-            Kind::RateLimited => K::RateLimited,
-            Kind::Unauthorized | Kind::Refused | Kind::Quota | Kind::UploadCap => K::PermissionDenied,
+            Kind::RateLimited | Kind::UploadCap => K::RateLimited,
+            Kind::Unauthorized | Kind::Refused | Kind::Quota | Kind::ItemLimit => K::PermissionDenied,
             Kind::Credentials => K::ConfigInvalid,
             Kind::Exists => K::ConditionNotMatch,
-            Kind::Transient | Kind::SessionGone => K::Unexpected,
+            Kind::Transient | Kind::SessionGone | Kind::Rejected => K::Unexpected,
         };
         let error = opendal::Error::new(kind, e.message.clone());
         if e.is_retryable() || e.kind == Kind::SessionGone { error.set_temporary() } else { error }
@@ -204,6 +235,8 @@ mod tests {
             Kind::UploadCap
         );
         assert_eq!(google(403, "userRateLimitExceeded", "You reached the daily upload limit").kind, Kind::UploadCap);
+        assert_eq!(google(403, "teamDriveFileLimitExceeded", "x").kind, Kind::ItemLimit);
+        assert_eq!(google(403, "numChildrenInNonRootLimitExceeded", "x").kind, Kind::ItemLimit);
         assert_eq!(google(503, "backendError", "Backend Error").kind, Kind::Transient);
         assert_eq!(google(404, "notFound", "File not found: x.").kind, Kind::NotFound);
         assert_eq!(google(401, "authError", "Invalid Credentials").kind, Kind::Unauthorized);
@@ -228,5 +261,50 @@ mod tests {
         assert!(e.is_temporary());
         let e: opendal::Error = google(403, "storageQuotaExceeded", "x").into();
         assert!(!e.is_temporary());
+    }
+
+    #[test]
+    fn the_daily_cap_is_told_apart_from_the_per_minute_limit_by_its_exact_message() {
+        let cap = google(403, "userRateLimitExceeded", "User rate limit exceeded.");
+        assert_eq!(cap.kind, Kind::UploadCap);
+        assert!(!cap.is_retryable());
+        assert!(cap.message.contains("750 GB") && cap.message.contains("resets"), "{}", cap.message);
+        let minute = google(
+            403,
+            "userRateLimitExceeded",
+            "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota.",
+        );
+        assert_eq!(minute.kind, Kind::RateLimited);
+        assert!(minute.is_retryable());
+    }
+
+    #[test]
+    fn quota_and_item_limits_are_never_retried_and_say_what_to_do() {
+        for (reason, advice) in [
+            ("storageQuotaExceeded", "shared drive"),
+            ("teamDriveFileLimitExceeded", "400,000"),
+            ("numChildrenInNonRootLimitExceeded", "500,000"),
+        ] {
+            let e = google(403, reason, "x");
+            assert!(!e.is_retryable(), "{reason}");
+            assert!(e.message.contains(advice), "{reason}: {}", e.message);
+            assert!(!opendal::Error::from(e).is_temporary());
+        }
+    }
+
+    #[test]
+    fn an_unexpected_refusal_such_as_411_is_reported_as_what_it_is() {
+        let page = b"<!DOCTYPE html>\n<html lang=en>\n  <title>Error 411 (Length Required)!!1</title>\n  <p>POST requests require a <code>Content-length</code> header.";
+        let e = DriveError::from_answer(411, page, "uploading x", "bot@x.iam.gserviceaccount.com", true);
+        assert_eq!(e.kind, Kind::Rejected);
+        assert!(!e.is_retryable());
+        assert!(e.message.contains("HTTP 411 Length Required"), "{}", e.message);
+        assert!(e.message.contains("defect of the orchestrator"), "{}", e.message);
+        assert!(!e.message.contains("share the folder") && !e.message.contains("<"), "{}", e.message);
+        let e = opendal::Error::from(e);
+        assert_eq!(e.kind(), opendal::ErrorKind::Unexpected, "not a sharing problem");
+        assert!(!e.is_temporary());
+        assert_eq!(google(400, "badRequest", "Invalid Value").kind, Kind::Rejected);
+        assert_eq!(opendal::Error::from(google(403, "forbidden", "x")).kind(), opendal::ErrorKind::PermissionDenied);
     }
 }

@@ -6,6 +6,7 @@
 //! may pass (5xx, 429, rate limits, a dropped connection) the writer backs off, asks Drive what it
 //! has (`bytes */*`) and resumes from there. The last chunk carries the total size and returns
 //! the file; a stream ending exactly on a chunk boundary finishes with an empty `bytes */TOTAL`.
+//! Every request states its `Content-Length`, 0 included: Google refuses a PUT without one (411).
 //! No file exists until that last request succeeds, so `abort` (or a crash) leaves none.
 //!
 //! While a full chunk uploads, the next one fills: the upload runs as its own task and the
@@ -298,6 +299,9 @@ impl Upload {
             .put(session.expose_secret())
             .bearer_auth(token.expose_secret())
             .header(reqwest::header::CONTENT_RANGE, range)
+            // Stated even when it is 0: hyper sends no length for an empty body, and Google answers a PUT
+            // without Content-Length or Transfer-Encoding with 411.
+            .header(reqwest::header::CONTENT_LENGTH, piece.len())
             .body(piece.clone())
             .send()
             .await;
@@ -320,6 +324,7 @@ impl Upload {
             .put(session.expose_secret())
             .bearer_auth(token.expose_secret())
             .header(reqwest::header::CONTENT_RANGE, "bytes */*")
+            .header(reqwest::header::CONTENT_LENGTH, 0)
             .body(Bytes::new())
             .send()
             .await
@@ -376,6 +381,26 @@ impl oio::Write for DriveWriter {
     }
 
     async fn close(&mut self) -> opendal::Result<Metadata> {
+        match self.finish().await {
+            Ok(meta) => Ok(meta),
+            Err(e) => {
+                // Nobody retries a failed close (a retry could finalize twice): cancel the session
+                // now rather than leave it open until Drive expires it.
+                self.cancel().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn abort(&mut self) -> opendal::Result<()> {
+        self.cancel().await;
+        Ok(())
+    }
+}
+
+impl DriveWriter {
+    /// Sends what is left and the total; Drive answers with the file.
+    async fn finish(&mut self) -> Result<Metadata, DriveError> {
         self.finish_in_flight().await?;
         loop {
             match self.put(self.buffer.len(), true).await? {
@@ -389,19 +414,28 @@ impl oio::Write for DriveWriter {
         }
     }
 
-    async fn abort(&mut self) -> opendal::Result<()> {
+    /// Stops sending and cancels the upload session, best effort: an unfinished session never
+    /// becomes a file and expires on its own, but until then it is an open door to the upload.
+    async fn cancel(&mut self) {
         if let Some(in_flight) = self.in_flight.take() {
             // A chunk that is not the last never finalizes the file: stop sending it.
             in_flight.task.abort();
         }
         self.core.pool.give(std::mem::take(&mut self.buffer));
-        if let Some(session) = self.session.take() {
-            // Best effort: an unfinished session never becomes a file and expires on its own.
-            if let Ok(token) = self.core.tokens.token().await {
-                let _ = self.core.http.delete(session.expose_secret()).bearer_auth(token.expose_secret()).send().await;
-            }
+        let Some(session) = self.session.take() else { return };
+        let url = session.expose_secret();
+        // The session URI is itself the credential (Google's guide sends session requests without
+        // Authorization), so the session is cancelled even when no token can be had any more, as
+        // after an `invalid_grant`. A token we still hold is sent, and dropped if refused.
+        let token = self.core.tokens.token().await.ok();
+        let request = match &token {
+            Some(token) => self.core.http.delete(url).bearer_auth(token.expose_secret()),
+            None => self.core.http.delete(url),
+        };
+        let refused = matches!(request.send().await, Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED);
+        if refused {
+            let _ = self.core.http.delete(url).send().await;
         }
-        Ok(())
     }
 }
 

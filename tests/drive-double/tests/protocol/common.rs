@@ -159,15 +159,23 @@ impl Harness {
         response.headers()["location"].to_str().unwrap().to_owned()
     }
 
+    /// A PUT to a session URI that states its length, as every request in Google's guide does (an empty body
+    /// too: the HTTP client sends no length for it unless told).
     pub(crate) async fn put(&self, token: &str, session: &str, content_range: &str, body: Vec<u8>) -> Response {
         self.http
             .put(session)
             .bearer_auth(token)
             .header("content-range", content_range)
+            .header("content-length", body.len())
             .body(body)
             .send()
             .await
             .unwrap()
+    }
+
+    /// An empty PUT with neither Content-Length nor Transfer-Encoding, as hyper sends it when not told.
+    pub(crate) async fn put_unsized(&self, token: &str, session: &str, content_range: &str) -> Response {
+        self.http.put(session).bearer_auth(token).header("content-range", content_range).send().await.unwrap()
     }
 
     /// Uploads `content` in 256 KiB-multiple chunks of `chunk` bytes, size unknown until the end.

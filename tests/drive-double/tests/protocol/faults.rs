@@ -97,6 +97,9 @@ async fn rate_limits_hit_the_api_but_not_the_token_endpoint() {
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(reason(&body), "userRateLimitExceeded");
         assert_eq!(body["error"]["errors"][0]["domain"], "usageLimits");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("User Rate Limit Exceeded. Rate of requests for user"), "{message}");
+        assert_ne!(message, "User rate limit exceeded.", "the per-minute limit is not the daily cap");
     }
 
     h.drive.rate_limit_next(1, RateLimit::RateLimit);
@@ -120,11 +123,14 @@ async fn daily_upload_cap_stops_new_sessions_and_further_chunks() {
     let next = h.put(&token, &session, &format!("bytes {CHUNK}-{}/*", 2 * CHUNK - 1), data(CHUNK, 12)).await;
     let (status, body) = json_of(next).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(reason(&body), "uploadLimitExceeded");
-    assert_eq!(body["error"]["message"], "The user has reached the daily upload limit (750 GB).");
+    // Google's daily cap has no reason of its own: the rate limit's reason, with this exact short message.
+    assert_eq!(reason(&body), "userRateLimitExceeded");
+    assert_eq!(body["error"]["errors"][0]["domain"], "usageLimits");
+    assert_eq!(body["error"]["message"], "User rate limit exceeded.");
+    assert_eq!(body["error"]["errors"][0]["message"], "User rate limit exceeded.");
     let (status, body) = json_of(h.initiate(&token, json!({ "name": "b", "parents": [folder] }), "").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(reason(&body), "uploadLimitExceeded");
+    assert_eq!(body["error"]["message"], "User rate limit exceeded.");
 }
 
 #[tokio::test]

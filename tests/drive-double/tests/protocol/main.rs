@@ -5,4 +5,6 @@ mod auth;
 mod common;
 mod faults;
 mod files;
+mod limits;
+mod strict;
 mod uploads;
