@@ -35,6 +35,11 @@ pub(crate) enum Credentials {
     },
 }
 
+/// Why the Google credentials cannot be used, and what to give instead.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct CredentialsError(String);
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -60,10 +65,12 @@ struct CredentialsFile {
 impl Credentials {
     /// Parses a Google credentials JSON document (service account key or authorized user).
     /// `token_uri` overrides the one in the file.
-    pub(crate) fn parse(json: &str, token_uri: Option<&str>) -> Result<Self, String> {
+    pub(crate) fn parse(json: &str, token_uri: Option<&str>) -> Result<Self, CredentialsError> {
         let file: CredentialsFile = serde_json::from_str(json)
-            .map_err(|e| format!("GDRIVE_CREDENTIALS is not a Google credentials JSON file: {e}"))?;
-        let missing = |field: &str, kind: &str| format!("GDRIVE_CREDENTIALS: the {kind} file has no \"{field}\"");
+            .map_err(|e| CredentialsError(format!("GDRIVE_CREDENTIALS is not a Google credentials JSON file: {e}")))?;
+        let missing = |field: &str, kind: &str| {
+            CredentialsError(format!("GDRIVE_CREDENTIALS: the {kind} file has no \"{field}\""))
+        };
         match file.kind.as_deref() {
             Some("service_account") => {
                 let kind = "service account";
@@ -89,9 +96,9 @@ impl Credentials {
                         .unwrap_or_else(|| GOOGLE_TOKEN_URI.into()),
                 })
             }
-            other => Err(format!(
+            other => Err(CredentialsError(format!(
                 "GDRIVE_CREDENTIALS has type {other:?}: use a service account key (\"service_account\") or an OAuth authorized user file (\"authorized_user\")"
-            )),
+            ))),
         }
     }
 

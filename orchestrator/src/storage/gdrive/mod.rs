@@ -170,7 +170,8 @@ impl GdriveBuilder {
                 "GDRIVE_CREDENTIALS is empty: give a service account key or an OAuth authorized user JSON".into(),
             ));
         }
-        let credentials = auth::Credentials::parse(&c.credentials, c.token_uri.as_deref()).map_err(invalid)?;
+        let credentials =
+            auth::Credentials::parse(&c.credentials, c.token_uri.as_deref()).map_err(|e| invalid(e.to_string()))?;
         if c.subject.is_some() && !credentials.is_service_account() {
             return Err(invalid(
                 "GDRIVE_SUBJECT works only with a service account key: unset it or use a service account".into(),
