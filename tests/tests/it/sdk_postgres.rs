@@ -22,7 +22,7 @@ async fn the_postgres_example_round_trips_a_database() {
     let app = RunningApp::start("postgres", &["--database", &source, "--restore-database", &target], &pg.env()).await;
     // pg_dump writes a 5 KB dump in one go at its end: whether it streams shows only on large
     // databases, so the streaming check only judges exports slower than a loaded machine makes
-    // this one (it judged 351 ms once, and failed a streaming app).
+    // this one (it once judged a 351 ms export on a loaded machine, and failed it).
     let options = Options { with_import: true, streaming_min_duration: std::time::Duration::from_secs(3) };
     let report = conformance::check(&app.client(), &options).await;
     assert!(report.passed(), "{report}");
