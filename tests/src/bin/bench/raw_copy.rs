@@ -67,7 +67,14 @@ pub(crate) async fn copy(double: &DriveDouble, app_url: &str, folder: &str, name
         .expect("start the upload");
     let session = session.headers()["location"].to_str().expect("session URI").to_owned();
     let put = |range: String, body: bytes::Bytes| {
-        http.put(&session).bearer_auth(&token).header("content-range", range).body(body).send()
+        // Google answers a PUT without a length with 411: say it, even for an empty body.
+        let length = body.len().to_string();
+        http.put(&session)
+            .bearer_auth(&token)
+            .header("content-range", range)
+            .header("content-length", length)
+            .body(body)
+            .send()
     };
     let mut hasher = Sha256::new();
     let mut buffer = BytesMut::with_capacity(chunk);
