@@ -23,6 +23,11 @@ async fn runs(h: &Harness) -> Vec<backup_run::Model> {
     backup_run::Entity::find().order_by_asc(backup_run::Column::Id).all(&h.db().await).await.unwrap()
 }
 
+/// `GET path` on the API with `token`, as JSON.
+async fn api_get(url: &str, token: &str, path: &str) -> serde_json::Value {
+    web::client().get(format!("{url}{path}")).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
 async fn restore_row(h: &Harness, id: i64) -> restore::Model {
     restore::Entity::find_by_id(id).one(&h.db().await).await.unwrap().expect("the restore is recorded")
 }
@@ -84,7 +89,6 @@ async fn a_restore_is_a_queued_job_its_safety_backup_is_told_and_a_kill_mid_impo
         .await;
     assert_eq!(channel.status(), reqwest::StatusCode::SEE_OTHER);
     let token = session.api_token("lifecycle").await;
-    let api = |url: &str, path: &str| web::client().get(format!("{url}{path}")).bearer_auth(&token).send();
 
     let started = web::client()
         .post(format!("{}/api/v1/apps/ledger/copies/{copy}/restore", served.url))
@@ -105,7 +109,7 @@ async fn a_restore_is_a_queued_job_its_safety_backup_is_told_and_a_kill_mid_impo
 
     // While it imports, the queue (API and page) shows it.
     eventually(Duration::from_secs(60), "the restore is importing", || async {
-        let queue: serde_json::Value = api(&served.url, "/api/v1/queue").await.unwrap().json().await.unwrap();
+        let queue = api_get(&served.url, &token, "/api/v1/queue").await;
         let restores = queue["restores"].as_array().cloned().unwrap_or_default();
         restores.iter().any(|r| r["id"] == id && r["status"] == "running" && r["phase"] == "import")
     })
@@ -129,7 +133,7 @@ async fn a_restore_is_a_queued_job_its_safety_backup_is_told_and_a_kill_mid_impo
     assert!(row.error.as_deref().unwrap_or_default().contains("never resumed"), "{row:?}");
     assert!(row.finished_at.is_some());
     assert!(app.restored().is_empty(), "the app's data is as it left it: {:?}", app.restored());
-    let queue: serde_json::Value = api(&restarted.url, "/api/v1/queue").await.unwrap().json().await.unwrap();
+    let queue = api_get(&restarted.url, &token, "/api/v1/queue").await;
     assert_eq!(queue["restores"], serde_json::json!([]), "an interrupted restore has left the queue");
     let safety = runs(&h).await.into_iter().find(|r| Some(r.id) == row.safety_run_id).unwrap();
     assert_eq!(safety.status.as_str(), "succeeded");
@@ -162,15 +166,7 @@ async fn a_restore_waiting_in_the_queue_survives_a_restart_and_runs_after_it() {
     let started = post(format!("{}/api/v1/apps/ledger/copies/{copy}/restore", served.url), body).await.unwrap();
     assert_eq!(started.status(), reqwest::StatusCode::ACCEPTED);
     let id = started.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
-    let queue: serde_json::Value = web::client()
-        .get(format!("{}/api/v1/queue", served.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let queue = api_get(&served.url, &token, "/api/v1/queue").await;
     let waiting: Vec<&serde_json::Value> =
         queue["restores"].as_array().unwrap().iter().filter(|r| r["id"] == id).collect();
     assert_eq!(waiting.len(), 1, "{queue}");

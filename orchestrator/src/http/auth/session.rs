@@ -89,8 +89,16 @@ impl FromRequestParts<Web> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Self::Rejection> {
+        // A handler may extract the session twice (its page, then its CSRF-checked form): the
+        // database is asked once per request.
+        if let Some(signed) = parts.extensions.get::<Signed>() {
+            return Ok(signed.clone());
+        }
         match lookup(web, &parts.headers).await {
-            Some(signed) => Ok(signed),
+            Some(signed) => {
+                parts.extensions.insert(signed.clone());
+                Ok(signed)
+            }
             None => {
                 let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.clone(), |u| u.0.clone());
                 let next = path.path_and_query().map_or("/", |p| p.as_str()).to_owned();
