@@ -61,7 +61,7 @@ pub enum Command {
         /// The app's name.
         app: String,
     },
-    /// Use the configured destination by hand: put, ls, rm, get.
+    /// Use the configured destination by hand: check, put, ls, rm, get.
     #[command(subcommand)]
     Remote(remote::RemoteCommand),
 }
@@ -85,7 +85,7 @@ impl Cli {
     }
 }
 
-async fn context(env: &crate::config::Env) -> anyhow::Result<crate::startup::Context> {
+pub(crate) async fn context(env: &crate::config::Env) -> anyhow::Result<crate::startup::Context> {
     let settings =
         crate::config::Settings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
     crate::startup::open(&settings).await

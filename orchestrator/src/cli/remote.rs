@@ -40,6 +40,13 @@ pub enum RemoteCommand {
         /// The file's name, or its Drive file ID.
         file: String,
     },
+    /// Check the destination: credentials, each folder (a tiny test file is written and removed),
+    /// the account and drive, and whether the copies retention keeps will fit. Without FOLDER,
+    /// checks every registered app's folder. Exits non-zero on any problem.
+    Check {
+        /// Drive folder ID (or sub-folder / key prefix).
+        folder: Option<String>,
+    },
     /// Stream a file to standard output.
     Get {
         /// Drive folder ID (or sub-folder / key prefix).
@@ -52,14 +59,50 @@ pub enum RemoteCommand {
 impl RemoteCommand {
     /// Runs the subcommand against the destination configured in `env`.
     pub async fn run(self, env: &Env) -> anyhow::Result<ExitCode> {
-        let settings = StorageSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
-        let destination = Destination::open(&settings)?;
         match self {
-            RemoteCommand::Put { folder, name, content_type } => put(&destination, &folder, &name, &content_type).await,
-            RemoteCommand::Ls { folder } => ls(&destination, &folder).await,
-            RemoteCommand::Rm { folder, file } => rm(&destination, &folder, &file).await,
-            RemoteCommand::Get { folder, file } => get(&destination, &folder, &file).await,
+            // The check reads the registry for the apps' folders and sizes.
+            RemoteCommand::Check { folder } => check(&super::context(env).await?, folder.as_deref()).await,
+            RemoteCommand::Put { folder, name, content_type } => put(&open(env)?, &folder, &name, &content_type).await,
+            RemoteCommand::Ls { folder } => ls(&open(env)?, &folder).await,
+            RemoteCommand::Rm { folder, file } => rm(&open(env)?, &folder, &file).await,
+            RemoteCommand::Get { folder, file } => get(&open(env)?, &folder, &file).await,
         }
+    }
+}
+
+/// The destination the settings describe, without the database.
+fn open(env: &Env) -> anyhow::Result<Destination> {
+    let settings = StorageSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
+    Ok(Destination::open(&settings)?)
+}
+
+/// `remote check [FOLDER]`: prints each finding; exit code 1 when any is a problem.
+pub async fn check(ctx: &crate::startup::Context, folder: Option<&str>) -> anyhow::Result<ExitCode> {
+    use crate::storage::check::{Level, check_apps};
+    let apps = ctx.registry.list().await?;
+    let report = check_apps(&ctx.db, &apps, &ctx.runner.destination, folder).await?;
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    writeln!(out, "destination: {}", report.location)?;
+    if let Some(account) = &report.account {
+        writeln!(out, "account: {account}")?;
+    }
+    for finding in &report.findings {
+        let level = match finding.level {
+            Level::Ok => "ok",
+            Level::Warning => "warning",
+            Level::Problem => "PROBLEM",
+        };
+        let folder = if finding.folder.is_empty() { String::new() } else { format!("[{}] ", finding.folder) };
+        writeln!(out, "{level:<8} {folder}{}", finding.message)?;
+    }
+    let problems = report.findings.iter().filter(|f| f.level == Level::Problem).count();
+    if problems == 0 {
+        writeln!(out, "the destination is ready")?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(out, "{problems} problem(s): backups will fail until they are fixed")?;
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -40,6 +40,7 @@ pub struct StoredFile {
 #[derive(Debug, Clone)]
 pub struct Destination {
     kind: &'static str,
+    location: String,
     read_op: Operator,
     write_op: Operator,
     write_chunk: Option<usize>,
@@ -51,17 +52,18 @@ impl Destination {
     pub fn open(settings: &StorageSettings) -> opendal::Result<Self> {
         // The stock services (s3) send through opendal's process-wide HTTP transport.
         opendal::install_default();
-        let (kind, base, write_chunk, gdrive) = match settings {
+        let (kind, location, base, write_chunk, gdrive) = match settings {
             StorageSettings::Gdrive(config) => {
                 let (builder, handle) = GdriveBuilder::new(config.clone()).prepare()?;
-                ("gdrive", Operator::new(builder)?, None, Some(handle))
+                let location = format!("Google Drive, as {}", handle.principal());
+                ("gdrive", location, Operator::new(builder)?, None, Some(handle))
             }
             StorageSettings::Fs { root } => {
                 let root = std::path::absolute(root).map_err(|e| {
                     opendal::Error::new(ErrorKind::ConfigInvalid, format!("FS_ROOT {}: {e}", root.display()))
                 })?;
                 let builder = opendal::services::Fs::default().root(&root.to_string_lossy());
-                ("fs", Operator::new(builder)?, None, None)
+                ("fs", root.display().to_string(), Operator::new(builder)?, None, None)
             }
             StorageSettings::S3(s3) => {
                 let mut builder =
@@ -75,17 +77,31 @@ impl Destination {
                 if let Some(secret) = &s3.secret_access_key {
                     builder = builder.secret_access_key(secret.expose_secret());
                 }
-                ("s3", Operator::new(builder)?, Some(s3.part_size), None)
+                let location = match &s3.endpoint {
+                    Some(endpoint) => format!("S3 bucket {} at {endpoint}", s3.bucket),
+                    None => format!("S3 bucket {} ({})", s3.bucket, s3.region),
+                };
+                ("s3", location, Operator::new(builder)?, Some(s3.part_size), None)
             }
         };
         let write_op = base.layer(ConcurrentLimitLayer::new(CONCURRENCY)).layer(LoggingLayer::default());
         let read_op = write_op.clone().layer(RetryLayer::new().with_jitter().with_max_times(4));
-        Ok(Destination { kind, read_op, write_op, write_chunk, gdrive })
+        Ok(Destination { kind, location, read_op, write_op, write_chunk, gdrive })
     }
 
     /// `gdrive`, `fs` or `s3`.
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// Where backups go, in words: the Drive account, the local root folder, the bucket.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The Drive service, for what only Drive has (account, quota, shared drives).
+    pub fn drive(&self) -> Option<&GdriveHandle> {
+        self.gdrive.as_ref()
     }
 
     fn path(folder: &str, name: &str) -> opendal::Result<String> {

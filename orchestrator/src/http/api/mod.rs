@@ -3,6 +3,7 @@
 //! document is committed (`orchestrator/api/openapi.yaml`) and served as JSON.
 
 pub mod apps;
+pub mod destination;
 pub mod error;
 pub mod openapi;
 pub mod restores;
@@ -30,6 +31,8 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/apps/{name}/copies/{copy}/restore", post(restores::start))
         .route("/api/v1/restores/{id}", get(restores::show))
         .route("/api/v1/restores/{id}/events", get(restores::events))
+        .route("/api/v1/destination", get(destination::show))
+        .route("/api/v1/destination/check", post(destination::check))
         .route("/api/v1/queue", get(runs::queue))
         .route("/api/v1/runs", get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::show))

@@ -45,6 +45,9 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("AppStatsView", generator.subschema_for::<AppStatsView>()),
         ("RestoreBody", generator.subschema_for::<RestoreBody>()),
         ("RestoreView", generator.subschema_for::<RestoreView>()),
+        ("DestinationView", generator.subschema_for::<DestinationView>()),
+        ("DestinationCheckBody", generator.subschema_for::<DestinationCheckBody>()),
+        ("DestinationCheckView", generator.subschema_for::<DestinationCheckView>()),
         ("ApiErrorBody", generator.subschema_for::<ApiErrorBody>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());

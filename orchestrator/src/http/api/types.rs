@@ -434,3 +434,33 @@ pub struct AppStatsView {
     /// Why it failed.
     pub last_error: Option<String>,
 }
+
+/// Where backups go.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DestinationView {
+    /// `gdrive`, `fs` or `s3`.
+    pub kind: String,
+    /// Where backups go, in words: the Drive account, the local root folder, the bucket.
+    pub location: String,
+    /// The folders the registered apps write to.
+    pub folders: Vec<String>,
+}
+
+/// What to check; without a folder, every registered app's folder.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationCheckBody {
+    /// A Drive folder ID (or sub-folder / key prefix for fs and s3).
+    #[serde(default)]
+    pub folder: Option<String>,
+}
+
+/// The destination check's answer.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DestinationCheckView {
+    /// True when nothing stops backups (no finding at level `problem`).
+    pub ok: bool,
+    /// The findings, the account and the storage.
+    #[serde(flatten)]
+    pub report: crate::storage::check::Report,
+}

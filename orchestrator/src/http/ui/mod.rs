@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod queue;
 pub mod restores;
 pub mod runs;
+pub mod settings;
 pub mod tokens;
 
 use axum::Router;
@@ -54,6 +55,8 @@ pub fn routes() -> Router<Web> {
         .route("/notifications/{id}/resume", post(notifications::resume))
         .route("/notifications/{id}/delete", post(notifications::delete))
         .route("/audit", get(audit::page))
+        .route("/settings/drive", get(settings::drive))
+        .route("/settings/drive/check", post(settings::check))
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/cron/preview", get(form::cron_preview))
@@ -72,6 +75,8 @@ pub struct Page {
     pub path: String,
     /// The demo app's name in demo mode.
     pub demo: Option<String>,
+    /// Where backups go, for the footer.
+    pub destination: String,
     /// The session.
     pub signed: Signed,
 }
@@ -105,6 +110,7 @@ impl FromRequestParts<Web> for Page {
             csrf: signed.csrf.clone(),
             path: path.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
             demo: web.demo_app.clone(),
+            destination: web.ctx.runner.destination.location().to_owned(),
             signed,
         })
     }

@@ -16,6 +16,8 @@ mod core;
 mod deleter;
 mod error;
 pub use error::error_counts;
+mod inspect;
+pub use inspect::{About, Acting, FolderInfo};
 mod lister;
 mod pool;
 mod reader;

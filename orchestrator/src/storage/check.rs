@@ -1,0 +1,456 @@
+//! The destination check behind `orchestrator remote check`, the Check destination button and
+//! `POST /api/v1/destination/check`: do the credentials work, does each folder exist and take a
+//! file (a tiny probe is written and removed), which account and which drive is it, and will the
+//! copies retention keeps fit in the storage left.
+//!
+//! Every problem is reported with what to do about it, before the first backup meets it.
+
+use schemars::JsonSchema;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+
+use crate::db::entities::backup_copy;
+use crate::registry::App;
+use crate::storage::destination::{Destination, StoredFile};
+use crate::storage::gdrive::{Acting, FolderInfo, GdriveHandle};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Works.
+    Ok,
+    /// Works today, but worth a look.
+    Warning,
+    /// Backups will fail: fix it first.
+    Problem,
+}
+
+impl Level {
+    /// `ok`, `warning` or `problem`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Warning => "warning",
+            Level::Problem => "problem",
+        }
+    }
+}
+
+/// One thing the check found.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Finding {
+    /// How bad it is.
+    pub level: Level,
+    /// A stable machine code, e.g. `service-account-my-drive`.
+    pub code: &'static str,
+    /// The folder it is about; empty for the destination as a whole.
+    pub folder: String,
+    /// What was found and, for a problem, what to do.
+    pub message: String,
+}
+
+/// Storage left, and what the apps will need.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Space {
+    /// Total room in bytes; `None` when unlimited or unknown.
+    pub limit: Option<u64>,
+    /// Bytes in use (all of the account's files, trash included).
+    pub usage: u64,
+    /// Of which in the trash.
+    pub in_trash: u64,
+    /// Bytes the apps' copies in these folders take today.
+    pub stored: u64,
+    /// Bytes they will take at the peak of a run: each app's copies kept plus its next one.
+    pub needed: u64,
+}
+
+/// The check's answer.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Report {
+    /// `gdrive`, `fs` or `s3`.
+    pub kind: &'static str,
+    /// Where backups go, in words.
+    pub location: String,
+    /// Who the credentials act as (Drive), when known.
+    pub account: Option<String>,
+    /// Every finding, in the order checked.
+    pub findings: Vec<Finding>,
+    /// Storage, where the destination reports it (a My Drive, a local disk).
+    pub space: Option<Space>,
+}
+
+impl Report {
+    /// True when nothing stops backups.
+    pub fn ok(&self) -> bool {
+        !self.findings.iter().any(|f| f.level == Level::Problem)
+    }
+
+    fn push(&mut self, level: Level, code: &'static str, folder: &str, message: impl Into<String>) {
+        self.findings.push(Finding { level, code, folder: folder.to_owned(), message: message.into() });
+    }
+}
+
+/// What one app will need in its folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// The app.
+    pub app: String,
+    /// Its folder.
+    pub folder: String,
+    /// Size of its newest copy: the best guess for the next one (0 when it has none yet).
+    pub next_copy: u64,
+    /// Bytes its copies take today.
+    pub stored: u64,
+    /// How many copies retention keeps at most.
+    pub kept: u64,
+}
+
+impl Need {
+    /// Bytes at the peak of a run: the copies kept, plus the new one (copies are deleted only
+    /// after the new one is verified).
+    pub fn peak(&self) -> u64 {
+        self.next_copy.saturating_mul(self.kept + 1).max(self.stored)
+    }
+}
+
+/// What each app will need, from the inventory. With `only`, just the apps of that folder.
+pub async fn needs(db: &DatabaseConnection, apps: &[App], only: Option<&str>) -> Result<Vec<Need>, sea_orm::DbErr> {
+    let mut needs = Vec::new();
+    for app in apps.iter().filter(|a| only.is_none_or(|f| f == a.folder)) {
+        let copies = backup_copy::Entity::find()
+            .filter(backup_copy::Column::AppId.eq(app.id))
+            .filter(backup_copy::Column::DeletedAt.is_null())
+            .order_by_desc(backup_copy::Column::CreatedAt)
+            .all(db)
+            .await?;
+        let p = &app.retention;
+        let by_rules =
+            u64::from(p.keep_last) + u64::from(p.keep_daily) + u64::from(p.keep_weekly) + u64::from(p.keep_monthly);
+        needs.push(Need {
+            app: app.name.clone(),
+            folder: app.folder.clone(),
+            next_copy: copies.first().map_or(0, |c| c.size.max(0) as u64),
+            stored: copies.iter().map(|c| c.size.max(0) as u64).sum(),
+            kept: by_rules.max(copies.len() as u64),
+        });
+    }
+    Ok(needs)
+}
+
+/// Checks `folder`, or when none is given the folder of every registered app, with the apps'
+/// needs from the inventory.
+pub async fn check_apps(
+    db: &DatabaseConnection,
+    apps: &[App],
+    destination: &Destination,
+    folder: Option<&str>,
+) -> Result<Report, sea_orm::DbErr> {
+    let folders: Vec<String> = match folder {
+        Some(folder) => vec![folder.to_owned()],
+        None => {
+            let mut folders: Vec<String> = apps.iter().map(|a| a.folder.clone()).collect();
+            folders.sort();
+            folders.dedup();
+            folders
+        }
+    };
+    let needs = needs(db, apps, folder).await?;
+    Ok(check(destination, &folders, &needs).await)
+}
+
+/// Checks the destination, each of `folders`, and whether `needs` fit.
+pub async fn check(destination: &Destination, folders: &[String], needs: &[Need]) -> Report {
+    let mut report = Report {
+        kind: destination.kind(),
+        location: destination.location().to_owned(),
+        account: None,
+        findings: Vec::new(),
+        space: None,
+    };
+    match destination.drive() {
+        Some(drive) => check_drive(&mut report, destination, drive, folders, needs).await,
+        None => {
+            if folders.is_empty() {
+                report.push(
+                    Level::Warning,
+                    "no-folder",
+                    "",
+                    "no folder to check: give one, or register an app (its folder is checked)",
+                );
+            }
+            for folder in folders {
+                probe(&mut report, destination, folder).await;
+            }
+            if destination.kind() == "fs" {
+                report.space = local_space(destination.location(), folders, needs);
+            }
+        }
+    }
+    if let Some(space) = &report.space {
+        forecast(&mut report.findings, space, destination.drive().is_some_and(GdriveHandle::trashes));
+    }
+    report
+}
+
+async fn check_drive(
+    report: &mut Report,
+    destination: &Destination,
+    drive: &GdriveHandle,
+    folders: &[String],
+    needs: &[Need],
+) {
+    let about = match drive.about().await {
+        Ok(about) => about,
+        Err(e) => {
+            report.push(Level::Problem, "credentials", "", format!("Drive refused the credentials: {}", e.message()));
+            return;
+        }
+    };
+    let acting = drive.acting();
+    let how = match acting {
+        Acting::ServiceAccount => "a service account acting as itself",
+        Acting::Delegated => "a service account acting for a user (domain-wide delegation)",
+        Acting::User => "a Google account authorized by OAuth",
+    };
+    report.account = Some(about.email.clone());
+    report.push(Level::Ok, "credentials", "", format!("the credentials work: {} ({how})", about.email));
+    if folders.is_empty() {
+        report.push(
+            Level::Warning,
+            "no-folder",
+            "",
+            "no folder to check: give a Drive folder ID, or register an app (its folder is checked)",
+        );
+    }
+    let mut in_my_drive = Vec::new();
+    for id in folders {
+        let info = match drive.folder_info(id).await {
+            Ok(info) => info,
+            Err(e) => {
+                report.push(Level::Problem, "folder", id, e.message().to_owned());
+                continue;
+            }
+        };
+        describe_folder(report, &info, acting, &about.email);
+        if info.shared_drive.is_none() {
+            in_my_drive.push(id.clone());
+        }
+        if info.can_add_children == Some(false) {
+            report.push(
+                Level::Problem,
+                "not-writable",
+                id,
+                format!(
+                    "{} may not add files to this folder: share it with {} as {}",
+                    about.email,
+                    about.email,
+                    if info.shared_drive.is_some() { "Content manager" } else { "Editor" }
+                ),
+            );
+            continue;
+        }
+        if acting == Acting::ServiceAccount && info.shared_drive.is_none() {
+            // Google refuses the upload itself; the probe would only repeat it.
+            continue;
+        }
+        let may_prune = if drive.trashes() { info.can_trash_children } else { info.can_delete_children };
+        let cannot_prune = may_prune == Some(false);
+        if cannot_prune {
+            report.push(
+                Level::Problem,
+                "cannot-delete",
+                id,
+                format!(
+                    "{} may add files here but not {} them, so retention cannot remove old copies: {}",
+                    about.email,
+                    if drive.trashes() { "trash" } else { "delete" },
+                    if info.shared_drive.is_some() {
+                        "make it a Content manager of the shared drive (Contributors cannot delete)"
+                    } else {
+                        "share the folder with it as Editor"
+                    }
+                ),
+            );
+        }
+        probe(report, destination, id).await;
+    }
+    let mine: Vec<&Need> = needs.iter().filter(|n| in_my_drive.contains(&n.folder)).collect();
+    if acting != Acting::ServiceAccount && (!in_my_drive.is_empty() || folders.is_empty()) {
+        report.space = Some(Space {
+            limit: about.limit,
+            usage: about.usage,
+            in_trash: about.usage_in_trash,
+            stored: mine.iter().map(|n| n.stored).sum(),
+            needed: mine.iter().map(|n| n.peak()).sum(),
+        });
+    }
+}
+
+fn describe_folder(report: &mut Report, info: &FolderInfo, acting: Acting, email: &str) {
+    let id = &info.id;
+    match (&info.shared_drive, acting) {
+        (Some((_, drive)), _) => report.push(
+            Level::Ok,
+            "shared-drive",
+            id,
+            format!("folder \"{}\" is in the shared drive \"{drive}\": its storage is the organisation's, not {email}'s", info.name),
+        ),
+        (None, Acting::ServiceAccount) => report.push(
+            Level::Problem,
+            "service-account-my-drive",
+            id,
+            format!(
+                "folder \"{}\" is in a My Drive, and {email} is a service account, which has no storage quota: Google refuses every upload it makes there (storageQuotaExceeded). \
+                 Fix it one of three ways: put the folder in a shared drive and add {email} to it as Content manager; \
+                 or let the service account act for a user with domain-wide delegation (GDRIVE_SUBJECT); \
+                 or connect a Google account instead (Settings, Google Drive)",
+                info.name
+            ),
+        ),
+        (None, _) => report.push(
+            Level::Ok,
+            "my-drive",
+            id,
+            format!("folder \"{}\" is in a My Drive: copies count against {email}'s storage", info.name),
+        ),
+    }
+}
+
+/// Writes a tiny file and removes it.
+async fn probe(report: &mut Report, destination: &Destination, folder: &str) {
+    let name = format!(".orchestrator-check-{}", jiff::Timestamp::now().as_millisecond());
+    let body = bytes::Bytes::from_static(b"destination check: safe to delete\n");
+    let written: opendal::Result<StoredFile> = async {
+        let mut writer = destination.writer(folder, &name, "text/plain", &Default::default()).await?;
+        if let Err(e) = writer.write(body.clone()).await {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        let meta = writer.close().await?;
+        Ok(destination.stored(&name, &meta))
+    }
+    .await;
+    let file = match written {
+        Ok(file) => file,
+        Err(e) => {
+            report.push(Level::Problem, "write", folder, format!("could not write a test file: {}", e.message()));
+            return;
+        }
+    };
+    match destination.remove(folder, &file).await {
+        Ok(()) => report.push(Level::Ok, "write", folder, "a test file was written and removed"),
+        Err(e) => report.push(
+            Level::Problem,
+            "cannot-delete",
+            folder,
+            format!(
+                "a test file was written but could not be removed ({}), so retention cannot remove old copies either; remove {name} by hand and give the account the right to delete",
+                e.message()
+            ),
+        ),
+    }
+}
+
+fn local_space(root: &str, folders: &[String], needs: &[Need]) -> Option<Space> {
+    let stat = rustix::fs::statvfs(root).ok()?;
+    let total = stat.f_blocks.saturating_mul(stat.f_frsize);
+    let available = stat.f_bavail.saturating_mul(stat.f_frsize);
+    let mine: Vec<&Need> = needs.iter().filter(|n| folders.contains(&n.folder)).collect();
+    Some(Space {
+        limit: Some(total),
+        usage: total.saturating_sub(available),
+        in_trash: 0,
+        stored: mine.iter().map(|n| n.stored).sum(),
+        needed: mine.iter().map(|n| n.peak()).sum(),
+    })
+}
+
+/// Whether the copies fit: what is used by other files stays, the apps' copies grow to their peak.
+fn forecast(findings: &mut Vec<Finding>, space: &Space, trashes: bool) {
+    let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+    let Some(limit) = space.limit else {
+        findings.push(Finding {
+            level: Level::Ok,
+            code: "space",
+            folder: String::new(),
+            message: format!("storage is unlimited; {} used", gib(space.usage)),
+        });
+        return;
+    };
+    let others = space.usage.saturating_sub(space.stored);
+    let at_peak = others.saturating_add(space.needed);
+    let free = limit.saturating_sub(space.usage);
+    let summary = format!(
+        "{} of {} used ({} in the trash), {} free; the apps' copies need {} at the peak of a run (each app's copies kept plus its next one)",
+        gib(space.usage),
+        gib(limit),
+        gib(space.in_trash),
+        gib(free),
+        gib(space.needed)
+    );
+    let (level, code, message) = if at_peak > limit {
+        let trash = if space.in_trash > 0 { ", empty the trash" } else { "" };
+        (
+            Level::Problem,
+            "space",
+            format!(
+                "{summary}: they will not fit; free {} (keep fewer copies{trash}, or buy storage)",
+                gib(at_peak - limit)
+            ),
+        )
+    } else if at_peak > limit / 10 * 9 {
+        (Level::Warning, "space", format!("{summary}: that leaves under 10% free"))
+    } else {
+        (Level::Ok, "space", summary)
+    };
+    findings.push(Finding { level, code, folder: String::new(), message });
+    if trashes && space.in_trash > 0 {
+        findings.push(Finding {
+            level: Level::Warning,
+            code: "trash",
+            folder: String::new(),
+            message: format!(
+                "copies removed by retention go to Drive's trash and count against the storage for 30 days ({} there now); set GDRIVE_DELETE=permanent to delete them for good",
+                gib(space.in_trash)
+            ),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1 << 30;
+
+    fn space(limit: u64, usage: u64, stored: u64, needed: u64) -> Space {
+        Space { limit: Some(limit * GIB), usage: usage * GIB, in_trash: 0, stored: stored * GIB, needed: needed * GIB }
+    }
+
+    fn level(space: &Space) -> Level {
+        let mut findings = Vec::new();
+        forecast(&mut findings, space, false);
+        findings[0].level
+    }
+
+    #[test]
+    fn the_peak_counts_the_next_copy_on_top_of_those_kept() {
+        let need = Need { app: "a".into(), folder: "f".into(), next_copy: 10, stored: 30, kept: 7 };
+        assert_eq!(need.peak(), 80);
+        let first = Need { next_copy: 0, stored: 0, ..need.clone() };
+        assert_eq!(first.peak(), 0);
+        let shrinking = Need { next_copy: 1, stored: 50, kept: 2, ..need };
+        assert_eq!(shrinking.peak(), 50, "copies already stored are never forecast away");
+    }
+
+    #[test]
+    fn copies_that_cannot_fit_are_a_problem_before_the_first_backup() {
+        // 15 GiB account, 5 used by other files, 2 by copies; copies will need 12.
+        assert_eq!(level(&space(15, 7, 2, 12)), Level::Problem);
+        assert_eq!(level(&space(15, 7, 2, 9)), Level::Warning);
+        assert_eq!(level(&space(15, 7, 2, 4)), Level::Ok);
+        let unlimited = Space { limit: None, ..space(15, 7, 2, 100) };
+        assert_eq!(level(&unlimited), Level::Ok);
+    }
+}
