@@ -1,9 +1,8 @@
-//! Google's OAuth 2.0 token endpoint (refresh-token grant and the service-account JWT bearer grant) and the
-//! bearer-token check every Drive request goes through.
+//! Google's OAuth 2.0 token endpoint (refresh-token grant and the service-account JWT bearer grant; the
+//! authorization-code grant lives in `code_grant`) and the bearer-token check every Drive request goes through.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use axum::Form;
 use axum::extract::State;
@@ -13,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value, json};
 
-use crate::clock;
 use crate::errors::{ApiError, oauth_error};
 use crate::state::{
-    DRIVE_FILE_SCOPE, DRIVE_SCOPE, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, PRIVATE_KEY_ID, Principal, REFRESH_TOKEN,
+    DRIVE_FILE_SCOPE, DRIVE_SCOPE, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, PRIVATE_KEY_ID, Principal,
     SERVICE_ACCOUNT_EMAIL, Shared, Token, random_id,
 };
+use crate::{clock, code_grant};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Google's own token URI is accepted as audience too: a client that signs for it would work against Google.
@@ -48,30 +47,46 @@ pub(crate) async fn token(
     };
     match form.get("grant_type").map(String::as_str) {
         Some("refresh_token") => refresh_grant(&shared, &form),
+        Some("authorization_code") => code_grant::exchange(&shared, &form),
         Some(JWT_BEARER) => jwt_grant(&shared, &form),
         other => oauth_error(400, "unsupported_grant_type", &format!("Invalid grant_type: {}", other.unwrap_or(""))),
     }
 }
 
-fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
+/// Client authentication of the `refresh_token` and `authorization_code` grants: Google's answer to a wrong
+/// client, or `None` when it is right.
+pub(crate) fn client_refusal(form: &HashMap<String, String>) -> Option<Response> {
     if form.get("client_id").map(String::as_str) != Some(OAUTH_CLIENT_ID) {
-        return oauth_error(401, "invalid_client", "The OAuth client was not found.");
+        return Some(oauth_error(401, "invalid_client", "The OAuth client was not found."));
     }
     if form.get("client_secret").map(String::as_str) != Some(OAUTH_CLIENT_SECRET) {
-        return oauth_error(401, "invalid_client", "Unauthorized");
+        return Some(oauth_error(401, "invalid_client", "Unauthorized"));
     }
-    if form.get("refresh_token").map(String::as_str) != Some(REFRESH_TOKEN) {
+    None
+}
+
+fn refresh_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
+    if let Some(refused) = client_refusal(form) {
+        return refused;
+    }
+    let Some(refresh_token) = form.get("refresh_token") else {
+        return oauth_error(400, "invalid_request", "Missing required parameter: refresh_token");
+    };
+    let inner = shared.lock();
+    let Some((grant_id, grant)) = inner.oauth.by_refresh_token(refresh_token) else {
         return oauth_error(400, "invalid_grant", "Bad Request");
-    }
-    if shared.lock().grants_refused {
+    };
+    if grant.revoked || inner.grants_refused {
         return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
     }
-    let principal = Principal { email: crate::state::USER_EMAIL.to_owned(), service_account: false };
-    let (access_token, expires_in) = issue(shared, principal, vec![DRIVE_SCOPE.to_owned()]);
+    let (grant_id, scopes) = (grant_id.clone(), grant.scopes.clone());
+    let principal = Principal::user(&grant.user, &grant.client, &grant.scopes);
+    drop(inner);
+    let (access_token, expires_in) = issue(shared, principal, scopes.clone(), Some(grant_id));
     axum::Json(json!({
         "access_token": access_token,
         "expires_in": expires_in,
-        "scope": DRIVE_SCOPE,
+        "scope": scopes.join(" "),
         "token_type": "Bearer",
     }))
     .into_response()
@@ -135,29 +150,34 @@ fn jwt_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
     }
 
     let principal = match claims.get("sub").and_then(Value::as_str) {
-        None => Principal { email: SERVICE_ACCOUNT_EMAIL.to_owned(), service_account: true },
-        Some(subject) if subject == SERVICE_ACCOUNT_EMAIL => {
-            Principal { email: SERVICE_ACCOUNT_EMAIL.to_owned(), service_account: true }
-        }
+        None => Principal::service(SERVICE_ACCOUNT_EMAIL, true),
+        Some(subject) if subject == SERVICE_ACCOUNT_EMAIL => Principal::service(SERVICE_ACCOUNT_EMAIL, true),
         Some(subject) => {
             if !shared.lock().delegation.contains(subject) {
                 return oauth_error(401, "unauthorized_client", UNAUTHORIZED_CLIENT);
             }
-            Principal { email: subject.to_owned(), service_account: false }
+            Principal::service(subject, false)
         }
     };
-    let (access_token, expires_in) = issue(shared, principal, scopes);
+    let (access_token, expires_in) = issue(shared, principal, scopes, None);
     // Google's answer to the JWT grant carries no scope member.
     axum::Json(json!({ "access_token": access_token, "expires_in": expires_in, "token_type": "Bearer" }))
         .into_response()
 }
 
-fn issue(shared: &Shared, principal: Principal, scopes: Vec<String>) -> (String, u64) {
+/// A new access token; `grant` ties it to the refresh token or code it came from, so revoking those ends it.
+pub(crate) fn issue(
+    shared: &Shared,
+    principal: Principal,
+    scopes: Vec<String>,
+    grant: Option<String>,
+) -> (String, u64) {
     let access_token = random_id("ya29.", 120);
     let mut inner = shared.lock();
     let ttl = inner.token_ttl;
+    let expires_at = inner.now() + ttl;
     inner.root_of(&principal.email);
-    inner.tokens.insert(access_token.clone(), Token { principal, scopes, expires_at: Instant::now() + ttl });
+    inner.tokens.insert(access_token.clone(), Token { principal, scopes, expires_at, grant });
     (access_token, ttl.as_secs())
 }
 
@@ -171,7 +191,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Princ
     }
     let inner = shared.lock();
     let token = inner.tokens.get(token.trim()).ok_or_else(ApiError::unauthenticated)?;
-    if Instant::now() >= token.expires_at {
+    if inner.now() >= token.expires_at {
         return Err(ApiError::unauthenticated());
     }
     if !token.scopes.iter().any(|scope| scope == DRIVE_SCOPE || scope == DRIVE_FILE_SCOPE) {

@@ -1,6 +1,7 @@
 //! `/drive/v3/drives` (shared drives the caller belongs to) and `/drive/v3/about` (who the caller is), which
 //! clients use to check a configuration before uploading.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
@@ -12,7 +13,7 @@ use crate::auth::authenticate;
 use crate::errors::ApiError;
 use crate::fields;
 use crate::params::Params;
-use crate::state::{Shared, SharedDrive};
+use crate::state::{Shared, SharedDrive, USER_STORAGE_LIMIT};
 
 fn respond(result: Result<Value, ApiError>) -> Response {
     match result {
@@ -66,6 +67,13 @@ fn list_drives(shared: &Shared, parts: &Parts) -> Result<Value, ApiError> {
     selected(&params, json!({ "kind": "drive#driveList", "drives": drives }))
 }
 
+/// The same user gets the same numeric permission id every time, as in Drive.
+fn permission_id(email: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    email.hash(&mut hasher);
+    format!("{:020}", hasher.finish())
+}
+
 /// `GET /drive/v3/about`; Google requires `fields` on this method.
 pub(crate) async fn about(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
@@ -80,19 +88,33 @@ fn about_me(shared: &Shared, parts: &Parts) -> Result<Value, ApiError> {
             .at("parameter", "fields"));
     }
     let inner = shared.lock();
-    let usage: u64 =
-        inner.items.values().filter(|item| item.drive_id.is_none() && item.owner == who.email).map(|i| i.size).sum();
-    // Service accounts have no storage of their own.
-    let limit: u64 = if who.service_account { 0 } else { 15 * 1024 * 1024 * 1024 };
+    let owned = || inner.items.values().filter(|item| item.drive_id.is_none() && item.owner == who.email);
+    let usage: u64 = owned().map(|item| item.size).sum();
+    let in_trash: u64 = owned().filter(|item| inner.is_trashed(item)).map(|item| item.size).sum();
+    // A quota set for the principal wins; otherwise a user has a Google Account's 15 GB and a service account
+    // acting as itself none.
+    let limit = match inner.faults.storage_quota.get(&who.email) {
+        Some(quota) => *quota,
+        None if who.service_account => 0,
+        None => USER_STORAGE_LIMIT,
+    };
     let about = json!({
         "kind": "drive#about",
         "user": {
             "kind": "drive#user",
             "displayName": who.email.split('@').next().unwrap_or_default(),
             "emailAddress": who.email,
+            "permissionId": permission_id(&who.email),
             "me": true,
         },
-        "storageQuota": { "limit": limit.to_string(), "usage": usage.to_string(), "usageInDrive": usage.to_string() },
+        // The double has no unlimited accounts, so `limit` (absent when storage is unlimited) is always there.
+        // Nothing outside Drive uses storage here: `usage` equals `usageInDrive`, which counts trashed items too.
+        "storageQuota": {
+            "limit": limit.to_string(),
+            "usage": usage.to_string(),
+            "usageInDrive": usage.to_string(),
+            "usageInDriveTrash": in_trash.to_string(),
+        },
     });
     selected(&params, about)
 }

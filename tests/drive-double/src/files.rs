@@ -187,7 +187,7 @@ fn list_files(shared: &Shared, parts: &Parts) -> Result<Response, ApiError> {
 
 /// Whether files.list may return the item at all, before `q` is applied.
 fn listable(inner: &Inner, item: &Item, who: &Principal, include_all: bool, drive_id: Option<&str>) -> bool {
-    if item.is_root || !inner.can_access(&who.email, item) {
+    if item.is_root || !inner.can_see(who, item) {
         return false;
     }
     match (&item.drive_id, drive_id) {
@@ -318,6 +318,7 @@ fn create_item(shared: &Shared, parts: &Parts, bytes: &[u8]) -> Result<Response,
         folder.app_properties = file.app_properties.clone();
         folder.properties = file.properties.clone();
         folder.description = file.description.clone();
+        folder.apps.extend(who.client.iter().cloned());
         inner.items.insert(id.clone(), folder);
         id
     } else {

@@ -1,7 +1,8 @@
 //! A Google Drive v3 double: a real HTTP server on 127.0.0.1 implementing, as Google documents them, the parts of
 //! Drive v3 and of Google's OAuth 2.0 token endpoint that a backup tool uses (resumable and multipart uploads,
 //! files.list/get/create/update/delete, shared drives, service accounts with or without domain-wide delegation,
-//! the refresh-token grant), plus one-shot fault injection to test a client's error handling.
+//! the web-server flow with its consent screen, the authorization-code and refresh-token grants, token revocation,
+//! the `drive.file` scope), plus one-shot fault injection to test a client's error handling.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -14,17 +15,22 @@
 //! ```
 
 mod auth;
+mod authorize;
 mod body;
 mod clock;
+mod code_grant;
+mod consent_page;
 mod drives;
 mod errors;
 mod fields;
 mod files;
 mod gate;
+mod grants;
 mod metadata;
 mod params;
 mod query;
 mod resource;
+mod revoke;
 mod serve;
 mod state;
 mod upload;
@@ -75,6 +81,16 @@ pub enum RateLimit {
     UserRateLimit,
     /// `403` with reason `rateLimitExceeded`.
     RateLimit,
+}
+
+/// The answer of the signed-in user on the consent screen, given without a browser
+/// ([`DriveDouble::auto_consent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    /// "Allow": back to the redirect URI with a code.
+    Allow,
+    /// "Cancel": back to the redirect URI with `error=access_denied`.
+    Deny,
 }
 
 /// A file or folder as the double stores it.
@@ -136,6 +152,9 @@ impl Drop for DriveDouble {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/token", post(auth::token))
+        .route("/revoke", post(revoke::revoke))
+        .route(authorize::AUTH_PATH, get(authorize::authorize))
+        .route(authorize::CONSENT_PATH, post(authorize::decide))
         .route("/drive/v3/files", get(files::list).post(files::create))
         .route("/drive/v3/files/{id}", get(files::get).patch(files::update).delete(files::delete))
         .route("/drive/v3/drives", get(drives::list))
@@ -176,6 +195,88 @@ impl DriveDouble {
     /// `{endpoint}/token`, the OAuth token endpoint.
     pub fn token_uri(&self) -> String {
         self.shared.token_uri()
+    }
+
+    /// `{endpoint}/o/oauth2/v2/auth`, the authorization endpoint of the web-server flow.
+    pub fn auth_uri(&self) -> String {
+        format!("{}{}", self.shared.endpoint, authorize::AUTH_PATH)
+    }
+
+    /// The client id of the double's one OAuth client (a "web application" client).
+    pub fn oauth_client_id(&self) -> String {
+        OAUTH_CLIENT_ID.to_owned()
+    }
+
+    /// The secret of that client.
+    pub fn oauth_client_secret(&self) -> String {
+        OAUTH_CLIENT_SECRET.to_owned()
+    }
+
+    /// Adds an authorized redirect URI to the OAuth client; the authorization endpoint redirects only to these,
+    /// compared exactly (scheme, case, port, path and trailing slash).
+    pub fn register_redirect_uri(&self, uri: &str) {
+        self.lock().oauth.redirect_uris.insert(uri.to_owned());
+    }
+
+    /// The client's JSON as the Cloud console downloads it for a web application, with `redirect_uri` registered
+    /// (and listed with any other registered one) and `auth_uri` / `token_uri` pointing at this double.
+    pub fn oauth_client_json(&self, redirect_uri: &str) -> String {
+        let mut inner = self.lock();
+        inner.oauth.redirect_uris.insert(redirect_uri.to_owned());
+        let redirect_uris: Vec<&String> = inner.oauth.redirect_uris.iter().collect();
+        let value = json!({
+            "web": {
+                "client_id": OAUTH_CLIENT_ID,
+                "project_id": PROJECT_ID,
+                "auth_uri": self.auth_uri(),
+                "token_uri": self.token_uri(),
+                "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+                "client_secret": OAUTH_CLIENT_SECRET,
+                "redirect_uris": redirect_uris,
+            }
+        });
+        serde_json::to_string(&value).expect("JSON")
+    }
+
+    /// The account signed in at the authorization endpoint, named on the consent screen and owning what the
+    /// tokens of its grants create; [`user_email`](Self::user_email) until changed.
+    pub fn set_consenting_user(&self, email: &str) {
+        let mut inner = self.lock();
+        inner.oauth.consenting_user = email.to_owned();
+        inner.root_of(email);
+    }
+
+    /// With `Some`, the authorization endpoint answers as if the user had clicked that button: a 302 to the
+    /// redirect URI instead of the consent page. `None` shows the page again.
+    pub fn auto_consent(&self, answer: Option<Consent>) {
+        self.lock().oauth.auto_consent = answer;
+    }
+
+    /// The user removes the app's access: every refresh token (issued by the code grant, or the fixed one of
+    /// [`authorized_user_json`](Self::authorized_user_json)) then gets `invalid_grant` "Token has been expired or
+    /// revoked.", and the access tokens issued from them stop working.
+    pub fn revoke_refresh_tokens(&self) {
+        let mut inner = self.lock();
+        for grant in inner.oauth.refresh_grants() {
+            inner.revoke_grant(&grant);
+        }
+    }
+
+    /// Opens a file or folder with the app, as the Google Picker does: tokens of the OAuth client limited to
+    /// `drive.file` may then see and change that item (not what is inside a folder).
+    ///
+    /// # Panics
+    /// If the item does not exist.
+    pub fn grant_to_app(&self, file_id: &str) {
+        let mut inner = self.lock();
+        let item = inner.items.get_mut(file_id).expect("grant_to_app: unknown item");
+        item.apps.insert(OAUTH_CLIENT_ID.to_owned());
+    }
+
+    /// Moves the double's clock for authorization codes and access tokens `by` ahead, so expiry can be tested
+    /// without waiting (file timestamps keep following the real clock).
+    pub fn advance_clock(&self, by: Duration) {
+        self.lock().clock_skew += by;
     }
 
     /// The service account's email, `backup-bot@test-project.iam.gserviceaccount.com`.

@@ -12,6 +12,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 
 use crate::errors::ApiError;
+use crate::grants::OAuth;
 use crate::{FileInfo, RateLimit, RequestRecord, clock};
 
 pub(crate) const FOLDER_MIME: &str = "application/vnd.google-apps.folder";
@@ -25,6 +26,8 @@ pub(crate) const OAUTH_CLIENT_SECRET: &str = "GOCSPX-drive-double-secret";
 pub(crate) const REFRESH_TOKEN: &str = "1//0drive-double-refresh-token";
 pub(crate) const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive";
 pub(crate) const DRIVE_FILE_SCOPE: &str = "https://www.googleapis.com/auth/drive.file";
+/// The free storage of a Google Account, "15 GB", which about.get reports as 16106127360 bytes.
+pub(crate) const USER_STORAGE_LIMIT: u64 = 15 * 1024 * 1024 * 1024;
 
 /// State shared by the server tasks and the in-process handle.
 pub(crate) struct Shared {
@@ -63,12 +66,36 @@ pub(crate) struct Principal {
     pub(crate) email: String,
     /// A service account acting as itself: it has no storage quota of its own.
     pub(crate) service_account: bool,
+    /// The OAuth client the token was issued to (none for service-account JWT grants).
+    pub(crate) client: Option<String>,
+    /// The token has `drive.file` without `drive`: it sees only what its client created or was given.
+    pub(crate) drive_file_only: bool,
+}
+
+impl Principal {
+    /// A service account acting as itself, or as `email` through domain-wide delegation.
+    pub(crate) fn service(email: &str, service_account: bool) -> Self {
+        Principal { email: email.to_owned(), service_account, client: None, drive_file_only: false }
+    }
+
+    /// A user through an OAuth client, with the scopes the user granted it.
+    pub(crate) fn user(email: &str, client: &str, scopes: &[String]) -> Self {
+        let has = |wanted: &str| scopes.iter().any(|scope| scope == wanted);
+        Principal {
+            email: email.to_owned(),
+            service_account: false,
+            client: Some(client.to_owned()),
+            drive_file_only: has(DRIVE_FILE_SCOPE) && !has(DRIVE_SCOPE),
+        }
+    }
 }
 
 pub(crate) struct Token {
     pub(crate) principal: Principal,
     pub(crate) scopes: Vec<String>,
     pub(crate) expires_at: Instant,
+    /// The grant it came from (a refresh token or an exchanged code); revoking the grant ends the token.
+    pub(crate) grant: Option<String>,
 }
 
 pub(crate) struct SharedDrive {
@@ -99,6 +126,9 @@ pub(crate) struct Item {
     pub(crate) sha256: String,
     pub(crate) content: Option<Bytes>,
     pub(crate) shared_with: BTreeSet<String>,
+    /// OAuth clients a `drive.file` token may use it through: the creating client, and apps it was opened
+    /// with (the Picker).
+    pub(crate) apps: BTreeSet<String>,
     pub(crate) is_root: bool,
     pub(crate) version: u64,
 }
@@ -207,6 +237,9 @@ pub(crate) struct Inner {
     pub(crate) requests: Vec<RequestRecord>,
     /// The token endpoint answers every grant with `invalid_grant` (credentials revoked or deleted).
     pub(crate) grants_refused: bool,
+    pub(crate) oauth: OAuth,
+    /// How far the double's clock for codes and tokens runs ahead of the real one.
+    pub(crate) clock_skew: Duration,
     next_seq: u64,
     last_ms: i64,
 }
@@ -225,12 +258,25 @@ impl Inner {
             uploaded_today: 0,
             requests: Vec::new(),
             grants_refused: false,
+            oauth: OAuth::new(),
+            clock_skew: Duration::ZERO,
             next_seq: 0,
             last_ms: 0,
         };
         inner.root_of(USER_EMAIL);
         inner.root_of(SERVICE_ACCOUNT_EMAIL);
         inner
+    }
+
+    /// The instant codes and tokens are judged by: real time plus what `advance_clock` added.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::now() + self.clock_skew
+    }
+
+    /// Ends a grant: its refresh token is refused from now on and its access tokens stop working.
+    pub(crate) fn revoke_grant(&mut self, grant: &str) {
+        self.oauth.revoke(grant);
+        self.tokens.retain(|_, token| token.grant.as_deref() != Some(grant));
     }
 
     /// Strictly increasing milliseconds, so createdTime order is creation order even within one millisecond.
@@ -262,6 +308,7 @@ impl Inner {
             sha256: String::new(),
             content: None,
             shared_with: BTreeSet::new(),
+            apps: BTreeSet::new(),
             is_root: false,
             version: 1,
         }
@@ -308,6 +355,15 @@ impl Inner {
         false
     }
 
+    /// `can_access`, narrowed for a `drive.file` token to what its client created or was given; roots stay
+    /// usable as parents, since a file created without parents goes to the root.
+    pub(crate) fn can_see(&self, who: &Principal, item: &Item) -> bool {
+        if !self.can_access(&who.email, item) {
+            return false;
+        }
+        !who.drive_file_only || item.is_root || who.client.as_ref().is_some_and(|client| item.apps.contains(client))
+    }
+
     /// Trashing a folder trashes what is inside it.
     pub(crate) fn is_trashed(&self, item: &Item) -> bool {
         let mut current = Some(item);
@@ -344,7 +400,7 @@ impl Inner {
         if item.drive_id.is_some() && !all_drives {
             return Err(ApiError::file_not_found(id));
         }
-        if !self.can_access(&who.email, item) {
+        if !self.can_see(who, item) {
             return Err(ApiError::file_not_found(id));
         }
         Ok(item)
@@ -438,6 +494,7 @@ impl Inner {
         item.md5 = md5;
         item.sha256 = sha256;
         item.content = content;
+        item.apps.extend(who.client.iter().cloned());
         self.items.insert(id.clone(), item);
         Ok(id)
     }
