@@ -21,7 +21,7 @@ pub struct AppCard {
     pub app: app::Model,
     /// The latest run that ended.
     pub last_run: Option<backup_run::Model>,
-    /// A run queued or running now.
+    /// A run queued, running or waiting for Drive's budget now.
     pub active_run: Option<backup_run::Model>,
     /// Copies in the destination.
     pub copies: i64,
@@ -261,7 +261,7 @@ pub async fn workers(db: &DatabaseConnection) -> Result<Vec<Worker>, DbErr> {
     Ok(rows.into_iter().map(|r| Worker { id: r.id, last_seen: r.last_seen, started_at: r.started_at }).collect())
 }
 
-/// Runs waiting in the queue or running now, oldest first, with their app's name.
+/// Runs queued, running or waiting for Drive's budget now, oldest first, with their app's name.
 pub async fn active_runs(db: &DatabaseConnection) -> Result<Vec<(backup_run::Model, String)>, DbErr> {
     let runs = backup_run::Entity::find()
         .filter(backup_run::Column::Status.is_in(Status::ACTIVE))
@@ -358,6 +358,8 @@ pub struct AlertTotals {
     pub queued: i64,
     /// Runs in progress.
     pub running: i64,
+    /// Runs waiting for Drive's daily upload budget.
+    pub waiting: i64,
     /// Apps failing since their last success.
     pub failing_apps: i64,
     /// Apps told stale.
@@ -373,6 +375,7 @@ pub async fn alert_totals(db: &DatabaseConnection) -> Result<AlertTotals, DbErr>
     use crate::db::entities::app_alert;
     let runs = |status: Status| backup_run::Entity::find().filter(backup_run::Column::Status.eq(status)).count(db);
     let (queued, running) = (runs(Status::Queued).await?, runs(Status::Running).await?);
+    let waiting = runs(Status::Waiting).await?;
     let failing_apps =
         app_alert::Entity::find().filter(app_alert::Column::FailingSince.is_not_null()).count(db).await?;
     let stale_apps = app_alert::Entity::find().filter(app_alert::Column::StaleSince.is_not_null()).count(db).await?;
@@ -380,6 +383,7 @@ pub async fn alert_totals(db: &DatabaseConnection) -> Result<AlertTotals, DbErr>
     Ok(AlertTotals {
         queued: queued as i64,
         running: running as i64,
+        waiting: waiting as i64,
         failing_apps: failing_apps as i64,
         stale_apps: stale_apps as i64,
         notifications_pending: pending as i64,
