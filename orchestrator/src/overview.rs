@@ -119,6 +119,12 @@ async fn latest_runs(
     Ok(runs.into_iter().map(|r| (r.app_id, r)).collect())
 }
 
+/// `SUM(col)` as a BIGINT: PostgreSQL sums BIGINTs into a NUMERIC, which does not read as `i64`.
+fn sum_bigint(col: impl sea_orm::sea_query::IntoColumnRef) -> SeaExpr {
+    use sea_orm::sea_query::ExprTrait;
+    SeaExpr::expr(Func::sum(SeaExpr::col(col))).cast_as("BIGINT")
+}
+
 /// Per app: copies in the destination and their total size.
 async fn copies_by_app(db: &DatabaseConnection, app_ids: &[i64]) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
     if app_ids.is_empty() {
@@ -128,7 +134,7 @@ async fn copies_by_app(db: &DatabaseConnection, app_ids: &[i64]) -> Result<HashM
         .select_only()
         .column(backup_copy::Column::AppId)
         .column_as(backup_copy::Column::Id.count(), "count")
-        .column_as(backup_copy::Column::Size.sum(), "total")
+        .column_as(sum_bigint(backup_copy::Column::Size), "total")
         .filter(backup_copy::Column::AppId.is_in(app_ids.iter().copied()))
         .filter(backup_copy::Column::DeletedAt.is_null())
         .group_by(backup_copy::Column::AppId)
@@ -167,7 +173,7 @@ async fn copies_by_app_total(db: &DatabaseConnection) -> Result<(i64, i64), DbEr
     let row = backup_copy::Entity::find()
         .select_only()
         .column_as(backup_copy::Column::Id.count(), "count")
-        .column_as(backup_copy::Column::Size.sum(), "total")
+        .column_as(sum_bigint(backup_copy::Column::Size), "total")
         .filter(backup_copy::Column::DeletedAt.is_null())
         .into_model::<Row>()
         .one(db)
