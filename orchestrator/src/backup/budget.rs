@@ -77,7 +77,13 @@ pub struct Assessment {
 /// Assesses `uploads` (`(counted_at ms, bytes)`, any order) at `now`: bytes count while
 /// `counted_at > now - window`. Spent when `limit` is reached or a hold is still on; it frees
 /// when enough of the oldest uploads left the window to be under the limit, and the hold is over.
-pub fn assess(uploads: &[(i64, u64)], limit: Option<u64>, held_until: Option<i64>, window: Duration, now: i64) -> Assessment {
+pub fn assess(
+    uploads: &[(i64, u64)],
+    limit: Option<u64>,
+    held_until: Option<i64>,
+    window: Duration,
+    now: i64,
+) -> Assessment {
     let window_ms = window.as_millis() as i64;
     let mut live: Vec<(i64, u64)> = uploads.iter().copied().filter(|(at, _)| *at > now - window_ms).collect();
     live.sort_unstable();
@@ -312,14 +318,28 @@ mod tests {
                 Some(NOW + 14 * H),
             ),
             // What left the window counts for nothing.
-            ("older than the window", &[(NOW - 25 * H, 900 * GB), (NOW - H, 10 * GB)], Some(750 * GB), None, 10 * GB, None),
+            (
+                "older than the window",
+                &[(NOW - 25 * H, 900 * GB), (NOW - H, 10 * GB)],
+                Some(750 * GB),
+                None,
+                10 * GB,
+                None,
+            ),
             ("counting off", &[(NOW - H, 900 * GB)], None, None, 900 * GB, None),
             // Drive's cap answer holds the account even when our count is low, or counting is off.
             ("held by Drive", &[(NOW - H, GB)], Some(750 * GB), Some(NOW + 3 * H), GB, Some(NOW + 3 * H)),
             ("held with counting off", &[], None, Some(NOW + H), 0, Some(NOW + H)),
             ("a hold that ended", &[], Some(750 * GB), Some(NOW - 1), 0, None),
             // Spent by count and held: it frees when both are over.
-            ("held and spent", &[(NOW - 23 * H, 800 * GB)], Some(750 * GB), Some(NOW + 2 * H), 800 * GB, Some(NOW + 2 * H)),
+            (
+                "held and spent",
+                &[(NOW - 23 * H, 800 * GB)],
+                Some(750 * GB),
+                Some(NOW + 2 * H),
+                800 * GB,
+                Some(NOW + 2 * H),
+            ),
         ];
         for (name, uploads, limit, held, used, frees_at) in cases {
             assert_eq!(assess(uploads, limit, held, DAY, NOW), Assessment { used, frees_at }, "{name}");
@@ -364,7 +384,9 @@ mod tests {
             "waiting for Drive's daily upload budget (12.3 GB of 750 GB uploaded by bot@x.iam.gserviceaccount.com in the last 24 h); it frees at 1970-01-01T00:00:00Z"
         );
         let held = Usage { held_until: Some(0), ..usage };
-        assert!(held.reason().contains("Drive answered that bot@x.iam.gserviceaccount.com reached its daily upload limit"));
+        assert!(
+            held.reason().contains("Drive answered that bot@x.iam.gserviceaccount.com reached its daily upload limit")
+        );
     }
 
     #[test]

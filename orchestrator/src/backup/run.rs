@@ -322,10 +322,8 @@ impl Runner {
         if let Some(earlier) = lifecycle::waiting_run(&self.db, app.id, run_id).await?
             && earlier < run_id
         {
-            let reason = format!(
-                "skipped: run {earlier} of {} is already waiting for Drive's daily upload budget",
-                app.name
-            );
+            let reason =
+                format!("skipped: run {earlier} of {} is already waiting for Drive's daily upload budget", app.name);
             return Ok(Some(Ended::Settled(Outcome::Skipped { reason })));
         }
         let usage = budget::usage(&self.db, account, &self.settings.drive_budget).await?;
@@ -454,7 +452,9 @@ impl Runner {
             if let Err(e) = self.destination.remove(&app.folder, &stored).await {
                 tracing::error!(file = %stored.name, error = %e, "could not remove a copy that failed verification");
             }
-            return Err(Failure::new(Phase::Verify, format!("{}; the copy was deleted", mismatch.0), Retry::Temporary).into());
+            return Err(
+                Failure::new(Phase::Verify, format!("{}; the copy was deleted", mismatch.0), Retry::Temporary).into()
+            );
         }
         tracing::info!(bytes, sha256 = %sha256, "verified: the stored copy matches the export");
         props.insert("sha256".into(), sha256.clone());

@@ -96,8 +96,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_reported_together_with_what_to_write() {
-        let (_, errors) =
-            read(&[("GDRIVE_DAILY_UPLOAD_LIMIT", "lots"), ("GDRIVE_DAILY_UPLOAD_WINDOW", "0s")]);
+        let (_, errors) = read(&[("GDRIVE_DAILY_UPLOAD_LIMIT", "lots"), ("GDRIVE_DAILY_UPLOAD_WINDOW", "0s")]);
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("GDRIVE_DAILY_UPLOAD_LIMIT=\"lots\"") && errors[0].contains("750GB"));
         assert!(errors[1].contains("GDRIVE_DAILY_UPLOAD_WINDOW=\"0s\"") && errors[1].contains("24h"));

@@ -7,6 +7,7 @@ mod browser_harness;
 mod browser_ui;
 mod flask_app;
 mod gdrive;
+mod gdrive_budget;
 mod lifecycle;
 mod remote_storage;
 mod restore;

@@ -106,8 +106,8 @@ pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsVi
     let t = overview::totals(&web.ctx.db).await?;
     let a = overview::alert_totals(&web.ctx.db).await?;
     let runner = &web.ctx.runner;
-    let budget = crate::backup::budget::of_destination(&web.ctx.db, &runner.destination, &runner.settings.drive_budget)
-        .await?;
+    let budget =
+        crate::backup::budget::of_destination(&web.ctx.db, &runner.destination, &runner.settings.drive_budget).await?;
     Ok(Json(StatsView {
         apps: t.apps,
         paused: t.paused,

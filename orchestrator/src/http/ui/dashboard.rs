@@ -126,8 +126,8 @@ pub async fn page(
     let (cards, matching) = overview::cards(&web.ctx.db, &q, current - 1, PER_PAGE).await?;
     let totals = overview::totals(&web.ctx.db).await?;
     let runner = &web.ctx.runner;
-    let budget = crate::backup::budget::of_destination(&web.ctx.db, &runner.destination, &runner.settings.drive_budget)
-        .await?;
+    let budget =
+        crate::backup::budget::of_destination(&web.ctx.db, &runner.destination, &runner.settings.drive_budget).await?;
     let pages = matching.div_ceil(PER_PAGE).max(1);
     let link = |p: u64| format!("/?q={}&page={p}", format::url_encode(&q));
     let view = DashboardPage {
