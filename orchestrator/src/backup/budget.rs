@@ -295,7 +295,8 @@ mod tests {
     #[test]
     fn the_budget_is_what_the_window_holds() {
         // (name, uploads, limit, held until, expected used, expected frees_at)
-        let cases: [(&str, Uploads, Option<u64>, Option<i64>, u64, Option<i64>); 11] = [
+        type Case = (&'static str, Uploads, Option<u64>, Option<i64>, u64, Option<i64>);
+        let cases: [Case; 11] = [
             ("nothing uploaded", &[], Some(750 * GB), None, 0, None),
             ("under the limit", &[(NOW - 2 * H, 700 * GB)], Some(750 * GB), None, 700 * GB, None),
             // Reaching it exactly spends it; the one upload frees a day after it was counted.
