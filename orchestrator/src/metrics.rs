@@ -159,6 +159,11 @@ pub async fn render(db: &DatabaseConnection, tick_lag_ms: i64) -> Result<String,
         ),
         ("backup_running", "SELECT COUNT(*) AS count FROM backup_runs WHERE status = 'running'", "Runs running now."),
         (
+            "backup_waiting_for_drive_budget",
+            "SELECT COUNT(*) AS count FROM backup_runs WHERE status = 'waiting'",
+            "Runs waiting for Drive's daily upload budget to free.",
+        ),
+        (
             "backup_apps_failing",
             "SELECT COUNT(*) AS count FROM app_alerts WHERE failing_since IS NOT NULL",
             "Apps whose last run failed for good, with no success since.",

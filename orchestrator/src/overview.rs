@@ -21,7 +21,7 @@ pub struct AppCard {
     pub app: app::Model,
     /// The latest run that ended.
     pub last_run: Option<backup_run::Model>,
-    /// A run queued or running now.
+    /// A run queued, running or waiting for Drive's budget now.
     pub active_run: Option<backup_run::Model>,
     /// Copies in the destination.
     pub copies: i64,
@@ -119,6 +119,12 @@ async fn latest_runs(
     Ok(runs.into_iter().map(|r| (r.app_id, r)).collect())
 }
 
+/// `SUM(col)` as a BIGINT: PostgreSQL sums BIGINTs into a NUMERIC, which does not read as `i64`.
+fn sum_bigint(col: impl sea_orm::sea_query::IntoColumnRef) -> SeaExpr {
+    use sea_orm::sea_query::ExprTrait;
+    SeaExpr::expr(Func::sum(SeaExpr::col(col))).cast_as("BIGINT")
+}
+
 /// Per app: copies in the destination and their total size.
 async fn copies_by_app(db: &DatabaseConnection, app_ids: &[i64]) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
     if app_ids.is_empty() {
@@ -128,7 +134,7 @@ async fn copies_by_app(db: &DatabaseConnection, app_ids: &[i64]) -> Result<HashM
         .select_only()
         .column(backup_copy::Column::AppId)
         .column_as(backup_copy::Column::Id.count(), "count")
-        .column_as(backup_copy::Column::Size.sum(), "total")
+        .column_as(sum_bigint(backup_copy::Column::Size), "total")
         .filter(backup_copy::Column::AppId.is_in(app_ids.iter().copied()))
         .filter(backup_copy::Column::DeletedAt.is_null())
         .group_by(backup_copy::Column::AppId)
@@ -167,7 +173,7 @@ async fn copies_by_app_total(db: &DatabaseConnection) -> Result<(i64, i64), DbEr
     let row = backup_copy::Entity::find()
         .select_only()
         .column_as(backup_copy::Column::Id.count(), "count")
-        .column_as(backup_copy::Column::Size.sum(), "total")
+        .column_as(sum_bigint(backup_copy::Column::Size), "total")
         .filter(backup_copy::Column::DeletedAt.is_null())
         .into_model::<Row>()
         .one(db)
@@ -261,7 +267,7 @@ pub async fn workers(db: &DatabaseConnection) -> Result<Vec<Worker>, DbErr> {
     Ok(rows.into_iter().map(|r| Worker { id: r.id, last_seen: r.last_seen, started_at: r.started_at }).collect())
 }
 
-/// Runs waiting in the queue or running now, oldest first, with their app's name.
+/// Runs queued, running or waiting for Drive's budget now, oldest first, with their app's name.
 pub async fn active_runs(db: &DatabaseConnection) -> Result<Vec<(backup_run::Model, String)>, DbErr> {
     let runs = backup_run::Entity::find()
         .filter(backup_run::Column::Status.is_in(Status::ACTIVE))
@@ -358,6 +364,8 @@ pub struct AlertTotals {
     pub queued: i64,
     /// Runs in progress.
     pub running: i64,
+    /// Runs waiting for Drive's daily upload budget.
+    pub waiting: i64,
     /// Apps failing since their last success.
     pub failing_apps: i64,
     /// Apps told stale.
@@ -373,6 +381,7 @@ pub async fn alert_totals(db: &DatabaseConnection) -> Result<AlertTotals, DbErr>
     use crate::db::entities::app_alert;
     let runs = |status: Status| backup_run::Entity::find().filter(backup_run::Column::Status.eq(status)).count(db);
     let (queued, running) = (runs(Status::Queued).await?, runs(Status::Running).await?);
+    let waiting = runs(Status::Waiting).await?;
     let failing_apps =
         app_alert::Entity::find().filter(app_alert::Column::FailingSince.is_not_null()).count(db).await?;
     let stale_apps = app_alert::Entity::find().filter(app_alert::Column::StaleSince.is_not_null()).count(db).await?;
@@ -380,6 +389,7 @@ pub async fn alert_totals(db: &DatabaseConnection) -> Result<AlertTotals, DbErr>
     Ok(AlertTotals {
         queued: queued as i64,
         running: running as i64,
+        waiting: waiting as i64,
         failing_apps: failing_apps as i64,
         stale_apps: stale_apps as i64,
         notifications_pending: pending as i64,

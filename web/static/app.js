@@ -22,6 +22,11 @@ function followProgress(el) {
   const prefix = el.id; // "run" or "restore"
   const apply = (data) => {
     const status = document.getElementById(prefix + "-status");
+    // A run that starts or stops waiting for Drive's budget is explained differently: re-render.
+    if (status && status.dataset.status !== data.status && [status.dataset.status, data.status].includes("waiting")) {
+      window.location.reload();
+      return;
+    }
     if (status) {
       status.textContent = texts[data.status] || data.status;
       status.dataset.status = data.status;

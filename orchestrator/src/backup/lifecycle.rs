@@ -5,6 +5,7 @@
 //! ```text
 //! create (queued) -> start (running, one more attempt) -> progress ... -> settle (final) -> notify
 //!                                                      \-> retry_later (queued again, not final)
+//!                 \-> wait (waiting for Drive's upload budget; not an attempt, not final)
 //! ```
 //!
 //! [`settle`] records how a run ended and tells the notification channels, so a run is told
@@ -64,6 +65,10 @@ pub enum Status {
     /// An operator stopped it.
     #[sea_orm(string_value = "cancelled")]
     Cancelled,
+    /// Waiting for Drive's daily upload budget to free: not a failure and not an attempt; its
+    /// job runs again when the budget frees (the reason says when).
+    #[sea_orm(string_value = "waiting")]
+    Waiting,
 }
 
 impl Status {
@@ -77,6 +82,7 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Interrupted => "interrupted",
             Status::Cancelled => "cancelled",
+            Status::Waiting => "waiting",
         }
     }
 
@@ -86,13 +92,13 @@ impl Status {
         Status::try_from_value(&text.to_owned()).ok()
     }
 
-    /// Waiting or running: the run may still change.
+    /// Queued, running or waiting for Drive's budget: the run may still change.
     pub fn is_active(self) -> bool {
-        matches!(self, Status::Queued | Status::Running)
+        matches!(self, Status::Queued | Status::Running | Status::Waiting)
     }
 
     /// The statuses of a run that may still change.
-    pub const ACTIVE: [Status; 2] = [Status::Queued, Status::Running];
+    pub const ACTIVE: [Status; 3] = [Status::Queued, Status::Running, Status::Waiting];
 
     /// The statuses of a run that ended (an interrupted run may still be taken up again).
     pub const ENDED: [Status; 5] =
@@ -278,11 +284,15 @@ pub struct RetryPolicy {
     pub max_attempts: i32,
     /// First pause before a retry (doubling).
     pub delay: Duration,
+    /// The run is a job of the queue, which takes it up again later: a run that must wait for
+    /// Drive's upload budget waits there. Otherwise (the CLI, a safety backup, where someone waits
+    /// for the answer now) it ends as skipped, saying why.
+    pub queued: bool,
 }
 
 impl RetryPolicy {
     /// One attempt, settled whatever happens (the CLI, a safety backup).
-    pub const ONCE: RetryPolicy = RetryPolicy { max_attempts: 1, delay: Duration::ZERO };
+    pub const ONCE: RetryPolicy = RetryPolicy { max_attempts: 1, delay: Duration::ZERO, queued: false };
 }
 
 /// What to do with a run after an attempt.
@@ -411,6 +421,40 @@ pub async fn retry_later(db: &DatabaseConnection, run_id: i64, reason: &str, del
         .exec(db)
         .await
         .map(|_| ())
+}
+
+/// Puts a run in the waiting state: Drive's daily upload budget is spent (`reason` says whose
+/// and when it frees). Not an ending and not a failure: nobody is told, and an attempt it had
+/// begun is not counted (the run was not at fault). What it had streamed is not kept.
+pub async fn wait(db: &DatabaseConnection, run_id: i64, reason: &str) -> Result<(), DbErr> {
+    let run =
+        backup_run::Entity::find_by_id(run_id).one(db).await?.ok_or(DbErr::RecordNotFound(format!("run {run_id}")))?;
+    let began = run.status == Status::Running;
+    let mut row: backup_run::ActiveModel = run.clone().into();
+    row.status = Set(Status::Waiting);
+    row.error = Set(Some(reason.to_owned()));
+    row.phase = Set(None);
+    row.bytes = Set(0);
+    if began {
+        row.attempts = Set((run.attempts - 1).max(0));
+    }
+    row.updated_at = Set(now_ms());
+    row.update(db).await.map(|_| ())
+}
+
+/// The newest run of `app_id` other than `run_id` that waits for Drive's budget, if any.
+pub async fn waiting_run(db: &DatabaseConnection, app_id: i64, run_id: i64) -> Result<Option<i64>, DbErr> {
+    use sea_orm::QuerySelect;
+    backup_run::Entity::find()
+        .select_only()
+        .column(backup_run::Column::Id)
+        .filter(backup_run::Column::AppId.eq(app_id))
+        .filter(backup_run::Column::Status.eq(Status::Waiting))
+        .filter(backup_run::Column::Id.ne(run_id))
+        .order_by_desc(backup_run::Column::Id)
+        .into_tuple()
+        .one(db)
+        .await
 }
 
 /// Ends a run for good: records the outcome (`note` is appended to its reason, e.g. that an
@@ -542,7 +586,7 @@ pub async fn recent(db: &DatabaseConnection, app_id: i64, limit: u64) -> Result<
 mod tests {
     use super::*;
 
-    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, delay: Duration::from_secs(30) };
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, delay: Duration::from_secs(30), queued: true };
 
     fn failed(retry: Retry) -> Outcome {
         Outcome::Failed(Failure::new(Phase::Export, "boom", retry))

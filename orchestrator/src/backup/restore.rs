@@ -350,7 +350,9 @@ async fn safety_backup(
         Ended::Settled(Outcome::Succeeded(success)) => {
             return Ok(SafetyCopy { run_id, file_name: success.file.name, file_id: success.file.id });
         }
-        Ended::Settled(Outcome::Skipped { reason }) | Ended::Deferred { reason, .. } => ("could not start", reason),
+        Ended::Settled(Outcome::Skipped { reason })
+        | Ended::Deferred { reason, .. }
+        | Ended::Waiting { reason, .. } => ("could not start", reason),
         Ended::Settled(other) => ("failed", other.reason().unwrap_or_default().to_owned()),
         Ended::Retry { reason, .. } => ("failed", reason),
     };

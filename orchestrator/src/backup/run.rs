@@ -4,6 +4,10 @@
 //! close -> verify what the destination stored -> mark verified -> record -> retention.
 //! Any failure aborts the upload (no file, no open session), records a readable reason and
 //! prunes NOTHING: a bad run never pushes a good backup out.
+//!
+//! On Drive, what each upload sent counts against the account's daily upload budget
+//! (`backup::budget`): a run does not start while it is spent, and a run Drive stops at its cap
+//! waits (neither failed nor retried) until the budget frees.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -13,6 +17,7 @@ use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
+use crate::backup::budget::{self, Usage};
 use crate::backup::inventory;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Decision, Failure, Outcome, Phase, RetryPolicy, Success};
@@ -21,6 +26,7 @@ use crate::config::run::RunSettings;
 use crate::error::{Error, Retry};
 use crate::registry::App;
 use crate::storage::destination::{Destination, StoredFile};
+use crate::storage::gdrive::{UploadMeter, is_upload_cap};
 
 /// What a run needs.
 #[derive(Debug, Clone)]
@@ -71,7 +77,41 @@ pub enum Ended {
         /// Why.
         reason: String,
     },
+    /// Drive's daily upload budget is spent: the run is recorded as waiting (not failed, no
+    /// attempt used) and its job goes back in the queue to run when the budget frees.
+    Waiting {
+        /// Until the budget frees.
+        delay: Duration,
+        /// Why, and when it frees.
+        reason: String,
+    },
 }
+
+/// Why the pipeline stopped before a verified copy.
+#[derive(Debug)]
+enum Stop {
+    /// It failed.
+    Failed(Failure),
+    /// Drive answered at the account's daily upload cap (the upload was aborted).
+    UploadCap(Failure),
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Self {
+        Stop::Failed(f)
+    }
+}
+
+impl Stop {
+    fn failure(self) -> Failure {
+        match self {
+            Stop::Failed(f) | Stop::UploadCap(f) => f,
+        }
+    }
+}
+
+/// The least pause before a waiting run looks at the budget again.
+const LEAST_WAIT: Duration = Duration::from_secs(1);
 
 fn app_failure(phase: Phase, e: ClientError) -> Failure {
     let retry = Retry::when(e.is_retryable());
@@ -81,6 +121,13 @@ fn app_failure(phase: Phase, e: ClientError) -> Failure {
 fn storage_failure(phase: Phase, what: &str, e: opendal::Error) -> Failure {
     let retry = Retry::when(e.is_temporary());
     Failure::new(phase, format!("{what}: {}", e.message()), retry)
+}
+
+/// A failed upload call; Drive's answer at its daily cap is told apart.
+fn upload_stop(phase: Phase, what: &str, e: opendal::Error) -> Stop {
+    let cap = is_upload_cap(&e);
+    let failure = storage_failure(phase, what, e);
+    if cap { Stop::UploadCap(failure) } else { Stop::Failed(failure) }
 }
 
 /// `{app}_{type}_{YYYYMMDD}_{HHMMSS}Z_{run}.{ext}`: sortable, and unique even for two runs in
@@ -119,6 +166,7 @@ impl Runner {
                 tracing::warn!(retry_in = ?delay, reason = %reason, "attempt failed; retrying")
             }
             Ended::Deferred { reason, .. } => tracing::info!(reason = %reason, "attempt deferred"),
+            Ended::Waiting { delay, reason } => tracing::info!(retry_in = ?delay, reason = %reason, "run waits"),
         });
         ended
     }
@@ -171,6 +219,19 @@ impl Runner {
             }
             Err(e) => return deferred(format!("database error: {e}")),
         };
+        if let Some(account) = self.destination.drive_account() {
+            match self.budget_allows(app, run_id, &account, policy).await {
+                Ok(None) => {}
+                Ok(Some(ended)) => {
+                    lease.release().await;
+                    return self.settle_if_ended(app, run_id, ended).await;
+                }
+                Err(e) => {
+                    lease.release().await;
+                    return deferred(format!("database error: {e}"));
+                }
+            }
+        }
         // Still "running" with the lease free: the process of the previous attempt stopped.
         let resumed = (run.status == lifecycle::Status::Running)
             .then(|| format!("attempt {} was interrupted (its process stopped) and retried", run.attempts.max(1)));
@@ -182,13 +243,46 @@ impl Runner {
             }
         };
         self.notifier.run_started(app, run_id).await;
-        let mut tracker = Tracker { db: &self.db, run_id, started: Instant::now(), last: None, on_progress, bytes: 0 };
-        let outcome = match self.pipeline(app, run_id, &lease, &mut tracker, run.trigger.prunes()).await {
+        let counter = self.destination.drive_account().map(|account| budget::Counter::new(account, run_id));
+        let mut tracker = Tracker {
+            db: &self.db,
+            run_id,
+            started: Instant::now(),
+            last: None,
+            on_progress,
+            bytes: 0,
+            upload: counter.map(|c| (None, c)),
+            counted_at: None,
+        };
+        let result = self.pipeline(app, run_id, &lease, &mut tracker, run.trigger.prunes()).await;
+        // What Drive took counts, whether the upload finished or not.
+        tracker.count_upload().await;
+        let outcome = match result {
             Ok(success) => Outcome::Succeeded(success),
-            Err(failure) if self.is_stopping() || lease.is_lost() => {
+            Err(stop) if self.is_stopping() || lease.is_lost() => {
+                let failure = stop.failure();
                 Outcome::Interrupted { phase: failure.phase, reason: failure.reason }
             }
-            Err(failure) => Outcome::Failed(Failure { bytes: tracker.bytes, ..failure }),
+            Err(Stop::UploadCap(failure)) => {
+                let account = tracker.upload.as_ref().map(|(_, c)| c.account().to_owned()).unwrap_or_default();
+                tracing::warn!(account = %account, reason = %failure.reason, "Drive refused the upload at its daily cap");
+                let ended = match budget::hold(&self.db, &account, &self.settings.drive_budget).await {
+                    Ok(usage) => Some(self.wait_for_budget(run_id, policy, &usage).await),
+                    Err(e) => {
+                        tracing::error!(run_id, error = %e, "could not record Drive's cap answer");
+                        None
+                    }
+                };
+                match ended {
+                    Some(ended) => {
+                        lease.release().await;
+                        return self.settle_if_ended(app, run_id, ended).await;
+                    }
+                    // Not recorded: a failure that may pass, so no one waits on a lost answer.
+                    None => Outcome::Failed(Failure { bytes: tracker.bytes, retry: Retry::Temporary, ..failure }),
+                }
+            }
+            Err(Stop::Failed(failure)) => Outcome::Failed(Failure { bytes: tracker.bytes, ..failure }),
         };
         let ended = match lifecycle::decide(&outcome, run.attempts, policy) {
             Decision::Settle => {
@@ -215,6 +309,54 @@ impl Runner {
         self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Before anything is asked of the app: `None` when the run may upload to Drive now, else how
+    /// it ended — waiting for the budget, or skipped because an earlier run of the app already
+    /// waits (scheduled fires do not pile up behind a spent budget).
+    async fn budget_allows(
+        &self,
+        app: &App,
+        run_id: i64,
+        account: &str,
+        policy: RetryPolicy,
+    ) -> Result<Option<Ended>, sea_orm::DbErr> {
+        if let Some(earlier) = lifecycle::waiting_run(&self.db, app.id, run_id).await?
+            && earlier < run_id
+        {
+            let reason =
+                format!("skipped: run {earlier} of {} is already waiting for Drive's daily upload budget", app.name);
+            return Ok(Some(Ended::Settled(Outcome::Skipped { reason })));
+        }
+        let usage = budget::usage(&self.db, account, &self.settings.drive_budget).await?;
+        if !usage.spent() {
+            return Ok(None);
+        }
+        Ok(Some(self.wait_for_budget(run_id, policy, &usage).await))
+    }
+
+    /// The run waits for the budget in `usage`: recorded as waiting and queued again for when it
+    /// frees — or, when nothing would take it up again (`policy`), skipped, saying why.
+    async fn wait_for_budget(&self, run_id: i64, policy: RetryPolicy, usage: &Usage) -> Ended {
+        let reason = usage.reason();
+        if !policy.queued {
+            return Ended::Settled(Outcome::Skipped { reason: format!("skipped: {reason}") });
+        }
+        if let Err(e) = lifecycle::wait(&self.db, run_id, &reason).await {
+            tracing::error!(run_id, error = %e, "could not record that the run waits");
+        }
+        let until = usage.frees_at.unwrap_or_default() - crate::db::now_ms();
+        let delay = Duration::from_millis(until.max(0) as u64).max(LEAST_WAIT);
+        Ended::Waiting { delay, reason }
+    }
+
+    /// Records and tells an ending the budget check or Drive's cap produced (a skip); a wait is
+    /// already recorded.
+    async fn settle_if_ended(&self, app: &App, run_id: i64, ended: Ended) -> Ended {
+        if let Ended::Settled(outcome) = &ended {
+            self.settle(app, run_id, outcome).await;
+        }
+        ended
+    }
+
     async fn pipeline(
         &self,
         app: &App,
@@ -222,7 +364,7 @@ impl Runner {
         lease: &Lease,
         tracker: &mut Tracker<'_>,
         prune: bool,
-    ) -> Result<Success, Failure> {
+    ) -> Result<Success, Stop> {
         tracker.phase(Phase::Capabilities).await;
         tracing::info!(url = %app.url, "asking the app for its capabilities");
         let client = AppClient::new(&app.url, app.token.clone(), self.settings.timeouts)
@@ -252,13 +394,16 @@ impl Runner {
             ("run_id".to_owned(), run_id.to_string()),
             ("type".to_owned(), backup_type.name.clone()),
         ]);
-        let mut writer = self
+        let (mut writer, meter) = self
             .destination
-            .writer(&app.folder, &name, &backup_type.media_type, &props)
+            .metered_writer(&app.folder, &name, &backup_type.media_type, &props)
             .await
-            .map_err(|e| storage_failure(Phase::Export, "could not start the upload", e))?;
+            .map_err(|e| upload_stop(Phase::Export, "could not start the upload", e))?;
+        if let Some((slot, _)) = tracker.upload.as_mut() {
+            *slot = meter;
+        }
         tracing::info!(file = %name, folder = %app.folder, "streaming the export into the destination");
-        let streamed: Result<(), Failure> = async {
+        let streamed: Result<(), Stop> = async {
             loop {
                 let chunk = export.next_chunk().await.map_err(|e| app_failure(Phase::Export, e))?;
                 let Some(chunk) = chunk else { return Ok(()) };
@@ -269,15 +414,15 @@ impl Runner {
                         Phase::Export,
                         format!("the export is larger than MAX_BACKUP_SIZE ({max} bytes): stopped; raise the limit or make the backup smaller"),
                         Retry::Permanent,
-                    ));
+                    ).into());
                 }
                 if self.is_stopping() {
-                    return Err(Failure::new(Phase::Export, "stopped: the service is shutting down; it runs again later", Retry::Temporary));
+                    return Err(Failure::new(Phase::Export, "stopped: the service is shutting down; it runs again later", Retry::Temporary).into());
                 }
                 if lease.is_lost() {
-                    return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", Retry::Temporary));
+                    return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", Retry::Temporary).into());
                 }
-                writer.write(chunk).await.map_err(|e| storage_failure(Phase::Export, "the upload failed", e))?;
+                writer.write(chunk).await.map_err(|e| upload_stop(Phase::Export, "the upload failed", e))?;
                 tracker.bytes(export.bytes()).await;
             }
         }
@@ -292,8 +437,7 @@ impl Runner {
         tracker.bytes(bytes).await;
 
         tracker.phase(Phase::Upload).await;
-        let meta =
-            writer.close().await.map_err(|e| storage_failure(Phase::Upload, "finishing the upload failed", e))?;
+        let meta = writer.close().await.map_err(|e| upload_stop(Phase::Upload, "finishing the upload failed", e))?;
         let stored = self.destination.stored(&name, &meta);
         tracing::info!(
             file_id = %stored.id,
@@ -308,7 +452,9 @@ impl Runner {
             if let Err(e) = self.destination.remove(&app.folder, &stored).await {
                 tracing::error!(file = %stored.name, error = %e, "could not remove a copy that failed verification");
             }
-            return Err(Failure::new(Phase::Verify, format!("{}; the copy was deleted", mismatch.0), Retry::Temporary));
+            return Err(
+                Failure::new(Phase::Verify, format!("{}; the copy was deleted", mismatch.0), Retry::Temporary).into()
+            );
         }
         tracing::info!(bytes, sha256 = %sha256, "verified: the stored copy matches the export");
         props.insert("sha256".into(), sha256.clone());
@@ -430,7 +576,8 @@ fn created_of(file: &StoredFile) -> jiff::Timestamp {
 }
 
 /// Reports progress to the caller and, about once a second, to the run record (so a page
-/// served by another process can show it).
+/// served by another process can show it); on Drive, every few seconds, what the upload sent
+/// counts against the account's budget (so other runs, on any replica, see it while it runs).
 struct Tracker<'a> {
     db: &'a DatabaseConnection,
     run_id: i64,
@@ -438,7 +585,13 @@ struct Tracker<'a> {
     last: Option<(Phase, Instant)>,
     on_progress: &'a (dyn Fn(Progress) + Sync),
     bytes: u64,
+    /// On Drive: the upload's meter, once it started, and its count in the budget.
+    upload: Option<(Option<UploadMeter>, budget::Counter)>,
+    counted_at: Option<Instant>,
 }
+
+/// How often a running upload's count is brought up to date.
+const COUNT_EVERY: Duration = Duration::from_secs(5);
 
 impl Tracker<'_> {
     async fn phase(&mut self, phase: Phase) {
@@ -449,6 +602,18 @@ impl Tracker<'_> {
         self.bytes = bytes;
         let phase = self.last.map_or(Phase::Export, |(p, _)| p);
         self.report(phase, false).await;
+        if self.counted_at.is_none_or(|at| at.elapsed() >= COUNT_EVERY) {
+            self.count_upload().await;
+        }
+    }
+
+    /// Records what Drive acknowledged of the upload so far in the account's budget.
+    async fn count_upload(&mut self) {
+        self.counted_at = Some(Instant::now());
+        let Some((Some(meter), counter)) = &mut self.upload else { return };
+        if let Err(e) = counter.record(self.db, meter.sent()).await {
+            tracing::warn!(run_id = self.run_id, error = %e, "could not count the upload against Drive's budget");
+        }
     }
 
     async fn report(&mut self, phase: Phase, force: bool) {

@@ -48,7 +48,9 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Ended::Settled(Outcome::Skipped { reason }) | Ended::Deferred { reason, .. } => {
+        Ended::Settled(Outcome::Skipped { reason })
+        | Ended::Deferred { reason, .. }
+        | Ended::Waiting { reason, .. } => {
             eprintln!("error: backup of {} refused: {reason}", app.name);
             Ok(ExitCode::from(1))
         }

@@ -2,6 +2,7 @@
 //! pass their own values instead of touching the process environment. Secrets accept a
 //! `NAME_FILE` variant (Docker secrets) and are held as `SecretString`.
 
+pub mod budget;
 pub mod notify;
 pub mod run;
 pub mod storage;

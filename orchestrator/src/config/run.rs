@@ -1,4 +1,4 @@
-//! Limits on every backup run: export timeouts and the size guard.
+//! Limits on every backup run: export timeouts, the size guard and Drive's upload budget.
 
 use std::time::Duration;
 
@@ -9,6 +9,8 @@ use super::{Env, parse_size};
 /// How patient a run is with an app, and how big a backup may be.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunSettings {
+    /// How much a Drive account may upload per window before runs wait.
+    pub drive_budget: super::budget::BudgetSettings,
     /// Connect / response / idle / total timeouts for calls to apps.
     pub timeouts: Timeouts,
     /// A larger export is stopped and fails (`MAX_BACKUP_SIZE`); `None` = no limit.
@@ -17,7 +19,7 @@ pub struct RunSettings {
 
 impl RunSettings {
     /// `EXPORT_CONNECT_TIMEOUT`, `EXPORT_IDLE_TIMEOUT`, `EXPORT_TIMEOUT` (seconds) and
-    /// `MAX_BACKUP_SIZE` (e.g. `50GiB`).
+    /// `MAX_BACKUP_SIZE` (e.g. `50GiB`), `GDRIVE_DAILY_UPLOAD_LIMIT` and `GDRIVE_DAILY_UPLOAD_WINDOW`.
     pub fn from_env(env: &Env) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
         let defaults = Timeouts::default();
@@ -43,7 +45,8 @@ impl RunSettings {
                 }
             },
         };
+        let drive_budget = super::budget::BudgetSettings::from_env(env, &mut errors);
         let timeouts = Timeouts { connect, response: idle.max(Duration::from_secs(1)), idle, total };
-        if errors.is_empty() { Ok(RunSettings { timeouts, max_backup_size }) } else { Err(errors) }
+        if errors.is_empty() { Ok(RunSettings { timeouts, max_backup_size, drive_budget }) } else { Err(errors) }
     }
 }

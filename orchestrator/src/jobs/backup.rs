@@ -23,9 +23,9 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
             return;
         }
     };
-    // Queued, running (its process stopped mid-attempt) or interrupted runs are taken up; an
-    // ended run is not run again.
-    if !matches!(run.status, Status::Queued | Status::Running | Status::Interrupted) {
+    // Queued, running (its process stopped mid-attempt), interrupted or waiting (for Drive's
+    // budget) runs are taken up; an ended run is not run again.
+    if !matches!(run.status, Status::Queued | Status::Running | Status::Interrupted | Status::Waiting) {
         tracing::info!(run_id, status = run.status.as_str(), "job delivered again after its run ended; ignored");
         return;
     }
@@ -53,7 +53,8 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
     let priority = app.priority.rank();
     match ended {
         Ended::Settled(_) => {}
-        Ended::Retry { delay, .. } | Ended::Deferred { delay, .. } => {
+        // A waiting run's job comes back when the budget frees: the run looks at it again then.
+        Ended::Retry { delay, .. } | Ended::Deferred { delay, .. } | Ended::Waiting { delay, .. } => {
             jobs.push_again(Job::Backup { run_id, app_id }, priority, delay).await;
         }
     }

@@ -49,7 +49,7 @@ impl Default for WorkerSettings {
 impl WorkerSettings {
     /// The retry policy of queued backups.
     pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy { max_attempts: self.max_attempts, delay: self.retry_delay }
+        RetryPolicy { max_attempts: self.max_attempts, delay: self.retry_delay, queued: true }
     }
 }
 

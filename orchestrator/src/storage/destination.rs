@@ -12,7 +12,7 @@ use opendal::{Entry, ErrorKind, Metadata, Operator};
 use secrecy::ExposeSecret;
 
 use crate::config::storage::StorageSettings;
-use crate::storage::gdrive::{GdriveBuilder, GdriveHandle, META_MD5, META_PARENTS, META_SHA256};
+use crate::storage::gdrive::{GdriveBuilder, GdriveHandle, META_MD5, META_PARENTS, META_SHA256, UploadMeter};
 
 /// How many storage operations run at once per process.
 const CONCURRENCY: usize = 32;
@@ -126,7 +126,21 @@ impl Destination {
         content_type: &str,
         properties: &BTreeMap<String, String>,
     ) -> opendal::Result<opendal::Writer> {
+        Ok(self.metered_writer(folder, name, content_type, properties).await?.0)
+    }
+
+    /// [`Destination::writer`], with a meter of the bytes Drive acknowledged of this upload (on
+    /// Drive only: other destinations have no upload budget).
+    pub async fn metered_writer(
+        &self,
+        folder: &str,
+        name: &str,
+        content_type: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> opendal::Result<(opendal::Writer, Option<UploadMeter>)> {
         let path = Self::path(folder, name)?;
+        // Asked for before the writer exists: the Drive service hands it to the writer it creates.
+        let meter = self.gdrive.as_ref().map(|handle| handle.meter(&path));
         let mut writer = self.write_op.writer_with(&path).if_not_exists(true).content_type(content_type);
         if self.gdrive.is_some() {
             writer = writer.user_metadata(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -134,7 +148,13 @@ impl Destination {
         if let Some(chunk) = self.write_chunk {
             writer = writer.chunk(chunk);
         }
-        writer.await
+        Ok((writer.await?, meter))
+    }
+
+    /// The Google account whose daily upload limit uploads count against, on Drive; `None` on
+    /// destinations without one.
+    pub fn drive_account(&self) -> Option<String> {
+        self.gdrive.as_ref().map(GdriveHandle::account)
     }
 
     /// What the destination says about the file a writer just closed.

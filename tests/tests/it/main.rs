@@ -8,6 +8,7 @@ mod browser_ui;
 mod destination;
 mod flask_app;
 mod gdrive;
+mod gdrive_budget;
 mod lifecycle;
 mod remote_storage;
 mod restore;

@@ -6,10 +6,10 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 5] =
-    ["m0001_initial", "m0002_schedule_fires", "m0003_web", "m0004_alerts", "m0005_run_indexes"];
+const MIGRATIONS: [&str; 6] =
+    ["m0001_initial", "m0002_schedule_fires", "m0003_web", "m0004_alerts", "m0005_run_indexes", "m0006_drive_budget"];
 
-/// Our tables and their columns, in order, as five migrations leave them.
+/// Our tables and their columns, in order, as six migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
@@ -65,6 +65,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "runner",
         ],
     ),
+    ("drive_upload_holds", &["account", "reported_at", "held_until"]),
+    ("drive_uploads", &["id", "account", "run_id", "bytes", "counted_at"]),
     (
         "notification_channels",
         &[
@@ -126,9 +128,10 @@ const TABLES: &[(&str, &[&str])] = &[
 ];
 
 /// The indexes the migrations name (primary keys and unique columns get unnamed ones).
-const INDEXES: [&str; 12] = [
+const INDEXES: [&str; 13] = [
     "audit_log_at",
     "backup_copies_app_file",
+    "drive_uploads_account_counted",
     "backup_runs_app_id",
     "backup_runs_app_status_id",
     "backup_runs_app_time",

@@ -7,6 +7,8 @@ pub mod app_lease;
 pub mod audit_entry;
 pub mod backup_copy;
 pub mod backup_run;
+pub mod drive_upload;
+pub mod drive_upload_hold;
 pub mod notification_channel;
 pub mod notification_delivery;
 pub mod restore;

@@ -9,6 +9,7 @@ mod m0002_schedule_fires;
 mod m0003_web;
 mod m0004_alerts;
 mod m0005_run_indexes;
+mod m0006_drive_budget;
 
 use sea_orm_migration::prelude::*;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_web::M0003Web),
             Box::new(m0004_alerts::M0004Alerts),
             Box::new(m0005_run_indexes::M0005RunIndexes),
+            Box::new(m0006_drive_budget::M0006DriveBudget),
         ]
     }
 }

@@ -42,6 +42,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("RunLogView", generator.subschema_for::<RunLogView>()),
         ("CopyView", generator.subschema_for::<CopyView>()),
         ("StatsView", generator.subschema_for::<StatsView>()),
+        ("DriveBudgetView", generator.subschema_for::<DriveBudgetView>()),
         ("AppStatsView", generator.subschema_for::<AppStatsView>()),
         ("RestoreBody", generator.subschema_for::<RestoreBody>()),
         ("RestoreView", generator.subschema_for::<RestoreView>()),

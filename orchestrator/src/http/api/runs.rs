@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{
-    AppStatsView, QueueView, RestoreView, RunList, RunLogLine, RunLogView, RunView, StatsView,
+    AppStatsView, DriveBudgetView, QueueView, RestoreView, RunList, RunLogLine, RunLogView, RunView, StatsView,
 };
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::extract::ApiApp;
@@ -101,10 +101,13 @@ pub async fn log(State(web): State<Web>, _c: ApiCaller, Path(id): Path<i64>) -> 
     Ok(Json(RunLogView { run_id: id, lines }))
 }
 
-/// GET /api/v1/stats.
+/// GET /api/v1/stats: the dashboard's totals, the queue, alerts and Drive's upload budget.
 pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsView>, ApiError> {
     let t = overview::totals(&web.ctx.db).await?;
     let a = overview::alert_totals(&web.ctx.db).await?;
+    let runner = &web.ctx.runner;
+    let budget =
+        crate::backup::budget::of_destination(&web.ctx.db, &runner.destination, &runner.settings.drive_budget).await?;
     Ok(Json(StatsView {
         apps: t.apps,
         paused: t.paused,
@@ -114,6 +117,8 @@ pub async fn stats(State(web): State<Web>, _c: ApiCaller) -> Result<Json<StatsVi
         bytes_stored: t.bytes_stored,
         queued: a.queued,
         running: a.running,
+        waiting: a.waiting,
+        drive_budget: budget.as_ref().map(DriveBudgetView::new),
         failing_apps: a.failing_apps,
         stale_apps: a.stale_apps,
         notifications_pending: a.notifications_pending,

@@ -222,7 +222,7 @@ pub struct RunView {
     pub app: String,
     /// schedule | manual | cli | safety.
     pub trigger: String,
-    /// queued | running | succeeded | failed | skipped | interrupted | cancelled.
+    /// queued | running | waiting | succeeded | failed | skipped | interrupted | cancelled (`waiting`: for Drive's daily upload budget; `error` says when it frees, and the run starts again by itself then).
     pub status: String,
     /// Furthest phase reached.
     pub phase: Option<String>,
@@ -322,6 +322,10 @@ pub struct StatsView {
     pub queued: i64,
     /// Runs in progress.
     pub running: i64,
+    /// Runs waiting for Drive's daily upload budget to free.
+    pub waiting: i64,
+    /// Drive's daily upload budget of the destination's account; absent on a folder or S3.
+    pub drive_budget: Option<DriveBudgetView>,
     /// Apps whose last run failed for good (no success since).
     pub failing_apps: i64,
     /// Apps told stale (no verified backup for longer than their schedule allows).
@@ -330,6 +334,40 @@ pub struct StatsView {
     pub notifications_pending: i64,
     /// Notifications given up after their last attempt.
     pub notifications_failed: i64,
+}
+
+/// How much of Drive's daily upload budget the destination's Google account has used.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DriveBudgetView {
+    /// The Google account uploads count against.
+    pub account: String,
+    /// Bytes uploaded in the window.
+    pub used_bytes: u64,
+    /// Bytes allowed per window (`GDRIVE_DAILY_UPLOAD_LIMIT`); absent when counting is off.
+    pub limit_bytes: Option<u64>,
+    /// The rolling window in seconds (`GDRIVE_DAILY_UPLOAD_WINDOW`).
+    pub window_seconds: u64,
+    /// No upload starts now: runs wait until `frees_at`.
+    pub spent: bool,
+    /// When runs may upload again (RFC 3339), when spent.
+    pub frees_at: Option<String>,
+    /// Until when Drive's own answer at its cap holds the account (RFC 3339), when it does.
+    pub held_until: Option<String>,
+}
+
+impl DriveBudgetView {
+    /// From the budget now.
+    pub fn new(u: &crate::backup::budget::Usage) -> DriveBudgetView {
+        DriveBudgetView {
+            account: u.account.clone(),
+            used_bytes: u.used,
+            limit_bytes: u.limit,
+            window_seconds: u.window.as_secs(),
+            spent: u.spent(),
+            frees_at: u.frees_at.map(rfc3339),
+            held_until: u.held_until.map(rfc3339),
+        }
+    }
 }
 
 /// One line of a run's own log.

@@ -1,4 +1,4 @@
-//! The dashboard: totals, then one card per app (a page of them), searchable by name.
+//! The dashboard: totals and Drive's upload budget, then one card per app (a page of them), searchable by name.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -67,11 +67,37 @@ impl CardView {
     }
 }
 
+/// Drive's daily upload budget, ready to show.
+pub struct BudgetLine {
+    /// Uploaded in the window.
+    pub used: String,
+    /// The limit, when one is set.
+    pub limit: Option<String>,
+    /// The window.
+    pub window: String,
+    /// When spent: after when runs upload again.
+    pub frees_at: Option<String>,
+}
+
+impl BudgetLine {
+    fn new(u: &crate::backup::budget::Usage) -> BudgetLine {
+        use crate::backup::budget::{human_bytes, human_window};
+        BudgetLine {
+            used: human_bytes(u.used),
+            limit: u.limit.map(human_bytes),
+            window: human_window(u.window),
+            // Rounded up: the page shows minutes, and the budget must not look free before it is.
+            frees_at: u.frees_at.map(|at| format::time(at + 59_999)),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     page: Page,
     totals: overview::Totals,
+    budget: Option<BudgetLine>,
     bytes_stored: String,
     cards: Vec<CardView>,
     q: String,
@@ -99,11 +125,15 @@ pub async fn page(
     let current = query.page.unwrap_or(1).max(1);
     let (cards, matching) = overview::cards(&web.ctx.db, &q, current - 1, PER_PAGE).await?;
     let totals = overview::totals(&web.ctx.db).await?;
+    let runner = &web.ctx.runner;
+    let budget =
+        crate::backup::budget::of_destination(&web.ctx.db, &runner.destination, &runner.settings.drive_budget).await?;
     let pages = matching.div_ceil(PER_PAGE).max(1);
     let link = |p: u64| format!("/?q={}&page={p}", format::url_encode(&q));
     let view = DashboardPage {
         bytes_stored: format::bytes(totals.bytes_stored),
         totals,
+        budget: budget.as_ref().map(BudgetLine::new),
         cards: cards.iter().map(|c| CardView::new(c, &page)).collect(),
         prev: (current > 1).then(|| link(current - 1)),
         next: (current < pages).then(|| link(current + 1)),

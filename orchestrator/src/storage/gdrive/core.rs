@@ -162,6 +162,25 @@ pub(crate) struct DriveCore {
     /// Chunk buffers, reused from one chunk to the next and across uploads.
     pub(crate) pool: super::pool::ChunkPool,
     folders: Mutex<HashMap<String, Folder>>,
+    /// Meters waiting for the writer of `FOLDER_ID/NAME` (see [`UploadMeter`]).
+    meters: Mutex<HashMap<String, std::sync::Weak<std::sync::atomic::AtomicU64>>>,
+}
+
+/// How many bytes of one upload Drive has acknowledged (committed, or received in the final
+/// request): what Google counts against the account's daily upload limit, also for an upload
+/// that fails part way. Bytes Drive refused or never answered for are not counted.
+#[derive(Debug, Clone, Default)]
+pub struct UploadMeter(Arc<std::sync::atomic::AtomicU64>);
+
+impl UploadMeter {
+    /// Bytes acknowledged so far.
+    pub fn sent(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn add(&self, bytes: u64) {
+        self.0.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl DriveCore {
@@ -188,7 +207,24 @@ impl DriveCore {
             read_ahead,
             pool: super::pool::ChunkPool::new(chunk_size),
             folders: Mutex::new(HashMap::new()),
+            meters: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A meter for the next writer of `path` (`FOLDER_ID/NAME`; names of new uploads are unique).
+    /// Held only weakly here: a meter nobody keeps is forgotten.
+    pub(crate) fn meter(&self, path: &str) -> UploadMeter {
+        let meter = UploadMeter::default();
+        let mut meters = self.meters.lock().expect("meters lock");
+        meters.retain(|_, m| m.strong_count() > 0);
+        meters.insert(path.trim_start_matches('/').to_owned(), Arc::downgrade(&meter.0));
+        meter
+    }
+
+    /// The meter waiting for the writer of `FOLDER_ID/NAME`, if one was asked for.
+    pub(crate) fn claim_meter(&self, folder_id: &str, name: &str) -> Option<UploadMeter> {
+        let mut meters = self.meters.lock().expect("meters lock");
+        meters.remove(&format!("{folder_id}/{name}")).and_then(|m| m.upgrade()).map(UploadMeter)
     }
 
     /// Who the calls act as, for messages.

@@ -276,6 +276,10 @@ mod tests {
         );
         assert_eq!(minute.kind, Kind::RateLimited);
         assert!(minute.is_retryable());
+        // The run tells them apart through opendal: the cap defers it, the per-minute limit is retried.
+        assert!(crate::storage::gdrive::is_upload_cap(&cap.into()));
+        assert!(!crate::storage::gdrive::is_upload_cap(&minute.into()));
+        assert!(!crate::storage::gdrive::is_upload_cap(&google(403, "storageQuotaExceeded", "x").into()));
     }
 
     #[test]

@@ -35,7 +35,7 @@ use opendal::raw::{
 use opendal::{Builder, Capability, Configurator, Error, ErrorKind, OperationContext};
 use serde::{Deserialize, Serialize};
 
-pub use self::core::{DeleteMode, META_MD5, META_PARENTS, META_SHA256};
+pub use self::core::{DeleteMode, META_MD5, META_PARENTS, META_SHA256, UploadMeter};
 use self::core::{DriveCore, DriveFile, RESERVED_PREFIX, RetryPolicy};
 use self::error::DriveError;
 
@@ -137,6 +137,29 @@ impl GdriveHandle {
         }
         Ok(self.core.patch_app_properties(file_id, props).await?.metadata())
     }
+
+    /// A meter counting what Drive acknowledges of the next upload to `path` (`FOLDER_ID/NAME`).
+    pub fn meter(&self, path: &str) -> UploadMeter {
+        self.core.meter(path)
+    }
+
+    /// The Google account uploads are counted against (Drive's daily upload limit is per user):
+    /// the delegated subject, else the service account's email.
+    pub fn account(&self) -> String {
+        let tokens = &self.core.tokens;
+        match tokens.subject() {
+            Some(subject) => subject.to_owned(),
+            None if tokens.credentials().is_service_account() => self.core.principal(),
+            // The connected account's email replaces this.
+            None => "oauth-user".to_owned(),
+        }
+    }
+}
+
+/// True when `e` is Drive's answer at the account's daily upload limit: no retry helps until
+/// enough of the day's uploads age out. (Rate limits that pass are temporary; this one is not.)
+pub fn is_upload_cap(e: &opendal::Error) -> bool {
+    e.kind() == ErrorKind::RateLimited && !e.is_temporary()
 }
 
 impl GdriveBuilder {

@@ -31,7 +31,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
-use super::core::{DriveCore, DriveFile};
+use super::core::{DriveCore, DriveFile, UploadMeter};
 use super::error::{DriveError, Kind};
 
 pub(crate) struct DriveWriter {
@@ -51,6 +51,8 @@ pub(crate) struct DriveWriter {
     stalls: u32,
     /// The chunk uploading while the next one fills.
     in_flight: Option<InFlight>,
+    /// Counts what Drive acknowledged, when the caller asked (the daily upload budget).
+    meter: Option<UploadMeter>,
 }
 
 /// A chunk sent by its own task, and the read-ahead memory it holds until it is acknowledged.
@@ -85,6 +87,7 @@ impl DriveWriter {
         if_not_exists: bool,
     ) -> Self {
         core.pool.upload_started();
+        let meter = core.claim_meter(&folder_id, &name);
         DriveWriter {
             core,
             folder_id,
@@ -98,6 +101,7 @@ impl DriveWriter {
             offset: 0,
             stalls: 0,
             in_flight: None,
+            meter,
         }
     }
 
@@ -192,6 +196,13 @@ impl DriveWriter {
             self.core.pool.give(filled);
         }
         self.core.pool.give_sent(body);
+        if let Some(meter) = &self.meter {
+            match &result {
+                Ok(Put::Committed(c)) => meter.add(c.saturating_sub(self.offset)),
+                Ok(Put::Finished(_)) => meter.add(acknowledged as u64),
+                Err(_) => {}
+            }
+        }
         if let Ok(Put::Committed(c)) = &result {
             if *c > self.offset {
                 self.offset = *c;
