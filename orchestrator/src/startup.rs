@@ -34,6 +34,7 @@ use crate::registry::Registry;
 use crate::schedule::scheduler::Scheduler;
 use crate::secrets::{self, SecretBox};
 use crate::storage::destination::Destination;
+use crate::storage::google_account::GoogleAccount;
 
 /// Everything a command needs.
 #[derive(Debug, Clone)]
@@ -70,6 +71,12 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
     let destination = Destination::open(&settings.storage).map_err(|e| anyhow::anyhow!("storage: {}", e.message()))?;
     let holder = format!("{}:{}", hostname(), std::process::id());
     let notifier = Notifier::new(db.clone(), secrets.clone(), settings.notify.clone());
+    let google = GoogleAccount::new(db.clone(), secrets.clone(), settings.drive_oauth.clone(), &destination);
+    if let Some(google) = &google
+        && let Err(waiting) = google.sync().await
+    {
+        tracing::warn!("{waiting}");
+    }
     let runner = Runner {
         db: db.clone(),
         destination,
@@ -77,6 +84,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
         holder,
         stopping: Default::default(),
         notifier: notifier.clone(),
+        google,
     };
     Ok(Context { registry: Registry::new(db.clone(), secrets), db, runner, notifier })
 }

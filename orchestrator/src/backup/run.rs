@@ -43,6 +43,9 @@ pub struct Runner {
     pub stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Tells channels that a run started and how it ended.
     pub notifier: crate::notify::Notifier,
+    /// The Google account connected on the Destination page, when Drive runs without
+    /// `GDRIVE_CREDENTIALS`.
+    pub google: Option<crate::storage::google_account::GoogleAccount>,
 }
 
 /// A progress report, about once a second and at each phase change.
@@ -109,6 +112,9 @@ impl Stop {
         }
     }
 }
+
+/// How often a run waiting for a Google account to be (re)connected looks again.
+const ACCOUNT_RECHECK: Duration = Duration::from_secs(10);
 
 /// The least pause before a waiting run looks at the budget again.
 const LEAST_WAIT: Duration = Duration::from_secs(1);
@@ -232,6 +238,13 @@ impl Runner {
                 }
             }
         }
+        if let Some(google) = &self.google
+            && let Err(reason) = google.sync().await
+        {
+            lease.release().await;
+            let ended = self.wait_for_account(run_id, policy, reason).await;
+            return self.settle_if_ended(app, run_id, ended).await;
+        }
         // Still "running" with the lease free: the process of the previous attempt stopped.
         let resumed = (run.status == lifecycle::Status::Running)
             .then(|| format!("attempt {} was interrupted (its process stopped) and retried", run.attempts.max(1)));
@@ -282,7 +295,30 @@ impl Runner {
                     None => Outcome::Failed(Failure { bytes: tracker.bytes, retry: Retry::Temporary, ..failure }),
                 }
             }
-            Err(Stop::Failed(failure)) => Outcome::Failed(Failure { bytes: tracker.bytes, ..failure }),
+            Err(Stop::Failed(failure)) => {
+                if let Some(google) = &self.google
+                    && let Some(refusal) = google.refused()
+                {
+                    // The connected account was revoked: one alert, and every run waits for a
+                    // reconnect instead of failing one by one.
+                    match google.mark_broken(&refusal).await {
+                        Ok(first) => {
+                            if first {
+                                self.notifier.drive_disconnected(&refusal).await;
+                            }
+                            lease.release().await;
+                            let reason =
+                                format!("waiting for Google Drive to be reconnected (Destination page): {refusal}");
+                            let ended = self.wait_for_account(run_id, policy, reason).await;
+                            return self.settle_if_ended(app, run_id, ended).await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not record that Google refused the connected account")
+                        }
+                    }
+                }
+                Outcome::Failed(Failure { bytes: tracker.bytes, ..failure })
+            }
         };
         let ended = match lifecycle::decide(&outcome, run.attempts, policy) {
             Decision::Settle => {
@@ -346,6 +382,18 @@ impl Runner {
         let until = usage.frees_at.unwrap_or_default() - crate::db::now_ms();
         let delay = Duration::from_millis(until.max(0) as u64).max(LEAST_WAIT);
         Ended::Waiting { delay, reason }
+    }
+
+    /// The run waits for a Google account to be connected or reconnected: recorded as waiting and
+    /// looked at again shortly (or skipped when nothing would take it up again).
+    async fn wait_for_account(&self, run_id: i64, policy: RetryPolicy, reason: String) -> Ended {
+        if !policy.queued {
+            return Ended::Settled(Outcome::Skipped { reason: format!("skipped: {reason}") });
+        }
+        if let Err(e) = lifecycle::wait(&self.db, run_id, &reason).await {
+            tracing::error!(run_id, error = %e, "could not record that the run waits");
+        }
+        Ended::Waiting { delay: ACCOUNT_RECHECK, reason }
     }
 
     /// Records and tells an ending the budget check or Drive's cap produced (a skip); a wait is

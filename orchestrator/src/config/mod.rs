@@ -25,6 +25,8 @@ pub struct Settings {
     pub run: run::RunSettings,
     /// Notifications and alerts.
     pub notify: notify::NotifySettings,
+    /// The OAuth client of Connect Google Drive.
+    pub drive_oauth: storage::DriveOAuthSettings,
 }
 
 impl Settings {
@@ -45,9 +47,10 @@ impl Settings {
         let storage = storage::StorageSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let run = run::RunSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let notify = notify::NotifySettings::from_env(env).map_err(|e| errors.extend(e)).ok();
-        match (storage, run, notify) {
-            (Some(storage), Some(run), Some(notify)) if errors.is_empty() => {
-                Ok(Settings { database_url, secret_key, storage, run, notify })
+        let drive_oauth = storage::DriveOAuthSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        match (storage, run, notify, drive_oauth) {
+            (Some(storage), Some(run), Some(notify), Some(drive_oauth)) if errors.is_empty() => {
+                Ok(Settings { database_url, secret_key, storage, run, notify, drive_oauth })
             }
             _ => Err(errors),
         }

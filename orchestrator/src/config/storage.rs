@@ -54,12 +54,9 @@ impl StorageSettings {
         let settings = match kind.as_str() {
             "gdrive" => {
                 let mut config = GdriveConfig::default();
-                match &credentials {
-                    Some(c) => config.credentials = c.expose_secret().to_owned(),
-                    None if errors.is_empty() => errors.push(
-                        "STORAGE=gdrive needs GDRIVE_CREDENTIALS: a service account key or OAuth authorized user JSON (the file's path or its content)".into(),
-                    ),
-                    None => {}
+                // Without credentials, an account is connected on the Destination page.
+                if let Some(c) = &credentials {
+                    config.credentials = c.expose_secret().to_owned();
                 }
                 config.subject = env.get("GDRIVE_SUBJECT");
                 if let Some(endpoint) = env.get("GDRIVE_ENDPOINT") {
@@ -135,6 +132,55 @@ impl StorageSettings {
     }
 }
 
+/// The OAuth client behind **Connect Google Drive** (the web-server flow), from the environment.
+/// A client JSON uploaded on the Destination page is used when these are unset.
+#[derive(Debug, Clone)]
+pub struct DriveOAuthSettings {
+    /// `GDRIVE_OAUTH_CLIENT_ID`.
+    pub client_id: Option<String>,
+    /// `GDRIVE_OAUTH_CLIENT_SECRET` (or `_FILE`).
+    pub client_secret: Option<SecretString>,
+    /// `GDRIVE_AUTH_URI`: Google's authorization endpoint unless set.
+    pub auth_uri: String,
+    /// `GDRIVE_TOKEN_URI`: Google's token endpoint unless set.
+    pub token_uri: String,
+}
+
+/// Google's authorization endpoint for web-server apps.
+pub const GOOGLE_AUTH_URI: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+
+impl DriveOAuthSettings {
+    /// Reads them; every problem at once.
+    pub fn from_env(env: &Env) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let client_id = env.get("GDRIVE_OAUTH_CLIENT_ID");
+        let client_secret = env.secret("GDRIVE_OAUTH_CLIENT_SECRET").unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        if client_id.is_some() != client_secret.is_some() {
+            errors.push(
+                "GDRIVE_OAUTH_CLIENT_ID and GDRIVE_OAUTH_CLIENT_SECRET go together: set both (from the OAuth client of type \"Web application\" in the Google Cloud console), or neither".into(),
+            );
+        }
+        let mut url = |name: &str, default: &str| {
+            let value = env.get(name).unwrap_or_else(|| default.to_owned());
+            match reqwest::Url::parse(&value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => errors.push(format!("{name}={value:?}: give an http(s) URL, e.g. {default}")),
+            }
+            value
+        };
+        let auth_uri = url("GDRIVE_AUTH_URI", GOOGLE_AUTH_URI);
+        let token_uri = url("GDRIVE_TOKEN_URI", crate::storage::gdrive::GOOGLE_TOKEN_URI);
+        if errors.is_empty() {
+            Ok(DriveOAuthSettings { client_id, client_secret, auth_uri, token_uri })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// `GDRIVE_CREDENTIALS` (or `GDRIVE_CREDENTIALS_FILE`): the JSON itself, or the path of a file
 /// holding it.
 fn read_credentials(env: &Env) -> Result<Option<SecretString>, String> {
@@ -189,7 +235,17 @@ mod tests {
         assert!(errors[2].contains("GDRIVE_PAGE_SIZE"));
         let errors = StorageSettings::from_env(&Env::from_pairs([("STORAGE", "ftp")])).unwrap_err();
         assert!(errors[0].contains("use gdrive, fs or s3"));
-        let errors = StorageSettings::from_env(&Env::from_pairs([("STORAGE", "gdrive")])).unwrap_err();
-        assert!(errors[0].contains("needs GDRIVE_CREDENTIALS"));
+        // Drive without credentials waits for an account connected in the UI.
+        assert!(matches!(
+            StorageSettings::from_env(&Env::from_pairs([("STORAGE", "gdrive")])),
+            Ok(StorageSettings::Gdrive(_))
+        ));
+        let errors = DriveOAuthSettings::from_env(&Env::from_pairs([
+            ("GDRIVE_OAUTH_CLIENT_ID", "123.apps.googleusercontent.com"),
+            ("GDRIVE_AUTH_URI", "accounts.google.com"),
+        ]))
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(errors[0].contains("go together") && errors[1].contains("GDRIVE_AUTH_URI"));
     }
 }

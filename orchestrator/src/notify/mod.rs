@@ -98,6 +98,34 @@ impl Notifier {
         }
     }
 
+    /// Google refused the connected Drive account: every failure channel hears it once, with the
+    /// way out (runs wait meanwhile, so no app fails for it).
+    pub async fn drive_disconnected(&self, reason: &str) {
+        let mut notice = Notice::new(
+            Event::Failure,
+            "Google Drive is disconnected: backups wait until it is reconnected on the Destination page".to_owned(),
+        );
+        notice.reason = Some(reason.to_owned());
+        notice.link = self.link("/settings/drive");
+        let channels = match channel::list(&self.db).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read notification channels");
+                return;
+            }
+        };
+        for c in channels.iter().filter(|c| c.enabled && c.kind != Kind::Ping && c.on_failure) {
+            if let Err(e) = self.enqueue(c, &notice).await {
+                tracing::error!(channel = c.id, error = %e, "could not queue a notification");
+            }
+        }
+    }
+
+    /// The address the UI is reached at: `PUBLIC_URL`, else where `serve` listens.
+    pub fn base_url(&self) -> Option<String> {
+        self.base_url.get().cloned()
+    }
+
     /// A run began (an attempt of it): ping channels hear `start`.
     pub async fn run_started(&self, app: &App, run_id: i64) {
         let mut notice = Notice::new(Event::Start, format!("{}: backup started (run {run_id})", app.name));

@@ -4,3 +4,4 @@
 pub mod check;
 pub mod destination;
 pub mod gdrive;
+pub mod google_account;

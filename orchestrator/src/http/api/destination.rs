@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::response::Json;
 
 use crate::http::api::error::ApiError;
-use crate::http::api::types::{DestinationCheckBody, DestinationCheckView, DestinationView};
+use crate::http::api::types::{
+    DestinationCheckBody, DestinationCheckView, DestinationView, DriveBudgetView, GoogleAccountView,
+};
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::state::Web;
 use crate::storage::check;
@@ -15,10 +17,24 @@ pub async fn show(State(web): State<Web>, _c: ApiCaller) -> Result<Json<Destinat
     let mut folders: Vec<String> = web.ctx.registry.list().await?.into_iter().map(|a| a.folder).collect();
     folders.sort();
     folders.dedup();
+    let runner = &web.ctx.runner;
+    let account = match &runner.google {
+        Some(google) => google.account().await?.map(|a| GoogleAccountView {
+            email: a.email,
+            scope: a.scope,
+            connected_at: crate::http::format::rfc3339(a.connected_at),
+            problem: a.problem,
+        }),
+        None => None,
+    };
+    let budget = crate::backup::budget::of_destination(&web.ctx.db, destination, &runner.settings.drive_budget).await?;
     Ok(Json(DestinationView {
         kind: destination.kind().to_owned(),
         location: destination.location().to_owned(),
         folders,
+        connectable: runner.google.is_some(),
+        account,
+        drive_budget: budget.as_ref().map(DriveBudgetView::new),
     }))
 }
 

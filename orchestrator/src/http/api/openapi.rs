@@ -47,6 +47,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("RestoreBody", generator.subschema_for::<RestoreBody>()),
         ("RestoreView", generator.subschema_for::<RestoreView>()),
         ("DestinationView", generator.subschema_for::<DestinationView>()),
+        ("GoogleAccountView", generator.subschema_for::<GoogleAccountView>()),
         ("DestinationCheckBody", generator.subschema_for::<DestinationCheckBody>()),
         ("DestinationCheckView", generator.subschema_for::<DestinationCheckView>()),
         ("ApiErrorBody", generator.subschema_for::<ApiErrorBody>()),

@@ -482,6 +482,26 @@ pub struct DestinationView {
     pub location: String,
     /// The folders the registered apps write to.
     pub folders: Vec<String>,
+    /// Whether Drive uses an account connected on the Destination page (`STORAGE=gdrive` without
+    /// `GDRIVE_CREDENTIALS`).
+    pub connectable: bool,
+    /// The connected Google account, when one is.
+    pub account: Option<GoogleAccountView>,
+    /// Drive's daily upload budget of the account (Drive only).
+    pub drive_budget: Option<DriveBudgetView>,
+}
+
+/// A Google account connected through Connect Google Drive (never its token).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct GoogleAccountView {
+    /// The account's email.
+    pub email: String,
+    /// The scopes granted (`https://www.googleapis.com/auth/drive.file` by default).
+    pub scope: String,
+    /// When it was connected (RFC 3339).
+    pub connected_at: String,
+    /// Why it must be reconnected, when Google refused it; runs wait meanwhile.
+    pub problem: Option<String>,
 }
 
 /// What to check; without a folder, every registered app's folder.

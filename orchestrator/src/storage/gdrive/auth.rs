@@ -4,6 +4,7 @@
 //!
 //! Never logs a token, a private key or a refresh token.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -15,7 +16,9 @@ use super::error::DriveError;
 /// operator (not this app) created.
 pub(crate) const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive";
 /// Google's token endpoint, used unless the credentials or GDRIVE_TOKEN_URI say otherwise.
-pub(crate) const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// What every Drive call says while no account is connected and no credentials are set.
+pub(crate) const NOT_CONNECTED: &str = "Google Drive is not connected: connect an account on the Destination page (Connect Google Drive), or set GDRIVE_CREDENTIALS";
 /// A token is renewed this long before Google says it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
 
@@ -32,6 +35,8 @@ pub(crate) enum Credentials {
         client_secret: SecretString,
         refresh_token: SecretString,
         token_uri: String,
+        /// The account's email, when known (a connected account).
+        email: Option<String>,
     },
 }
 
@@ -94,6 +99,7 @@ impl Credentials {
                         .map(str::to_owned)
                         .or(file.token_uri)
                         .unwrap_or_else(|| GOOGLE_TOKEN_URI.into()),
+                    email: None,
                 })
             }
             other => Err(CredentialsError(format!(
@@ -107,7 +113,8 @@ impl Credentials {
         match (self, subject) {
             (_, Some(subject)) => subject.to_owned(),
             (Credentials::ServiceAccount { client_email, .. }, None) => client_email.clone(),
-            (Credentials::AuthorizedUser { .. }, None) => "the OAuth user".to_owned(),
+            (Credentials::AuthorizedUser { email: Some(email), .. }, None) => email.clone(),
+            (Credentials::AuthorizedUser { email: None, .. }, None) => "the OAuth user".to_owned(),
         }
     }
 
@@ -122,13 +129,17 @@ struct Cached {
     renew_at: Instant,
 }
 
-/// Hands out access tokens, fetching a new one when the cached one is near its end.
+/// Hands out access tokens, fetching a new one when the cached one is near its end. Without
+/// credentials (Drive not connected yet), every call fails saying how to connect it; a connected
+/// account replaces the credentials while the service runs.
 #[derive(Debug)]
 pub(crate) struct TokenSource {
-    credentials: Credentials,
+    credentials: std::sync::RwLock<Option<Arc<Credentials>>>,
     subject: Option<String>,
     http: reqwest::Client,
     cached: tokio::sync::Mutex<Option<Cached>>,
+    /// Why Google refused a connected account's refresh token, since it was connected.
+    refused: std::sync::Mutex<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -155,12 +166,32 @@ struct Claims<'a> {
 }
 
 impl TokenSource {
-    pub(crate) fn new(credentials: Credentials, subject: Option<String>, http: reqwest::Client) -> Self {
-        TokenSource { credentials, subject, http, cached: tokio::sync::Mutex::new(None) }
+    pub(crate) fn new(credentials: Option<Credentials>, subject: Option<String>, http: reqwest::Client) -> Self {
+        TokenSource {
+            credentials: std::sync::RwLock::new(credentials.map(Arc::new)),
+            subject,
+            http,
+            cached: tokio::sync::Mutex::new(None),
+            refused: std::sync::Mutex::new(None),
+        }
     }
 
-    pub(crate) fn credentials(&self) -> &Credentials {
-        &self.credentials
+    /// The credentials in use; `None` while Drive is not connected.
+    pub(crate) fn credentials(&self) -> Option<Arc<Credentials>> {
+        self.credentials.read().expect("credentials lock").clone()
+    }
+
+    /// Uses other credentials from now on (a connected account, or none); the cached token goes.
+    pub(crate) async fn replace(&self, credentials: Option<Credentials>) {
+        let mut cached = self.cached.lock().await;
+        *self.credentials.write().expect("credentials lock") = credentials.map(Arc::new);
+        *cached = None;
+        *self.refused.lock().expect("refusal lock") = None;
+    }
+
+    /// Why Google refused the connected account's refresh token, if it did.
+    pub(crate) fn refused(&self) -> Option<String> {
+        self.refused.lock().expect("refusal lock").clone()
     }
 
     pub(crate) fn subject(&self) -> Option<&str> {
@@ -190,7 +221,8 @@ impl TokenSource {
     }
 
     async fn fetch(&self) -> Result<Cached, DriveError> {
-        let (token_uri, form): (&str, Vec<(&str, String)>) = match &self.credentials {
+        let credentials = self.credentials().ok_or_else(|| DriveError::credentials(NOT_CONNECTED))?;
+        let (token_uri, form): (&str, Vec<(&str, String)>) = match credentials.as_ref() {
             Credentials::ServiceAccount { client_email, private_key, private_key_id, token_uri } => {
                 let now = jiff::Timestamp::now().as_second().max(0) as u64;
                 let claims = Claims {
@@ -220,7 +252,7 @@ impl TokenSource {
                     ],
                 )
             }
-            Credentials::AuthorizedUser { client_id, client_secret, refresh_token, token_uri } => (
+            Credentials::AuthorizedUser { client_id, client_secret, refresh_token, token_uri, .. } => (
                 token_uri,
                 vec![
                     ("grant_type", "refresh_token".into()),
@@ -241,7 +273,13 @@ impl TokenSource {
             .await
             .map_err(|e| DriveError::transport(format!("the token endpoint {token_uri} cut its answer"), &e))?;
         if !status.is_success() {
-            return Err(self.refusal(status.as_u16(), &body));
+            let error = self.refusal(&credentials, status.as_u16(), &body);
+            if status.is_client_error()
+                && matches!(credentials.as_ref(), Credentials::AuthorizedUser { email: Some(_), .. })
+            {
+                *self.refused.lock().expect("refusal lock") = Some(error.message.clone());
+            }
+            return Err(error);
         }
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| DriveError::credentials(format!("the token endpoint answered something unexpected: {e}")))?;
@@ -251,7 +289,7 @@ impl TokenSource {
         Ok(Cached { token: answer.access_token.into(), renew_at: started + lifetime - margin })
     }
 
-    fn refusal(&self, status: u16, body: &[u8]) -> DriveError {
+    fn refusal(&self, credentials: &Credentials, status: u16, body: &[u8]) -> DriveError {
         let (code, description) = match serde_json::from_slice::<TokenError>(body) {
             Ok(e) => (e.error, e.error_description.unwrap_or_default()),
             Err(_) => (format!("HTTP {status}"), String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()),
@@ -259,7 +297,7 @@ impl TokenSource {
         if status >= 500 {
             return DriveError::temporary(format!("Google's token endpoint failed ({code}): {description}"));
         }
-        let advice = match (&self.credentials, code.as_str(), &self.subject) {
+        let advice = match (credentials, code.as_str(), &self.subject) {
             (Credentials::ServiceAccount { .. }, "unauthorized_client", Some(subject)) => format!(
                 "domain-wide delegation is not allowed for this service account to act as {subject}: authorize its client ID for the Drive scope in the Google Workspace admin console, or unset GDRIVE_SUBJECT"
             ),
@@ -268,6 +306,9 @@ impl TokenSource {
             }
             (Credentials::AuthorizedUser { .. }, "invalid_client", _) => {
                 "the OAuth client ID or secret was refused: check GDRIVE_CREDENTIALS".to_owned()
+            }
+            (Credentials::AuthorizedUser { email: Some(_), .. }, _, _) => {
+                "the connected account's authorization was revoked or expired (an OAuth client in \"Testing\" loses it after 7 days): reconnect Google Drive on the Destination page".to_owned()
             }
             (Credentials::AuthorizedUser { .. }, _, _) => {
                 "the refresh token was refused: it was revoked or expired; authorize again and update GDRIVE_CREDENTIALS".to_owned()

@@ -227,14 +227,22 @@ impl DriveCore {
         meters.remove(&format!("{folder_id}/{name}")).and_then(|m| m.upgrade()).map(UploadMeter)
     }
 
+    /// Forgets the folders checked so far (the account changed).
+    pub(crate) fn forget_folders(&self) {
+        self.folders.lock().expect("folder cache").clear();
+    }
+
     /// Who the calls act as, for messages.
     pub(crate) fn principal(&self) -> String {
-        self.tokens.credentials().principal(self.tokens.subject())
+        match self.tokens.credentials() {
+            Some(credentials) => credentials.principal(self.tokens.subject()),
+            None => "no Google account (Drive is not connected)".to_owned(),
+        }
     }
 
     /// A service account acting as itself (no delegation): it has no storage quota.
     pub(crate) fn is_bare_service_account(&self) -> bool {
-        self.tokens.credentials().is_service_account() && self.tokens.subject().is_none()
+        self.tokens.credentials().is_some_and(|c| c.is_service_account()) && self.tokens.subject().is_none()
     }
 
     pub(crate) fn url(&self, path: &str) -> Url {

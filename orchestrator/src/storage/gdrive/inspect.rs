@@ -174,7 +174,24 @@ async fn folder(core: &DriveCore, id: &str) -> Result<FolderInfo, DriveError> {
     })
 }
 
+async fn create_folder(core: &DriveCore, name: &str) -> Result<String, DriveError> {
+    let what = format!("creating the Drive folder {name:?}");
+    let url = core.url("/drive/v3/files");
+    let body = serde_json::json!({ "name": name, "mimeType": super::core::FOLDER_MIME });
+    let resp = core
+        .call(&what, false, |http| http.post(url.clone()).query(&[("fields", "id,name,mimeType")]).json(&body))
+        .await?;
+    let file: DriveFile = json(resp, &what).await?;
+    Ok(file.id)
+}
+
 impl GdriveHandle {
+    /// Creates a folder at the top of the account's My Drive and returns its id: with the
+    /// `drive.file` scope, the only folders the orchestrator may write to are those it made.
+    pub async fn create_folder(&self, name: &str) -> opendal::Result<String> {
+        Ok(create_folder(&self.core, name).await?)
+    }
+
     /// Who the credentials act as and their storage quota.
     pub async fn about(&self) -> opendal::Result<About> {
         Ok(about(&self.core).await?)
@@ -196,7 +213,7 @@ impl GdriveHandle {
 
     /// How the credentials act.
     pub fn acting(&self) -> Acting {
-        match (self.core.tokens.credentials().is_service_account(), self.core.tokens.subject()) {
+        match (self.core.tokens.credentials().is_some_and(|c| c.is_service_account()), self.core.tokens.subject()) {
             (true, None) => Acting::ServiceAccount,
             (true, Some(_)) => Acting::Delegated,
             (false, _) => Acting::User,

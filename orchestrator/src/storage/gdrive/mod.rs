@@ -17,6 +17,7 @@ mod deleter;
 mod error;
 pub use error::error_counts;
 mod inspect;
+pub use auth::GOOGLE_TOKEN_URI;
 pub use inspect::{About, Acting, FolderInfo};
 mod lister;
 mod pool;
@@ -119,10 +120,27 @@ pub struct GdriveBuilder {
     core: Option<Arc<DriveCore>>,
 }
 
-/// A handle on the Drive service for what opendal has no operation for (updating appProperties).
+/// A handle on the Drive service for what opendal has no operation for (updating appProperties,
+/// the account, connecting one).
 #[derive(Debug, Clone)]
 pub struct GdriveHandle {
     core: Arc<DriveCore>,
+    /// The token endpoint a connected account's refresh token goes to.
+    token_uri: String,
+    /// Started without credentials: an account connected in the UI is used.
+    connectable: bool,
+}
+
+/// A Google account connected through the OAuth web-server flow.
+pub struct ConnectedUser {
+    /// The OAuth client it was authorized for.
+    pub client_id: String,
+    /// That client's secret.
+    pub client_secret: secrecy::SecretString,
+    /// The long-lived refresh token.
+    pub refresh_token: secrecy::SecretString,
+    /// The account's email, when known.
+    pub email: Option<String>,
 }
 
 impl GdriveHandle {
@@ -138,6 +156,31 @@ impl GdriveHandle {
         Ok(self.core.patch_app_properties(file_id, props).await?.metadata())
     }
 
+    /// True when the service started without `GDRIVE_CREDENTIALS`: it uses the account connected
+    /// on the Destination page.
+    pub fn connectable(&self) -> bool {
+        self.connectable
+    }
+
+    /// Uses this connected account from now on, or none (every call then says Drive is not
+    /// connected). Folders are looked up again: what the account sees may differ.
+    pub async fn connect(&self, user: Option<ConnectedUser>) {
+        let credentials = user.map(|u| auth::Credentials::AuthorizedUser {
+            client_id: u.client_id,
+            client_secret: u.client_secret,
+            refresh_token: u.refresh_token,
+            token_uri: self.token_uri.clone(),
+            email: u.email,
+        });
+        self.core.tokens.replace(credentials).await;
+        self.core.forget_folders();
+    }
+
+    /// Why Google refused the connected account's refresh token, if it did since it was connected.
+    pub fn refused(&self) -> Option<String> {
+        self.core.tokens.refused()
+    }
+
     /// A meter counting what Drive acknowledges of the next upload to `path` (`FOLDER_ID/NAME`).
     pub fn meter(&self, path: &str) -> UploadMeter {
         self.core.meter(path)
@@ -149,9 +192,11 @@ impl GdriveHandle {
         let tokens = &self.core.tokens;
         match tokens.subject() {
             Some(subject) => subject.to_owned(),
-            None if tokens.credentials().is_service_account() => self.core.principal(),
-            // The connected account's email replaces this.
-            None => "oauth-user".to_owned(),
+            None => match tokens.credentials().as_deref() {
+                Some(auth::Credentials::AuthorizedUser { email: Some(email), .. }) => email.clone(),
+                Some(auth::Credentials::AuthorizedUser { email: None, .. }) => "oauth-user".to_owned(),
+                _ => self.core.principal(),
+            },
         }
     }
 }
@@ -173,7 +218,9 @@ impl GdriveBuilder {
     pub fn prepare(mut self) -> opendal::Result<(Self, GdriveHandle)> {
         let core = Arc::new(self.make_core()?);
         self.core = Some(core.clone());
-        Ok((self, GdriveHandle { core }))
+        let token_uri = self.config.token_uri.clone().unwrap_or_else(|| auth::GOOGLE_TOKEN_URI.to_owned());
+        let connectable = self.config.credentials.trim().is_empty();
+        Ok((self, GdriveHandle { core, token_uri, connectable }))
     }
 
     fn make_core(&self) -> opendal::Result<DriveCore> {
@@ -190,14 +237,12 @@ impl GdriveBuilder {
         }
         let api = reqwest::Url::parse(&c.endpoint)
             .map_err(|e| invalid(format!("GDRIVE_ENDPOINT {:?} is not a URL: {e}", c.endpoint)))?;
-        if c.credentials.trim().is_empty() {
-            return Err(invalid(
-                "GDRIVE_CREDENTIALS is empty: give a service account key or an OAuth authorized user JSON".into(),
-            ));
-        }
-        let credentials =
-            auth::Credentials::parse(&c.credentials, c.token_uri.as_deref()).map_err(|e| invalid(e.to_string()))?;
-        if c.subject.is_some() && !credentials.is_service_account() {
+        // Without credentials, Drive waits for an account to be connected (see `connect`).
+        let credentials = match c.credentials.trim() {
+            "" => None,
+            json => Some(auth::Credentials::parse(json, c.token_uri.as_deref()).map_err(|e| invalid(e.to_string()))?),
+        };
+        if c.subject.is_some() && !credentials.as_ref().is_some_and(auth::Credentials::is_service_account) {
             return Err(invalid(
                 "GDRIVE_SUBJECT works only with a service account key: unset it or use a service account".into(),
             ));
