@@ -9,6 +9,7 @@ mod destination;
 mod flask_app;
 mod gdrive;
 mod gdrive_budget;
+mod google_connect;
 mod lifecycle;
 mod remote_storage;
 mod restore;
