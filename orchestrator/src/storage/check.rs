@@ -163,7 +163,7 @@ pub async fn check_apps(
 pub async fn check(destination: &Destination, folders: &[String], needs: &[Need]) -> Report {
     let mut report = Report {
         kind: destination.kind(),
-        location: destination.location().to_owned(),
+        location: destination.location(),
         account: None,
         findings: Vec::new(),
         space: None,
@@ -183,7 +183,7 @@ pub async fn check(destination: &Destination, folders: &[String], needs: &[Need]
                 probe(&mut report, destination, folder).await;
             }
             if destination.kind() == "fs" {
-                report.space = local_space(destination.location(), folders, needs);
+                report.space = local_space(&destination.location(), folders, needs);
             }
         }
     }

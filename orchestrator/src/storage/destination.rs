@@ -55,8 +55,7 @@ impl Destination {
         let (kind, location, base, write_chunk, gdrive) = match settings {
             StorageSettings::Gdrive(config) => {
                 let (builder, handle) = GdriveBuilder::new(config.clone()).prepare()?;
-                let location = format!("Google Drive, as {}", handle.principal());
-                ("gdrive", location, Operator::new(builder)?, None, Some(handle))
+                ("gdrive", String::new(), Operator::new(builder)?, None, Some(handle))
             }
             StorageSettings::Fs { root } => {
                 let root = std::path::absolute(root).map_err(|e| {
@@ -94,9 +93,14 @@ impl Destination {
         self.kind
     }
 
-    /// Where backups go, in words: the Drive account, the local root folder, the bucket.
-    pub fn location(&self) -> &str {
-        &self.location
+    /// Where backups go, in words: the Drive account (as it is now: one may be connected
+    /// while the service runs), the local root folder, the bucket.
+    pub fn location(&self) -> String {
+        match &self.gdrive {
+            Some(drive) if drive.acting_as().is_none() => "Google Drive (no account connected)".to_owned(),
+            Some(drive) => format!("Google Drive, as {}", drive.principal()),
+            None => self.location.clone(),
+        }
     }
 
     /// The Drive service, for what only Drive has (account, quota, shared drives).

@@ -154,7 +154,7 @@ async fn past_the_budget(h: Harness) {
     assert!(dashboard.contains("id=\"drive-budget\"") && dashboard.contains("of 1 MB in the last 20 s"), "{dashboard}");
     assert!(dashboard.contains("id=\"drive-budget-frees\""), "{dashboard}");
     let page = in_spanish(&served.url, &session, &format!("/runs/{second}")).await;
-    assert!(page.contains("Esperando el límite de Drive") && page.contains("No es un fallo"), "{page}");
+    assert!(page.contains("Esperando a Drive") && page.contains("No es un fallo"), "{page}");
     let dashboard = in_spanish(&served.url, &session, "/").await;
     assert!(dashboard.contains("Límite de subida a Drive"), "{dashboard}");
 

@@ -106,7 +106,7 @@ async fn an_account_connected_through_consent_takes_the_backups_and_a_revoked_on
     assert_eq!(files[0].owner, h.double.user_email(), "the copy belongs to the connected account");
     let destination = api(&served.url, &token, reqwest::Method::GET, "/api/v1/destination").await;
     assert_eq!(destination["account"]["email"], h.double.user_email());
-    assert_eq!(destination["account"]["scope"].as_str().unwrap().contains("drive.file"), true);
+    assert!(destination["account"]["scope"].as_str().unwrap().contains("drive.file"));
     assert!(!serde_json::to_string(&destination).unwrap().contains("1//"), "no token in the answer");
 
     // The grant is revoked (or expired after 7 days in Testing): runs wait, one alert, Reconnect.
@@ -144,4 +144,59 @@ async fn an_account_connected_through_consent_takes_the_backups_and_a_revoked_on
     })
     .await;
     served.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_connects_google_drive_in_the_browser_and_is_asked_to_reconnect_once_revoked() {
+    use e2e::browser::Browser;
+    let mut h = Harness::sqlite().await;
+    h.set("GDRIVE_CREDENTIALS", "");
+    let app = sdk_apps::spawn(Behaviour::Good { size: 100_000, delay: Duration::ZERO }, 9).await;
+    h.add_app("ledger", &app.url, "not-yet", &[]).await;
+    let served = h.serve(&[]).await;
+    let callback = format!("{}/oauth/google/callback", served.url);
+    // The operator pastes the client JSON downloaded from the Cloud console.
+    let client_json = h.double.oauth_client_json(&callback);
+    let browser = Browser::start("an_operator_connects_google_drive_in_the_browser").await;
+    browser.goto(&format!("{}/", served.url)).await;
+    browser.wait_for("#login-form").await;
+    browser.fill("#user", ADMIN_USER).await;
+    browser.fill("#password", ADMIN_PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for("#register-app").await;
+    browser.click("#footer-destination").await;
+    browser.wait_for("#google-none").await;
+    assert_eq!(browser.text("#google-callback").await, callback, "the page says which redirect URI to register");
+    assert!(!browser.exists("#google-connect").await, "no Connect button before a client is configured");
+    browser.fill("#google-client-json", &client_json).await;
+    browser.click("#google-client").await;
+    browser.wait_for("#google-connect").await;
+    browser.screenshot("client saved").await;
+    browser.click("#google-connect").await;
+
+    // Google's consent page (the double's), then back.
+    browser.wait_for("#allow").await;
+    browser.screenshot("consent").await;
+    browser.click("#allow").await;
+    let account = browser.wait_for_text("#google-account", &h.double.user_email()).await;
+    assert!(account.contains("only the files and folders it creates"), "{account}");
+    assert!(browser.text("#flash").await.contains("Google Drive is connected"));
+    browser.screenshot("connected").await;
+    browser.click("#google-folder").await;
+    let flash = browser.wait_for_text("#flash", "Folder created").await;
+    let folder = flash.rsplit(' ').next().unwrap().trim().to_owned();
+    h.cli(&["apps", "edit", "ledger", "--folder", &folder]).await.assert_success();
+    browser.goto(&format!("{}/apps/ledger", served.url)).await;
+    browser.click("#test-now").await;
+    browser.wait_for("#run-status[data-status=succeeded]").await;
+    assert_eq!(h.double.files_in(&folder).len(), 1);
+
+    h.double.revoke_refresh_tokens();
+    browser.goto(&format!("{}/apps/ledger", served.url)).await;
+    browser.click("#test-now").await;
+    browser.wait_for("#run-status[data-status=waiting]").await;
+    browser.goto(&format!("{}/settings/drive", served.url)).await;
+    browser.wait_for("#google-problem").await;
+    assert_eq!(browser.text("#google-connect").await, "Reconnect");
+    browser.screenshot("reconnect").await;
 }

@@ -30,7 +30,7 @@ pub async fn show(State(web): State<Web>, _c: ApiCaller) -> Result<Json<Destinat
     let budget = crate::backup::budget::of_destination(&web.ctx.db, destination, &runner.settings.drive_budget).await?;
     Ok(Json(DestinationView {
         kind: destination.kind().to_owned(),
-        location: destination.location().to_owned(),
+        location: destination.location(),
         folders,
         connectable: runner.google.is_some(),
         account,

@@ -115,7 +115,7 @@ impl FromRequestParts<Web> for Page {
             csrf: signed.csrf.clone(),
             path: path.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
             demo: web.demo_app.clone(),
-            destination: web.ctx.runner.destination.location().to_owned(),
+            destination: web.ctx.runner.destination.location(),
             signed,
         })
     }

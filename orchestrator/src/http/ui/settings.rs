@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::http::error::PageError;
@@ -69,13 +69,19 @@ fn callback_url(web: &Web) -> String {
     format!("{}/oauth/google/callback", web.ctx.notifier.base_url().unwrap_or_default())
 }
 
-async fn google_view(web: &Web, google: &GoogleAccount) -> Result<GoogleView, PageError> {
+async fn google_view(web: &Web, google: &GoogleAccount) -> Result<(GoogleView, Option<String>), PageError> {
     let client = google.client().await.map_err(|e| PageError::Internal(e.to_string()))?;
-    Ok(GoogleView {
+    let consent_origin = client
+        .as_ref()
+        .and_then(|c| reqwest::Url::parse(&c.auth_uri).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    let view = GoogleView {
         client: client.map(|c| (c.client_id, c.source)),
         account: google.account().await?,
         callback: callback_url(web),
-    })
+    };
+    Ok((view, consent_origin))
 }
 
 async fn drive_page(
@@ -84,7 +90,7 @@ async fn drive_page(
     checked_folder: String,
     report: Option<Report>,
     flash: Flash,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
     let mut apps = web.ctx.registry.list().await?;
     apps.sort_by(|a, b| a.folder.cmp(&b.folder).then_with(|| a.name.cmp(&b.name)));
     let mut folders: Vec<FolderRow> = Vec::new();
@@ -98,20 +104,33 @@ async fn drive_page(
         }
     }
     let destination = &web.ctx.runner.destination;
-    let google = match &web.ctx.runner.google {
-        Some(google) => Some(google_view(web, google).await?),
-        None => None,
+    let (google, consent_origin) = match &web.ctx.runner.google {
+        Some(google) => {
+            let (view, origin) = google_view(web, google).await?;
+            (Some(view), origin)
+        }
+        None => (None, None),
     };
-    render(&DrivePage {
+    let html = render(&DrivePage {
         page,
         kind: destination.kind(),
-        location: destination.location().to_owned(),
+        location: destination.location(),
         folders,
         checked_folder,
         report,
         google,
         flash,
-    })
+    })?;
+    // The Connect form's answer sends the browser on to Google's consent page: the policy lets
+    // this page's forms go there, and only there.
+    let mut response = html.into_response();
+    if let Some(origin) = consent_origin {
+        let csp = crate::http::CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}"));
+        if let Ok(value) = axum::http::HeaderValue::from_str(&csp) {
+            response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    Ok(response)
 }
 
 /// `?connected=1` after a connect, `?folder=ID` after creating a folder.
@@ -122,7 +141,7 @@ pub struct DriveQuery {
 }
 
 /// GET /settings/drive.
-pub async fn drive(State(web): State<Web>, page: Page, Query(q): Query<DriveQuery>) -> Result<Html<String>, PageError> {
+pub async fn drive(State(web): State<Web>, page: Page, Query(q): Query<DriveQuery>) -> Result<Response, PageError> {
     let flash = match (q.connected, q.folder) {
         (Some(_), _) => Some((false, page.t.get("google.connected").to_owned())),
         (_, Some(folder)) => Some((false, page.t.fill("google.folder_created", &[("id", folder.as_str())]))),
@@ -143,7 +162,7 @@ async fn refused(web: &Web, page: Page, e: ConnectError) -> Result<Response, Pag
     if let ConnectError::Failed(reason) = &e {
         tracing::warn!(reason = %reason, "connecting Google Drive failed");
     }
-    Ok(drive_page(web, page, String::new(), None, Some((true, e.to_string()))).await?.into_response())
+    drive_page(web, page, String::new(), None, Some((true, e.to_string()))).await
 }
 
 /// The Connect form.
@@ -249,7 +268,7 @@ pub async fn create_folder(
     let name = form.name.trim();
     if name.is_empty() || name.len() > 200 {
         let message = page.t.get("google.folder_name_required").to_owned();
-        return Ok(drive_page(&web, page, String::new(), None, Some((true, message))).await?.into_response());
+        return drive_page(&web, page, String::new(), None, Some((true, message))).await;
     }
     let Some(drive) = web.ctx.runner.destination.drive() else {
         return Err(PageError::NotFound("no Drive destination".into()));
@@ -262,7 +281,7 @@ pub async fn create_folder(
         }
         Err(e) => {
             let message = format!("could not create the folder: {}", e.message());
-            Ok(drive_page(&web, page, String::new(), None, Some((true, message))).await?.into_response())
+            drive_page(&web, page, String::new(), None, Some((true, message))).await
         }
     }
 }
@@ -279,7 +298,7 @@ pub async fn check(
     State(web): State<Web>,
     page: Page,
     CheckedForm(form): CheckedForm<CheckForm>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
     let folder = form.folder.trim().to_owned();
     let apps = web.ctx.registry.list().await?;
     let only = (!folder.is_empty()).then_some(folder.as_str());

@@ -220,6 +220,11 @@ impl GdriveHandle {
         }
     }
 
+    /// How the credentials act; `None` while no account is connected.
+    pub fn acting_as(&self) -> Option<Acting> {
+        self.core.tokens.credentials().map(|_| self.acting())
+    }
+
     /// Who the calls act as, for messages.
     pub fn principal(&self) -> String {
         self.core.principal()
