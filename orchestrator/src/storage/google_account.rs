@@ -401,11 +401,13 @@ impl GoogleAccount {
                 "Google Drive access was not granted (granted: {scope}): tick the Google Drive box on the consent page"
             )));
         }
+        let files_only = !scope.split_whitespace().any(|s| s == SCOPE_FULL);
         let user = |email: Option<String>| ConnectedUser {
             client_id: client.client_id.clone(),
             client_secret: client.client_secret.clone(),
             refresh_token: SecretString::from(refresh_token.clone()),
             email,
+            files_only,
         };
         // Ask Drive whose account it is, with the new credentials; on failure, back to before.
         self.drive.connect(Some(user(None))).await;
@@ -431,12 +433,46 @@ impl GoogleAccount {
         Ok(stored.shown())
     }
 
-    /// Forgets the account (Drive calls then say Drive is not connected).
-    pub async fn disconnect(&self) -> Result<(), sea_orm::DbErr> {
+    /// Revokes the refresh token at Google and forgets the account (Drive calls then say Drive
+    /// is not connected). The account is forgotten even when Google cannot be reached; the
+    /// answer then says so, for the operator to remove the access by hand.
+    pub async fn disconnect(&self) -> Result<Option<String>, sea_orm::DbErr> {
+        let warning = match self.stored().await? {
+            Some(stored) => self.revoke(&stored).await.err(),
+            None => None,
+        };
         remove(&self.db, ACCOUNT_KEY).await?;
         self.drive.connect(None).await;
         self.applied.store(0, Ordering::SeqCst);
-        Ok(())
+        Ok(warning)
+    }
+
+    /// Google's revocation endpoint ("Revoking a token": `POST https://oauth2.googleapis.com/revoke`
+    /// with the token in a form body), beside the token endpoint.
+    async fn revoke(&self, stored: &StoredAccount) -> Result<(), String> {
+        let manual = "remove this app's access at https://myaccount.google.com/permissions";
+        let token = self.secrets.open(&stored.refresh_token).map_err(|e| format!("{e}: {manual}"))?;
+        let token_uri = match self.client().await {
+            Ok(Some(client)) => client.token_uri,
+            _ => self.settings.token_uri.clone(),
+        };
+        let revoke_uri = match token_uri.strip_suffix("/token") {
+            Some(base) => format!("{base}/revoke"),
+            None => "https://oauth2.googleapis.com/revoke".to_owned(),
+        };
+        let resp = self
+            .http
+            .post(&revoke_uri)
+            .form(&[("token", token.expose_secret())])
+            .send()
+            .await
+            .map_err(|e| format!("could not reach Google to revoke the access ({e}): {manual}"))?;
+        let status = resp.status();
+        // 400 invalid_token: already revoked or expired, which is what we wanted.
+        if status.is_success() || status == reqwest::StatusCode::BAD_REQUEST {
+            return Ok(());
+        }
+        Err(format!("Google answered HTTP {status} to the revocation: {manual}"))
     }
 
     /// Makes the Drive service use the stored account (another replica may have connected
@@ -455,6 +491,7 @@ impl GoogleAccount {
                         client_secret: c.client_secret,
                         refresh_token: token,
                         email: Some(s.email.clone()),
+                        files_only: !s.scope.split_whitespace().any(|s| s == SCOPE_FULL),
                     })
                 }
             };

@@ -262,6 +262,12 @@ impl DriveDouble {
         }
     }
 
+    /// How many refresh tokens still work (issued and neither revoked nor replaced).
+    pub fn live_refresh_tokens(&self) -> usize {
+        let inner = self.lock();
+        inner.oauth.grants.values().filter(|grant| grant.refresh_token.is_some() && !grant.revoked).count()
+    }
+
     /// Opens a file or folder with the app, as the Google Picker does: tokens of the OAuth client limited to
     /// `drive.file` may then see and change that item (not what is inside a folder).
     ///

@@ -104,6 +104,10 @@ async fn an_account_connected_through_consent_takes_the_backups_and_a_revoked_on
     let files = h.double.files_in(&folder);
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].owner, h.double.user_email(), "the copy belongs to the connected account");
+    // A folder the user made by hand in Drive is invisible to a drive.file grant: the check says why.
+    let by_hand = h.double.create_folder("Made in Drive");
+    let checked = session.post("/settings/drive/check", &[("folder", &by_hand)]).await.text().await.unwrap();
+    assert!(checked.contains("drive.file scope") && checked.contains("Create a folder"), "{checked}");
     let destination = api(&served.url, &token, reqwest::Method::GET, "/api/v1/destination").await;
     assert_eq!(destination["account"]["email"], h.double.user_email());
     assert!(destination["account"]["scope"].as_str().unwrap().contains("drive.file"));
@@ -143,6 +147,14 @@ async fn an_account_connected_through_consent_takes_the_backups_and_a_revoked_on
         run_status(&served.url, &token, second).await.0 == "succeeded"
     })
     .await;
+
+    // Disconnect revokes the access at Google, not only here.
+    assert_eq!(h.double.live_refresh_tokens(), 1);
+    let gone = session.post("/settings/drive/disconnect", &[]).await;
+    assert_eq!(location(&gone), "/settings/drive");
+    assert_eq!(h.double.live_refresh_tokens(), 0, "the refresh token was revoked at Google");
+    let page = session.page("/settings/drive").await;
+    assert!(page.contains("id=\"google-none\""), "{page}");
     served.stop().await;
 }
 

@@ -222,9 +222,15 @@ pub async fn disconnect(
     CheckedForm(_): CheckedForm<crate::http::extract::NoFields>,
 ) -> Result<Response, PageError> {
     let google = connectable(&web)?;
-    google.disconnect().await?;
-    crate::audit::record(&web.ctx.db, &page.user, "drive.disconnect", None, None).await;
-    Ok(Redirect::to("/settings/drive").into_response())
+    let warning = google.disconnect().await?;
+    crate::audit::record(&web.ctx.db, &page.user, "drive.disconnect", None, warning.as_deref()).await;
+    match warning {
+        None => Ok(Redirect::to("/settings/drive").into_response()),
+        Some(warning) => {
+            tracing::warn!(%warning, "Google Drive disconnected without revoking its access");
+            drive_page(&web, page, String::new(), None, Some((true, warning))).await
+        }
+    }
 }
 
 /// The OAuth client upload form.

@@ -37,6 +37,8 @@ pub(crate) enum Credentials {
         token_uri: String,
         /// The account's email, when known (a connected account).
         email: Option<String>,
+        /// Granted only `drive.file`: Drive shows it the files and folders this app made, and no others.
+        files_only: bool,
     },
 }
 
@@ -100,6 +102,7 @@ impl Credentials {
                         .or(file.token_uri)
                         .unwrap_or_else(|| GOOGLE_TOKEN_URI.into()),
                     email: None,
+                    files_only: false,
                 })
             }
             other => Err(CredentialsError(format!(
@@ -116,6 +119,11 @@ impl Credentials {
             (Credentials::AuthorizedUser { email: Some(email), .. }, None) => email.clone(),
             (Credentials::AuthorizedUser { email: None, .. }, None) => "the OAuth user".to_owned(),
         }
+    }
+
+    /// Limited to `drive.file`: a folder made by hand in Drive is invisible to it.
+    pub(crate) fn files_only(&self) -> bool {
+        matches!(self, Credentials::AuthorizedUser { files_only: true, .. })
     }
 
     pub(crate) fn is_service_account(&self) -> bool {

@@ -232,6 +232,21 @@ impl DriveCore {
         self.folders.lock().expect("folder cache").clear();
     }
 
+    /// Why a folder is not found, and what to do: share it, or, for an account granted only
+    /// `drive.file` (which sees only what this app made), make the folder from the Destination page.
+    pub(crate) fn folder_not_found(&self, id: &str) -> String {
+        if self.tokens.credentials().is_some_and(|c| c.files_only()) {
+            return format!(
+                "Drive folder {id} was not found by {}: the account was connected with the drive.file scope, which lets the orchestrator see only the folders it made. Create the folder on the Destination page (Create a folder), or connect again choosing every file of the account",
+                self.principal()
+            );
+        }
+        format!(
+            "Drive folder {id} was not found, or is not shared with {}: check the folder ID (the last part of the folder's URL) and share the folder with that account",
+            self.principal()
+        )
+    }
+
     /// Who the calls act as, for messages.
     pub(crate) fn principal(&self) -> String {
         match self.tokens.credentials() {
@@ -309,17 +324,12 @@ impl DriveCore {
         let url = self.url(&format!("/drive/v3/files/{id}"));
         let resp = self
             .call(&what, true, |http| {
-                http.get(url.clone()).query(&[("fields", "id,name,mimeType,driveId,trashed"), ("supportsAllDrives", "true")])
+                http.get(url.clone())
+                    .query(&[("fields", "id,name,mimeType,driveId,trashed"), ("supportsAllDrives", "true")])
             })
             .await
             .map_err(|e| match e.kind {
-                Kind::NotFound => DriveError::new(
-                    Kind::NotFound,
-                    format!(
-                        "Drive folder {id} was not found, or is not shared with {}: check the folder ID (the last part of the folder's URL) and share the folder with that account",
-                        self.principal()
-                    ),
-                ),
+                Kind::NotFound => DriveError::new(Kind::NotFound, self.folder_not_found(id)),
                 _ => e,
             })?;
         let file: DriveFile = Self::json(resp, &what).await?;

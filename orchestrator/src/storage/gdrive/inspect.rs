@@ -200,13 +200,9 @@ impl GdriveHandle {
     /// The folder: its name, and whether it is in a My Drive or a shared drive.
     pub async fn folder_info(&self, id: &str) -> opendal::Result<FolderInfo> {
         folder(&self.core, id).await.map_err(|e| match e.kind {
-            Kind::NotFound if !e.message.contains("trash") => opendal::Error::new(
-                opendal::ErrorKind::NotFound,
-                format!(
-                    "Drive folder {id} was not found, or is not shared with {}: check the folder ID (the last part of the folder's URL) and share the folder with that account",
-                    self.core.principal()
-                ),
-            ),
+            Kind::NotFound if !e.message.contains("trash") => {
+                opendal::Error::new(opendal::ErrorKind::NotFound, self.core.folder_not_found(id))
+            }
             _ => e.into(),
         })
     }

@@ -141,6 +141,8 @@ pub struct ConnectedUser {
     pub refresh_token: secrecy::SecretString,
     /// The account's email, when known.
     pub email: Option<String>,
+    /// Granted only the `drive.file` scope.
+    pub files_only: bool,
 }
 
 impl GdriveHandle {
@@ -171,6 +173,7 @@ impl GdriveHandle {
             refresh_token: u.refresh_token,
             token_uri: self.token_uri.clone(),
             email: u.email,
+            files_only: u.files_only,
         });
         self.core.tokens.replace(credentials).await;
         self.core.forget_folders();
