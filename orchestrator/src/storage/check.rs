@@ -215,6 +215,14 @@ async fn check_drive(
     };
     report.account = Some(about.email.clone());
     report.push(Level::Ok, "credentials", "", format!("the credentials work: {} ({how})", about.email));
+    if drive.files_only() {
+        report.push(
+            Level::Ok,
+            "scope",
+            "",
+            "the account was connected with the drive.file scope: the orchestrator sees only the files and folders it made, so copies put in these folders by other tools are neither listed nor pruned (connect again choosing every file of the account to see them)",
+        );
+    }
     if folders.is_empty() {
         report.push(
             Level::Warning,

@@ -108,6 +108,7 @@ async fn an_account_connected_through_consent_takes_the_backups_and_a_revoked_on
     let by_hand = h.double.create_folder("Made in Drive");
     let checked = session.post("/settings/drive/check", &[("folder", &by_hand)]).await.text().await.unwrap();
     assert!(checked.contains("drive.file scope") && checked.contains("Create a folder"), "{checked}");
+    assert!(checked.contains("neither listed nor pruned"), "the check names what the scope hides");
     let destination = api(&served.url, &token, reqwest::Method::GET, "/api/v1/destination").await;
     assert_eq!(destination["account"]["email"], h.double.user_email());
     assert!(destination["account"]["scope"].as_str().unwrap().contains("drive.file"));

@@ -216,6 +216,11 @@ impl GdriveHandle {
         }
     }
 
+    /// The account was granted only `drive.file`: Drive shows it only what this app made.
+    pub fn files_only(&self) -> bool {
+        self.core.tokens.credentials().is_some_and(|c| c.files_only())
+    }
+
     /// How the credentials act; `None` while no account is connected.
     pub fn acting_as(&self) -> Option<Acting> {
         self.core.tokens.credentials().map(|_| self.acting())
