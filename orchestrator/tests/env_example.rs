@@ -24,8 +24,15 @@ fn read_by_code() -> BTreeSet<String> {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap();
-        for reader in ["env.get(\"", "env.number(\"", "env.secret(\"", "secs(\"", "try_from_env(\"", "std::env::var(\""]
-        {
+        for reader in [
+            "env.get(\"",
+            "env.number(\"",
+            "env.secret(\"",
+            "secs(\"",
+            "try_from_env(\"",
+            "url_setting(\"",
+            "std::env::var(\"",
+        ] {
             for piece in code.split(reader).skip(1) {
                 let name: String =
                     piece.chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();

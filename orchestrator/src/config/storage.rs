@@ -163,7 +163,7 @@ impl DriveOAuthSettings {
                 "GDRIVE_OAUTH_CLIENT_ID and GDRIVE_OAUTH_CLIENT_SECRET go together: set both (from the OAuth client of type \"Web application\" in the Google Cloud console), or neither".into(),
             );
         }
-        let mut url = |name: &str, default: &str| {
+        let mut url_setting = |name: &str, default: &str| {
             let value = env.get(name).unwrap_or_else(|| default.to_owned());
             match reqwest::Url::parse(&value) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -171,8 +171,8 @@ impl DriveOAuthSettings {
             }
             value
         };
-        let auth_uri = url("GDRIVE_AUTH_URI", GOOGLE_AUTH_URI);
-        let token_uri = url("GDRIVE_TOKEN_URI", crate::storage::gdrive::GOOGLE_TOKEN_URI);
+        let auth_uri = url_setting("GDRIVE_AUTH_URI", GOOGLE_AUTH_URI);
+        let token_uri = url_setting("GDRIVE_TOKEN_URI", crate::storage::gdrive::GOOGLE_TOKEN_URI);
         if errors.is_empty() {
             Ok(DriveOAuthSettings { client_id, client_secret, auth_uri, token_uri })
         } else {

@@ -33,9 +33,11 @@ mod resource;
 mod revoke;
 mod serve;
 mod state;
+pub mod tls;
 mod upload;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,12 +66,26 @@ pub struct Options {
     pub hash_only: bool,
     /// Lifetime of the access tokens the token endpoint issues.
     pub token_ttl: Duration,
+    /// Serve TLS under Google's host names instead of plain HTTP on 127.0.0.1.
+    pub as_google: Option<AsGoogle>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { hash_only: false, token_ttl: Duration::from_secs(3600) }
+        Options { hash_only: false, token_ttl: Duration::from_secs(3600), as_google: None }
     }
+}
+
+/// Where and how the double answers as Google: HTTPS on `listen` (127.0.0.1:443 in a network
+/// namespace whose `/etc/hosts` sends [`tls::GOOGLE_HOSTS`] there), with a certificate of `ca`.
+/// Its endpoint is then `https://www.googleapis.com` and its token endpoint
+/// `https://oauth2.googleapis.com/token` (with the port when it is not 443).
+#[derive(Debug, Clone)]
+pub struct AsGoogle {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The authority whose certificate clients trust for the run.
+    pub ca: Arc<tls::TestCa>,
 }
 
 /// Which rate-limit answer [`DriveDouble::rate_limit_next`] injects.
@@ -174,12 +190,30 @@ impl DriveDouble {
         DriveDouble::start_with(Options::default()).await
     }
 
-    /// Starts a double on 127.0.0.1, on a port chosen by the system.
+    /// Starts a double on 127.0.0.1, on a port chosen by the system (or as [`Options::as_google`] says).
+    ///
+    /// # Panics
+    /// If the address cannot be bound.
     pub async fn start_with(options: Options) -> DriveDouble {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let address = listener.local_addr().expect("local address");
-        let shared = Arc::new(Shared::new(format!("http://{address}"), options.hash_only, options.token_ttl));
-        let server = tokio::spawn(serve::serve(listener, router(shared.clone())));
+        let (listener, endpoint, oauth, auth, tls) = match &options.as_google {
+            None => {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+                let address = listener.local_addr().expect("local address");
+                let base = format!("http://{address}");
+                (listener, base.clone(), base.clone(), base, None)
+            }
+            Some(google) => {
+                let listener = TcpListener::bind(google.listen).await.expect("bind the address to answer as Google");
+                let port = match google.listen.port() {
+                    443 => String::new(),
+                    port => format!(":{port}"),
+                };
+                let [api, oauth, accounts] = tls::GOOGLE_HOSTS.map(|host| format!("https://{host}{port}"));
+                (listener, api, oauth, accounts, Some(google.ca.acceptor()))
+            }
+        };
+        let shared = Arc::new(Shared::new(endpoint, oauth, auth, options.hash_only, options.token_ttl));
+        let server = tokio::spawn(serve::serve(listener, router(shared.clone()), tls));
         DriveDouble { shared, server }
     }
 
@@ -199,7 +233,7 @@ impl DriveDouble {
 
     /// `{endpoint}/o/oauth2/v2/auth`, the authorization endpoint of the web-server flow.
     pub fn auth_uri(&self) -> String {
-        format!("{}{}", self.shared.endpoint, authorize::AUTH_PATH)
+        format!("{}{}", self.shared.auth_endpoint, authorize::AUTH_PATH)
     }
 
     /// The client id of the double's one OAuth client (a "web application" client).
@@ -308,6 +342,26 @@ impl DriveDouble {
             "universe_domain": "googleapis.com",
         });
         serde_json::to_string_pretty(&value).expect("JSON")
+    }
+
+    /// A JWT bearer assertion of the service account for `scope`, signed with its key, as Google's client
+    /// libraries make them: for minimal clients written in tests and benchmarks.
+    ///
+    /// # Panics
+    /// Never with the double's own key.
+    pub fn service_account_assertion(&self, scope: &str) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let claims = json!({
+            "iss": SERVICE_ACCOUNT_EMAIL,
+            "scope": scope,
+            "aud": self.token_uri(),
+            "iat": now,
+            "exp": now + 3600,
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(PRIVATE_KEY_ID.to_owned());
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(SERVICE_ACCOUNT_KEY.as_bytes()).expect("the double's key");
+        jsonwebtoken::encode(&header, &claims, &key).expect("signing")
     }
 
     /// A Google service-account key file whose `token_uri` is this double.

@@ -7,9 +7,11 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 /// Put into every request's extensions: lets the handler close its own connection.
@@ -24,13 +26,23 @@ impl ConnectionKill {
 }
 
 /// Accepts until aborted; aborting drops the JoinSet, which aborts every open connection too.
-pub(crate) async fn serve(listener: TcpListener, router: Router) {
+/// With `tls`, each connection's TLS handshake runs first, in the connection's own task.
+pub(crate) async fn serve(listener: TcpListener, router: Router, tls: Option<TlsAcceptor>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
-                    connections.spawn(serve_connection(stream, router.clone()));
+                    let _ = stream.set_nodelay(true);
+                    let router = router.clone();
+                    match tls.clone() {
+                        None => connections.spawn(serve_connection(stream, router)),
+                        Some(tls) => connections.spawn(async move {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                serve_connection(stream, router).await;
+                            }
+                        }),
+                    };
                 }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -38,8 +50,10 @@ pub(crate) async fn serve(listener: TcpListener, router: Router) {
     }
 }
 
-async fn serve_connection(stream: TcpStream, router: Router) {
-    let _ = stream.set_nodelay(true);
+async fn serve_connection<S>(stream: S, router: Router)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let notify = Arc::new(Notify::new());
     let kill = ConnectionKill(notify.clone());
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {

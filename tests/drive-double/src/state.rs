@@ -34,12 +34,29 @@ pub(crate) struct Shared {
     inner: Mutex<Inner>,
     pub(crate) hash_only: bool,
     pub(crate) endpoint: String,
+    /// Base of the token and revocation endpoints (Google: `https://oauth2.googleapis.com`).
+    pub(crate) oauth_endpoint: String,
+    /// Base of the consent page (Google: `https://accounts.google.com`).
+    pub(crate) auth_endpoint: String,
     max_upload_body: AtomicU64,
 }
 
 impl Shared {
-    pub(crate) fn new(endpoint: String, hash_only: bool, token_ttl: Duration) -> Self {
-        Shared { inner: Mutex::new(Inner::new(token_ttl)), hash_only, endpoint, max_upload_body: AtomicU64::new(0) }
+    pub(crate) fn new(
+        endpoint: String,
+        oauth_endpoint: String,
+        auth_endpoint: String,
+        hash_only: bool,
+        token_ttl: Duration,
+    ) -> Self {
+        Shared {
+            auth_endpoint,
+            inner: Mutex::new(Inner::new(token_ttl)),
+            hash_only,
+            endpoint,
+            oauth_endpoint,
+            max_upload_body: AtomicU64::new(0),
+        }
     }
 
     /// A panicking test thread must not wedge every later request, so poisoning is ignored.
@@ -48,7 +65,7 @@ impl Shared {
     }
 
     pub(crate) fn token_uri(&self) -> String {
-        format!("{}/token", self.endpoint)
+        format!("{}/token", self.oauth_endpoint)
     }
 
     pub(crate) fn note_upload_body(&self, bytes: u64) {

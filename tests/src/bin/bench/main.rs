@@ -1,7 +1,7 @@
 //! Benchmarks that print figures; nothing here asserts a threshold.
 //!
 //! `cargo run --release -p e2e --bin bench -- <scenario> [--smoke] [options]`, scenarios:
-//! `stream`, `concurrent`, `schedule`, `dashboard`, `pickup`, `idle`, or `all`. Everything runs on
+//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, or `all`. Everything runs on
 //! loopback: apps built with `client-sdk` in this process, the Drive double (hash-only where
 //! gigabytes flow), and the orchestrator as its own process so its memory and CPU can be read.
 //! Each scenario prints one JSON line of figures, then a table for people. `--smoke` shrinks
@@ -16,6 +16,7 @@ mod idle;
 mod measure;
 mod pickup;
 mod raw_copy;
+mod rclone;
 mod schedule;
 mod seed;
 mod stream;
@@ -39,6 +40,7 @@ async fn main() {
             Scenario::Dashboard => dashboard::run(&args).await,
             Scenario::Pickup => pickup::run(&args).await,
             Scenario::Idle => idle::run(&args).await,
+            Scenario::Rclone => rclone::run(&args).await,
         }
     }
 }

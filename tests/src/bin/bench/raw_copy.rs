@@ -102,3 +102,92 @@ pub(crate) async fn copy(double: &DriveDouble, app_url: &str, folder: &str, name
     assert_eq!(file["sha256Checksum"].as_str(), Some(sha256.as_str()), "Drive stored what was sent");
     Copied { bytes: total, elapsed, sha256 }
 }
+
+/// The double's ceiling: a client with no logic at all, over TLS. It reads a file in chunks and
+/// sends each as soon as it is read, on one kept-alive connection; it hashes nothing (Drive's
+/// sha256 is compared with the file's, known beforehand).
+pub(crate) struct TlsClient {
+    http: reqwest::Client,
+    endpoint: String,
+    token: String,
+}
+
+impl TlsClient {
+    /// A client trusting only `ca_pem`, with an access token of the double's service account.
+    pub(crate) async fn new(ca_pem: &str, double: &DriveDouble) -> TlsClient {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("the CA certificate");
+        let http = reqwest::Client::builder().tls_certs_only([ca]).build().expect("an HTTPS client");
+        let token = service_account_token(&http, double).await;
+        TlsClient { http, endpoint: double.endpoint(), token }
+    }
+
+    /// Uploads the file as `name` into `folder`; the sha256 Drive reports.
+    pub(crate) async fn upload(&self, path: &std::path::Path, folder: &str, name: &str, chunk: usize) -> String {
+        use tokio::io::AsyncReadExt;
+        let session = self
+            .http
+            .post(format!(
+                "{}/upload/drive/v3/files?uploadType=resumable&supportsAllDrives=true&fields=sha256Checksum",
+                self.endpoint
+            ))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({"name": name, "parents": [folder]}))
+            .send()
+            .await
+            .expect("start the upload");
+        assert!(session.status().is_success(), "the session starts ({})", session.status());
+        let session = session.headers()["location"].to_str().expect("session URI").to_owned();
+        let mut file = tokio::fs::File::open(path).await.expect("the source file");
+        let total = file.metadata().await.expect("source size").len();
+        let mut sent = 0u64;
+        loop {
+            let mut buffer = BytesMut::zeroed(chunk);
+            let mut filled = 0;
+            while filled < chunk {
+                let n = file.read(&mut buffer[filled..]).await.expect("read the source");
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            buffer.truncate(filled);
+            let end = sent + filled as u64;
+            let range = match (filled, end == total) {
+                (0, _) => format!("bytes */{total}"),
+                (_, true) => format!("bytes {sent}-{}/{total}", end - 1),
+                (_, false) => format!("bytes {sent}-{}/*", end - 1),
+            };
+            let answer = self
+                .http
+                .put(&session)
+                .bearer_auth(&self.token)
+                .header("content-range", range)
+                .header("content-length", filled.to_string())
+                .body(buffer.freeze())
+                .send()
+                .await
+                .expect("PUT a chunk");
+            sent = end;
+            if end == total && answer.status().is_success() {
+                let file: serde_json::Value = answer.json().await.expect("file resource");
+                return file["sha256Checksum"].as_str().expect("a sha256").to_owned();
+            }
+            assert_eq!(answer.status().as_u16(), 308, "a chunk is acknowledged");
+        }
+    }
+}
+
+/// An access token from the double's service-account grant (a JWT signed with its key).
+async fn service_account_token(http: &reqwest::Client, double: &DriveDouble) -> String {
+    let assertion = double.service_account_assertion("https://www.googleapis.com/auth/drive");
+    let answer: serde_json::Value = http
+        .post(double.token_uri())
+        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token answer");
+    answer["access_token"].as_str().expect("an access token").to_owned()
+}
