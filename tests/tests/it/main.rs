@@ -5,6 +5,7 @@ mod backup_run;
 mod broken_apps;
 mod browser_harness;
 mod browser_ui;
+mod deployment;
 mod destination;
 mod flask_app;
 mod gdrive;
