@@ -83,6 +83,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
         tracing::warn!("{waiting}");
     }
     let runner = Runner {
+        deployment_id: deployment_id.clone(),
         db: db.clone(),
         destination,
         settings: settings.run,

@@ -12,6 +12,7 @@ mod gdrive;
 mod gdrive_budget;
 mod google_connect;
 mod lifecycle;
+mod ownership;
 mod remote_storage;
 mod restore;
 mod scheduling;
