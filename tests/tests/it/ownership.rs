@@ -84,3 +84,41 @@ async fn two_deployments_in_one_folder_never_prune_restore_or_list_each_others_c
     assert!(refused.stderr.contains("is not a copy made for crm"), "{}", refused.stderr);
     b.cli(&["restore", "crm", &of_b, "--no-safety-backup"]).await.assert_success();
 }
+
+#[tokio::test]
+async fn copies_marked_the_old_way_by_row_id_are_still_the_apps_own() {
+    use sha2::{Digest, Sha256};
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn_restorable(good(), 3).await;
+    let folder = h.folder("crm");
+    h.add_app("crm", &app.url, &folder, &["--keep-last", "5"]).await;
+    backup(&h, "crm").await;
+    let made = h.double.files_in(&folder)[0].app_properties.clone();
+    let (app_id, backup_type) = (made["app_id"].as_str(), made["type"].as_str());
+
+    // What the release before deployment ids wrote: the app's row id, no `dep`.
+    let bytes = b"a copy made before deployment ids";
+    let sha = hex::encode(Sha256::digest(bytes));
+    let old = |id| {
+        [
+            ("app_id", id),
+            ("app", "crm"),
+            ("run_id", "1"),
+            ("type", backup_type),
+            ("sha256", sha.as_str()),
+            ("verified", "1"),
+        ]
+    };
+    h.double.add_file(&folder, "crm_full_20200101_000000Z_1.bin", bytes, &old(app_id));
+    h.double.add_file(&folder, "crm_full_20200101_000000Z_2.bin", bytes, &old("9999"));
+
+    let text = h.cli(&["retention", "crm"]).await.stdout_text();
+    let line =
+        |name: &str| text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_owned();
+    assert!(line("_000000Z_1.bin").starts_with("keep ") && !line("_000000Z_1.bin").contains("not ours"), "{text}");
+    assert!(line("_000000Z_2.bin").contains("not ours"), "another app's old copy: {text}");
+
+    let out = h.cli(&["restore", "crm", "crm_full_20200101_000000Z_1.bin", "--no-safety-backup"]).await;
+    out.assert_success();
+    assert_eq!(out.field("sha256"), Some(sha));
+}
