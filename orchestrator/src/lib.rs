@@ -6,6 +6,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod deployment;
 pub mod error;
 pub mod http;
 pub mod jobs;

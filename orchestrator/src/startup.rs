@@ -39,6 +39,8 @@ use crate::storage::google_account::GoogleAccount;
 /// Everything a command needs.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// This deployment's id (`DEPLOYMENT_ID`, or the one generated on the first start).
+    pub deployment_id: String,
     /// The database.
     pub db: DatabaseConnection,
     /// Apps.
@@ -49,7 +51,8 @@ pub struct Context {
     pub notifier: Notifier,
 }
 
-/// Opens the database (migrating it), checks `SECRET_KEY` against it, and opens the destination.
+/// Opens the database (migrating it), checks `SECRET_KEY` and `DEPLOYMENT_ID` against it, and
+/// opens the destination.
 /// The run log of this process goes to this database until it exits.
 pub async fn open(settings: &Settings) -> anyhow::Result<Context> {
     let ctx = connect(settings).await?;
@@ -68,6 +71,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
     if let Err(e) = secrets::check_fingerprint(&db, &secrets).await {
         bail!(e);
     }
+    let deployment_id =
+        crate::deployment::establish(&db, settings.deployment_id.as_deref()).await.map_err(anyhow::Error::msg)?;
     let destination = Destination::open(&settings.storage).map_err(|e| anyhow::anyhow!("storage: {}", e.message()))?;
     let holder = format!("{}:{}", hostname(), std::process::id());
     let notifier = Notifier::new(db.clone(), secrets.clone(), settings.notify.clone());
@@ -78,6 +83,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
         tracing::warn!("{waiting}");
     }
     let runner = Runner {
+        deployment_id: deployment_id.clone(),
         db: db.clone(),
         destination,
         settings: settings.run,
@@ -86,7 +92,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
         notifier: notifier.clone(),
         google,
     };
-    Ok(Context { registry: Registry::new(db.clone(), secrets), db, runner, notifier })
+    Ok(Context { deployment_id, registry: Registry::new(db.clone(), secrets), db, runner, notifier })
 }
 
 /// Settings only the service reads.

@@ -16,10 +16,11 @@ pub async fn list(runner: &Runner, app: &App) -> Result<Vec<StoredFile>, Error> 
         .list(&app.folder)
         .await
         .map_err(|e| Error::destination(format_args!("cannot list {}", app.folder), &e))?;
-    if let Err(e) = inventory::reconcile(&runner.db, app.id, &listed).await {
+    if let Err(e) = inventory::reconcile(&runner.db, &runner.deployment_id, app, &listed).await {
         tracing::warn!(app = %app.name, error = %e, "could not update the inventory");
     }
-    let mut owned: Vec<StoredFile> = listed.into_iter().filter(|f| inventory::owned_by(f, app.id)).collect();
+    let mut owned: Vec<StoredFile> =
+        listed.into_iter().filter(|f| inventory::owned_by(f, &runner.deployment_id, app)).collect();
     owned.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)));
     Ok(owned)
 }
@@ -31,7 +32,7 @@ pub async fn find(runner: &Runner, app: &App, name: &str) -> Result<Option<Store
         .find(&app.folder, name)
         .await
         .map_err(|e| Error::destination(format_args!("cannot look up {name}"), &e))?;
-    Ok(found.filter(|f| inventory::owned_by(f, app.id)))
+    Ok(found.filter(|f| inventory::owned_by(f, &runner.deployment_id, app)))
 }
 
 /// True when the copy was verified after upload (its checksum matched ours).

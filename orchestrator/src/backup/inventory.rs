@@ -12,8 +12,14 @@ use crate::storage::destination::StoredFile;
 
 /// Brings the inventory of an app in line with a COMPLETE listing of its folder (the destination
 /// wins): files the app owns are upserted, inventory rows whose file is gone are marked deleted.
-pub async fn reconcile(db: &DatabaseConnection, app_id: i64, listed: &[StoredFile]) -> Result<(), DbErr> {
-    let owned: Vec<&StoredFile> = listed.iter().filter(|f| owned_by(f, app_id)).collect();
+pub async fn reconcile(
+    db: &DatabaseConnection,
+    deployment: &str,
+    app: &crate::registry::App,
+    listed: &[StoredFile],
+) -> Result<(), DbErr> {
+    let app_id = app.id;
+    let owned: Vec<&StoredFile> = listed.iter().filter(|f| owned_by(f, deployment, app)).collect();
     let known = backup_copy::Entity::find().filter(backup_copy::Column::AppId.eq(app_id)).all(db).await?;
     for file in &owned {
         upsert(db, app_id, file, known.iter().find(|k| k.file_id == file.id)).await?;
@@ -90,7 +96,18 @@ pub async fn mark_deleted(db: &DatabaseConnection, app_id: i64, file_id: &str) -
         .map(|_| ())
 }
 
-/// True when the file's properties say it belongs to this app (never judged by name).
-pub fn owned_by(file: &StoredFile, app_id: i64) -> bool {
-    file.properties.get("app_id").is_some_and(|id| *id == app_id.to_string())
+/// True when the file's marks say it belongs to this app of this deployment (never judged by its
+/// file name): the deployment id (`dep`) and the app's name (`app`) decide, so an app removed and
+/// registered again under the same name keeps its copies, and a copy of another deployment
+/// sharing the folder is never ours. Marks written before deployment ids carry no `dep`: the
+/// app's row id decides for them, as it did.
+pub fn owned_by(file: &StoredFile, deployment: &str, app: &crate::registry::App) -> bool {
+    match file.properties.get(DEPLOYMENT_MARK) {
+        Some(dep) => dep == deployment && file.properties.get("app").is_some_and(|name| *name == app.name),
+        None => file.properties.get("app_id").is_some_and(|id| *id == app.id.to_string()),
+    }
 }
+
+/// The mark naming the deployment that wrote a copy (kept short: Drive allows 124 bytes per
+/// `appProperties` key and value together).
+pub const DEPLOYMENT_MARK: &str = "dep";

@@ -195,7 +195,7 @@ pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFil
                 app.name, app.folder, app.folder
             ))
         })?;
-    let checked = check_copy(app, &file)?;
+    let checked = check_copy(&runner.deployment_id, app, &file)?;
     let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
         .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
     let caps = client.capabilities().await.map_err(|e| {
@@ -225,11 +225,12 @@ pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFil
 /// another restore of the app runs. Returns at once: [`execute`] does the work.
 pub async fn begin(
     db: &DatabaseConnection,
+    deployment: &str,
     app: &App,
     file: &StoredFile,
     req: &RestoreRequest,
 ) -> Result<restore::Model, Error> {
-    check_copy(app, file)?;
+    check_copy(deployment, app, file)?;
     record::sweep_interrupted(db, STALE_AFTER).await?;
     let running = restore::Entity::find()
         .filter(restore::Column::AppId.eq(app.id))
@@ -403,7 +404,7 @@ async fn import(
                     format!("the copy {} is no longer in the folder of {}: restore another copy", row.copy_name, app.name),
                 )
             })?;
-        let checked = check_copy(app, &file).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+        let checked = check_copy(&runner.deployment_id, app, &file).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
         let stream = runner.destination.reader(&app.folder, &file).await.map_err(|e| {
             RestoreFailure::new(Download, format!("could not read the copy from the destination: {}", e.message()))
         })?;

@@ -31,6 +31,9 @@ use crate::storage::gdrive::{UploadMeter, is_upload_cap};
 /// What a run needs.
 #[derive(Debug, Clone)]
 pub struct Runner {
+    /// This deployment's id, written into every copy's marks and required of the copies it
+    /// calls its own.
+    pub deployment_id: String,
     /// The database.
     pub db: DatabaseConnection,
     /// Where copies go.
@@ -439,6 +442,7 @@ impl Runner {
         let mut props = BTreeMap::from([
             ("app_id".to_owned(), app.id.to_string()),
             ("app".to_owned(), app.name.clone()),
+            (inventory::DEPLOYMENT_MARK.to_owned(), self.deployment_id.clone()),
             ("run_id".to_owned(), run_id.to_string()),
             ("type".to_owned(), backup_type.name.clone()),
         ]);
@@ -583,13 +587,13 @@ impl Runner {
             .list(&app.folder)
             .await
             .map_err(|e| Error::destination(format_args!("listing the folder {} failed", app.folder), &e))?;
-        inventory::reconcile(&self.db, app.id, &listed).await?;
+        inventory::reconcile(&self.db, &self.deployment_id, app, &listed).await?;
         let copies: Vec<Copy> = listed
             .iter()
             .map(|f| Copy {
                 id: f.id.clone(),
                 created: created_of(f),
-                ours: inventory::owned_by(f, app.id),
+                ours: inventory::owned_by(f, &self.deployment_id, app),
                 verified: f.properties.get("verified").is_some_and(|v| v == "1"),
             })
             .collect();

@@ -14,7 +14,7 @@ pub async fn restore(ctx: &Context, app: &str, copy: &str, safety_backup: bool) 
     let app = ctx.registry.get(app).await?;
     let req = RestoreRequest { copy: copy.to_owned(), safety_backup, actor: "cli".to_owned() };
     let accepted = match restore::prepare(&ctx.runner, &app, &req.copy).await {
-        Ok(file) => restore::begin(&ctx.db, &app, &file, &req).await,
+        Ok(file) => restore::begin(&ctx.db, &ctx.deployment_id, &app, &file, &req).await,
         Err(refusal) => Err(refusal),
     };
     let row = match accepted {

@@ -27,6 +27,11 @@ pub async fn serve(env: &Env, demo: bool) -> anyhow::Result<ExitCode> {
             password.expose_secret()
         );
     }
+    // Printed at every start so the operator can note it with SECRET_KEY.
+    println!(
+        "deployment id: {} (note it with SECRET_KEY; set DEPLOYMENT_ID to it to recover)",
+        service.context().deployment_id
+    );
     println!("listening on http://{}", service.addr());
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -19,6 +19,8 @@ pub struct Settings {
     pub database_url: String,
     /// `SECRET_KEY`, when set.
     pub secret_key: Option<SecretString>,
+    /// `DEPLOYMENT_ID`, when set (validated).
+    pub deployment_id: Option<String>,
     /// Where backups go.
     pub storage: storage::StorageSettings,
     /// Limits of every run.
@@ -44,13 +46,17 @@ impl Settings {
             errors.push(e);
             None
         });
+        let deployment_id = env.get("DEPLOYMENT_ID");
+        if let Some(Err(e)) = deployment_id.as_deref().map(crate::deployment::validate) {
+            errors.push(e);
+        }
         let storage = storage::StorageSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let run = run::RunSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let notify = notify::NotifySettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let drive_oauth = storage::DriveOAuthSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         match (storage, run, notify, drive_oauth) {
             (Some(storage), Some(run), Some(notify), Some(drive_oauth)) if errors.is_empty() => {
-                Ok(Settings { database_url, secret_key, storage, run, notify, drive_oauth })
+                Ok(Settings { database_url, secret_key, deployment_id, storage, run, notify, drive_oauth })
             }
             _ => Err(errors),
         }

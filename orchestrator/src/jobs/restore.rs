@@ -28,7 +28,7 @@ pub async fn queue(
     req: &RestoreRequest,
 ) -> Result<restore_row::Model, Error> {
     let file = restore::prepare(runner, app, &req.copy).await?;
-    let row = restore::begin(&runner.db, app, &file, req).await?;
+    let row = restore::begin(&runner.db, &runner.deployment_id, app, &file, req).await?;
     // A person is waiting: ahead of scheduled work of the same priority.
     let job = Job::Restore { restore_id: row.id, app_id: app.id };
     if let Err(e) = queue::push(&runner.db, &[(job, app.priority.rank() + 1, Duration::ZERO)]).await {

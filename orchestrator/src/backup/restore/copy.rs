@@ -13,11 +13,11 @@ pub(super) struct Checked {
 }
 
 /// The checks on the copy itself: the app's own, verified, with a checksum and a known type.
-pub(super) fn check_copy(app: &App, file: &StoredFile) -> Result<Checked, Error> {
+pub(super) fn check_copy(deployment: &str, app: &App, file: &StoredFile) -> Result<Checked, Error> {
     let name = &file.name;
-    if !crate::backup::inventory::owned_by(file, app.id) {
+    if !crate::backup::inventory::owned_by(file, deployment, app) {
         return Err(Error::Refused(format!(
-            "{name} is not a copy made for {} (its properties do not name this app): restore one of the app's own copies",
+            "{name} is not a copy made for {} (its marks do not name this app of this deployment): restore one of the app's own copies",
             app.name
         )));
     }

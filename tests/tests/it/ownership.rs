@@ -1,0 +1,124 @@
+//! Whose a copy is: the deployment id and the app's name in its marks, not the app's row id. An
+//! app removed and registered again keeps its copies; two deployments sharing a folder never
+//! touch each other's.
+
+use std::time::Duration;
+
+use e2e::harness::Harness;
+use e2e::sdk_apps::{self, Behaviour, expected_sha256};
+
+const SIZE: u64 = 200_000;
+
+fn good() -> Behaviour {
+    Behaviour::Good { size: SIZE, delay: Duration::ZERO }
+}
+
+/// Backs `app` up; returns the copy's name.
+async fn backup(h: &Harness, app: &str) -> String {
+    let out = h.cli(&["run", app]).await;
+    out.assert_success();
+    out.field("file").expect("the copy's name")
+}
+
+#[tokio::test]
+async fn an_app_removed_and_registered_again_keeps_its_copies_and_restores_them() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn_restorable(good(), 5).await;
+    let folder = h.folder("wiki");
+    h.add_app("wiki", &app.url, &folder, &["--keep-last", "3"]).await;
+    let first = backup(&h, "wiki").await;
+    backup(&h, "wiki").await;
+
+    h.cli(&["apps", "remove", "wiki"]).await.assert_success();
+    // Another app takes a row first, so the new registration cannot reuse the old row id.
+    h.add_app("other", &app.url, &h.folder("other"), &[]).await;
+    h.add_app("wiki", &app.url, &folder, &["--keep-last", "3"]).await;
+
+    let preview = h.cli(&["retention", "wiki"]).await;
+    preview.assert_success();
+    let text = preview.stdout_text();
+    assert!(!text.contains("not ours"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("keep ")).count(), 2, "{text}");
+
+    let out = h.cli(&["restore", "wiki", &first, "--no-safety-backup"]).await;
+    out.assert_success();
+    assert_eq!(out.field("sha256"), Some(expected_sha256(SIZE, 5)));
+}
+
+#[tokio::test]
+async fn two_deployments_in_one_folder_never_prune_restore_or_list_each_others_copies() {
+    let mut a = Harness::local().await;
+    let mut b = Harness::local().await;
+    let root = a.dir().join("backups").display().to_string();
+    b.set("FS_ROOT", &root);
+    a.set("DEPLOYMENT_ID", "site-a");
+    b.set("DEPLOYMENT_ID", "site-b");
+    let app = sdk_apps::spawn_restorable(good(), 9).await;
+    a.add_app("crm", &app.url, "crm", &["--keep-last", "1"]).await;
+    b.add_app("crm", &app.url, "crm", &["--keep-last", "1"]).await;
+
+    // A copy's file name holds its run id: b's runs are numbered apart from a's (a warm-up run
+    // of another app first, and b prunes its run 2 before a makes its own run 2), so the two
+    // never write the same name in the same second.
+    b.add_app("warmup", &app.url, "warmup", &[]).await;
+    backup(&a, "crm").await;
+    backup(&b, "warmup").await;
+    backup(&b, "crm").await;
+    backup(&b, "crm").await;
+    let of_a = backup(&a, "crm").await;
+    let of_b = backup(&b, "crm").await;
+
+    let copies: Vec<String> = a.stored_files("crm").into_iter().filter(|n| !n.ends_with(".props.json")).collect();
+    assert_eq!(copies.len(), 2, "each deployment kept its newest copy and pruned only its own: {copies:?}");
+    assert!(copies.contains(&of_a) && copies.contains(&of_b), "{copies:?}");
+
+    let preview = a.cli(&["retention", "crm"]).await.stdout_text();
+    assert!(preview.contains(&format!("keep   {of_b} (not ours)")), "{preview}");
+    assert!(
+        preview.lines().any(|l| l.starts_with(&format!("keep   {of_a} (")) && !l.contains("not ours")),
+        "{preview}"
+    );
+
+    let refused = a.cli(&["restore", "crm", &of_b, "--no-safety-backup"]).await;
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("is not a copy made for crm"), "{}", refused.stderr);
+    b.cli(&["restore", "crm", &of_b, "--no-safety-backup"]).await.assert_success();
+}
+
+#[tokio::test]
+async fn copies_marked_the_old_way_by_row_id_are_still_the_apps_own() {
+    use sha2::{Digest, Sha256};
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn_restorable(good(), 3).await;
+    let folder = h.folder("crm");
+    h.add_app("crm", &app.url, &folder, &["--keep-last", "5"]).await;
+    backup(&h, "crm").await;
+    let made = h.double.files_in(&folder)[0].app_properties.clone();
+    let (app_id, backup_type) = (made["app_id"].as_str(), made["type"].as_str());
+
+    // What the release before deployment ids wrote: the app's row id, no `dep`.
+    let bytes = b"a copy made before deployment ids";
+    let sha = hex::encode(Sha256::digest(bytes));
+    let old = |id| {
+        [
+            ("app_id", id),
+            ("app", "crm"),
+            ("run_id", "1"),
+            ("type", backup_type),
+            ("sha256", sha.as_str()),
+            ("verified", "1"),
+        ]
+    };
+    h.double.add_file(&folder, "crm_full_20200101_000000Z_1.bin", bytes, &old(app_id));
+    h.double.add_file(&folder, "crm_full_20200101_000000Z_2.bin", bytes, &old("9999"));
+
+    let text = h.cli(&["retention", "crm"]).await.stdout_text();
+    let line =
+        |name: &str| text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_owned();
+    assert!(line("_000000Z_1.bin").starts_with("keep ") && !line("_000000Z_1.bin").contains("not ours"), "{text}");
+    assert!(line("_000000Z_2.bin").contains("not ours"), "another app's old copy: {text}");
+
+    let out = h.cli(&["restore", "crm", "crm_full_20200101_000000Z_1.bin", "--no-safety-backup"]).await;
+    out.assert_success();
+    assert_eq!(out.field("sha256"), Some(sha));
+}
