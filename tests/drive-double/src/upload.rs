@@ -44,7 +44,11 @@ fn respond(result: Result<Response, ApiError>) -> Response {
 }
 
 /// `POST /upload/drive/v3/files?uploadType=resumable|multipart|media`.
+/// A POST to a session URI (it carries `upload_id`) is a chunk or a status query, as a PUT is.
 pub(crate) async fn post(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    if Params::from_uri(request.uri()).is_ok_and(|params| params.get("upload_id").is_some()) {
+        return put(State(shared), request).await;
+    }
     let (parts, body) = request.into_parts();
     let params = match Params::from_uri(&parts.uri) {
         Ok(params) => params,

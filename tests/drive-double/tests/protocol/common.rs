@@ -173,6 +173,18 @@ impl Harness {
             .unwrap()
     }
 
+    /// The same request by POST, as Google's Go client library sends chunks and status queries.
+    pub(crate) async fn post_to_session(&self, session: &str, content_range: &str, body: Vec<u8>) -> Response {
+        self.http
+            .post(session)
+            .header("content-range", content_range)
+            .header("content-length", body.len())
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// An empty PUT with neither Content-Length nor Transfer-Encoding, as hyper sends it when not told.
     pub(crate) async fn put_unsized(&self, token: &str, session: &str, content_range: &str) -> Response {
         self.http.put(session).bearer_auth(token).header("content-range", content_range).send().await.unwrap()

@@ -70,6 +70,37 @@ async fn status_query_reports_committed_bytes_and_the_finished_file() {
 }
 
 #[tokio::test]
+async fn chunks_and_status_queries_sent_by_post_are_taken_as_by_put() {
+    let h = Harness::new().await;
+    let folder = h.drive.create_folder("Backups");
+    let token = h.user_token().await;
+    let content = data(CHUNK + 10, 4);
+    let session = h.session(&token, &folder, "by-post.bin", "&fields=id,size,sha256Checksum").await;
+
+    let query = h.post_to_session(&session, "bytes */*", Vec::new()).await;
+    assert_eq!(query.status().as_u16(), 308);
+    assert_eq!(range_header(&query), None);
+    let first = h.post_to_session(&session, &format!("bytes 0-{}/*", CHUNK - 1), content[..CHUNK].to_vec()).await;
+    assert_eq!(first.status().as_u16(), 308);
+    assert_eq!(range_header(&first).as_deref(), Some("bytes=0-262143"));
+    let unaligned = h.post_to_session(&session, &format!("bytes {CHUNK}-{}/*", CHUNK + 9), vec![1; 10]).await;
+    assert_eq!(
+        unaligned.status(),
+        StatusCode::BAD_REQUEST,
+        "a short chunk that is not the last is refused by POST too"
+    );
+
+    let range = format!("bytes {CHUNK}-{}/{}", CHUNK + 9, CHUNK + 10);
+    let (status, file) = json_of(h.post_to_session(&session, &range, content[CHUNK..].to_vec()).await).await;
+    assert_eq!(status, StatusCode::OK, "{file}");
+    assert_eq!(file["sha256Checksum"], json!(sha256_hex(&content)));
+    assert_eq!(h.drive.content(file["id"].as_str().unwrap()).unwrap(), content);
+
+    let gone = h.post_to_session(&session.replace("upload_id=", "upload_id=x"), "bytes */*", Vec::new()).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND, "an unknown session by POST is gone, not a new upload");
+}
+
+#[tokio::test]
 async fn unaligned_non_final_chunk_and_gaps_are_refused() {
     let h = Harness::new().await;
     let folder = h.drive.create_folder("Backups");

@@ -21,9 +21,15 @@ pub(crate) enum Scenario {
     Rclone,
 }
 
-// `rclone` is not in `all` yet: the double still refuses rclone's session request (see BENCHMARKS.md).
-const ALL: [Scenario; 6] =
-    [Scenario::Idle, Scenario::Pickup, Scenario::Stream, Scenario::Concurrent, Scenario::Schedule, Scenario::Dashboard];
+const ALL: [Scenario; 7] = [
+    Scenario::Idle,
+    Scenario::Pickup,
+    Scenario::Stream,
+    Scenario::Concurrent,
+    Scenario::Rclone,
+    Scenario::Schedule,
+    Scenario::Dashboard,
+];
 
 /// What was asked.
 #[derive(Debug, Clone)]

@@ -24,15 +24,21 @@ pub(crate) struct Copied {
 /// An access token from the double's refresh-token grant.
 async fn token(http: &reqwest::Client, double: &DriveDouble) -> String {
     let user: serde_json::Value = serde_json::from_str(&double.authorized_user_json()).expect("credentials JSON");
-    let field = |k: &str| user[k].as_str().expect("credentials field").to_owned();
+    let field = |k: &str| user[k].as_str().expect("credentials field");
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", field("client_id")),
+        ("client_secret", field("client_secret")),
+        ("refresh_token", field("refresh_token")),
+    ];
+    grant(http, double, &form).await
+}
+
+/// The access token the double's token endpoint answers to `form`.
+async fn grant(http: &reqwest::Client, double: &DriveDouble, form: &[(&str, &str)]) -> String {
     let answer: serde_json::Value = http
         .post(double.token_uri())
-        .form(&[
-            ("grant_type", "refresh_token".to_owned()),
-            ("client_id", field("client_id")),
-            ("client_secret", field("client_secret")),
-            ("refresh_token", field("refresh_token")),
-        ])
+        .form(form)
         .send()
         .await
         .expect("token request")
@@ -180,14 +186,6 @@ impl TlsClient {
 /// An access token from the double's service-account grant (a JWT signed with its key).
 async fn service_account_token(http: &reqwest::Client, double: &DriveDouble) -> String {
     let assertion = double.service_account_assertion("https://www.googleapis.com/auth/drive");
-    let answer: serde_json::Value = http
-        .post(double.token_uri())
-        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())])
-        .send()
+    grant(http, double, &[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &assertion)])
         .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("token answer");
-    answer["access_token"].as_str().expect("an access token").to_owned()
 }
