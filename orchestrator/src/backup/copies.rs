@@ -45,8 +45,93 @@ pub fn sha256(file: &StoredFile) -> Option<String> {
     file.properties.get("sha256").cloned().or_else(|| file.sha256.clone())
 }
 
-/// Deletes one copy and marks it deleted in the inventory.
+/// The mark that pins a copy (`1`; `0` once unpinned): retention never deletes it.
+pub const PIN_MARK: &str = "pin";
+/// The mark holding an operator's note about a copy (empty once cleared).
+pub const NOTE_MARK: &str = "note";
+/// The longest note, in bytes of UTF-8: Drive keeps at most 124 bytes per `appProperties` key and
+/// value together, and the key takes 4.
+pub const NOTE_MAX_BYTES: usize = 120;
+
+/// True when an operator pinned the copy.
+pub fn pinned(file: &StoredFile) -> bool {
+    file.properties.get(PIN_MARK).is_some_and(|v| v == "1")
+}
+
+/// The operator's note about the copy, if any.
+pub fn note(file: &StoredFile) -> Option<&str> {
+    file.properties.get(NOTE_MARK).map(String::as_str).filter(|n| !n.is_empty())
+}
+
+/// What is wrong with a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteProblem {
+    /// Longer than [`NOTE_MAX_BYTES`]: its length in bytes.
+    TooLong(usize),
+    /// A line break, a tab or another control character.
+    Control,
+}
+
+impl std::fmt::Display for NoteProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoteProblem::TooLong(len) => write!(
+                f,
+                "the note is {len} bytes long; a note holds at most {NOTE_MAX_BYTES} bytes (Google Drive's limit): shorten it"
+            ),
+            NoteProblem::Control => {
+                f.write_str("the note has a control character (a line break or a tab): write it on one line")
+            }
+        }
+    }
+}
+
+/// A note as it will be stored (trimmed), or what is wrong with it.
+pub fn note_problem(note: &str) -> Result<String, NoteProblem> {
+    let note = note.trim();
+    if note.len() > NOTE_MAX_BYTES {
+        return Err(NoteProblem::TooLong(note.len()));
+    }
+    if note.chars().any(char::is_control) {
+        return Err(NoteProblem::Control);
+    }
+    Ok(note.to_owned())
+}
+
+/// [`note_problem`], with the problem said in English.
+pub fn check_note(note: &str) -> Result<String, String> {
+    note_problem(note).map_err(|p| p.to_string())
+}
+
+/// Pins or unpins a copy; a `note` given replaces the copy's note (`Some("")` clears it). The
+/// marks are written into the copy itself, so they outlive the database.
+pub async fn set_pin(
+    runner: &Runner,
+    app: &App,
+    file: &StoredFile,
+    pin: bool,
+    note: Option<&str>,
+) -> Result<StoredFile, Error> {
+    let mut marks = std::collections::BTreeMap::from([(PIN_MARK.to_owned(), if pin { "1" } else { "0" }.to_owned())]);
+    if let Some(note) = note {
+        marks.insert(NOTE_MARK.to_owned(), check_note(note).map_err(Error::Invalid)?);
+    }
+    runner
+        .destination
+        .set_properties(&app.folder, file, &marks)
+        .await
+        .map_err(|e| Error::destination(format_args!("cannot mark {}", file.name), &e))
+}
+
+/// Deletes one copy and marks it deleted in the inventory. A pinned copy is refused: unpin it
+/// first.
 pub async fn delete(runner: &Runner, app: &App, file: &StoredFile) -> Result<(), Error> {
+    if pinned(file) {
+        return Err(Error::Refused(format!(
+            "{} is pinned: unpin it first (`orchestrator copies unpin {} {}`)",
+            file.name, app.name, file.name
+        )));
+    }
     runner
         .destination
         .remove(&app.folder, file)
@@ -55,12 +140,13 @@ pub async fn delete(runner: &Runner, app: &App, file: &StoredFile) -> Result<(),
     Ok(inventory::mark_deleted(&runner.db, app.id, &file.id).await?)
 }
 
-/// Deletes every copy of the app (when an operator deletes the app and asks for its copies to
-/// go too); returns how many.
+/// Deletes every copy of the app but the pinned ones (when an operator deletes the app and asks
+/// for its copies to go too); returns how many were deleted.
 pub async fn delete_all(runner: &Runner, app: &App) -> Result<usize, Error> {
     let files = list(runner, app).await?;
-    for file in &files {
+    let unpinned: Vec<&StoredFile> = files.iter().filter(|f| !pinned(f)).collect();
+    for file in &unpinned {
         delete(runner, app, file).await?;
     }
-    Ok(files.len())
+    Ok(unpinned.len())
 }

@@ -320,8 +320,19 @@ pub fn decide(outcome: &Outcome, attempts: i32, policy: RetryPolicy) -> Decision
 
 /// Creates a queued run record.
 pub async fn create(db: &DatabaseConnection, app_id: i64, trigger: Trigger) -> Result<backup_run::Model, DbErr> {
+    create_noted(db, app_id, trigger, None).await
+}
+
+/// [`create`], with the operator's note (already checked by `copies::check_note`).
+pub async fn create_noted(
+    db: &DatabaseConnection,
+    app_id: i64,
+    trigger: Trigger,
+    note: Option<String>,
+) -> Result<backup_run::Model, DbErr> {
     let now = now_ms();
     backup_run::ActiveModel {
+        note: Set(note.filter(|n| !n.is_empty())),
         app_id: Set(app_id),
         trigger: Set(trigger),
         scheduled_for: Set(None),

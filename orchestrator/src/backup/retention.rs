@@ -10,7 +10,8 @@
 //!   user's file or another app's backup sharing the folder;
 //! - delete a copy whose checksum was not verified — it may be an upload still in progress, and
 //!   cleaning failed uploads belongs to whoever owns uploads, not to retention;
-//! - delete the newest verified copy of ours — a bad policy must not leave an app with no backup.
+//! - delete the newest verified copy of ours — a bad policy must not leave an app with no backup;
+//! - delete a pinned copy — an operator said to keep it; it does not use a slot of any rule either.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -77,6 +78,8 @@ pub struct Copy {
     pub ours: bool,
     /// Its checksum was verified after upload.
     pub verified: bool,
+    /// An operator pinned it: never deleted, never counted by the rules.
+    pub pinned: bool,
 }
 
 /// Why a copy is kept. The order is the order reasons are listed in a [`Plan`].
@@ -100,6 +103,8 @@ pub enum Reason {
     Unverified,
     /// Dated after now (clock skew): kept until time catches up.
     Future,
+    /// Pinned by an operator: kept outside the rules.
+    Pinned,
 }
 
 impl fmt::Display for Reason {
@@ -114,6 +119,7 @@ impl fmt::Display for Reason {
             Reason::NotOurs => "not ours",
             Reason::Unverified => "unverified",
             Reason::Future => "future",
+            Reason::Pinned => "pinned",
         })
     }
 }
@@ -160,6 +166,9 @@ pub fn plan(copies: &[Copy], policy: &Policy, now: Timestamp, tz: &TimeZone) -> 
     for (i, copy) in order.iter().enumerate() {
         if !copy.ours {
             reasons[i].push(Reason::NotOurs);
+        } else if copy.pinned {
+            // Outside the rules: a pinned copy must not push an unpinned one out of keep_last.
+            reasons[i].push(Reason::Pinned);
         } else if !copy.verified {
             reasons[i].push(Reason::Unverified);
         } else if copy.created > now {
@@ -274,7 +283,7 @@ mod tests {
 
     fn copies(rows: &[Row]) -> Vec<Copy> {
         rows.iter()
-            .map(|&(id, at, ours, verified)| Copy { id: id.to_owned(), created: ts(at), ours, verified })
+            .map(|&(id, at, ours, verified)| Copy { id: id.to_owned(), created: ts(at), ours, verified, pinned: false })
             .collect()
     }
 
@@ -745,6 +754,7 @@ mod tests {
                     created: date.at(2, 0, 0, 0).to_zoned(TimeZone::UTC).unwrap().timestamp(),
                     ours: true,
                     verified: true,
+                    pinned: false,
                 }
             })
             .collect()
@@ -838,6 +848,30 @@ mod tests {
         let plan = plan(&list, &Policy::keep_last(1), ts("2024-05-06T00:00:00Z"), &TimeZone::UTC);
         assert_eq!(plan.keep.len(), 1);
         assert!(plan.delete.is_empty(), "{plan}");
+    }
+
+    #[test]
+    fn a_pinned_copy_is_kept_and_uses_no_slot_even_when_newest_or_unverified() {
+        let mut list = copies(&[
+            ours("pinned-new", "2024-05-05T00:00:00Z"),
+            ours("b", "2024-05-04T00:00:00Z"),
+            ours("c", "2024-05-03T00:00:00Z"),
+            ours("pinned-old", "2024-05-01T00:00:00Z"),
+        ]);
+        for copy in list.iter_mut().filter(|c| c.id.starts_with("pinned")) {
+            copy.pinned = true;
+        }
+        let plan = plan(&list, &Policy::keep_last(1), ts("2024-05-06T00:00:00Z"), &TimeZone::UTC);
+        use Reason::*;
+        assert_eq!(
+            plan.keep,
+            vec![
+                ("pinned-new".to_owned(), vec![Pinned]),
+                ("b".to_owned(), vec![Last, Newest]),
+                ("pinned-old".to_owned(), vec![Pinned]),
+            ]
+        );
+        assert_eq!(plan.delete, vec!["c".to_owned()]);
     }
 
     #[test]

@@ -145,6 +145,24 @@ pub fn file_name(app: &str, backup_type: &str, at: jiff::Timestamp, run_id: i64,
     format!("{app}_{backup_type}_{}_{run_id}.{extension}", at.strftime("%Y%m%d_%H%M%SZ"))
 }
 
+/// [`file_name`] with `-N` after the run id, for the `n`th name tried (`n` = 1 is the plain name).
+fn numbered_file_name(
+    app: &str,
+    backup_type: &str,
+    at: jiff::Timestamp,
+    run_id: i64,
+    n: u32,
+    extension: &str,
+) -> String {
+    if n <= 1 {
+        return file_name(app, backup_type, at, run_id, extension);
+    }
+    format!("{app}_{backup_type}_{}_{run_id}-{n}.{extension}", at.strftime("%Y%m%d_%H%M%SZ"))
+}
+
+/// Names tried before a run gives up finding a free one.
+const NAME_ATTEMPTS: u32 = 20;
+
 impl Runner {
     /// Runs one attempt of the queued run `run_id` of `app`, holding the app's lease, and moves
     /// the run on through [`lifecycle`]: settled (recorded and told) when it ended for good,
@@ -438,7 +456,7 @@ impl Runner {
         tracing::info!(backup_type = %backup_type.name, "requesting the export");
         let mut export = client.export(Some(&backup_type.name)).await.map_err(|e| app_failure(Phase::Export, e))?;
         let started_at = jiff::Timestamp::now();
-        let name = file_name(&app.name, &backup_type.name, started_at, run_id, &backup_type.extension);
+        let name = self.free_name(app, &backup_type, started_at, run_id).await?;
         let mut props = BTreeMap::from([
             ("app_id".to_owned(), app.id.to_string()),
             ("app".to_owned(), app.name.clone()),
@@ -446,6 +464,9 @@ impl Runner {
             ("run_id".to_owned(), run_id.to_string()),
             ("type".to_owned(), backup_type.name.clone()),
         ]);
+        if let Some(note) = self.run_note(run_id).await {
+            props.insert(crate::backup::copies::NOTE_MARK.to_owned(), note);
+        }
         let (mut writer, meter) = self
             .destination
             .metered_writer(&app.folder, &name, &backup_type.media_type, &props)
@@ -579,6 +600,42 @@ impl Runner {
         Ok(())
     }
 
+    /// The copy's file name: the plain one unless the folder already holds a file of that name
+    /// (a rebuilt database numbers its runs from 1 again; another deployment may share the
+    /// folder), then `-2`, `-3`, ... Only this run writes under the app's lease, so a free name
+    /// stays free.
+    async fn free_name(
+        &self,
+        app: &App,
+        backup_type: &contract_spec::BackupType,
+        at: jiff::Timestamp,
+        run_id: i64,
+    ) -> Result<String, Stop> {
+        for n in 1..=NAME_ATTEMPTS {
+            let name = numbered_file_name(&app.name, &backup_type.name, at, run_id, n, &backup_type.extension);
+            let taken =
+                self.destination.find(&app.folder, &name).await.map_err(|e| {
+                    storage_failure(Phase::Export, "could not look for the copy's name in the folder", e)
+                })?;
+            if taken.is_none() {
+                return Ok(name);
+            }
+        }
+        Err(Failure::new(
+            Phase::Export,
+            format!("{NAME_ATTEMPTS} names for this copy are all taken in {}: clean the folder up", app.folder),
+            Retry::Permanent,
+        )
+        .into())
+    }
+
+    /// The operator's note on the run, if it has one (a manual backup's).
+    async fn run_note(&self, run_id: i64) -> Option<String> {
+        use sea_orm::EntityTrait;
+        let run = crate::db::entities::backup_run::Entity::find_by_id(run_id).one(&self.db).await;
+        run.ok().flatten().and_then(|run| run.note)
+    }
+
     /// What retention would do to the app's folder now, without deleting anything (the dry run
     /// behind `orchestrator retention`, and the first half of pruning).
     pub async fn retention_plan(&self, app: &App) -> Result<(Vec<StoredFile>, retention::Plan), Error> {
@@ -595,6 +652,7 @@ impl Runner {
                 created: created_of(f),
                 ours: inventory::owned_by(f, &self.deployment_id, app),
                 verified: f.properties.get("verified").is_some_and(|v| v == "1"),
+                pinned: crate::backup::copies::pinned(f),
             })
             .collect();
         let tz = jiff::tz::TimeZone::get(&app.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -690,5 +748,10 @@ mod tests {
         let at: jiff::Timestamp = "2026-11-22T03:04:05Z".parse().unwrap();
         assert_eq!(file_name("billing", "full", at, 42, "sql.gz"), "billing_full_20261122_030405Z_42.sql.gz");
         assert_ne!(file_name("billing", "full", at, 42, "gz"), file_name("billing", "full", at, 43, "gz"));
+        assert_eq!(numbered_file_name("billing", "full", at, 42, 1, "gz"), file_name("billing", "full", at, 42, "gz"));
+        assert_eq!(
+            numbered_file_name("billing", "full", at, 42, 3, "sql.gz"),
+            "billing_full_20261122_030405Z_42-3.sql.gz"
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod contract;
+pub mod copies;
 pub mod cron;
 pub mod demo;
 pub mod remote;
@@ -42,6 +43,9 @@ pub enum Command {
         /// Queue a manual job for the running service instead of running it here; prints the run id.
         #[arg(long)]
         queued: bool,
+        /// A note kept with the run and written into the copy (at most 120 bytes, one line).
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Restore a stored copy into its app, after a safety backup of the app's current state.
     Restore {
@@ -53,6 +57,9 @@ pub enum Command {
         #[arg(long)]
         no_safety_backup: bool,
     },
+    /// List an app's copies; pin a copy (retention never deletes it) or unpin it.
+    #[command(subcommand)]
+    Copies(copies::CopiesCommand),
     /// Work with schedules (when does a cron expression fire?).
     #[command(subcommand)]
     Cron(cron::CronCommand),
@@ -74,8 +81,9 @@ impl Cli {
             Command::Cron(command) => command.run(),
             Command::Remote(command) => command.run(env).await,
             Command::Apps(command) => command.run(&context(env).await?, env).await,
-            Command::Run { app, queued: false } => run::run(&context(env).await?, &app).await,
-            Command::Run { app, queued: true } => run::queue(&context(env).await?, &app).await,
+            Command::Run { app, queued: false, note } => run::run(&context(env).await?, &app, note.as_deref()).await,
+            Command::Run { app, queued: true, note } => run::queue(&context(env).await?, &app, note.as_deref()).await,
+            Command::Copies(command) => command.run(&context(env).await?).await,
             Command::Restore { app, copy, no_safety_backup } => {
                 restore::restore(&context(env).await?, &app, &copy, !no_safety_backup).await
             }

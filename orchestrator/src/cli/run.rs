@@ -10,9 +10,10 @@ use crate::backup::run::{Ended, Progress};
 use crate::startup::Context;
 
 /// Runs one backup of `app` now.
-pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
+pub async fn run(ctx: &Context, app: &str, note: Option<&str>) -> anyhow::Result<ExitCode> {
+    let note = note.map(crate::backup::copies::check_note).transpose().map_err(anyhow::Error::msg)?;
     let app = ctx.registry.get(app).await?;
-    let run = lifecycle::create(&ctx.db, app.id, Trigger::Cli).await?;
+    let run = lifecycle::create_noted(&ctx.db, app.id, Trigger::Cli, note).await?;
     let live = std::io::stderr().is_terminal();
     let show = move |p: Progress| {
         let secs = p.elapsed.as_secs_f64().max(0.001);
@@ -69,9 +70,9 @@ pub async fn run(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// Queues a manual backup of `app` for the service (`orchestrator serve`) and prints its run id.
-pub async fn queue(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
+pub async fn queue(ctx: &Context, app: &str, note: Option<&str>) -> anyhow::Result<ExitCode> {
     let app = ctx.registry.get(app).await?;
-    let run = crate::jobs::queue::run_now(&ctx.db, &app).await?;
+    let run = crate::jobs::queue::run_now(&ctx.db, &app, note).await?;
     println!("queued run {} of {}", run.id, app.name);
     Ok(ExitCode::SUCCESS)
 }

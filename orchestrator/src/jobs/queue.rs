@@ -107,9 +107,11 @@ pub async fn push(db: &DatabaseConnection, jobs: &[(Job, i32, Duration)]) -> Res
 pub async fn run_now(
     db: &DatabaseConnection,
     app: &crate::registry::App,
+    note: Option<&str>,
 ) -> Result<crate::db::entities::backup_run::Model, crate::error::Error> {
     use crate::backup::lifecycle::{self, Trigger};
-    let run = lifecycle::create(db, app.id, Trigger::Manual).await?;
+    let note = note.map(crate::backup::copies::check_note).transpose().map_err(crate::error::Error::Invalid)?;
+    let run = lifecycle::create_noted(db, app.id, Trigger::Manual, note).await?;
     let job = Job::Backup { run_id: run.id, app_id: app.id };
     push(db, &[(job, app.priority.rank() + 1, Duration::ZERO)]).await?;
     Ok(run)

@@ -155,7 +155,8 @@ async fn an_operator_registers_an_app_tests_it_live_downloads_pauses_and_deletes
     assert_eq!(app_count(&h).await, 1);
     browser.screenshot("the app").await;
 
-    // Test now: the run's page follows it over Server-Sent Events.
+    // Test now, with a note: the run's page follows it over Server-Sent Events.
+    browser.fill("#run-note", "antes de migrar").await;
     browser.click("#test-now").await;
     browser.wait_for("#run-status").await;
     browser.execute(WATCH_RUN, &[SEEN_KEY.into()]).await;
@@ -188,7 +189,25 @@ async fn an_operator_registers_an_app_tests_it_live_downloads_pauses_and_deletes
     assert_eq!(browser.attribute("#copies .copy-row", "data-copy").await.as_deref(), Some(files[0].name.as_str()));
     assert_eq!(browser.text("#copies .copy-row .hash code").await, expected);
     assert!(browser.exists("#runs .status-succeeded").await, "the history shows the run");
+    assert_eq!(browser.text("#copies .copy-row .note").await, "antes de migrar");
+    assert_eq!(files[0].app_properties.get("note").map(String::as_str), Some("antes de migrar"));
     browser.screenshot("the copy").await;
+
+    // Pin it with a note: the badge shows, the copy cannot be deleted, the marks hold the pin.
+    browser.click("#copies .copy-row .pin-form summary").await;
+    browser.fill("#copies .copy-row .pin-form input[name=note]", "cierre de año").await;
+    browser.screenshot("pin form").await;
+    browser.click("#copies .copy-row .pin-form button.pin").await;
+    browser.wait_for("#copies .copy-row .badge.pinned").await;
+    assert_eq!(browser.text("#copies .copy-row .note").await, "cierre de año");
+    assert!(!browser.exists("#copies .copy-row .delete").await, "a pinned copy offers no delete");
+    let marks = h.double.files_in(&folder)[0].app_properties.clone();
+    assert_eq!((marks["pin"].as_str(), marks["note"].as_str()), ("1", "cierre de año"));
+    browser.screenshot("pinned").await;
+    browser.click("#copies .copy-row .unpin").await;
+    browser.wait_for("#copies .copy-row .pin-form").await;
+    assert_eq!(h.double.files_in(&folder)[0].app_properties["pin"], "0");
+    assert!(browser.exists("#copies .copy-row .delete").await);
 
     // The download link works with the browser's session, and the bytes are the app's.
     let href = browser.attribute("#copies .copy-row .download", "href").await.expect("the link has an href");

@@ -13,6 +13,7 @@ mod gdrive_budget;
 mod google_connect;
 mod lifecycle;
 mod ownership;
+mod pins;
 mod remote_storage;
 mod restore;
 mod scheduling;

@@ -45,6 +45,8 @@ pub struct Model {
     pub updated_at: i64,
     /// The process that ran the latest attempt.
     pub runner: Option<String>,
+    /// The operator's note on a manual backup, also written into the copy's marks.
+    pub note: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

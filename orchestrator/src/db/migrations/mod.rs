@@ -10,6 +10,7 @@ mod m0003_web;
 mod m0004_alerts;
 mod m0005_run_indexes;
 mod m0006_drive_budget;
+mod m0007_run_notes;
 
 use sea_orm_migration::prelude::*;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_alerts::M0004Alerts),
             Box::new(m0005_run_indexes::M0005RunIndexes),
             Box::new(m0006_drive_budget::M0006DriveBudget),
+            Box::new(m0007_run_notes::M0007RunNotes),
         ]
     }
 }

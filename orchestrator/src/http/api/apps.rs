@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::backup::copies;
 use crate::http::api::error::ApiError;
-use crate::http::api::types::{AppBody, AppList, AppView, CheckBody, CheckView, CopyView};
+use crate::http::api::types::{AppBody, AppList, AppView, CheckBody, CheckView, CopyView, NoteBody};
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::extract::ApiApp;
 use crate::http::state::Web;
@@ -26,6 +26,30 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
                 Err(ApiError::BadRequest(format!("the body must be JSON of the documented shape: {}", e.body_text())))
             }
         }
+    }
+}
+
+/// An optional JSON body: none when the request has an empty body, else as [`JsonBody`].
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let json =
+            req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+            });
+        let bytes = <axum::body::Bytes as axum::extract::FromRequest<S>>::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {}", e.body_text())))?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        if !json {
+            return Err(ApiError::BadRequest("send the body as JSON, with Content-Type: application/json".into()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|value| Some(JsonBody(value)))
+            .map_err(|e| ApiError::BadRequest(format!("the body must be JSON of the documented shape: {e}")))
     }
 }
 
@@ -135,19 +159,49 @@ pub async fn copies(
     ApiApp(app): ApiApp,
 ) -> Result<Json<Vec<CopyView>>, ApiError> {
     let files = copies::list(&web.ctx.runner, &app).await?;
-    Ok(Json(
-        files
-            .iter()
-            .map(|f| CopyView {
-                name: f.name.clone(),
-                id: f.id.clone(),
-                size: f.size,
-                created: f.created.clone(),
-                verified: copies::verified(f),
-                sha256: copies::sha256(f),
-            })
-            .collect(),
-    ))
+    Ok(Json(files.iter().map(CopyView::of).collect()))
+}
+
+/// PUT /api/v1/apps/{name}/copies/{copy}/pin: pin a copy (body: an optional note).
+pub async fn pin(
+    State(web): State<Web>,
+    c: ApiCaller,
+    Path((name, copy)): Path<(String, String)>,
+    body: Option<JsonBody<NoteBody>>,
+) -> Result<Json<CopyView>, ApiError> {
+    set_pin(&web, &c, &name, &copy, true, body.map(|JsonBody(b)| b).unwrap_or_default()).await
+}
+
+/// DELETE /api/v1/apps/{name}/copies/{copy}/pin: unpin a copy.
+pub async fn unpin(
+    State(web): State<Web>,
+    c: ApiCaller,
+    Path((name, copy)): Path<(String, String)>,
+) -> Result<Json<CopyView>, ApiError> {
+    set_pin(&web, &c, &name, &copy, false, NoteBody::default()).await
+}
+
+/// A note as stored, or a 422 naming the `note` field.
+pub fn checked_note(note: &str) -> Result<String, ApiError> {
+    copies::check_note(note).map_err(|message| ApiError::Invalid(vec![FieldError::new("note", message)]))
+}
+
+async fn set_pin(
+    web: &Web,
+    c: &ApiCaller,
+    name: &str,
+    copy: &str,
+    pin: bool,
+    body: NoteBody,
+) -> Result<Json<CopyView>, ApiError> {
+    if let Some(note) = &body.note {
+        checked_note(note)?;
+    }
+    let (app, file) = find(web, name, copy).await?;
+    let file = copies::set_pin(&web.ctx.runner, &app, &file, pin, body.note.as_deref()).await?;
+    let action = if pin { "copy.pin" } else { "copy.unpin" };
+    crate::audit::record(&web.ctx.db, &c.actor, action, Some(&app.name), Some(&file.name)).await;
+    Ok(Json(CopyView::of(&file)))
 }
 
 async fn find(

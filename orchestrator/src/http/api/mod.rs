@@ -11,7 +11,7 @@ pub mod runs;
 pub mod types;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::http::state::Web;
 
@@ -28,6 +28,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/apps/{name}/runs", post(runs::run_now))
         .route("/api/v1/apps/{name}/copies", get(apps::copies))
         .route("/api/v1/apps/{name}/copies/{copy}", get(apps::download).delete(apps::delete_copy))
+        .route("/api/v1/apps/{name}/copies/{copy}/pin", put(apps::pin).delete(apps::unpin))
         .route("/api/v1/apps/{name}/copies/{copy}/restore", post(restores::start))
         .route("/api/v1/restores/{id}", get(restores::show))
         .route("/api/v1/restores/{id}/events", get(restores::events))

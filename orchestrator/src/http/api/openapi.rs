@@ -41,6 +41,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("QueueView", generator.subschema_for::<QueueView>()),
         ("RunLogView", generator.subschema_for::<RunLogView>()),
         ("CopyView", generator.subschema_for::<CopyView>()),
+        ("NoteBody", generator.subschema_for::<NoteBody>()),
         ("StatsView", generator.subschema_for::<StatsView>()),
         ("DriveBudgetView", generator.subschema_for::<DriveBudgetView>()),
         ("AppStatsView", generator.subschema_for::<AppStatsView>()),

@@ -19,8 +19,14 @@ use crate::http::state::Web;
 use crate::overview::{self, RunFilter};
 
 /// POST /api/v1/apps/{name}/runs: queue a manual run now (202 with the run).
-pub async fn run_now(State(web): State<Web>, c: ApiCaller, ApiApp(app): ApiApp) -> Result<Response, ApiError> {
-    let run = crate::jobs::queue::run_now(&web.ctx.db, &app).await?;
+pub async fn run_now(
+    State(web): State<Web>,
+    c: ApiCaller,
+    ApiApp(app): ApiApp,
+    body: Option<crate::http::api::apps::JsonBody<crate::http::api::types::NoteBody>>,
+) -> Result<Response, ApiError> {
+    let note = body.and_then(|b| b.0.note).map(|n| crate::http::api::apps::checked_note(&n)).transpose()?;
+    let run = crate::jobs::queue::run_now(&web.ctx.db, &app, note.as_deref()).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
     Ok((StatusCode::ACCEPTED, Json(RunView::new(&run, &app.name))).into_response())
 }

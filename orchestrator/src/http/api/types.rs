@@ -301,6 +301,37 @@ pub struct CopyView {
     pub verified: bool,
     /// Verified sha256.
     pub sha256: Option<String>,
+    /// Pinned: retention never deletes it and it takes no retention slot.
+    pub pinned: bool,
+    /// The operator's note about it.
+    pub note: Option<String>,
+}
+
+impl CopyView {
+    /// The view of a listed copy.
+    pub fn of(file: &crate::storage::destination::StoredFile) -> CopyView {
+        use crate::backup::copies;
+        CopyView {
+            name: file.name.clone(),
+            id: file.id.clone(),
+            size: file.size,
+            created: file.created.clone(),
+            verified: copies::verified(file),
+            sha256: copies::sha256(file),
+            pinned: copies::pinned(file),
+            note: copies::note(file).map(str::to_owned),
+        }
+    }
+}
+
+/// `PUT /api/v1/apps/{name}/copies/{copy}/pin` and `POST /api/v1/apps/{name}/runs`: an optional note.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// At most 120 bytes, one line. On a pin it replaces the copy's note ("" clears it); absent
+    /// leaves the note as it is.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// Totals, as on the dashboard.

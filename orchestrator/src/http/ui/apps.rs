@@ -29,6 +29,10 @@ pub struct CopyRow {
     pub size: String,
     /// Verified sha256, when verified.
     pub sha256: Option<String>,
+    /// Pinned by an operator.
+    pub pinned: bool,
+    /// The operator's note.
+    pub note: Option<String>,
 }
 
 #[derive(Template)]
@@ -71,6 +75,8 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                         .map_or_else(String::new, |t| format::time(t.as_millisecond())),
                     size: format::bytes(f.size as i64),
                     sha256: copies::verified(f).then(|| copies::sha256(f)).flatten(),
+                    pinned: copies::pinned(f),
+                    note: copies::note(f).map(str::to_owned),
                 })
                 .collect()
         })
@@ -137,9 +143,10 @@ pub async fn run_now(
     State(web): State<Web>,
     page: Page,
     PageApp(app): PageApp,
-    _: CheckedForm<NoFields>,
+    CheckedForm(form): CheckedForm<crate::http::ui::copies::NoteForm>,
 ) -> Result<Response, PageError> {
-    let run = crate::jobs::queue::run_now(&web.ctx.db, &app).await?;
+    let note = crate::http::ui::copies::checked_note(&page, form.note())?;
+    let run = crate::jobs::queue::run_now(&web.ctx.db, &app, note.as_deref()).await?;
     crate::audit::record(&web.ctx.db, &page.user, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
     Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
 }

@@ -107,3 +107,67 @@ pub async fn delete(
     crate::audit::record(&web.ctx.db, &page.user, "copy.delete", Some(&app.name), Some(&file.name)).await;
     Ok(Redirect::to(&format!("/apps/{}", format::url_encode(&app.name))).into_response())
 }
+
+/// The note field of Pin and Test now.
+#[derive(Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl NoteForm {
+    /// The note typed, if any (an empty field is no note).
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref().filter(|n| !n.trim().is_empty())
+    }
+}
+
+/// The note as stored, or why not in the page's language.
+pub fn checked_note(page: &Page, note: Option<&str>) -> Result<Option<String>, PageError> {
+    let Some(note) = note else { return Ok(None) };
+    copies::note_problem(note).map(Some).map_err(|problem| {
+        PageError::BadRequest(match problem {
+            copies::NoteProblem::TooLong(len) => page.t.fill(
+                "copy.note_too_long",
+                &[("bytes", &len.to_string()), ("max", &copies::NOTE_MAX_BYTES.to_string())],
+            ),
+            copies::NoteProblem::Control => page.t.get("copy.note_one_line").to_owned(),
+        })
+    })
+}
+
+/// POST /apps/{name}/copies/{copy}/pin: pin with an optional note.
+pub async fn pin(
+    State(web): State<Web>,
+    page: Page,
+    Path((name, copy)): Path<(String, String)>,
+    CheckedForm(form): CheckedForm<NoteForm>,
+) -> Result<Response, PageError> {
+    let note = checked_note(&page, form.note.as_deref())?;
+    set_pin(&web, &page, &name, &copy, true, note).await
+}
+
+/// POST /apps/{name}/copies/{copy}/unpin.
+pub async fn unpin(
+    State(web): State<Web>,
+    page: Page,
+    Path((name, copy)): Path<(String, String)>,
+    _: CheckedForm<crate::http::extract::NoFields>,
+) -> Result<Response, PageError> {
+    set_pin(&web, &page, &name, &copy, false, None).await
+}
+
+async fn set_pin(
+    web: &Web,
+    page: &Page,
+    name: &str,
+    copy: &str,
+    pin: bool,
+    note: Option<String>,
+) -> Result<Response, PageError> {
+    let (app, file) = load(web, name, copy).await?;
+    let file = copies::set_pin(&web.ctx.runner, &app, &file, pin, note.as_deref()).await?;
+    let action = if pin { "copy.pin" } else { "copy.unpin" };
+    crate::audit::record(&web.ctx.db, &page.user, action, Some(&app.name), Some(&file.name)).await;
+    Ok(Redirect::to(&format!("/apps/{}#copies", format::url_encode(&app.name))).into_response())
+}

@@ -41,6 +41,8 @@ pub fn routes() -> Router<Web> {
         .route("/apps/{name}/run", post(apps::run_now))
         .route("/apps/{name}/delete", get(apps::confirm_delete).post(apps::delete))
         .route("/apps/{name}/copies/{copy}/download", get(copies::download))
+        .route("/apps/{name}/copies/{copy}/pin", post(copies::pin))
+        .route("/apps/{name}/copies/{copy}/unpin", post(copies::unpin))
         .route("/apps/{name}/copies/{copy}/delete", get(copies::confirm_delete).post(copies::delete))
         .route("/apps/{name}/copies/{copy}/restore", get(restores::confirm).post(restores::start))
         .route("/restores/{id}", get(restores::show))

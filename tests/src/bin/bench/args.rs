@@ -7,7 +7,8 @@ pub(crate) const USAGE: &str = "usage: bench <stream|concurrent|rclone|schedule|
   --sizes LIST  stream: export sizes in MiB (default 256,1024,4096); rclone: MiB, each also + 12345 bytes (1024,4096)
   --apps N      concurrent: apps at once (16); schedule: apps (10000); dashboard: apps (10000)
   --chunk SIZE  upload chunk size, as GDRIVE_CHUNK_SIZE (default 8MiB)
-  --read-ahead SIZE  GDRIVE_READ_AHEAD_BUDGET of the orchestrator (default: its own, 64MiB)";
+  --read-ahead SIZE  GDRIVE_READ_AHEAD_BUDGET of the orchestrator (default: its own, 64MiB)
+  --contend N   rclone: N busy-looping processes run beside the clients (CPU contention; default 0)";
 
 /// A scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub(crate) struct Args {
     pub(crate) chunk: String,
     /// GDRIVE_READ_AHEAD_BUDGET, when given.
     pub(crate) read_ahead: Option<String>,
+    /// Busy-looping processes to run beside the clients.
+    pub(crate) contend: usize,
 }
 
 impl Args {
@@ -56,6 +59,7 @@ impl Args {
             apps: None,
             chunk: "8MiB".into(),
             read_ahead: None,
+            contend: 0,
         };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -66,6 +70,7 @@ impl Args {
                 "--apps" => parsed.apps = Some(number(&value("--apps")?)?),
                 "--chunk" => parsed.chunk = value("--chunk")?,
                 "--read-ahead" => parsed.read_ahead = Some(value("--read-ahead")?),
+                "--contend" => parsed.contend = number(&value("--contend")?)?,
                 "--sizes" => {
                     let list = value("--sizes")?;
                     parsed.sizes = Some(list.split(',').map(number::<u64>).collect::<Result<_, _>>()?);
@@ -136,6 +141,9 @@ impl Args {
         out.extend(["--chunk".into(), self.chunk.clone()]);
         if let Some(budget) = &self.read_ahead {
             out.extend(["--read-ahead".into(), budget.clone()]);
+        }
+        if self.contend > 0 {
+            out.extend(["--contend".into(), self.contend.to_string()]);
         }
         out
     }

@@ -99,6 +99,27 @@ fn google_on_loopback(dir: &Path) {
     sh(&format!("mount --bind {} /etc/hosts", hosts.display()));
 }
 
+/// A process that keeps one core busy until dropped.
+struct Contender(std::process::Child);
+
+impl Contender {
+    fn start() -> Contender {
+        let child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start a busy loop");
+        Contender(child)
+    }
+}
+
+impl Drop for Contender {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One client run.
 struct Sample {
     wall: Duration,
@@ -223,6 +244,8 @@ async fn inside(args: &Args) {
         sizes.extend([size, size + 12_345]);
     }
     let runs = args.runs(4, 1);
+    // Other work on the machine, when asked for: shell loops that never sleep, killed on drop.
+    let _contenders: Vec<Contender> = (0..args.contend).map(|_| Contender::start()).collect();
     let mut all = Vec::new();
     for (i, &size) in sizes.iter().enumerate() {
         let source = dir.join("source.bin");
@@ -316,14 +339,16 @@ fn report(all: &[SizeFigures], runs: usize, config: &str, args: &Args) {
     emit(serde_json::json!({
         "scenario": "rclone",
         "runs": runs,
+        "contending_processes": args.contend,
         "chunk": args.chunk,
         "rclone_config": config,
         "sizes": json,
     }));
     table(
         &format!(
-            "rclone: remote put vs rclone rcat over TLS as Google, {} chunks, {runs} runs each, alternated",
-            args.chunk
+            "rclone: remote put vs rclone rcat over TLS as Google, {} chunks, {runs} runs each, alternated{}",
+            args.chunk,
+            if args.contend > 0 { format!(", {} busy processes beside them", args.contend) } else { String::new() }
         ),
         &[
             "bytes",
