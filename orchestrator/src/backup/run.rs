@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use contract_spec::client::{AppClient, ClientError};
-use futures::StreamExt;
 use sea_orm::DatabaseConnection;
-use sha2::{Digest, Sha256};
 
 use crate::backup::budget::{self, Usage};
 use crate::backup::inventory;
@@ -565,39 +563,10 @@ impl Runner {
         Ok(Success { file, bytes, sha256, pruned, retention_error })
     }
 
-    /// Compares what the destination stored with what the app sent: Drive's own sha256, or, on
-    /// fs and s3 and for a Drive file reported without one, the file read back. No md5 is
-    /// computed in flight: it would cost every backup a second hash for the rare file Drive
-    /// reports without a sha256, which reading back covers.
+    /// Compares what the destination stored with what the app sent (see
+    /// [`Destination::verify_stored`]).
     async fn verify(&self, folder: &str, stored: &StoredFile, bytes: u64, sha256: &str) -> Result<(), Mismatch> {
-        if self.destination.reports_checksums() {
-            if stored.size != bytes {
-                return Err(Mismatch(format!("the destination stored {} bytes, the app sent {bytes}", stored.size)));
-            }
-            match &stored.sha256 {
-                Some(theirs) if theirs.eq_ignore_ascii_case(sha256) => return Ok(()),
-                Some(theirs) => {
-                    return Err(Mismatch(format!("the destination reports sha256 {theirs}, the app sent {sha256}")));
-                }
-                None => {}
-            }
-        }
-        let unreadable = |e: opendal::Error| Mismatch(format!("could not read the copy back: {e}"));
-        let unreadable_io = |e: std::io::Error| Mismatch(format!("could not read the copy back: {e}"));
-        let mut stream = self.destination.reader(folder, stored).await.map_err(unreadable)?;
-        let (mut hasher, mut read) = (Sha256::new(), 0u64);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(unreadable_io)?;
-            read += chunk.len() as u64;
-            hasher.update(&chunk);
-        }
-        let theirs = hex::encode(hasher.finalize());
-        if read != bytes || theirs != sha256 {
-            return Err(Mismatch(format!(
-                "the stored copy reads back as {read} bytes with sha256 {theirs}; the app sent {bytes} bytes with sha256 {sha256}"
-            )));
-        }
-        Ok(())
+        self.destination.verify_stored(folder, stored, bytes, sha256).await.map_err(Mismatch)
     }
 
     /// The copy's file name: the plain one unless the folder already holds a file of that name

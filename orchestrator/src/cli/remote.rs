@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use futures::StreamExt;
-use md5::Md5;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -118,12 +117,11 @@ async fn put(destination: &Destination, folder: &str, name: &str, content_type: 
     };
     let mut writer = destination.writer(folder, name, content_type, &BTreeMap::new()).await.map_err(exists)?;
     let mut input = tokio_util::io::ReaderStream::with_capacity(tokio::io::stdin(), 256 * 1024);
-    let (mut sha256, mut md5, mut bytes) = (Sha256::new(), Md5::new(), 0u64);
+    let (mut sha256, mut bytes) = (Sha256::new(), 0u64);
     let copied: anyhow::Result<()> = async {
         while let Some(chunk) = input.next().await {
             let chunk = chunk.context("reading standard input")?;
             sha256.update(&chunk);
-            md5.update(&chunk);
             bytes += chunk.len() as u64;
             writer.write(chunk).await.map_err(exists)?;
         }
@@ -137,18 +135,9 @@ async fn put(destination: &Destination, folder: &str, name: &str, content_type: 
     let meta = writer.close().await.map_err(exists)?;
     let file = destination.stored(name, &meta);
     let sha256 = hex::encode(sha256.finalize());
-    let md5 = hex::encode(md5.finalize());
-    let mismatch = (file.size != bytes && destination.kind() == "gdrive")
-        || file.sha256.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(&sha256))
-        || (file.sha256.is_none() && file.md5.as_ref().is_some_and(|m| !m.eq_ignore_ascii_case(&md5)));
-    if mismatch {
+    if let Err(mismatch) = destination.verify_stored(folder, &file, bytes, &sha256).await {
         let _ = destination.remove(folder, &file).await;
-        bail!(
-            "the destination stored something else: it reports {} bytes, sha256 {}, md5 {}; sent {bytes} bytes, sha256 {sha256}; the file was removed",
-            file.size,
-            file.sha256.as_deref().unwrap_or("-"),
-            file.md5.as_deref().unwrap_or("-"),
-        );
+        bail!("the destination stored something else: {mismatch}; the file was removed");
     }
     let mut out = std::io::stdout().lock();
     use std::io::Write;

@@ -246,6 +246,43 @@ impl Destination {
         }
     }
 
+    /// Checks that `stored` is what was sent (`bytes` bytes with this `sha256`): Drive's own
+    /// sha256 when it reports one, else the file read back and hashed. No md5 is needed in
+    /// flight: it would cost every upload a second hash for the rare file Drive reports without
+    /// a sha256, which reading back covers. The error says what differs.
+    pub async fn verify_stored(
+        &self,
+        folder: &str,
+        stored: &StoredFile,
+        bytes: u64,
+        sha256: &str,
+    ) -> Result<(), String> {
+        use sha2::{Digest, Sha256};
+        if self.reports_checksums() {
+            if stored.size != bytes {
+                return Err(format!("the destination stored {} bytes, {bytes} were sent", stored.size));
+            }
+            match &stored.sha256 {
+                Some(theirs) if theirs.eq_ignore_ascii_case(sha256) => return Ok(()),
+                Some(theirs) => return Err(format!("the destination reports sha256 {theirs}, {sha256} was sent")),
+                None => {}
+            }
+        }
+        let mut stream = self.reader(folder, stored).await.map_err(|e| format!("could not read the copy back: {e}"))?;
+        let (mut hasher, mut read) = (Sha256::new(), 0u64);
+        while let Some(chunk) = stream.try_next().await.map_err(|e| format!("could not read the copy back: {e}"))? {
+            read += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        let theirs = hex::encode(hasher.finalize());
+        if read != bytes || theirs != sha256 {
+            return Err(format!(
+                "the stored copy reads back as {read} bytes with sha256 {theirs}; {bytes} bytes with sha256 {sha256} were sent"
+            ));
+        }
+        Ok(())
+    }
+
     /// Streams a file's content.
     pub async fn reader(&self, folder: &str, file: &StoredFile) -> opendal::Result<opendal::FuturesBytesStream> {
         let path = Self::path(folder, &file.name)?;

@@ -124,6 +124,8 @@ impl Drop for Contender {
 struct Sample {
     wall: Duration,
     peak_rss_kib: u64,
+    /// CPU time of all its threads (sampled while it ran: the last sample before it exited).
+    cpu: Duration,
 }
 
 /// Runs `cmd` with `source` on stdin; its wall time and peak RSS, and its standard output.
@@ -145,11 +147,12 @@ async fn timed(mut cmd: tokio::process::Command, source: &Path) -> (Sample, Stri
         let _ = stderr.read_to_string(&mut v).await;
         v
     });
-    let mut peak = 0;
+    let (mut peak, mut cpu) = (0, Duration::ZERO);
     let status = loop {
         if let Some(rss) = crate::measure::peak_rss_kib(pid) {
             peak = peak.max(rss);
         }
+        cpu = cpu.max(crate::measure::cpu_time(pid));
         tokio::select! {
             status = child.wait() => break status.expect("wait for the client"),
             _ = tokio::time::sleep(Duration::from_millis(10)) => {}
@@ -158,7 +161,7 @@ async fn timed(mut cmd: tokio::process::Command, source: &Path) -> (Sample, Stri
     let wall = started.elapsed();
     let (out, err) = (out.await.expect("stdout"), err.await.expect("stderr"));
     assert!(status.success(), "{cmd:?} failed ({status}):\n{out}\n{err}");
-    (Sample { wall, peak_rss_kib: peak }, out)
+    (Sample { wall, peak_rss_kib: peak, cpu }, out)
 }
 
 /// A deterministic source file of `size` bytes; its sha256.
@@ -183,6 +186,7 @@ fn write_source(path: &Path, size: u64, seed: u64) -> String {
 #[derive(Default)]
 struct Series {
     walls: Vec<Duration>,
+    cpus: Vec<Duration>,
     peak_rss_kib: u64,
 }
 
@@ -190,6 +194,8 @@ impl Series {
     fn push(&mut self, sample: Sample) {
         self.walls.push(sample.wall);
         self.walls.sort();
+        self.cpus.push(sample.cpu);
+        self.cpus.sort();
         self.peak_rss_kib = self.peak_rss_kib.max(sample.peak_rss_kib);
     }
     fn min(&self) -> Duration {
@@ -200,6 +206,9 @@ impl Series {
     }
     fn median(&self) -> Duration {
         crate::measure::percentile(&self.walls, 0.5)
+    }
+    fn median_cpu(&self) -> Duration {
+        crate::measure::percentile(&self.cpus, 0.5)
     }
 }
 
@@ -291,7 +300,7 @@ async fn inside(args: &Args) {
             let started = Instant::now();
             let sent = ceiling_client.upload(&source, &folder, &name("ceiling"), chunk as usize).await;
             assert_eq!(sent, sha256, "the ceiling client stored the source");
-            figures.ceiling.push(Sample { wall: started.elapsed(), peak_rss_kib: 0 });
+            figures.ceiling.push(Sample { wall: started.elapsed(), peak_rss_kib: 0, cpu: Duration::ZERO });
         }
         std::fs::remove_file(&source).ok();
         all.push(figures);
@@ -322,6 +331,8 @@ fn report(all: &[SizeFigures], runs: usize, config: &str, args: &Args) {
             "ours_peak_rss_mib": mib(f.ours.peak_rss_kib),
             "rclone_peak_rss_mib": mib(f.rclone.peak_rss_kib),
             "rss_ratio": rss,
+            "ours_cpu_s_median": secs(f.ours.median_cpu()),
+            "rclone_cpu_s_median": secs(f.rclone.median_cpu()),
             "of_ceiling": of_ceiling,
         }));
         let span = |s: &Series| format!("{:.2} / {:.2} / {:.2}", secs(s.min()), secs(s.median()), secs(s.max()));
@@ -333,6 +344,7 @@ fn report(all: &[SizeFigures], runs: usize, config: &str, args: &Args) {
             format!("{speedup:.2}x"),
             if f.ours.max() < f.rclone.min() { "yes" } else { "no" }.into(),
             format!("{:.1} / {:.1}", mib(f.ours.peak_rss_kib), mib(f.rclone.peak_rss_kib)),
+            format!("{:.2} / {:.2}", secs(f.ours.median_cpu()), secs(f.rclone.median_cpu())),
             format!("{of_ceiling:.3}"),
         ]);
     }
@@ -358,6 +370,7 @@ fn report(all: &[SizeFigures], runs: usize, config: &str, args: &Args) {
             "speed vs rclone",
             "our slowest < its fastest",
             "peak RSS MiB ours / rclone",
+            "CPU s ours / rclone",
             "of ceiling",
         ],
         &rows,
