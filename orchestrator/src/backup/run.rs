@@ -548,7 +548,13 @@ impl Runner {
     /// fs and s3 and for a Drive file reported without one, the file read back. No md5 is
     /// computed in flight: it would cost every backup a second hash for the rare file Drive
     /// reports without a sha256, which reading back covers.
-    async fn verify(&self, folder: &str, stored: &StoredFile, bytes: u64, sha256: &str) -> Result<(), Mismatch> {
+    pub(crate) async fn verify(
+        &self,
+        folder: &str,
+        stored: &StoredFile,
+        bytes: u64,
+        sha256: &str,
+    ) -> Result<(), Mismatch> {
         if self.destination.reports_checksums() {
             if stored.size != bytes {
                 return Err(Mismatch(format!("the destination stored {} bytes, the app sent {bytes}", stored.size)));
@@ -618,9 +624,9 @@ impl Runner {
     }
 }
 
-/// What the destination stored is not what the app sent.
+/// What the destination stored is not what was sent.
 #[derive(Debug)]
-struct Mismatch(String);
+pub(crate) struct Mismatch(pub(crate) String);
 
 /// When a copy was made: as the destination says, else as its name says.
 fn created_of(file: &StoredFile) -> jiff::Timestamp {
