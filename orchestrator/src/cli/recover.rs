@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::config::Settings;
-use crate::selfbackup::recover::{self, Recovered, Request};
+use crate::selfbackup::recover::{self, Recovered, Request, Restoration};
 
 /// Recovers, printing the self-backup used, what it held and each app's copies.
 pub async fn recover(settings: &Settings, request: Request<'_>) -> anyhow::Result<ExitCode> {
@@ -19,7 +19,8 @@ pub async fn recover(settings: &Settings, request: Request<'_>) -> anyhow::Resul
     };
     let mut out = std::io::stdout().lock();
     match recovered {
-        Recovered::Restored { file, loaded, inventory } => {
+        Recovered::Restored(restoration) => {
+            let Restoration { file, loaded, inventory } = *restoration;
             writeln!(out, "recovered deployment {} from {}", loaded.header.deployment, file.name)?;
             writeln!(out, "made at: {}", loaded.header.made_at)?;
             writeln!(out, "rows: {}", loaded.rows)?;

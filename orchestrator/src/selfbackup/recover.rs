@@ -30,19 +30,23 @@ pub struct Request<'a> {
 #[derive(Debug, Clone)]
 pub enum Recovered {
     /// The registry came back from a self-backup.
-    Restored {
-        /// The self-backup.
-        file: StoredFile,
-        /// What it held.
-        loaded: Loaded,
-        /// Each app's copies, found again.
-        inventory: Vec<AppCopies>,
-    },
+    Restored(Box<Restoration>),
     /// No self-backup: the deployment id was adopted.
     Adopted {
         /// The id.
         deployment: String,
     },
+}
+
+/// A registry restored from a self-backup.
+#[derive(Debug, Clone)]
+pub struct Restoration {
+    /// The self-backup.
+    pub file: StoredFile,
+    /// What it held.
+    pub loaded: Loaded,
+    /// Each app's copies, found again.
+    pub inventory: Vec<AppCopies>,
 }
 
 /// One app's copies after the rescan.
@@ -110,7 +114,7 @@ pub async fn recover(parts: &Parts, settings: &Settings, request: Request<'_>) -
     }
     let loaded = load::restore(&parts.db, &parts.secrets, &parts.destination, folder, &file, wanted).await?;
     let inventory = rescan(parts, &loaded.header.deployment).await?;
-    Ok(Recovered::Restored { file, loaded, inventory })
+    Ok(Recovered::Restored(Box::new(Restoration { file, loaded, inventory })))
 }
 
 /// The self-backup `--from` names.

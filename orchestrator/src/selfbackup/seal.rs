@@ -162,7 +162,7 @@ impl<'a> Opener<'a> {
         let key = self.key.as_ref().expect("set above");
         while self.buf.len() - at >= 4 {
             let len = u32::from_be_bytes(self.buf[at..at + 4].try_into().expect("4 bytes")) as usize;
-            if self.done || len < TAG_LEN || len > FRAME + TAG_LEN {
+            if self.done || !(TAG_LEN..=FRAME + TAG_LEN).contains(&len) {
                 return Err(OpenError::Damaged(self.counter));
             }
             if self.buf.len() - at - 4 < len {
