@@ -69,10 +69,12 @@ pub enum SelfBackupError {
 }
 
 impl SelfBackupError {
+    /// The upload of a self-backup failed.
     pub(crate) fn upload(e: opendal::Error) -> Self {
         SelfBackupError::Destination(format!("the upload of the self-backup failed: {}", e.message()))
     }
 
+    /// Another call to the destination failed while doing `what`.
     pub(crate) fn destination(what: impl std::fmt::Display, e: opendal::Error) -> Self {
         SelfBackupError::Destination(format!("{what}: {}", e.message()))
     }
