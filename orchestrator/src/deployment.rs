@@ -33,6 +33,28 @@ pub fn generate() -> String {
     format!("d-{:016x}", fastrand::u64(..))
 }
 
+/// The id this database holds, if it holds one yet.
+pub async fn stored(db: &DatabaseConnection) -> Result<Option<String>, String> {
+    setting::Entity::find_by_id(SETTING_KEY.to_owned())
+        .one(db)
+        .await
+        .map(|row| row.map(|row| row.value))
+        .map_err(|e| format!("could not read the deployment id: {e}"))
+}
+
+/// Makes `id` this database's deployment id, replacing any id it holds. Only `recover` calls
+/// it, and only on a database without apps, whose id has not named any copy yet.
+pub async fn adopt(db: &DatabaseConnection, id: &str) -> Result<(), String> {
+    validate(id)?;
+    let store = |e: sea_orm::DbErr| format!("could not store the deployment id: {e}");
+    setting::Entity::delete_by_id(SETTING_KEY.to_owned()).exec(db).await.map_err(store)?;
+    setting::Entity::insert(setting::ActiveModel { key: Set(SETTING_KEY.to_owned()), value: Set(id.to_owned()) })
+        .exec(db)
+        .await
+        .map_err(store)?;
+    Ok(())
+}
+
 /// The id of the deployment this database belongs to: the stored one; on the first start the
 /// configured one (or a generated one), stored. A configured id that differs from the stored one
 /// is refused.

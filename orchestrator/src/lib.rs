@@ -17,5 +17,6 @@ pub mod registry;
 pub mod runlog;
 pub mod schedule;
 pub mod secrets;
+pub mod selfbackup;
 pub mod startup;
 pub mod storage;

@@ -23,6 +23,9 @@ const FINGERPRINT_KEY: &str = "secret_key_fingerprint";
 pub struct SecretBox {
     key: LessSafeKey,
     fingerprint: String,
+    /// Key material of the orchestrator's own backups (see `crate::selfbackup::seal`), derived
+    /// apart from the sealing key so that neither reveals the other.
+    self_backup: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -72,12 +75,19 @@ impl SecretBox {
         let key = UnboundKey::new(&AES_256_GCM, material.as_ref())
             .map_err(|_| "could not derive the sealing key".to_owned())?;
         let fingerprint = hex::encode(&derive(secret, "backup-orchestrator: fingerprint v1").as_ref()[..8]);
-        Ok(SecretBox { key: LessSafeKey::new(key), fingerprint })
+        let mut self_backup = [0u8; 32];
+        self_backup.copy_from_slice(derive(secret, "backup-orchestrator: self-backup v1").as_ref());
+        Ok(SecretBox { key: LessSafeKey::new(key), fingerprint, self_backup })
     }
 
     /// A short public fingerprint of the key, to tell keys apart without revealing them.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The key material self-backups are sealed with (never logged, never stored).
+    pub(crate) fn self_backup_material(&self) -> &[u8; 32] {
+        &self.self_backup
     }
 
     /// Seals `plain` with a fresh random nonce.

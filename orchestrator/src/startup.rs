@@ -49,6 +49,32 @@ pub struct Context {
     pub runner: Runner,
     /// Sends notifications.
     pub notifier: Notifier,
+    /// Seals and opens secrets (and self-backups) with the key derived from `SECRET_KEY`.
+    pub secrets: Arc<SecretBox>,
+}
+
+/// What every command opens first: the database (migrated), the key derived from `SECRET_KEY`
+/// and the destination. Nothing is checked against the database yet: `recover` starts here.
+#[derive(Debug, Clone)]
+pub struct Parts {
+    /// The database.
+    pub db: DatabaseConnection,
+    /// The sealing key.
+    pub secrets: Arc<SecretBox>,
+    /// The destination.
+    pub destination: Destination,
+}
+
+/// Opens the [`Parts`].
+pub async fn open_parts(settings: &Settings) -> anyhow::Result<Parts> {
+    let sqlite_file = crate::db::dialect::sqlite_file(&settings.database_url);
+    let key = secrets::load_key(settings.secret_key.clone(), sqlite_file.as_deref()).map_err(anyhow::Error::msg)?;
+    let secrets = Arc::new(SecretBox::new(&key).map_err(anyhow::Error::msg)?);
+    let db = crate::db::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("could not open the database {}", redact_url(&settings.database_url)))?;
+    let destination = Destination::open(&settings.storage).map_err(|e| anyhow::anyhow!("storage: {}", e.message()))?;
+    Ok(Parts { db, secrets, destination })
 }
 
 /// Opens the database (migrating it), checks `SECRET_KEY` and `DEPLOYMENT_ID` against it, and
@@ -62,18 +88,14 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Context> {
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<Context> {
-    let sqlite_file = crate::db::dialect::sqlite_file(&settings.database_url);
-    let key = secrets::load_key(settings.secret_key.clone(), sqlite_file.as_deref()).map_err(anyhow::Error::msg)?;
-    let secrets = Arc::new(SecretBox::new(&key).map_err(anyhow::Error::msg)?);
-    let db = crate::db::connect(&settings.database_url)
-        .await
-        .with_context(|| format!("could not open the database {}", redact_url(&settings.database_url)))?;
+    let Parts { db, secrets, destination } = open_parts(settings).await?;
+    // Before anything is recorded: a refused start leaves the new database as `recover` wants it.
+    crate::selfbackup::guard::check(&db, &destination, settings).await.map_err(anyhow::Error::msg)?;
     if let Err(e) = secrets::check_fingerprint(&db, &secrets).await {
         bail!(e);
     }
     let deployment_id =
         crate::deployment::establish(&db, settings.deployment_id.as_deref()).await.map_err(anyhow::Error::msg)?;
-    let destination = Destination::open(&settings.storage).map_err(|e| anyhow::anyhow!("storage: {}", e.message()))?;
     let holder = format!("{}:{}", hostname(), std::process::id());
     let notifier = Notifier::new(db.clone(), secrets.clone(), settings.notify.clone());
     let google = GoogleAccount::new(db.clone(), secrets.clone(), settings.drive_oauth.clone(), &destination);
@@ -92,7 +114,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
         notifier: notifier.clone(),
         google,
     };
-    Ok(Context { deployment_id, registry: Registry::new(db.clone(), secrets), db, runner, notifier })
+    Ok(Context { deployment_id, registry: Registry::new(db.clone(), secrets.clone()), db, runner, notifier, secrets })
 }
 
 /// Settings only the service reads.
@@ -156,6 +178,7 @@ pub struct Service {
     scheduler: JoinHandle<()>,
     staleness: JoinHandle<()>,
     notifier: JoinHandle<()>,
+    self_backup: Option<JoinHandle<()>>,
     server: JoinHandle<std::io::Result<()>>,
     run_log: Option<crate::runlog::Attachment>,
 }
@@ -197,6 +220,20 @@ impl Service {
             Arc::new(Jobs { runner: ctx.runner.clone(), registry: ctx.registry.clone(), settings: serve.workers });
         let worker = tokio::spawn(crate::jobs::worker::run(jobs, worker_name(&ctx.runner.holder), stop_rx.clone()));
 
+        let self_backup = match (&settings.self_backup.schedule, &settings.self_backup.folder) {
+            (Some(schedule), Some(_)) => Some(tokio::spawn(crate::jobs::self_backup::run(
+                ctx.clone(),
+                settings.self_backup.clone(),
+                schedule.clone(),
+                stop_rx.clone(),
+            ))),
+            (Some(_), None) => {
+                tracing::warn!("{} (or set SELF_BACKUP_SCHEDULE=off)", settings.self_backup.off_reason());
+                None
+            }
+            (None, _) => None,
+        };
+
         let admin_user = admin.user.clone();
         let web = Arc::new(crate::http::state::WebState {
             throttle: crate::http::auth::throttle::Throttle::new(serve.web.login_max_failures),
@@ -226,6 +263,7 @@ impl Service {
             scheduler,
             staleness,
             notifier,
+            self_backup,
             server,
             run_log,
         })
@@ -276,6 +314,9 @@ impl Service {
         }
         let _ = (&mut self.scheduler).await;
         let _ = (&mut self.staleness).await;
+        if let Some(self_backup) = self.self_backup.as_mut() {
+            let _ = self_backup.await;
+        }
         // Notifications queued by the last runs get one more chance before the service ends.
         if tokio::time::timeout(Duration::from_secs(10), &mut self.notifier).await.is_err() {
             tracing::warn!("notifications still being sent at exit are retried by the next process");

@@ -565,7 +565,13 @@ impl Runner {
 
     /// Compares what the destination stored with what the app sent (see
     /// [`Destination::verify_stored`]).
-    async fn verify(&self, folder: &str, stored: &StoredFile, bytes: u64, sha256: &str) -> Result<(), Mismatch> {
+    pub(crate) async fn verify(
+        &self,
+        folder: &str,
+        stored: &StoredFile,
+        bytes: u64,
+        sha256: &str,
+    ) -> Result<(), Mismatch> {
         self.destination.verify_stored(folder, stored, bytes, sha256).await.map_err(Mismatch)
     }
 
@@ -645,9 +651,9 @@ impl Runner {
     }
 }
 
-/// What the destination stored is not what the app sent.
+/// What the destination stored is not what was sent.
 #[derive(Debug)]
-struct Mismatch(String);
+pub(crate) struct Mismatch(pub(crate) String);
 
 /// When a copy was made: as the destination says, else as its name says.
 fn created_of(file: &StoredFile) -> jiff::Timestamp {

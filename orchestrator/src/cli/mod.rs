@@ -5,9 +5,11 @@ pub mod contract;
 pub mod copies;
 pub mod cron;
 pub mod demo;
+pub mod recover;
 pub mod remote;
 pub mod restore;
 pub mod run;
+pub mod self_backup;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -68,6 +70,20 @@ pub enum Command {
         /// The app's name.
         app: String,
     },
+    /// Back up the orchestrator's own registry now into SELF_BACKUP_FOLDER (sealed with SECRET_KEY).
+    SelfBackup,
+    /// Rebuild a lost installation on a new, empty database with the same SECRET_KEY: restore
+    /// the newest self-backup, then find every app's copies again.
+    Recover {
+        /// A self-backup in SELF_BACKUP_FOLDER to restore instead of the newest: its file name
+        /// (or Drive file id).
+        #[arg(long, value_name = "COPY")]
+        from: Option<String>,
+        /// The deployment whose self-backup to restore; with no self-backup, adopt this id so
+        /// apps registered again by name own their old copies.
+        #[arg(long, value_name = "ID")]
+        deployment_id: Option<String>,
+    },
     /// Use the configured destination by hand: check, put, ls, rm, get.
     #[command(subcommand)]
     Remote(remote::RemoteCommand),
@@ -89,12 +105,26 @@ impl Cli {
             }
             Command::Serve { demo } => serve::serve(env, demo).await,
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,
+            Command::SelfBackup => {
+                let settings = settings(env)?;
+                let ctx = crate::startup::open(&settings).await?;
+                self_backup::self_backup(&ctx, &settings.self_backup).await
+            }
+            Command::Recover { from, deployment_id } => {
+                let request = crate::selfbackup::recover::Request {
+                    from: from.as_deref(),
+                    deployment_id: deployment_id.as_deref(),
+                };
+                recover::recover(&settings(env)?, request).await
+            }
         }
     }
 }
 
 pub(crate) async fn context(env: &crate::config::Env) -> anyhow::Result<crate::startup::Context> {
-    let settings =
-        crate::config::Settings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
-    crate::startup::open(&settings).await
+    crate::startup::open(&settings(env)?).await
+}
+
+fn settings(env: &crate::config::Env) -> anyhow::Result<crate::config::Settings> {
+    crate::config::Settings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))
 }

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod notify;
 pub mod run;
+pub mod self_backup;
 pub mod storage;
 pub mod web;
 
@@ -29,6 +30,8 @@ pub struct Settings {
     pub notify: notify::NotifySettings,
     /// The OAuth client of Connect Google Drive.
     pub drive_oauth: storage::DriveOAuthSettings,
+    /// The orchestrator's own backup.
+    pub self_backup: self_backup::SelfBackupSettings,
 }
 
 impl Settings {
@@ -54,9 +57,12 @@ impl Settings {
         let run = run::RunSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let notify = notify::NotifySettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         let drive_oauth = storage::DriveOAuthSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
-        match (storage, run, notify, drive_oauth) {
-            (Some(storage), Some(run), Some(notify), Some(drive_oauth)) if errors.is_empty() => {
-                Ok(Settings { database_url, secret_key, deployment_id, storage, run, notify, drive_oauth })
+        let self_backup = storage.as_ref().and_then(|storage| {
+            self_backup::SelfBackupSettings::from_env(env, storage).map_err(|e| errors.extend(e)).ok()
+        });
+        match (storage, run, notify, drive_oauth, self_backup) {
+            (Some(storage), Some(run), Some(notify), Some(drive_oauth), Some(self_backup)) if errors.is_empty() => {
+                Ok(Settings { database_url, secret_key, deployment_id, storage, run, notify, drive_oauth, self_backup })
             }
             _ => Err(errors),
         }

@@ -6,7 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    AccessMode, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    IsolationLevel, TransactionTrait,
+};
 
 /// The database engines we run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +59,35 @@ impl Dialect {
             Dialect::Sqlite => apalis_sqlite::SqliteStorage::migrations().run(db.get_sqlite_connection_pool()).await,
         };
         result.map_err(|e| DbErr::Migration(format!("queue tables: {e}")))
+    }
+
+    /// A read-only transaction that sees one snapshot of the whole database from its first read
+    /// to its end. PostgreSQL needs `REPEATABLE READ` for that (its default gives each statement
+    /// its own snapshot); a SQLite transaction reads one snapshot already (WAL), and takes no
+    /// isolation settings.
+    pub async fn begin_snapshot(self, db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+        match self {
+            Dialect::Postgres => {
+                db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await
+            }
+            Dialect::Sqlite => db.begin().await,
+        }
+    }
+
+    /// After rows were inserted with their own ids (a recovery), moves PostgreSQL's id sequences
+    /// of `tables` past the highest id, so the next insert does not collide. SQLite's
+    /// auto-increment follows the table by itself.
+    pub async fn reset_id_sequences(self, txn: &DatabaseTransaction, tables: &[&str]) -> Result<(), DbErr> {
+        if self == Dialect::Sqlite {
+            return Ok(());
+        }
+        for table in tables {
+            txn.execute_unprepared(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            ))
+            .await?;
+        }
+        Ok(())
     }
 
     /// The processes known to the queue, most recently seen first, as `id`, `last_seen` and

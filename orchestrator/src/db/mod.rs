@@ -33,6 +33,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
+/// The name of the newest migration: the schema a self-backup was read from.
+pub fn schema_version() -> String {
+    migrations::Migrator::migrations().last().map(|m| m.name().to_owned()).unwrap_or_default()
+}
+
 /// True on PostgreSQL.
 pub fn is_postgres(db: &DatabaseConnection) -> bool {
     Dialect::of(db) == Dialect::Postgres

@@ -6,6 +6,8 @@
 //! - `backup`: the backup job (one attempt of a run, then retry or settle).
 //! - `restore`: the restore job (a recorded restore, run once; never resumed after its process
 //!   stopped).
+//! - `self_backup`: the orchestrator's own backup, on `SELF_BACKUP_SCHEDULE` (a loop of its own,
+//!   not a queued job: it has no app, no run record and no retries).
 //!
 //! Jobs are idempotent: the queue delivers at least once, and a job seen again after its run or
 //! restore ended does nothing.
@@ -13,4 +15,5 @@
 pub mod backup;
 pub mod queue;
 pub mod restore;
+pub mod self_backup;
 pub mod worker;

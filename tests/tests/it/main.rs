@@ -21,4 +21,5 @@ mod schema;
 mod sdk_examples;
 mod sdk_memory;
 mod sdk_postgres;
+mod selfbackup;
 mod web;

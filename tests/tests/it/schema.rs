@@ -210,3 +210,19 @@ async fn migrations_build_the_released_schema_on_postgres() {
     .await;
     pg.drop_database(&database);
 }
+
+#[test]
+fn every_table_is_either_in_the_self_backup_or_left_out_on_purpose() {
+    use orchestrator::selfbackup::tables::{LEFT_OUT, names};
+    let kept = names();
+    for (table, _) in TABLES {
+        let (is_kept, is_left_out) = (kept.contains(table), LEFT_OUT.contains(table));
+        assert!(
+            is_kept != is_left_out,
+            "{table}: kept {is_kept}, left out {is_left_out}; choose one in selfbackup::tables"
+        );
+    }
+    for table in kept.iter().chain(LEFT_OUT.iter()) {
+        assert!(TABLES.iter().any(|(t, _)| t == table), "{table} is not a table of the schema");
+    }
+}

@@ -1,7 +1,7 @@
 //! Benchmarks that print figures; nothing here asserts a threshold.
 //!
 //! `cargo run --release -p e2e --bin bench -- <scenario> [--smoke] [options]`, scenarios:
-//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, or `all`. Everything runs on
+//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, `selfbackup`, or `all`. Everything runs on
 //! loopback: apps built with `client-sdk` in this process, the Drive double (hash-only where
 //! gigabytes flow), and the orchestrator as its own process so its memory and CPU can be read.
 //! Each scenario prints one JSON line of figures, then a table for people. `--smoke` shrinks
@@ -19,6 +19,7 @@ mod raw_copy;
 mod rclone;
 mod schedule;
 mod seed;
+mod selfbackup;
 mod stream;
 
 use args::{Args, Scenario};
@@ -41,6 +42,7 @@ async fn main() {
             Scenario::Pickup => pickup::run(&args).await,
             Scenario::Idle => idle::run(&args).await,
             Scenario::Rclone => rclone::run(&args).await,
+            Scenario::SelfBackup => selfbackup::run(&args).await,
         }
     }
 }
