@@ -6,10 +6,17 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 6] =
-    ["m0001_initial", "m0002_schedule_fires", "m0003_web", "m0004_alerts", "m0005_run_indexes", "m0006_drive_budget"];
+const MIGRATIONS: [&str; 7] = [
+    "m0001_initial",
+    "m0002_schedule_fires",
+    "m0003_web",
+    "m0004_alerts",
+    "m0005_run_indexes",
+    "m0006_drive_budget",
+    "m0007_run_notes",
+];
 
-/// Our tables and their columns, in order, as six migrations leave them.
+/// Our tables and their columns, in order, as seven migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
@@ -63,6 +70,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "pruned",
             "updated_at",
             "runner",
+            "note",
         ],
     ),
     ("drive_upload_holds", &["account", "reported_at", "held_until"]),
