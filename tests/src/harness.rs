@@ -191,6 +191,15 @@ impl Harness {
         self.cli_with(&args, &[("BACKUP_TOKEN", TOKEN)]).await.assert_success();
     }
 
+    /// Backs `app` up with `orchestrator run APP EXTRA..`, which must succeed; the copy's name.
+    pub async fn backup(&self, app: &str, extra: &[&str]) -> String {
+        let mut args = vec!["run", app];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args).await;
+        out.assert_success();
+        out.field("file").expect("the copy's name")
+    }
+
     /// The database, opened by the test itself to read what the orchestrator recorded.
     pub async fn db(&self) -> sea_orm::DatabaseConnection {
         sea_orm::Database::connect(self.database_url.as_str()).await.expect("open the test database")

@@ -13,21 +13,14 @@ fn good() -> Behaviour {
     Behaviour::Good { size: SIZE, delay: Duration::ZERO }
 }
 
-/// Backs `app` up; returns the copy's name.
-async fn backup(h: &Harness, app: &str) -> String {
-    let out = h.cli(&["run", app]).await;
-    out.assert_success();
-    out.field("file").expect("the copy's name")
-}
-
 #[tokio::test]
 async fn an_app_removed_and_registered_again_keeps_its_copies_and_restores_them() {
     let h = Harness::sqlite().await;
     let app = sdk_apps::spawn_restorable(good(), 5).await;
     let folder = h.folder("wiki");
     h.add_app("wiki", &app.url, &folder, &["--keep-last", "3"]).await;
-    let first = backup(&h, "wiki").await;
-    backup(&h, "wiki").await;
+    let first = h.backup("wiki", &[]).await;
+    h.backup("wiki", &[]).await;
 
     h.cli(&["apps", "remove", "wiki"]).await.assert_success();
     // Another app takes a row first, so the new registration cannot reuse the old row id.
@@ -61,12 +54,12 @@ async fn two_deployments_in_one_folder_never_prune_restore_or_list_each_others_c
     // of another app first, and b prunes its run 2 before a makes its own run 2), so the two
     // never write the same name in the same second.
     b.add_app("warmup", &app.url, "warmup", &[]).await;
-    backup(&a, "crm").await;
-    backup(&b, "warmup").await;
-    backup(&b, "crm").await;
-    backup(&b, "crm").await;
-    let of_a = backup(&a, "crm").await;
-    let of_b = backup(&b, "crm").await;
+    a.backup("crm", &[]).await;
+    b.backup("warmup", &[]).await;
+    b.backup("crm", &[]).await;
+    b.backup("crm", &[]).await;
+    let of_a = a.backup("crm", &[]).await;
+    let of_b = b.backup("crm", &[]).await;
 
     let copies: Vec<String> = a.stored_files("crm").into_iter().filter(|n| !n.ends_with(".props.json")).collect();
     assert_eq!(copies.len(), 2, "each deployment kept its newest copy and pruned only its own: {copies:?}");
@@ -92,7 +85,7 @@ async fn copies_marked_the_old_way_by_row_id_are_still_the_apps_own() {
     let app = sdk_apps::spawn_restorable(good(), 3).await;
     let folder = h.folder("crm");
     h.add_app("crm", &app.url, &folder, &["--keep-last", "5"]).await;
-    backup(&h, "crm").await;
+    h.backup("crm", &[]).await;
     let made = h.double.files_in(&folder)[0].app_properties.clone();
     let (app_id, backup_type) = (made["app_id"].as_str(), made["type"].as_str());
 

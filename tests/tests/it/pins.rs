@@ -10,14 +10,6 @@ fn good() -> Behaviour {
     Behaviour::Good { size: 50_000, delay: Duration::ZERO }
 }
 
-async fn backup(h: &Harness, app: &str, extra: &[&str]) -> String {
-    let mut args = vec!["run", app];
-    args.extend_from_slice(extra);
-    let out = h.cli(&args).await;
-    out.assert_success();
-    out.field("file").expect("the copy's name")
-}
-
 fn line_of(text: &str, name: &str) -> String {
     text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("no line for {name}:\n{text}")).to_owned()
 }
@@ -29,15 +21,15 @@ async fn a_pinned_copy_on_drive_outlives_retention_until_unpinned_and_keeps_its_
     let folder = h.folder("erp");
     h.add_app("erp", &app.url, &folder, &["--keep-last", "1"]).await;
 
-    let first = backup(&h, "erp", &["--note", "antes de migrar a la v2"]).await;
+    let first = h.backup("erp", &["--note", "antes de migrar a la v2"]).await;
     let stored = h.double.files_in(&folder);
     assert_eq!(stored[0].app_properties.get("note").map(String::as_str), Some("antes de migrar a la v2"));
 
     let out = h.cli(&["copies", "pin", "erp", &first, "--note", "  before the 2.0 upgrade  "]).await;
     out.assert_success();
     assert!(out.stdout_text().contains(&format!("pinned {first} of erp")), "{}", out.stdout_text());
-    let second = backup(&h, "erp", &[]).await;
-    let third = backup(&h, "erp", &[]).await;
+    let second = h.backup("erp", &[]).await;
+    let third = h.backup("erp", &[]).await;
 
     let names: Vec<String> = h.double.files_in(&folder).into_iter().map(|f| f.name).collect();
     assert!(names.contains(&first), "the pinned copy survived two prunes: {names:?}");
@@ -54,7 +46,7 @@ async fn a_pinned_copy_on_drive_outlives_retention_until_unpinned_and_keeps_its_
 
     let out = h.cli(&["copies", "unpin", "erp", &first]).await;
     out.assert_success();
-    backup(&h, "erp", &[]).await;
+    h.backup("erp", &[]).await;
     let names: Vec<String> = h.double.files_in(&folder).into_iter().map(|f| f.name).collect();
     assert!(!names.contains(&first), "unpinned, it is pruned like any other: {names:?}");
 }
@@ -65,7 +57,7 @@ async fn bad_pins_are_refused_and_change_nothing() {
     h.set("DEPLOYMENT_ID", "site-a");
     let app = sdk_apps::spawn(good(), 1).await;
     h.add_app("crm", &app.url, "crm", &["--keep-last", "1"]).await;
-    let copy = backup(&h, "crm", &[]).await;
+    let copy = h.backup("crm", &[]).await;
     let props = h.dir().join("backups/crm").join(format!("{copy}.props.json"));
     let before = std::fs::read_to_string(&props).unwrap();
 
@@ -91,7 +83,7 @@ async fn bad_pins_are_refused_and_change_nothing() {
     std::fs::remove_file(&props).unwrap();
     let gone = h.cli(&["copies", "unpin", "crm", &copy]).await;
     assert!(!gone.status.success() && gone.stderr.contains("has no copy named"), "{}", gone.stderr);
-    let next = backup(&h, "crm", &[]).await;
+    let next = h.backup("crm", &[]).await;
     assert_eq!(h.stored_files("crm"), vec![next]);
 }
 
@@ -101,7 +93,7 @@ async fn pins_and_notes_survive_a_lost_database_because_they_live_in_the_copy() 
     h.set("DEPLOYMENT_ID", "site-a");
     let app = sdk_apps::spawn(good(), 1).await;
     h.add_app("wiki", &app.url, "wiki", &["--keep-last", "1"]).await;
-    let kept = backup(&h, "wiki", &["--note", "fin de año"]).await;
+    let kept = h.backup("wiki", &["--note", "fin de año"]).await;
     h.cli(&["copies", "pin", "wiki", &kept]).await.assert_success();
 
     // The database is lost; the same deployment registers the app again.
@@ -111,8 +103,8 @@ async fn pins_and_notes_survive_a_lost_database_because_they_live_in_the_copy() 
     let text = h.cli(&["copies", "list", "wiki"]).await.stdout_text();
     assert!(line_of(&text, &kept).contains("[pinned]"), "{text}");
     assert!(text.contains("    note: fin de año\n"), "{text}");
-    backup(&h, "wiki", &[]).await;
-    backup(&h, "wiki", &[]).await;
+    h.backup("wiki", &[]).await;
+    h.backup("wiki", &[]).await;
     assert!(h.stored_files("wiki").contains(&kept), "still pinned after the rebuild");
     assert_eq!(h.stored_files("wiki").len(), 2);
 }

@@ -18,13 +18,6 @@ fn good() -> Behaviour {
     Behaviour::Good { size: SIZE, delay: Duration::ZERO }
 }
 
-/// Backs `app` up; returns the copy's name.
-async fn backup(h: &Harness, app: &str) -> String {
-    let out = h.cli(&["run", app]).await;
-    out.assert_success();
-    out.field("file").expect("the copy's name")
-}
-
 /// Where a test installation keeps its self-backups, and how the test reads what is stored.
 enum Site {
     /// The Drive double: a folder id.
@@ -71,8 +64,8 @@ async fn a_lost_database_comes_back(mut h: Harness, site: Site, lose: impl FnOnc
     let app = sdk_apps::spawn_restorable(good(), SEED).await;
     let folder = site.app_folder(&h, "wiki");
     h.add_app("wiki", &app.url, &folder, &["--keep-last", "5"]).await;
-    let first = backup(&h, "wiki").await;
-    backup(&h, "wiki").await;
+    let first = h.backup("wiki", &[]).await;
+    h.backup("wiki", &[]).await;
     let sealed_token: String = app::Entity::find().one(&h.db().await).await.unwrap().unwrap().token_encrypted;
 
     let taken = h.cli(&["self-backup"]).await;
@@ -151,7 +144,7 @@ async fn a_lost_database_comes_back(mut h: Harness, site: Site, lose: impl FnOnc
     restored.assert_success();
     assert_eq!(restored.field("sha256"), Some(expected_sha256(SIZE, SEED)));
     // The recovered installation backs up again, under the same id, next to its old copies.
-    backup(&h, "wiki").await;
+    h.backup("wiki", &[]).await;
 }
 
 /// The SQLite file (and its WAL) deleted, as a lost machine would lose it.
@@ -213,7 +206,7 @@ async fn without_a_self_backup_recover_lists_the_ids_it_finds_and_adopts_the_one
     h.set("DEPLOYMENT_ID", "site-a");
     let app = sdk_apps::spawn_restorable(good(), SEED).await;
     h.add_app("crm", &app.url, "crm", &["--keep-last", "3"]).await;
-    let copy = backup(&h, "crm").await;
+    let copy = h.backup("crm", &[]).await;
 
     delete_database(&mut h);
     h.set("DEPLOYMENT_ID", "");
