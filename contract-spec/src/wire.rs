@@ -39,6 +39,11 @@ pub struct BackupType {
     /// File name extension for stored copies, without the leading dot (e.g. "sql.gz").
     #[cfg_attr(feature = "schema", schemars(length(max = 32), regex(pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")))]
     pub extension: String,
+    /// True when the exported bytes are already compressed (e.g. a custom-format `pg_dump`),
+    /// so the orchestrator stores them as they are instead of compressing them again. When
+    /// absent, the media type decides (gzip, zip, zstd, xz, bzip2 and 7z count as compressed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed: Option<bool>,
 }
 
 /// Body of `POST /backup/export`. An empty body, or no `type`, asks for the first type.
@@ -209,10 +214,37 @@ impl Capabilities {
     }
 }
 
+/// Media types whose bytes are already compressed: compressing them again gains nothing.
+const COMPRESSED_MEDIA_TYPES: &[&str] = &[
+    "application/gzip",
+    "application/x-gzip",
+    "application/zip",
+    "application/zstd",
+    "application/x-zstd",
+    "application/x-xz",
+    "application/x-bzip2",
+    "application/x-7z-compressed",
+];
+
 impl BackupType {
     /// A backup type.
     pub fn new(name: impl Into<String>, media_type: impl Into<String>, extension: impl Into<String>) -> Self {
-        BackupType { name: name.into(), media_type: media_type.into(), extension: extension.into() }
+        BackupType { name: name.into(), media_type: media_type.into(), extension: extension.into(), compressed: None }
+    }
+
+    /// The same type, declaring whether its bytes are already compressed.
+    pub fn compressed(mut self, compressed: bool) -> Self {
+        self.compressed = Some(compressed);
+        self
+    }
+
+    /// True when the exported bytes are already compressed: as the type declares, else as its
+    /// media type says.
+    pub fn is_compressed(&self) -> bool {
+        self.compressed.unwrap_or_else(|| {
+            let essence = self.media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            COMPRESSED_MEDIA_TYPES.contains(&essence.as_str())
+        })
     }
 
     /// Everything that makes this type invalid, each saying what to fix. Empty = valid.
@@ -260,6 +292,17 @@ fn is_extension(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_is_compressed_as_it_declares_else_as_its_media_type_says() {
+        assert!(BackupType::new("full", "application/gzip", "sql.gz").is_compressed());
+        assert!(BackupType::new("full", "Application/ZIP; charset=binary", "zip").is_compressed());
+        assert!(!BackupType::new("full", "application/sql", "sql").is_compressed());
+        assert!(BackupType::new("full", "application/octet-stream", "dump").compressed(true).is_compressed());
+        assert!(!BackupType::new("full", "application/gzip", "gz").compressed(false).is_compressed());
+        let json = serde_json::to_value(BackupType::new("full", "application/sql", "sql")).unwrap();
+        assert!(json.get("compressed").is_none(), "absent unless declared: {json}");
+    }
 
     #[test]
     fn valid_capabilities_have_no_problems() {

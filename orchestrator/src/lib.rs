@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backup;
 pub mod cli;
+pub mod codec;
 pub mod config;
 pub mod db;
 pub mod deployment;

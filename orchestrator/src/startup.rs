@@ -113,8 +113,17 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
         stopping: Default::default(),
         notifier: notifier.clone(),
         google,
+        encryption: std::sync::Arc::new(settings.encryption.clone()),
     };
-    Ok(Context { deployment_id, registry: Registry::new(db.clone(), secrets.clone()), db, runner, notifier, secrets })
+    Ok(Context {
+        deployment_id,
+        registry: Registry::new(db.clone(), secrets.clone())
+            .with_global_recipients(!runner.encryption.recipients.is_empty()),
+        db,
+        runner,
+        notifier,
+        secrets,
+    })
 }
 
 /// Settings only the service reads.

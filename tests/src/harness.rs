@@ -181,11 +181,16 @@ impl Harness {
         self.double.create_folder_in(&self.drive, name)
     }
 
-    /// Registers app `name` at `url` backing up into `folder`, with [`TOKEN`].
+    /// Registers app `name` at `url` backing up into `folder`, with [`TOKEN`]. Its copies are
+    /// stored as the app sends them unless `extra` says `--compress` (the tests of compression
+    /// and encryption do), so the other tests compare stored bytes with the export's.
     pub async fn add_app(&self, name: &str, url: &str, folder: &str, extra: &[&str]) {
         let mut args = vec!["apps", "add", name, "--url", url, "--folder", folder];
         if !extra.contains(&"--schedule") {
             args.extend_from_slice(&["--schedule", "0 3 * * *"]);
+        }
+        if !extra.contains(&"--compress") {
+            args.extend_from_slice(&["--compress", "none"]);
         }
         args.extend_from_slice(extra);
         self.cli_with(&args, &[("BACKUP_TOKEN", TOKEN)]).await.assert_success();

@@ -51,6 +51,9 @@ async fn upsert(
 ) -> Result<(), DbErr> {
     let verified = file.properties.get("verified").is_some_and(|v| v == "1");
     let sha256 = file.properties.get("sha256").cloned().or_else(|| file.sha256.clone());
+    let codec = file.properties.get(crate::codec::CODEC_MARK).cloned();
+    let plain_size = file.properties.get(crate::codec::SIZE_MARK).and_then(|s| s.parse::<i64>().ok());
+    let stored_sha256 = file.properties.get(crate::codec::STORED_SHA256_MARK).cloned();
     match known {
         Some(row) => {
             let mut row: backup_copy::ActiveModel = row.clone().into();
@@ -59,6 +62,9 @@ async fn upsert(
             row.sha256 = Set(sha256);
             row.verified = Set(verified);
             row.deleted_at = Set(None);
+            row.codec = Set(codec);
+            row.plain_size = Set(plain_size);
+            row.stored_sha256 = Set(stored_sha256);
             row.update(db).await?;
         }
         None => {
@@ -76,6 +82,9 @@ async fn upsert(
                 sha256: Set(sha256),
                 verified: Set(verified),
                 created_at: Set(created),
+                codec: Set(codec),
+                plain_size: Set(plain_size),
+                stored_sha256: Set(stored_sha256),
                 ..Default::default()
             }
             .insert(db)

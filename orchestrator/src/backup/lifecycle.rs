@@ -190,10 +190,24 @@ pub struct Success {
     pub bytes: u64,
     /// sha256 of the export.
     pub sha256: String,
+    /// When compression or encryption changed the bytes: how (`zstd`, `age`, `zstd+age`), and
+    /// the stored size and sha256.
+    pub stored: Option<Box<StoredAs>>,
     /// Names retention deleted.
     pub pruned: Vec<String>,
     /// A problem with retention after the backup itself succeeded.
     pub retention_error: Option<String>,
+}
+
+/// How a copy was stored, when the codecs changed its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAs {
+    /// `zstd`, `age` or `zstd+age`.
+    pub codec: &'static str,
+    /// Bytes stored.
+    pub bytes: u64,
+    /// Their sha256.
+    pub sha256: String,
 }
 
 /// An attempt that failed.
@@ -524,6 +538,9 @@ async fn record(
             row.file_id = Set(Some(s.file.id.clone()));
             row.file_name = Set(Some(s.file.name.clone()));
             row.pruned = Set((!s.pruned.is_empty()).then(|| s.pruned.join(",")));
+            row.codec = Set(s.stored.as_ref().map(|st| st.codec.to_owned()));
+            row.stored_bytes = Set(s.stored.as_ref().map(|st| st.bytes as i64));
+            row.stored_sha256 = Set(s.stored.as_ref().map(|st| st.sha256.clone()));
         }
         Outcome::Failed(f) => {
             row.bytes = Set(f.bytes as i64);

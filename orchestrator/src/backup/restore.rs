@@ -25,6 +25,9 @@ use crate::audit;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Outcome, Phase, RetryPolicy, Trigger};
 use crate::backup::run::{Ended, Progress, Runner};
+use crate::codec::Stored;
+use crate::codec::keys::Identities;
+use crate::codec::stream::decode;
 use crate::db::entities::{app_lease, restore};
 use crate::db::now_ms;
 use crate::error::Error;
@@ -179,9 +182,16 @@ impl RestoreFailure {
     }
 }
 
-/// Finds `copy` (a name or a file id) in the app's folder, checks it can be restored, and asks
-/// the app whether it accepts restores of its type. Changes nothing.
-pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFile, Error> {
+/// Finds `copy` (a name or a file id) in the app's folder, checks it can be restored (an
+/// encrypted copy needs an identity that opens it: `identity`, handed in for this restore, or
+/// `ENCRYPTION_IDENTITY_FILE`), and asks the app whether it accepts restores of its type.
+/// Changes nothing.
+pub async fn prepare(
+    runner: &Runner,
+    app: &App,
+    copy: &str,
+    identity: Option<&Arc<Identities>>,
+) -> Result<StoredFile, Error> {
     let file = runner
         .destination
         .find(&app.folder, copy)
@@ -196,6 +206,7 @@ pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFil
             ))
         })?;
     let checked = check_copy(&runner.deployment_id, app, &file)?;
+    check_identity(&file, opener(runner, identity).as_deref())?;
     let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
         .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
     let caps = client.capabilities().await.map_err(|e| {
@@ -218,6 +229,37 @@ pub async fn prepare(runner: &Runner, app: &App, copy: &str) -> Result<StoredFil
         )));
     }
     Ok(file)
+}
+
+/// The identity that opens encrypted copies for this restore: the one handed in, else the
+/// orchestrator's own (`ENCRYPTION_IDENTITY_FILE`).
+fn opener(runner: &Runner, identity: Option<&Arc<Identities>>) -> Option<Arc<Identities>> {
+    identity.cloned().or_else(|| runner.encryption.identities.clone())
+}
+
+/// An encrypted copy can be opened with `identity`: one is there and, when the copy's marks name
+/// its recipients, one of them is the identity's.
+fn check_identity(file: &StoredFile, identity: Option<&Identities>) -> Result<(), Error> {
+    let stored = Stored::of(&file.properties).map_err(|e| Error::Refused(format!("{}: {e}", file.name)))?;
+    if !stored.age {
+        return Ok(());
+    }
+    let Some(identity) = identity else {
+        return Err(Error::Refused(format!(
+            "{} is encrypted and this orchestrator holds no identity to open it: give the identity file for this restore (--identity FILE, or the identity field of the restore form), or set ENCRYPTION_IDENTITY_FILE; nothing was changed",
+            file.name
+        )));
+    };
+    let ours = identity.fingerprints();
+    if !stored.recipients.is_empty() && !stored.recipients.iter().any(|r| ours.contains(r)) {
+        return Err(Error::Refused(format!(
+            "the identity given does not open {}: it was encrypted to the recipients with fingerprints {}, the identity is {}; give the identity of one of those recipients (see `orchestrator keys list`); nothing was changed",
+            file.name,
+            stored.recipients.join(", "),
+            ours.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Records a restore of `file` (found by [`prepare`]) as running, with its safety backup's run
@@ -295,6 +337,7 @@ pub async fn execute(
     runner: &Runner,
     app: &App,
     restore_id: i64,
+    identity: Option<Arc<Identities>>,
     on_progress: &(dyn Fn(RestoreProgress) + Sync),
 ) -> Result<Restored, RestoreFailure> {
     let db = &runner.db;
@@ -314,7 +357,7 @@ pub async fn execute(
         None => Ok(()),
     };
     if outcome.is_ok() {
-        outcome = import(runner, app, &row, &mut tracker).await;
+        outcome = import(runner, app, &row, opener(runner, identity.as_ref()), &mut tracker).await;
     }
     let outcome = match outcome {
         Ok(()) => {
@@ -372,6 +415,7 @@ async fn import(
     runner: &Runner,
     app: &App,
     row: &restore::Model,
+    identity: Option<Arc<Identities>>,
     tracker: &mut Tracker<'_>,
 ) -> Result<(), RestoreFailure> {
     use RestorePhase::{Download, Import};
@@ -405,9 +449,20 @@ async fn import(
                 )
             })?;
         let checked = check_copy(&runner.deployment_id, app, &file).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+        check_identity(&file, identity.as_deref()).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+        let stored = Stored::of(&file.properties).map_err(|e| RestoreFailure::new(Download, e))?;
         let stream = runner.destination.reader(&app.folder, &file).await.map_err(|e| {
             RestoreFailure::new(Download, format!("could not read the copy from the destination: {}", e.message()))
         })?;
+        let stream: CopyStream = if stored.is_plain() {
+            Box::pin(stream)
+        } else {
+            // Decoded on the way; a wrong identity or a copy that does not decode is told here,
+            // before the app is sent anything.
+            let mut decoded = decode(stream, stored.zstd, if stored.age { identity } else { None });
+            decoded.ready().await.map_err(|e| RestoreFailure::new(Download, format!("{e}; nothing was sent to the app")))?;
+            Box::pin(decoded)
+        };
         let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
             .map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
         let tap = Tap::new(stream);
@@ -441,6 +496,9 @@ async fn import(
     lease.release().await;
     outcome
 }
+
+/// The copy's plaintext on its way to the app.
+type CopyStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
 
 /// Reports progress to the caller and to the row.
 struct Tracker<'a> {
@@ -500,6 +558,6 @@ mod tests {
     /// A worker runs a restore as a job, so its future must be `Send`.
     #[allow(dead_code)]
     fn execute_can_run_in_a_background_task(runner: Runner, app: App) {
-        tokio::spawn(async move { execute(&runner, &app, 1, &|_: RestoreProgress| {}).await });
+        tokio::spawn(async move { execute(&runner, &app, 1, None, &|_: RestoreProgress| {}).await });
     }
 }

@@ -20,6 +20,7 @@ use crate::backup::inventory;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Decision, Failure, Outcome, Phase, RetryPolicy, Success};
 use crate::backup::retention::{self, Copy};
+use crate::codec::stream::{EncodeInput, EncodeOutput};
 use crate::config::run::RunSettings;
 use crate::error::{Error, Retry};
 use crate::registry::App;
@@ -47,6 +48,8 @@ pub struct Runner {
     /// The Google account connected on the Destination page, when Drive runs without
     /// `GDRIVE_CREDENTIALS`.
     pub google: Option<crate::storage::google_account::GoogleAccount>,
+    /// Who copies are encrypted to, and the identity that opens them here, if any.
+    pub encryption: std::sync::Arc<crate::config::encryption::EncryptionSettings>,
 }
 
 /// A progress report, about once a second and at each phase change.
@@ -450,11 +453,16 @@ impl Runner {
             )
         })?;
 
+        let codec = app
+            .codec(&self.encryption.recipients, &backup_type)
+            .map_err(|reason| Failure::new(Phase::Capabilities, reason, Retry::Permanent))?;
+
         tracker.phase(Phase::Export).await;
         tracing::info!(backup_type = %backup_type.name, "requesting the export");
         let mut export = client.export(Some(&backup_type.name)).await.map_err(|e| app_failure(Phase::Export, e))?;
         let started_at = jiff::Timestamp::now();
-        let name = self.free_name(app, &backup_type, started_at, run_id).await?;
+        let extension = format!("{}{}", backup_type.extension, codec.suffix());
+        let name = self.free_name(app, &backup_type.name, &extension, started_at, run_id).await?;
         let mut props = BTreeMap::from([
             ("app_id".to_owned(), app.id.to_string()),
             ("app".to_owned(), app.name.clone()),
@@ -462,49 +470,68 @@ impl Runner {
             ("run_id".to_owned(), run_id.to_string()),
             ("type".to_owned(), backup_type.name.clone()),
         ]);
+        if let Some(mark) = codec.mark() {
+            props.insert(crate::codec::CODEC_MARK.to_owned(), mark.to_owned());
+            props.extend(codec.recipient_marks());
+        }
         if let Some(note) = self.run_note(run_id).await {
             props.insert(crate::backup::copies::NOTE_MARK.to_owned(), note);
         }
         let (mut writer, meter) = self
             .destination
-            .metered_writer(&app.folder, &name, &backup_type.media_type, &props)
+            .metered_writer(&app.folder, &name, codec.content_type(&backup_type.media_type), &props)
             .await
             .map_err(|e| upload_stop(Phase::Export, "could not start the upload", e))?;
         if let Some((slot, _)) = tracker.upload.as_mut() {
             *slot = meter;
         }
-        tracing::info!(file = %name, folder = %app.folder, "streaming the export into the destination");
-        let streamed: Result<(), Stop> = async {
-            loop {
-                let chunk = export.next_chunk().await.map_err(|e| app_failure(Phase::Export, e))?;
-                let Some(chunk) = chunk else { return Ok(()) };
-                if let Some(max) = self.settings.max_backup_size
-                    && export.bytes() > max
-                {
-                    return Err(Failure::new(
-                        Phase::Export,
-                        format!("the export is larger than MAX_BACKUP_SIZE ({max} bytes): stopped; raise the limit or make the backup smaller"),
-                        Retry::Permanent,
-                    ).into());
+        match codec.mark() {
+            None => tracing::info!(file = %name, folder = %app.folder, "streaming the export into the destination"),
+            Some(how) => tracing::info!(
+                file = %name,
+                folder = %app.folder,
+                codec = how,
+                recipients = codec.recipients.len(),
+                "streaming the export into the destination, {}",
+                match (codec.zstd, codec.encrypts()) {
+                    (true, true) => "compressed and encrypted",
+                    (true, false) => "compressed",
+                    _ => "encrypted",
                 }
-                if self.is_stopping() {
-                    return Err(Failure::new(Phase::Export, "stopped: the service is shutting down; it runs again later", Retry::Temporary).into());
+            ),
+        }
+        let streamed: Result<Option<EncodeOutput>, Stop> = if codec.is_plain() {
+            self.export_into(&mut export, lease, tracker, Target::Writer(&mut writer)).await.map(|()| None)
+        } else {
+            let (input, mut output) = crate::codec::stream::encode(&codec);
+            let export_loop = self.export_into(&mut export, lease, tracker, Target::Encoder(input));
+            // The stored bytes go up while the export still comes in; the codecs run on threads
+            // of their own between the two. The first failure stops both.
+            let upload_loop = async {
+                while let Some(piece) = output.next().await.map_err(|e| {
+                    Failure::new(Phase::Export, format!("compression or encryption failed: {e}"), Retry::Temporary)
+                })? {
+                    writer.write(piece).await.map_err(|e| upload_stop(Phase::Export, "the upload failed", e))?;
                 }
-                if lease.is_lost() {
-                    return Err(Failure::new(Phase::Export, "this process lost the app's lease (it stalled too long); stopped", Retry::Temporary).into());
-                }
-                writer.write(chunk).await.map_err(|e| upload_stop(Phase::Export, "the upload failed", e))?;
-                tracker.bytes(export.bytes()).await;
+                Ok::<(), Stop>(())
+            };
+            tokio::try_join!(export_loop, upload_loop).map(|_| Some(output))
+        };
+        let output = match streamed {
+            Ok(output) => output,
+            Err(failure) => {
+                // Without the final chunk no file appears; abort also cancels the upload session.
+                let _ = writer.abort().await;
+                return Err(failure);
             }
-        }
-        .await;
-        if let Err(failure) = streamed {
-            // Without the final chunk no file appears; abort also cancels the upload session.
-            let _ = writer.abort().await;
-            return Err(failure);
-        }
+        };
         let bytes = export.bytes();
         let sha256 = export.sha256().unwrap_or_default().to_owned();
+        let stored_as = output.as_ref().zip(codec.mark()).map(|(output, codec)| {
+            Box::new(lifecycle::StoredAs { codec, bytes: output.bytes(), sha256: output.sha256() })
+        });
+        let (stored_bytes, stored_sha256) =
+            stored_as.as_ref().map_or((bytes, sha256.clone()), |s| (s.bytes, s.sha256.clone()));
         tracker.bytes(bytes).await;
 
         tracker.phase(Phase::Upload).await;
@@ -519,7 +546,7 @@ impl Runner {
         );
 
         tracker.phase(Phase::Verify).await;
-        if let Err(mismatch) = self.verify(&app.folder, &stored, bytes, &sha256).await {
+        if let Err(mismatch) = self.verify(&app.folder, &stored, stored_bytes, &stored_sha256).await {
             if let Err(e) = self.destination.remove(&app.folder, &stored).await {
                 tracing::error!(file = %stored.name, error = %e, "could not remove a copy that failed verification");
             }
@@ -527,8 +554,22 @@ impl Runner {
                 Failure::new(Phase::Verify, format!("{}; the copy was deleted", mismatch.0), Retry::Temporary).into()
             );
         }
-        tracing::info!(bytes, sha256 = %sha256, "verified: the stored copy matches the export");
+        match &stored_as {
+            None => tracing::info!(bytes, sha256 = %sha256, "verified: the stored copy matches the export"),
+            Some(s) => tracing::info!(
+                bytes,
+                sha256 = %sha256,
+                stored_bytes = s.bytes,
+                stored_sha256 = %s.sha256,
+                "verified: the stored copy matches what was sent ({:.1}% of the export)",
+                s.bytes as f64 * 100.0 / bytes.max(1) as f64
+            ),
+        }
         props.insert("sha256".into(), sha256.clone());
+        props.insert(crate::codec::SIZE_MARK.into(), bytes.to_string());
+        if let Some(s) = &stored_as {
+            props.insert(crate::codec::STORED_SHA256_MARK.into(), s.sha256.clone());
+        }
         props.insert("verified".into(), "1".into());
         let file = self
             .destination
@@ -560,7 +601,49 @@ impl Runner {
                 }
             }
         };
-        Ok(Success { file, bytes, sha256, pruned, retention_error })
+        Ok(Success { file, bytes, sha256, stored: stored_as, pruned, retention_error })
+    }
+
+    /// Streams the export into `target`, one chunk at a time, within `MAX_BACKUP_SIZE`, while
+    /// the service runs and this process holds the app's lease.
+    async fn export_into(
+        &self,
+        export: &mut contract_spec::client::Export,
+        lease: &Lease,
+        tracker: &mut Tracker<'_>,
+        mut target: Target<'_>,
+    ) -> Result<(), Stop> {
+        loop {
+            let chunk = export.next_chunk().await.map_err(|e| app_failure(Phase::Export, e))?;
+            let Some(chunk) = chunk else { return target.end().await };
+            if let Some(max) = self.settings.max_backup_size
+                && export.bytes() > max
+            {
+                return Err(Failure::new(
+                    Phase::Export,
+                    format!("the export is larger than MAX_BACKUP_SIZE ({max} bytes): stopped; raise the limit or make the backup smaller"),
+                    Retry::Permanent,
+                ).into());
+            }
+            if self.is_stopping() {
+                return Err(Failure::new(
+                    Phase::Export,
+                    "stopped: the service is shutting down; it runs again later",
+                    Retry::Temporary,
+                )
+                .into());
+            }
+            if lease.is_lost() {
+                return Err(Failure::new(
+                    Phase::Export,
+                    "this process lost the app's lease (it stalled too long); stopped",
+                    Retry::Temporary,
+                )
+                .into());
+            }
+            target.put(chunk).await?;
+            tracker.bytes(export.bytes()).await;
+        }
     }
 
     /// Compares what the destination stored with what the app sent (see
@@ -582,12 +665,13 @@ impl Runner {
     async fn free_name(
         &self,
         app: &App,
-        backup_type: &contract_spec::BackupType,
+        backup_type: &str,
+        extension: &str,
         at: jiff::Timestamp,
         run_id: i64,
     ) -> Result<String, Stop> {
         for n in 1..=NAME_ATTEMPTS {
-            let name = numbered_file_name(&app.name, &backup_type.name, at, run_id, n, &backup_type.extension);
+            let name = numbered_file_name(&app.name, backup_type, at, run_id, n, extension);
             let taken =
                 self.destination.find(&app.folder, &name).await.map_err(|e| {
                     storage_failure(Phase::Export, "could not look for the copy's name in the folder", e)
@@ -648,6 +732,37 @@ impl Runner {
             pruned.push(file.name.clone());
         }
         Ok(pruned)
+    }
+}
+
+/// Where the export's chunks go: straight into the upload, or into the codecs.
+enum Target<'a> {
+    Writer(&'a mut opendal::Writer),
+    Encoder(EncodeInput),
+    Ended,
+}
+
+impl Target<'_> {
+    async fn put(&mut self, chunk: bytes::Bytes) -> Result<(), Stop> {
+        match self {
+            Target::Writer(writer) => {
+                writer.write(chunk).await.map_err(|e| upload_stop(Phase::Export, "the upload failed", e))
+            }
+            Target::Encoder(input) => input.push(chunk).await.map_err(|e| {
+                Failure::new(Phase::Export, format!("compression or encryption failed: {e}"), Retry::Temporary).into()
+            }),
+            Target::Ended => Ok(()),
+        }
+    }
+
+    /// The export ended: the codecs close their formats (the writer is closed later).
+    async fn end(&mut self) -> Result<(), Stop> {
+        match std::mem::replace(self, Target::Ended) {
+            Target::Encoder(input) => input.finish().await.map_err(|e| {
+                Failure::new(Phase::Export, format!("compression or encryption failed: {e}"), Retry::Temporary).into()
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

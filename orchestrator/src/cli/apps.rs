@@ -97,6 +97,26 @@ pub struct Fields {
     /// Register paused / pause it: no scheduled backups.
     #[arg(long)]
     paused: bool,
+    /// Compression of stored copies: zstd, none, or auto (zstd unless the export is already
+    /// compressed; the default).
+    #[arg(long, value_name = "zstd|none|auto")]
+    compress: Option<String>,
+    /// Encrypt copies with age (to ENCRYPTION_RECIPIENTS and the app's --recipient keys).
+    #[arg(long, conflicts_with_all = ["no_encrypt", "encrypt_auto"])]
+    encrypt: bool,
+    /// Store copies unencrypted even when recipients are configured.
+    #[arg(long, conflicts_with = "encrypt_auto")]
+    no_encrypt: bool,
+    /// Encrypt whenever recipients are configured (the default).
+    #[arg(long)]
+    encrypt_auto: bool,
+    /// An age public key (age1...) the app's copies are also encrypted to; repeat for several.
+    /// Replaces the app's own recipients when editing.
+    #[arg(long = "recipient", value_name = "AGE_PUBLIC_KEY")]
+    recipients: Vec<String>,
+    /// Remove the app's own recipients (the deployment's stay).
+    #[arg(long, conflicts_with = "recipients")]
+    no_recipients: bool,
 }
 
 impl Fields {
@@ -114,6 +134,18 @@ impl Fields {
             backup_type: self.backup_type.clone(),
             priority: self.priority.clone(),
             enabled: self.paused.then_some(false),
+            compress: self.compress.clone(),
+            encrypt: match (self.encrypt, self.no_encrypt, self.encrypt_auto) {
+                (true, _, _) => Some(Some(true)),
+                (_, true, _) => Some(Some(false)),
+                (_, _, true) => Some(None),
+                _ => None,
+            },
+            recipients: if self.no_recipients {
+                Some(Vec::new())
+            } else {
+                (!self.recipients.is_empty()).then(|| self.recipients.clone())
+            },
             ..Default::default()
         }
     }
@@ -232,5 +264,20 @@ fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {
     )?;
     writeln!(out, "  type: {}", app.backup_type.as_deref().unwrap_or("(the app's first type)"))?;
     writeln!(out, "  priority: {}", app.priority)?;
+    let compress = match app.compress {
+        crate::codec::Compress::Auto => "auto (zstd unless the export is already compressed)",
+        crate::codec::Compress::Zstd => "zstd",
+        crate::codec::Compress::None => "none",
+    };
+    writeln!(out, "  compress: {compress}")?;
+    let encrypt = match app.encrypt {
+        None => "auto (when recipients are configured)",
+        Some(true) => "yes",
+        Some(false) => "no",
+    };
+    writeln!(out, "  encrypt: {encrypt}")?;
+    for r in &app.recipients {
+        writeln!(out, "  recipient: {} (fingerprint {})", r.as_str(), r.fingerprint())?;
+    }
     writeln!(out, "  enabled: {}", if app.enabled { "yes" } else { "no (paused)" })
 }

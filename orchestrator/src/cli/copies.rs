@@ -67,11 +67,29 @@ async fn list(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
         if copies::pinned(file) {
             flags.push("pinned".to_owned());
         }
+        let stored = crate::codec::Stored::of(&file.properties).unwrap_or_default();
+        if stored.zstd {
+            flags.push("compressed".to_owned());
+        }
+        if stored.age {
+            flags.push("encrypted".to_owned());
+        }
         let created = file.created.as_deref().unwrap_or("-");
         let flags = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) };
         writeln!(out, "{}  {}  {}{flags}", file.name, created, human(file.size))?;
         if let Some(note) = copies::note(file) {
             writeln!(out, "    note: {note}")?;
+        }
+        let plain = file.properties.get(crate::codec::SIZE_MARK).and_then(|s| s.parse::<u64>().ok());
+        if let (false, Some(plain)) = (stored.is_plain(), plain) {
+            let share = file.size as f64 * 100.0 / plain.max(1) as f64;
+            writeln!(out, "    stored: {} of an export of {} ({share:.1}%)", human(file.size), human(plain))?;
+        }
+        if let Some(sha) = copies::sha256(file) {
+            writeln!(out, "    sha256: {sha}")?;
+        }
+        if !stored.recipients.is_empty() {
+            writeln!(out, "    recipients: {}", stored.recipients.join(", "))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ pub mod contract;
 pub mod copies;
 pub mod cron;
 pub mod demo;
+pub mod keys;
 pub mod recover;
 pub mod remote;
 pub mod restore;
@@ -23,8 +24,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands (parsed once per process: their size does not matter).
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Work with backup contract v1 (check an app against it).
     #[command(subcommand)]
@@ -58,7 +60,14 @@ pub enum Command {
         /// Restore without backing up the app's current state first.
         #[arg(long)]
         no_safety_backup: bool,
+        /// An age identity file that opens the copy, for this restore only (never stored);
+        /// without it, ENCRYPTION_IDENTITY_FILE is used.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<std::path::PathBuf>,
     },
+    /// Encryption keys: make one (with its recovery kit), list those in use.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// List an app's copies; pin a copy (retention never deletes it) or unpin it.
     #[command(subcommand)]
     Copies(copies::CopiesCommand),
@@ -100,8 +109,9 @@ impl Cli {
             Command::Run { app, queued: false, note } => run::run(&context(env).await?, &app, note.as_deref()).await,
             Command::Run { app, queued: true, note } => run::queue(&context(env).await?, &app, note.as_deref()).await,
             Command::Copies(command) => command.run(&context(env).await?).await,
-            Command::Restore { app, copy, no_safety_backup } => {
-                restore::restore(&context(env).await?, &app, &copy, !no_safety_backup).await
+            Command::Keys(command) => command.run(env).await,
+            Command::Restore { app, copy, no_safety_backup, identity } => {
+                restore::restore(&context(env).await?, &app, &copy, !no_safety_backup, identity.as_deref()).await
             }
             Command::Serve { demo } => serve::serve(env, demo).await,
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,

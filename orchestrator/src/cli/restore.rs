@@ -4,16 +4,34 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::backup::restore::{self, RestoreProgress, RestoreRequest};
 use crate::cli::run::human;
+use crate::codec::keys::Identities;
 use crate::startup::Context;
 
 /// Restores `copy` (a file name or id in the app's folder) into `app`.
-pub async fn restore(ctx: &Context, app: &str, copy: &str, safety_backup: bool) -> anyhow::Result<ExitCode> {
+pub async fn restore(
+    ctx: &Context,
+    app: &str,
+    copy: &str,
+    safety_backup: bool,
+    identity: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let app = ctx.registry.get(app).await?;
+    let identity = match identity {
+        Some(path) => match Identities::read(path) {
+            Ok(ids) => Some(Arc::new(ids)),
+            Err(e) => {
+                eprintln!("error: --identity {e}; nothing was changed");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
     let req = RestoreRequest { copy: copy.to_owned(), safety_backup, actor: "cli".to_owned() };
-    let accepted = match restore::prepare(&ctx.runner, &app, &req.copy).await {
+    let accepted = match restore::prepare(&ctx.runner, &app, &req.copy, identity.as_ref()).await {
         Ok(file) => restore::begin(&ctx.db, &ctx.deployment_id, &app, &file, &req).await,
         Err(refusal) => Err(refusal),
     };
@@ -36,7 +54,7 @@ pub async fn restore(ctx: &Context, app: &str, copy: &str, safety_backup: bool) 
         let mut err = std::io::stderr().lock();
         let _ = if live { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
     };
-    let outcome = restore::execute(&ctx.runner, &app, row.id, &show).await;
+    let outcome = restore::execute(&ctx.runner, &app, row.id, identity, &show).await;
     if live {
         eprintln!();
     }

@@ -3,6 +3,7 @@
 //! `NAME_FILE` variant (Docker secrets) and are held as `SecretString`.
 
 pub mod budget;
+pub mod encryption;
 pub mod notify;
 pub mod run;
 pub mod self_backup;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub drive_oauth: storage::DriveOAuthSettings,
     /// The orchestrator's own backup.
     pub self_backup: self_backup::SelfBackupSettings,
+    /// Who copies are encrypted to, and what opens them here.
+    pub encryption: encryption::EncryptionSettings,
 }
 
 impl Settings {
@@ -60,9 +63,22 @@ impl Settings {
         let self_backup = storage.as_ref().and_then(|storage| {
             self_backup::SelfBackupSettings::from_env(env, storage).map_err(|e| errors.extend(e)).ok()
         });
-        match (storage, run, notify, drive_oauth, self_backup) {
-            (Some(storage), Some(run), Some(notify), Some(drive_oauth), Some(self_backup)) if errors.is_empty() => {
-                Ok(Settings { database_url, secret_key, deployment_id, storage, run, notify, drive_oauth, self_backup })
+        let encryption = encryption::EncryptionSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        match (storage, run, notify, drive_oauth, self_backup, encryption) {
+            (Some(storage), Some(run), Some(notify), Some(drive_oauth), Some(self_backup), Some(encryption))
+                if errors.is_empty() =>
+            {
+                Ok(Settings {
+                    database_url,
+                    secret_key,
+                    deployment_id,
+                    storage,
+                    run,
+                    notify,
+                    drive_oauth,
+                    self_backup,
+                    encryption,
+                })
             }
             _ => Err(errors),
         }

@@ -27,7 +27,7 @@ pub async fn queue(
     app: &App,
     req: &RestoreRequest,
 ) -> Result<restore_row::Model, Error> {
-    let file = restore::prepare(runner, app, &req.copy).await?;
+    let file = restore::prepare(runner, app, &req.copy, None).await?;
     let row = restore::begin(&runner.db, &runner.deployment_id, app, &file, req).await?;
     // A person is waiting: ahead of scheduled work of the same priority.
     let job = Job::Restore { restore_id: row.id, app_id: app.id };
@@ -35,6 +35,27 @@ pub async fn queue(
         record::abandon(&runner.db, Some(&app.name), &row, &e.to_string()).await;
         return Err(e.into());
     }
+    Ok(row)
+}
+
+/// Checks and records a restore that needs an identity handed in for it (an encrypted copy the
+/// orchestrator holds no identity for), and runs it in this process: the identity stays in this
+/// process's memory for that restore only, never in a job payload or a table. If the process
+/// stops, the restore is recorded as interrupted, like any other.
+pub async fn start_here(
+    runner: &crate::backup::run::Runner,
+    app: &App,
+    req: &RestoreRequest,
+    identity: std::sync::Arc<crate::codec::keys::Identities>,
+) -> Result<restore_row::Model, Error> {
+    let file = restore::prepare(runner, app, &req.copy, Some(&identity)).await?;
+    let row = restore::begin(&runner.db, &runner.deployment_id, app, &file, req).await?;
+    let (runner, app, id) = (runner.clone(), app.clone(), row.id);
+    tokio::spawn(async move {
+        if let Err(e) = restore::execute(&runner, &app, id, Some(identity), &|_| {}).await {
+            tracing::warn!(app = %app.name, restore_id = id, error = %e, "restore failed");
+        }
+    });
     Ok(row)
 }
 
@@ -81,7 +102,7 @@ pub async fn execute(jobs: &Jobs, restore_id: i64, app_id: i64) {
             return;
         }
     };
-    if let Err(e) = restore::execute(&jobs.runner, &app, restore_id, &|_| {}).await {
+    if let Err(e) = restore::execute(&jobs.runner, &app, restore_id, None, &|_| {}).await {
         tracing::warn!(app = %app.name, restore_id, error = %e, "restore failed");
     }
 }

@@ -5,6 +5,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::App;
 use crate::backup::retention::Policy;
+use crate::codec::Compress;
+use crate::codec::keys::{self, Recipient};
 use crate::schedule::cron::CronSchedule;
 
 /// The order in which queued backups are taken.
@@ -111,6 +113,13 @@ pub struct AppInput {
     pub priority: Option<String>,
     /// Scheduled or paused.
     pub enabled: Option<bool>,
+    /// `zstd`, `none` or `auto`.
+    pub compress: Option<String>,
+    /// `Some(Some(b))` sets it, `Some(None)` goes back to the default (encrypt whenever
+    /// recipients are configured).
+    pub encrypt: Option<Option<bool>>,
+    /// The app's own recipients (age public keys); `Some(empty)` removes them.
+    pub recipients: Option<Vec<String>>,
 }
 
 /// A validated app, ready to store.
@@ -136,6 +145,12 @@ pub struct ValidApp {
     pub priority: Priority,
     /// Enabled.
     pub enabled: bool,
+    /// Compression.
+    pub compress: Compress,
+    /// Encryption; `None` = whenever recipients are configured.
+    pub encrypt: Option<bool>,
+    /// The app's own recipients.
+    pub recipients: Vec<Recipient>,
 }
 
 impl AppInput {
@@ -156,6 +171,12 @@ impl AppInput {
             backup_type: self.backup_type.clone().or_else(|| current.backup_type.clone()),
             priority: self.priority.clone().or_else(|| Some(current.priority.to_string())),
             enabled: self.enabled.or(Some(current.enabled)),
+            compress: self.compress.clone().or_else(|| Some(current.compress.as_str().to_owned())),
+            encrypt: self.encrypt.or(Some(current.encrypt)),
+            recipients: self
+                .recipients
+                .clone()
+                .or_else(|| Some(current.recipients.iter().map(|r| r.as_str().to_owned()).collect())),
         }
     }
 
@@ -262,6 +283,19 @@ impl AppInput {
                 Priority::Normal
             }
         };
+        let compress = Compress::parse(self.compress.as_deref().unwrap_or_default()).unwrap_or_else(|e| {
+            errors.push(FieldError::new("compress", e));
+            Compress::Auto
+        });
+        let mut recipients: Vec<Recipient> = Vec::new();
+        for text in self.recipients.iter().flatten() {
+            match keys::parse_recipients(text) {
+                Ok(parsed) => {
+                    recipients.extend(parsed.into_iter().filter(|r| !recipients.contains(r)).collect::<Vec<_>>())
+                }
+                Err(problems) => errors.extend(problems.into_iter().map(|p| FieldError::new("recipients", p))),
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -276,6 +310,9 @@ impl AppInput {
             backup_type,
             priority,
             enabled: self.enabled.unwrap_or(true),
+            compress,
+            encrypt: self.encrypt.flatten(),
+            recipients,
         })
     }
 }

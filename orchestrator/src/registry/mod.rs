@@ -8,6 +8,8 @@ use sea_orm::{ActiveValue::Set, QueryOrder, SqlErr};
 use secrecy::SecretString;
 
 use crate::backup::retention::Policy;
+use crate::codec::keys::{self, Recipient};
+use crate::codec::{Codec, Compress};
 use crate::db::entities::app;
 use crate::db::now_ms;
 use crate::secrets::SecretBox;
@@ -42,6 +44,19 @@ pub struct App {
     pub created_at: i64,
     /// Milliseconds since the epoch.
     pub updated_at: i64,
+    /// Whether copies are compressed.
+    pub compress: Compress,
+    /// Whether copies are encrypted; `None` = whenever recipients are configured.
+    pub encrypt: Option<bool>,
+    /// The app's own recipients, added to the deployment's.
+    pub recipients: Vec<Recipient>,
+}
+
+impl App {
+    /// How a copy of `backup_type` is stored, with the deployment's recipients `global`.
+    pub fn codec(&self, global: &[Recipient], backup_type: &contract_spec::BackupType) -> Result<Codec, String> {
+        Codec::choose(self.compress, self.encrypt, global, &self.recipients, backup_type)
+    }
 }
 
 /// Why a registry change was refused.
@@ -66,12 +81,31 @@ pub enum RegistryError {
 pub struct Registry {
     db: DatabaseConnection,
     secrets: std::sync::Arc<SecretBox>,
+    /// The deployment encrypts to recipients of its own (`ENCRYPTION_RECIPIENTS`).
+    global_recipients: bool,
 }
 
 impl Registry {
     /// A registry over `db`, sealing tokens with `secrets`.
     pub fn new(db: DatabaseConnection, secrets: std::sync::Arc<SecretBox>) -> Self {
-        Registry { db, secrets }
+        Registry { db, secrets, global_recipients: false }
+    }
+
+    /// The same registry, knowing whether the deployment has recipients of its own (an app set
+    /// to encrypt needs some recipient).
+    pub fn with_global_recipients(mut self, any: bool) -> Self {
+        self.global_recipients = any;
+        self
+    }
+
+    fn check_encryption(&self, valid: &input::ValidApp) -> Result<(), RegistryError> {
+        if valid.encrypt == Some(true) && valid.recipients.is_empty() && !self.global_recipients {
+            return Err(RegistryError::Invalid(vec![FieldError::new(
+                "encrypt",
+                "no recipient would be able to open the copies: give the app a recipient (an age public key, see `orchestrator keys new`) or set ENCRYPTION_RECIPIENTS",
+            )]));
+        }
+        Ok(())
     }
 
     /// A token sealed for a form to carry between two posts (e.g. across "Check connection")
@@ -111,12 +145,18 @@ impl Registry {
             enabled: row.enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            // Stored values were validated when saved; one that no longer parses is dropped
+            // rather than locking the app out.
+            compress: row.compress.as_deref().and_then(|c| Compress::parse(c).ok()).unwrap_or_default(),
+            encrypt: row.encrypt,
+            recipients: keys::parse_recipients(&row.recipients).unwrap_or_default(),
         })
     }
 
     /// Registers an app. Every field error is reported at once and nothing is stored on error.
     pub async fn add(&self, input: &AppInput) -> Result<App, RegistryError> {
         let valid = input.validate(true).map_err(RegistryError::Invalid)?;
+        self.check_encryption(&valid)?;
         let now = now_ms();
         let token = valid.token.as_ref().expect("validated: a new app has a token");
         let row = app::ActiveModel {
@@ -136,6 +176,9 @@ impl Registry {
             enabled: Set(valid.enabled),
             created_at: Set(now),
             updated_at: Set(now),
+            compress: Set(valid.compress.stored().map(str::to_owned)),
+            encrypt: Set(valid.encrypt),
+            recipients: Set(recipients_text(&valid.recipients)),
             ..Default::default()
         };
         let row = row.insert(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
@@ -166,6 +209,7 @@ impl Registry {
         let current = self.get(name).await?;
         let merged = changes.over(&current);
         let valid = merged.validate(false).map_err(RegistryError::Invalid)?;
+        self.check_encryption(&valid)?;
         let mut row: app::ActiveModel = app::Entity::find_by_id(current.id)
             .one(&self.db)
             .await?
@@ -187,6 +231,9 @@ impl Registry {
         row.backup_type = Set(valid.backup_type.clone());
         row.priority = Set(valid.priority.to_string());
         row.enabled = Set(valid.enabled);
+        row.compress = Set(valid.compress.stored().map(str::to_owned));
+        row.encrypt = Set(valid.encrypt);
+        row.recipients = Set(recipients_text(&valid.recipients));
         row.updated_at = Set(now_ms());
         let row = row.update(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
         self.decode(row)
@@ -198,6 +245,11 @@ impl Registry {
         app::Entity::delete_by_id(app.id).exec(&self.db).await?;
         Ok(app)
     }
+}
+
+/// Recipients as stored: one per line.
+fn recipients_text(recipients: &[Recipient]) -> String {
+    recipients.iter().map(Recipient::as_str).collect::<Vec<_>>().join("\n")
 }
 
 /// A unique-name violation becomes a field error, like any other.

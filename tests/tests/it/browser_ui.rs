@@ -210,7 +210,9 @@ async fn an_operator_registers_an_app_tests_it_live_downloads_pauses_and_deletes
     assert!(browser.exists("#copies .copy-row .delete").await);
 
     // The download link works with the browser's session, and the bytes are the app's.
-    let href = browser.attribute("#copies .copy-row .download", "href").await.expect("the link has an href");
+    // Stored compressed (the default for an export that is not): "Download as exported" gives
+    // the app's bytes.
+    let href = browser.attribute("#copies .copy-row .download-plain", "href").await.expect("the link has an href");
     let link = reqwest::Url::parse(&browser.current_url().await).unwrap().join(&href).unwrap();
     let http = reqwest::Client::new();
     let download = http.get(link).header(reqwest::header::COOKIE, browser.cookie_header().await).send().await.unwrap();

@@ -7,6 +7,7 @@ mod browser_harness;
 mod browser_ui;
 mod deployment;
 mod destination;
+mod encryption;
 mod flask_app;
 mod gdrive;
 mod gdrive_budget;

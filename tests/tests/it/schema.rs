@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -14,9 +14,10 @@ const MIGRATIONS: [&str; 7] = [
     "m0005_run_indexes",
     "m0006_drive_budget",
     "m0007_run_notes",
+    "m0008_codecs",
 ];
 
-/// Our tables and their columns, in order, as seven migrations leave them.
+/// Our tables and their columns, in order, as eight migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
@@ -41,12 +42,29 @@ const TABLES: &[(&str, &[&str])] = &[
             "enabled",
             "created_at",
             "updated_at",
+            "compress",
+            "encrypt",
+            "recipients",
         ],
     ),
     ("audit_log", &["id", "at", "actor", "action", "target", "detail"]),
     (
         "backup_copies",
-        &["id", "app_id", "run_id", "file_id", "name", "size", "sha256", "verified", "created_at", "deleted_at"],
+        &[
+            "id",
+            "app_id",
+            "run_id",
+            "file_id",
+            "name",
+            "size",
+            "sha256",
+            "verified",
+            "created_at",
+            "deleted_at",
+            "codec",
+            "plain_size",
+            "stored_sha256",
+        ],
     ),
     (
         "backup_runs",
@@ -71,6 +89,9 @@ const TABLES: &[(&str, &[&str])] = &[
             "updated_at",
             "runner",
             "note",
+            "codec",
+            "stored_bytes",
+            "stored_sha256",
         ],
     ),
     ("drive_upload_holds", &["account", "reported_at", "held_until"]),

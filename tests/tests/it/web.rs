@@ -258,9 +258,10 @@ async fn the_ui_registers_an_app_runs_it_live_and_never_shows_its_token() {
     assert!(app_page.contains(&expected), "the copy's verified sha256 is shown");
     let name = h.stored_files(folder)[0].clone();
     assert!(app_page.contains(&name));
-    let download = session.get(&format!("/apps/billing/copies/{name}/download")).await;
+    let download = session.get(&format!("/apps/billing/copies/{name}/download?as=plain")).await;
     assert_eq!(download.status(), StatusCode::OK);
-    assert!(download.headers()["content-disposition"].to_str().unwrap().contains(&name));
+    let plain_name = name.strip_suffix(".zst").expect("stored compressed by default");
+    assert!(download.headers()["content-disposition"].to_str().unwrap().contains(&format!("\"{plain_name}\"")));
     let bytes = download.bytes().await.unwrap();
     assert_eq!(hex::encode(Sha256::digest(&bytes)), expected);
 
@@ -403,14 +404,25 @@ async fn the_api_manages_apps_runs_and_copies_with_field_errors() {
     assert_eq!(copies.len(), 1);
     assert_eq!(copies[0]["verified"], true);
     let name = copies[0]["name"].as_str().unwrap().to_owned();
-    let bytes =
-        api(url, &token, Method::GET, &format!("/api/v1/apps/crm/copies/{name}"), None).await.bytes().await.unwrap();
+    // Registered through the API without a word on compression: stored with zstd (the export
+    // is not compressed), downloaded as exported with `?as=plain`.
+    assert!(name.ends_with(".bin.zst"), "{name}");
+    let bytes = api(url, &token, Method::GET, &format!("/api/v1/apps/crm/copies/{name}?as=plain"), None)
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(hex::encode(Sha256::digest(&bytes)), expected_sha256(size, 11));
+    let stored =
+        api(url, &token, Method::GET, &format!("/api/v1/apps/crm/copies/{name}"), None).await.bytes().await.unwrap();
+    assert_eq!(zstd_decode(&stored), bytes, "as stored: a standard zstd frame");
+    let bad = api(url, &token, Method::GET, &format!("/api/v1/apps/crm/copies/{name}?as=zip"), None).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let stats: serde_json::Value = api(url, &token, Method::GET, "/api/v1/stats", None).await.json().await.unwrap();
     assert_eq!(stats["apps"], 1);
     assert_eq!(stats["backups_24h"], 1);
     assert_eq!(stats["copies"], 1);
-    assert_eq!(stats["bytes_stored"], size);
+    assert_eq!(stats["bytes_stored"], stored.len() as u64, "what the destination holds");
 
     let deleted = api(url, &token, Method::DELETE, &format!("/api/v1/apps/crm/copies/{name}"), None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
@@ -660,4 +672,22 @@ async fn metrics_are_off_without_a_token() {
     let response = web::client().get(format!("{}/metrics", served.url)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.unwrap().contains("METRICS_TOKEN"));
+}
+
+/// A zstd frame, decoded with the upstream `zstd` command.
+fn zstd_decode(stored: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("zstd")
+        .args(["-d", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("zstd is installed (.ci/run installs it)");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = stored.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    out.stdout
 }

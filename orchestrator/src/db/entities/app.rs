@@ -42,6 +42,12 @@ pub struct Model {
     pub created_at: i64,
     /// Milliseconds since the epoch.
     pub updated_at: i64,
+    /// `zstd` or `none`; `None` = compress unless the export is already compressed.
+    pub compress: Option<String>,
+    /// `None` = encrypt whenever recipients are configured.
+    pub encrypt: Option<bool>,
+    /// The app's own age recipients (added to `ENCRYPTION_RECIPIENTS`), one per line.
+    pub recipients: String,
 }
 
 /// No relations are navigated through the ORM.

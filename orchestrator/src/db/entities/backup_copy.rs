@@ -28,6 +28,12 @@ pub struct Model {
     pub created_at: i64,
     /// When it was deleted (ms), by retention or by hand.
     pub deleted_at: Option<i64>,
+    /// How it was stored (`zstd`, `age`, `zstd+age`); `None` = as the app sent it.
+    pub codec: Option<String>,
+    /// The plaintext's size, when the marks say it.
+    pub plain_size: Option<i64>,
+    /// The stored bytes' sha256, when they differ from the plaintext.
+    pub stored_sha256: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

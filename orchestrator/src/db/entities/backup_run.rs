@@ -47,6 +47,12 @@ pub struct Model {
     pub runner: Option<String>,
     /// The operator's note on a manual backup, also written into the copy's marks.
     pub note: Option<String>,
+    /// How the copy was stored (`zstd`, `age`, `zstd+age`); `None` = as the app sent it.
+    pub codec: Option<String>,
+    /// Bytes stored, when the codecs changed them (`bytes` is what the app sent).
+    pub stored_bytes: Option<i64>,
+    /// sha256 of the stored bytes, when the codecs changed them.
+    pub stored_sha256: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

@@ -60,7 +60,7 @@ pub(super) enum BackupRuns {
 }
 
 #[derive(DeriveIden)]
-enum BackupCopies {
+pub(super) enum BackupCopies {
     Table,
     Id,
     AppId,

@@ -216,15 +216,18 @@ async fn find(
     Ok((app, file))
 }
 
-/// GET /api/v1/apps/{name}/copies/{copy}: the bytes, streamed from the destination.
+/// GET /api/v1/apps/{name}/copies/{copy}: the bytes, streamed from the destination (`?as=plain`:
+/// decrypted and decompressed).
 pub async fn download(
     State(web): State<Web>,
     c: ApiCaller,
     Path((name, copy)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<crate::http::download::DownloadQuery>,
 ) -> Result<Response, ApiError> {
+    let plain = query.plain()?;
     let (app, file) = find(&web, &name, &copy).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "copy.download", Some(&app.name), Some(&file.name)).await;
-    Ok(crate::http::download::response(&web, &app, &file).await?)
+    Ok(crate::http::download::response(&web, &app, &file, plain).await?)
 }
 
 /// DELETE /api/v1/apps/{name}/copies/{copy}.

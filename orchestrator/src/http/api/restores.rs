@@ -1,6 +1,7 @@
 //! `/api/v1` restores: start one (the app's name typed again in `confirm`), read it, follow it.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Json, Response};
 use futures::Stream;
 
 use crate::backup::restore::{self, RestoreRequest};
+use crate::codec::keys::Identities;
 use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{RestoreBody, RestoreView};
@@ -32,7 +34,14 @@ pub async fn start(
         )]));
     }
     let req = RestoreRequest { copy: copy.clone(), safety_backup: body.safety_backup.unwrap_or(true), actor: c.actor };
-    let row = crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await?;
+    let row = match &body.identity {
+        Some(text) => {
+            let identity = Identities::parse(text)
+                .map_err(|e| ApiError::Invalid(vec![FieldError::new("identity", format!("the identity {e}"))]))?;
+            crate::jobs::restore::start_here(&web.ctx.runner, &app, &req, Arc::new(identity)).await?
+        }
+        None => crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await?,
+    };
     Ok((StatusCode::ACCEPTED, Json(RestoreView::new(&row, &app.name))).into_response())
 }
 

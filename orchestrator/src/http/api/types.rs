@@ -42,6 +42,12 @@ pub struct AppView {
     /// Their total size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_stored: Option<i64>,
+    /// zstd | none | auto (compress unless the export is already compressed).
+    pub compress: String,
+    /// Encrypt copies (`null` = whenever recipients are configured).
+    pub encrypt: Option<bool>,
+    /// The app's own age recipients, added to the deployment's.
+    pub recipients: Vec<String>,
 }
 
 /// Retention of an app.
@@ -83,6 +89,9 @@ impl AppView {
             last_run: None,
             copies: None,
             bytes_stored: None,
+            compress: app.compress.as_str().to_owned(),
+            encrypt: app.encrypt,
+            recipients: app.recipients.iter().map(|r| r.as_str().to_owned()).collect(),
         }
     }
 
@@ -110,6 +119,9 @@ impl AppView {
             last_run: card.last_run.as_ref().map(|r| RunView::new(r, &a.name)),
             copies: Some(card.copies),
             bytes_stored: Some(card.bytes),
+            compress: a.compress.clone().unwrap_or_else(|| "auto".to_owned()),
+            encrypt: a.encrypt,
+            recipients: a.recipients.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect(),
         }
     }
 }
@@ -155,6 +167,18 @@ pub struct AppBody {
     pub priority: Option<String>,
     /// Scheduled (default true).
     pub enabled: Option<bool>,
+    /// zstd | none | auto (default: compress unless the export is already compressed).
+    pub compress: Option<String>,
+    /// Encrypt copies: true or false; `null` = whenever recipients are configured (the default).
+    #[serde(default, deserialize_with = "present")]
+    pub encrypt: Option<Option<bool>>,
+    /// The app's own age recipients (`age1...`), added to ENCRYPTION_RECIPIENTS; `[]` removes them.
+    pub recipients: Option<Vec<String>>,
+}
+
+/// A field that may be given as `null`: absent is `None`, `null` is `Some(None)`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<bool>>, D::Error> {
+    Option::<bool>::deserialize(d).map(Some)
 }
 
 impl AppBody {
@@ -175,6 +199,9 @@ impl AppBody {
             backup_type: self.backup_type.clone(),
             priority: self.priority.clone(),
             enabled: self.enabled,
+            compress: self.compress.clone(),
+            encrypt: self.encrypt,
+            recipients: self.recipients.clone(),
         }
     }
 }
@@ -242,6 +269,12 @@ pub struct RunView {
     pub file_name: Option<String>,
     /// sha256 of the export.
     pub sha256: Option<String>,
+    /// How the copy was stored: zstd | age | zstd+age (`null` = as the app sent it).
+    pub codec: Option<String>,
+    /// Bytes stored, when compression or encryption changed them (`bytes` is the export's size).
+    pub stored_bytes: Option<i64>,
+    /// sha256 of the stored bytes, when compression or encryption changed them.
+    pub stored_sha256: Option<String>,
     /// What went wrong.
     pub error: Option<String>,
 }
@@ -263,6 +296,9 @@ impl RunView {
             duration_ms: r.duration_ms,
             file_name: r.file_name.clone(),
             sha256: r.sha256.clone(),
+            codec: r.codec.clone(),
+            stored_bytes: r.stored_bytes,
+            stored_sha256: r.stored_sha256.clone(),
             error: r.error.clone(),
         }
     }
@@ -305,6 +341,12 @@ pub struct CopyView {
     pub pinned: bool,
     /// The operator's note about it.
     pub note: Option<String>,
+    /// How it is stored: zstd | age | zstd+age (`null` = as the app sent it).
+    pub codec: Option<String>,
+    /// The export's size, when the marks say it (`size` is what is stored).
+    pub plain_size: Option<u64>,
+    /// Fingerprints of the age recipients that can open it.
+    pub recipients: Vec<String>,
 }
 
 impl CopyView {
@@ -320,6 +362,9 @@ impl CopyView {
             sha256: copies::sha256(file),
             pinned: copies::pinned(file),
             note: copies::note(file).map(str::to_owned),
+            codec: file.properties.get(crate::codec::CODEC_MARK).cloned(),
+            plain_size: file.properties.get(crate::codec::SIZE_MARK).and_then(|s| s.parse().ok()),
+            recipients: crate::codec::Stored::of(&file.properties).map(|s| s.recipients).unwrap_or_default(),
         }
     }
 }
@@ -430,6 +475,11 @@ pub struct RestoreBody {
     /// Back up the app's current state first (default true).
     #[serde(default)]
     pub safety_backup: Option<bool>,
+    /// The age identity file's text (AGE-SECRET-KEY-1...) that opens an encrypted copy, for this
+    /// restore only: never stored, never logged. Without it, ENCRYPTION_IDENTITY_FILE is used.
+    #[serde(default, skip_serializing)]
+    #[schemars(with = "Option<String>")]
+    pub identity: Option<secrecy::SecretString>,
 }
 
 /// One restore.

@@ -18,6 +18,11 @@ use crate::registry::App;
 use crate::registry::input::AppInput;
 
 /// A copy, ready to show.
+fn codec_of(file: &crate::storage::destination::StoredFile) -> crate::codec::Stored {
+    crate::codec::Stored::of(&file.properties).unwrap_or_default()
+}
+
+/// A copy in the app's page.
 pub struct CopyRow {
     /// File name (also its handle in URLs).
     pub name: String,
@@ -33,6 +38,14 @@ pub struct CopyRow {
     pub pinned: bool,
     /// The operator's note.
     pub note: Option<String>,
+    /// Compressed with zstd.
+    pub compressed: bool,
+    /// Encrypted with age.
+    pub encrypted: bool,
+    /// Stored bytes as a share of the export, when the codecs changed them ("23%").
+    pub ratio: Option<String>,
+    /// A decoded download can be offered (a coded copy the orchestrator can open).
+    pub plain_download: bool,
 }
 
 #[derive(Template)]
@@ -77,6 +90,16 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                     sha256: copies::verified(f).then(|| copies::sha256(f)).flatten(),
                     pinned: copies::pinned(f),
                     note: copies::note(f).map(str::to_owned),
+                    compressed: codec_of(f).zstd,
+                    encrypted: codec_of(f).age,
+                    ratio: f
+                        .properties
+                        .get(crate::codec::SIZE_MARK)
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .filter(|_| !codec_of(f).is_plain())
+                        .map(|plain| format!("{:.0}%", f.size as f64 * 100.0 / plain.max(1) as f64)),
+                    plain_download: !codec_of(f).is_plain()
+                        && (!codec_of(f).age || web.ctx.runner.encryption.identities.is_some()),
                 })
                 .collect()
         })

@@ -30,10 +30,12 @@ pub async fn download(
     State(web): State<Web>,
     page: Page,
     Path((name, copy)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<crate::http::download::DownloadQuery>,
 ) -> Result<Response, PageError> {
+    let plain = query.plain()?;
     let (app, file) = load(&web, &name, &copy).await?;
     crate::audit::record(&web.ctx.db, &page.user, "copy.download", Some(&app.name), Some(&file.name)).await;
-    Ok(crate::http::download::response(&web, &app, &file).await?)
+    Ok(crate::http::download::response(&web, &app, &file, plain).await?)
 }
 
 #[derive(Template)]

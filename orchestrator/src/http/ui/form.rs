@@ -67,6 +67,15 @@ pub struct AppForm {
     #[serde(default)]
     backup_type: String,
     enabled: Option<String>,
+    /// auto | zstd | none.
+    #[serde(default)]
+    compress: String,
+    /// auto | on | off.
+    #[serde(default)]
+    encrypt: String,
+    /// The app's own recipients, one per line.
+    #[serde(default)]
+    recipients: String,
     #[serde(default)]
     action: String,
 }
@@ -97,6 +106,8 @@ impl AppForm {
             keep_within_days: "0".into(),
             priority: "normal".into(),
             enabled: Some("on".into()),
+            compress: "auto".into(),
+            encrypt: "auto".into(),
             ..AppForm::default()
         }
     }
@@ -120,6 +131,14 @@ impl AppForm {
             priority: app.priority.to_string(),
             backup_type: app.backup_type.clone().unwrap_or_default(),
             enabled: app.enabled.then(|| "on".to_owned()),
+            compress: app.compress.as_str().to_owned(),
+            encrypt: match app.encrypt {
+                None => "auto",
+                Some(true) => "on",
+                Some(false) => "off",
+            }
+            .to_owned(),
+            recipients: app.recipients.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n"),
             action: String::new(),
         }
     }
@@ -165,6 +184,17 @@ impl AppForm {
             backup_type: Some(self.backup_type.trim().to_owned()),
             priority: Some(self.priority.trim().to_owned()),
             enabled: Some(self.enabled.is_some()),
+            compress: Some(self.compress.clone()),
+            encrypt: match self.encrypt.as_str() {
+                "on" => Some(Some(true)),
+                "off" => Some(Some(false)),
+                "" | "auto" => Some(None),
+                _ => {
+                    errors.push(FieldError::new("encrypt", "choose automatic, yes or no"));
+                    None
+                }
+            },
+            recipients: Some(vec![self.recipients.clone()]),
         };
         (input, errors)
     }

@@ -6,10 +6,11 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::backup::restore::{self, RestoreRequest};
+use crate::codec::keys::Identities;
 use crate::http::error::PageError;
 use crate::http::extract::CheckedForm;
 use crate::http::extract::PageApp;
@@ -57,6 +58,9 @@ pub struct RestoreForm {
     confirm: String,
     password: SecretString,
     safety_backup: Option<String>,
+    /// The identity that opens an encrypted copy, pasted for this restore only.
+    #[serde(default)]
+    identity: Option<SecretString>,
 }
 
 /// POST /apps/{name}/copies/{copy}/restore.
@@ -76,7 +80,20 @@ pub async fn start(
     }
     let req =
         RestoreRequest { copy: copy.clone(), safety_backup: form.safety_backup.is_some(), actor: page.user.clone() };
-    let row = match crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await {
+    let identity = form.identity.as_ref().filter(|i| !i.expose_secret().trim().is_empty());
+    let started = match identity.map(Identities::parse) {
+        Some(Err(e)) => {
+            let error = Some(format!("{}: {e}", page.t.get("restore.identity")));
+            return Ok(
+                (StatusCode::UNPROCESSABLE_ENTITY, render(&confirm_page(page, &app, &copy, error))?).into_response()
+            );
+        }
+        Some(Ok(identity)) => {
+            crate::jobs::restore::start_here(&web.ctx.runner, &app, &req, std::sync::Arc::new(identity)).await
+        }
+        None => crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await,
+    };
+    let row = match started {
         Ok(row) => row,
         Err(refusal) => {
             let view = confirm_page(page, &app, &copy, Some(refusal.to_string()));

@@ -9,7 +9,9 @@ pub(crate) const USAGE: &str =
   --apps N      concurrent: apps at once (16); schedule, dashboard, selfbackup: apps (10000)
   --chunk SIZE  upload chunk size, as GDRIVE_CHUNK_SIZE (default 8MiB)
   --read-ahead SIZE  GDRIVE_READ_AHEAD_BUDGET of the orchestrator (default: its own, 64MiB)
-  --contend N   rclone: N busy-looping processes run beside the clients (CPU contention; default 0)";
+  --contend N   rclone: N busy-looping processes run beside the clients (CPU contention; default 0)
+  --compress    stream: also a run compressing with zstd, on a generated SQL dump
+  --encrypt     stream: also a run encrypting with age (with --compress: both)";
 
 /// A scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,10 @@ pub(crate) struct Args {
     pub(crate) read_ahead: Option<String>,
     /// Busy-looping processes to run beside the clients.
     pub(crate) contend: usize,
+    /// stream: also a compressed run, on an SQL dump.
+    pub(crate) compress: bool,
+    /// stream: also an encrypted run.
+    pub(crate) encrypt: bool,
 }
 
 impl Args {
@@ -63,12 +69,16 @@ impl Args {
             chunk: "8MiB".into(),
             read_ahead: None,
             contend: 0,
+            compress: false,
+            encrypt: false,
         };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
             let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
             match arg.as_str() {
                 "--smoke" => parsed.smoke = true,
+                "--compress" => parsed.compress = true,
+                "--encrypt" => parsed.encrypt = true,
                 "--runs" => parsed.runs = Some(number(&value("--runs")?)?),
                 "--apps" => parsed.apps = Some(number(&value("--apps")?)?),
                 "--chunk" => parsed.chunk = value("--chunk")?,
@@ -148,6 +158,12 @@ impl Args {
         }
         if self.contend > 0 {
             out.extend(["--contend".into(), self.contend.to_string()]);
+        }
+        if self.compress {
+            out.push("--compress".into());
+        }
+        if self.encrypt {
+            out.push("--encrypt".into());
         }
         out
     }

@@ -23,7 +23,7 @@ pub(crate) async fn run(args: &Args) {
     for i in 0..n {
         let app = fast_app::spawn(size, 0xc0 + i as u64).await;
         let name = format!("c-{i:02}");
-        h.add_app(&name, &app.url, &h.folder(&name), &["--keep-last", "1"]).await;
+        h.add_app(&name, &app.url, &h.folder(&name), &["--keep-last", "1", "--compress", "none"]).await;
         apps.push((name, app));
     }
     let concurrency = n.to_string();
