@@ -67,6 +67,11 @@ async fn list(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
         if copies::pinned(file) {
             flags.push("pinned".to_owned());
         }
+        if copies::adopted_uncounted(file) {
+            flags.push("adopted".to_owned());
+        } else if copies::adopted(file) {
+            flags.push("adopted, counted in retention".to_owned());
+        }
         let created = file.created.as_deref().unwrap_or("-");
         let flags = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) };
         writeln!(out, "{}  {}  {}{flags}", file.name, created, human(file.size))?;
