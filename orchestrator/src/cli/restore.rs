@@ -1,6 +1,7 @@
-//! `orchestrator restore <APP> <COPY>`: a stored copy streamed back into its app in the
-//! foreground, after a safety backup unless `--no-safety-backup`, with a progress line, then the
-//! result. Exits non-zero when the restore was refused or failed.
+//! `orchestrator restore <APP> <COPY> [--into TARGET]`: a stored copy streamed back into its app
+//! (or into another app: production into staging) in the foreground, after a safety backup of
+//! the app restored into unless `--no-safety-backup`, with a progress line, then the result.
+//! Exits non-zero when the restore was refused or failed.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -9,12 +10,23 @@ use crate::backup::restore::{self, RestoreProgress, RestoreRequest};
 use crate::cli::run::human;
 use crate::startup::Context;
 
-/// Restores `copy` (a file name or id in the app's folder) into `app`.
-pub async fn restore(ctx: &Context, app: &str, copy: &str, safety_backup: bool) -> anyhow::Result<ExitCode> {
-    let app = ctx.registry.get(app).await?;
+/// Restores `copy` (a file name or id in the folder of `source`) into `into`, or into `source`
+/// itself.
+pub async fn restore(
+    ctx: &Context,
+    source: &str,
+    copy: &str,
+    into: Option<&str>,
+    safety_backup: bool,
+) -> anyhow::Result<ExitCode> {
+    let source = ctx.registry.get(source).await?;
+    let app = match into {
+        Some(target) => ctx.registry.get(target).await?,
+        None => source.clone(),
+    };
     let req = RestoreRequest { copy: copy.to_owned(), safety_backup, actor: "cli".to_owned() };
-    let accepted = match restore::prepare(&ctx.runner, &app, &req.copy).await {
-        Ok(file) => restore::begin(&ctx.db, &ctx.deployment_id, &app, &file, &req).await,
+    let accepted = match restore::prepare(&ctx.runner, &source, &app, &req.copy).await {
+        Ok(file) => restore::begin(&ctx.db, &ctx.deployment_id, &source, &app, &file, &req).await,
         Err(refusal) => Err(refusal),
     };
     let row = match accepted {
@@ -36,14 +48,19 @@ pub async fn restore(ctx: &Context, app: &str, copy: &str, safety_backup: bool) 
         let mut err = std::io::stderr().lock();
         let _ = if live { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
     };
-    let outcome = restore::execute(&ctx.runner, &app, row.id, &show).await;
+    let outcome = restore::execute(&ctx.runner, &source, &app, row.id, &show).await;
     if live {
         eprintln!();
     }
     let mut out = std::io::stdout().lock();
     match outcome {
         Ok(restored) => {
-            writeln!(out, "restored {} from {} (restore {})", app.name, row.copy_name, row.id)?;
+            match &row.source_app {
+                Some(from) => {
+                    writeln!(out, "restored {} from {} of {from} (restore {})", app.name, row.copy_name, row.id)?
+                }
+                None => writeln!(out, "restored {} from {} (restore {})", app.name, row.copy_name, row.id)?,
+            }
             match &restored.safety {
                 Some(s) => writeln!(out, "safety backup: {} (run {}, file id {})", s.file_name, s.run_id, s.file_id)?,
                 None => writeln!(out, "safety backup: none")?,

@@ -11,6 +11,7 @@ mod m0004_alerts;
 mod m0005_run_indexes;
 mod m0006_drive_budget;
 mod m0007_run_notes;
+mod m0008_restore_source;
 
 use sea_orm_migration::prelude::*;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_run_indexes::M0005RunIndexes),
             Box::new(m0006_drive_budget::M0006DriveBudget),
             Box::new(m0007_run_notes::M0007RunNotes),
+            Box::new(m0008_restore_source::M0008RestoreSource),
         ]
     }
 }

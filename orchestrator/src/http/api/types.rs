@@ -425,11 +425,15 @@ pub struct RunLogView {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreBody {
-    /// The app's name, typed again.
+    /// The name of the app restored into, typed again.
     pub confirm: String,
-    /// Back up the app's current state first (default true).
+    /// Back up the current state of the app restored into first (default true).
     #[serde(default)]
     pub safety_backup: Option<bool>,
+    /// Restore the copy into this app instead of its own (e.g. production into staging); it
+    /// must accept restores of the copy's type.
+    #[serde(default)]
+    pub into: Option<String>,
 }
 
 /// One restore.
@@ -459,6 +463,8 @@ pub struct RestoreView {
     pub finished_at: Option<String>,
     /// What went wrong.
     pub error: Option<String>,
+    /// The app whose copy it is, when it is not `app`.
+    pub from_app: Option<String>,
 }
 
 impl RestoreView {
@@ -477,6 +483,7 @@ impl RestoreView {
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),
             error: r.error.clone(),
+            from_app: r.source_app.clone(),
         }
     }
 }

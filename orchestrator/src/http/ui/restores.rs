@@ -76,7 +76,7 @@ pub async fn start(
     }
     let req =
         RestoreRequest { copy: copy.clone(), safety_backup: form.safety_backup.is_some(), actor: page.user.clone() };
-    let row = match crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await {
+    let row = match crate::jobs::restore::queue(&web.ctx.runner, &app, &app, &req).await {
         Ok(row) => row,
         Err(refusal) => {
             let view = confirm_page(page, &app, &copy, Some(refusal.to_string()));
