@@ -305,6 +305,10 @@ pub struct CopyView {
     pub pinned: bool,
     /// The operator's note about it.
     pub note: Option<String>,
+    /// Adopted from a file the orchestrator did not write.
+    pub adopted: bool,
+    /// Counted by retention (false for an adopted copy the operator did not ask to count).
+    pub counted: bool,
 }
 
 impl CopyView {
@@ -320,6 +324,8 @@ impl CopyView {
             sha256: copies::sha256(file),
             pinned: copies::pinned(file),
             note: copies::note(file).map(str::to_owned),
+            adopted: copies::adopted(file),
+            counted: !copies::adopted_uncounted(file),
         }
     }
 }
@@ -419,6 +425,74 @@ pub struct RunLogView {
     pub run_id: i64,
     /// Its lines, oldest first.
     pub lines: Vec<RunLogLine>,
+}
+
+/// `POST /api/v1/apps/{name}/adopt`: adopt files of the app's folder that the orchestrator did
+/// not write.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptBody {
+    /// Which files, by name: a glob where `*` matches any run of characters and `?` one.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Adopt them; without it (or false), only say what would be adopted and what is skipped.
+    #[serde(default)]
+    pub apply: Option<bool>,
+    /// Let retention count the adopted copies, and so delete them in their turn (default false:
+    /// retention keeps them and they take none of its slots).
+    #[serde(default)]
+    pub count_in_retention: Option<bool>,
+    /// The backup type the files hold (default: the app's configured type).
+    #[serde(default, rename = "type")]
+    pub backup_type: Option<String>,
+}
+
+/// What an adoption did, or would do.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AdoptView {
+    /// The marks were written (false: a dry run).
+    pub applied: bool,
+    /// The type the adopted copies are marked with.
+    #[serde(rename = "type")]
+    pub backup_type: String,
+    /// The adopted copies count toward retention.
+    pub count_in_retention: bool,
+    /// How many files were (or would be) adopted.
+    pub adopted: usize,
+    /// Every file the glob matched, by name.
+    pub files: Vec<AdoptFileView>,
+}
+
+/// One file an adoption matched.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AdoptFileView {
+    /// File name.
+    pub name: String,
+    /// Adopted (or, in a dry run, would be).
+    pub adopt: bool,
+    /// Why it is left alone, when it is.
+    pub skipped: Option<String>,
+}
+
+impl AdoptView {
+    /// The view of an adoption.
+    pub fn of(adoption: &crate::backup::adopt::Adoption) -> AdoptView {
+        AdoptView {
+            applied: adoption.applied,
+            backup_type: adoption.backup_type.clone(),
+            count_in_retention: adoption.count_in_retention,
+            adopted: adoption.adopted().count(),
+            files: adoption
+                .files
+                .iter()
+                .map(|c| AdoptFileView {
+                    name: c.file.name.clone(),
+                    adopt: c.skip.is_none(),
+                    skipped: c.skip.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Asking for a restore. Destructive: `confirm` must repeat the app's name.
