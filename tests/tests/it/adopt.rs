@@ -233,4 +233,20 @@ async fn the_api_adopts_with_a_dry_run_first_and_names_the_field_to_fix() {
     let copy = copies.iter().find(|c| c["name"] == "crm-1.dump").expect("an adopted copy is listed");
     assert_eq!((copy["adopted"].clone(), copy["counted"].clone()), (json!(true), json!(false)));
     assert_eq!(copy["sha256"], sha256_hex(b"one"));
+
+    // The same from the app's page: a preview that changes nothing, then one confirmed post.
+    std::fs::write(dir.join("crm-2.dump"), b"two").unwrap();
+    assert!(session.page("/apps/crm").await.contains("/apps/crm/adopt"), "the copies card links to adopting");
+    let preview = session.page("/apps/crm/adopt?match=crm-*.dump").await;
+    assert!(preview.contains("1 file(s) would be adopted as copies of type full."), "{preview}");
+    assert!(preview.contains("already a copy of this app") && preview.contains("id=\"adopt-apply\""), "{preview}");
+    assert!(!dir.join("crm-2.dump.props.json").exists());
+    let applied = session.post("/apps/crm/adopt", &[("match", "crm-*.dump"), ("type", "full")]).await;
+    assert_eq!(applied.status(), StatusCode::OK);
+    assert!(applied.text().await.unwrap().contains("1 file(s) adopted as copies of type full."));
+    assert!(dir.join("crm-2.dump.props.json").exists());
+    let none = session.get("/apps/crm/adopt?match=*.zip").await;
+    assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let app_page = session.page("/apps/crm").await;
+    assert!(app_page.contains("class=\"badge adopted\""), "{app_page}");
 }

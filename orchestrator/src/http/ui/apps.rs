@@ -33,6 +33,10 @@ pub struct CopyRow {
     pub pinned: bool,
     /// The operator's note.
     pub note: Option<String>,
+    /// Adopted from a file the orchestrator did not write.
+    pub adopted: bool,
+    /// Adopted, and retention does not count it.
+    pub uncounted: bool,
 }
 
 #[derive(Template)]
@@ -77,6 +81,8 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                     sha256: copies::verified(f).then(|| copies::sha256(f)).flatten(),
                     pinned: copies::pinned(f),
                     note: copies::note(f).map(str::to_owned),
+                    adopted: copies::adopted(f),
+                    uncounted: copies::adopted_uncounted(f),
                 })
                 .collect()
         })
