@@ -167,16 +167,15 @@ pub async fn adopt(runner: &Runner, app: &App, req: &AdoptRequest) -> Result<Ado
     }
     if done > 0 {
         let counted = if req.count_in_retention { "counted in retention" } else { "not counted in retention" };
-        let detail = format!(
-            "adopted {done} file(s) matching {pattern:?} as type {}, {counted}",
-            adoption.backup_type
-        );
+        let detail = format!("adopted {done} file(s) matching {pattern:?} as type {}, {counted}", adoption.backup_type);
         crate::audit::record(&runner.db, &req.actor, "copy.adopt", Some(&app.name), Some(&detail)).await;
     }
     if let Err(e) = result {
         return Err(match e {
             Error::Destination { message, retry } => Error::Destination {
-                message: format!("{message} ({done} file(s) were adopted before this one; run the same adoption again to go on)"),
+                message: format!(
+                    "{message} ({done} file(s) were adopted before this one; run the same adoption again to go on)"
+                ),
                 retry,
             },
             other => other,
@@ -205,9 +204,11 @@ async fn adopt_one(runner: &Runner, app: &App, adoption: &Adoption, file: &Store
 /// The sha256 of the file as the destination reads it back, hashed as it streams.
 async fn read_back_sha256(runner: &Runner, app: &App, file: &StoredFile) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
-    let mut stream = runner.destination.reader(&app.folder, file).await.map_err(|e| {
-        Error::destination(format_args!("cannot read {} back to take its sha256", file.name), &e)
-    })?;
+    let mut stream = runner
+        .destination
+        .reader(&app.folder, file)
+        .await
+        .map_err(|e| Error::destination(format_args!("cannot read {} back to take its sha256", file.name), &e))?;
     let mut hasher = Sha256::new();
     while let Some(chunk) = stream.try_next().await.map_err(|e| Error::Destination {
         message: format!("cannot read {} back to take its sha256: {e}", file.name),

@@ -475,7 +475,10 @@ async fn source_copy(
         .ok_or_else(|| {
             RestoreFailure::new(
                 Download,
-                format!("the copy {} is no longer in the folder of {}: restore another copy", row.copy_name, source.name),
+                format!(
+                    "the copy {} is no longer in the folder of {}: restore another copy",
+                    row.copy_name, source.name
+                ),
             )
         })?;
     let checked =

@@ -255,11 +255,8 @@ async fn adopt(ctx: &Context, out: &mut impl Write, name: &str, req: &AdoptReque
         eprintln!("error: nothing to adopt: every file matching {:?} was skipped", req.pattern);
         return Ok(ExitCode::from(1));
     }
-    let counted = if adoption.count_in_retention {
-        "counted in retention"
-    } else {
-        "kept by retention outside its rules"
-    };
+    let counted =
+        if adoption.count_in_retention { "counted in retention" } else { "kept by retention outside its rules" };
     if adoption.applied {
         writeln!(out, "{count} file(s) adopted by {} as type {}, {counted}", app.name, adoption.backup_type)?;
     } else {

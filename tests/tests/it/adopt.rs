@@ -38,7 +38,10 @@ async fn adopt_on_drive_marks_old_copies_keeps_them_outside_retention_and_restor
     let dry = h.cli(&["apps", "adopt", "crm", "--match", "crm*", "--type", "full"]).await;
     dry.assert_success();
     let text = dry.stdout_text();
-    assert!(text.contains("would adopt  crm-2020-01.dump\n") && text.contains("would adopt  crm-2020-02.dump\n"), "{text}");
+    assert!(
+        text.contains("would adopt  crm-2020-01.dump\n") && text.contains("would adopt  crm-2020-02.dump\n"),
+        "{text}"
+    );
     assert!(line_of(&text, &own).starts_with("skip") && line_of(&text, &own).contains("already a copy of this app"));
     assert!(!text.contains("README.txt"), "{text}");
     assert!(text.contains("add --apply"), "{text}");
@@ -112,7 +115,10 @@ async fn adopt_on_a_local_folder_reads_files_back_and_counted_copies_are_pruned_
     let props: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("wiki-old.tar.props.json")).unwrap()).unwrap();
     assert_eq!(props["sha256"], sha256_hex(&old), "hashed by reading the file back");
-    assert_eq!((props["dep"].as_str(), props["type"].as_str(), props["count"].as_str()), (Some("site-a"), Some("full"), Some("1")));
+    assert_eq!(
+        (props["dep"].as_str(), props["type"].as_str(), props["count"].as_str()),
+        (Some("site-a"), Some("full"), Some("1"))
+    );
     let list = h.cli(&["copies", "list", "wiki"]).await.stdout_text();
     assert!(line_of(&list, "wiki-old.tar").contains("adopted, counted in retention"), "{list}");
     let preview = h.cli(&["retention", "wiki"]).await.stdout_text();

@@ -43,7 +43,7 @@ async fn restore_into_another_app_takes_a_safety_backup_of_the_target_and_record
     let wanted = expected_sha256(SIZE, 11);
     assert_eq!(out.field("sha256").as_deref(), Some(wanted.as_str()));
     assert!(out.stdout_text().contains(&format!("restored staging from {copy} of prod")), "{}", out.stdout_text());
-    assert_eq!(staging.restored(), [wanted.clone()], "staging now holds production's data");
+    assert_eq!(staging.restored(), std::slice::from_ref(&wanted), "staging now holds production's data");
     assert!(prod.restored().is_empty(), "production was not touched");
 
     // The safety backup is staging's, in staging's folder; production's folder is as it was.
@@ -113,4 +113,65 @@ async fn restore_into_an_app_that_cannot_take_the_copy_is_refused_and_changes_no
     assert_eq!(runs(&h).await.len(), 2, "no safety backup was taken");
     assert_eq!(h.double.files_in(&staging_folder).len(), 1);
     assert!(staging.restored().is_empty() && prod.restored().is_empty());
+}
+
+#[tokio::test]
+async fn restore_into_from_the_page_and_the_api_names_the_target_and_the_source() {
+    use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER};
+    use e2e::web::{self, follow_to_end, location, sign_in};
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    let h = Harness::sqlite().await;
+    let prod = sdk_apps::spawn_restorable(good(), 31).await;
+    let staging = sdk_apps::spawn_restorable(good(), 32).await;
+    h.add_app("prod", &prod.url, &h.folder("prod"), &[]).await;
+    h.add_app("staging", &staging.url, &h.folder("staging"), &[]).await;
+    let copy = h.backup("prod", &[]).await;
+    let served = h.serve(&[]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+
+    let path = format!("/apps/prod/copies/{copy}/restore");
+    let page = session.page(&format!("{path}?into=staging")).await;
+    assert!(page.contains("id=\"restore-from\"") && page.contains("is a copy of prod"), "{page}");
+    let typed_source =
+        session.post(&path, &[("confirm", "prod"), ("password", ADMIN_PASSWORD), ("into", "staging")]).await;
+    assert_eq!(typed_source.status(), StatusCode::UNPROCESSABLE_ENTITY, "the target's name must be typed");
+    let started = session
+        .post(
+            &path,
+            &[("confirm", "staging"), ("password", ADMIN_PASSWORD), ("into", "staging"), ("safety_backup", "on")],
+        )
+        .await;
+    let restore_path = location(&started);
+    let end = follow_to_end(session.get(&format!("{restore_path}/events")).await, Duration::from_secs(90)).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert_eq!(staging.restored(), [expected_sha256(SIZE, 31)]);
+
+    let token = session.api_token("into").await;
+    let http = web::client();
+    let refused = http
+        .post(format!("{}/api/v1/apps/prod/copies/{copy}/restore", served.url))
+        .bearer_auth(&token)
+        .json(&json!({"confirm": "staging", "into": "nosuch"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["fields"][0]["field"], "into", "{body}");
+    let started = http
+        .post(format!("{}/api/v1/apps/prod/copies/{copy}/restore", served.url))
+        .bearer_auth(&token)
+        .json(&json!({"confirm": "staging", "into": "staging", "safety_backup": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let view: serde_json::Value = started.json().await.unwrap();
+    assert_eq!((view["app"].clone(), view["from_app"].clone()), (json!("staging"), json!("prod")));
+    let events = http.get(format!("{}/api/v1/restores/{}/events", served.url, view["id"])).bearer_auth(&token);
+    assert_eq!(follow_to_end(events.send().await.unwrap(), Duration::from_secs(90)).await["status"], "succeeded");
+    assert_eq!(staging.restored().len(), 2);
+    assert!(prod.restored().is_empty());
 }

@@ -32,7 +32,10 @@ impl MigrationTrait for M0008RestoreSource {
         )
         .await?;
         m.alter_table(
-            Table::alter().table(Restores::Table).add_column(ColumnDef::new(Columns::SourceApp).string().null()).to_owned(),
+            Table::alter()
+                .table(Restores::Table)
+                .add_column(ColumnDef::new(Columns::SourceApp).string().null())
+                .to_owned(),
         )
         .await
     }

@@ -28,7 +28,10 @@ pub async fn start(
 ) -> Result<Response, ApiError> {
     let app = match body.into.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(target) => web.ctx.registry.get(target).await.map_err(|_| {
-            ApiError::Invalid(vec![FieldError::new("into", format!("there is no app named {target}: name a registered app"))])
+            ApiError::Invalid(vec![FieldError::new(
+                "into",
+                format!("there is no app named {target}: name a registered app"),
+            )])
         })?,
         None => source.clone(),
     };

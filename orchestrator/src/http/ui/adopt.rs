@@ -84,7 +84,11 @@ async fn respond(
         href: format::url_encode(&app.name),
         app: app.name.clone(),
         pattern: form.pattern.clone(),
-        backup_type: if form.backup_type.is_empty() { app.backup_type.clone().unwrap_or_default() } else { form.backup_type.clone() },
+        backup_type: if form.backup_type.is_empty() {
+            app.backup_type.clone().unwrap_or_default()
+        } else {
+            form.backup_type.clone()
+        },
         count: form.count.is_some(),
         applied: false,
         files: Vec::new(),
