@@ -53,6 +53,23 @@ pub const NOTE_MARK: &str = "note";
 /// value together, and the key takes 4.
 pub const NOTE_MAX_BYTES: usize = 120;
 
+/// The mark of a copy adopted from a file we did not write (`1`).
+pub const ADOPTED_MARK: &str = "adopted";
+/// The mark of an adopted copy that counts toward retention (`1`): retention may delete it like
+/// any copy. Without it, an adopted copy is kept outside retention's rules.
+pub const COUNT_MARK: &str = "count";
+
+/// True when the copy was adopted (a file we did not write, made the app's by an operator).
+pub fn adopted(file: &StoredFile) -> bool {
+    file.properties.get(ADOPTED_MARK).is_some_and(|v| v == "1")
+}
+
+/// True when the copy was adopted and the operator did not ask for it to count toward
+/// retention: retention neither counts nor deletes it.
+pub fn adopted_uncounted(file: &StoredFile) -> bool {
+    adopted(file) && file.properties.get(COUNT_MARK).is_none_or(|v| v != "1")
+}
+
 /// True when an operator pinned the copy.
 pub fn pinned(file: &StoredFile) -> bool {
     file.properties.get(PIN_MARK).is_some_and(|v| v == "1")

@@ -4,6 +4,7 @@
 //! `lifecycle` owns every state change of a run (create, start, progress, settle); `run` is the
 //! pipeline of one attempt; `inventory` the copies table; `retention` what to keep.
 
+pub mod adopt;
 pub mod budget;
 pub mod copies;
 pub mod inventory;

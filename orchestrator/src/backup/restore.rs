@@ -2,6 +2,11 @@
 //! `POST /backup/import`, after a safety backup of the app's current state unless the operator
 //! opts out. Owns the `restores` rows and their progress.
 //!
+//! A copy may also be restored into another app than its own (production into staging): the
+//! copy is still checked as its own app's (the SOURCE), while the app restored into (the TARGET)
+//! must take its type; the safety backup, the lease and the row are the target's, and the row
+//! names the source.
+//!
 //! Three steps, so an HTTP handler can answer at once and leave the long part to a job
 //! (`jobs::restore`): [`prepare`] finds the copy and asks the app whether it can take it back,
 //! [`begin`] records the restore as queued, [`execute`] does the work. A refusal in the first two changes nothing: no
@@ -182,31 +187,33 @@ impl RestoreFailure {
     }
 }
 
-/// Finds `copy` (a name or a file id) in the app's folder, checks it can be restored (an
-/// encrypted copy needs an identity that opens it: `identity`, handed in for this restore, or
-/// `ENCRYPTION_IDENTITY_FILE`), and asks the app whether it accepts restores of its type.
-/// Changes nothing.
+/// Finds `copy` (a name or a file id) in the folder of `source`, checks it can be restored as a
+/// copy of `source` (an encrypted copy needs an identity that opens it: `identity`, handed in for
+/// this restore, or `ENCRYPTION_IDENTITY_FILE`), and asks `target` (the app restored into:
+/// `source` itself, or another app) whether it accepts restores of its type. Changes nothing.
 pub async fn prepare(
     runner: &Runner,
-    app: &App,
+    source: &App,
+    target: &App,
     copy: &str,
     identity: Option<&Arc<Identities>>,
 ) -> Result<StoredFile, Error> {
     let file = runner
         .destination
-        .find(&app.folder, copy)
+        .find(&source.folder, copy)
         .await
         .map_err(|e| {
-            Error::destination(format_args!("could not look for {copy:?} in the folder of {}", app.name), &e)
+            Error::destination(format_args!("could not look for {copy:?} in the folder of {}", source.name), &e)
         })?
         .ok_or_else(|| {
             Error::NotFound(format!(
-                "there is no copy named {copy:?} (nor with that file id) in the folder of {} ({}): give the name or id of one of its copies, as `orchestrator remote ls {}` lists them",
-                app.name, app.folder, app.folder
+                "there is no copy named {copy:?} (nor with that file id) in the folder of {} ({}): give the name or id of one of its copies, as `orchestrator copies list {}` lists them",
+                source.name, source.folder, source.name
             ))
         })?;
-    let checked = check_copy(&runner.deployment_id, app, &file)?;
+    let checked = check_copy(&runner.deployment_id, source, &file)?;
     check_identity(&file, opener(runner, identity).as_deref())?;
+    let app = target;
     let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
         .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
     let caps = client.capabilities().await.map_err(|e| {
@@ -220,6 +227,16 @@ pub async fn prepare(
     }
     if caps.resolve_type(Some(&checked.backup_type)).is_none() {
         let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
+        if source.id != target.id {
+            return Err(Error::Refused(format!(
+                "{} is a {:?} backup of {}, a type {} does not offer (it offers {}): restore it into an app that offers it; nothing was changed",
+                file.name,
+                checked.backup_type,
+                source.name,
+                target.name,
+                offered.join(", ")
+            )));
+        }
         return Err(Error::Refused(format!(
             "{} is a {:?} backup, a type {} no longer offers (it offers {}): it cannot take this copy back",
             file.name,
@@ -262,17 +279,21 @@ fn check_identity(file: &StoredFile, identity: Option<&Identities>) -> Result<()
     Ok(())
 }
 
-/// Records a restore of `file` (found by [`prepare`]) as running, with its safety backup's run
-/// queued when one is asked for, and audits it. Refuses, changing nothing, while a backup or
-/// another restore of the app runs. Returns at once: [`execute`] does the work.
+/// Records a restore of `file` (a copy of `source`, found by [`prepare`]) into `target` as
+/// queued, with the target's safety backup queued when one is asked for, and audits it. Refuses,
+/// changing nothing, while a backup or another restore of the target runs. Returns at once:
+/// [`execute`] does the work.
 pub async fn begin(
     db: &DatabaseConnection,
     deployment: &str,
-    app: &App,
+    source: &App,
+    target: &App,
     file: &StoredFile,
     req: &RestoreRequest,
 ) -> Result<restore::Model, Error> {
-    check_copy(deployment, app, file)?;
+    check_copy(deployment, source, file)?;
+    let app = target;
+    let elsewhere = source.id != target.id;
     record::sweep_interrupted(db, STALE_AFTER).await?;
     let running = restore::Entity::find()
         .filter(restore::Column::AppId.eq(app.id))
@@ -306,6 +327,8 @@ pub async fn begin(
         actor: Set(req.actor.clone()),
         started_at: Set(now),
         updated_at: Set(now),
+        source_app_id: Set(elsewhere.then_some(source.id)),
+        source_app: Set(elsewhere.then(|| source.name.clone())),
         ..Default::default()
     }
     .insert(db)
@@ -325,16 +348,19 @@ pub async fn begin(
         row
     };
     let safety = if req.safety_backup { "with a safety backup first" } else { "without a safety backup" };
-    let detail = format!("restore {}: copy {} ({}), {safety}", row.id, file.name, file.id);
+    let of = if elsewhere { format!(" of {}", source.name) } else { String::new() };
+    let detail = format!("restore {}: copy {} ({}){of}, {safety}", row.id, file.name, file.id);
     audit::record(db, &req.actor, "restore.start", Some(&app.name), Some(&detail)).await;
     Ok(row)
 }
 
-/// Runs restore `restore_id` (from [`begin`]): the safety backup when one was asked for, then
-/// the copy streamed into the app. The row is kept up to date and closed with the outcome, which
-/// is audited. `on_progress` hears about it about once a second.
+/// Runs restore `restore_id` (from [`begin`]) of a copy of `source` into `app`: the app's safety
+/// backup when one was asked for, then the copy streamed into the app. The row is kept up to date
+/// and closed with the outcome, which is audited. `on_progress` hears about it about once a
+/// second.
 pub async fn execute(
     runner: &Runner,
+    source: &App,
     app: &App,
     restore_id: i64,
     identity: Option<Arc<Identities>>,
@@ -357,7 +383,7 @@ pub async fn execute(
         None => Ok(()),
     };
     if outcome.is_ok() {
-        outcome = import(runner, app, &row, opener(runner, identity.as_ref()), &mut tracker).await;
+        outcome = import(runner, source, app, &row, opener(runner, identity.as_ref()), &mut tracker).await;
     }
     let outcome = match outcome {
         Ok(()) => {
@@ -413,6 +439,7 @@ async fn safety_backup(
 /// backup of it starts meanwhile.
 async fn import(
     runner: &Runner,
+    source: &App,
     app: &App,
     row: &restore::Model,
     identity: Option<Arc<Identities>>,
@@ -437,21 +464,10 @@ async fn import(
         Err(e) => return Err(RestoreFailure::new(Download, format!("database error: {e}"))),
     };
     let outcome = async {
-        let file = runner
-            .destination
-            .find(&app.folder, &row.copy_file_id)
-            .await
-            .map_err(|e| RestoreFailure::new(Download, format!("could not look the copy up: {}", e.message())))?
-            .ok_or_else(|| {
-                RestoreFailure::new(
-                    Download,
-                    format!("the copy {} is no longer in the folder of {}: restore another copy", row.copy_name, app.name),
-                )
-            })?;
-        let checked = check_copy(&runner.deployment_id, app, &file).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+        let (file, checked) = source_copy(runner, source, row).await?;
         check_identity(&file, identity.as_deref()).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
         let stored = Stored::of(&file.properties).map_err(|e| RestoreFailure::new(Download, e))?;
-        let stream = runner.destination.reader(&app.folder, &file).await.map_err(|e| {
+        let stream = runner.destination.reader(&source.folder, &file).await.map_err(|e| {
             RestoreFailure::new(Download, format!("could not read the copy from the destination: {}", e.message()))
         })?;
         let stream: CopyStream = if stored.is_plain() {
@@ -499,6 +515,33 @@ async fn import(
 
 /// The copy's plaintext on its way to the app.
 type CopyStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+/// The copy the row names, looked up again in the folder of the app it belongs to (`source`,
+/// which is the app restored into unless the copy comes from elsewhere) and checked again as
+/// that app's.
+async fn source_copy(
+    runner: &Runner,
+    source: &App,
+    row: &restore::Model,
+) -> Result<(StoredFile, copy::Checked), RestoreFailure> {
+    use RestorePhase::Download;
+    let file = runner
+        .destination
+        .find(&source.folder, &row.copy_file_id)
+        .await
+        .map_err(|e| RestoreFailure::new(Download, format!("could not look the copy up: {}", e.message())))?
+        .ok_or_else(|| {
+            RestoreFailure::new(
+                Download,
+                format!(
+                    "the copy {} is no longer in the folder of {}: restore another copy",
+                    row.copy_name, source.name
+                ),
+            )
+        })?;
+    let checked =
+        check_copy(&runner.deployment_id, source, &file).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+    Ok((file, checked))
+}
 
 /// Reports progress to the caller and to the row.
 struct Tracker<'a> {
@@ -558,6 +601,6 @@ mod tests {
     /// A worker runs a restore as a job, so its future must be `Send`.
     #[allow(dead_code)]
     fn execute_can_run_in_a_background_task(runner: Runner, app: App) {
-        tokio::spawn(async move { execute(&runner, &app, 1, None, &|_: RestoreProgress| {}).await });
+        tokio::spawn(async move { execute(&runner, &app, &app, 1, None, &|_: RestoreProgress| {}).await });
     }
 }

@@ -11,7 +11,9 @@
 //! - delete a copy whose checksum was not verified — it may be an upload still in progress, and
 //!   cleaning failed uploads belongs to whoever owns uploads, not to retention;
 //! - delete the newest verified copy of ours — a bad policy must not leave an app with no backup;
-//! - delete a pinned copy — an operator said to keep it; it does not use a slot of any rule either.
+//! - delete a pinned copy — an operator said to keep it; it does not use a slot of any rule either;
+//! - delete an adopted copy (a file we did not write, made the app's by an operator) unless the
+//!   operator asked for it to count — until then it uses no slot either.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -80,6 +82,9 @@ pub struct Copy {
     pub verified: bool,
     /// An operator pinned it: never deleted, never counted by the rules.
     pub pinned: bool,
+    /// Adopted from a file we did not write, without asking for it to count: never deleted,
+    /// never counted by the rules (an adopted copy that counts is an ordinary copy here).
+    pub adopted: bool,
 }
 
 /// Why a copy is kept. The order is the order reasons are listed in a [`Plan`].
@@ -105,6 +110,8 @@ pub enum Reason {
     Future,
     /// Pinned by an operator: kept outside the rules.
     Pinned,
+    /// Adopted, not counted: kept outside the rules.
+    Adopted,
 }
 
 impl fmt::Display for Reason {
@@ -120,6 +127,7 @@ impl fmt::Display for Reason {
             Reason::Unverified => "unverified",
             Reason::Future => "future",
             Reason::Pinned => "pinned",
+            Reason::Adopted => "adopted",
         })
     }
 }
@@ -169,6 +177,9 @@ pub fn plan(copies: &[Copy], policy: &Policy, now: Timestamp, tz: &TimeZone) -> 
         } else if copy.pinned {
             // Outside the rules: a pinned copy must not push an unpinned one out of keep_last.
             reasons[i].push(Reason::Pinned);
+        } else if copy.adopted {
+            // Years of copies made by a script must not push the app's own copies out.
+            reasons[i].push(Reason::Adopted);
         } else if !copy.verified {
             reasons[i].push(Reason::Unverified);
         } else if copy.created > now {
@@ -283,7 +294,14 @@ mod tests {
 
     fn copies(rows: &[Row]) -> Vec<Copy> {
         rows.iter()
-            .map(|&(id, at, ours, verified)| Copy { id: id.to_owned(), created: ts(at), ours, verified, pinned: false })
+            .map(|&(id, at, ours, verified)| Copy {
+                id: id.to_owned(),
+                created: ts(at),
+                ours,
+                verified,
+                pinned: false,
+                adopted: false,
+            })
             .collect()
     }
 
@@ -755,6 +773,7 @@ mod tests {
                     ours: true,
                     verified: true,
                     pinned: false,
+                    adopted: false,
                 }
             })
             .collect()
@@ -872,6 +891,31 @@ mod tests {
             ]
         );
         assert_eq!(plan.delete, vec!["c".to_owned()]);
+    }
+
+    #[test]
+    fn an_adopted_copy_not_counted_is_kept_and_uses_no_slot_one_that_counts_is_ordinary() {
+        let mut list = copies(&[
+            ours("adopted-new", "2024-05-05T00:00:00Z"),
+            ours("b", "2024-05-04T00:00:00Z"),
+            ours("c", "2024-05-03T00:00:00Z"),
+            ours("adopted-old", "2024-05-01T00:00:00Z"),
+            ours("counted-old", "2024-04-30T00:00:00Z"),
+        ]);
+        for copy in list.iter_mut().filter(|c| c.id.starts_with("adopted")) {
+            copy.adopted = true;
+        }
+        let plan = plan(&list, &Policy::keep_last(1), ts("2024-05-06T00:00:00Z"), &TimeZone::UTC);
+        use Reason::*;
+        assert_eq!(
+            plan.keep,
+            vec![
+                ("adopted-new".to_owned(), vec![Adopted]),
+                ("b".to_owned(), vec![Last, Newest]),
+                ("adopted-old".to_owned(), vec![Adopted]),
+            ]
+        );
+        assert_eq!(plan.delete, vec!["c".to_owned(), "counted-old".to_owned()]);
     }
 
     #[test]

@@ -712,6 +712,7 @@ impl Runner {
                 ours: inventory::owned_by(f, &self.deployment_id, app),
                 verified: f.properties.get("verified").is_some_and(|v| v == "1"),
                 pinned: crate::backup::copies::pinned(f),
+                adopted: crate::backup::copies::adopted_uncounted(f),
             })
             .collect();
         let tz = jiff::tz::TimeZone::get(&app.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);

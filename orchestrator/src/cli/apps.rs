@@ -1,4 +1,4 @@
-//! `orchestrator apps add|list|show|edit|remove`: the registry from the command line. The token
+//! `orchestrator apps add|list|show|edit|remove|adopt`: the registry from the command line. The token
 //! is read from `BACKUP_TOKEN` or prompted for, never taken as an argument (where `ps` and shell
 //! history would keep it), and never printed.
 
@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 
+use crate::backup::adopt::AdoptRequest;
 use crate::backup::lifecycle;
 use crate::config::Env;
 use crate::registry::input::AppInput;
@@ -55,6 +56,25 @@ pub enum AppsCommand {
     Remove {
         /// The app's name.
         name: String,
+    },
+    /// Make files in the app's folder that the orchestrator did not write (e.g. years of copies
+    /// from a script) the app's copies. A dry run unless --apply.
+    Adopt {
+        /// The app's name.
+        name: String,
+        /// Which files, by name: a glob where `*` matches any run of characters and `?` one.
+        #[arg(long = "match", value_name = "GLOB")]
+        pattern: String,
+        /// The backup type the files hold (default: the app's configured type).
+        #[arg(long = "type")]
+        backup_type: Option<String>,
+        /// Adopt them (without it, only list what would be adopted and what is skipped).
+        #[arg(long)]
+        apply: bool,
+        /// Let retention count the adopted copies, and so delete them in their turn (without
+        /// it, retention keeps them and they take none of its slots).
+        #[arg(long)]
+        count_in_retention: bool,
     },
 }
 
@@ -241,9 +261,44 @@ impl AppsCommand {
                 let app = ctx.registry.remove(&name).await?;
                 writeln!(out, "removed {} (its copies in {} were kept)", app.name, app.folder)?;
             }
+            AppsCommand::Adopt { name, pattern, backup_type, apply, count_in_retention } => {
+                let req = AdoptRequest { pattern, backup_type, apply, count_in_retention, actor: "cli".to_owned() };
+                return adopt(ctx, &mut out, &name, &req).await;
+            }
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Prints each matched file with what happens to it; exits 1 when nothing was (or would be)
+/// adopted.
+async fn adopt(ctx: &Context, out: &mut impl Write, name: &str, req: &AdoptRequest) -> anyhow::Result<ExitCode> {
+    let app = ctx.registry.get(name).await?;
+    let adoption = crate::backup::adopt::adopt(&ctx.runner, &app, req).await?;
+    let verb = if adoption.applied { "adopted" } else { "would adopt" };
+    for candidate in &adoption.files {
+        match &candidate.skip {
+            None => writeln!(out, "{verb}  {}", candidate.file.name)?,
+            Some(why) => writeln!(out, "skip   {} ({why})", candidate.file.name)?,
+        }
+    }
+    let count = adoption.adopted().count();
+    if count == 0 {
+        eprintln!("error: nothing to adopt: every file matching {:?} was skipped", req.pattern);
+        return Ok(ExitCode::from(1));
+    }
+    let counted =
+        if adoption.count_in_retention { "counted in retention" } else { "kept by retention outside its rules" };
+    if adoption.applied {
+        writeln!(out, "{count} file(s) adopted by {} as type {}, {counted}", app.name, adoption.backup_type)?;
+    } else {
+        writeln!(
+            out,
+            "dry run: {count} file(s) would be adopted by {} as type {}, {counted}; add --apply to adopt them",
+            app.name, adoption.backup_type
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {

@@ -67,6 +67,11 @@ async fn list(ctx: &Context, app: &str) -> anyhow::Result<ExitCode> {
         if copies::pinned(file) {
             flags.push("pinned".to_owned());
         }
+        if copies::adopted_uncounted(file) {
+            flags.push("adopted".to_owned());
+        } else if copies::adopted(file) {
+            flags.push("adopted, counted in retention".to_owned());
+        }
         let stored = crate::codec::Stored::of(&file.properties).unwrap_or_default();
         if stored.zstd {
             flags.push("compressed".to_owned());

@@ -51,13 +51,18 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Restore a stored copy into its app, after a safety backup of the app's current state.
+    /// Restore a stored copy into its app (or into another app with --into), after a safety
+    /// backup of the current state of the app restored into.
     Restore {
-        /// The app's name.
+        /// The name of the app whose copy it is.
         app: String,
         /// The copy: its file name in the app's folder, or its file id.
         copy: String,
-        /// Restore without backing up the app's current state first.
+        /// Restore it into this app instead (e.g. a production copy into staging); it must
+        /// accept restores of the copy's type.
+        #[arg(long, value_name = "TARGET_APP")]
+        into: Option<String>,
+        /// Restore without backing up the current state of the app restored into first.
         #[arg(long)]
         no_safety_backup: bool,
         /// An age identity file that opens the copy, for this restore only (never stored);
@@ -110,8 +115,13 @@ impl Cli {
             Command::Run { app, queued: true, note } => run::queue(&context(env).await?, &app, note.as_deref()).await,
             Command::Copies(command) => command.run(&context(env).await?).await,
             Command::Keys(command) => command.run(env).await,
-            Command::Restore { app, copy, no_safety_backup, identity } => {
-                restore::restore(&context(env).await?, &app, &copy, !no_safety_backup, identity.as_deref()).await
+            Command::Restore { app, copy, into, no_safety_backup, identity } => {
+                let options = restore::Options {
+                    into: into.as_deref(),
+                    safety_backup: !no_safety_backup,
+                    identity: identity.as_deref(),
+                };
+                restore::restore(&context(env).await?, &app, &copy, options).await
             }
             Command::Serve { demo } => serve::serve(env, demo).await,
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,

@@ -1,6 +1,7 @@
-//! `orchestrator restore <APP> <COPY>`: a stored copy streamed back into its app in the
-//! foreground, after a safety backup unless `--no-safety-backup`, with a progress line, then the
-//! result. Exits non-zero when the restore was refused or failed.
+//! `orchestrator restore <APP> <COPY> [--into TARGET]`: a stored copy streamed back into its app
+//! (or into another app: production into staging) in the foreground, after a safety backup of
+//! the app restored into unless `--no-safety-backup`, with a progress line, then the result.
+//! Exits non-zero when the restore was refused or failed.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -11,16 +12,26 @@ use crate::cli::run::human;
 use crate::codec::keys::Identities;
 use crate::startup::Context;
 
-/// Restores `copy` (a file name or id in the app's folder) into `app`.
-pub async fn restore(
-    ctx: &Context,
-    app: &str,
-    copy: &str,
-    safety_backup: bool,
-    identity: Option<&std::path::Path>,
-) -> anyhow::Result<ExitCode> {
-    let app = ctx.registry.get(app).await?;
-    let identity = match identity {
+/// How a restore was asked for on the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// Restore into this app instead of the copy's own.
+    pub into: Option<&'a str>,
+    /// Back up the app restored into first.
+    pub safety_backup: bool,
+    /// An identity file that opens an encrypted copy, for this restore only.
+    pub identity: Option<&'a std::path::Path>,
+}
+
+/// Restores `copy` (a file name or id in the folder of `source`) into `options.into`, or into
+/// `source` itself.
+pub async fn restore(ctx: &Context, source: &str, copy: &str, options: Options<'_>) -> anyhow::Result<ExitCode> {
+    let source = ctx.registry.get(source).await?;
+    let app = match options.into {
+        Some(target) => ctx.registry.get(target).await?,
+        None => source.clone(),
+    };
+    let identity = match options.identity {
         Some(path) => match Identities::read(path) {
             Ok(ids) => Some(Arc::new(ids)),
             Err(e) => {
@@ -30,9 +41,9 @@ pub async fn restore(
         },
         None => None,
     };
-    let req = RestoreRequest { copy: copy.to_owned(), safety_backup, actor: "cli".to_owned() };
-    let accepted = match restore::prepare(&ctx.runner, &app, &req.copy, identity.as_ref()).await {
-        Ok(file) => restore::begin(&ctx.db, &ctx.deployment_id, &app, &file, &req).await,
+    let req = RestoreRequest { copy: copy.to_owned(), safety_backup: options.safety_backup, actor: "cli".to_owned() };
+    let accepted = match restore::prepare(&ctx.runner, &source, &app, &req.copy, identity.as_ref()).await {
+        Ok(file) => restore::begin(&ctx.db, &ctx.deployment_id, &source, &app, &file, &req).await,
         Err(refusal) => Err(refusal),
     };
     let row = match accepted {
@@ -54,14 +65,19 @@ pub async fn restore(
         let mut err = std::io::stderr().lock();
         let _ = if live { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
     };
-    let outcome = restore::execute(&ctx.runner, &app, row.id, identity, &show).await;
+    let outcome = restore::execute(&ctx.runner, &source, &app, row.id, identity, &show).await;
     if live {
         eprintln!();
     }
     let mut out = std::io::stdout().lock();
     match outcome {
         Ok(restored) => {
-            writeln!(out, "restored {} from {} (restore {})", app.name, row.copy_name, row.id)?;
+            match &row.source_app {
+                Some(from) => {
+                    writeln!(out, "restored {} from {} of {from} (restore {})", app.name, row.copy_name, row.id)?
+                }
+                None => writeln!(out, "restored {} from {} (restore {})", app.name, row.copy_name, row.id)?,
+            }
             match &restored.safety {
                 Some(s) => writeln!(out, "safety backup: {} (run {}, file id {})", s.file_name, s.run_id, s.file_id)?,
                 None => writeln!(out, "safety backup: none")?,

@@ -20,15 +20,16 @@ use crate::registry::App;
 /// A running restore reports about once a second; one silent for this long has lost its process.
 pub const SILENT_AFTER: Duration = Duration::from_secs(10);
 
-/// Checks and records a restore of `req.copy` into `app`, and queues it. Refuses, changing
-/// nothing, what `restore::prepare` and `restore::begin` refuse.
+/// Checks and records a restore of `req.copy` (a copy of `source`) into `app`, and queues it.
+/// Refuses, changing nothing, what `restore::prepare` and `restore::begin` refuse.
 pub async fn queue(
     runner: &crate::backup::run::Runner,
+    source: &App,
     app: &App,
     req: &RestoreRequest,
 ) -> Result<restore_row::Model, Error> {
-    let file = restore::prepare(runner, app, &req.copy, None).await?;
-    let row = restore::begin(&runner.db, &runner.deployment_id, app, &file, req).await?;
+    let file = restore::prepare(runner, source, app, &req.copy, None).await?;
+    let row = restore::begin(&runner.db, &runner.deployment_id, source, app, &file, req).await?;
     // A person is waiting: ahead of scheduled work of the same priority.
     let job = Job::Restore { restore_id: row.id, app_id: app.id };
     if let Err(e) = queue::push(&runner.db, &[(job, app.priority.rank() + 1, Duration::ZERO)]).await {
@@ -44,15 +45,16 @@ pub async fn queue(
 /// stops, the restore is recorded as interrupted, like any other.
 pub async fn start_here(
     runner: &crate::backup::run::Runner,
+    source: &App,
     app: &App,
     req: &RestoreRequest,
     identity: std::sync::Arc<crate::codec::keys::Identities>,
 ) -> Result<restore_row::Model, Error> {
-    let file = restore::prepare(runner, app, &req.copy, Some(&identity)).await?;
-    let row = restore::begin(&runner.db, &runner.deployment_id, app, &file, req).await?;
-    let (runner, app, id) = (runner.clone(), app.clone(), row.id);
+    let file = restore::prepare(runner, source, app, &req.copy, Some(&identity)).await?;
+    let row = restore::begin(&runner.db, &runner.deployment_id, source, app, &file, req).await?;
+    let (runner, source, app, id) = (runner.clone(), source.clone(), app.clone(), row.id);
     tokio::spawn(async move {
-        if let Err(e) = restore::execute(&runner, &app, id, Some(identity), &|_| {}).await {
+        if let Err(e) = restore::execute(&runner, &source, &app, id, Some(identity), &|_| {}).await {
             tracing::warn!(app = %app.name, restore_id = id, error = %e, "restore failed");
         }
     });
@@ -102,7 +104,18 @@ pub async fn execute(jobs: &Jobs, restore_id: i64, app_id: i64) {
             return;
         }
     };
-    if let Err(e) = restore::execute(&jobs.runner, &app, restore_id, None, &|_| {}).await {
+    let source = match row.source_app_id {
+        None => app.clone(),
+        Some(source_id) => match jobs.registry.get_by_id(source_id).await {
+            Ok(source) => source,
+            Err(e) => {
+                let name = row.source_app.as_deref().unwrap_or("the copy's app");
+                record::abandon(db, Some(&app.name), &row, &format!("{name}, whose copy this is, is gone: {e}")).await;
+                return;
+            }
+        },
+    };
+    if let Err(e) = restore::execute(&jobs.runner, &source, &app, restore_id, None, &|_| {}).await {
         tracing::warn!(app = %app.name, restore_id, error = %e, "restore failed");
     }
 }

@@ -1,5 +1,6 @@
 //! One integration test binary: every test starts real servers on port 0.
 
+mod adopt;
 mod alerts;
 mod backup_run;
 mod broken_apps;
@@ -17,6 +18,7 @@ mod ownership;
 mod pins;
 mod remote_storage;
 mod restore;
+mod restore_into;
 mod scheduling;
 mod schema;
 mod sdk_examples;

@@ -115,3 +115,54 @@ async fn copies_marked_the_old_way_by_row_id_are_still_the_apps_own() {
     out.assert_success();
     assert_eq!(out.field("sha256"), Some(sha));
 }
+
+#[tokio::test]
+async fn two_deployments_in_one_drive_folder_never_prune_restore_or_list_each_others_copies() {
+    let mut a = Harness::sqlite().await;
+    let mut b = Harness::sqlite().await;
+    // b writes into a's Drive double, as the same service account: one folder, two deployments.
+    let credentials = b.dir().join("service-account-of-a.json");
+    std::fs::write(&credentials, a.double.service_account_json()).unwrap();
+    b.set("GDRIVE_CREDENTIALS", &credentials.display().to_string());
+    b.set("GDRIVE_ENDPOINT", &a.double.endpoint());
+    b.set("GDRIVE_TOKEN_URI", &a.double.token_uri());
+    a.set("DEPLOYMENT_ID", "site-a");
+    b.set("DEPLOYMENT_ID", "site-b");
+    let folder = a.folder("crm");
+    let app = sdk_apps::spawn_restorable(good(), 9).await;
+    a.add_app("crm", &app.url, &folder, &["--keep-last", "1"]).await;
+    b.add_app("crm", &app.url, &folder, &["--keep-last", "1"]).await;
+
+    a.backup("crm", &[]).await;
+    b.backup("crm", &[]).await;
+    b.backup("crm", &[]).await;
+    let of_a = a.backup("crm", &[]).await;
+    let of_b = b.backup("crm", &[]).await;
+
+    let stored = a.double.files_in(&folder);
+    let names: Vec<&str> = stored.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "each deployment kept its newest copy and pruned only its own: {names:?}");
+    assert!(names.contains(&of_a.as_str()) && names.contains(&of_b.as_str()), "{names:?}");
+    let dep_of = |name: &str| stored.iter().find(|f| f.name == name).unwrap().app_properties["dep"].clone();
+    assert_eq!((dep_of(&of_a), dep_of(&of_b)), ("site-a".to_owned(), "site-b".to_owned()));
+
+    let preview = a.cli(&["retention", "crm"]).await.stdout_text();
+    assert!(preview.contains(&format!("keep   {of_b} (not ours)")), "{preview}");
+    assert!(
+        preview.lines().any(|l| l.starts_with(&format!("keep   {of_a} (")) && !l.contains("not ours")),
+        "{preview}"
+    );
+    let listed_by_a = a.cli(&["copies", "list", "crm"]).await.stdout_text();
+    let listed_by_b = b.cli(&["copies", "list", "crm"]).await.stdout_text();
+    assert!(listed_by_a.contains(&of_a) && !listed_by_a.contains(&of_b), "{listed_by_a}");
+    assert!(listed_by_b.contains(&of_b) && !listed_by_b.contains(&of_a), "{listed_by_b}");
+
+    let refused = a.cli(&["restore", "crm", &of_b, "--no-safety-backup"]).await;
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("is not a copy made for crm"), "{}", refused.stderr);
+    let adopted = a.cli(&["apps", "adopt", "crm", "--match", "*", "--type", "full"]).await;
+    assert!(adopted.stdout_text().contains("of deployment site-b: not ours to adopt"), "{}", adopted.stdout_text());
+    let out = b.cli(&["restore", "crm", &of_b, "--no-safety-backup"]).await;
+    out.assert_success();
+    assert_eq!(out.field("sha256"), Some(expected_sha256(SIZE, 9)));
+}

@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -15,9 +15,10 @@ const MIGRATIONS: [&str; 8] = [
     "m0006_drive_budget",
     "m0007_run_notes",
     "m0008_codecs",
+    "m0009_restore_source",
 ];
 
-/// Our tables and their columns, in order, as eight migrations leave them.
+/// Our tables and their columns, in order, as nine migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
@@ -148,6 +149,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "started_at",
             "finished_at",
             "updated_at",
+            "source_app_id",
+            "source_app",
         ],
     ),
     ("run_logs", &["id", "run_id", "at", "level", "message"]),

@@ -35,6 +35,10 @@ pub struct Model {
     pub finished_at: Option<i64>,
     /// Last progress update (ms).
     pub updated_at: i64,
+    /// The app whose copy was restored, when it is not the app restored into.
+    pub source_app_id: Option<i64>,
+    /// That app's name when the restore was asked for.
+    pub source_app: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

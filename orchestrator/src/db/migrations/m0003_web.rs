@@ -49,7 +49,7 @@ enum AuditLog {
 }
 
 #[derive(DeriveIden)]
-enum Restores {
+pub(super) enum Restores {
     Table,
     Id,
     AppId,

@@ -12,6 +12,7 @@ mod m0005_run_indexes;
 mod m0006_drive_budget;
 mod m0007_run_notes;
 mod m0008_codecs;
+mod m0009_restore_source;
 
 use sea_orm_migration::prelude::*;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_drive_budget::M0006DriveBudget),
             Box::new(m0007_run_notes::M0007RunNotes),
             Box::new(m0008_codecs::M0008Codecs),
+            Box::new(m0009_restore_source::M0009RestoreSource),
         ]
     }
 }

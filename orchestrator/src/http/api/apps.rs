@@ -1,4 +1,4 @@
-//! `/api/v1/apps`: CRUD, check connection, copies (list, download, delete).
+//! `/api/v1/apps`: CRUD, check connection, copies (list, download, delete, pin, adopt).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use crate::backup::copies;
 use crate::http::api::error::ApiError;
-use crate::http::api::types::{AppBody, AppList, AppView, CheckBody, CheckView, CopyView, NoteBody};
+use crate::http::api::types::{
+    AdoptBody, AdoptView, AppBody, AppList, AppView, CheckBody, CheckView, CopyView, NoteBody,
+};
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::extract::ApiApp;
 use crate::http::state::Web;
@@ -160,6 +162,34 @@ pub async fn copies(
 ) -> Result<Json<Vec<CopyView>>, ApiError> {
     let files = copies::list(&web.ctx.runner, &app).await?;
     Ok(Json(files.iter().map(CopyView::of).collect()))
+}
+
+/// POST /api/v1/apps/{name}/adopt: adopt files of the app's folder the orchestrator did not
+/// write (a dry run unless `apply`).
+pub async fn adopt(
+    State(web): State<Web>,
+    c: ApiCaller,
+    ApiApp(app): ApiApp,
+    JsonBody(body): JsonBody<AdoptBody>,
+) -> Result<Json<AdoptView>, ApiError> {
+    use crate::error::Error;
+    let req = crate::backup::adopt::AdoptRequest {
+        pattern: body.pattern,
+        backup_type: body.backup_type,
+        apply: body.apply.unwrap_or(false),
+        count_in_retention: body.count_in_retention.unwrap_or(false),
+        actor: c.actor,
+    };
+    match crate::backup::adopt::adopt(&web.ctx.runner, &app, &req).await {
+        Ok(adoption) => Ok(Json(AdoptView::of(&adoption))),
+        // What the operator typed is what to fix: say which field.
+        Err(Error::NotFound(m)) => Err(ApiError::Invalid(vec![FieldError::new("match", m)])),
+        Err(Error::Invalid(m)) => {
+            let field = if req.pattern.trim().is_empty() { "match" } else { "type" };
+            Err(ApiError::Invalid(vec![FieldError::new(field, m)]))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// PUT /api/v1/apps/{name}/copies/{copy}/pin: pin a copy (body: an optional note).

@@ -42,6 +42,8 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("RunLogView", generator.subschema_for::<RunLogView>()),
         ("CopyView", generator.subschema_for::<CopyView>()),
         ("NoteBody", generator.subschema_for::<NoteBody>()),
+        ("AdoptBody", generator.subschema_for::<AdoptBody>()),
+        ("AdoptView", generator.subschema_for::<AdoptView>()),
         ("StatsView", generator.subschema_for::<StatsView>()),
         ("DriveBudgetView", generator.subschema_for::<DriveBudgetView>()),
         ("AppStatsView", generator.subschema_for::<AppStatsView>()),

@@ -1,4 +1,5 @@
-//! `/api/v1` restores: start one (the app's name typed again in `confirm`), read it, follow it.
+//! `/api/v1` restores: start one (the name of the app restored into typed again in `confirm`),
+//! read it, follow it. A copy is restored into its own app, or with `into` into another one.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,10 +24,19 @@ use crate::registry::input::FieldError;
 pub async fn start(
     State(web): State<Web>,
     c: ApiCaller,
-    ApiApp(app): ApiApp,
+    ApiApp(source): ApiApp,
     Path((_, copy)): Path<(String, String)>,
     JsonBody(body): JsonBody<RestoreBody>,
 ) -> Result<Response, ApiError> {
+    let app = match body.into.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(target) => web.ctx.registry.get(target).await.map_err(|_| {
+            ApiError::Invalid(vec![FieldError::new(
+                "into",
+                format!("there is no app named {target}: name a registered app"),
+            )])
+        })?,
+        None => source.clone(),
+    };
     if body.confirm.trim() != app.name {
         return Err(ApiError::Invalid(vec![FieldError::new(
             "confirm",
@@ -38,9 +48,9 @@ pub async fn start(
         Some(text) => {
             let identity = Identities::parse(text)
                 .map_err(|e| ApiError::Invalid(vec![FieldError::new("identity", format!("the identity {e}"))]))?;
-            crate::jobs::restore::start_here(&web.ctx.runner, &app, &req, Arc::new(identity)).await?
+            crate::jobs::restore::start_here(&web.ctx.runner, &source, &app, &req, Arc::new(identity)).await?
         }
-        None => crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await?,
+        None => crate::jobs::restore::queue(&web.ctx.runner, &source, &app, &req).await?,
     };
     Ok((StatusCode::ACCEPTED, Json(RestoreView::new(&row, &app.name))).into_response())
 }

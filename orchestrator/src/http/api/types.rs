@@ -347,6 +347,10 @@ pub struct CopyView {
     pub plain_size: Option<u64>,
     /// Fingerprints of the age recipients that can open it.
     pub recipients: Vec<String>,
+    /// Adopted from a file the orchestrator did not write.
+    pub adopted: bool,
+    /// Counted by retention (false for an adopted copy the operator did not ask to count).
+    pub counted: bool,
 }
 
 impl CopyView {
@@ -365,6 +369,8 @@ impl CopyView {
             codec: file.properties.get(crate::codec::CODEC_MARK).cloned(),
             plain_size: file.properties.get(crate::codec::SIZE_MARK).and_then(|s| s.parse().ok()),
             recipients: crate::codec::Stored::of(&file.properties).map(|s| s.recipients).unwrap_or_default(),
+            adopted: copies::adopted(file),
+            counted: !copies::adopted_uncounted(file),
         }
     }
 }
@@ -466,13 +472,81 @@ pub struct RunLogView {
     pub lines: Vec<RunLogLine>,
 }
 
+/// `POST /api/v1/apps/{name}/adopt`: adopt files of the app's folder that the orchestrator did
+/// not write.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptBody {
+    /// Which files, by name: a glob where `*` matches any run of characters and `?` one.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Adopt them; without it (or false), only say what would be adopted and what is skipped.
+    #[serde(default)]
+    pub apply: Option<bool>,
+    /// Let retention count the adopted copies, and so delete them in their turn (default false:
+    /// retention keeps them and they take none of its slots).
+    #[serde(default)]
+    pub count_in_retention: Option<bool>,
+    /// The backup type the files hold (default: the app's configured type).
+    #[serde(default, rename = "type")]
+    pub backup_type: Option<String>,
+}
+
+/// What an adoption did, or would do.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AdoptView {
+    /// The marks were written (false: a dry run).
+    pub applied: bool,
+    /// The type the adopted copies are marked with.
+    #[serde(rename = "type")]
+    pub backup_type: String,
+    /// The adopted copies count toward retention.
+    pub count_in_retention: bool,
+    /// How many files were (or would be) adopted.
+    pub adopted: usize,
+    /// Every file the glob matched, by name.
+    pub files: Vec<AdoptFileView>,
+}
+
+/// One file an adoption matched.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AdoptFileView {
+    /// File name.
+    pub name: String,
+    /// Adopted (or, in a dry run, would be).
+    pub adopt: bool,
+    /// Why it is left alone, when it is.
+    pub skipped: Option<String>,
+}
+
+impl AdoptView {
+    /// The view of an adoption.
+    pub fn of(adoption: &crate::backup::adopt::Adoption) -> AdoptView {
+        AdoptView {
+            applied: adoption.applied,
+            backup_type: adoption.backup_type.clone(),
+            count_in_retention: adoption.count_in_retention,
+            adopted: adoption.adopted().count(),
+            files: adoption
+                .files
+                .iter()
+                .map(|c| AdoptFileView {
+                    name: c.file.name.clone(),
+                    adopt: c.skip.is_none(),
+                    skipped: c.skip.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Asking for a restore. Destructive: `confirm` must repeat the app's name.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreBody {
-    /// The app's name, typed again.
+    /// The name of the app restored into, typed again.
     pub confirm: String,
-    /// Back up the app's current state first (default true).
+    /// Back up the current state of the app restored into first (default true).
     #[serde(default)]
     pub safety_backup: Option<bool>,
     /// The age identity file's text (AGE-SECRET-KEY-1...) that opens an encrypted copy, for this
@@ -480,6 +554,10 @@ pub struct RestoreBody {
     #[serde(default, skip_serializing)]
     #[schemars(with = "Option<String>")]
     pub identity: Option<secrecy::SecretString>,
+    /// Restore the copy into this app instead of its own (e.g. production into staging); it
+    /// must accept restores of the copy's type.
+    #[serde(default)]
+    pub into: Option<String>,
 }
 
 /// One restore.
@@ -509,6 +587,8 @@ pub struct RestoreView {
     pub finished_at: Option<String>,
     /// What went wrong.
     pub error: Option<String>,
+    /// The app whose copy it is, when it is not `app`.
+    pub from_app: Option<String>,
 }
 
 impl RestoreView {
@@ -527,6 +607,7 @@ impl RestoreView {
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),
             error: r.error.clone(),
+            from_app: r.source_app.clone(),
         }
     }
 }

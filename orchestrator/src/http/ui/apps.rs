@@ -46,6 +46,10 @@ pub struct CopyRow {
     pub ratio: Option<String>,
     /// A decoded download can be offered (a coded copy the orchestrator can open).
     pub plain_download: bool,
+    /// Adopted from a file the orchestrator did not write.
+    pub adopted: bool,
+    /// Adopted, and retention does not count it.
+    pub uncounted: bool,
 }
 
 #[derive(Template)]
@@ -100,6 +104,8 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                         .map(|plain| format!("{:.0}%", f.size as f64 * 100.0 / plain.max(1) as f64)),
                     plain_download: !codec_of(f).is_plain()
                         && (!codec_of(f).age || web.ctx.runner.encryption.identities.is_some()),
+                    adopted: copies::adopted(f),
+                    uncounted: copies::adopted_uncounted(f),
                 })
                 .collect()
         })

@@ -1,6 +1,7 @@
 //! The pages: server-rendered from `web/templates`, forms that work without JavaScript, a little
 //! script (`web/static/app.js`) for live progress, the cron preview and confirmations.
 
+pub mod adopt;
 pub mod apps;
 pub mod audit;
 pub mod copies;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<Web> {
         .route("/apps/{name}/resume", post(apps::resume))
         .route("/apps/{name}/run", post(apps::run_now))
         .route("/apps/{name}/delete", get(apps::confirm_delete).post(apps::delete))
+        .route("/apps/{name}/adopt", get(adopt::preview).post(adopt::apply))
         .route("/apps/{name}/copies/{copy}/download", get(copies::download))
         .route("/apps/{name}/copies/{copy}/pin", post(copies::pin))
         .route("/apps/{name}/copies/{copy}/unpin", post(copies::unpin))

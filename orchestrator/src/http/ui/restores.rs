@@ -1,9 +1,11 @@
-//! Restore from the UI: a confirmation (type the app's name, the password again, a safety backup
-//! unless the operator opts out), then the restore runs in the background and its page follows
-//! it live.
+//! Restore from the UI: a confirmation (type the name of the app restored into, the password
+//! again, a safety backup unless the operator opts out), then the restore runs in the background
+//! and its page follows it live. A copy can be restored into another app (production into
+//! staging): the confirmation page is loaded again for that app (`?into=`), so what is typed and
+//! said always names the app whose data is replaced.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -24,31 +26,67 @@ use crate::registry::App;
 #[template(path = "restore_confirm.html")]
 struct ConfirmPage {
     page: Page,
-    app: String,
+    /// The app whose copy it is.
+    source: String,
     app_href: String,
+    /// The app restored into (the source unless another was chosen).
+    app: String,
+    /// Another app chosen to restore into.
+    into: Option<String>,
+    /// The other apps, to choose from.
+    others: Vec<String>,
     copy: String,
     copy_href: String,
     error: Option<String>,
 }
 
-fn confirm_page(page: Page, app: &App, copy: &str, error: Option<String>) -> ConfirmPage {
-    ConfirmPage {
+async fn confirm_page(
+    web: &Web,
+    page: Page,
+    source: &App,
+    target: &App,
+    copy: &str,
+    error: Option<String>,
+) -> Result<ConfirmPage, PageError> {
+    let others = web.ctx.registry.list().await?.into_iter().map(|a| a.name).filter(|n| *n != source.name).collect();
+    Ok(ConfirmPage {
         page,
-        app: app.name.clone(),
-        app_href: format::url_encode(&app.name),
+        source: source.name.clone(),
+        app_href: format::url_encode(&source.name),
+        app: target.name.clone(),
+        into: (target.id != source.id).then(|| target.name.clone()),
+        others,
         copy: copy.to_owned(),
         copy_href: format::url_encode(copy),
         error,
+    })
+}
+
+/// `?into=APP`: restore into another app.
+#[derive(Deserialize, Default)]
+pub struct IntoQuery {
+    #[serde(default)]
+    into: Option<String>,
+}
+
+/// The app restored into: `into` when another app is named, else the copy's own.
+async fn target_of(web: &Web, source: &App, into: Option<&str>) -> Result<App, PageError> {
+    match into.map(str::trim).filter(|n| !n.is_empty() && *n != source.name) {
+        Some(name) => Ok(web.ctx.registry.get(name).await?),
+        None => Ok(source.clone()),
     }
 }
 
 /// GET /apps/{name}/copies/{copy}/restore.
 pub async fn confirm(
+    State(web): State<Web>,
     page: Page,
     PageApp(app): PageApp,
     Path((_, copy)): Path<(String, String)>,
+    Query(query): Query<IntoQuery>,
 ) -> Result<Html<String>, PageError> {
-    render(&confirm_page(page, &app, &copy, None))
+    let target = target_of(&web, &app, query.into.as_deref()).await?;
+    render(&confirm_page(&web, page, &app, &target, &copy, None).await?)
 }
 
 /// The restore form.
@@ -61,6 +99,8 @@ pub struct RestoreForm {
     /// The identity that opens an encrypted copy, pasted for this restore only.
     #[serde(default)]
     identity: Option<SecretString>,
+    #[serde(default)]
+    into: Option<String>,
 }
 
 /// POST /apps/{name}/copies/{copy}/restore.
@@ -71,12 +111,15 @@ pub async fn start(
     Path((_, copy)): Path<(String, String)>,
     CheckedForm(form): CheckedForm<RestoreForm>,
 ) -> Result<Response, PageError> {
-    if form.confirm.trim() != app.name {
+    let target = target_of(&web, &app, form.into.as_deref()).await?;
+    if form.confirm.trim() != target.name {
         let error = Some(page.t.get("delete.type_name").to_owned());
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&confirm_page(page, &app, &copy, error))?).into_response());
+        let view = confirm_page(&web, page, &app, &target, &copy, error).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response());
     }
     if let Err(error) = recheck_password(&web, &page, form.password).await {
-        return Ok((StatusCode::FORBIDDEN, render(&confirm_page(page, &app, &copy, Some(error)))?).into_response());
+        let view = confirm_page(&web, page, &app, &target, &copy, Some(error)).await?;
+        return Ok((StatusCode::FORBIDDEN, render(&view)?).into_response());
     }
     let req =
         RestoreRequest { copy: copy.clone(), safety_backup: form.safety_backup.is_some(), actor: page.user.clone() };
@@ -84,19 +127,18 @@ pub async fn start(
     let started = match identity.map(Identities::parse) {
         Some(Err(e)) => {
             let error = Some(format!("{}: {e}", page.t.get("restore.identity")));
-            return Ok(
-                (StatusCode::UNPROCESSABLE_ENTITY, render(&confirm_page(page, &app, &copy, error))?).into_response()
-            );
+            let view = confirm_page(&web, page, &app, &target, &copy, error).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response());
         }
         Some(Ok(identity)) => {
-            crate::jobs::restore::start_here(&web.ctx.runner, &app, &req, std::sync::Arc::new(identity)).await
+            crate::jobs::restore::start_here(&web.ctx.runner, &app, &target, &req, std::sync::Arc::new(identity)).await
         }
-        None => crate::jobs::restore::queue(&web.ctx.runner, &app, &req).await,
+        None => crate::jobs::restore::queue(&web.ctx.runner, &app, &target, &req).await,
     };
     let row = match started {
         Ok(row) => row,
         Err(refusal) => {
-            let view = confirm_page(page, &app, &copy, Some(refusal.to_string()));
+            let view = confirm_page(&web, page, &app, &target, &copy, Some(refusal.to_string())).await?;
             return Ok((StatusCode::CONFLICT, render(&view)?).into_response());
         }
     };
