@@ -224,6 +224,7 @@ fn marks_of(deployment: &str, app: &App, backup_type: &str, count: bool, sha256:
     let mut marks = BTreeMap::from([
         (DEPLOYMENT_MARK.to_owned(), deployment.to_owned()),
         ("app".to_owned(), app.name.clone()),
+        (inventory::UID_MARK.to_owned(), app.uid.clone()),
         ("type".to_owned(), backup_type.to_owned()),
         ("sha256".to_owned(), sha256.to_owned()),
         ("verified".to_owned(), "1".to_owned()),

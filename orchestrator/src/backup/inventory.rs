@@ -106,16 +106,24 @@ pub async fn mark_deleted(db: &DatabaseConnection, app_id: i64, file_id: &str) -
 }
 
 /// True when the file's marks say it belongs to this app of this deployment (never judged by its
-/// file name): the deployment id (`dep`) and the app's name (`app`) decide, so an app removed and
-/// registered again under the same name keeps its copies, and a copy of another deployment
-/// sharing the folder is never ours. Marks written before deployment ids carry no `dep`: the
-/// app's row id decides for them, as it did.
+/// file name): the deployment id (`dep`) and the app's name (`app`) or stable uid (`uid`) decide,
+/// so an app removed and registered again under the same name keeps its copies, and a copy of
+/// another deployment sharing the folder is never ours. Marks written before deployment ids
+/// carry no `dep`: the app's row id decides for them, as it did.
 pub fn owned_by(file: &StoredFile, deployment: &str, app: &crate::registry::App) -> bool {
-    match file.properties.get(DEPLOYMENT_MARK) {
-        Some(dep) => dep == deployment && file.properties.get("app").is_some_and(|name| *name == app.name),
-        None => file.properties.get("app_id").is_some_and(|id| *id == app.id.to_string()),
+    let mark = |key: &str| file.properties.get(key).map(String::as_str);
+    match mark(DEPLOYMENT_MARK) {
+        Some(dep) => {
+            dep == deployment
+                && (mark("app") == Some(app.name.as_str())
+                    || (!app.uid.is_empty() && mark(UID_MARK) == Some(app.uid.as_str())))
+        }
+        None => mark("app_id").is_some_and(|id| *id == app.id.to_string()),
     }
 }
+
+/// The mark holding the app's stable uid.
+pub const UID_MARK: &str = "uid";
 
 /// The mark naming the deployment that wrote a copy (kept short: Drive allows 124 bytes per
 /// `appProperties` key and value together).

@@ -466,6 +466,7 @@ impl Runner {
         let mut props = BTreeMap::from([
             ("app_id".to_owned(), app.id.to_string()),
             ("app".to_owned(), app.name.clone()),
+            (inventory::UID_MARK.to_owned(), app.uid.clone()),
             (inventory::DEPLOYMENT_MARK.to_owned(), self.deployment_id.clone()),
             ("run_id".to_owned(), run_id.to_string()),
             ("type".to_owned(), backup_type.name.clone()),

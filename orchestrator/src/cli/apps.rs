@@ -304,6 +304,9 @@ async fn adopt(ctx: &Context, out: &mut impl Write, name: &str, req: &AdoptReque
 fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {
     let r = &app.retention;
     writeln!(out, "  name: {}", app.name)?;
+    if !app.uid.is_empty() {
+        writeln!(out, "  uid: {} (in its copies' marks; stays the same when the app is renamed)", app.uid)?;
+    }
     writeln!(out, "  url: {}", app.url)?;
     writeln!(out, "  token: (stored encrypted, never shown)")?;
     writeln!(out, "  schedule: {} ({})", app.schedule, app.time_zone)?;

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, RequestExt};
 use serde::Deserialize;
@@ -18,7 +20,12 @@ use crate::registry::App;
 
 /// A form posted from one of our pages: refused with 403, before anything is read into `T` or
 /// changed, unless its `csrf` field is this session's token. Needs a session, like [`Signed`].
+/// Read from `application/x-www-form-urlencoded`, or from `multipart/form-data` when the form
+/// uploads a file: each part, a chosen file's text included, becomes the field of its name.
 pub struct CheckedForm<T>(pub T);
+
+/// The most a posted form may hold.
+const FORM_LIMIT: usize = 1 << 20;
 
 #[derive(Deserialize)]
 struct Token {
@@ -31,9 +38,20 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> FromRequest<Web> for Check
     async fn from_request(req: Request, web: &Web) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
         let signed = Signed::from_request_parts(&mut parts, web).await?;
-        let bytes = axum::body::to_bytes(body, 1 << 20)
-            .await
-            .map_err(|e| PageError::BadRequest(format!("the form could not be read: {e}")).into_response())?;
+        let unreadable = |e: &dyn std::fmt::Display| {
+            PageError::BadRequest(format!("the form could not be read: {e}")).into_response()
+        };
+        let bytes = if is_multipart(&parts.headers) {
+            let req = Request::from_parts(parts.clone(), body);
+            let multipart =
+                axum::extract::Multipart::from_request(req, web).await.map_err(IntoResponse::into_response)?;
+            let fields = flatten(multipart).await.map_err(|e| unreadable(&e))?;
+            parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+            parts.headers.remove(CONTENT_LENGTH);
+            axum::body::Bytes::from(fields)
+        } else {
+            axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|e| unreadable(&e))?
+        };
         let again = |parts: &Parts| {
             let mut req = Request::new(axum::body::Body::from(bytes.clone()));
             *req.headers_mut() = parts.headers.clone();
@@ -45,6 +63,27 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> FromRequest<Web> for Check
         let Form(form) = again(&parts).extract::<Form<T>, _>().await.map_err(IntoResponse::into_response)?;
         Ok(CheckedForm(form))
     }
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// A multipart form's parts as one urlencoded body; a file's content must be UTF-8 text.
+async fn flatten(mut multipart: axum::extract::Multipart) -> Result<String, String> {
+    let mut pairs = Vec::new();
+    let mut total = 0;
+    while let Some(field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| e.body_text())?;
+        total += bytes.len();
+        if total > FORM_LIMIT {
+            return Err(format!("it holds more than {} KiB", FORM_LIMIT / 1024));
+        }
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| format!("the field {name:?} is not text"))?;
+        pairs.push((name, text));
+    }
+    Ok(form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish())
 }
 
 async fn app_in_path(parts: &mut Parts, web: &Web) -> Result<App, crate::registry::RegistryError> {

@@ -50,6 +50,14 @@ pub struct App {
     pub encrypt: Option<bool>,
     /// The app's own recipients, added to the deployment's.
     pub recipients: Vec<Recipient>,
+    /// A stable uid, written into its copies' marks (empty for an app recovered from a
+    /// self-backup older than uids, whose copies are then known by name alone).
+    pub uid: String,
+}
+
+/// A new app uid, e.g. `3f9a0c1b7e42d815`.
+pub fn new_uid() -> String {
+    format!("{:016x}", fastrand::u64(..))
 }
 
 impl App {
@@ -150,6 +158,7 @@ impl Registry {
             compress: row.compress.as_deref().and_then(|c| Compress::parse(c).ok()).unwrap_or_default(),
             encrypt: row.encrypt,
             recipients: keys::parse_recipients(&row.recipients).unwrap_or_default(),
+            uid: row.uid.unwrap_or_default(),
         })
     }
 
@@ -179,6 +188,7 @@ impl Registry {
             compress: Set(valid.compress.stored().map(str::to_owned)),
             encrypt: Set(valid.encrypt),
             recipients: Set(recipients_text(&valid.recipients)),
+            uid: Set(Some(new_uid())),
             ..Default::default()
         };
         let row = row.insert(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;

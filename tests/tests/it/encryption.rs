@@ -271,3 +271,64 @@ async fn bad_encryption_settings_and_fields_are_refused_and_change_nothing() {
     let shown = h.cli(&["apps", "show", "crm"]).await.stdout_text();
     assert!(shown.contains("compress: none") && shown.contains("encrypt: auto"), "{shown}");
 }
+
+/// In the browser: the Encryption page names the recipients by fingerprint and says the server
+/// holds no identity; the run page shows what was stored beside what the app sent; a restore
+/// whose identity is chosen as a file in the form (never pasted, never stored) opens the copy.
+#[tokio::test]
+async fn in_the_browser_the_encryption_page_and_a_restore_with_an_identity_file() {
+    let mut h = Harness::sqlite().await;
+    let folder = h.folder("wiki");
+    let (app, _) = register(&mut h, &folder, &[]).await;
+    let copy = h.backup("wiki", &[]).await;
+    let key = h.dir().join("key.txt");
+    let served = h.serve(&[]).await;
+    let browser =
+        e2e::browser::Browser::start("in_the_browser_the_encryption_page_and_a_restore_with_an_identity_file").await;
+    browser.goto(&format!("{}/login", served.url)).await;
+    browser.fill("#user", e2e::harness::ADMIN_USER).await;
+    browser.fill("#password", e2e::harness::ADMIN_PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for("#register-app").await;
+
+    browser.goto(&format!("{}/settings/encryption", served.url)).await;
+    browser.wait_for("#recipients").await;
+    browser.screenshot("encryption page").await;
+    let recipients = browser.text("#recipients").await;
+    let list = h.cli(&["keys", "list"]).await.stdout_text();
+    let fingerprint = list.lines().nth(1).and_then(|l| l.split_whitespace().next()).expect("a fingerprint").to_owned();
+    assert!(recipients.contains(&fingerprint), "{recipients} / {list}");
+    assert!(browser.exists("#identity-none").await, "the server holds no identity");
+    assert!(!browser.exists("#clear-apps").await, "every copy is encrypted");
+    assert!(browser.text("#encryption-apps").await.contains("1 of 1 copies encrypted"));
+
+    let run = {
+        use sea_orm::{EntityTrait, QueryOrder};
+        let runs = orchestrator::db::entities::backup_run::Entity::find()
+            .order_by_desc(orchestrator::db::entities::backup_run::Column::Id);
+        runs.one(&h.db().await).await.unwrap().expect("the run")
+    };
+    browser.goto(&format!("{}/runs/{}", served.url, run.id)).await;
+    assert_eq!(browser.text("#run-codec").await, "zstd+age");
+    assert_eq!(browser.text("#run-sha256").await, expected_sha256(SIZE, SEED), "the plaintext's");
+    let stored = browser.text("#run-stored-sha256").await;
+    assert_eq!(stored.len(), 64);
+    assert_ne!(stored, expected_sha256(SIZE, SEED));
+    assert!(browser.text("#run-stored-bytes").await.contains('%'));
+
+    browser.goto(&format!("{}/apps/wiki/copies/{copy}/restore", served.url)).await;
+    browser.wait_for("#restore-form").await;
+    browser.fill("#confirm", "wiki").await;
+    browser.fill("#password", e2e::harness::ADMIN_PASSWORD).await;
+    browser.fill("#identity_file", key.to_str().unwrap()).await;
+    browser.click("#safety_backup").await;
+    browser.screenshot("restore with an identity file").await;
+    browser.click("#confirm-restore").await;
+    browser.wait_for_text("#restore-status", "Succeeded").await;
+    assert_eq!(app.restored(), vec![expected_sha256(SIZE, SEED)], "the app took the plaintext in");
+    let identity = std::fs::read_to_string(&key).unwrap();
+    for entry in walk(h.dir()).into_iter().filter(|p| *p != key) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(!contains(&bytes, identity.trim().as_bytes()), "the identity was written into {}", entry.display());
+    }
+}

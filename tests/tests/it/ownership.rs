@@ -39,6 +39,34 @@ async fn an_app_removed_and_registered_again_keeps_its_copies_and_restores_them(
 }
 
 #[tokio::test]
+async fn an_app_renamed_keeps_its_copies_by_its_stable_uid() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn_restorable(good(), 6).await;
+    let folder = h.folder("wiki");
+    h.add_app("wiki", &app.url, &folder, &["--keep-last", "3"]).await;
+    let old = h.backup("wiki", &[]).await;
+    let marks = h.double.files_in(&folder).remove(0).app_properties;
+    let uid = marks.get("uid").cloned().expect("the copy carries the app's uid");
+    assert!(uid.len() == 16 && uid.bytes().all(|b| b.is_ascii_hexdigit()), "{uid}");
+    assert_eq!(marks.get("app").map(String::as_str), Some("wiki"));
+
+    h.cli(&["apps", "edit", "wiki", "--rename", "docs"]).await.assert_success();
+    let new = h.backup("docs", &[]).await;
+    let marks = h.double.files_in(&folder).into_iter().find(|f| f.name == new).unwrap().app_properties;
+    assert_eq!(marks.get("uid"), Some(&uid), "the uid outlives the rename");
+
+    let text = h.cli(&["retention", "docs"]).await.stdout_text();
+    assert!(!text.contains("not ours"), "the copy made as wiki is still the app's own: {text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("keep ")).count(), 2, "{text}");
+    let out = h.cli(&["restore", "docs", &old, "--no-safety-backup"]).await;
+    out.assert_success();
+    assert_eq!(out.field("sha256"), Some(expected_sha256(SIZE, 6)));
+
+    let shown = h.cli(&["apps", "show", "docs"]).await.stdout_text();
+    assert!(shown.contains(&format!("uid: {uid}")), "{shown}");
+}
+
+#[tokio::test]
 async fn two_deployments_in_one_folder_never_prune_restore_or_list_each_others_copies() {
     let mut a = Harness::local().await;
     let mut b = Harness::local().await;

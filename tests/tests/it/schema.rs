@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -16,9 +16,10 @@ const MIGRATIONS: [&str; 9] = [
     "m0007_run_notes",
     "m0008_codecs",
     "m0009_restore_source",
+    "m0010_app_uid",
 ];
 
-/// Our tables and their columns, in order, as nine migrations leave them.
+/// Our tables and their columns, in order, as ten migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
@@ -46,6 +47,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "compress",
             "encrypt",
             "recipients",
+            "uid",
         ],
     ),
     ("audit_log", &["id", "at", "actor", "action", "target", "detail"]),

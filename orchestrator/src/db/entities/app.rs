@@ -48,6 +48,9 @@ pub struct Model {
     pub encrypt: Option<bool>,
     /// The app's own age recipients (added to `ENCRYPTION_RECIPIENTS`), one per line.
     pub recipients: String,
+    /// A stable uid, written into the copies' marks; `None` only in a registry recovered from a
+    /// self-backup older than uids.
+    pub uid: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

@@ -13,6 +13,7 @@ mod m0006_drive_budget;
 mod m0007_run_notes;
 mod m0008_codecs;
 mod m0009_restore_source;
+mod m0010_app_uid;
 
 use sea_orm_migration::prelude::*;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_run_notes::M0007RunNotes),
             Box::new(m0008_codecs::M0008Codecs),
             Box::new(m0009_restore_source::M0009RestoreSource),
+            Box::new(m0010_app_uid::M0010AppUid),
         ]
     }
 }

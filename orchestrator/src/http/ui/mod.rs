@@ -6,6 +6,7 @@ pub mod apps;
 pub mod audit;
 pub mod copies;
 pub mod dashboard;
+pub mod encryption;
 pub mod events;
 pub mod form;
 pub mod login;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<Web> {
         .route("/notifications/{id}/delete", post(notifications::delete))
         .route("/audit", get(audit::page))
         .route("/settings/drive", get(settings::drive))
+        .route("/settings/encryption", get(encryption::page))
         .route("/settings/drive/check", post(settings::check))
         .route("/settings/drive/connect", post(settings::connect))
         .route("/settings/drive/disconnect", post(settings::disconnect))

@@ -99,6 +99,9 @@ pub struct RestoreForm {
     /// The identity that opens an encrypted copy, pasted for this restore only.
     #[serde(default)]
     identity: Option<SecretString>,
+    /// The same, as an uploaded identity file.
+    #[serde(default)]
+    identity_file: Option<SecretString>,
     #[serde(default)]
     into: Option<String>,
 }
@@ -123,7 +126,8 @@ pub async fn start(
     }
     let req =
         RestoreRequest { copy: copy.clone(), safety_backup: form.safety_backup.is_some(), actor: page.user.clone() };
-    let identity = form.identity.as_ref().filter(|i| !i.expose_secret().trim().is_empty());
+    let given = |i: &&SecretString| !i.expose_secret().trim().is_empty();
+    let identity = form.identity.as_ref().filter(given).or_else(|| form.identity_file.as_ref().filter(given));
     let started = match identity.map(Identities::parse) {
         Some(Err(e)) => {
             let error = Some(format!("{}: {e}", page.t.get("restore.identity")));

@@ -49,6 +49,12 @@ pub struct RunRow {
     pub sha256: String,
     /// Which process ran it.
     pub runner: String,
+    /// How the copy was stored (`zstd`, `age`, `zstd+age`); empty = as the app sent it.
+    pub codec: String,
+    /// Bytes stored, when the codecs changed them, with their share of the export.
+    pub stored_size: String,
+    /// sha256 of the stored bytes, when the codecs changed them.
+    pub stored_sha256: String,
 }
 
 impl RunRow {
@@ -69,13 +75,29 @@ impl RunRow {
             file: run.file_name.clone().unwrap_or_default(),
             sha256: run.sha256.clone().unwrap_or_default(),
             runner: run.runner.clone().unwrap_or_default(),
+            codec: run.codec.clone().unwrap_or_default(),
+            stored_size: run.stored_bytes.map(|b| stored_share(b, run.bytes)).unwrap_or_default(),
+            stored_sha256: run.stored_sha256.clone().unwrap_or_default(),
         }
+    }
+
+    /// True when the codecs changed the bytes the app sent.
+    pub fn coded(&self) -> bool {
+        !self.codec.is_empty()
     }
 
     /// True while the run may still change.
     pub fn active(&self) -> bool {
         self.status.is_active()
     }
+}
+
+/// `stored` bytes with their share of the `sent` ones: "1.2 MB (18 %)".
+fn stored_share(stored: i64, sent: i64) -> String {
+    if sent <= 0 {
+        return format::bytes(stored);
+    }
+    format!("{} ({} %)", format::bytes(stored), (stored as f64 * 100.0 / sent as f64).round() as i64)
 }
 
 #[derive(Template)]
