@@ -13,3 +13,4 @@ pub mod lifecycle;
 pub mod restore;
 pub mod retention;
 pub mod run;
+pub mod upload;

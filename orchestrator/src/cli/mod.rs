@@ -57,7 +57,16 @@ pub enum Command {
         /// The name of the app whose copy it is.
         app: String,
         /// The copy: its file name in the app's folder, or its file id.
-        copy: String,
+        #[arg(required_unless_present = "from_file", conflicts_with = "from_file")]
+        copy: Option<String>,
+        /// Restore a copy that is not in the destination (a file on this machine): it is first
+        /// streamed into the app's folder as an adopted copy (outside retention), verified and
+        /// hashed, then restored like any copy. Its name says how it is stored (`.zst`, `.age`).
+        #[arg(long, value_name = "PATH")]
+        from_file: Option<std::path::PathBuf>,
+        /// With --from-file: the backup type the file holds (default: the app's type).
+        #[arg(long = "type", value_name = "TYPE", requires = "from_file")]
+        backup_type: Option<String>,
         /// Restore it into this app instead (e.g. a production copy into staging); it must
         /// accept restores of the copy's type.
         #[arg(long, value_name = "TARGET_APP")]
@@ -115,13 +124,18 @@ impl Cli {
             Command::Run { app, queued: true, note } => run::queue(&context(env).await?, &app, note.as_deref()).await,
             Command::Copies(command) => command.run(&context(env).await?).await,
             Command::Keys(command) => command.run(env).await,
-            Command::Restore { app, copy, into, no_safety_backup, identity } => {
+            Command::Restore { app, copy, from_file, backup_type, into, no_safety_backup, identity } => {
                 let options = restore::Options {
                     into: into.as_deref(),
                     safety_backup: !no_safety_backup,
                     identity: identity.as_deref(),
                 };
-                restore::restore(&context(env).await?, &app, &copy, options).await
+                let ctx = context(env).await?;
+                match (copy, from_file) {
+                    (Some(copy), _) => restore::restore(&ctx, &app, &copy, options).await,
+                    (None, Some(path)) => restore::from_file(&ctx, &app, &path, backup_type.as_deref(), options).await,
+                    (None, None) => unreachable!("clap requires a copy or --from-file"),
+                }
             }
             Command::Serve { demo } => serve::serve(env, demo).await,
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::backup::restore::{self, RestoreProgress, RestoreRequest};
+use crate::backup::upload::{self, Incoming};
 use crate::cli::run::human;
 use crate::codec::keys::Identities;
 use crate::startup::Context;
@@ -23,6 +24,66 @@ pub struct Options<'a> {
     pub identity: Option<&'a std::path::Path>,
 }
 
+/// The identity given with `--identity`; `Err` = the exit code, the error already printed.
+fn identity_of(options: &Options<'_>) -> Result<Option<Arc<Identities>>, ExitCode> {
+    match options.identity {
+        Some(path) => match Identities::read(path) {
+            Ok(ids) => Ok(Some(Arc::new(ids))),
+            Err(e) => {
+                eprintln!("error: --identity {e}; nothing was changed");
+                Err(ExitCode::from(2))
+            }
+        },
+        None => Ok(None),
+    }
+}
+
+/// `restore APP --from-file PATH`: the file is streamed into the app's folder as a copy (see
+/// [`crate::backup::upload`]), then restored into the app (or `options.into`) like any copy.
+pub async fn from_file(
+    ctx: &Context,
+    app: &str,
+    path: &std::path::Path,
+    backup_type: Option<&str>,
+    options: Options<'_>,
+) -> anyhow::Result<ExitCode> {
+    let source = ctx.registry.get(app).await?;
+    let identity = match identity_of(&options) {
+        Ok(identity) => identity,
+        Err(code) => return Ok(code),
+    };
+    let file = match tokio::fs::File::open(path).await {
+        Ok(file) if file.metadata().await.is_ok_and(|m| m.is_file()) => file,
+        Ok(_) => {
+            eprintln!("error: --from-file {}: not a file; nothing was changed", path.display());
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => {
+            eprintln!("error: --from-file {}: cannot read the file: {e}; nothing was changed", path.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let incoming = Incoming {
+        name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        backup_type: backup_type.map(str::to_owned),
+        actor: "cli".to_owned(),
+    };
+    let body = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
+    eprintln!("uploading {} into the folder of {} ({})", path.display(), source.name, source.folder);
+    let stored = match upload::upload(&ctx.runner, &source, &incoming, identity, body).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            eprintln!("error: {} could not be brought in as a copy of {}: {e}", path.display(), source.name);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!(
+        "uploaded as {} (file id {}), kept in the folder of {} outside retention",
+        stored.name, stored.id, source.name
+    );
+    restore(ctx, &source.name, &stored.id, options).await
+}
+
 /// Restores `copy` (a file name or id in the folder of `source`) into `options.into`, or into
 /// `source` itself.
 pub async fn restore(ctx: &Context, source: &str, copy: &str, options: Options<'_>) -> anyhow::Result<ExitCode> {
@@ -31,15 +92,9 @@ pub async fn restore(ctx: &Context, source: &str, copy: &str, options: Options<'
         Some(target) => ctx.registry.get(target).await?,
         None => source.clone(),
     };
-    let identity = match options.identity {
-        Some(path) => match Identities::read(path) {
-            Ok(ids) => Some(Arc::new(ids)),
-            Err(e) => {
-                eprintln!("error: --identity {e}; nothing was changed");
-                return Ok(ExitCode::from(2));
-            }
-        },
-        None => None,
+    let identity = match identity_of(&options) {
+        Ok(identity) => identity,
+        Err(code) => return Ok(code),
     };
     let req = RestoreRequest { copy: copy.to_owned(), safety_backup: options.safety_backup, actor: "cli".to_owned() };
     let accepted = match restore::prepare(&ctx.runner, &source, &app, &req.copy, identity.as_ref()).await {

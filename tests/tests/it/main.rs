@@ -18,6 +18,7 @@ mod ownership;
 mod pins;
 mod remote_storage;
 mod restore;
+mod restore_file;
 mod restore_into;
 mod scheduling;
 mod schema;
