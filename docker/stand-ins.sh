@@ -65,12 +65,17 @@ make_builder() {
   # bin (rustc, cargo), lib (the compiler and the standard library); the docs stay out.
   cp -a "$sysroot/bin" "$sysroot/lib" "$work/builder/rust/"
   [ -d "$sysroot/libexec" ] && cp -a "$sysroot/libexec" "$work/builder/rust/"
+  # Crates come from crates.io inside the build, as with the official image; a network that
+  # inspects TLS with its own authority is trusted by the host, so the builder trusts what the
+  # host trusts (this image never leaves the machine).
+  cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$work/builder/host-ca-certificates.crt"
   cat >"$work/builder/Dockerfile" <<EOF
 FROM $runtime_standin
 # What the official rust image brings for crates that build C (aws-lc-sys, zstd-sys).
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends gcc libc6-dev make pkg-config ca-certificates \\
  && rm -rf /var/lib/apt/lists/*
+COPY host-ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY rust /usr/local/rust
 ENV CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RUN rustc --version && cargo --version
