@@ -137,7 +137,7 @@ compose up -d --no-build
 wait_healthy
 
 step "after the restart: the app, its copy and its history"
-api GET "$two" /api/v1/apps/demo | jq -e '.name == "demo" and .url == "http://directory-app:9001"' >/dev/null \
+api GET "$two" /api/v1/apps/demo | jq -e '.name == "demo" and (.url | rtrimstr("/")) == "http://directory-app:9001"' >/dev/null \
   || fail "the app demo is gone"
 api GET "$two" /api/v1/apps/demo/copies | jq -e --arg f "$file" 'map(select(.name == $f and .verified)) | length == 1' >/dev/null \
   || fail "the copy $file is gone"
