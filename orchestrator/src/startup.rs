@@ -151,24 +151,76 @@ impl ServeSettings {
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
         let d = WorkerSettings::default();
+        // Zero workers, zero timeouts and the like would start a service that never backs
+        // anything up: refused, with the range to use.
+        let ms = |d: Duration| d.as_millis() as u64;
         let workers = WorkerSettings {
-            concurrency: env.number("MAX_CONCURRENT_BACKUPS", d.concurrency, &mut errors).max(1),
-            heartbeat: Duration::from_millis(
-                env.number("QUEUE_HEARTBEAT_MS", d.heartbeat.as_millis() as u64, &mut errors).max(100),
+            concurrency: env.number_in(
+                "MAX_CONCURRENT_BACKUPS",
+                d.concurrency,
+                (1, 256),
+                "backups at once",
+                &mut errors,
             ),
-            missed_heartbeats: env.number("QUEUE_MISSED_HEARTBEATS", d.missed_heartbeats, &mut errors).max(1),
-            poll: Duration::from_millis(env.number("QUEUE_POLL_MS", d.poll.as_millis() as u64, &mut errors).max(10)),
-            max_attempts: env.number("MAX_ATTEMPTS", d.max_attempts, &mut errors).max(1),
-            retry_delay: Duration::from_secs(env.number("RETRY_DELAY_SECS", d.retry_delay.as_secs(), &mut errors)),
-            job_timeout: Duration::from_secs(env.number("JOB_TIMEOUT", d.job_timeout.as_secs(), &mut errors).max(1)),
+            heartbeat: Duration::from_millis(env.number_in(
+                "QUEUE_HEARTBEAT_MS",
+                ms(d.heartbeat),
+                (100, 600_000),
+                "milliseconds",
+                &mut errors,
+            )),
+            missed_heartbeats: env.number_in(
+                "QUEUE_MISSED_HEARTBEATS",
+                d.missed_heartbeats,
+                (1, 100),
+                "heartbeats",
+                &mut errors,
+            ),
+            poll: Duration::from_millis(env.number_in(
+                "QUEUE_POLL_MS",
+                ms(d.poll),
+                (10, 60_000),
+                "milliseconds",
+                &mut errors,
+            )),
+            max_attempts: env.number_in("MAX_ATTEMPTS", d.max_attempts, (1, 100), "attempts", &mut errors),
+            retry_delay: Duration::from_secs(env.number_in(
+                "RETRY_DELAY_SECS",
+                d.retry_delay.as_secs(),
+                (0, 86_400),
+                "seconds",
+                &mut errors,
+            )),
+            job_timeout: Duration::from_secs(env.number_in(
+                "JOB_TIMEOUT",
+                d.job_timeout.as_secs(),
+                (1, 30 * 86_400),
+                "seconds",
+                &mut errors,
+            )),
         };
-        let tick = Duration::from_millis(env.number("SCHEDULER_TICK_MS", 1000u64, &mut errors).max(50));
-        let grace = Duration::from_secs(env.number("SHUTDOWN_GRACE", 30u64, &mut errors));
+        let tick = Duration::from_millis(env.number_in(
+            "SCHEDULER_TICK_MS",
+            1000u64,
+            (50, 60_000),
+            "milliseconds",
+            &mut errors,
+        ));
+        let grace = Duration::from_secs(env.number_in("SHUTDOWN_GRACE", 30u64, (1, 3600), "seconds", &mut errors));
         let web = crate::config::web::WebSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
         match web {
             Some(web) if errors.is_empty() => Ok(ServeSettings { listen, workers, tick, grace, web }),
             _ => Err(errors),
         }
+    }
+}
+
+/// Everything `serve` reads: the settings every command shares and those of the service, with
+/// the problems of both reported together.
+pub fn serve_settings(env: &Env) -> Result<(Settings, ServeSettings), Vec<String>> {
+    match (Settings::from_env(env), ServeSettings::from_env(env)) {
+        (Ok(settings), Ok(serve)) => Ok((settings, serve)),
+        (settings, serve) => Err(settings.err().into_iter().chain(serve.err()).flatten().collect()),
     }
 }
 

@@ -2,12 +2,18 @@
 //! SDK's `Directory` source serves `data/demo/sample` inside this process on a loopback port,
 //! registered as the app `demo` (its URL and a fresh token are updated on every start). The UI
 //! labels it as a demo.
+//!
+//! The demo never touches the installation's own data: its database, generated key and copies
+//! live under [`DEMO_DIR`] whatever `DATABASE_URL`, `SECRET_KEY` and `STORAGE` say, so a later
+//! plain `serve` finds no trace of it (no `demo` app failing every night against a port nobody
+//! listens on).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use secrecy::SecretString;
 
+use crate::config::Env;
 use crate::registry::RegistryError;
 use crate::registry::input::AppInput;
 use crate::startup::Context;
@@ -15,9 +21,28 @@ use crate::startup::Context;
 /// The demo app's name.
 pub const DEMO_APP: &str = "demo";
 
+/// The demo's own folder (under the working folder): database, key, copies and sample.
+pub const DEMO_DIR: &str = "data/demo";
+
+/// What `serve --demo` prints at start.
+pub const WHERE: &str = "demo mode: its database, key and copies live in data/demo/ (DATABASE_URL, SECRET_KEY and STORAGE are not used); a plain `serve` never sees them; delete the folder to start the demo over";
+
 /// Where the sample folder lives.
 pub fn sample_dir() -> PathBuf {
-    PathBuf::from("data/demo/sample")
+    PathBuf::from(DEMO_DIR).join("sample")
+}
+
+/// The settings of a demo: `env` with the database, the key, the destination and the
+/// deployment pointed into [`DEMO_DIR`]. Everything else (admin password, listen address,
+/// timeouts) is the operator's.
+pub fn environment(env: &Env) -> Env {
+    let mut env = env.clone();
+    for name in ["SECRET_KEY", "DEPLOYMENT_ID", "GDRIVE_CREDENTIALS", "S3_SECRET_ACCESS_KEY", "SELF_BACKUP_FOLDER"] {
+        env = env.without(name);
+    }
+    env.with("DATABASE_URL", &format!("sqlite://{DEMO_DIR}/orchestrator.db?mode=rwc"))
+        .with("STORAGE", "fs")
+        .with("FS_ROOT", &format!("{DEMO_DIR}/backups"))
 }
 
 /// Creates the sample folder (once), starts the sample app and registers it. Returns its name.

@@ -5,6 +5,7 @@ pub mod contract;
 pub mod copies;
 pub mod cron;
 pub mod demo;
+pub mod healthcheck;
 pub mod keys;
 pub mod recover;
 pub mod remote;
@@ -12,6 +13,7 @@ pub mod restore;
 pub mod run;
 pub mod self_backup;
 pub mod serve;
+pub mod tokens;
 
 use clap::{Parser, Subcommand};
 
@@ -110,6 +112,16 @@ pub enum Command {
     /// Use the configured destination by hand: check, put, ls, rm, get.
     #[command(subcommand)]
     Remote(remote::RemoteCommand),
+    /// API tokens for /api/v1: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+    /// Exit 0 when the `serve` at LISTEN_ADDR is ready (/readyz), 1 otherwise: Docker's
+    /// HEALTHCHECK, without curl in the image.
+    Healthcheck {
+        /// How long to wait for the answer, in seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
 }
 
 impl Cli {
@@ -119,6 +131,10 @@ impl Cli {
             Command::Contract(command) => command.run().await,
             Command::Cron(command) => command.run(),
             Command::Remote(command) => command.run(env).await,
+            Command::Tokens(command) => command.run(&context(env).await?).await,
+            Command::Healthcheck { timeout } => {
+                healthcheck::healthcheck(env, std::time::Duration::from_secs(timeout.max(1))).await
+            }
             Command::Apps(command) => command.run(&context(env).await?, env).await,
             Command::Run { app, queued: false, note } => run::run(&context(env).await?, &app, note.as_deref()).await,
             Command::Run { app, queued: true, note } => run::queue(&context(env).await?, &app, note.as_deref()).await,

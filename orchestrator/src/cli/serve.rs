@@ -7,13 +7,24 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::config::{Env, Settings};
-use crate::startup::{ServeSettings, Service};
+use crate::config::Env;
+use crate::startup::Service;
 
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn serve(env: &Env, demo: bool) -> anyhow::Result<ExitCode> {
-    let serve = ServeSettings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
-    let settings = Settings::from_env(env).map_err(|errors| anyhow::anyhow!(errors.join("\n       ")))?;
+    // The demo keeps everything in a folder of its own: nothing of it reaches a later `serve`.
+    let env = if demo { crate::cli::demo::environment(env) } else { env.clone() };
+    let (settings, serve) = crate::startup::serve_settings(&env).map_err(|errors| {
+        let count = if errors.len() == 1 {
+            "a setting is invalid".to_owned()
+        } else {
+            format!("{} settings are invalid", errors.len())
+        };
+        anyhow::anyhow!("{count}:\n  {}", errors.join("\n  "))
+    })?;
+    if demo {
+        println!("{}", crate::cli::demo::WHERE);
+    }
     let listener = tokio::net::TcpListener::bind(serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;

@@ -126,15 +126,50 @@ impl Env {
         }
     }
 
-    /// A number setting, with its default.
-    pub fn number<T: std::str::FromStr>(&self, name: &str, default: T, errors: &mut Vec<String>) -> T {
+    /// A number setting, with its default. A value that is not a number is reported with the
+    /// default as an example of what to write.
+    pub fn number<T: std::str::FromStr + std::fmt::Display>(
+        &self,
+        name: &str,
+        default: T,
+        errors: &mut Vec<String>,
+    ) -> T {
         match self.get(name) {
             None => default,
             Some(v) => v.parse().unwrap_or_else(|_| {
-                errors.push(format!("{name}={v:?} is not a valid number"));
+                errors.push(format!("{name}={v:?} is not a whole number: write one such as {default} (the default)"));
                 default
             }),
         }
+    }
+
+    /// A number setting that must lie in `min..=max` (`unit` names what it counts, e.g.
+    /// "seconds"). Out of range is reported with the range and the default; the default is
+    /// returned so that the other settings can still be checked.
+    pub fn number_in<T>(&self, name: &str, default: T, (min, max): (T, T), unit: &str, errors: &mut Vec<String>) -> T
+    where
+        T: std::str::FromStr + std::fmt::Display + PartialOrd + Copy,
+    {
+        let before = errors.len();
+        let n = self.number(name, default, errors);
+        if errors.len() == before && !(min <= n && n <= max) {
+            errors.push(format!("{name}={n}: use {min} to {max} {unit} (default {default})"));
+            return default;
+        }
+        n
+    }
+
+    /// The same settings with `name` set to `value` (`serve --demo` points its own).
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// The same settings without `name` (nor its `NAME_FILE` variant).
+    pub fn without(mut self, name: &str) -> Self {
+        self.vars.remove(name);
+        self.vars.remove(&format!("{name}_FILE"));
+        self
     }
 }
 

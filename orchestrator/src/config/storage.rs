@@ -68,9 +68,7 @@ impl StorageSettings {
                         Some(n) if n >= 256 * 1024 && n.is_multiple_of(256 * 1024) && n <= 1 << 30 => {
                             config.chunk_size = n as usize
                         }
-                        _ => errors.push(format!(
-                            "GDRIVE_CHUNK_SIZE={size:?}: use a multiple of 256KiB between 256KiB and 1GiB, e.g. 8MiB"
-                        )),
+                        other => errors.push(chunk_size_error(&size, other)),
                     }
                 }
                 if let Some(size) = env.get("GDRIVE_READ_AHEAD_BUDGET") {
@@ -86,12 +84,17 @@ impl StorageSettings {
                     Some("permanent") => config.delete = DeleteMode::Permanent,
                     Some(other) => errors.push(format!("GDRIVE_DELETE={other:?}: use \"trash\" or \"permanent\"")),
                 }
-                config.max_retries = env.number("GDRIVE_MAX_RETRIES", config.max_retries, &mut errors);
-                config.retry_delay_ms = env.number("GDRIVE_RETRY_DELAY_MS", config.retry_delay_ms, &mut errors);
-                config.page_size = env.number("GDRIVE_PAGE_SIZE", config.page_size, &mut errors);
-                if !(1..=1000).contains(&config.page_size) {
-                    errors.push(format!("GDRIVE_PAGE_SIZE={}: use 1 to 1000", config.page_size));
-                }
+                config.max_retries =
+                    env.number_in("GDRIVE_MAX_RETRIES", config.max_retries, (0, 100), "retries", &mut errors);
+                config.retry_delay_ms = env.number_in(
+                    "GDRIVE_RETRY_DELAY_MS",
+                    config.retry_delay_ms,
+                    (1, 600_000),
+                    "milliseconds",
+                    &mut errors,
+                );
+                config.page_size =
+                    env.number_in("GDRIVE_PAGE_SIZE", config.page_size, (1, 1000), "files a page", &mut errors);
                 StorageSettings::Gdrive(config)
             }
             "fs" => StorageSettings::Fs { root: env.get("FS_ROOT").unwrap_or_else(|| "data/backups".into()).into() },
@@ -130,6 +133,26 @@ impl StorageSettings {
         };
         if errors.is_empty() { Ok(settings) } else { Err(errors) }
     }
+}
+
+/// Google takes a resumable upload in chunks of a multiple of 256 KiB: say so, with the
+/// nearest sizes that fit when the value was a size.
+fn chunk_size_error(text: &str, parsed: Option<u64>) -> String {
+    const GRID: u64 = 256 * 1024;
+    let mut message = format!(
+        "GDRIVE_CHUNK_SIZE={text:?}: use a multiple of 256KiB between 256KiB and 1GiB, e.g. 8MiB (the default)"
+    );
+    if let Some(n) = parsed.filter(|n| *n > 0 && *n < 1 << 30) {
+        let below = n / GRID * GRID;
+        let above = below + GRID;
+        let kib = |b: u64| format!("{}KiB", b / 1024);
+        if below >= GRID {
+            message.push_str(&format!("; the nearest are {} and {}", kib(below), kib(above)));
+        } else {
+            message.push_str(&format!("; the nearest is {}", kib(above)));
+        }
+    }
+    message
 }
 
 /// The OAuth client behind **Connect Google Drive** (the web-server flow), from the environment.
@@ -247,5 +270,29 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:#?}");
         assert!(errors[0].contains("go together") && errors[1].contains("GDRIVE_AUTH_URI"));
+    }
+
+    #[test]
+    fn chunk_sizes_off_the_256_kib_grid_name_the_nearest_that_fit() {
+        let cases = [
+            ("1000", "the nearest is 256KiB"),
+            ("300KiB", "the nearest are 256KiB and 512KiB"),
+            ("8MB", "the nearest are 7680KiB and 7936KiB"),
+            ("0", "e.g. 8MiB"),
+            ("2GiB", "between 256KiB and 1GiB"),
+            ("eight", "e.g. 8MiB"),
+        ];
+        for (text, advice) in cases {
+            let env = Env::from_pairs([("STORAGE", "gdrive"), ("GDRIVE_CHUNK_SIZE", text)]);
+            let errors = StorageSettings::from_env(&env).unwrap_err();
+            assert_eq!(errors.len(), 1, "{text}: {errors:?}");
+            assert!(errors[0].contains(advice), "{text}: {}", errors[0]);
+        }
+        for fits in ["256KiB", "512KiB", "8MiB", "1GiB"] {
+            assert!(
+                StorageSettings::from_env(&Env::from_pairs([("STORAGE", "gdrive"), ("GDRIVE_CHUNK_SIZE", fits)]))
+                    .is_ok()
+            );
+        }
     }
 }

@@ -48,10 +48,7 @@ impl WebSettings {
             errors.push(e);
             None
         });
-        let hours: u64 = env.number("SESSION_TTL_HOURS", 12, &mut errors);
-        if hours == 0 || hours > 24 * 90 {
-            errors.push(format!("SESSION_TTL_HOURS={hours}: use 1 to 2160 hours"));
-        }
+        let hours: u64 = env.number_in("SESSION_TTL_HOURS", 12, (1, 24 * 90), "hours", &mut errors);
         let cookie_secure = match env.get("COOKIE_SECURE").as_deref().unwrap_or("auto") {
             "auto" => CookieSecure::Auto,
             "always" | "true" => CookieSecure::Always,
@@ -61,7 +58,7 @@ impl WebSettings {
                 CookieSecure::Auto
             }
         };
-        let login_max_failures = env.number("LOGIN_MAX_FAILURES", 5u32, &mut errors).max(1);
+        let login_max_failures = env.number_in("LOGIN_MAX_FAILURES", 5u32, (1, 1000), "failed sign-ins", &mut errors);
         let metrics_token = env.secret("METRICS_TOKEN").unwrap_or_else(|e| {
             errors.push(e);
             None

@@ -26,4 +26,5 @@ mod sdk_examples;
 mod sdk_memory;
 mod sdk_postgres;
 mod selfbackup;
+mod settings;
 mod web;

@@ -498,7 +498,8 @@ async fn demo_mode_registers_a_sample_app_that_backs_up_on_test_now() {
     let end = follow_to_end(session.get(&format!("{}/events", location(&queued))).await, Duration::from_secs(60)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
     assert!(h.dir().join("data/demo/sample/README.txt").is_file(), "the sample folder is under data/");
-    let copies: Vec<_> = std::fs::read_dir(h.dir().join("data/backups/demo"))
+    // Whatever STORAGE and FS_ROOT say, the demo's copies stay in its own folder.
+    let copies: Vec<_> = std::fs::read_dir(h.dir().join("data/demo/backups/demo"))
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tar.gz"))
@@ -508,7 +509,11 @@ async fn demo_mode_registers_a_sample_app_that_backs_up_on_test_now() {
 
     // A second start re-registers the same app at its new address, with a new token.
     let second = h.serve_with(&["--demo"], &storage).await;
-    assert_eq!(app_count(&h).await, 1);
+    let listed = h.cli(&["apps", "list"]).await;
+    assert!(
+        !listed.assert_success().stdout_text().contains("demo"),
+        "the installation's own database never sees the demo"
+    );
     let session = sign_in(&second.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let queued = session.post("/apps/demo/run", &[]).await;
     let end = follow_to_end(session.get(&format!("{}/events", location(&queued))).await, Duration::from_secs(60)).await;
