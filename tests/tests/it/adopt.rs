@@ -53,7 +53,8 @@ async fn adopt_on_drive_marks_old_copies_keeps_them_outside_retention_and_restor
     let applied = h.cli(&["apps", "adopt", "crm", "--match", "crm-2020-??.dump", "--type", "full", "--apply"]).await;
     applied.assert_success();
     assert!(applied.stdout_text().contains("2 file(s) adopted by crm as type full"), "{}", applied.stdout_text());
-    let dep = h.double.files_in(&folder).iter().find(|f| f.name == own).unwrap().app_properties["dep"].clone();
+    let own_marks = h.double.files_in(&folder).into_iter().find(|f| f.name == own).unwrap().app_properties;
+    let (dep, uid) = (own_marks["dep"].clone(), own_marks["uid"].clone());
     for (name, bytes) in [("crm-2020-01.dump", old[0]), ("crm-2020-02.dump", old[1])] {
         let file = h.double.files_in(&folder).into_iter().find(|f| f.name == name).unwrap();
         let marks: Vec<(&str, &str)> = file.app_properties.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -64,6 +65,7 @@ async fn adopt_on_drive_marks_old_copies_keeps_them_outside_retention_and_restor
             ("dep", dep.as_str()),
             ("sha256", sha.as_str()),
             ("type", "full"),
+            ("uid", uid.as_str()),
             ("verified", "1"),
         ];
         assert_eq!(marks, expected, "{name}: Drive's own sha256, and no count mark");
