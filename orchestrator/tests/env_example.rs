@@ -23,10 +23,13 @@ fn read_by_code() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap();
+        // A call broken over lines by rustfmt reads as one: `(` then the name's quote.
+        let code = join_calls(text.split("#[cfg(test)]").next().unwrap());
+        let code = code.as_str();
         for reader in [
             "env.get(\"",
             "env.number(\"",
+            "env.number_in(\"",
             "env.secret(\"",
             "secs(\"",
             "try_from_env(\"",
@@ -66,4 +69,20 @@ fn every_setting_the_code_reads_is_in_env_example_and_nothing_else() {
     let unused: Vec<&String> = example.difference(&code).collect();
     assert!(missing.is_empty(), "read by the code but not in .env.example: {missing:?}");
     assert!(unused.is_empty(), "in .env.example but read nowhere: {unused:?}");
+}
+
+/// `code` with the whitespace between an opening parenthesis and a string removed.
+fn join_calls(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find('(') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let trimmed = rest.trim_start();
+        if trimmed.starts_with('"') {
+            rest = trimmed;
+        }
+    }
+    out.push_str(rest);
+    out
 }
