@@ -108,6 +108,18 @@ impl WebSession {
             .expect("POST")
     }
 
+    /// POST a `multipart/form-data` form exactly as given (the CSRF token is one of its parts, where
+    /// the test puts it).
+    pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, &self.cookie)
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     /// Creates an API token on the tokens page and returns it.
     pub async fn api_token(&self, name: &str) -> String {
         let response = self.post("/tokens", &[("name", name)]).await;

@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
-use e2e::harness::Harness;
+use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
 use e2e::sdk_apps::{self, Behaviour, expected_sha256};
+use e2e::web::{follow_to_end, location, sign_in};
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
 
 const SIZE: u64 = 250_000;
 const SEED: u64 = 23;
@@ -107,4 +110,115 @@ async fn an_encrypted_copy_from_a_file_restores_with_the_identity_given() {
     assert_eq!(uploaded.app_properties.get("codec").map(String::as_str), Some("zstd+age"));
     assert_eq!(uploaded.app_properties.get("sha256"), Some(&expected_sha256(SIZE, SEED)), "the plaintext's");
     assert_eq!(uploaded.app_properties.get("uploaded").map(String::as_str), Some("1"));
+}
+
+/// The restore-from-a-file page's form, with its parts in the page's order (small fields, then
+/// the file) unless `file_first`.
+fn file_form(csrf: &str, fields: &[(&str, &str)], file: Option<(&str, Vec<u8>)>, file_first: bool) -> Form {
+    let mut form = Form::new();
+    let part = file.map(|(name, bytes)| Part::bytes(bytes).file_name(name.to_owned()));
+    let mut part = part;
+    if file_first && let Some(p) = part.take() {
+        form = form.part("copy", p);
+    }
+    form = form.text("csrf", csrf.to_owned());
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    if let Some(p) = part {
+        form = form.part("copy", p);
+    }
+    form
+}
+
+#[tokio::test]
+async fn a_copy_file_chosen_in_the_browser_is_streamed_in_and_restored_and_bad_forms_store_nothing() {
+    // Larger than any form body the pages accept elsewhere: the route streams, it does not buffer.
+    const BIG: u64 = 5_000_000;
+    let h = Harness::local().await;
+    let app = sdk_apps::spawn_restorable(Behaviour::Good { size: BIG, delay: Duration::ZERO }, SEED).await;
+    h.add_app("wiki", &app.url, "wiki", &[]).await;
+    let copy = h.backup("wiki", &[]).await;
+    let folder = h.dir().join("backups/wiki");
+    let bytes = std::fs::read(folder.join(&copy)).unwrap();
+    std::fs::remove_file(folder.join(&copy)).unwrap();
+    std::fs::remove_file(folder.join(format!("{copy}.props.json"))).unwrap();
+
+    let served = h.start(&[]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    assert!(session.page("/apps/wiki").await.contains("href=\"/apps/wiki/restore-file\""), "the app page links it");
+    let page = session.page("/apps/wiki/restore-file").await;
+    let form_at = page.find("id=\"restore-file-form\"").expect("the form");
+    assert!(page[form_at..].find("name=\"password\"") < page[form_at..].find("name=\"copy\""), "the file comes last");
+    let path = "/apps/wiki/restore-file";
+    let good = [("confirm", "wiki"), ("password", ADMIN_PASSWORD)];
+    let file = || Some((copy.as_str(), bytes.clone()));
+
+    let cases: Vec<(&str, Form, StatusCode, &str)> = vec![
+        ("no CSRF token", file_form("", &good, file(), false), StatusCode::FORBIDDEN, "did not come from this site"),
+        (
+            "the file before the fields",
+            file_form(&session.csrf, &good, file(), true),
+            StatusCode::FORBIDDEN,
+            "did not come from this site",
+        ),
+        (
+            "the name mistyped",
+            file_form(&session.csrf, &[("confirm", "wik"), good[1]], file(), false),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Type the app&#39;s name exactly",
+        ),
+        (
+            "a wrong password",
+            file_form(&session.csrf, &[good[0], ("password", "guess")], file(), false),
+            StatusCode::FORBIDDEN,
+            "That password is not right",
+        ),
+        (
+            "no file",
+            file_form(&session.csrf, &good, None, false),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose the copy&#39;s file",
+        ),
+        (
+            "a type not offered",
+            file_form(&session.csrf, &[good[0], good[1], ("type", "nope")], file(), false),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "does not offer the backup type",
+        ),
+        (
+            "an empty file",
+            file_form(&session.csrf, &good, Some((copy.as_str(), Vec::new())), false),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "is empty: it is not a copy",
+        ),
+        (
+            "a bad identity",
+            file_form(&session.csrf, &[good[0], good[1], ("identity", "AGE-SECRET-KEY-1NOPE")], file(), false),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line 1 is not an age identity",
+        ),
+    ];
+    for (what, form, status, says) in cases {
+        let response = session.post_multipart(path, form).await;
+        assert_eq!(response.status(), status, "{what}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(says), "{what}: {body}");
+        assert!(h.stored_files("wiki").is_empty(), "{what}: nothing stored: {:?}", h.stored_files("wiki"));
+    }
+    assert!(app.restored().is_empty(), "nothing was sent to the app");
+
+    let started = session.post_multipart(path, file_form(&session.csrf, &good, file(), false)).await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER, "{}", started.text().await.unwrap_or_default());
+    let restore_path = location(&started);
+    assert!(restore_path.starts_with("/restores/"), "{restore_path}");
+    let end = follow_to_end(session.get(&format!("{restore_path}/events")).await, Duration::from_secs(90)).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert_eq!(app.restored(), vec![expected_sha256(BIG, SEED)], "the app took the file's content in");
+    let stored = h.stored_files("wiki");
+    let uploaded = stored.iter().find(|n| n.starts_with("wiki_uploaded_")).expect("the uploaded copy is kept");
+    assert_eq!(std::fs::read(folder.join(uploaded)).unwrap(), bytes, "stored byte for byte");
+    let audit = session.page("/audit").await;
+    assert!(audit.contains("<code>copy.upload</code>"), "the upload is in the audit log");
+    served.stop().await;
 }

@@ -12,6 +12,7 @@ pub mod form;
 pub mod login;
 pub mod notifications;
 pub mod queue;
+pub mod restore_file;
 pub mod restores;
 pub mod runs;
 pub mod settings;
@@ -48,6 +49,13 @@ pub fn routes() -> Router<Web> {
         .route("/apps/{name}/copies/{copy}/unpin", post(copies::unpin))
         .route("/apps/{name}/copies/{copy}/delete", get(copies::confirm_delete).post(copies::delete))
         .route("/apps/{name}/copies/{copy}/restore", get(restores::confirm).post(restores::start))
+        .route(
+            "/apps/{name}/restore-file",
+            get(restore_file::form)
+                .post(restore_file::start)
+                // The file streams into the destination: no size is held here to limit.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/restores/{id}", get(restores::show))
         .route("/restores/{id}/events", get(events::restore_events))
         .route("/runs", get(runs::list))

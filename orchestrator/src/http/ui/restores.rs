@@ -116,7 +116,7 @@ pub async fn start(
 ) -> Result<Response, PageError> {
     let target = target_of(&web, &app, form.into.as_deref()).await?;
     if form.confirm.trim() != target.name {
-        let error = Some(page.t.get("delete.type_name").to_owned());
+        let error = Some(page.t.get("confirm.type_name").to_owned());
         let view = confirm_page(&web, page, &app, &target, &copy, error).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response());
     }

@@ -1,0 +1,153 @@
+//! Restore from a file chosen in the browser (a copy that only exists on someone's laptop): the
+//! same typed confirmation and password as any restore, then the file is streamed from the request
+//! into the app's folder ([`crate::backup::upload`]: no temporary file, no size held in memory)
+//! and restored like any copy. The body limit is lifted for this route alone.
+//!
+//! The form's fields are read in the order the page sends them: every small field first, the file
+//! last. Nothing is stored before the CSRF token, the typed name, the password and the identity
+//! have been checked; a form that sends the file before them is refused unread.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::multipart::Field;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use futures::StreamExt;
+use secrecy::SecretString;
+
+use crate::backup::restore::RestoreRequest;
+use crate::backup::upload::{self, Incoming};
+use crate::codec::keys::Identities;
+use crate::http::error::PageError;
+use crate::http::extract::PageApp;
+use crate::http::format;
+use crate::http::state::Web;
+use crate::http::ui::copies::recheck_password;
+use crate::http::ui::{Page, render};
+use crate::registry::App;
+
+/// The most one small field (an identity file included) may hold.
+const FIELD_LIMIT: usize = 64 << 10;
+/// The name of the file field, last in the form.
+const FILE_FIELD: &str = "copy";
+
+#[derive(Template)]
+#[template(path = "restore_file.html")]
+struct FilePage {
+    page: Page,
+    app: String,
+    href: String,
+    /// The type the app is configured with, as the field's placeholder.
+    configured_type: String,
+    error: Option<String>,
+}
+
+fn file_page(page: Page, app: &App, error: Option<String>) -> FilePage {
+    FilePage {
+        page,
+        app: app.name.clone(),
+        href: format::url_encode(&app.name),
+        configured_type: app.backup_type.clone().unwrap_or_default(),
+        error,
+    }
+}
+
+/// GET /apps/{name}/restore-file.
+pub async fn form(page: Page, PageApp(app): PageApp) -> Result<Html<String>, PageError> {
+    render(&file_page(page, &app, None))
+}
+
+/// The page again with what went wrong.
+fn refuse(status: StatusCode, page: Page, app: &App, error: String) -> Result<Response, PageError> {
+    Ok((status, render(&file_page(page, app, Some(error)))?).into_response())
+}
+
+/// A small field's text, refused past [`FIELD_LIMIT`].
+async fn text(mut field: Field<'_>) -> Result<String, String> {
+    let name = field.name().unwrap_or_default().to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| e.body_text())? {
+        if bytes.len() + chunk.len() > FIELD_LIMIT {
+            return Err(format!("the field {name:?} holds more than {} KiB", FIELD_LIMIT / 1024));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| format!("the field {name:?} is not text"))
+}
+
+/// POST /apps/{name}/restore-file (multipart: the small fields, then the file as `copy`).
+pub async fn start(
+    State(web): State<Web>,
+    page: Page,
+    PageApp(app): PageApp,
+    mut multipart: Multipart,
+) -> Result<Response, PageError> {
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let file = loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break None,
+            Err(e) => return Err(PageError::BadRequest(format!("the form could not be read: {}", e.body_text()))),
+        };
+        if field.name() == Some(FILE_FIELD) {
+            break Some(field);
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let value = text(field).await.map_err(|e| PageError::BadRequest(format!("the form could not be read: {e}")))?;
+        fields.insert(name, value);
+    };
+    // Nothing of the file is read before these pass.
+    page.check_csrf(fields.get("csrf").map(String::as_str))?;
+    let Some(file) = file else {
+        let error = page.t.get("restore_file.no_file").to_owned();
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, error);
+    };
+    if fields.get("confirm").map(|c| c.trim()) != Some(app.name.as_str()) {
+        let error = page.t.get("confirm.type_name").to_owned();
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, error);
+    }
+    let password = SecretString::from(fields.remove("password").unwrap_or_default());
+    if let Err(error) = recheck_password(&web, &page, password).await {
+        return refuse(StatusCode::FORBIDDEN, page, &app, error);
+    }
+    let given = |key: &str| fields.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+    let identity = match given("identity").or_else(|| given("identity_file")) {
+        None => None,
+        Some(text) => match Identities::parse(&SecretString::from(text)) {
+            Ok(identity) => Some(Arc::new(identity)),
+            Err(e) => {
+                let error = format!("{}: {e}", page.t.get("restore.identity"));
+                return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, error);
+            }
+        },
+    };
+    let incoming = Incoming {
+        name: file.file_name().unwrap_or_default().to_owned(),
+        backup_type: given("type"),
+        actor: page.user.clone(),
+    };
+    let body = file.map(|piece| piece.map_err(|e| std::io::Error::other(e.body_text())));
+    let stored = match upload::upload(&web.ctx.runner, &app, &incoming, identity.clone(), Box::pin(body)).await {
+        Ok(stored) => stored,
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, e.to_string()),
+    };
+    let req = RestoreRequest {
+        copy: stored.id.clone(),
+        safety_backup: given("safety_backup").is_some(),
+        actor: page.user.clone(),
+    };
+    let started = match identity {
+        Some(identity) => crate::jobs::restore::start_here(&web.ctx.runner, &app, &app, &req, identity).await,
+        None => crate::jobs::restore::queue(&web.ctx.runner, &app, &app, &req).await,
+    };
+    match started {
+        Ok(row) => Ok(Redirect::to(&format!("/restores/{}", row.id)).into_response()),
+        Err(refusal) => {
+            let error = page.t.fill("restore_file.kept", &[("copy", &stored.name), ("error", &refusal.to_string())]);
+            refuse(StatusCode::CONFLICT, page, &app, error)
+        }
+    }
+}
