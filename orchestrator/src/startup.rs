@@ -299,6 +299,7 @@ impl Service {
         let web = Arc::new(crate::http::state::WebState {
             throttle: crate::http::auth::throttle::Throttle::new(serve.web.login_max_failures),
             settings: serve.web.clone(),
+            self_backup: settings.self_backup.clone(),
             admin,
             demo_app,
             ctx: ctx.clone(),

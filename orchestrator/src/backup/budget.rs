@@ -173,14 +173,15 @@ async fn counted(db: &DatabaseConnection, account: &str, window: Duration, now: 
 #[derive(Debug)]
 pub struct Counter {
     account: String,
-    run_id: i64,
+    run_id: Option<i64>,
     row: Option<i64>,
     counted: u64,
 }
 
 impl Counter {
-    /// Counts an upload of run `run_id` against `account`.
-    pub fn new(account: String, run_id: i64) -> Counter {
+    /// Counts an upload of run `run_id` (`None`: the orchestrator's own self-backup) against
+    /// `account`.
+    pub fn new(account: String, run_id: Option<i64>) -> Counter {
         Counter { account, run_id, row: None, counted: 0 }
     }
 
@@ -212,7 +213,7 @@ impl Counter {
                     .await?;
                 let row = drive_upload::ActiveModel {
                     account: Set(self.account.clone()),
-                    run_id: Set(Some(self.run_id)),
+                    run_id: Set(self.run_id),
                     bytes: Set(bytes as i64),
                     counted_at: Set(now),
                     ..Default::default()

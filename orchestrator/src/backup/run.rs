@@ -278,7 +278,7 @@ impl Runner {
             }
         };
         self.notifier.run_started(app, run_id).await;
-        let counter = self.destination.drive_account().map(|account| budget::Counter::new(account, run_id));
+        let counter = self.destination.drive_account().map(|account| budget::Counter::new(account, Some(run_id)));
         let mut tracker = Tracker {
             db: &self.db,
             run_id,

@@ -9,7 +9,7 @@ use crate::startup::Context;
 
 /// Makes one self-backup and prints what was stored.
 pub async fn self_backup(ctx: &Context, settings: &SelfBackupSettings) -> anyhow::Result<ExitCode> {
-    let taken = match crate::selfbackup::take::take(ctx, settings).await {
+    let taken = match crate::selfbackup::take::take_recorded(ctx, settings, "cli").await.0 {
         Ok(taken) => taken,
         Err(e) => {
             eprintln!("error: the self-backup failed: {e}");

@@ -17,6 +17,8 @@ pub struct WebState {
     pub ctx: Context,
     /// Web settings.
     pub settings: WebSettings,
+    /// When and where the orchestrator backs itself up (its page and its button).
+    pub self_backup: crate::config::self_backup::SelfBackupSettings,
     /// Who may sign in.
     pub admin: Admin,
     /// Sign-in throttling.

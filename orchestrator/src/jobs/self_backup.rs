@@ -37,19 +37,47 @@ pub async fn run(ctx: Context, settings: SelfBackupSettings, schedule: CronSched
             }
         }
         tokio::select! {
-            taken = crate::selfbackup::take::take(&ctx, &settings) => match taken {
-                Ok(taken) => tracing::info!(
-                    file = %taken.file.name,
-                    bytes = taken.written.bytes,
-                    rows = taken.written.rows,
-                    pruned = taken.pruned.len(),
-                    warning = taken.prune_error.as_deref().unwrap_or(""),
-                    "self-backup stored and verified"
-                ),
-                Err(e) => tracing::error!(error = %e, "the self-backup failed; no older one was deleted"),
-            },
+            _ = take_scheduled(&ctx, &settings) => {}
             // Dropping the upload before its last chunk leaves no file.
             _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// How often a failing streak of scheduled self-backups is told again.
+const REMIND_MS: i64 = 24 * 3600 * 1000;
+
+/// One scheduled self-backup: taken, its outcome kept for the pages, and a failure told to every
+/// channel that hears failures — once when the streak begins and once a day while it lasts (an
+/// orchestrator that cannot back itself up must not stay silent: the day its database is lost,
+/// the newest self-backup is what `recover` has). The first success after a told failure is told
+/// as a recovery.
+pub async fn take_scheduled(ctx: &Context, settings: &SelfBackupSettings) {
+    let (taken, mut outcome, before) = crate::selfbackup::take::take_recorded(ctx, settings, "schedule").await;
+    match taken {
+        Ok(taken) => {
+            tracing::info!(
+                file = %taken.file.name,
+                bytes = taken.written.bytes,
+                rows = taken.written.rows,
+                pruned = taken.pruned.len(),
+                warning = taken.prune_error.as_deref().unwrap_or(""),
+                "self-backup stored and verified"
+            );
+            if before.is_some_and(|b| !b.ok && b.alerted_ms.is_some()) {
+                ctx.notifier.self_backup_recovered(&taken.file.name).await;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the self-backup failed; no older one was deleted");
+            let now = crate::db::now_ms();
+            if outcome.alerted_ms.is_none_or(|at| now - at >= REMIND_MS) {
+                ctx.notifier.self_backup_failed(&e.to_string()).await;
+                outcome.alerted_ms = Some(now);
+                if let Err(e) = crate::selfbackup::last::record(&ctx.db, &outcome).await {
+                    tracing::warn!(error = %e, "could not record that the self-backup's failure was told");
+                }
+            }
         }
     }
 }

@@ -107,6 +107,38 @@ impl Notifier {
         );
         notice.reason = Some(reason.to_owned());
         notice.link = self.link("/settings/drive");
+        self.tell_every_failure_channel(&notice).await;
+    }
+
+    /// A scheduled self-backup failed: every failure channel hears it (no app is concerned; the
+    /// next self-backup is a schedule's gap away).
+    pub async fn self_backup_failed(&self, reason: &str) {
+        let mut notice = Notice::new(
+            Event::Failure,
+            "The orchestrator's own backup failed: without a recent self-backup, recovering from the loss of its database is harder".to_owned(),
+        );
+        notice.reason = Some(reason.to_owned());
+        notice.link = self.link("/settings/self-backup");
+        self.tell_every_failure_channel(&notice).await;
+    }
+
+    /// A self-backup succeeded after a failure that was told: every recovery channel hears it.
+    pub async fn self_backup_recovered(&self, file: &str) {
+        let mut notice = Notice::new(
+            Event::Recovery,
+            format!("The orchestrator's own backup works again: {file} stored and verified"),
+        );
+        notice.link = self.link("/settings/self-backup");
+        self.tell_every_channel(&notice, |c| c.on_recovery).await;
+    }
+
+    /// Tells `notice` to every enabled channel that hears failures, whatever its app.
+    async fn tell_every_failure_channel(&self, notice: &Notice) {
+        self.tell_every_channel(notice, |c| c.on_failure).await;
+    }
+
+    /// Tells `notice` to every enabled channel (but pings) that `wants` it, whatever its app.
+    async fn tell_every_channel(&self, notice: &Notice, wants: impl Fn(&Channel) -> bool) {
         let channels = match channel::list(&self.db).await {
             Ok(c) => c,
             Err(e) => {
@@ -114,8 +146,8 @@ impl Notifier {
                 return;
             }
         };
-        for c in channels.iter().filter(|c| c.enabled && c.kind != Kind::Ping && c.on_failure) {
-            if let Err(e) = self.enqueue(c, &notice).await {
+        for c in channels.iter().filter(|c| c.enabled && c.kind != Kind::Ping && wants(c)) {
+            if let Err(e) = self.enqueue(c, notice).await {
                 tracing::error!(channel = c.id, error = %e, "could not queue a notification");
             }
         }

@@ -12,6 +12,7 @@
 
 pub mod dump;
 pub mod guard;
+pub mod last;
 pub mod load;
 pub mod recover;
 pub mod seal;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::backup::inventory::DEPLOYMENT_MARK;
 use crate::config::self_backup::SelfBackupSettings;
 use crate::selfbackup::dump::{self, Written};
+use crate::selfbackup::last;
 use crate::selfbackup::{Header, KIND, KIND_MARK, SelfBackupError};
 use crate::startup::Context;
 use crate::storage::destination::{Destination, StoredFile};
@@ -41,7 +42,7 @@ pub async fn take(ctx: &Context, settings: &SelfBackupSettings) -> Result<Taken,
         (KIND_MARK.to_owned(), KIND.to_owned()),
         (DEPLOYMENT_MARK.to_owned(), ctx.deployment_id.clone()),
     ]);
-    let (mut writer, _) = destination
+    let (mut writer, meter) = destination
         .metered_writer(folder, &name, "application/octet-stream", &marks)
         .await
         .map_err(|e| SelfBackupError::destination(format_args!("could not start the upload into {folder}"), e))?;
@@ -50,10 +51,15 @@ pub async fn take(ctx: &Context, settings: &SelfBackupSettings) -> Result<Taken,
         Err(e) => {
             // Without its last chunk no file appears; abort also ends the upload session.
             let _ = writer.abort().await;
+            count_upload(ctx, meter.as_ref()).await;
             return Err(e);
         }
     };
-    let meta = writer.close().await.map_err(SelfBackupError::upload)?;
+    let closed = writer.close().await;
+    // What Drive took counts against the account's daily budget like any run's upload (the
+    // budget is shared, so the apps' runs see it), whether the upload finished or not.
+    count_upload(ctx, meter.as_ref()).await;
+    let meta = closed.map_err(SelfBackupError::upload)?;
     let stored = destination.stored(&name, &meta);
     if let Err(mismatch) = ctx.runner.verify(folder, &stored, written.bytes, &written.sha256).await {
         if let Err(e) = destination.remove(folder, &stored).await {
@@ -78,6 +84,55 @@ pub async fn take(ctx: &Context, settings: &SelfBackupSettings) -> Result<Taken,
         }
     };
     Ok(Taken { file, written, pruned, prune_error })
+}
+
+/// Records what Drive acknowledged of a self-backup's upload in the account's daily budget (no
+/// run owns it). A self-backup never waits for the budget: it is small, and the upload that
+/// crosses the limit is let finish, as a run's is.
+async fn count_upload(ctx: &Context, meter: Option<&crate::storage::gdrive::UploadMeter>) {
+    let (Some(meter), Some(account)) = (meter, ctx.runner.destination.drive_account()) else { return };
+    let mut counter = crate::backup::budget::Counter::new(account, None);
+    if let Err(e) = counter.record(&ctx.db, meter.sent()).await {
+        tracing::warn!(error = %e, "could not count the self-backup's upload against Drive's budget");
+    }
+}
+
+/// Makes one self-backup as [`take`] does and keeps its outcome ([`last`]) for the pages.
+/// Returns the outcome kept with the one before it.
+pub async fn take_recorded(
+    ctx: &Context,
+    settings: &SelfBackupSettings,
+    trigger: &str,
+) -> (Result<Taken, SelfBackupError>, last::Last, Option<last::Last>) {
+    let before = last::read(&ctx.db).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the previous self-backup's outcome");
+        None
+    });
+    let taken = take(ctx, settings).await;
+    let mut outcome = last::Last {
+        at_ms: crate::db::now_ms(),
+        trigger: trigger.to_owned(),
+        ok: taken.is_ok(),
+        file: None,
+        bytes: None,
+        error: None,
+        alerted_ms: None,
+    };
+    match &taken {
+        Ok(t) => {
+            outcome.file = Some(t.file.name.clone());
+            outcome.bytes = Some(t.written.bytes);
+            outcome.error = t.prune_error.clone();
+        }
+        Err(e) => {
+            outcome.error = Some(e.to_string());
+            outcome.alerted_ms = before.as_ref().filter(|b| !b.ok).and_then(|b| b.alerted_ms);
+        }
+    }
+    if let Err(e) = last::record(&ctx.db, &outcome).await {
+        tracing::warn!(error = %e, "could not record the self-backup's outcome");
+    }
+    (taken, outcome, before)
 }
 
 /// Deletes this deployment's verified self-backups beyond the newest `keep` (at least one is

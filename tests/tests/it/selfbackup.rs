@@ -5,10 +5,13 @@
 use std::time::Duration;
 
 use e2e::apps::TOKEN;
-use e2e::harness::Harness;
+use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
 use e2e::postgres::TestPostgres;
+use e2e::receivers::Recorder;
 use e2e::sdk_apps::{self, Behaviour, expected_sha256};
-use orchestrator::db::entities::{app, setting};
+use e2e::web::{element_text, location, sign_in};
+use orchestrator::db::entities::{app, drive_upload, setting};
+use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 const SIZE: u64 = 150_000;
@@ -81,6 +84,12 @@ async fn a_lost_database_comes_back(mut h: Harness, site: Site, lose: impl FnOnc
     let stored = site.stored(&h, &name, &id);
     use sha2::{Digest, Sha256};
     assert_eq!(Some(hex::encode(Sha256::digest(&stored))), taken.field("sha256"), "verified what is stored");
+    if let Site::Drive(_) = site {
+        // Drive's daily upload budget is the account's: the self-backup's bytes count, with no run.
+        let counted: Vec<drive_upload::Model> = drive_upload::Entity::find().all(&h.db().await).await.unwrap();
+        let own: Vec<i64> = counted.iter().filter(|u| u.run_id.is_none()).map(|u| u.bytes).collect();
+        assert_eq!(own, vec![stored.len() as i64], "the self-backup counts against the budget: {counted:?}");
+    }
     for clear in [TOKEN, sealed_token.as_str(), app.url.as_str(), "token_encrypted"] {
         assert!(
             !stored.windows(clear.len()).any(|w| w == clear.as_bytes()),
@@ -251,4 +260,66 @@ async fn serve_makes_verified_self_backups_on_its_schedule() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     service.stop().await;
+}
+
+/// The markup of the paragraph with `id`.
+fn up_to_end_of(page: &str, id: &str) -> Option<String> {
+    let at = page.find(&format!("id=\"{id}\""))?;
+    let rest = &page[at..];
+    Some(rest[..rest.find("</p>")?].to_owned())
+}
+
+#[tokio::test]
+async fn the_self_backup_page_shows_the_id_makes_one_now_and_a_failing_schedule_is_told_once() {
+    let h = Harness::local().await;
+    let hooks = Recorder::start(0).await;
+    let folder = h.dir().join("backups").join("orchestrator");
+    // A file where the folder should be: every self-backup fails until it is moved away.
+    std::fs::create_dir_all(folder.parent().unwrap()).unwrap();
+    std::fs::write(&folder, b"in the way").unwrap();
+    let served = h.start(&[("SELF_BACKUP_SCHEDULE", "* * * * * *")]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let hook_url = format!("{}/hook", hooks.url);
+    let added = session
+        .post(
+            "/notifications",
+            &[
+                ("kind", "webhook"),
+                ("name", "on-call"),
+                ("url", &hook_url),
+                ("signing_secret", "a-signing-secret-of-some-length"),
+                ("on_failure", "on"),
+                ("on_recovery", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+
+    // Failing every second: the page says so in red, the channel hears it once.
+    let failed = hooks.wait_for(Duration::from_secs(30), |seen| !seen.is_empty()).await;
+    assert_eq!(failed[0].json()["event"], "failure", "{:?}", failed[0].json());
+    assert!(failed[0].json()["summary"].as_str().unwrap().contains("own backup failed"), "{:?}", failed[0].json());
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let page = session.page("/settings/self-backup").await;
+    let deployment = served.context().deployment_id.clone();
+    assert_eq!(element_text(&page, "deployment-id"), Some(deployment));
+    let shown = up_to_end_of(&page, "self-backup-last-failed").unwrap_or_else(|| panic!("{page}"));
+    assert!(shown.contains("failed") && shown.contains("schedule: "), "the scheduled attempt, in red: {shown}");
+    assert_eq!(hooks.received().len(), 1, "a failing streak is told once, not at every attempt");
+
+    // Moved away: the next attempt (scheduled or the button) succeeds and recovery is told.
+    std::fs::remove_file(&folder).unwrap();
+    let recovered = hooks.wait_for(Duration::from_secs(30), |seen| seen.len() >= 2).await;
+    assert_eq!(recovered[1].json()["event"], "recovery", "{:?}", recovered[1].json());
+    let now = session.post("/settings/self-backup/run", &[]).await;
+    assert_eq!(now.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&now), "/settings/self-backup");
+    let page = session.page("/settings/self-backup").await;
+    let ok = up_to_end_of(&page, "self-backup-last-ok").unwrap_or_else(|| panic!("{page}"));
+    assert!(ok.contains("stored and verified") && ok.contains(ADMIN_USER), "the button's attempt: {ok}");
+    assert!(page.contains("id=\"self-backup-files\"") && page.contains(".selfbackup</code>"), "{page}");
+    assert!(!page.contains("not verified"), "every self-backup listed is verified");
+    let audit = session.page("/audit").await;
+    assert!(audit.contains("<code>self_backup.run</code>"), "the button is in the audit log");
+    served.stop().await;
 }

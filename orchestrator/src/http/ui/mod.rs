@@ -15,6 +15,7 @@ pub mod queue;
 pub mod restore_file;
 pub mod restores;
 pub mod runs;
+pub mod self_backup;
 pub mod settings;
 pub mod tokens;
 
@@ -70,6 +71,8 @@ pub fn routes() -> Router<Web> {
         .route("/audit", get(audit::page))
         .route("/settings/drive", get(settings::drive))
         .route("/settings/encryption", get(encryption::page))
+        .route("/settings/self-backup", get(self_backup::page))
+        .route("/settings/self-backup/run", post(self_backup::run))
         .route("/settings/drive/check", post(settings::check))
         .route("/settings/drive/connect", post(settings::connect))
         .route("/settings/drive/disconnect", post(settings::disconnect))
