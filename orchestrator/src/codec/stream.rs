@@ -23,8 +23,9 @@ use super::keys::Identities;
 const PIECE: usize = 256 << 10;
 /// Pieces waiting between two steps.
 const DEPTH: usize = 2;
-/// zstd's level: its default, fast enough to keep up with an upload on one core.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd's level: its fastest regular level. At 3 (zstd's default) compression was the slowest step
+/// of the stream on a 2-core machine for the same ratio on SQL dumps (BENCHMARKS.md).
+const ZSTD_LEVEL: i32 = 1;
 
 /// What flows between two steps.
 #[derive(Debug)]
