@@ -30,6 +30,17 @@ async fn serve_names_every_invalid_setting_at_once_with_what_to_write_instead() 
         assert!(line.contains(advice), "{setting} says what to write ({advice}): {line}");
     }
     assert!(run.stderr.contains("5 settings are invalid"), "{}", run.stderr);
+
+    // The log settings are read before anything else, and reported with the rest.
+    let logs = [("LOG", "info,=nonsense[["), ("LOG_FORMAT", "xml"), ("RETRY_DELAY_SECS", "-5")];
+    for command in [&["serve"][..], &["apps", "list"][..]] {
+        let run = h.cli_with(command, &logs).await;
+        assert_eq!(run.status.code(), Some(2), "{command:?}: {}", run.stderr);
+        for named in ["LOG=\"info,=nonsense[[\"", "LOG_FORMAT=\"xml\": use json", "RETRY_DELAY_SECS=\"-5\""] {
+            assert!(run.stderr.contains(named), "{command:?} names {named}: {}", run.stderr);
+        }
+        assert!(run.stderr.contains("3 settings are invalid"), "{}", run.stderr);
+    }
 }
 
 #[tokio::test]
