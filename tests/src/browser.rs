@@ -10,7 +10,7 @@
 //!
 //! ```no_run
 //! # async fn example(base: &str) {
-//! let browser = e2e::browser::Browser::start("signing_in_shows_the_apps").await;
+//! let Some(browser) = e2e::browser::Browser::start("signing_in_shows_the_apps").await else { return };
 //! browser.goto(&format!("{base}/login")).await;
 //! browser.fill("input[name=user]", "admin").await;
 //! browser.click("button[type=submit]").await;
@@ -32,6 +32,24 @@ use tokio::process::{Child, Command};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// True when Debian's Chromium and ChromeDriver are installed. Otherwise a test run outside CI
+/// says that `test` skips and how to install them; under `CI=true` (where `.ci/run` installs
+/// them) a missing browser is a failure, never a skip.
+pub fn installed(test: &str) -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let what = missing.join(" and ");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} missing: in CI a browser test never skips (apt-get install chromium chromium-driver)"
+    );
+    eprintln!("SKIPPED {test}: {what} not installed (apt-get install chromium chromium-driver)");
+    false
+}
+
 /// The key under which WebDriver returns an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const POLL: Duration = Duration::from_millis(100);
@@ -114,19 +132,24 @@ impl Failure {
 
 impl Browser {
     /// A desktop-sized browser for test `test_name`, which names its screenshot folder (so it
-    /// must differ between browsers alive at the same time).
-    pub async fn start(test_name: &str) -> Browser {
+    /// must differ between browsers alive at the same time). `None` when Chromium or its driver
+    /// is not installed, after saying the test skips (see [`installed`]).
+    pub async fn start(test_name: &str) -> Option<Browser> {
         Browser::start_with(test_name, Window::DESKTOP).await
     }
 
-    /// A phone-sized browser for test `test_name`.
-    pub async fn phone(test_name: &str) -> Browser {
+    /// A phone-sized browser for test `test_name`; `None` as for [`Browser::start`].
+    pub async fn phone(test_name: &str) -> Option<Browser> {
         Browser::start_with(test_name, Window::PHONE).await
     }
 
-    /// A browser with this window for test `test_name`. Screenshots of an earlier run of the
-    /// same test are removed, so the folder only ever shows the latest run.
-    pub async fn start_with(test_name: &str, window: Window) -> Browser {
+    /// A browser with this window for test `test_name`; `None` as for [`Browser::start`].
+    /// Screenshots of an earlier run of the same test are removed, so the folder only ever shows
+    /// the latest run.
+    pub async fn start_with(test_name: &str, window: Window) -> Option<Browser> {
+        if !installed(test_name) {
+            return None;
+        }
         let shots = screenshot_root().join(file_name(test_name));
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).unwrap_or_else(|e| panic!("creating {}: {e}", shots.display()));
@@ -146,7 +169,7 @@ impl Browser {
         let size = json!({ "width": window.width, "height": window.height });
         let result = browser.post("/window/rect", size).await;
         browser.check(&format!("resizing the window to {window:?}"), result).await;
-        browser
+        Some(browser)
     }
 
     /// How long [`wait_for`](Self::wait_for) and friends poll before failing (60 s unless set).

@@ -85,7 +85,11 @@ async fn an_operator_registers_an_app_tests_it_live_downloads_pauses_and_deletes
     let expected = expected_sha256(size, 21);
     let folder = h.folder("billing");
     let served = h.serve(&[]).await;
-    let browser = Browser::start("an_operator_registers_an_app_tests_it_live_downloads_pauses_and_deletes_it").await;
+    let Some(browser) =
+        Browser::start("an_operator_registers_an_app_tests_it_live_downloads_pauses_and_deletes_it").await
+    else {
+        return;
+    };
 
     sign_in(&browser, &served.url).await;
     browser.screenshot("dashboard").await;
@@ -254,7 +258,7 @@ async fn the_dashboard_and_the_app_form_fit_a_phone() {
     // One app, so the dashboard shows a card and the app page has something to lay out.
     h.add_app("billing", &app.url, &folder, &[]).await;
     let served = h.serve(&[]).await;
-    let browser = Browser::phone("the_dashboard_and_the_app_form_fit_a_phone").await;
+    let Some(browser) = Browser::phone("the_dashboard_and_the_app_form_fit_a_phone").await else { return };
 
     browser.goto(&format!("{}/login", served.url)).await;
     assert_fits_and_is_labelled(&browser, "the sign-in page").await;
@@ -299,7 +303,7 @@ async fn the_dashboard_and_the_app_form_fit_a_phone() {
 async fn the_page_switches_to_spanish() {
     let h = Harness::sqlite().await;
     let served = h.serve(&[]).await;
-    let browser = Browser::start("the_page_switches_to_spanish").await;
+    let Some(browser) = Browser::start("the_page_switches_to_spanish").await else { return };
 
     sign_in(&browser, &served.url).await;
     assert_eq!(browser.attribute("html", "lang").await.as_deref(), Some("en"), "the browser asks for English");

@@ -283,8 +283,11 @@ async fn in_the_browser_the_encryption_page_and_a_restore_with_an_identity_file(
     let copy = h.backup("wiki", &[]).await;
     let key = h.dir().join("key.txt");
     let served = h.serve(&[]).await;
-    let browser =
-        e2e::browser::Browser::start("in_the_browser_the_encryption_page_and_a_restore_with_an_identity_file").await;
+    let Some(browser) =
+        e2e::browser::Browser::start("in_the_browser_the_encryption_page_and_a_restore_with_an_identity_file").await
+    else {
+        return;
+    };
     browser.goto(&format!("{}/login", served.url)).await;
     browser.fill("#user", e2e::harness::ADMIN_USER).await;
     browser.fill("#password", e2e::harness::ADMIN_PASSWORD).await;

