@@ -101,40 +101,31 @@ impl Notifier {
     /// Google refused the connected Drive account: every failure channel hears it once, with the
     /// way out (runs wait meanwhile, so no app fails for it).
     pub async fn drive_disconnected(&self, reason: &str) {
-        let mut notice = Notice::new(
-            Event::Failure,
-            "Google Drive is disconnected: backups wait until it is reconnected on the Destination page".to_owned(),
-        );
-        notice.reason = Some(reason.to_owned());
-        notice.link = self.link("/settings/drive");
-        self.tell_every_failure_channel(&notice).await;
+        let summary = "Google Drive is disconnected: backups wait until it is reconnected on the Destination page";
+        self.tell_everywhere(Event::Failure, summary.to_owned(), Some(reason), "/settings/drive").await;
     }
 
     /// A scheduled self-backup failed: every failure channel hears it (no app is concerned; the
     /// next self-backup is a schedule's gap away).
     pub async fn self_backup_failed(&self, reason: &str) {
-        let mut notice = Notice::new(
-            Event::Failure,
-            "The orchestrator's own backup failed: without a recent self-backup, recovering from the loss of its database is harder".to_owned(),
-        );
-        notice.reason = Some(reason.to_owned());
-        notice.link = self.link("/settings/self-backup");
-        self.tell_every_failure_channel(&notice).await;
+        let summary = "The orchestrator's own backup failed: without a recent self-backup, recovering from the loss of its database is harder";
+        self.tell_everywhere(Event::Failure, summary.to_owned(), Some(reason), "/settings/self-backup").await;
     }
 
     /// A self-backup succeeded after a failure that was told: every recovery channel hears it.
     pub async fn self_backup_recovered(&self, file: &str) {
-        let mut notice = Notice::new(
-            Event::Recovery,
-            format!("The orchestrator's own backup works again: {file} stored and verified"),
-        );
-        notice.link = self.link("/settings/self-backup");
-        self.tell_every_channel(&notice, |c| c.on_recovery).await;
+        let summary = format!("The orchestrator's own backup works again: {file} stored and verified");
+        self.tell_everywhere(Event::Recovery, summary, None, "/settings/self-backup").await;
     }
 
-    /// Tells `notice` to every enabled channel that hears failures, whatever its app.
-    async fn tell_every_failure_channel(&self, notice: &Notice) {
-        self.tell_every_channel(notice, |c| c.on_failure).await;
+    /// Tells a notice about no app in particular to every enabled channel (but pings) that hears
+    /// `event` (failure or recovery), whatever its app; it links to the page at `path`.
+    async fn tell_everywhere(&self, event: Event, summary: String, reason: Option<&str>, path: &str) {
+        let mut notice = Notice::new(event, summary);
+        notice.reason = reason.map(str::to_owned);
+        notice.link = self.link(path);
+        let recovery = event == Event::Recovery;
+        self.tell_every_channel(&notice, |c| if recovery { c.on_recovery } else { c.on_failure }).await;
     }
 
     /// Tells `notice` to every enabled channel (but pings) that `wants` it, whatever its app.
