@@ -174,6 +174,19 @@ async fn a_copy_file_chosen_in_the_browser_is_streamed_in_and_restored_and_bad_f
             StatusCode::FORBIDDEN,
             "That password is not right",
         ),
+        // Refused before the file is read: the rest of it is read and dropped, so a client still
+        // sending gets the page, not a reset connection.
+        (
+            "a wrong password with a large file",
+            file_form(
+                &session.csrf,
+                &[good[0], ("password", "guess")],
+                Some((copy.as_str(), vec![7u8; 64 << 20])),
+                false,
+            ),
+            StatusCode::FORBIDDEN,
+            "That password is not right",
+        ),
         (
             "no file",
             file_form(&session.csrf, &good, None, false),

@@ -85,34 +85,65 @@ pub async fn start(
     PageApp(app): PageApp,
     mut multipart: Multipart,
 ) -> Result<Response, PageError> {
+    let refused = match receive(&web, &page, &app, &mut multipart).await {
+        Ok(response) => return Ok(response),
+        Err(refused) => refused,
+    };
+    // A browser still sending the file may lose an answer given before it finished (the
+    // connection is closed with its bytes unread): read the rest, for a while, and drop it.
+    let _ = tokio::time::timeout(DRAIN, async {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    })
+    .await;
+    match refused {
+        Refused::Page(status, error) => refuse(status, page, &app, error),
+        Refused::Error(e) => Err(e),
+    }
+}
+
+/// How long a refused upload's remaining bytes are read and dropped.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why a form was not taken: the page again with this message, or an error page.
+enum Refused {
+    Page(StatusCode, String),
+    Error(PageError),
+}
+
+impl From<PageError> for Refused {
+    fn from(e: PageError) -> Self {
+        Refused::Error(e)
+    }
+}
+
+async fn receive(web: &Web, page: &Page, app: &App, multipart: &mut Multipart) -> Result<Response, Refused> {
+    let unreadable = |e: String| Refused::Error(PageError::BadRequest(format!("the form could not be read: {e}")));
     let mut fields: HashMap<String, String> = HashMap::new();
     let file = loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break None,
-            Err(e) => return Err(PageError::BadRequest(format!("the form could not be read: {}", e.body_text()))),
+            Err(e) => return Err(unreadable(e.body_text())),
         };
         if field.name() == Some(FILE_FIELD) {
             break Some(field);
         }
         let name = field.name().unwrap_or_default().to_owned();
-        let value = text(field).await.map_err(|e| PageError::BadRequest(format!("the form could not be read: {e}")))?;
+        let value = text(field).await.map_err(unreadable)?;
         fields.insert(name, value);
     };
     // Nothing of the file is read before these pass.
     page.check_csrf(fields.get("csrf").map(String::as_str))?;
     let Some(file) = file else {
-        let error = page.t.get("restore_file.no_file").to_owned();
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, error);
+        return Err(Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, page.t.get("restore_file.no_file").to_owned()));
     };
     if fields.get("confirm").map(|c| c.trim()) != Some(app.name.as_str()) {
-        let error = page.t.get("confirm.type_name").to_owned();
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, error);
+        return Err(Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, page.t.get("confirm.type_name").to_owned()));
     }
     let password = SecretString::from(fields.remove("password").unwrap_or_default());
-    if let Err(error) = recheck_password(&web, &page, password).await {
-        return refuse(StatusCode::FORBIDDEN, page, &app, error);
-    }
+    recheck_password(web, page, password).await.map_err(|error| Refused::Page(StatusCode::FORBIDDEN, error))?;
     let given = |key: &str| fields.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
     let identity = match given("identity").or_else(|| given("identity_file")) {
         None => None,
@@ -120,7 +151,7 @@ pub async fn start(
             Ok(identity) => Some(Arc::new(identity)),
             Err(e) => {
                 let error = format!("{}: {e}", page.t.get("restore.identity"));
-                return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, error);
+                return Err(Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, error));
             }
         },
     };
@@ -130,24 +161,23 @@ pub async fn start(
         actor: page.user.clone(),
     };
     let body = file.map(|piece| piece.map_err(|e| std::io::Error::other(e.body_text())));
-    let stored = match upload::upload(&web.ctx.runner, &app, &incoming, identity.clone(), Box::pin(body)).await {
-        Ok(stored) => stored,
-        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, page, &app, e.to_string()),
-    };
+    let stored = upload::upload(&web.ctx.runner, app, &incoming, identity.clone(), Box::pin(body))
+        .await
+        .map_err(|e| Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let req = RestoreRequest {
         copy: stored.id.clone(),
         safety_backup: given("safety_backup").is_some(),
         actor: page.user.clone(),
     };
     let started = match identity {
-        Some(identity) => crate::jobs::restore::start_here(&web.ctx.runner, &app, &app, &req, identity).await,
-        None => crate::jobs::restore::queue(&web.ctx.runner, &app, &app, &req).await,
+        Some(identity) => crate::jobs::restore::start_here(&web.ctx.runner, app, app, &req, identity).await,
+        None => crate::jobs::restore::queue(&web.ctx.runner, app, app, &req).await,
     };
     match started {
         Ok(row) => Ok(Redirect::to(&format!("/restores/{}", row.id)).into_response()),
         Err(refusal) => {
             let error = page.t.fill("restore_file.kept", &[("copy", &stored.name), ("error", &refusal.to_string())]);
-            refuse(StatusCode::CONFLICT, page, &app, error)
+            Err(Refused::Page(StatusCode::CONFLICT, error))
         }
     }
 }
