@@ -37,15 +37,17 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// says that `test` skips and how to install them; under `CI=true` (where `.ci/run` installs
 /// them) a missing browser is a failure, never a skip.
 pub fn installed(test: &str) -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
+    all_present(test, &[CHROMIUM, CHROMEDRIVER], std::env::var("CI").as_deref() == Ok("true"))
+}
+
+/// [`installed`] for these paths, in CI or not.
+fn all_present(test: &str, paths: &[&str], ci: bool) -> bool {
+    let missing: Vec<&str> = paths.iter().copied().filter(|p| !Path::new(p).exists()).collect();
     if missing.is_empty() {
         return true;
     }
     let what = missing.join(" and ");
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} missing: in CI a browser test never skips (apt-get install chromium chromium-driver)"
-    );
+    assert!(!ci, "{what} missing: in CI a browser test never skips (apt-get install chromium chromium-driver)");
     eprintln!("SKIPPED {test}: {what} not installed (apt-get install chromium chromium-driver)");
     false
 }
@@ -686,4 +688,23 @@ impl Drop for Driver {
 fn announced_port(line: &str) -> Option<u16> {
     let (_, rest) = line.split_once("started successfully on port ")?;
     rest.trim_end().trim_end_matches('.').parse().ok()
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::all_present;
+
+    const GONE: &str = "/nonexistent/chromedriver";
+
+    #[test]
+    fn without_a_browser_a_test_skips_outside_ci() {
+        assert!(!all_present("t", &[GONE], false));
+        assert!(all_present("t", &["/"], false), "present paths let the test run");
+    }
+
+    #[test]
+    #[should_panic(expected = "in CI a browser test never skips")]
+    fn without_a_browser_a_test_fails_in_ci() {
+        all_present("t", &[GONE], true);
+    }
 }
