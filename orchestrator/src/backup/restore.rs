@@ -187,6 +187,28 @@ impl RestoreFailure {
     }
 }
 
+/// What `app` says it can do, asked before anything reaches it or the destination; refused
+/// when it takes no restores. `nothing` ends the messages ("nothing was changed", "nothing was
+/// stored"): what the refusal left as it was.
+pub(crate) async fn restore_capabilities(
+    runner: &Runner,
+    app: &App,
+    nothing: &str,
+) -> Result<contract_spec::Capabilities, Error> {
+    let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
+    let caps = client.capabilities().await.map_err(|e| {
+        Error::app(format_args!("could not ask {} whether it accepts restores ({nothing})", app.name), &e)
+    })?;
+    if !caps.restore {
+        return Err(Error::Refused(format!(
+            "{} does not accept restores: its capabilities say restore: false (the app must implement POST /backup/import and advertise restore: true); {nothing}",
+            app.name
+        )));
+    }
+    Ok(caps)
+}
+
 /// Finds `copy` (a name or a file id) in the folder of `source`, checks it can be restored as a
 /// copy of `source` (an encrypted copy needs an identity that opens it: `identity`, handed in for
 /// this restore, or `ENCRYPTION_IDENTITY_FILE`), and asks `target` (the app restored into:
@@ -214,17 +236,7 @@ pub async fn prepare(
     let checked = check_copy(&runner.deployment_id, source, &file)?;
     check_identity(&file, opener(runner, identity).as_deref())?;
     let app = target;
-    let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
-    let caps = client.capabilities().await.map_err(|e| {
-        Error::app(format_args!("could not ask {} whether it accepts restores (nothing was changed)", app.name), &e)
-    })?;
-    if !caps.restore {
-        return Err(Error::Refused(format!(
-            "{} does not accept restores: its capabilities say restore: false (the app must implement POST /backup/import and advertise restore: true); nothing was changed",
-            app.name
-        )));
-    }
+    let caps = restore_capabilities(runner, app, "nothing was changed").await?;
     if caps.resolve_type(Some(&checked.backup_type)).is_none() {
         let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
         if source.id != target.id {

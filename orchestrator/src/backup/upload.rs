@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use contract_spec::client::AppClient;
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
@@ -78,17 +77,7 @@ where
     if original.trim_matches(['.', '_']).is_empty() {
         return Err(Error::Invalid(format!("{:?} is not a file name: give the copy's file", incoming.name)));
     }
-    let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
-    let caps = client.capabilities().await.map_err(|e| {
-        Error::app(format_args!("could not ask {} whether it accepts restores (nothing was stored)", app.name), &e)
-    })?;
-    if !caps.restore {
-        return Err(Error::Refused(format!(
-            "{} does not accept restores: its capabilities say restore: false; nothing was stored",
-            app.name
-        )));
-    }
+    let caps = crate::backup::restore::restore_capabilities(runner, app, "nothing was stored").await?;
     let wanted = incoming.backup_type.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let backup_type = caps.resolve_type(wanted.or(app.backup_type.as_deref())).cloned().ok_or_else(|| {
         let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
