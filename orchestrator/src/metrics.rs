@@ -123,6 +123,41 @@ pub async fn render(db: &DatabaseConnection, tick_lag_ms: i64) -> Result<String,
         }
     }
 
+    let audited: Vec<PerApp> = all(
+        db,
+        "SELECT apps.name AS name, MAX(copy_audits.finished_at) AS value FROM copy_audits \
+         JOIN apps ON apps.id = copy_audits.app_id WHERE copy_audits.error IS NULL GROUP BY apps.name",
+    )
+    .await?;
+    header(
+        &mut out,
+        "backup_last_audit_timestamp_seconds",
+        "gauge",
+        "When the app's copies were last audited (found there and as stored, or marked lost or damaged).",
+    );
+    for r in &audited {
+        if let Some(ms) = r.value {
+            let _ = writeln!(out, "backup_last_audit_timestamp_seconds{{app=\"{}\"}} {}", label(&r.name), ms / 1000);
+        }
+    }
+    let bad: Vec<RunCount> = all(
+        db,
+        "SELECT apps.name AS name, backup_copies.health AS status, COUNT(*) AS count FROM backup_copies \
+         JOIN apps ON apps.id = backup_copies.app_id WHERE backup_copies.health <> 'good' \
+         GROUP BY apps.name, backup_copies.health",
+    )
+    .await?;
+    header(&mut out, "backup_copies_bad", "gauge", "Copies of the app found lost or damaged, by health.");
+    for r in &bad {
+        let _ = writeln!(
+            out,
+            "backup_copies_bad{{app=\"{}\",health=\"{}\"}} {}",
+            label(&r.name),
+            label(&r.status),
+            r.count
+        );
+    }
+
     let copies: Vec<CopyRow> = all(
         db,
         "SELECT apps.name AS name, COUNT(backup_copies.id) AS copies, SUM(backup_copies.size) AS bytes, \

@@ -240,6 +240,7 @@ pub struct Service {
     staleness: JoinHandle<()>,
     notifier: JoinHandle<()>,
     self_backup: Option<JoinHandle<()>>,
+    audit: Option<JoinHandle<()>>,
     server: JoinHandle<std::io::Result<()>>,
     run_log: Option<crate::runlog::Attachment>,
 }
@@ -295,6 +296,10 @@ impl Service {
             (None, _) => None,
         };
 
+        let audit = settings.audit.schedule.clone().map(|schedule| {
+            tokio::spawn(crate::jobs::audit::run(ctx.clone(), settings.audit.clone(), schedule, stop_rx.clone()))
+        });
+
         let admin_user = admin.user.clone();
         let web = Arc::new(crate::http::state::WebState {
             throttle: crate::http::auth::throttle::Throttle::new(serve.web.login_max_failures),
@@ -326,6 +331,7 @@ impl Service {
             staleness,
             notifier,
             self_backup,
+            audit,
             server,
             run_log,
         })
@@ -378,6 +384,9 @@ impl Service {
         let _ = (&mut self.staleness).await;
         if let Some(self_backup) = self.self_backup.as_mut() {
             let _ = self_backup.await;
+        }
+        if let Some(audit) = self.audit.as_mut() {
+            let _ = audit.await;
         }
         // Notifications queued by the last runs get one more chance before the service ends.
         if tokio::time::timeout(Duration::from_secs(10), &mut self.notifier).await.is_err() {

@@ -149,12 +149,14 @@ pub async fn delete(runner: &Runner, app: &App, file: &StoredFile) -> Result<(),
             file.name, app.name, file.name
         )));
     }
+    // Marked first, so no listing in between takes the copy for lost (a failed delete is undone
+    // by the next listing, which finds the file again).
+    inventory::mark_deleted(&runner.db, app.id, &file.id).await?;
     runner
         .destination
         .remove(&app.folder, file)
         .await
-        .map_err(|e| Error::destination(format_args!("cannot delete {}", file.name), &e))?;
-    Ok(inventory::mark_deleted(&runner.db, app.id, &file.id).await?)
+        .map_err(|e| Error::destination(format_args!("cannot delete {}", file.name), &e))
 }
 
 /// Deletes every copy of the app but the pinned ones (when an operator deletes the app and asks

@@ -2,6 +2,12 @@
 //! destination wins: a full listing of an app's folder brings the inventory in line with it
 //! ([`reconcile`]); a single new copy is added on its own ([`record_copy`]) without judging any
 //! other copy, since one file says nothing about the rest of the folder.
+//!
+//! Each row also holds the copy's health. A copy that leaves the folder though nobody here
+//! deleted it (deleted or trashed by hand, a folder emptied) is `lost`; one whose size or
+//! checksum, as listed, is not what was stored is `damaged` (so is one an audit read back and
+//! found different: see [`crate::backup::audit`]). A lost copy found again, or a damaged one
+//! found as stored, is `good` again. Retention counts good copies only.
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::prelude::*;
@@ -10,27 +16,84 @@ use crate::db::entities::backup_copy;
 use crate::db::now_ms;
 use crate::storage::destination::StoredFile;
 
+/// A copy found as it was stored.
+pub const GOOD: &str = "good";
+/// A copy gone from its folder (or trashed) that nobody here deleted.
+pub const LOST: &str = "lost";
+/// A copy whose size or checksum is not what was stored.
+pub const DAMAGED: &str = "damaged";
+/// Damage seen in a listing (size, or the destination's own checksum).
+pub const FOUND_IN_LISTING: &str = "listing";
+/// Damage found by reading the copy back.
+pub const FOUND_BY_READING: &str = "read";
+
+/// How a listing changed the health of an app's copies (file names).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Newly lost.
+    pub lost: Vec<String>,
+    /// Newly damaged, with what is wrong.
+    pub damaged: Vec<(String, String)>,
+    /// Lost or damaged before, found as stored now.
+    pub recovered: Vec<String>,
+}
+
 /// Brings the inventory of an app in line with a COMPLETE listing of its folder (the destination
-/// wins): files the app owns are upserted, inventory rows whose file is gone are marked deleted.
+/// wins): files the app owns are upserted and judged; rows whose file is gone are marked
+/// deleted, and lost unless they were deleted here (deletions here mark the row first).
 pub async fn reconcile(
     db: &DatabaseConnection,
     deployment: &str,
     app: &crate::registry::App,
     listed: &[StoredFile],
-) -> Result<(), DbErr> {
+) -> Result<Changes, DbErr> {
     let app_id = app.id;
     let owned: Vec<&StoredFile> = listed.iter().filter(|f| owned_by(f, deployment, app)).collect();
     let known = backup_copy::Entity::find().filter(backup_copy::Column::AppId.eq(app_id)).all(db).await?;
+    let mut changes = Changes::default();
     for file in &owned {
-        upsert(db, app_id, file, known.iter().find(|k| k.file_id == file.id)).await?;
+        upsert(db, app_id, file, known.iter().find(|k| k.file_id == file.id), Some(&mut changes)).await?;
     }
     let now = now_ms();
     for row in known.iter().filter(|k| k.deleted_at.is_none() && !owned.iter().any(|f| f.id == k.file_id)) {
+        changes.lost.push(row.name.clone());
         let mut row: backup_copy::ActiveModel = row.clone().into();
         row.deleted_at = Set(Some(now));
+        row.health = Set(LOST.to_owned());
+        row.health_detail = Set(Some("gone from the folder: deleted or trashed outside the orchestrator".to_owned()));
+        row.health_since = Set(Some(now));
+        row.health_alerted_at = Set(None);
+        row.damage_found_by = Set(None);
         row.update(db).await?;
     }
-    Ok(())
+    Ok(changes)
+}
+
+/// What a listing shows wrong with a verified copy: a size or a checksum (the destination's own,
+/// where it reports one) other than its marks recorded when it was stored. `None` when nothing
+/// listed contradicts them, or when the copy carries no such marks to hold it to.
+pub fn listing_problem(file: &StoredFile) -> Option<String> {
+    if file.properties.get("verified").is_none_or(|v| v != "1") {
+        return None;
+    }
+    let stored = crate::codec::Stored::of(&file.properties).ok()?;
+    let mark = |key: &str| file.properties.get(key).map(String::as_str);
+    let (size, sha256) = if stored.is_plain() {
+        (mark(crate::codec::SIZE_MARK), mark("sha256"))
+    } else {
+        (mark(crate::codec::STORED_SIZE_MARK), mark(crate::codec::STORED_SHA256_MARK))
+    };
+    if let Some(size) = size.and_then(|s| s.parse::<u64>().ok())
+        && size != file.size
+    {
+        return Some(format!("the destination holds {} bytes; {size} were stored", file.size));
+    }
+    if let (Some(ours), Some(theirs)) = (sha256, file.sha256.as_deref())
+        && !ours.eq_ignore_ascii_case(theirs)
+    {
+        return Some(format!("the destination reports sha256 {theirs}; {ours} was stored"));
+    }
+    None
 }
 
 /// Adds (or updates) one copy the app just made; every other row is left as it was.
@@ -40,7 +103,7 @@ pub async fn record_copy(db: &DatabaseConnection, app_id: i64, file: &StoredFile
         .filter(backup_copy::Column::FileId.eq(file.id.as_str()))
         .one(db)
         .await?;
-    upsert(db, app_id, file, known.as_ref()).await
+    upsert(db, app_id, file, known.as_ref(), None).await
 }
 
 async fn upsert(
@@ -48,24 +111,50 @@ async fn upsert(
     app_id: i64,
     file: &StoredFile,
     known: Option<&backup_copy::Model>,
+    changes: Option<&mut Changes>,
 ) -> Result<(), DbErr> {
     let verified = file.properties.get("verified").is_some_and(|v| v == "1");
     let sha256 = file.properties.get("sha256").cloned().or_else(|| file.sha256.clone());
     let codec = file.properties.get(crate::codec::CODEC_MARK).cloned();
     let plain_size = file.properties.get(crate::codec::SIZE_MARK).and_then(|s| s.parse::<i64>().ok());
     let stored_sha256 = file.properties.get(crate::codec::STORED_SHA256_MARK).cloned();
+    let problem = listing_problem(file);
+    let now = now_ms();
     match known {
         Some(row) => {
-            let mut row: backup_copy::ActiveModel = row.clone().into();
-            row.name = Set(file.name.clone());
-            row.size = Set(file.size as i64);
-            row.sha256 = Set(sha256);
-            row.verified = Set(verified);
-            row.deleted_at = Set(None);
-            row.codec = Set(codec);
-            row.plain_size = Set(plain_size);
-            row.stored_sha256 = Set(stored_sha256);
-            row.update(db).await?;
+            let mut update: backup_copy::ActiveModel = row.clone().into();
+            update.name = Set(file.name.clone());
+            update.size = Set(file.size as i64);
+            update.sha256 = Set(sha256);
+            update.verified = Set(verified);
+            update.deleted_at = Set(None);
+            update.codec = Set(codec);
+            update.plain_size = Set(plain_size);
+            update.stored_sha256 = Set(stored_sha256);
+            match &problem {
+                Some(problem) if row.health != DAMAGED || row.deleted_at.is_some() => {
+                    update.health = Set(DAMAGED.to_owned());
+                    update.health_detail = Set(Some(problem.clone()));
+                    update.health_since = Set(Some(now));
+                    update.health_alerted_at = Set(None);
+                    update.damage_found_by = Set(Some(FOUND_IN_LISTING.to_owned()));
+                    if let Some(changes) = changes {
+                        changes.damaged.push((file.name.clone(), problem.clone()));
+                    }
+                }
+                Some(_) => {}
+                // Damage found by reading is cleared by reading only: a listing cannot see it.
+                None if row.health == LOST
+                    || (row.health == DAMAGED && row.damage_found_by.as_deref() != Some(FOUND_BY_READING)) =>
+                {
+                    clear_health(&mut update);
+                    if let Some(changes) = changes {
+                        changes.recovered.push(file.name.clone());
+                    }
+                }
+                None => {}
+            }
+            update.update(db).await?;
         }
         None => {
             let created = file
@@ -73,6 +162,9 @@ async fn upsert(
                 .as_deref()
                 .and_then(|c| c.parse::<jiff::Timestamp>().ok())
                 .map_or_else(now_ms, |t| t.as_millisecond());
+            if let (Some(problem), Some(changes)) = (&problem, changes) {
+                changes.damaged.push((file.name.clone(), problem.clone()));
+            }
             backup_copy::ActiveModel {
                 app_id: Set(app_id),
                 run_id: Set(file.properties.get("run_id").and_then(|r| r.parse().ok())),
@@ -85,6 +177,10 @@ async fn upsert(
                 codec: Set(codec),
                 plain_size: Set(plain_size),
                 stored_sha256: Set(stored_sha256),
+                health: Set(if problem.is_some() { DAMAGED } else { GOOD }.to_owned()),
+                health_since: Set(problem.is_some().then_some(now)),
+                damage_found_by: Set(problem.is_some().then(|| FOUND_IN_LISTING.to_owned())),
+                health_detail: Set(problem),
                 ..Default::default()
             }
             .insert(db)
@@ -92,6 +188,26 @@ async fn upsert(
         }
     }
     Ok(())
+}
+
+/// Sets a row back to good.
+pub(crate) fn clear_health(row: &mut backup_copy::ActiveModel) {
+    row.health = Set(GOOD.to_owned());
+    row.health_detail = Set(None);
+    row.health_since = Set(None);
+    row.health_alerted_at = Set(None);
+    row.damage_found_by = Set(None);
+}
+
+/// The file ids of the app's copies found damaged (by a listing or by reading them back).
+pub async fn damaged_ids(db: &DatabaseConnection, app_id: i64) -> Result<std::collections::HashSet<String>, DbErr> {
+    let rows = backup_copy::Entity::find()
+        .filter(backup_copy::Column::AppId.eq(app_id))
+        .filter(backup_copy::Column::DeletedAt.is_null())
+        .filter(backup_copy::Column::Health.eq(DAMAGED))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.file_id).collect())
 }
 
 /// Marks an inventory row deleted.

@@ -2,9 +2,11 @@
 //! way back, a stored copy restored into its app.
 //!
 //! `lifecycle` owns every state change of a run (create, start, progress, settle); `run` is the
-//! pipeline of one attempt; `inventory` the copies table; `retention` what to keep.
+//! pipeline of one attempt; `inventory` the copies table; `retention` what to keep; `audit` whether
+//! the stored copies are still there and still what was stored.
 
 pub mod adopt;
+pub mod audit;
 pub mod budget;
 pub mod copies;
 pub mod inventory;

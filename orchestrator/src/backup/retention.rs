@@ -13,7 +13,11 @@
 //! - delete the newest verified copy of ours — a bad policy must not leave an app with no backup;
 //! - delete a pinned copy — an operator said to keep it; it does not use a slot of any rule either;
 //! - delete an adopted copy (a file we did not write, made the app's by an operator) unless the
-//!   operator asked for it to count — until then it uses no slot either.
+//!   operator asked for it to count — until then it uses no slot either;
+//! - count or delete a damaged copy (its size or checksum is not what was stored, as a listing or
+//!   an audit found): it is kept for the operator to look at and uses no slot, so the app keeps
+//!   one more good copy. A lost copy is not listed at all, so it uses no slot either: retention
+//!   never deletes a good copy because another went bad.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -85,6 +89,8 @@ pub struct Copy {
     /// Adopted from a file we did not write, without asking for it to count: never deleted,
     /// never counted by the rules (an adopted copy that counts is an ordinary copy here).
     pub adopted: bool,
+    /// Found damaged (see [`crate::backup::inventory`]): never deleted, never counted.
+    pub damaged: bool,
 }
 
 /// Why a copy is kept. The order is the order reasons are listed in a [`Plan`].
@@ -112,6 +118,8 @@ pub enum Reason {
     Pinned,
     /// Adopted, not counted: kept outside the rules.
     Adopted,
+    /// Damaged: kept for the operator, outside the rules.
+    Damaged,
 }
 
 impl fmt::Display for Reason {
@@ -128,6 +136,7 @@ impl fmt::Display for Reason {
             Reason::Future => "future",
             Reason::Pinned => "pinned",
             Reason::Adopted => "adopted",
+            Reason::Damaged => "damaged",
         })
     }
 }
@@ -177,6 +186,9 @@ pub fn plan(copies: &[Copy], policy: &Policy, now: Timestamp, tz: &TimeZone) -> 
         } else if copy.pinned {
             // Outside the rules: a pinned copy must not push an unpinned one out of keep_last.
             reasons[i].push(Reason::Pinned);
+        } else if copy.damaged {
+            // A bad copy must not push a good one out: the app keeps one more good copy.
+            reasons[i].push(Reason::Damaged);
         } else if copy.adopted {
             // Years of copies made by a script must not push the app's own copies out.
             reasons[i].push(Reason::Adopted);
@@ -301,6 +313,7 @@ mod tests {
                 verified,
                 pinned: false,
                 adopted: false,
+                damaged: false,
             })
             .collect()
     }
@@ -774,6 +787,7 @@ mod tests {
                     verified: true,
                     pinned: false,
                     adopted: false,
+                    damaged: false,
                 }
             })
             .collect()
@@ -916,6 +930,32 @@ mod tests {
             ]
         );
         assert_eq!(plan.delete, vec!["c".to_owned(), "counted-old".to_owned()]);
+    }
+
+    #[test]
+    fn a_damaged_copy_is_neither_counted_nor_deleted_so_one_more_good_copy_is_kept() {
+        let mut list = copies(&[
+            ours("newest-damaged", "2024-05-05T00:00:00Z"),
+            ours("b", "2024-05-04T00:00:00Z"),
+            ours("c", "2024-05-03T00:00:00Z"),
+            ours("old-damaged", "2024-05-02T00:00:00Z"),
+            ours("d", "2024-05-01T00:00:00Z"),
+        ]);
+        for copy in list.iter_mut().filter(|c| c.id.ends_with("damaged")) {
+            copy.damaged = true;
+        }
+        let plan = plan(&list, &Policy::keep_last(2), ts("2024-05-06T00:00:00Z"), &TimeZone::UTC);
+        use Reason::*;
+        assert_eq!(
+            plan.keep,
+            vec![
+                ("newest-damaged".to_owned(), vec![Damaged]),
+                ("b".to_owned(), vec![Last, Newest]),
+                ("c".to_owned(), vec![Last]),
+                ("old-damaged".to_owned(), vec![Damaged]),
+            ]
+        );
+        assert_eq!(plan.delete, vec!["d".to_owned()], "two good copies are kept beside the damaged ones");
     }
 
     #[test]

@@ -570,6 +570,7 @@ impl Runner {
         props.insert(crate::codec::SIZE_MARK.into(), bytes.to_string());
         if let Some(s) = &stored_as {
             props.insert(crate::codec::STORED_SHA256_MARK.into(), s.sha256.clone());
+            props.insert(crate::codec::STORED_SIZE_MARK.into(), s.bytes.to_string());
         }
         props.insert("verified".into(), "1".into());
         let file = self
@@ -705,6 +706,7 @@ impl Runner {
             .await
             .map_err(|e| Error::destination(format_args!("listing the folder {} failed", app.folder), &e))?;
         inventory::reconcile(&self.db, &self.deployment_id, app, &listed).await?;
+        let damaged = inventory::damaged_ids(&self.db, app.id).await?;
         let copies: Vec<Copy> = listed
             .iter()
             .map(|f| Copy {
@@ -714,6 +716,7 @@ impl Runner {
                 verified: f.properties.get("verified").is_some_and(|v| v == "1"),
                 pinned: crate::backup::copies::pinned(f),
                 adopted: crate::backup::copies::adopted_uncounted(f),
+                damaged: damaged.contains(&f.id) || inventory::listing_problem(f).is_some(),
             })
             .collect();
         let tz = jiff::tz::TimeZone::get(&app.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -726,11 +729,12 @@ impl Runner {
         let mut pruned = Vec::new();
         for id in &plan.delete {
             let Some(file) = listed.iter().find(|f| &f.id == id) else { continue };
+            // Marked first, so no listing in between takes the copy for lost.
+            inventory::mark_deleted(&self.db, app.id, &file.id).await?;
             self.destination
                 .remove(&app.folder, file)
                 .await
                 .map_err(|e| Error::destination(format_args!("deleting {} failed", file.name), &e))?;
-            inventory::mark_deleted(&self.db, app.id, &file.id).await?;
             pruned.push(file.name.clone());
         }
         Ok(pruned)

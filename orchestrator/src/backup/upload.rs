@@ -172,6 +172,7 @@ where
         let mut marks = marks.clone();
         marks.insert("sha256".to_owned(), sha256);
         marks.insert("verified".to_owned(), "1".to_owned());
+        marks.insert(crate::codec::SIZE_MARK.to_owned(), plain_size.to_string());
         if zstd || age {
             let how = match (zstd, age) {
                 (true, true) => "zstd+age",
@@ -179,8 +180,8 @@ where
                 _ => "age",
             };
             marks.insert(crate::codec::CODEC_MARK.to_owned(), how.to_owned());
-            marks.insert(crate::codec::SIZE_MARK.to_owned(), plain_size.to_string());
             marks.insert(crate::codec::STORED_SHA256_MARK.to_owned(), stored_sha256.clone());
+            marks.insert(crate::codec::STORED_SIZE_MARK.to_owned(), size.to_string());
         }
         runner
             .destination

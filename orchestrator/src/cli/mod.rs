@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file.
 
 pub mod apps;
+pub mod audit;
 pub mod contract;
 pub mod copies;
 pub mod cron;
@@ -95,6 +96,21 @@ pub enum Command {
         /// The app's name.
         app: String,
     },
+    /// Check that every stored copy of an app (or of every app) is still there and still what
+    /// was stored: one listing per folder, and with --sample-percent a share of the copies read
+    /// back whole. Lost and damaged copies are marked (retention stops counting them) and told
+    /// once; exits 1 when any is found.
+    Audit {
+        /// The app's name (default: every app).
+        app: Option<String>,
+        /// Also read back and re-hash this share of each app's copies, 0 to 100 (always the
+        /// newest, then those read longest ago).
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+        sample_percent: u8,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Back up the orchestrator's own registry now into SELF_BACKUP_FOLDER (sealed with SECRET_KEY).
     SelfBackup,
     /// Rebuild a lost installation on a new, empty database with the same SECRET_KEY: restore
@@ -154,6 +170,9 @@ impl Cli {
                 }
             }
             Command::Serve { demo } => serve::serve(env, demo).await,
+            Command::Audit { app, sample_percent, json } => {
+                audit::audit(&context(env).await?, app.as_deref(), sample_percent, json).await
+            }
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,
             Command::SelfBackup => {
                 let settings = settings(env)?;

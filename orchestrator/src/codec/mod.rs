@@ -4,8 +4,9 @@
 //!
 //! export -> plaintext sha256 and size -> zstd -> age -> stored sha256 and size -> upload. The
 //! copy's marks say how it was stored (`codec`), its plaintext sha256 (`sha256`, what the app
-//! checks on restore) and size (`size`), its stored sha256 (`stored_sha256`, what the
-//! destination's checksum is checked against) and the fingerprints of its recipients (`rcpt`).
+//! checks on restore) and size (`size`), its stored sha256 and size (`stored_sha256`,
+//! `stored_size`: what the destination's checksum and size are checked against, on upload and by
+//! every audit) and the fingerprints of its recipients (`rcpt`).
 
 pub mod keys;
 pub mod stream;
@@ -21,6 +22,8 @@ pub const CODEC_MARK: &str = "codec";
 pub const STORED_SHA256_MARK: &str = "stored_sha256";
 /// The mark holding the plaintext's size in bytes.
 pub const SIZE_MARK: &str = "size";
+/// The mark holding the stored bytes' size, when they differ from the plaintext.
+pub const STORED_SIZE_MARK: &str = "stored_size";
 /// The mark(s) holding the recipients' fingerprints, comma-separated: `rcpt`, then `rcpt2`,
 /// `rcpt3`... when they do not fit in one (Drive allows 124 bytes per key and value together).
 pub const RECIPIENTS_MARK: &str = "rcpt";

@@ -2,6 +2,7 @@
 //! pass their own values instead of touching the process environment. Secrets accept a
 //! `NAME_FILE` variant (Docker secrets) and are held as `SecretString`.
 
+pub mod audit;
 pub mod budget;
 pub mod encryption;
 pub mod notify;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub self_backup: self_backup::SelfBackupSettings,
     /// Who copies are encrypted to, and what opens them here.
     pub encryption: encryption::EncryptionSettings,
+    /// Integrity audits on a schedule.
+    pub audit: audit::AuditSettings,
 }
 
 impl Settings {
@@ -64,22 +67,28 @@ impl Settings {
             self_backup::SelfBackupSettings::from_env(env, storage).map_err(|e| errors.extend(e)).ok()
         });
         let encryption = encryption::EncryptionSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
-        match (storage, run, notify, drive_oauth, self_backup, encryption) {
-            (Some(storage), Some(run), Some(notify), Some(drive_oauth), Some(self_backup), Some(encryption))
-                if errors.is_empty() =>
-            {
-                Ok(Settings {
-                    database_url,
-                    secret_key,
-                    deployment_id,
-                    storage,
-                    run,
-                    notify,
-                    drive_oauth,
-                    self_backup,
-                    encryption,
-                })
-            }
+        let audit = audit::AuditSettings::from_env(env).map_err(|e| errors.extend(e)).ok();
+        match (storage, run, notify, drive_oauth, self_backup, encryption, audit) {
+            (
+                Some(storage),
+                Some(run),
+                Some(notify),
+                Some(drive_oauth),
+                Some(self_backup),
+                Some(encryption),
+                Some(audit),
+            ) if errors.is_empty() => Ok(Settings {
+                database_url,
+                secret_key,
+                deployment_id,
+                storage,
+                run,
+                notify,
+                drive_oauth,
+                self_backup,
+                encryption,
+                audit,
+            }),
             _ => Err(errors),
         }
     }

@@ -8,10 +8,13 @@
 //!   stopped).
 //! - `self_backup`: the orchestrator's own backup, on `SELF_BACKUP_SCHEDULE` (a loop of its own,
 //!   not a queued job: it has no app, no run record and no retries).
+//! - `audit`: the integrity audit of every app's copies, on `AUDIT_SCHEDULE` (a loop of its own,
+//!   claimed per fire like the self-backup's).
 //!
 //! Jobs are idempotent: the queue delivers at least once, and a job seen again after its run or
 //! restore ended does nothing.
 
+pub mod audit;
 pub mod backup;
 pub mod queue;
 pub mod restore;

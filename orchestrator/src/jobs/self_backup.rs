@@ -28,7 +28,7 @@ pub async fn run(ctx: Context, settings: SelfBackupSettings, schedule: CronSched
             _ = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        match claim(&ctx.db, fire.as_millisecond()).await {
+        match claim(&ctx.db, CLAIM_KEY, fire.as_millisecond()).await {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
@@ -82,17 +82,18 @@ pub async fn take_scheduled(ctx: &Context, settings: &SelfBackupSettings) {
     }
 }
 
-/// True when this process won the fire at `fire_ms` (recorded so no other process makes it).
-async fn claim(db: &DatabaseConnection, fire_ms: i64) -> Result<bool, DbErr> {
+/// True when this process won the fire at `fire_ms` of the schedule whose claims are kept under
+/// `key` in `settings` (recorded so no other process makes it).
+pub(crate) async fn claim(db: &DatabaseConnection, key: &str, fire_ms: i64) -> Result<bool, DbErr> {
     // Zero-padded, so text order is time order on both databases.
     let fire = format!("{fire_ms:016}");
-    setting::Entity::insert(setting::ActiveModel { key: Set(CLAIM_KEY.to_owned()), value: Set(format!("{:016}", 0)) })
+    setting::Entity::insert(setting::ActiveModel { key: Set(key.to_owned()), value: Set(format!("{:016}", 0)) })
         .on_conflict_do_nothing_on([setting::Column::Key])
         .exec_without_returning(db)
         .await?;
     let won = setting::Entity::update_many()
         .col_expr(setting::Column::Value, Expr::value(fire.clone()))
-        .filter(setting::Column::Key.eq(CLAIM_KEY))
+        .filter(setting::Column::Key.eq(key))
         .filter(setting::Column::Value.lt(fire))
         .exec(db)
         .await?;

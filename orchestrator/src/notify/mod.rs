@@ -45,6 +45,10 @@ impl std::fmt::Debug for Notifier {
     }
 }
 
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn ms_to_text(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
@@ -116,6 +120,39 @@ impl Notifier {
     pub async fn self_backup_recovered(&self, file: &str) {
         let summary = format!("The orchestrator's own backup works again: {file} stored and verified");
         self.tell_everywhere(Event::Recovery, summary, None, "/settings/self-backup").await;
+    }
+
+    /// An audit found copies of the app lost (gone or trashed) or damaged (another size or
+    /// checksum than stored): its failure channels hear it once per copy. Retention no longer
+    /// counts them, so the app keeps one more good copy.
+    pub async fn copies_lost_or_damaged(
+        &self,
+        app: &App,
+        lost: &[crate::backup::audit::Finding],
+        damaged: &[crate::backup::audit::Finding],
+    ) {
+        let mut parts = Vec::new();
+        if !lost.is_empty() {
+            parts.push(format!("{} lost", plural(lost.len(), "copy", "copies")));
+        }
+        if !damaged.is_empty() {
+            parts.push(format!("{} damaged", plural(damaged.len(), "copy", "copies")));
+        }
+        let summary = format!(
+            "{}: {} found by an integrity audit; retention no longer counts them and keeps one more good copy",
+            app.name,
+            parts.join(", ")
+        );
+        let lines: Vec<String> = lost
+            .iter()
+            .map(|f| format!("lost: {} ({})", f.name, f.detail))
+            .chain(damaged.iter().map(|f| format!("damaged: {} ({})", f.name, f.detail)))
+            .collect();
+        let mut notice = Notice::new(Event::Failure, summary);
+        notice.reason = Some(lines.join("; "));
+        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
+        notice.link = self.link(&format!("/apps/{}", app.name));
+        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
     }
 
     /// Tells a notice about no app in particular to every enabled channel (but pings) that hears

@@ -4,7 +4,7 @@
 //! Kept: the registry and everything an operator would miss — settings (deployment id, key
 //! fingerprint, admin password hash, the connected Google account, sealed), apps with their
 //! sealed tokens, runs and their logs, the copies inventory, restores, notification channels and
-//! their deliveries, alerts, API tokens, the audit log and Drive's upload counts.
+//! their deliveries, alerts, API tokens, the audit log, integrity audits and Drive's upload counts.
 //!
 //! Left out, on purpose:
 //! - `sessions`: sign-ins of the lost installation; a recovered one asks everyone to sign in
@@ -25,7 +25,7 @@ use sea_orm::{
 use serde_json::Value as Json;
 
 use crate::db::entities::{
-    api_token, app, app_alert, audit_entry, backup_copy, backup_run, drive_upload, drive_upload_hold,
+    api_token, app, app_alert, audit_entry, backup_copy, backup_run, copy_audit, drive_upload, drive_upload_hold,
     notification_channel, notification_delivery, restore, run_log, setting,
 };
 use crate::selfbackup::SelfBackupError;
@@ -87,6 +87,7 @@ registry_tables!(
     backup_run,
     run_log,
     backup_copy,
+    copy_audit,
     restore,
     notification_channel,
     notification_delivery,

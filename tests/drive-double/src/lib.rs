@@ -469,6 +469,35 @@ impl DriveDouble {
         id
     }
 
+    /// Replaces a file's content as a person would in Drive's web interface (a new revision): its
+    /// size and checksums follow the new bytes; its name and appProperties stay.
+    ///
+    /// # Panics
+    /// If there is no such file.
+    pub fn replace_content(&self, id: &str, content: &[u8]) {
+        let mut inner = self.lock();
+        let now = inner.tick();
+        let hash_only = self.shared.hash_only;
+        let item = inner.items.get_mut(id).expect("replace_content: unknown file");
+        let (md5, sha256) = digests(content);
+        item.size = content.len() as u64;
+        item.md5 = md5;
+        item.sha256 = sha256;
+        item.content = (!hash_only).then(|| Bytes::copy_from_slice(content));
+        item.modified_ms = now;
+        item.version += 1;
+    }
+
+    /// Moves a file to the trash, or restores it from there, as a person would in Drive's web
+    /// interface.
+    ///
+    /// # Panics
+    /// If there is no such file.
+    pub fn set_trashed(&self, id: &str, trashed: bool) {
+        let mut inner = self.lock();
+        inner.items.get_mut(id).expect("set_trashed: unknown file").explicitly_trashed = trashed;
+    }
+
     /// The items directly in a folder that are not trashed, in creation order.
     pub fn files_in(&self, folder_id: &str) -> Vec<FileInfo> {
         let inner = self.lock();

@@ -2,6 +2,7 @@
 
 mod adopt;
 mod alerts;
+mod audit;
 mod backup_run;
 mod broken_apps;
 mod browser_harness;

@@ -34,6 +34,21 @@ pub struct Model {
     pub plain_size: Option<i64>,
     /// The stored bytes' sha256, when they differ from the plaintext.
     pub stored_sha256: Option<String>,
+    /// `good`, `lost` (gone from the destination or trashed, though nobody here deleted it) or
+    /// `damaged` (its size or checksum is not what was recorded).
+    pub health: String,
+    /// What was found wrong, in words.
+    pub health_detail: Option<String>,
+    /// Since when it has been lost or damaged (ms).
+    pub health_since: Option<i64>,
+    /// When its loss or damage was told (ms): told once.
+    pub health_alerted_at: Option<i64>,
+    /// How the damage was found: `listing` (size or checksum as listed) or `read` (read back).
+    pub damage_found_by: Option<String>,
+    /// When an audit last checked it against a listing (ms).
+    pub audited_at: Option<i64>,
+    /// When an audit last read it back whole (ms).
+    pub read_at: Option<i64>,
 }
 
 /// No relations are navigated through the ORM.

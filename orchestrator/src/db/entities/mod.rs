@@ -7,6 +7,7 @@ pub mod app_lease;
 pub mod audit_entry;
 pub mod backup_copy;
 pub mod backup_run;
+pub mod copy_audit;
 pub mod drive_upload;
 pub mod drive_upload_hold;
 pub mod notification_channel;

@@ -14,6 +14,7 @@ mod m0007_run_notes;
 mod m0008_codecs;
 mod m0009_restore_source;
 mod m0010_app_uid;
+mod m0011_audits;
 
 use sea_orm_migration::prelude::*;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_codecs::M0008Codecs),
             Box::new(m0009_restore_source::M0009RestoreSource),
             Box::new(m0010_app_uid::M0010AppUid),
+            Box::new(m0011_audits::M0011Audits),
         ]
     }
 }

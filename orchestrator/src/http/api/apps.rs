@@ -8,7 +8,8 @@ use serde::Deserialize;
 use crate::backup::copies;
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{
-    AdoptBody, AdoptView, AppBody, AppList, AppView, CheckBody, CheckView, CopyView, NoteBody,
+    AdoptBody, AdoptView, AppBody, AppList, AppView, AuditBody, AuditHistoryView, AuditRecordView, AuditView,
+    BadCopyView, CheckBody, CheckView, CopyView, NoteBody,
 };
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::extract::ApiApp;
@@ -162,6 +163,79 @@ pub async fn copies(
 ) -> Result<Json<Vec<CopyView>>, ApiError> {
     let files = copies::list(&web.ctx.runner, &app).await?;
     Ok(Json(files.iter().map(CopyView::of).collect()))
+}
+
+/// POST /api/v1/apps/{name}/audit: audit the app's copies now.
+pub async fn audit(
+    State(web): State<Web>,
+    c: ApiCaller,
+    ApiApp(app): ApiApp,
+    JsonBody(body): JsonBody<AuditBody>,
+) -> Result<Json<AuditView>, ApiError> {
+    let sample_percent = match body.sample_percent.unwrap_or(0) {
+        n @ 0..=100 => n as u8,
+        n => {
+            return Err(ApiError::Invalid(vec![FieldError::new(
+                "sample_percent",
+                format!("{n}: give a share of the copies from 0 (the listing only) to 100 (read every copy back)"),
+            )]));
+        }
+    };
+    let options = crate::backup::audit::Options { sample_percent, trigger: "api" };
+    let reports = crate::backup::audit::audit(&web.ctx.runner, std::slice::from_ref(&app), options).await;
+    let report = reports.into_iter().next().unwrap_or_default();
+    let summary = report.error.clone().unwrap_or_else(|| {
+        format!(
+            "{} copies, {} lost, {} damaged, {} read back",
+            report.copies,
+            report.lost.len(),
+            report.damaged.len(),
+            report.read_back
+        )
+    });
+    crate::audit::record(&web.ctx.db, &c.actor, "copies.audit", Some(&app.name), Some(&summary)).await;
+    if let Some(error) = &report.error {
+        return Err(
+            crate::error::Error::Destination { message: error.clone(), retry: crate::error::Retry::Temporary }.into()
+        );
+    }
+    Ok(Json(AuditView::of(&report)))
+}
+
+/// GET /api/v1/apps/{name}/audits: the app's audits, newest first, and its copies lost or damaged.
+pub async fn audits(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    ApiApp(app): ApiApp,
+) -> Result<Json<AuditHistoryView>, ApiError> {
+    let text = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
+    let audits = crate::backup::audit::history(&web.ctx.db, app.id, 50).await?;
+    let bad = crate::backup::audit::bad_copies(&web.ctx.db, app.id).await?;
+    Ok(Json(AuditHistoryView {
+        audits: audits
+            .into_iter()
+            .map(|a| AuditRecordView {
+                trigger: a.trigger,
+                started_at: text(a.started_at),
+                finished_at: text(a.finished_at),
+                copies: a.copies,
+                good: a.good,
+                lost: a.lost,
+                damaged: a.damaged,
+                read_back: a.read_back,
+                error: a.error,
+            })
+            .collect(),
+        bad_copies: bad
+            .into_iter()
+            .map(|b| BadCopyView {
+                name: b.name,
+                health: b.health,
+                detail: b.health_detail,
+                since: b.health_since.map(text),
+            })
+            .collect(),
+    }))
 }
 
 /// POST /api/v1/apps/{name}/adopt: adopt files of the app's folder the orchestrator did not

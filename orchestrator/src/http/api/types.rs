@@ -375,6 +375,112 @@ impl CopyView {
     }
 }
 
+/// `POST /api/v1/apps/{name}/audit`: how much to read back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditBody {
+    /// Also read back whole and re-hash this share of the app's copies, 0 to 100 (always the
+    /// newest, then those read longest ago); default 0, the listing only.
+    pub sample_percent: Option<u32>,
+}
+
+/// A copy an audit found lost or damaged, or could not read.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AuditFindingView {
+    /// The copy's file name.
+    pub name: String,
+    /// What was found.
+    pub detail: String,
+}
+
+/// What an audit of one app found.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AuditView {
+    /// The app.
+    pub app: String,
+    /// Copies checked: the app's copies listed, and those of the inventory not found.
+    pub copies: u64,
+    /// Found as stored.
+    pub good: u64,
+    /// Missing or trashed, though the orchestrator did not delete them; retention no longer counts them.
+    pub lost: Vec<AuditFindingView>,
+    /// Another size or checksum than stored; retention neither counts nor deletes them.
+    pub damaged: Vec<AuditFindingView>,
+    /// Read back whole and re-hashed.
+    pub read_back: u64,
+    /// Could not be read back (the destination failed, not the copy): left as they were.
+    pub unreadable: Vec<AuditFindingView>,
+    /// Lost or damaged before, found as stored now.
+    pub recovered: Vec<String>,
+    /// Why the app could not be audited (nothing was marked).
+    pub error: Option<String>,
+}
+
+impl AuditView {
+    /// The view of an audit's result.
+    pub fn of(report: &crate::backup::audit::AppAudit) -> AuditView {
+        let findings = |list: &[crate::backup::audit::Finding]| {
+            list.iter().map(|f| AuditFindingView { name: f.name.clone(), detail: f.detail.clone() }).collect()
+        };
+        AuditView {
+            app: report.app.clone(),
+            copies: report.copies as u64,
+            good: report.good as u64,
+            lost: findings(&report.lost),
+            damaged: findings(&report.damaged),
+            read_back: report.read_back as u64,
+            unreadable: findings(&report.unreadable),
+            recovered: report.recovered.clone(),
+            error: report.error.clone(),
+        }
+    }
+}
+
+/// One past audit of an app.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AuditRecordView {
+    /// Who asked: schedule | cli | ui | api.
+    pub trigger: String,
+    /// When it began (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    pub finished_at: String,
+    /// Copies checked.
+    pub copies: i64,
+    /// Found as stored.
+    pub good: i64,
+    /// Found lost.
+    pub lost: i64,
+    /// Found damaged.
+    pub damaged: i64,
+    /// Read back whole.
+    pub read_back: i64,
+    /// Why it could not be made.
+    pub error: Option<String>,
+}
+
+/// An app's audits, newest first, and its copies now lost or damaged.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AuditHistoryView {
+    /// The newest audits first (at most 50).
+    pub audits: Vec<AuditRecordView>,
+    /// Copies lost or damaged now.
+    pub bad_copies: Vec<BadCopyView>,
+}
+
+/// A copy lost or damaged now.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BadCopyView {
+    /// File name.
+    pub name: String,
+    /// lost | damaged.
+    pub health: String,
+    /// What was found.
+    pub detail: Option<String>,
+    /// Since when (RFC 3339).
+    pub since: Option<String>,
+}
+
 /// `PUT /api/v1/apps/{name}/copies/{copy}/pin` and `POST /api/v1/apps/{name}/runs`: an optional note.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -50,6 +50,20 @@ pub struct CopyRow {
     pub adopted: bool,
     /// Adopted, and retention does not count it.
     pub uncounted: bool,
+    /// Found damaged by an audit or a listing: what is wrong.
+    pub damaged: Option<String>,
+}
+
+/// A copy found lost or damaged.
+pub struct BadCopyRow {
+    /// File name.
+    pub name: String,
+    /// `lost` or `damaged`, in the page's language.
+    pub state: String,
+    /// What was found.
+    pub detail: String,
+    /// Since when.
+    pub since: String,
 }
 
 #[derive(Template)]
@@ -65,6 +79,8 @@ struct AppPage {
     restore: Option<bool>,
     demo: bool,
     channels: Vec<(String, &'static str, String)>,
+    last_audit: Option<String>,
+    bad_copies: Vec<BadCopyRow>,
 }
 
 /// GET /apps/{name}.
@@ -78,6 +94,14 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         ),
         crate::backup::lifecycle::recent(&web.ctx.db, app.id, 25),
     );
+    // After the listing, which brought the copies' health up to date.
+    let bad = crate::backup::audit::bad_copies(&web.ctx.db, app.id).await?;
+    let last_audit = crate::backup::audit::history(&web.ctx.db, app.id, 1).await?.into_iter().next();
+    let damaged_detail = |name: &str| {
+        bad.iter()
+            .find(|b| b.name == name && b.health == crate::backup::inventory::DAMAGED && b.deleted_at.is_none())
+            .map(|b| b.health_detail.clone().unwrap_or_default())
+    };
     let copies = listed
         .map(|files| {
             files
@@ -106,6 +130,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                         && (!codec_of(f).age || web.ctx.runner.encryption.identities.is_some()),
                     adopted: copies::adopted(f),
                     uncounted: copies::adopted_uncounted(f),
+                    damaged: damaged_detail(&f.name),
                 })
                 .collect()
         })
@@ -125,6 +150,39 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         .into_iter()
         .map(|c| (c.name.clone(), c.kind.as_str(), c.events().join(", ")))
         .collect();
+    let last_audit = last_audit.map(|a| {
+        let when = format::time(a.finished_at);
+        match &a.error {
+            Some(error) => page.t.fill(
+                "audit.last_failed",
+                &[("when", when.as_str()), ("trigger", a.trigger.as_str()), ("error", error.as_str())],
+            ),
+            None => page.t.fill(
+                "audit.last",
+                &[
+                    ("when", when.as_str()),
+                    ("trigger", a.trigger.as_str()),
+                    ("copies", &a.copies.to_string()),
+                    ("good", &a.good.to_string()),
+                    ("lost", &a.lost.to_string()),
+                    ("damaged", &a.damaged.to_string()),
+                    ("read", &a.read_back.to_string()),
+                ],
+            ),
+        }
+    });
+    let bad_copies = bad
+        .into_iter()
+        .map(|b| BadCopyRow {
+            state: page
+                .t
+                .get(if b.health == crate::backup::inventory::LOST { "audit.lost" } else { "audit.damaged" })
+                .to_owned(),
+            detail: b.health_detail.unwrap_or_default(),
+            since: b.health_since.map(format::time).unwrap_or_default(),
+            name: b.name,
+        })
+        .collect();
     let view = AppPage {
         href: format::url_encode(&app.name),
         schedule: page.t.schedule(&app.schedule, &app.time_zone),
@@ -134,6 +192,8 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         restore,
         demo: page.demo.as_deref() == Some(app.name.as_str()),
         channels,
+        last_audit,
+        bad_copies,
         app,
         page,
     };
@@ -165,6 +225,47 @@ pub async fn resume(
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
     set_enabled(&web, &page, &name, true).await
+}
+
+/// The audit form.
+#[derive(Deserialize)]
+pub struct AuditForm {
+    #[serde(default)]
+    sample_percent: String,
+}
+
+/// POST /apps/{name}/audit: audits the app's copies now (one listing of its folder, and the share
+/// asked for read back), then shows the app's page at its Integrity card.
+pub async fn audit(
+    State(web): State<Web>,
+    page: Page,
+    PageApp(app): PageApp,
+    CheckedForm(form): CheckedForm<AuditForm>,
+) -> Result<Response, PageError> {
+    let text = form.sample_percent.trim();
+    let sample_percent = match text {
+        "" => 0,
+        text => text
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or_else(|| PageError::BadRequest(page.t.fill("audit.sample_invalid", &[("value", text)])))?,
+    };
+    let options = crate::backup::audit::Options { sample_percent, trigger: "ui" };
+    let reports = crate::backup::audit::audit(&web.ctx.runner, std::slice::from_ref(&app), options).await;
+    let summary = reports.first().map(|r| {
+        r.error.clone().unwrap_or_else(|| {
+            format!(
+                "{} copies, {} lost, {} damaged, {} read back",
+                r.copies,
+                r.lost.len(),
+                r.damaged.len(),
+                r.read_back
+            )
+        })
+    });
+    crate::audit::record(&web.ctx.db, &page.user, "copies.audit", Some(&app.name), summary.as_deref()).await;
+    Ok(Redirect::to(&format!("/apps/{}#integrity", format::url_encode(&app.name))).into_response())
 }
 
 /// POST /apps/{name}/run: Test now. Queues a manual run and shows its live progress.

@@ -1,0 +1,88 @@
+//! Integrity audits: each copy's health as the newest audit or listing found it (good, lost,
+//! damaged), since when, whether that was told, and when it was last checked and read back; and
+//! one row per app per audit, the history the pages, the API and the metrics read.
+
+use sea_orm_migration::prelude::*;
+
+use super::id;
+use super::m0001_initial::BackupCopies;
+
+pub(super) struct M0011Audits;
+
+impl MigrationName for M0011Audits {
+    fn name(&self) -> &str {
+        "m0011_audits"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Columns {
+    Health,
+    HealthDetail,
+    HealthSince,
+    HealthAlertedAt,
+    DamageFoundBy,
+    AuditedAt,
+    ReadAt,
+}
+
+#[derive(DeriveIden)]
+enum CopyAudits {
+    Table,
+    Id,
+    AppId,
+    Trigger,
+    StartedAt,
+    FinishedAt,
+    Copies,
+    Good,
+    Lost,
+    Damaged,
+    ReadBack,
+    Error,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0011Audits {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters a table one change at a time.
+        let columns = [
+            ColumnDef::new(Columns::Health).string().not_null().default("good").to_owned(),
+            ColumnDef::new(Columns::HealthDetail).text().null().to_owned(),
+            ColumnDef::new(Columns::HealthSince).big_integer().null().to_owned(),
+            ColumnDef::new(Columns::HealthAlertedAt).big_integer().null().to_owned(),
+            ColumnDef::new(Columns::DamageFoundBy).string().null().to_owned(),
+            ColumnDef::new(Columns::AuditedAt).big_integer().null().to_owned(),
+            ColumnDef::new(Columns::ReadAt).big_integer().null().to_owned(),
+        ];
+        for mut column in columns {
+            m.alter_table(Table::alter().table(BackupCopies::Table).add_column(&mut column).to_owned()).await?;
+        }
+        m.create_table(
+            Table::create()
+                .table(CopyAudits::Table)
+                .col(id(CopyAudits::Id))
+                .col(ColumnDef::new(CopyAudits::AppId).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::Trigger).string().not_null())
+                .col(ColumnDef::new(CopyAudits::StartedAt).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::FinishedAt).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::Copies).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::Good).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::Lost).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::Damaged).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::ReadBack).big_integer().not_null())
+                .col(ColumnDef::new(CopyAudits::Error).text().null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("copy_audits_app_finished")
+                .table(CopyAudits::Table)
+                .col(CopyAudits::AppId)
+                .col(CopyAudits::FinishedAt)
+                .to_owned(),
+        )
+        .await
+    }
+}
