@@ -122,15 +122,16 @@ async fn upsert(
     let now = now_ms();
     match known {
         Some(row) => {
+            // Only what changed is written: a folder listed again unchanged costs no write.
             let mut update: backup_copy::ActiveModel = row.clone().into();
-            update.name = Set(file.name.clone());
-            update.size = Set(file.size as i64);
-            update.sha256 = Set(sha256);
-            update.verified = Set(verified);
-            update.deleted_at = Set(None);
-            update.codec = Set(codec);
-            update.plain_size = Set(plain_size);
-            update.stored_sha256 = Set(stored_sha256);
+            update.name.set_if_not_equals(file.name.clone());
+            update.size.set_if_not_equals(file.size as i64);
+            update.sha256.set_if_not_equals(sha256);
+            update.verified.set_if_not_equals(verified);
+            update.deleted_at.set_if_not_equals(None);
+            update.codec.set_if_not_equals(codec);
+            update.plain_size.set_if_not_equals(plain_size);
+            update.stored_sha256.set_if_not_equals(stored_sha256);
             match &problem {
                 Some(problem) if row.health != DAMAGED || row.deleted_at.is_some() => {
                     update.health = Set(DAMAGED.to_owned());
@@ -154,7 +155,9 @@ async fn upsert(
                 }
                 None => {}
             }
-            update.update(db).await?;
+            if update.is_changed() {
+                update.update(db).await?;
+            }
         }
         None => {
             let created = file

@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -17,9 +17,10 @@ const MIGRATIONS: [&str; 10] = [
     "m0008_codecs",
     "m0009_restore_source",
     "m0010_app_uid",
+    "m0011_audits",
 ];
 
-/// Our tables and their columns, in order, as ten migrations leave them.
+/// Our tables and their columns, in order, as eleven migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
@@ -67,6 +68,13 @@ const TABLES: &[(&str, &[&str])] = &[
             "codec",
             "plain_size",
             "stored_sha256",
+            "health",
+            "health_detail",
+            "health_since",
+            "health_alerted_at",
+            "damage_found_by",
+            "audited_at",
+            "read_at",
         ],
     ),
     (
@@ -95,6 +103,22 @@ const TABLES: &[(&str, &[&str])] = &[
             "codec",
             "stored_bytes",
             "stored_sha256",
+        ],
+    ),
+    (
+        "copy_audits",
+        &[
+            "id",
+            "app_id",
+            "trigger",
+            "started_at",
+            "finished_at",
+            "copies",
+            "good",
+            "lost",
+            "damaged",
+            "read_back",
+            "error",
         ],
     ),
     ("drive_upload_holds", &["account", "reported_at", "held_until"]),
@@ -162,9 +186,10 @@ const TABLES: &[(&str, &[&str])] = &[
 ];
 
 /// The indexes the migrations name (primary keys and unique columns get unnamed ones).
-const INDEXES: [&str; 13] = [
+const INDEXES: [&str; 14] = [
     "audit_log_at",
     "backup_copies_app_file",
+    "copy_audits_app_finished",
     "drive_uploads_account_counted",
     "backup_runs_app_id",
     "backup_runs_app_status_id",

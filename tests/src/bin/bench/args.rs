@@ -1,12 +1,12 @@
 //! The command line of `bench`.
 
 pub(crate) const USAGE: &str =
-    "usage: bench <stream|concurrent|rclone|schedule|dashboard|pickup|idle|selfbackup|all> [--smoke] \
+    "usage: bench <stream|concurrent|rclone|schedule|dashboard|pickup|idle|selfbackup|audit|all> [--smoke] \
 [--runs N] [--sizes MiB,MiB,..] [--apps N] [--chunk SIZE]
   --smoke       seconds instead of minutes: small sizes and counts (CI)
   --runs N      samples per figure (pickup: runs; dashboard: requests per page; idle: fresh starts)
   --sizes LIST  stream: export sizes in MiB (default 256,1024,4096); rclone: MiB, each also + 12345 bytes (1024,4096)
-  --apps N      concurrent: apps at once (16); schedule, dashboard, selfbackup: apps (10000)
+  --apps N      concurrent: apps at once (16); schedule, dashboard, selfbackup: apps (10000); audit: apps (200)
   --chunk SIZE  upload chunk size, as GDRIVE_CHUNK_SIZE (default 8MiB)
   --read-ahead SIZE  GDRIVE_READ_AHEAD_BUDGET of the orchestrator (default: its own, 64MiB)
   --contend N   rclone: N busy-looping processes run beside the clients (CPU contention; default 0)
@@ -24,9 +24,10 @@ pub(crate) enum Scenario {
     Idle,
     Rclone,
     SelfBackup,
+    Audit,
 }
 
-const ALL: [Scenario; 8] = [
+const ALL: [Scenario; 9] = [
     Scenario::Idle,
     Scenario::Pickup,
     Scenario::Stream,
@@ -35,6 +36,7 @@ const ALL: [Scenario; 8] = [
     Scenario::Schedule,
     Scenario::Dashboard,
     Scenario::SelfBackup,
+    Scenario::Audit,
 ];
 
 /// What was asked.
@@ -98,6 +100,7 @@ impl Args {
                     "idle" => Scenario::Idle,
                     "rclone" => Scenario::Rclone,
                     "selfbackup" => Scenario::SelfBackup,
+                    "audit" => Scenario::Audit,
                     other => return Err(format!("unknown scenario or option {other:?}")),
                 }),
             }

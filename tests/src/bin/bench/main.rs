@@ -1,7 +1,8 @@
 //! Benchmarks that print figures; nothing here asserts a threshold.
 //!
 //! `cargo run --release -p e2e --bin bench -- <scenario> [--smoke] [options]`, scenarios:
-//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, `selfbackup`, or `all`. Everything runs on
+//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, `selfbackup`, `audit`, or
+//! `all`. Everything runs on
 //! loopback: apps built with `client-sdk` in this process, the Drive double (hash-only where
 //! gigabytes flow), and the orchestrator as its own process so its memory and CPU can be read.
 //! Each scenario prints one JSON line of figures, then a table for people. `--smoke` shrinks
@@ -9,6 +10,7 @@
 
 mod api;
 mod args;
+mod audit;
 mod concurrent;
 mod dashboard;
 mod fast_app;
@@ -43,6 +45,7 @@ async fn main() {
             Scenario::Idle => idle::run(&args).await,
             Scenario::Rclone => rclone::run(&args).await,
             Scenario::SelfBackup => selfbackup::run(&args).await,
+            Scenario::Audit => audit::run(&args).await,
         }
     }
 }
