@@ -17,8 +17,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use client_sdk::process::{export_command, import_command};
-use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
+use client_sdk::process::{export_command, import_command, verify_command};
+use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError, VerifyReport};
 use tokio::process::Command;
 
 /// Serve a PostgreSQL database's backups over contract v1 (token from BACKUP_TOKEN).
@@ -49,7 +49,7 @@ impl BackupSource for Postgres {
         Capabilities::new(
             &self.app,
             [
-                BackupType::new("full", "application/octet-stream", "dump"),
+                BackupType::new("full", "application/octet-stream", "dump").with_verify(),
                 BackupType::new("schema", "application/sql", "sql"),
             ],
         )
@@ -64,6 +64,15 @@ impl BackupSource for Postgres {
             _ => dump.args(["--format=plain", "--schema-only", "--clean", "--if-exists"]),
         };
         export_command(dump)
+    }
+
+    /// A drill of a custom-format dump: `pg_restore --file=/dev/null` reads every object and the
+    /// data of every table to the end, so a truncated or corrupted dump fails (`--list` would
+    /// read only the table of contents and pass it).
+    async fn verify(&self, _: &BackupType, body: ImportStream) -> Result<VerifyReport, SourceError> {
+        let mut check = Command::new("pg_restore");
+        check.args(["--no-password", "--file=/dev/null"]);
+        verify_command(check, body, "pg_restore reads the whole dump").await
     }
 
     async fn import(&self, backup_type: &BackupType, body: ImportStream) -> Result<(), SourceError> {

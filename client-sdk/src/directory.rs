@@ -1,12 +1,16 @@
 //! A ready-made source: a folder, exported as a streamed tar.gz (`tar` on the PATH), restored by
 //! extracting into a staging folder beside the target and swapping it in only when `tar`
-//! succeeded on a body whose sha256 matched, so a bad import leaves the folder as it was.
+//! succeeded on a body whose sha256 matched, so a bad import leaves the folder as it was. A
+//! restore drill (`verify`) lists the whole archive with `tar -tzf -`, which reads and
+//! decompresses it to its end (gzip checks its CRC there), changing nothing.
 
 use std::path::{Path, PathBuf};
 
 use tokio::process::Command;
 
-use crate::process::{export_command, import_command};
+use contract_spec::VerifyReport;
+
+use crate::process::{export_command, import_command, verify_command};
 use crate::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
 
 /// Backs up `dir`; restores into `restore_into` (by default `dir` itself).
@@ -42,13 +46,20 @@ impl Directory {
 
 impl BackupSource for Directory {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(&self.app, [BackupType::new("full", "application/gzip", "tar.gz")]).with_restore()
+        Capabilities::new(&self.app, [BackupType::new("full", "application/gzip", "tar.gz").with_verify()])
+            .with_restore()
     }
 
     async fn export(&self, _: &BackupType) -> Result<ExportStream, SourceError> {
         let mut tar = Command::new("tar");
         tar.arg("-czf").arg("-").arg("-C").arg(&self.dir).arg(".");
         export_command(tar)
+    }
+
+    async fn verify(&self, _: &BackupType, body: ImportStream) -> Result<VerifyReport, SourceError> {
+        let mut tar = Command::new("tar");
+        tar.arg("-tzf").arg("-");
+        verify_command(tar, body, "the archive reads to its end").await
     }
 
     async fn import(&self, _: &BackupType, body: ImportStream) -> Result<(), SourceError> {

@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio_util::io::ReaderStream;
 
+use contract_spec::{VerifyCheck, VerifyReport};
+
 use crate::source::{ExportStream, ImportStream, SourceError};
 
 const READ_SIZE: usize = 64 * 1024;
@@ -129,4 +131,20 @@ pub async fn import_command(mut cmd: Command, mut body: ImportStream) -> Result<
     drop(stdin);
     let status = child.wait().await;
     if matches!(&status, Ok(s) if s.success()) { Ok(()) } else { Err(failure(&program, status, stderr).await) }
+}
+
+/// Runs `cmd` on the body of a verify (a restore drill) as [`import_command`] does, and reports
+/// the result as the check `check`: passed when the whole body was read and the command exited
+/// with status 0, failed with the end of its standard error otherwise. Use a command that reads
+/// the whole copy and changes nothing (`tar -tzf -`, `pg_restore --file=/dev/null`).
+pub async fn verify_command(cmd: Command, body: ImportStream, check: &str) -> Result<VerifyReport, SourceError> {
+    let progress = body.progress();
+    let outcome = import_command(cmd, body).await;
+    let bytes = progress.lock().map(|p| p.bytes).unwrap_or_default();
+    let result = match outcome {
+        Ok(()) => VerifyCheck::passed(check, Some(format!("{bytes} bytes read"))),
+        Err(SourceError::Failed(message)) => VerifyCheck::failed(check, message),
+        Err(other) => return Err(other),
+    };
+    Ok(VerifyReport::of(bytes, vec![result]))
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use contract_spec::{
     BackupType, CAPABILITIES_PATH, Capabilities, EXPORT_PATH, ErrorBody, ErrorCode, ExportRequest,
-    HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE, IMPORT_PATH, ImportResult, TRAILER_BYTES, TRAILER_SHA256,
+    HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE, IMPORT_PATH, ImportResult, TRAILER_BYTES, TRAILER_SHA256, VERIFY_PATH,
 };
 use futures::StreamExt;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, TE, TRAILER};
@@ -42,7 +42,8 @@ impl<S: BackupSource> BackupService<S> {
         self
     }
 
-    /// The router serving `/backup/capabilities`, `/backup/export` and `/backup/import`.
+    /// The router serving `/backup/capabilities`, `/backup/export`, `/backup/import` and
+    /// `/backup/verify`.
     ///
     /// # Panics
     /// When the source's capabilities break the contract, or the token is empty: both are
@@ -62,6 +63,7 @@ impl<S: BackupSource> BackupService<S> {
             .route(CAPABILITIES_PATH, get(capabilities_route::<S>))
             .route(EXPORT_PATH, post(export_route::<S>))
             .route(IMPORT_PATH, post(import_route::<S>))
+            .route(VERIFY_PATH, post(verify_route::<S>))
             .with_state(shared)
     }
 }
@@ -201,32 +203,56 @@ async fn export_route<S: BackupSource>(
     Ok(resp)
 }
 
+/// What an import or a verify was sent, checked before the source sees a byte: the type, the
+/// declared sha256, and the app to itself (no export or import running).
+struct Incoming {
+    backup_type: BackupType,
+    expected: String,
+    body: axum::body::Body,
+    _exclusive: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<S> Shared<S> {
+    /// Checks the token, the headers and that nothing else runs; `what` names the route.
+    fn incoming(&self, request: Request, what: &str) -> Result<Incoming, Refusal> {
+        let (parts, body) = request.into_parts();
+        self.authorize(&parts.headers)?;
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let type_name = header(HEADER_BACKUP_TYPE).ok_or_else(|| {
+            refuse(
+                ErrorCode::BadRequest,
+                format!("send the Backup-Type header naming the type of the backup being {what}"),
+            )
+        })?;
+        let backup_type = self.find_type(Some(type_name))?.clone();
+        let expected = match header(HEADER_BACKUP_SHA256) {
+            Some(sha) if contract_spec::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
+            _ => {
+                return Err(refuse(
+                    ErrorCode::BadRequest,
+                    "send the Backup-Sha256 header with the hex sha256 of the body",
+                ));
+            }
+        };
+        let exclusive = self.permits.clone().try_acquire_many_owned(self.max_permits).map_err(|_| {
+            refuse(ErrorCode::ExportInProgress, "an export or import is running: try again when it has finished")
+        })?;
+        Ok(Incoming { backup_type, expected, body, _exclusive: exclusive })
+    }
+}
+
 async fn import_route<S: BackupSource>(
     State(shared): State<Arc<Shared<S>>>,
     request: Request,
 ) -> Result<Response, Refusal> {
-    let (parts, body) = request.into_parts();
-    shared.authorize(&parts.headers)?;
     if !shared.capabilities.restore {
+        shared.authorize(request.headers())?;
         return Err(refuse(
             ErrorCode::RestoreUnsupported,
             "this app does not support import (its capabilities say restore: false)",
         ));
     }
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    let type_name = header(HEADER_BACKUP_TYPE).ok_or_else(|| {
-        refuse(ErrorCode::BadRequest, "send the Backup-Type header naming the type of the backup being imported")
-    })?;
-    let backup_type = shared.find_type(Some(type_name))?.clone();
-    let expected = match header(HEADER_BACKUP_SHA256) {
-        Some(sha) if contract_spec::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
-        _ => {
-            return Err(refuse(ErrorCode::BadRequest, "send the Backup-Sha256 header with the hex sha256 of the body"));
-        }
-    };
-    let _exclusive = shared.permits.clone().try_acquire_many_owned(shared.max_permits).map_err(|_| {
-        refuse(ErrorCode::ExportInProgress, "an export or import is running: try again when it has finished")
-    })?;
+    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "imported")?;
     let progress = Arc::new(Mutex::new(ImportProgress::default()));
     let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
     tracing::info!(backup_type = %backup_type.name, "import started");
@@ -256,5 +282,54 @@ async fn import_route<S: BackupSource>(
             ErrorCode::ImportFailed,
             format!("the import stopped reading after {bytes} bytes, before the end of the body"),
         )),
+    }
+}
+
+async fn verify_route<S: BackupSource>(
+    State(shared): State<Arc<Shared<S>>>,
+    request: Request,
+) -> Result<Response, Refusal> {
+    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "verified")?;
+    if !backup_type.verify {
+        return Err(refuse(
+            ErrorCode::RestoreUnsupported,
+            format!(
+                "this app does not verify copies of type {:?} (its capabilities do not say verify: true)",
+                backup_type.name
+            ),
+        ));
+    }
+    let progress = Arc::new(Mutex::new(ImportProgress::default()));
+    let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
+    tracing::info!(backup_type = %backup_type.name, "verify started");
+    let result = shared.source.verify(&backup_type, stream).await;
+    let (bytes, end) = {
+        let p = progress.lock().expect("verify progress lock");
+        (p.bytes, p.end.clone())
+    };
+    match (result, end) {
+        (_, Some(ImportEnd::Mismatch { actual })) => Err(refuse(
+            ErrorCode::ChecksumMismatch,
+            format!("the body's sha256 is {actual}, Backup-Sha256 says {expected}: the copy was not checked"),
+        )),
+        (Err(e), _) => {
+            tracing::error!(backup_type = %backup_type.name, bytes, error = %e, "verify failed");
+            Err(Refusal::from_source(e, ErrorCode::ImportFailed))
+        }
+        // A copy read whole and checked: the report says whether it would restore.
+        (Ok(report), Some(ImportEnd::Verified)) => {
+            tracing::info!(backup_type = %backup_type.name, bytes, ok = report.ok, "verify complete");
+            Ok(axum::Json(report).into_response())
+        }
+        (Ok(_), Some(ImportEnd::Cut(reason))) => Err(refuse(ErrorCode::ImportFailed, reason)),
+        // A check that stopped before the end proved nothing about the rest: never ok.
+        (Ok(mut report), None) => {
+            report.ok = false;
+            report.checks.push(contract_spec::VerifyCheck::failed(
+                "read to the end",
+                format!("the check stopped reading after {bytes} bytes, before the end of the copy"),
+            ));
+            Ok(axum::Json(report).into_response())
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use contract_spec::{BackupType, Capabilities};
+use contract_spec::{BackupType, Capabilities, VerifyReport};
 use futures::Stream;
 use sha2::{Digest, Sha256};
 
@@ -79,6 +79,26 @@ pub trait BackupSource: Send + Sync + 'static {
         let _ = (backup_type, body);
         async { Err(SourceError::Unsupported) }
     }
+
+    /// Checks that `body`, an earlier export of `backup_type`, would restore, WITHOUT applying
+    /// it (a restore drill): read it whole and check it the way a restore would (e.g. an archive
+    /// read to its end, `pg_restore --file=/dev/null` on a dump; `pg_restore --list` is not
+    /// enough: it passes truncated dumps). Only called for types advertised with `verify: true`.
+    ///
+    /// Answer a report whose failed checks say what is wrong with the copy ([`verify_command`]
+    /// makes one from a command's exit status); an `Err` means the app could not check (its
+    /// tool is missing), not that the copy is bad. `body` ends with an `Err` on a checksum
+    /// mismatch, which the router answers with `422 checksum_mismatch` whatever the report says.
+    ///
+    /// [`verify_command`]: crate::process::verify_command
+    fn verify(
+        &self,
+        backup_type: &BackupType,
+        body: ImportStream,
+    ) -> impl Future<Output = Result<VerifyReport, SourceError>> + Send {
+        let _ = (backup_type, body);
+        async { Err(SourceError::Unsupported) }
+    }
 }
 
 /// How an import body ended, shared between the stream and the router that answers.
@@ -114,6 +134,11 @@ impl ImportStream {
         progress: Arc<Mutex<ImportProgress>>,
     ) -> Self {
         ImportStream { inner: Box::pin(inner), expected: expected_sha256, hasher: Sha256::new(), progress, done: false }
+    }
+
+    /// The shared progress, readable after the stream was handed on.
+    pub(crate) fn progress(&self) -> Arc<Mutex<ImportProgress>> {
+        self.progress.clone()
     }
 
     /// Bytes received so far.

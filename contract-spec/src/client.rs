@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     CAPABILITIES_PATH, Capabilities, EXPORT_PATH, ErrorBody, ExportRequest, HEADER_BACKUP_SHA256, HEADER_BACKUP_TYPE,
-    IMPORT_PATH, ImportResult, TRAILER_BYTES, TRAILER_SHA256,
+    IMPORT_PATH, ImportResult, TRAILER_BYTES, TRAILER_SHA256, VERIFY_PATH, VerifyReport,
 };
 
 /// Limits on every call to an app.
@@ -276,8 +276,40 @@ impl AppClient {
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     {
+        let answer = self.send_copy(IMPORT_PATH, "the import", backup_type, sha256_hex, body).await?;
+        serde_json::from_slice(&answer).map_err(|e| {
+            ClientError::Protocol(format!("the import answer is not {{\"restored\": true, \"bytes\": N}}: {e}"))
+        })
+    }
+
+    /// `POST /backup/verify`: streams `body` to the app, which checks that it would restore
+    /// without applying it (only for types advertised with `verify: true`).
+    pub async fn verify<S>(&self, backup_type: &str, sha256_hex: &str, body: S) -> Result<VerifyReport, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        let answer = self.send_copy(VERIFY_PATH, "the verify", backup_type, sha256_hex, body).await?;
+        serde_json::from_slice(&answer).map_err(|e| {
+            ClientError::Protocol(format!(
+                "the verify answer is not a report ({{\"ok\": BOOL, \"bytes\": N, \"checks\": [...]}}): {e}"
+            ))
+        })
+    }
+
+    /// Streams a copy to `path` with its type and sha256; the small answer of a 200.
+    async fn send_copy<S>(
+        &self,
+        path: &str,
+        what: &str,
+        backup_type: &str,
+        sha256_hex: &str,
+        body: S,
+    ) -> Result<Vec<u8>, ClientError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
         let request = self
-            .authorized(reqwest::Method::POST, IMPORT_PATH)
+            .authorized(reqwest::Method::POST, path)
             .header(HEADER_BACKUP_TYPE, backup_type)
             .header(HEADER_BACKUP_SHA256, sha256_hex)
             .header(CONTENT_TYPE, "application/octet-stream")
@@ -286,7 +318,7 @@ impl AppClient {
         let resp = match tokio::time::timeout(self.timeouts.total, request.send()).await {
             Err(_) => {
                 return Err(ClientError::Timeout {
-                    what: "did not finish the import".into(),
+                    what: format!("did not finish {what}"),
                     limit: self.timeouts.total,
                 });
             }
@@ -294,10 +326,7 @@ impl AppClient {
             Ok(Ok(resp)) => resp,
         };
         let resp = ok_or_error(resp, self.timeouts.response).await?;
-        let body = read_small(resp, self.timeouts.response).await?;
-        serde_json::from_slice(&body).map_err(|e| {
-            ClientError::Protocol(format!("the import answer is not {{\"restored\": true, \"bytes\": N}}: {e}"))
-        })
+        read_small(resp, self.timeouts.response).await
     }
 }
 

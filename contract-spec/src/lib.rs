@@ -7,6 +7,7 @@
 //! | `GET /backup/capabilities` | [`Capabilities`] as JSON |
 //! | `POST /backup/export` ([`ExportRequest`]) | the backup's bytes, streamed; trailers `backup-sha256` and `backup-bytes` when asked with `TE: trailers` |
 //! | `POST /backup/import` (only when `restore: true`) | [`ImportResult`]; headers `Backup-Type` and `Backup-Sha256` |
+//! | `POST /backup/verify` (optional: only for types with `verify: true`) | [`VerifyReport`]; the same headers as import; checks that the copy would restore, changing nothing |
 //!
 //! Errors are [`ErrorBody`] with one of the [`ErrorCode`]s. The full document is
 //! `contract-spec/openapi.yaml` (also [`OPENAPI_YAML`]); a test keeps it and these types in step.
@@ -22,7 +23,10 @@ pub mod client;
 #[cfg(feature = "client")]
 pub mod conformance;
 
-pub use wire::{BackupType, CONTRACT_VERSION, Capabilities, ErrorBody, ErrorCode, ExportRequest, ImportResult};
+pub use wire::{
+    BackupType, CONTRACT_VERSION, Capabilities, ErrorBody, ErrorCode, ExportRequest, Health, ImportResult, VerifyCheck,
+    VerifyReport,
+};
 
 /// The committed OpenAPI 3.1 document of contract v1.
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
@@ -33,6 +37,8 @@ pub const CAPABILITIES_PATH: &str = "/backup/capabilities";
 pub const EXPORT_PATH: &str = "/backup/export";
 /// Path of the import route.
 pub const IMPORT_PATH: &str = "/backup/import";
+/// Route of the optional verify endpoint (restore drills), offered per type by `verify: true`.
+pub const VERIFY_PATH: &str = "/backup/verify";
 
 /// Trailer carrying the hex sha256 of the export body.
 pub const TRAILER_SHA256: &str = "backup-sha256";

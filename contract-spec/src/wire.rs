@@ -24,6 +24,89 @@ pub struct Capabilities {
     /// True when the app accepts `POST /backup/import`.
     #[serde(default)]
     pub restore: bool,
+    /// What the app reports about what it backs up (e.g. the database's size), shown to
+    /// operators. Optional; a v1 app without it stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// What an app reports about what it backs up: the `health` of its capabilities.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Health {
+    /// The size of what is backed up, in bytes (e.g. the database's size), when the app knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// Anything else worth showing, as name and value (e.g. "tables": "42").
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub details: std::collections::BTreeMap<String, String>,
+}
+
+/// Answer of `POST /backup/verify`: whether the copy sent would restore, checked without
+/// applying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct VerifyReport {
+    /// True when every check passed: the copy would restore.
+    pub ok: bool,
+    /// Number of bytes the app received and checked.
+    pub bytes: u64,
+    /// The checks made, in order.
+    #[serde(default)]
+    pub checks: Vec<VerifyCheck>,
+    /// Anything else the operator should read (e.g. the restore tool's own words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+}
+
+/// One check of a [`VerifyReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct VerifyCheck {
+    /// What was checked (e.g. "archive reads to its end").
+    pub name: String,
+    /// True when it passed.
+    pub ok: bool,
+    /// What was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl VerifyReport {
+    /// A report of `checks`: ok when every one passed.
+    pub fn of(bytes: u64, checks: Vec<VerifyCheck>) -> Self {
+        VerifyReport { ok: !checks.is_empty() && checks.iter().all(|c| c.ok), bytes, checks, details: None }
+    }
+
+    /// The failed checks, in words ("name: detail; ...").
+    pub fn failures(&self) -> String {
+        let failed: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| match &c.detail {
+                Some(detail) => format!("{}: {detail}", c.name),
+                None => c.name.clone(),
+            })
+            .collect();
+        match (&self.details, failed.is_empty()) {
+            (Some(details), true) => details.clone(),
+            (Some(details), false) => format!("{}; {details}", failed.join("; ")),
+            (None, _) => failed.join("; "),
+        }
+    }
+}
+
+impl VerifyCheck {
+    /// A check that passed.
+    pub fn passed(name: impl Into<String>, detail: Option<String>) -> Self {
+        VerifyCheck { name: name.into(), ok: true, detail }
+    }
+
+    /// A check that failed, with what was found.
+    pub fn failed(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        VerifyCheck { name: name.into(), ok: false, detail: Some(detail.into()) }
+    }
 }
 
 /// One kind of backup an app can export.
@@ -44,6 +127,10 @@ pub struct BackupType {
     /// absent, the media type decides (gzip, zip, zstd, xz, bzip2 and 7z count as compressed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compressed: Option<bool>,
+    /// True when the app accepts `POST /backup/verify` for this type: it checks that a copy
+    /// would restore, without applying it (restore drills). Absent means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verify: bool,
 }
 
 /// Body of `POST /backup/export`. An empty body, or no `type`, asks for the first type.
@@ -84,7 +171,8 @@ pub enum ErrorCode {
     BadRequest,
     /// 401: the bearer token is missing or wrong.
     Unauthorized,
-    /// 404: the app does not accept imports (capabilities say `restore: false`).
+    /// 404: the app does not accept imports (capabilities say `restore: false`), or verifies of
+    /// this type (its `verify` is not true).
     RestoreUnsupported,
     /// 409: another export or import is running and the app allows one at a time.
     ExportInProgress,
@@ -171,6 +259,7 @@ impl Capabilities {
             app: app.into(),
             types: types.into_iter().collect(),
             restore: false,
+            health: None,
         }
     }
 
@@ -229,7 +318,19 @@ const COMPRESSED_MEDIA_TYPES: &[&str] = &[
 impl BackupType {
     /// A backup type.
     pub fn new(name: impl Into<String>, media_type: impl Into<String>, extension: impl Into<String>) -> Self {
-        BackupType { name: name.into(), media_type: media_type.into(), extension: extension.into(), compressed: None }
+        BackupType {
+            name: name.into(),
+            media_type: media_type.into(),
+            extension: extension.into(),
+            compressed: None,
+            verify: false,
+        }
+    }
+
+    /// The same type, advertising `POST /backup/verify` for it.
+    pub fn with_verify(mut self) -> Self {
+        self.verify = true;
+        self
     }
 
     /// The same type, declaring whether its bytes are already compressed.
@@ -330,6 +431,7 @@ mod tests {
                 BackupType::new("ok", "application/gzip", "gz"),
             ],
             restore: false,
+            health: None,
         };
         let problems = caps.problems();
         assert_eq!(problems.len(), 6, "{problems:#?}");

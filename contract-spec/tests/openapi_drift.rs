@@ -4,7 +4,7 @@
 //! run with `PRINT_SCHEMAS=1 cargo test -p contract-spec --test openapi_drift -- --nocapture`
 //! to print what the types generate when you change them.
 
-use contract_spec::{Capabilities, ErrorBody, ErrorCode, ExportRequest, ImportResult};
+use contract_spec::{Capabilities, ErrorBody, ErrorCode, ExportRequest, Health, ImportResult, VerifyReport};
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
@@ -16,6 +16,8 @@ fn generated_schemas() -> serde_json::Map<String, Value> {
         ("Capabilities", generator.subschema_for::<Capabilities>()),
         ("ExportRequest", generator.subschema_for::<ExportRequest>()),
         ("ImportResult", generator.subschema_for::<ImportResult>()),
+        ("VerifyReport", generator.subschema_for::<VerifyReport>()),
+        ("Health", generator.subschema_for::<Health>()),
         ("ErrorBody", generator.subschema_for::<ErrorBody>()),
         ("ErrorCode", generator.subschema_for::<ErrorCode>()),
     ] {
@@ -50,7 +52,12 @@ fn committed_paths_are_the_contract_routes() {
     let doc = committed();
     let mut paths: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
     paths.sort_unstable();
-    let mut expected = vec![contract_spec::CAPABILITIES_PATH, contract_spec::EXPORT_PATH, contract_spec::IMPORT_PATH];
+    let mut expected = vec![
+        contract_spec::CAPABILITIES_PATH,
+        contract_spec::EXPORT_PATH,
+        contract_spec::IMPORT_PATH,
+        contract_spec::VERIFY_PATH,
+    ];
     expected.sort_unstable();
     assert_eq!(paths, expected);
 }

@@ -140,6 +140,29 @@ pub async fn render(db: &DatabaseConnection, tick_lag_ms: i64) -> Result<String,
             let _ = writeln!(out, "backup_last_audit_timestamp_seconds{{app=\"{}\"}} {}", label(&r.name), ms / 1000);
         }
     }
+    let drilled: Vec<PerApp> = all(
+        db,
+        "SELECT apps.name AS name, MAX(restores.finished_at) AS value FROM restores \
+         JOIN apps ON apps.id = COALESCE(restores.source_app_id, restores.app_id) \
+         WHERE restores.kind <> 'restore' AND restores.status = 'succeeded' GROUP BY apps.name",
+    )
+    .await?;
+    header(
+        &mut out,
+        "backup_last_drill_success_timestamp_seconds",
+        "gauge",
+        "When a copy of the app was last proven restorable by a restore drill.",
+    );
+    for r in &drilled {
+        if let Some(ms) = r.value {
+            let _ = writeln!(
+                out,
+                "backup_last_drill_success_timestamp_seconds{{app=\"{}\"}} {}",
+                label(&r.name),
+                ms / 1000
+            );
+        }
+    }
     let bad: Vec<RunCount> = all(
         db,
         "SELECT apps.name AS name, backup_copies.health AS status, COUNT(*) AS count FROM backup_copies \

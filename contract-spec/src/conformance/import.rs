@@ -64,18 +64,18 @@ pub(super) async fn check(client: &AppClient, caps: &Capabilities, options: &Opt
     }
 }
 
-/// A file holding one export, so the same bytes can be imported twice.
-struct Spool {
+/// A file holding one export, so the same bytes can be sent twice.
+pub(super) struct Spool {
     path: PathBuf,
 }
 
 impl Spool {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         Spool { path: std::env::temp_dir().join(format!("backup-conformance-{}-{nanos}", std::process::id())) }
     }
 
-    async fn fill(&self, client: &AppClient, backup_type: &str) -> Result<(String, u64), ClientError> {
+    pub(super) async fn fill(&self, client: &AppClient, backup_type: &str) -> Result<(String, u64), ClientError> {
         let io = |e: std::io::Error| ClientError::Protocol(format!("could not write {}: {e}", self.path.display()));
         let mut file = tokio::fs::File::create(&self.path).await.map_err(io)?;
         let mut export = client.export(Some(backup_type)).await?;
@@ -87,7 +87,7 @@ impl Spool {
     }
 
     /// The spooled export as a stream of 64 KiB pieces.
-    fn stream(&self) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    pub(super) fn stream(&self) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
         let path = self.path.clone();
         futures::stream::once(async move { tokio::fs::File::open(path).await })
             .map_ok(|file| {

@@ -7,6 +7,7 @@
 mod auth;
 mod export;
 mod import;
+mod verify;
 
 use std::fmt;
 use std::time::Duration;
@@ -143,6 +144,9 @@ pub async fn check(client: &AppClient, options: &Options) -> Report {
     };
     for backup_type in &caps.types {
         export::check_type(client, backup_type, options, &mut report).await;
+    }
+    for backup_type in &caps.types {
+        verify::check_type(client, backup_type, &mut report).await;
     }
     export::check_unknown_type(client, &mut report).await;
     export::check_concurrent(client, &caps.types[0], &mut report).await;

@@ -9,6 +9,7 @@ pub mod adopt;
 pub mod audit;
 pub mod budget;
 pub mod copies;
+pub mod drill;
 pub mod inventory;
 pub mod lease;
 pub mod lifecycle;

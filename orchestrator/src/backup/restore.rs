@@ -44,6 +44,13 @@ use tap::{Seen, Tap};
 /// A running restore that has not reported for this long belongs to a process that is gone.
 pub const STALE_AFTER: Duration = Duration::from_secs(120);
 
+/// A restore record that restores a copy into its app (or another app).
+pub const KIND_RESTORE: &str = "restore";
+/// A restore drill through the app's `POST /backup/verify`: the copy is checked, nothing applied.
+pub const KIND_DRILL: &str = "drill";
+/// A restore drill that restores the copy into another (scratch) app, without a safety backup.
+pub const KIND_DRILL_RESTORE: &str = "drill_restore";
+
 /// What the operator asked for.
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
@@ -53,6 +60,8 @@ pub struct RestoreRequest {
     pub safety_backup: bool,
     /// Who asked ("cli", a user name, an API token's name), for the row and the audit log.
     pub actor: String,
+    /// [`KIND_RESTORE`], [`KIND_DRILL`] or [`KIND_DRILL_RESTORE`].
+    pub kind: &'static str,
 }
 
 crate::backup::lifecycle::display_as_stored!(RestoreStatus, RestorePhase);
@@ -220,19 +229,7 @@ pub async fn prepare(
     copy: &str,
     identity: Option<&Arc<Identities>>,
 ) -> Result<StoredFile, Error> {
-    let file = runner
-        .destination
-        .find(&source.folder, copy)
-        .await
-        .map_err(|e| {
-            Error::destination(format_args!("could not look for {copy:?} in the folder of {}", source.name), &e)
-        })?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "there is no copy named {copy:?} (nor with that file id) in the folder of {} ({}): give the name or id of one of its copies, as `orchestrator copies list {}` lists them",
-                source.name, source.folder, source.name
-            ))
-        })?;
+    let file = find_copy(runner, source, copy).await?;
     let checked = check_copy(&runner.deployment_id, source, &file)?;
     check_identity(&file, opener(runner, identity).as_deref())?;
     let app = target;
@@ -258,6 +255,51 @@ pub async fn prepare(
         )));
     }
     Ok(file)
+}
+
+/// The copy of `app` called `copy` (a name or a file id).
+async fn find_copy(runner: &Runner, app: &App, copy: &str) -> Result<StoredFile, Error> {
+    runner
+        .destination
+        .find(&app.folder, copy)
+        .await
+        .map_err(|e| Error::destination(format_args!("could not look for {copy:?} in the folder of {}", app.name), &e))?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "there is no copy named {copy:?} (nor with that file id) in the folder of {} ({}): give the name or id of one of its copies, as `orchestrator copies list {}` lists them",
+                app.name, app.folder, app.name
+            ))
+        })
+}
+
+/// Finds `copy` in the folder of `app` and checks it can be drilled through the app's
+/// `POST /backup/verify`: the app's own verified copy, openable here, of a type the app
+/// advertises `verify: true` for. Changes nothing.
+pub async fn prepare_drill(
+    runner: &Runner,
+    app: &App,
+    copy: &str,
+    identity: Option<&Arc<Identities>>,
+) -> Result<StoredFile, Error> {
+    let file = find_copy(runner, app, copy).await?;
+    let checked = check_copy(&runner.deployment_id, app, &file)?;
+    check_identity(&file, opener(runner, identity).as_deref())?;
+    let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
+    let caps = client.capabilities().await.map_err(|e| {
+        Error::app(format_args!("could not ask {} whether it verifies copies (nothing was drilled)", app.name), &e)
+    })?;
+    match caps.resolve_type(Some(&checked.backup_type)) {
+        Some(t) if t.verify => Ok(file),
+        Some(_) => Err(Error::Refused(format!(
+            "{} does not verify {:?} copies (its capabilities do not say verify: true for that type): drill by restoring the copy into a scratch app (--target APP), or have the app implement POST /backup/verify; nothing was drilled",
+            app.name, checked.backup_type
+        ))),
+        None => Err(Error::Refused(format!(
+            "{} is a {:?} backup, a type {} no longer offers: drill another copy; nothing was drilled",
+            file.name, checked.backup_type, app.name
+        ))),
+    }
 }
 
 /// The identity that opens encrypted copies for this restore: the one handed in, else the
@@ -341,6 +383,7 @@ pub async fn begin(
         updated_at: Set(now),
         source_app_id: Set(elsewhere.then_some(source.id)),
         source_app: Set(elsewhere.then(|| source.name.clone())),
+        kind: Set(req.kind.to_owned()),
         ..Default::default()
     }
     .insert(db)
@@ -361,8 +404,20 @@ pub async fn begin(
     };
     let safety = if req.safety_backup { "with a safety backup first" } else { "without a safety backup" };
     let of = if elsewhere { format!(" of {}", source.name) } else { String::new() };
-    let detail = format!("restore {}: copy {} ({}){of}, {safety}", row.id, file.name, file.id);
-    audit::record(db, &req.actor, "restore.start", Some(&app.name), Some(&detail)).await;
+    let (action, detail) = match req.kind {
+        KIND_DRILL => {
+            ("drill.start", format!("drill {}: copy {} ({}), checked by the app's verify", row.id, file.name, file.id))
+        }
+        KIND_DRILL_RESTORE => (
+            "drill.start",
+            format!(
+                "drill {}: copy {} ({}){of}, restored into {} without a safety backup",
+                row.id, file.name, file.id, app.name
+            ),
+        ),
+        _ => ("restore.start", format!("restore {}: copy {} ({}){of}, {safety}", row.id, file.name, file.id)),
+    };
+    audit::record(db, &req.actor, action, Some(&app.name), Some(&detail)).await;
     Ok(row)
 }
 
@@ -405,6 +460,9 @@ pub async fn execute(
         Err(failure) => Err(RestoreFailure { safety, ..failure }),
     };
     record::finish(db, app, &row, tracker.bytes(), &outcome).await;
+    if let (true, Err(failure)) = (row.kind != KIND_RESTORE, &outcome) {
+        runner.notifier.drill_failed(source, &row, &failure.message).await;
+    }
     outcome
 }
 
@@ -496,12 +554,31 @@ async fn import(
         let tap = Tap::new(stream);
         tracker.seen = Some(tap.seen());
         tracker.phase(Import).await;
-        let answer = tracker.while_running(client.import(&checked.backup_type, &checked.sha256, tap)).await;
+        let answer = if row.kind == KIND_DRILL {
+            tracker.while_running(client.verify(&checked.backup_type, &checked.sha256, tap)).await.map(Answer::Checked)
+        } else {
+            tracker.while_running(client.import(&checked.backup_type, &checked.sha256, tap)).await.map(Answer::Restored)
+        };
         tracker.report().await;
         let seen = tracker.seen.as_ref().expect("set above");
         match answer {
-            Ok(result) if result.restored => Ok(()),
-            Ok(_) => Err(RestoreFailure::new(Import, "the app answered restored: false: it did not restore the copy")),
+            Ok(Answer::Restored(result)) if result.restored => Ok(()),
+            Ok(Answer::Restored(_)) => {
+                Err(RestoreFailure::new(Import, "the app answered restored: false: it did not restore the copy"))
+            }
+            Ok(Answer::Checked(report)) => {
+                if let Err(e) = record::set_report(db, row.id, &report).await {
+                    tracing::error!(restore_id = row.id, error = %e, "could not record the drill's report");
+                }
+                if report.ok {
+                    Ok(())
+                } else {
+                    Err(RestoreFailure::new(
+                        Import,
+                        format!("{} says the copy would not restore: {}", app.name, report.failures()),
+                    ))
+                }
+            }
             Err(e) => {
                 let mut message = match seen.read_error() {
                     Some(read) => format!(
@@ -523,6 +600,12 @@ async fn import(
     .await;
     lease.release().await;
     outcome
+}
+
+/// What the app answered: an import's result, or a drill's report.
+enum Answer {
+    Restored(contract_spec::ImportResult),
+    Checked(contract_spec::VerifyReport),
 }
 
 /// The copy's plaintext on its way to the app.

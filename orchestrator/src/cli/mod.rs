@@ -6,6 +6,7 @@ pub mod contract;
 pub mod copies;
 pub mod cron;
 pub mod demo;
+pub mod drill;
 pub mod healthcheck;
 pub mod keys;
 pub mod recover;
@@ -111,6 +112,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A restore drill: prove a copy still restores. The copy (default: the newest good
+    /// verified one) goes to the app's POST /backup/verify, which checks it without applying it;
+    /// or, with --target, it is restored into that scratch app without a safety backup.
+    Drill {
+        /// The app whose copy to drill.
+        app: String,
+        /// The copy: its file name or file id (default: the newest good verified copy).
+        #[arg(long, value_name = "COPY")]
+        copy: Option<String>,
+        /// Restore the copy into this registered app (a scratch instance) instead.
+        #[arg(long, value_name = "SCRATCH_APP")]
+        target: Option<String>,
+        /// An age identity file that opens an encrypted copy, for this drill only.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<std::path::PathBuf>,
+    },
     /// Back up the orchestrator's own registry now into SELF_BACKUP_FOLDER (sealed with SECRET_KEY).
     SelfBackup,
     /// Rebuild a lost installation on a new, empty database with the same SECRET_KEY: restore
@@ -172,6 +189,9 @@ impl Cli {
             Command::Serve { demo } => serve::serve(env, demo).await,
             Command::Audit { app, sample_percent, json } => {
                 audit::audit(&context(env).await?, app.as_deref(), sample_percent, json).await
+            }
+            Command::Drill { app, copy, target, identity } => {
+                drill::drill(&context(env).await?, &app, copy.as_deref(), target.as_deref(), identity.as_deref()).await
             }
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,
             Command::SelfBackup => {

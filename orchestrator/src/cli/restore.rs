@@ -25,7 +25,7 @@ pub struct Options<'a> {
 }
 
 /// The identity given with `--identity`; `Err` = the exit code, the error already printed.
-fn identity_of(options: &Options<'_>) -> Result<Option<Arc<Identities>>, ExitCode> {
+pub(crate) fn identity_of(options: &Options<'_>) -> Result<Option<Arc<Identities>>, ExitCode> {
     match options.identity {
         Some(path) => match Identities::read(path) {
             Ok(ids) => Ok(Some(Arc::new(ids))),
@@ -96,7 +96,12 @@ pub async fn restore(ctx: &Context, source: &str, copy: &str, options: Options<'
         Ok(identity) => identity,
         Err(code) => return Ok(code),
     };
-    let req = RestoreRequest { copy: copy.to_owned(), safety_backup: options.safety_backup, actor: "cli".to_owned() };
+    let req = RestoreRequest {
+        copy: copy.to_owned(),
+        safety_backup: options.safety_backup,
+        actor: "cli".to_owned(),
+        kind: restore::KIND_RESTORE,
+    };
     let accepted = match restore::prepare(&ctx.runner, &source, &app, &req.copy, identity.as_ref()).await {
         Ok(file) => restore::begin(&ctx.db, &ctx.deployment_id, &source, &app, &file, &req).await,
         Err(refusal) => Err(refusal),

@@ -39,6 +39,27 @@ pub async fn queue(
     Ok(row)
 }
 
+/// Checks and records a restore drill of `app`'s copy and queues it like a restore (a drill
+/// that cannot be made, an encrypted copy with no identity here, is recorded as failed and told
+/// at once). Refuses, changing nothing, what `backup::drill::prepare` refuses.
+pub async fn queue_drill(
+    runner: &crate::backup::run::Runner,
+    app: &App,
+    req: &crate::backup::drill::DrillRequest,
+) -> Result<restore_row::Model, Error> {
+    use crate::backup::drill::{self, Prepared};
+    let (row, target) = match drill::prepare(runner, app, req, None).await? {
+        Prepared::Ready { row, target } => (row, target),
+        Prepared::NotDrilled(row) => return Ok(row),
+    };
+    let job = Job::Restore { restore_id: row.id, app_id: target.id };
+    if let Err(e) = queue::push(&runner.db, &[(job, target.priority.rank() + 1, Duration::ZERO)]).await {
+        record::abandon(&runner.db, Some(&target.name), &row, &e.to_string()).await;
+        return Err(e.into());
+    }
+    Ok(row)
+}
+
 /// Checks and records a restore that needs an identity handed in for it (an encrypted copy the
 /// orchestrator holds no identity for), and runs it in this process: the identity stays in this
 /// process's memory for that restore only, never in a job payload or a table. If the process

@@ -155,6 +155,18 @@ impl Notifier {
         self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
     }
 
+    /// A restore drill of the app's copy failed (or could not be made): its failure channels
+    /// hear it; the copy is not proven restorable.
+    pub async fn drill_failed(&self, app: &App, drill: &crate::db::entities::restore::Model, reason: &str) {
+        let summary =
+            format!("{}: the restore drill of {} failed: the copy is not proven restorable", app.name, drill.copy_name);
+        let mut notice = Notice::new(Event::Failure, summary);
+        notice.reason = Some(reason.to_owned());
+        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
+        notice.link = self.link(&format!("/restores/{}", drill.id));
+        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+    }
+
     /// Tells a notice about no app in particular to every enabled channel (but pings) that hears
     /// `event` (failure or recovery), whatever its app; it links to the page at `path`.
     async fn tell_everywhere(&self, event: Event, summary: String, reason: Option<&str>, path: &str) {

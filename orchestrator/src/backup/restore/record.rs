@@ -84,13 +84,35 @@ pub(super) async fn finish(
     if let Err(e) = closed {
         tracing::error!(restore_id = row.id, error = %e, "could not record the end of the restore");
     }
+    let what = if row.kind == super::KIND_RESTORE { "restore" } else { "drill" };
     let detail = match outcome {
-        Ok(r) => {
-            format!("restore {}: succeeded, {} restored from {} ({} bytes)", row.id, app.name, row.copy_name, r.bytes)
+        Ok(r) if row.kind == super::KIND_DRILL => {
+            format!(
+                "drill {}: passed, {} says {} would restore ({} bytes checked)",
+                row.id, app.name, row.copy_name, r.bytes
+            )
         }
-        Err(f) => format!("restore {}: failed during {}: {}", row.id, f.phase.as_str(), f.message),
+        Ok(r) => {
+            format!("{what} {}: succeeded, {} restored from {} ({} bytes)", row.id, app.name, row.copy_name, r.bytes)
+        }
+        Err(f) => format!("{what} {}: failed during {}: {}", row.id, f.phase.as_str(), f.message),
     };
-    audit::record(db, &row.actor, "restore.finish", Some(&app.name), Some(&detail)).await;
+    audit::record(db, &row.actor, &format!("{what}.finish"), Some(&app.name), Some(&detail)).await;
+}
+
+/// Keeps a drill's report (as the app answered it) with its row.
+pub(super) async fn set_report(
+    db: &DatabaseConnection,
+    restore_id: i64,
+    report: &contract_spec::VerifyReport,
+) -> Result<(), DbErr> {
+    let json = serde_json::to_string(report).unwrap_or_default();
+    restore::Entity::update_many()
+        .col_expr(restore::Column::Report, Expr::value(json))
+        .filter(restore::Column::Id.eq(restore_id))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 /// Closes, as failed with `reason`, a restore that never started (its job could not be queued,

@@ -39,6 +39,11 @@ pub struct Model {
     pub source_app_id: Option<i64>,
     /// That app's name when the restore was asked for.
     pub source_app: Option<String>,
+    /// `restore`; `drill` (checked by the app's `POST /backup/verify`, nothing applied); or
+    /// `drill_restore` (a drill restoring into a scratch app).
+    pub kind: String,
+    /// A drill's report from the app (JSON), when it answered one.
+    pub report: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

@@ -1,17 +1,20 @@
-//! Integrity audits: each copy's health as the newest audit or listing found it (good, lost,
-//! damaged), since when, whether that was told, and when it was last checked and read back; and
-//! one row per app per audit, the history the pages, the API and the metrics read.
+//! Integrity audits and restore drills. Each copy's health as the newest audit or listing found
+//! it (good, lost, damaged), since when, whether that was told, and when it was last checked and
+//! read back; one row per app per audit, the history the pages, the API and the metrics read.
+//! Drills are restores of a kind of their own (`restores.kind`: `restore`, `drill` through the
+//! app's `POST /backup/verify`, `drill_restore` into a scratch app), with the app's report.
 
 use sea_orm_migration::prelude::*;
 
 use super::id;
 use super::m0001_initial::BackupCopies;
+use super::m0003_web::Restores;
 
 pub(super) struct M0011Audits;
 
 impl MigrationName for M0011Audits {
     fn name(&self) -> &str {
-        "m0011_audits"
+        "m0011_audits_and_drills"
     }
 }
 
@@ -24,6 +27,8 @@ enum Columns {
     DamageFoundBy,
     AuditedAt,
     ReadAt,
+    Kind,
+    Report,
 }
 
 #[derive(DeriveIden)]
@@ -57,6 +62,13 @@ impl MigrationTrait for M0011Audits {
         ];
         for mut column in columns {
             m.alter_table(Table::alter().table(BackupCopies::Table).add_column(&mut column).to_owned()).await?;
+        }
+        let drill_columns = [
+            ColumnDef::new(Columns::Kind).string().not_null().default("restore").to_owned(),
+            ColumnDef::new(Columns::Report).text().null().to_owned(),
+        ];
+        for mut column in drill_columns {
+            m.alter_table(Table::alter().table(Restores::Table).add_column(&mut column).to_owned()).await?;
         }
         m.create_table(
             Table::create()

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/apps/{name}/adopt", post(apps::adopt))
         .route("/api/v1/apps/{name}/audit", post(apps::audit))
         .route("/api/v1/apps/{name}/audits", get(apps::audits))
+        .route("/api/v1/apps/{name}/drills", get(restores::drills).post(restores::drill))
         .route("/api/v1/apps/{name}/copies/{copy}", get(apps::download).delete(apps::delete_copy))
         .route("/api/v1/apps/{name}/copies/{copy}/pin", put(apps::pin).delete(apps::unpin))
         .route("/api/v1/apps/{name}/copies/{copy}/restore", post(restores::start))

@@ -52,6 +52,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("AppStatsView", generator.subschema_for::<AppStatsView>()),
         ("RestoreBody", generator.subschema_for::<RestoreBody>()),
         ("RestoreView", generator.subschema_for::<RestoreView>()),
+        ("DrillBody", generator.subschema_for::<DrillBody>()),
         ("DestinationView", generator.subschema_for::<DestinationView>()),
         ("GoogleAccountView", generator.subschema_for::<GoogleAccountView>()),
         ("DestinationCheckBody", generator.subschema_for::<DestinationCheckBody>()),

@@ -14,7 +14,7 @@ use crate::backup::restore::{self, RestoreRequest};
 use crate::codec::keys::Identities;
 use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
-use crate::http::api::types::{RestoreBody, RestoreView};
+use crate::http::api::types::{DrillBody, RestoreBody, RestoreView};
 use crate::http::auth::api_token::ApiCaller;
 use crate::http::extract::ApiApp;
 use crate::http::state::Web;
@@ -43,7 +43,12 @@ pub async fn start(
             format!("type the app's name ({}) to confirm the restore", app.name),
         )]));
     }
-    let req = RestoreRequest { copy: copy.clone(), safety_backup: body.safety_backup.unwrap_or(true), actor: c.actor };
+    let req = RestoreRequest {
+        copy: copy.clone(),
+        safety_backup: body.safety_backup.unwrap_or(true),
+        actor: c.actor,
+        kind: crate::backup::restore::KIND_RESTORE,
+    };
     let row = match &body.identity {
         Some(text) => {
             let identity = Identities::parse(text)
@@ -53,6 +58,42 @@ pub async fn start(
         None => crate::jobs::restore::queue(&web.ctx.runner, &source, &app, &req).await?,
     };
     Ok((StatusCode::ACCEPTED, Json(RestoreView::new(&row, &app.name))).into_response())
+}
+
+/// POST /api/v1/apps/{name}/drills: 202 with the drill, queued as a job (or, for an encrypted
+/// copy nothing here opens, recorded as failed: not drilled).
+pub async fn drill(
+    State(web): State<Web>,
+    c: ApiCaller,
+    ApiApp(app): ApiApp,
+    JsonBody(body): JsonBody<DrillBody>,
+) -> Result<Response, ApiError> {
+    let target = match body.target.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(name) => Some(web.ctx.registry.get(name).await.map_err(|_| {
+            ApiError::Invalid(vec![FieldError::new(
+                "target",
+                format!("there is no app named {name}: name a registered app"),
+            )])
+        })?),
+        None => None,
+    };
+    let copy = body.copy.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    let req = crate::backup::drill::DrillRequest { copy, target, actor: c.actor };
+    let row = crate::jobs::restore::queue_drill(&web.ctx.runner, &app, &req).await?;
+    let names = crate::overview::app_names(&web.ctx.db, std::iter::once(row.app_id)).await?;
+    let view = RestoreView::new(&row, names.get(&row.app_id).map_or("", String::as_str));
+    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+}
+
+/// GET /api/v1/apps/{name}/drills: the drills of the app's copies, newest first (at most 50).
+pub async fn drills(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    ApiApp(app): ApiApp,
+) -> Result<Json<Vec<RestoreView>>, ApiError> {
+    let rows = crate::backup::drill::history(&web.ctx.db, app.id, 50).await?;
+    let names = crate::overview::app_names(&web.ctx.db, rows.iter().map(|r| r.app_id)).await?;
+    Ok(Json(rows.iter().map(|r| RestoreView::new(r, names.get(&r.app_id).map_or("", String::as_str))).collect()))
 }
 
 async fn load(web: &Web, id: i64) -> Result<RestoreView, ApiError> {

@@ -695,6 +695,24 @@ pub struct RestoreView {
     pub error: Option<String>,
     /// The app whose copy it is, when it is not `app`.
     pub from_app: Option<String>,
+    /// restore; drill (checked by the app's POST /backup/verify, nothing applied); drill_restore
+    /// (a drill restoring into a scratch app).
+    pub kind: String,
+    /// A drill's report, as the app answered it.
+    pub report: Option<contract_spec::VerifyReport>,
+}
+
+/// `POST /api/v1/apps/{name}/drills`: which copy, and how.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrillBody {
+    /// The copy (file name or id); default: the newest good verified copy.
+    #[serde(default)]
+    pub copy: Option<String>,
+    /// Restore the copy into this registered app (a scratch instance, without a safety backup)
+    /// instead of having the app check it through its POST /backup/verify.
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 impl RestoreView {
@@ -714,6 +732,8 @@ impl RestoreView {
             finished_at: r.finished_at.map(rfc3339),
             error: r.error.clone(),
             from_app: r.source_app.clone(),
+            kind: r.kind.clone(),
+            report: r.report.as_deref().and_then(|j| serde_json::from_str(j).ok()),
         }
     }
 }

@@ -81,6 +81,24 @@ struct AppPage {
     channels: Vec<(String, &'static str, String)>,
     last_audit: Option<String>,
     bad_copies: Vec<BadCopyRow>,
+    proven: Option<String>,
+    drills: Vec<DrillRow>,
+}
+
+/// A drill in the app's page.
+pub struct DrillRow {
+    /// Its restore record.
+    pub id: i64,
+    /// When it began.
+    pub started: String,
+    /// The copy.
+    pub copy: String,
+    /// How: checked by the app, or restored into a scratch app.
+    pub how: String,
+    /// Its status, as stored (also the CSS class).
+    pub status: &'static str,
+    /// Why it failed.
+    pub error: Option<String>,
 }
 
 /// GET /apps/{name}.
@@ -171,6 +189,28 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
             ),
         }
     });
+    let proven = crate::backup::drill::last_passed(&web.ctx.db, app.id).await?.map(|d| {
+        page.t.fill(
+            "drill.proven",
+            &[
+                ("when", format::time(d.finished_at.unwrap_or(d.started_at)).as_str()),
+                ("copy", d.copy_name.as_str()),
+                ("how", page.t.get(crate::backup::drill::how_key(&d))),
+            ],
+        )
+    });
+    let drills = crate::backup::drill::history(&web.ctx.db, app.id, 10)
+        .await?
+        .into_iter()
+        .map(|d| DrillRow {
+            id: d.id,
+            started: format::time(d.started_at),
+            how: page.t.get(crate::backup::drill::how_key(&d)).to_owned(),
+            status: d.status.as_str(),
+            error: d.error,
+            copy: d.copy_name,
+        })
+        .collect();
     let bad_copies = bad
         .into_iter()
         .map(|b| BadCopyRow {
@@ -194,6 +234,8 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         channels,
         last_audit,
         bad_copies,
+        proven,
+        drills,
         app,
         page,
     };
@@ -266,6 +308,30 @@ pub async fn audit(
     });
     crate::audit::record(&web.ctx.db, &page.user, "copies.audit", Some(&app.name), summary.as_deref()).await;
     Ok(Redirect::to(&format!("/apps/{}#integrity", format::url_encode(&app.name))).into_response())
+}
+
+/// The drill form.
+#[derive(Deserialize)]
+pub struct DrillForm {
+    #[serde(default)]
+    target: String,
+}
+
+/// POST /apps/{name}/drill: queues a restore drill of the app's newest good copy (checked by the
+/// app's verify, or restored into the scratch app chosen) and shows its progress.
+pub async fn drill(
+    State(web): State<Web>,
+    page: Page,
+    PageApp(app): PageApp,
+    CheckedForm(form): CheckedForm<DrillForm>,
+) -> Result<Response, PageError> {
+    let target = match form.target.trim() {
+        "" => None,
+        name => Some(web.ctx.registry.get(name).await?),
+    };
+    let req = crate::backup::drill::DrillRequest { copy: None, target, actor: page.user.clone() };
+    let row = crate::jobs::restore::queue_drill(&web.ctx.runner, &app, &req).await?;
+    Ok(Redirect::to(&format!("/restores/{}", row.id)).into_response())
 }
 
 /// POST /apps/{name}/run: Test now. Queues a manual run and shows its live progress.

@@ -44,6 +44,7 @@ pub fn routes() -> Router<Web> {
         .route("/apps/{name}/resume", post(apps::resume))
         .route("/apps/{name}/run", post(apps::run_now))
         .route("/apps/{name}/audit", post(apps::audit))
+        .route("/apps/{name}/drill", post(apps::drill))
         .route("/apps/{name}/delete", get(apps::confirm_delete).post(apps::delete))
         .route("/apps/{name}/adopt", get(adopt::preview).post(adopt::apply))
         .route("/apps/{name}/copies/{copy}/download", get(copies::download))

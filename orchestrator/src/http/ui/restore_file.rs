@@ -168,6 +168,7 @@ async fn receive(web: &Web, page: &Page, app: &App, multipart: &mut Multipart) -
         copy: stored.id.clone(),
         safety_backup: given("safety_backup").is_some(),
         actor: page.user.clone(),
+        kind: crate::backup::restore::KIND_RESTORE,
     };
     let started = match identity {
         Some(identity) => crate::jobs::restore::start_here(&web.ctx.runner, app, app, &req, identity).await,

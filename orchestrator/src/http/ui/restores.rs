@@ -124,8 +124,12 @@ pub async fn start(
         let view = confirm_page(&web, page, &app, &target, &copy, Some(error)).await?;
         return Ok((StatusCode::FORBIDDEN, render(&view)?).into_response());
     }
-    let req =
-        RestoreRequest { copy: copy.clone(), safety_backup: form.safety_backup.is_some(), actor: page.user.clone() };
+    let req = RestoreRequest {
+        copy: copy.clone(),
+        safety_backup: form.safety_backup.is_some(),
+        actor: page.user.clone(),
+        kind: crate::backup::restore::KIND_RESTORE,
+    };
     let given = |i: &&SecretString| !i.expose_secret().trim().is_empty();
     let identity = form.identity.as_ref().filter(given).or_else(|| form.identity_file.as_ref().filter(given));
     let started = match identity.map(Identities::parse) {

@@ -1,0 +1,172 @@
+//! Restore drills: proof that a stored copy still restores, not only that its bytes are there.
+//!
+//! A drill is a restore record of a kind of its own, so it has the restores' lease, queue,
+//! progress and settle path (`backup::restore`): by default the copy is streamed, decoded, into
+//! the app's `POST /backup/verify`, which checks that it would restore without applying it and
+//! answers a report (`restores.kind = drill`); or, for an app without verify, the copy is
+//! restored into another registered app, a scratch instance, without a safety backup
+//! (`drill_restore`). A failed drill is told to the app's failure channels.
+//!
+//! An encrypted copy is drilled only when this orchestrator holds an identity (or one is handed
+//! in): otherwise the drill is recorded as failed, "not drilled: no identity", and told — it
+//! never counts as passed.
+
+use std::sync::Arc;
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::prelude::*;
+use sea_orm::{Condition, QueryOrder, QuerySelect};
+
+use crate::backup::restore::{self, KIND_DRILL, KIND_DRILL_RESTORE, KIND_RESTORE, RestoreRequest, RestoreStatus};
+use crate::backup::run::Runner;
+use crate::codec::keys::Identities;
+use crate::db::entities::restore as restore_row;
+use crate::db::now_ms;
+use crate::error::Error;
+use crate::registry::App;
+use crate::storage::destination::StoredFile;
+
+/// What to drill.
+#[derive(Debug, Clone, Default)]
+pub struct DrillRequest {
+    /// The copy (name or file id); the newest good verified copy when `None`.
+    pub copy: Option<String>,
+    /// Restore the copy into this app (a scratch instance) instead of asking the app's verify.
+    pub target: Option<App>,
+    /// Who asked.
+    pub actor: String,
+}
+
+/// A drill recorded and ready to run ([`restore::execute`]), or one that could not be made.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Recorded as queued: run it (in the foreground, or as a job) with the identity given.
+    Ready {
+        /// The record.
+        row: restore_row::Model,
+        /// The app the copy goes to (the app itself, or the scratch target).
+        target: App,
+    },
+    /// Recorded as failed at once and told (an encrypted copy and no identity to open it).
+    NotDrilled(restore_row::Model),
+}
+
+/// The app's newest verified copy that no listing or audit found damaged.
+pub async fn newest_good_copy(runner: &Runner, app: &App) -> Result<Option<StoredFile>, Error> {
+    let copies = crate::backup::copies::list(runner, app).await?;
+    let damaged = crate::backup::inventory::damaged_ids(&runner.db, app.id).await?;
+    Ok(copies.into_iter().find(|f| crate::backup::copies::verified(f) && !damaged.contains(&f.id)))
+}
+
+/// Checks and records a drill of `app`'s copy. Refuses, changing nothing, what a restore would
+/// refuse (no such copy, the app does not verify that type, a backup of the app running).
+pub async fn prepare(
+    runner: &Runner,
+    app: &App,
+    req: &DrillRequest,
+    identity: Option<&Arc<Identities>>,
+) -> Result<Prepared, Error> {
+    let copy = match &req.copy {
+        Some(copy) => copy.clone(),
+        None => newest_good_copy(runner, app)
+            .await?
+            .map(|f| f.id)
+            .ok_or_else(|| Error::Refused(format!("{} has no verified copy to drill: back it up first", app.name)))?,
+    };
+    let file = runner.destination.find(&app.folder, &copy).await.ok().flatten();
+    let encrypted =
+        file.as_ref().and_then(|f| crate::codec::Stored::of(&f.properties).ok()).is_some_and(|stored| stored.age);
+    if encrypted && identity.is_none() && runner.encryption.identities.is_none() {
+        let file = file.expect("an encrypted copy was found");
+        return Ok(Prepared::NotDrilled(not_drilled(runner, app, &file, &req.actor).await?));
+    }
+    let (target, kind) = match &req.target {
+        Some(target) => (target.clone(), KIND_DRILL_RESTORE),
+        None => (app.clone(), KIND_DRILL),
+    };
+    let file = match kind {
+        KIND_DRILL => restore::prepare_drill(runner, app, &copy, identity).await?,
+        _ => restore::prepare(runner, app, &target, &copy, identity).await?,
+    };
+    let request = RestoreRequest { copy: file.id.clone(), safety_backup: false, actor: req.actor.clone(), kind };
+    let row = restore::begin(&runner.db, &runner.deployment_id, app, &target, &file, &request).await?;
+    Ok(Prepared::Ready { row, target })
+}
+
+/// Records the drill of `file` as failed without sending anything: the copy is encrypted and
+/// nothing here opens it. Told to the app's failure channels; never counts as passed.
+async fn not_drilled(runner: &Runner, app: &App, file: &StoredFile, actor: &str) -> Result<restore_row::Model, Error> {
+    let now = now_ms();
+    let reason = format!(
+        "not drilled: no identity: {} is encrypted and this orchestrator holds no identity to open it; set ENCRYPTION_IDENTITY_FILE, or drill with --identity FILE",
+        file.name
+    );
+    let row = restore_row::ActiveModel {
+        app_id: Set(app.id),
+        copy_file_id: Set(file.id.clone()),
+        copy_name: Set(file.name.clone()),
+        status: Set(RestoreStatus::Failed),
+        phase: Set(None),
+        bytes: Set(0),
+        total_bytes: Set(file.size as i64),
+        actor: Set(actor.to_owned()),
+        error: Set(Some(reason.clone())),
+        started_at: Set(now),
+        finished_at: Set(Some(now)),
+        updated_at: Set(now),
+        kind: Set(KIND_DRILL.to_owned()),
+        ..Default::default()
+    }
+    .insert(&runner.db)
+    .await?;
+    let detail = format!("drill {}: {reason}", row.id);
+    crate::audit::record(&runner.db, actor, "drill.finish", Some(&app.name), Some(&detail)).await;
+    runner.notifier.drill_failed(app, &row, &reason).await;
+    Ok(row)
+}
+
+/// The drills of `app_id`'s copies (checked by the app, or restored into a scratch app),
+/// newest first.
+pub async fn history(db: &DatabaseConnection, app_id: i64, limit: u64) -> Result<Vec<restore_row::Model>, DbErr> {
+    restore_row::Entity::find()
+        .filter(of_app(app_id))
+        .filter(restore_row::Column::Kind.ne(KIND_RESTORE))
+        .order_by_desc(restore_row::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The app's newest passed drill: when its copies were last proven restorable, and how.
+pub async fn last_passed(db: &DatabaseConnection, app_id: i64) -> Result<Option<restore_row::Model>, DbErr> {
+    restore_row::Entity::find()
+        .filter(of_app(app_id))
+        .filter(restore_row::Column::Kind.ne(KIND_RESTORE))
+        .filter(restore_row::Column::Status.eq(RestoreStatus::Succeeded))
+        .order_by_desc(restore_row::Column::FinishedAt)
+        .one(db)
+        .await
+}
+
+/// Rows about `app_id`'s copies: drilled in the app itself, or restored from it into another.
+fn of_app(app_id: i64) -> Condition {
+    Condition::any().add(restore_row::Column::SourceAppId.eq(app_id)).add(
+        Condition::all().add(restore_row::Column::SourceAppId.is_null()).add(restore_row::Column::AppId.eq(app_id)),
+    )
+}
+
+/// How a drill proved the copy, in words.
+pub fn how(row: &restore_row::Model) -> String {
+    match row.kind.as_str() {
+        KIND_DRILL_RESTORE => "restored into a scratch app".to_owned(),
+        _ => "checked by the app's verify".to_owned(),
+    }
+}
+
+/// The key of [`how`]'s words in the pages' translations.
+pub fn how_key(row: &restore_row::Model) -> &'static str {
+    match row.kind.as_str() {
+        KIND_DRILL_RESTORE => "drill.how_scratch",
+        _ => "drill.how_verify",
+    }
+}
