@@ -9,6 +9,7 @@ mod browser_harness;
 mod browser_ui;
 mod deployment;
 mod destination;
+mod drills;
 mod encryption;
 mod flask_app;
 mod gdrive;

@@ -1,0 +1,266 @@
+//! Restore drills, black-box: the SDK's directory example checks a copy through
+//! `POST /backup/verify` (and fails a corrupt one with its own words), a drill restores a copy
+//! into a scratch app, an encrypted copy with no identity is never counted as drilled, and the
+//! conformance kit flags an app that advertises verify but passes garbage.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use contract_spec::conformance::{self, Options, Outcome};
+use contract_spec::{BackupType, Capabilities, VerifyCheck, VerifyReport};
+use e2e::apps::{RunningApp, TOKEN};
+use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
+use e2e::receivers::Recorder;
+use e2e::web::{element_text, sign_in};
+use futures::StreamExt;
+use reqwest::StatusCode;
+
+use crate::sdk_examples::{read_tree, write_tree};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn directory_app(dir: &Path, restore_into: Option<&Path>) -> RunningApp {
+    let mut args = vec!["--dir", dir.to_str().unwrap()];
+    if let Some(target) = restore_into {
+        args.extend_from_slice(&["--restore-into", target.to_str().unwrap()]);
+    }
+    RunningApp::start("directory", &args, &[]).await
+}
+
+/// Replaces a stored copy on a local folder by `bytes` and makes its marks agree (as if the app
+/// had exported them): nothing but reading the copy as a restore would can tell.
+fn corrupt_consistently(copy: &Path, bytes: &[u8]) {
+    use sha2::Digest;
+    std::fs::write(copy, bytes).unwrap();
+    let props = PathBuf::from(format!("{}.props.json", copy.display()));
+    let mut marks: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&props).unwrap()).unwrap();
+    marks.insert("sha256".into(), hex::encode(sha2::Sha256::digest(bytes)).into());
+    marks.insert("size".into(), bytes.len().to_string().into());
+    std::fs::write(&props, serde_json::to_vec(&marks).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_the_apps_words() {
+    let h = Harness::local().await;
+    let root = temp_dir("drill");
+    write_tree(&root.join("notes"));
+    let app = directory_app(&root.join("notes"), None).await;
+    h.add_app("notes", &app.url, "notes", &[]).await;
+    let good = h.backup("notes", &[]).await;
+    let bad = h.backup("notes", &[]).await;
+    corrupt_consistently(&h.dir().join("backups/notes").join(&bad), b"this is not a tar.gz at all");
+
+    let served = h.start(&[("METRICS_TOKEN", "scrape-me")]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let hooks = Recorder::start(0).await;
+    let hook_url = format!("{}/hook", hooks.url);
+    let fields = [
+        ("kind", "webhook"),
+        ("name", "on-call"),
+        ("url", hook_url.as_str()),
+        ("signing_secret", "a-signing-secret-of-some-length"),
+        ("on_failure", "on"),
+    ];
+    assert_eq!(session.post("/notifications", &fields).await.status(), StatusCode::SEE_OTHER);
+    let page = session.page("/apps/notes").await;
+    assert!(element_text(&page, "proven").unwrap().contains("No copy has been proven"), "{page}");
+
+    // The newest copy is the corrupt one: named, the good one passes.
+    let passed = h.cli(&["drill", "notes", "--copy", &good]).await;
+    passed.assert_success();
+    let text = passed.stdout_text();
+    assert!(text.contains("ok: the archive reads to its end"), "{text}");
+    assert!(text.contains(&format!("passed: {good} would restore (checked by the app's verify")), "{text}");
+    assert_eq!(read_tree(&root.join("notes")).len(), 3, "a drill changes nothing in the app");
+
+    let failed = h.cli(&["drill", "notes", "--copy", &bad]).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", failed.stdout_text());
+    assert!(failed.stdout_text().contains("FAILED: the archive reads to its end"), "{}", failed.stdout_text());
+    assert!(
+        failed.stderr.contains("notes says the copy would not restore: the archive reads to its end"),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("gzip"), "tar's own words: {}", failed.stderr);
+    let told = hooks.wait_for(Duration::from_secs(30), |seen| !seen.is_empty()).await;
+    let notice = told[0].json();
+    assert_eq!(notice["event"], "failure", "{notice}");
+    assert!(notice["summary"].as_str().unwrap().contains(&format!("the restore drill of {bad} failed")), "{notice}");
+
+    // The page says when a copy was last proven restorable, and lists both drills.
+    let page = session.page("/apps/notes").await;
+    let proven = element_text(&page, "proven").unwrap();
+    assert!(proven.contains(&good) && proven.contains("checked by the app"), "{proven}");
+    assert!(page.contains("id=\"drills\"") && page.contains("status-failed"), "{page}");
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", served.url))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("backup_last_drill_success_timestamp_seconds{app=\"notes\"}"), "{metrics}");
+
+    // Through the API: the drill is queued as a job, runs, and carries the app's report.
+    let created = h.cli(&["tokens", "create", "drills"]).await;
+    let token = created.stdout_text().trim().to_owned();
+    let http = reqwest::Client::new();
+    let started = http
+        .post(format!("{}/api/v1/apps/notes/drills", served.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "copy": good }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let id = started.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let mut view = serde_json::Value::Null;
+    for _ in 0..100 {
+        view = http
+            .get(format!("{}/api/v1/restores/{id}", served.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if view["status"] != "queued" && view["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((view["status"].as_str(), view["kind"].as_str()), (Some("succeeded"), Some("drill")), "{view}");
+    assert_eq!(view["report"]["ok"], true, "{view}");
+    let bad_target = http
+        .post(format!("{}/api/v1/apps/notes/drills", served.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "target": "nope" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_target.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let history: serde_json::Value = http
+        .get(format!("{}/api/v1/apps/notes/drills", served.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+    served.stop().await;
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[tokio::test]
+async fn a_drill_into_a_scratch_app_restores_the_copy_there_without_a_safety_backup() {
+    let h = Harness::local().await;
+    let root = temp_dir("scratch");
+    write_tree(&root.join("prod"));
+    std::fs::create_dir_all(root.join("scratch")).unwrap();
+    std::fs::write(root.join("scratch/old.txt"), "scratch data").unwrap();
+    let prod = directory_app(&root.join("prod"), None).await;
+    let scratch = directory_app(&root.join("scratch"), None).await;
+    h.add_app("erp", &prod.url, "erp", &[]).await;
+    h.add_app("erp-scratch", &scratch.url, "erp-scratch", &[]).await;
+    let copy = h.backup("erp", &[]).await;
+
+    let drilled = h.cli(&["drill", "erp", "--target", "erp-scratch"]).await;
+    drilled.assert_success();
+    assert!(drilled.stdout_text().contains(&format!("passed: {copy} would restore (restored into a scratch app")));
+    assert_eq!(read_tree(&root.join("scratch")), read_tree(&root.join("prod")), "the scratch app holds the copy");
+    assert!(h.stored_files("erp-scratch").is_empty(), "no safety backup of the scratch app was taken");
+    let unknown = h.cli(&["drill", "erp", "--target", "nope"]).await;
+    assert!(!unknown.status.success());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[tokio::test]
+async fn an_encrypted_copy_with_no_identity_here_is_not_drilled_and_never_counts_as_passed() {
+    let mut h = Harness::local().await;
+    let kit = h.cli(&["keys", "new"]).await;
+    kit.assert_success();
+    let recipient = kit
+        .stdout_text()
+        .lines()
+        .find_map(|l| l.split_once("ENCRYPTION_RECIPIENTS=").map(|(_, r)| r.trim().to_owned()))
+        .expect("the recipient");
+    h.set("ENCRYPTION_RECIPIENTS", &recipient);
+    let root = temp_dir("sealed");
+    write_tree(&root.join("vault"));
+    let app = directory_app(&root.join("vault"), None).await;
+    h.add_app("vault", &app.url, "vault", &[]).await;
+    let copy = h.backup("vault", &[]).await;
+    assert!(copy.ends_with(".age"), "{copy}");
+
+    let drilled = h.cli(&["drill", "vault"]).await;
+    assert_eq!(drilled.status.code(), Some(1));
+    assert!(drilled.stderr.contains("not drilled: no identity"), "{}", drilled.stderr);
+    let served = h.start(&[]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let page = session.page("/apps/vault").await;
+    assert!(element_text(&page, "proven").unwrap().contains("No copy has been proven"), "never counted: {page}");
+    assert!(page.contains("not drilled: no identity"), "{page}");
+    served.stop().await;
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// An app that advertises verify and answers ok to anything it is sent.
+struct Credulous;
+
+impl client_sdk::BackupSource for Credulous {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new("credulous", [BackupType::new("full", "application/octet-stream", "bin").with_verify()])
+    }
+
+    async fn export(&self, _: &BackupType) -> Result<client_sdk::ExportStream, client_sdk::SourceError> {
+        let chunks = (0..4).map(|i| Ok(bytes::Bytes::from(vec![i as u8; 64 * 1024])));
+        Ok(Box::pin(futures::stream::iter(chunks)))
+    }
+
+    async fn verify(
+        &self,
+        _: &BackupType,
+        mut body: client_sdk::ImportStream,
+    ) -> Result<VerifyReport, client_sdk::SourceError> {
+        let mut bytes = 0u64;
+        while let Some(chunk) = body.next().await {
+            bytes += chunk?.len() as u64;
+        }
+        Ok(VerifyReport::of(bytes, vec![VerifyCheck::passed("looked at it", None)]))
+    }
+}
+
+#[tokio::test]
+async fn the_kit_flags_an_app_that_advertises_verify_but_passes_garbage_and_passes_one_that_checks() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = client_sdk::router(Credulous, TOKEN.to_owned().into());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let report = conformance::check(&e2e::apps::client(&url, TOKEN), &Options::default()).await;
+    let garbage = report.get("verify of garbage (full)").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(garbage.outcome, Outcome::Fail, "{report}");
+    assert!(garbage.detail.contains("passed 256 KiB of garbage"), "{report}");
+    assert_eq!(report.get("verify with a wrong Backup-Sha256 (full)").map(|f| f.outcome), Some(Outcome::Pass));
+    assert!(!report.passed());
+    server.abort();
+
+    let root = temp_dir("kit-verify");
+    write_tree(&root.join("docs"));
+    let app = directory_app(&root.join("docs"), None).await;
+    let report = conformance::check(&app.client(), &Options::default()).await;
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.get("verify of garbage (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
+    assert_eq!(report.get("verify of an export (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
