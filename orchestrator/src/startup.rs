@@ -241,6 +241,7 @@ pub struct Service {
     notifier: JoinHandle<()>,
     self_backup: Option<JoinHandle<()>>,
     audit: Option<JoinHandle<()>>,
+    drills: JoinHandle<()>,
     server: JoinHandle<std::io::Result<()>>,
     run_log: Option<crate::runlog::Attachment>,
 }
@@ -299,6 +300,12 @@ impl Service {
         let audit = settings.audit.schedule.clone().map(|schedule| {
             tokio::spawn(crate::jobs::audit::run(ctx.clone(), settings.audit.clone(), schedule, stop_rx.clone()))
         });
+        let drills = tokio::spawn(crate::jobs::drills::run(
+            ctx.clone(),
+            settings.audit.drill_max_age_days,
+            serve.tick,
+            stop_rx.clone(),
+        ));
 
         let admin_user = admin.user.clone();
         let web = Arc::new(crate::http::state::WebState {
@@ -332,6 +339,7 @@ impl Service {
             notifier,
             self_backup,
             audit,
+            drills,
             server,
             run_log,
         })
@@ -388,6 +396,7 @@ impl Service {
         if let Some(audit) = self.audit.as_mut() {
             let _ = audit.await;
         }
+        let _ = (&mut self.drills).await;
         // Notifications queued by the last runs get one more chance before the service ends.
         if tokio::time::timeout(Duration::from_secs(10), &mut self.notifier).await.is_err() {
             tracing::warn!("notifications still being sent at exit are retried by the next process");

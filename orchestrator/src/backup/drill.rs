@@ -155,6 +155,32 @@ fn of_app(app_id: i64) -> Condition {
     )
 }
 
+/// How much of the fleet is proven restorable, for the dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct Proof {
+    /// Apps no drill was ever made of.
+    pub never: Option<i64>,
+    /// Apps whose latest drill failed (or was interrupted).
+    pub failed: Option<i64>,
+    /// Apps with copies found lost or damaged.
+    pub bad_copies: Option<i64>,
+}
+
+/// Counts apps never drilled, whose latest drill failed, and with lost or damaged copies.
+pub async fn proof(db: &DatabaseConnection) -> Result<Proof, DbErr> {
+    use sea_orm::{FromQueryResult, Statement};
+    let sql = "SELECT \
+        SUM(CASE WHEN d.status IS NULL THEN 1 ELSE 0 END) AS never, \
+        SUM(CASE WHEN d.status IN ('failed', 'interrupted') THEN 1 ELSE 0 END) AS failed, \
+        (SELECT COUNT(DISTINCT app_id) FROM backup_copies WHERE health <> 'good') AS bad_copies \
+        FROM apps LEFT JOIN ( \
+            SELECT COALESCE(r.source_app_id, r.app_id) AS app, r.status FROM restores r \
+            WHERE r.kind <> 'restore' AND r.id = (SELECT MAX(r2.id) FROM restores r2 \
+                WHERE r2.kind <> 'restore' AND COALESCE(r2.source_app_id, r2.app_id) = COALESCE(r.source_app_id, r.app_id)) \
+        ) d ON d.app = apps.id";
+    Ok(Proof::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).one(db).await?.unwrap_or_default())
+}
+
 /// How a drill proved the copy, in words.
 pub fn how(row: &restore_row::Model) -> String {
     match row.kind.as_str() {

@@ -137,6 +137,13 @@ pub struct Fields {
     /// Remove the app's own recipients (the deployment's stay).
     #[arg(long, conflicts_with = "recipients")]
     no_recipients: bool,
+    /// When restore drills run, as a cron expression in the app's time zone (e.g. "0 5 * * 0",
+    /// Sundays at 05:00); "off" turns them off (the default).
+    #[arg(long, value_name = "CRON|off")]
+    drill_schedule: Option<String>,
+    /// Which copy a scheduled drill takes: newest (the newest good verified copy) or random.
+    #[arg(long, value_name = "newest|random")]
+    drill_copy: Option<String>,
 }
 
 impl Fields {
@@ -166,6 +173,8 @@ impl Fields {
             } else {
                 (!self.recipients.is_empty()).then(|| self.recipients.clone())
             },
+            drill_schedule: self.drill_schedule.clone(),
+            drill_copy: self.drill_copy.clone(),
             ..Default::default()
         }
     }
@@ -336,6 +345,10 @@ fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {
     writeln!(out, "  encrypt: {encrypt}")?;
     for r in &app.recipients {
         writeln!(out, "  recipient: {} (fingerprint {})", r.as_str(), r.fingerprint())?;
+    }
+    match &app.drill_schedule {
+        Some(drills) => writeln!(out, "  restore drills: {drills} ({}), {} copy", app.time_zone, app.drill_copy)?,
+        None => writeln!(out, "  restore drills: none scheduled (orchestrator drill {} runs one now)", app.name)?,
     }
     writeln!(out, "  enabled: {}", if app.enabled { "yes" } else { "no (paused)" })
 }

@@ -13,6 +13,8 @@ pub struct AuditSettings {
     pub schedule: Option<CronSchedule>,
     /// The share of each app's copies read back whole at each scheduled audit, 0 to 100.
     pub sample_percent: u8,
+    /// Days an app with a drill schedule may go without a passed drill; 0 = never told.
+    pub drill_max_age_days: u32,
 }
 
 impl AuditSettings {
@@ -33,7 +35,13 @@ impl AuditSettings {
         };
         let sample_percent: u8 =
             env.number_in("AUDIT_SAMPLE_PERCENT", 0, (0, 100), "percent of each app's copies read back", &mut errors);
-        if errors.is_empty() { Ok(AuditSettings { schedule, sample_percent }) } else { Err(errors) }
+        let drill_max_age_days =
+            env.number_in("DRILL_MAX_AGE_DAYS", 30, (0, 3650), "days (0: never tell)", &mut errors);
+        if errors.is_empty() {
+            Ok(AuditSettings { schedule, sample_percent, drill_max_age_days })
+        } else {
+            Err(errors)
+        }
     }
 }
 

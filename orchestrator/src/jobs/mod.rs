@@ -10,12 +10,15 @@
 //!   not a queued job: it has no app, no run record and no retries).
 //! - `audit`: the integrity audit of every app's copies, on `AUDIT_SCHEDULE` (a loop of its own,
 //!   claimed per fire like the self-backup's).
+//! - `drills`: each app's restore drills on its drill schedule (queued as restore jobs), and the
+//!   alert when none has passed within `DRILL_MAX_AGE_DAYS`.
 //!
 //! Jobs are idempotent: the queue delivers at least once, and a job seen again after its run or
 //! restore ended does nothing.
 
 pub mod audit;
 pub mod backup;
+pub mod drills;
 pub mod queue;
 pub mod restore;
 pub mod self_backup;

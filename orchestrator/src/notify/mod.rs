@@ -167,6 +167,34 @@ impl Notifier {
         self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
     }
 
+    /// A scheduled drill of the app could not be made (no verified copy, the app does not
+    /// verify its type, a backup was running): its failure channels hear why.
+    pub async fn drill_refused(&self, app: &App, reason: &str) {
+        let summary = format!("{}: the scheduled restore drill could not be made", app.name);
+        let mut notice = Notice::new(Event::Failure, summary);
+        notice.reason = Some(reason.to_owned());
+        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
+        notice.link = self.link(&format!("/apps/{}", app.name));
+        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+    }
+
+    /// No drill of the app has passed for `days` days: its failure channels hear it once per
+    /// spell. `last` is when one last passed, if ever.
+    pub async fn drill_overdue(&self, app: &App, last: Option<i64>, days: u32) {
+        let summary = format!(
+            "{}: no copy proven restorable for {days} days (DRILL_MAX_AGE_DAYS): check its drills",
+            app.name
+        );
+        let mut notice = Notice::new(Event::Failure, summary);
+        notice.reason = Some(match last {
+            Some(ms) => format!("the last drill that passed ended {}", ms_to_text(ms)),
+            None => "no drill of its copies has ever passed".to_owned(),
+        });
+        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
+        notice.link = self.link(&format!("/apps/{}", app.name));
+        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+    }
+
     /// Tells a notice about no app in particular to every enabled channel (but pings) that hears
     /// `event` (failure or recovery), whatever its app; it links to the page at `path`.
     async fn tell_everywhere(&self, event: Event, summary: String, reason: Option<&str>, path: &str) {

@@ -120,6 +120,11 @@ pub struct AppInput {
     pub encrypt: Option<Option<bool>>,
     /// The app's own recipients (age public keys); `Some(empty)` removes them.
     pub recipients: Option<Vec<String>>,
+    /// When restore drills run (cron, in the app's time zone); `Some("")` or `Some("off")`
+    /// turns them off.
+    pub drill_schedule: Option<String>,
+    /// Which copy a scheduled drill takes: `newest` or `random`.
+    pub drill_copy: Option<String>,
 }
 
 /// A validated app, ready to store.
@@ -151,6 +156,10 @@ pub struct ValidApp {
     pub encrypt: Option<bool>,
     /// The app's own recipients.
     pub recipients: Vec<Recipient>,
+    /// Restore drills' schedule, if any.
+    pub drill_schedule: Option<String>,
+    /// `newest` or `random`.
+    pub drill_copy: String,
 }
 
 impl AppInput {
@@ -177,6 +186,8 @@ impl AppInput {
                 .recipients
                 .clone()
                 .or_else(|| Some(current.recipients.iter().map(|r| r.as_str().to_owned()).collect())),
+            drill_schedule: self.drill_schedule.clone().or_else(|| current.drill_schedule.clone()),
+            drill_copy: self.drill_copy.clone().or_else(|| Some(current.drill_copy.clone())),
         }
     }
 
@@ -287,6 +298,30 @@ impl AppInput {
             errors.push(FieldError::new("compress", e));
             Compress::Auto
         });
+        let drill_schedule = match self.drill_schedule.as_deref().map(str::trim) {
+            None | Some("") | Some("off") => None,
+            Some(expression) => match CronSchedule::parse(expression, &time_zone) {
+                Ok(_) => Some(expression.to_owned()),
+                Err(e) => {
+                    errors.push(FieldError::new(
+                        "drill_schedule",
+                        format!("{}; use a cron expression such as \"0 5 * * 0\" (Sundays at 05:00), or off", e.0),
+                    ));
+                    None
+                }
+            },
+        };
+        let drill_copy = match self.drill_copy.as_deref().map(str::trim).unwrap_or("") {
+            "" | "newest" => "newest".to_owned(),
+            "random" => "random".to_owned(),
+            other => {
+                errors.push(FieldError::new(
+                    "drill_copy",
+                    format!("{other:?}: use newest (the newest good verified copy) or random (any verified copy)"),
+                ));
+                "newest".to_owned()
+            }
+        };
         let mut recipients: Vec<Recipient> = Vec::new();
         for text in self.recipients.iter().flatten() {
             match keys::parse_recipients(text) {
@@ -313,6 +348,8 @@ impl AppInput {
             compress,
             encrypt: self.encrypt.flatten(),
             recipients,
+            drill_schedule,
+            drill_copy,
         })
     }
 }

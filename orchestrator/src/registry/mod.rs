@@ -53,6 +53,10 @@ pub struct App {
     /// A stable uid, written into its copies' marks (empty for an app recovered from a
     /// self-backup older than uids, whose copies are then known by name alone).
     pub uid: String,
+    /// When restore drills run (cron, in the app's time zone); `None` = no scheduled drills.
+    pub drill_schedule: Option<String>,
+    /// Which copy a scheduled drill takes: `newest` or `random`.
+    pub drill_copy: String,
 }
 
 /// A new app uid, e.g. `3f9a0c1b7e42d815`.
@@ -159,6 +163,8 @@ impl Registry {
             encrypt: row.encrypt,
             recipients: keys::parse_recipients(&row.recipients).unwrap_or_default(),
             uid: row.uid.unwrap_or_default(),
+            drill_schedule: row.drill_schedule,
+            drill_copy: row.drill_copy,
         })
     }
 
@@ -189,6 +195,8 @@ impl Registry {
             encrypt: Set(valid.encrypt),
             recipients: Set(recipients_text(&valid.recipients)),
             uid: Set(Some(new_uid())),
+            drill_schedule: Set(valid.drill_schedule.clone()),
+            drill_copy: Set(valid.drill_copy.clone()),
             ..Default::default()
         };
         let row = row.insert(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
@@ -244,6 +252,8 @@ impl Registry {
         row.compress = Set(valid.compress.stored().map(str::to_owned));
         row.encrypt = Set(valid.encrypt);
         row.recipients = Set(recipients_text(&valid.recipients));
+        row.drill_schedule = Set(valid.drill_schedule.clone());
+        row.drill_copy = Set(valid.drill_copy.clone());
         row.updated_at = Set(now_ms());
         let row = row.update(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
         self.decode(row)

@@ -48,6 +48,10 @@ pub struct Model {
     pub encrypt: Option<bool>,
     /// The app's own age recipients (added to `ENCRYPTION_RECIPIENTS`), one per line.
     pub recipients: String,
+    /// When restore drills run (cron, in the app's time zone); `None` = no scheduled drills.
+    pub drill_schedule: Option<String>,
+    /// Which copy a scheduled drill takes: `newest` (newest good verified) or `random`.
+    pub drill_copy: String,
     /// A stable uid, written into the copies' marks; `None` only in a registry recovered from a
     /// self-backup older than uids.
     pub uid: Option<String>,

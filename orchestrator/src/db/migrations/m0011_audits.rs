@@ -7,7 +7,7 @@
 use sea_orm_migration::prelude::*;
 
 use super::id;
-use super::m0001_initial::BackupCopies;
+use super::m0001_initial::{Apps, BackupCopies};
 use super::m0003_web::Restores;
 
 pub(super) struct M0011Audits;
@@ -29,6 +29,8 @@ enum Columns {
     ReadAt,
     Kind,
     Report,
+    DrillSchedule,
+    DrillCopy,
 }
 
 #[derive(DeriveIden)]
@@ -69,6 +71,13 @@ impl MigrationTrait for M0011Audits {
         ];
         for mut column in drill_columns {
             m.alter_table(Table::alter().table(Restores::Table).add_column(&mut column).to_owned()).await?;
+        }
+        let app_columns = [
+            ColumnDef::new(Columns::DrillSchedule).string().null().to_owned(),
+            ColumnDef::new(Columns::DrillCopy).string().not_null().default("newest").to_owned(),
+        ];
+        for mut column in app_columns {
+            m.alter_table(Table::alter().table(Apps::Table).add_column(&mut column).to_owned()).await?;
         }
         m.create_table(
             Table::create()

@@ -48,6 +48,10 @@ pub struct AppView {
     pub encrypt: Option<bool>,
     /// The app's own age recipients, added to the deployment's.
     pub recipients: Vec<String>,
+    /// When restore drills run (cron, in the app's time zone); `null` = no scheduled drills.
+    pub drill_schedule: Option<String>,
+    /// Which copy a scheduled drill takes: newest | random.
+    pub drill_copy: String,
 }
 
 /// Retention of an app.
@@ -92,6 +96,8 @@ impl AppView {
             compress: app.compress.as_str().to_owned(),
             encrypt: app.encrypt,
             recipients: app.recipients.iter().map(|r| r.as_str().to_owned()).collect(),
+            drill_schedule: app.drill_schedule.clone(),
+            drill_copy: app.drill_copy.clone(),
         }
     }
 
@@ -122,6 +128,8 @@ impl AppView {
             compress: a.compress.clone().unwrap_or_else(|| "auto".to_owned()),
             encrypt: a.encrypt,
             recipients: a.recipients.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect(),
+            drill_schedule: a.drill_schedule.clone(),
+            drill_copy: a.drill_copy.clone(),
         }
     }
 }
@@ -174,6 +182,12 @@ pub struct AppBody {
     pub encrypt: Option<Option<bool>>,
     /// The app's own age recipients (`age1...`), added to ENCRYPTION_RECIPIENTS; `[]` removes them.
     pub recipients: Option<Vec<String>>,
+    /// When restore drills run (cron, in the app's time zone, e.g. "0 5 * * 0"); "" or "off"
+    /// turns them off (the default).
+    pub drill_schedule: Option<String>,
+    /// Which copy a scheduled drill takes: newest (the newest good verified copy, the default) or
+    /// random (any verified copy).
+    pub drill_copy: Option<String>,
 }
 
 /// A field that may be given as `null`: absent is `None`, `null` is `Some(None)`.
@@ -202,6 +216,8 @@ impl AppBody {
             compress: self.compress.clone(),
             encrypt: self.encrypt,
             recipients: self.recipients.clone(),
+            drill_schedule: self.drill_schedule.clone(),
+            drill_copy: self.drill_copy.clone(),
         }
     }
 }

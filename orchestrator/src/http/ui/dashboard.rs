@@ -97,6 +97,7 @@ impl BudgetLine {
 struct DashboardPage {
     page: Page,
     totals: overview::Totals,
+    proof: crate::backup::drill::Proof,
     budget: Option<BudgetLine>,
     bytes_stored: String,
     cards: Vec<CardView>,
@@ -125,6 +126,7 @@ pub async fn page(
     let current = query.page.unwrap_or(1).max(1);
     let (cards, matching) = overview::cards(&web.ctx.db, &q, current - 1, PER_PAGE).await?;
     let totals = overview::totals(&web.ctx.db).await?;
+    let proof = crate::backup::drill::proof(&web.ctx.db).await?;
     let runner = &web.ctx.runner;
     let budget =
         crate::backup::budget::of_destination(&web.ctx.db, &runner.destination, &runner.settings.drive_budget).await?;
@@ -133,6 +135,7 @@ pub async fn page(
     let view = DashboardPage {
         bytes_stored: format::bytes(totals.bytes_stored),
         totals,
+        proof,
         budget: budget.as_ref().map(BudgetLine::new),
         cards: cards.iter().map(|c| CardView::new(c, &page)).collect(),
         prev: (current > 1).then(|| link(current - 1)),

@@ -76,6 +76,12 @@ pub struct AppForm {
     /// The app's own recipients, one per line.
     #[serde(default)]
     recipients: String,
+    /// Restore drills' cron expression; empty = none.
+    #[serde(default)]
+    drill_schedule: String,
+    /// newest | random.
+    #[serde(default)]
+    drill_copy: String,
     #[serde(default)]
     action: String,
 }
@@ -108,6 +114,7 @@ impl AppForm {
             enabled: Some("on".into()),
             compress: "auto".into(),
             encrypt: "auto".into(),
+            drill_copy: "newest".into(),
             ..AppForm::default()
         }
     }
@@ -139,6 +146,8 @@ impl AppForm {
             }
             .to_owned(),
             recipients: app.recipients.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n"),
+            drill_schedule: app.drill_schedule.clone().unwrap_or_default(),
+            drill_copy: app.drill_copy.clone(),
             action: String::new(),
         }
     }
@@ -195,6 +204,8 @@ impl AppForm {
                 }
             },
             recipients: Some(vec![self.recipients.clone()]),
+            drill_schedule: Some(self.drill_schedule.trim().to_owned()),
+            drill_copy: Some(self.drill_copy.trim().to_owned()),
         };
         (input, errors)
     }
