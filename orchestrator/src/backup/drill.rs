@@ -178,7 +178,10 @@ pub async fn proof(db: &DatabaseConnection) -> Result<Proof, DbErr> {
             WHERE r.kind <> 'restore' AND r.id = (SELECT MAX(r2.id) FROM restores r2 \
                 WHERE r2.kind <> 'restore' AND COALESCE(r2.source_app_id, r2.app_id) = COALESCE(r.source_app_id, r.app_id)) \
         ) d ON d.app = apps.id";
-    Ok(Proof::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).one(db).await?.unwrap_or_default())
+    Ok(Proof::find_by_statement(Statement::from_string(db.get_database_backend(), sql))
+        .one(db)
+        .await?
+        .unwrap_or_default())
 }
 
 /// How a drill proved the copy, in words.

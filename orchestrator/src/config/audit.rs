@@ -37,11 +37,7 @@ impl AuditSettings {
             env.number_in("AUDIT_SAMPLE_PERCENT", 0, (0, 100), "percent of each app's copies read back", &mut errors);
         let drill_max_age_days =
             env.number_in("DRILL_MAX_AGE_DAYS", 30, (0, 3650), "days (0: never tell)", &mut errors);
-        if errors.is_empty() {
-            Ok(AuditSettings { schedule, sample_percent, drill_max_age_days })
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(AuditSettings { schedule, sample_percent, drill_max_age_days }) } else { Err(errors) }
     }
 }
 

@@ -181,10 +181,8 @@ impl Notifier {
     /// No drill of the app has passed for `days` days: its failure channels hear it once per
     /// spell. `last` is when one last passed, if ever.
     pub async fn drill_overdue(&self, app: &App, last: Option<i64>, days: u32) {
-        let summary = format!(
-            "{}: no copy proven restorable for {days} days (DRILL_MAX_AGE_DAYS): check its drills",
-            app.name
-        );
+        let summary =
+            format!("{}: no copy proven restorable for {days} days (DRILL_MAX_AGE_DAYS): check its drills", app.name);
         let mut notice = Notice::new(Event::Failure, summary);
         notice.reason = Some(match last {
             Some(ms) => format!("the last drill that passed ended {}", ms_to_text(ms)),

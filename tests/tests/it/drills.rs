@@ -264,3 +264,77 @@ async fn the_kit_flags_an_app_that_advertises_verify_but_passes_garbage_and_pass
     assert_eq!(report.get("verify of an export (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[tokio::test]
+async fn a_drill_schedule_drills_the_app_on_its_own_and_a_long_unproven_app_is_told_once() {
+    let h = Harness::local().await;
+    let root = temp_dir("scheduled");
+    write_tree(&root.join("wiki"));
+    write_tree(&root.join("crm"));
+    let wiki = directory_app(&root.join("wiki"), None).await;
+    let crm = directory_app(&root.join("crm"), None).await;
+    h.add_app("wiki", &wiki.url, "wiki", &["--drill-schedule", "* * * * *", "--drill-copy", "random"]).await;
+    h.add_app("crm", &crm.url, "crm", &["--drill-schedule", "0 5 1 1 *"]).await;
+    h.backup("wiki", &[]).await;
+    h.backup("crm", &[]).await;
+
+    // Bad drill settings are refused with the field named, and change nothing.
+    let bad = h.cli(&["apps", "edit", "wiki", "--drill-schedule", "61 * * * *", "--drill-copy", "oldest"]).await;
+    assert!(!bad.status.success());
+    assert!(bad.stderr.contains("drill_schedule") && bad.stderr.contains("drill_copy"), "{}", bad.stderr);
+    let shown = h.cli(&["apps", "show", "wiki"]).await.stdout_text();
+    assert!(shown.contains("restore drills: * * * * * (UTC), random copy"), "{shown}");
+
+    // crm has not been proven restorable since its schedule was set, a year ago.
+    let db = h.db().await;
+    let year_ago = orchestrator::db::now_ms() - 365 * 24 * 3600 * 1000;
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!("UPDATE apps SET updated_at = {year_ago} WHERE name = 'crm'")).await.unwrap();
+
+    let served = h.start(&[("DRILL_MAX_AGE_DAYS", "7"), ("ALERT_CHECK_SECS", "1")]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let hooks = Recorder::start(0).await;
+    let hook_url = format!("{}/hook", hooks.url);
+    let fields = [
+        ("kind", "webhook"),
+        ("name", "on-call"),
+        ("url", hook_url.as_str()),
+        ("signing_secret", "a-signing-secret-of-some-length"),
+        ("on_failure", "on"),
+    ];
+    assert_eq!(session.post("/notifications", &fields).await.status(), StatusCode::SEE_OTHER);
+    let dashboard = session.page("/").await;
+    assert_eq!(element_text(&dashboard, "total-never-drilled").as_deref(), Some("2"), "{dashboard}");
+
+    // Within a minute the schedule fires: a drill by the schedule, passed.
+    let mut proven = String::new();
+    for _ in 0..150 {
+        proven = element_text(&session.page("/apps/wiki").await, "proven").unwrap_or_default();
+        if proven.contains("Last proven restorable") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(proven.contains("Last proven restorable") && proven.contains("checked by the app"), "{proven}");
+    let audit_log = session.page("/audit").await;
+    assert!(audit_log.contains("<code>drill.start</code>") && audit_log.contains(">schedule<"), "{audit_log}");
+
+    let told = hooks
+        .wait_for(Duration::from_secs(30), |seen| {
+            seen.iter()
+                .any(|r| r.json()["summary"].as_str().is_some_and(|s| s.contains("crm: no copy proven restorable")))
+        })
+        .await;
+    let overdue: Vec<_> =
+        told.iter().filter(|r| r.json()["summary"].as_str().unwrap().contains("no copy proven")).collect();
+    assert_eq!(overdue.len(), 1, "{told:?}");
+    assert!(overdue[0].json()["summary"].as_str().unwrap().contains("for 7 days"), "{:?}", overdue[0].json());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again =
+        hooks.received().iter().filter(|r| r.json()["summary"].as_str().unwrap().contains("no copy proven")).count();
+    assert_eq!(again, 1, "told once per spell, not at every check");
+    let dashboard = session.page("/").await;
+    assert_eq!(element_text(&dashboard, "total-never-drilled").as_deref(), Some("1"), "{dashboard}");
+    served.stop().await;
+    std::fs::remove_dir_all(&root).unwrap();
+}

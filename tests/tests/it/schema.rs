@@ -17,7 +17,7 @@ const MIGRATIONS: [&str; 11] = [
     "m0008_codecs",
     "m0009_restore_source",
     "m0010_app_uid",
-    "m0011_audits",
+    "m0011_audits_and_drills",
 ];
 
 /// Our tables and their columns, in order, as eleven migrations leave them.
@@ -49,6 +49,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "encrypt",
             "recipients",
             "uid",
+            "drill_schedule",
+            "drill_copy",
         ],
     ),
     ("audit_log", &["id", "at", "actor", "action", "target", "detail"]),
@@ -177,6 +179,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "updated_at",
             "source_app_id",
             "source_app",
+            "kind",
+            "report",
         ],
     ),
     ("run_logs", &["id", "run_id", "at", "level", "message"]),
