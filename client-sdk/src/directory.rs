@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::process::Command;
 
-use contract_spec::VerifyReport;
+use contract_spec::{Health, VerifyReport};
 
 use crate::process::{export_command, import_command, verify_command};
 use crate::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
@@ -56,6 +56,14 @@ impl BackupSource for Directory {
         export_command(tar)
     }
 
+    /// The folder's size and file count, walked on each capabilities request.
+    async fn health(&self) -> Option<Health> {
+        let dir = self.dir.clone();
+        let (bytes, files) = tokio::task::spawn_blocking(move || folder_size(&dir)).await.ok()??;
+        let details = std::collections::BTreeMap::from([("files".to_owned(), files.to_string())]);
+        Some(Health { size_bytes: Some(bytes), details })
+    }
+
     async fn verify(&self, _: &BackupType, body: ImportStream) -> Result<VerifyReport, SourceError> {
         let mut tar = Command::new("tar");
         tar.arg("-tzf").arg("-");
@@ -90,6 +98,24 @@ impl BackupSource for Directory {
         }
         Ok(())
     }
+}
+
+/// The bytes and the number of files under `dir` (symbolic links not followed).
+fn folder_size(dir: &Path) -> Option<(u64, u64)> {
+    let (mut bytes, mut files) = (0u64, 0u64);
+    let mut stack = vec![dir.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let meta = entry.metadata().ok()?;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                bytes += meta.len();
+                files += 1;
+            }
+        }
+    }
+    Some((bytes, files))
 }
 
 /// A hidden folder next to `target`, unique to this process and moment.

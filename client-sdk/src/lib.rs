@@ -43,7 +43,7 @@ pub mod process;
 mod service;
 mod source;
 
-pub use contract_spec::{BackupType, Capabilities, VerifyCheck, VerifyReport};
+pub use contract_spec::{BackupType, Capabilities, Health, VerifyCheck, VerifyReport};
 pub use directory::Directory;
 pub use secrecy::SecretString;
 pub use service::BackupService;

@@ -115,8 +115,11 @@ pub async fn import_command(mut cmd: Command, mut body: ImportStream) -> Result<
         match chunk {
             Ok(chunk) => {
                 if stdin.write_all(&chunk).await.is_err() {
-                    // The command stopped reading: it exited or closed its input early.
+                    // The command stopped reading: it exited or closed its input early. The rest
+                    // of the body is read and dropped, so the answer reaches the orchestrator
+                    // instead of a connection closed under its upload.
                     drop(stdin);
+                    while let Some(Ok(_)) = body.next().await {}
                     let status = child.wait().await;
                     let error = failure(&program, status, stderr).await;
                     return Err(SourceError::failed(format!("{error} before reading the whole backup")));

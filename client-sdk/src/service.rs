@@ -139,7 +139,14 @@ async fn capabilities_route<S: BackupSource>(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     shared.authorize(&headers)?;
-    Ok(axum::Json(&shared.capabilities).into_response())
+    match shared.source.health().await {
+        None => Ok(axum::Json(&shared.capabilities).into_response()),
+        Some(health) => {
+            let mut capabilities = shared.capabilities.clone();
+            capabilities.health = Some(health);
+            Ok(axum::Json(capabilities).into_response())
+        }
+    }
 }
 
 async fn export_route<S: BackupSource>(
@@ -213,8 +220,9 @@ struct Incoming {
 }
 
 impl<S> Shared<S> {
-    /// Checks the token, the headers and that nothing else runs; `what` names the route.
-    fn incoming(&self, request: Request, what: &str) -> Result<Incoming, Refusal> {
+    /// Checks the token, the headers (and, for a verify, that the type offers it) and that
+    /// nothing else runs; `what` names the route.
+    fn incoming(&self, request: Request, what: &str, verify: bool) -> Result<Incoming, Refusal> {
         let (parts, body) = request.into_parts();
         self.authorize(&parts.headers)?;
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
@@ -225,6 +233,15 @@ impl<S> Shared<S> {
             )
         })?;
         let backup_type = self.find_type(Some(type_name))?.clone();
+        if verify && !backup_type.verify {
+            return Err(refuse(
+                ErrorCode::RestoreUnsupported,
+                format!(
+                    "this app does not verify copies of type {:?} (its capabilities do not say verify: true)",
+                    backup_type.name
+                ),
+            ));
+        }
         let expected = match header(HEADER_BACKUP_SHA256) {
             Some(sha) if contract_spec::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
             _ => {
@@ -252,7 +269,7 @@ async fn import_route<S: BackupSource>(
             "this app does not support import (its capabilities say restore: false)",
         ));
     }
-    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "imported")?;
+    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "imported", false)?;
     let progress = Arc::new(Mutex::new(ImportProgress::default()));
     let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
     tracing::info!(backup_type = %backup_type.name, "import started");
@@ -289,16 +306,7 @@ async fn verify_route<S: BackupSource>(
     State(shared): State<Arc<Shared<S>>>,
     request: Request,
 ) -> Result<Response, Refusal> {
-    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "verified")?;
-    if !backup_type.verify {
-        return Err(refuse(
-            ErrorCode::RestoreUnsupported,
-            format!(
-                "this app does not verify copies of type {:?} (its capabilities do not say verify: true)",
-                backup_type.name
-            ),
-        ));
-    }
+    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "verified", true)?;
     let progress = Arc::new(Mutex::new(ImportProgress::default()));
     let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
     tracing::info!(backup_type = %backup_type.name, "verify started");
@@ -311,6 +319,10 @@ async fn verify_route<S: BackupSource>(
         (_, Some(ImportEnd::Mismatch { actual })) => Err(refuse(
             ErrorCode::ChecksumMismatch,
             format!("the body's sha256 is {actual}, Backup-Sha256 says {expected}: the copy was not checked"),
+        )),
+        (Err(SourceError::Unsupported), _) => Err(refuse(
+            ErrorCode::RestoreUnsupported,
+            "this app advertises verify but does not implement it: implement BackupSource::verify",
         )),
         (Err(e), _) => {
             tracing::error!(backup_type = %backup_type.name, bytes, error = %e, "verify failed");

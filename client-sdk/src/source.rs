@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use contract_spec::{BackupType, Capabilities, VerifyReport};
+use contract_spec::{BackupType, Capabilities, Health, VerifyReport};
 use futures::Stream;
 use sha2::{Digest, Sha256};
 
@@ -78,6 +78,13 @@ pub trait BackupSource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), SourceError>> + Send {
         let _ = (backup_type, body);
         async { Err(SourceError::Unsupported) }
+    }
+
+    /// What the app reports about what it backs up (e.g. the database's size), added to its
+    /// capabilities at each `GET /backup/capabilities` and shown to operators. Keep it cheap: it
+    /// runs on every capabilities request. `None` (the default) reports nothing.
+    fn health(&self) -> impl Future<Output = Option<Health>> + Send {
+        async { None }
     }
 
     /// Checks that `body`, an earlier export of `backup_type`, would restore, WITHOUT applying

@@ -98,7 +98,7 @@ pub async fn audit(runner: &Runner, apps: &[App], options: Options) -> Vec<AppAu
         });
         for app in apps {
             let mut report = match &listed {
-                Ok(listed) => audit_app(runner, app, listed, options).await,
+                Ok(listed) => audit_app(runner, app, listed, started, options).await,
                 Err(e) => AppAudit { app: app.name.clone(), error: Some(e.clone()), ..Default::default() },
             };
             if let Err(e) = record(&runner.db, app.id, started, options.trigger, &report).await {
@@ -113,16 +113,17 @@ pub async fn audit(runner: &Runner, apps: &[App], options: Options) -> Vec<AppAu
     reports
 }
 
-async fn audit_app(runner: &Runner, app: &App, listed: &[StoredFile], options: Options) -> AppAudit {
+async fn audit_app(runner: &Runner, app: &App, listed: &[StoredFile], listed_at: i64, options: Options) -> AppAudit {
     let mut report = AppAudit { app: app.name.clone(), ..Default::default() };
     let db = &runner.db;
-    let changes = match inventory::reconcile(db, &runner.deployment_id, app, listed).await {
-        Ok(changes) => changes,
-        Err(e) => {
-            report.error = Some(format!("database error: {e}"));
-            return report;
-        }
-    };
+    let changes =
+        match inventory::reconcile(db, &runner.destination, &runner.deployment_id, app, listed, listed_at).await {
+            Ok(changes) => changes,
+            Err(e) => {
+                report.error = Some(format!("database error: {e}"));
+                return report;
+            }
+        };
     report.recovered = changes.recovered;
     let owned: Vec<&StoredFile> =
         listed.iter().filter(|f| inventory::owned_by(f, &runner.deployment_id, app)).collect();
@@ -137,13 +138,21 @@ async fn audit_app(runner: &Runner, app: &App, listed: &[StoredFile], options: O
         }
     }
     let now = now_ms();
-    let ids: Vec<&str> = owned.iter().map(|f| f.id.as_str()).collect();
-    let audited = backup_copy::Entity::update_many()
-        .col_expr(backup_copy::Column::AuditedAt, Expr::value(now))
-        .filter(backup_copy::Column::AppId.eq(app.id))
-        .filter(backup_copy::Column::FileId.is_in(ids))
-        .exec(db)
-        .await;
+    let mut audited = Ok(());
+    // In slices: a statement binds a limited number of parameters.
+    for ids in owned.chunks(500) {
+        let ids: Vec<&str> = ids.iter().map(|f| f.id.as_str()).collect();
+        let done = backup_copy::Entity::update_many()
+            .col_expr(backup_copy::Column::AuditedAt, Expr::value(now))
+            .filter(backup_copy::Column::AppId.eq(app.id))
+            .filter(backup_copy::Column::FileId.is_in(ids))
+            .exec(db)
+            .await;
+        if let Err(e) = done {
+            audited = Err(e);
+            break;
+        }
+    }
     let rows = match audited {
         Ok(_) => backup_copy::Entity::find().filter(backup_copy::Column::AppId.eq(app.id)).all(db).await,
         Err(e) => Err(e),
@@ -209,7 +218,12 @@ async fn read_and_judge(runner: &Runner, app: &App, file: &StoredFile, report: &
             return;
         }
     };
-    let identities = runner.encryption.identities.clone();
+    // An identity that is not one of the copy's recipients (a key rotated since) cannot open it:
+    // then only the stored bytes are checked, never the copy called damaged for it.
+    let identities = runner.encryption.identities.clone().filter(|ids| {
+        let ours = ids.fingerprints();
+        stored.recipients.is_empty() || stored.recipients.iter().any(|r| ours.contains(r))
+    });
     let decode = match (stored.is_plain(), stored.age, identities) {
         (true, _, _) => None,
         (false, true, None) => None,
@@ -412,7 +426,7 @@ async fn record(
 
 /// Tells the app's failure channels of its lost and damaged copies not told yet; each copy is
 /// claimed with a conditional update first, so it is told once however many processes audit.
-async fn tell_new_findings(runner: &Runner, app: &App) {
+pub(crate) async fn tell_new_findings(runner: &Runner, app: &App) {
     let untold = backup_copy::Entity::find()
         .filter(backup_copy::Column::AppId.eq(app.id))
         .filter(backup_copy::Column::Health.ne(GOOD))
@@ -447,6 +461,23 @@ async fn tell_new_findings(runner: &Runner, app: &App) {
     }
 }
 
+/// Forgets a lost copy of the app (an operator knows why it is gone): it is no longer shown or
+/// counted as lost. Returns false when the app has no lost copy of that name or file id.
+pub async fn forget(db: &DatabaseConnection, app_id: i64, copy: &str) -> Result<bool, DbErr> {
+    let forgotten = backup_copy::Entity::update_many()
+        .col_expr(backup_copy::Column::Health, Expr::value(GOOD))
+        .col_expr(backup_copy::Column::HealthDetail, Expr::value(Option::<String>::None))
+        .col_expr(backup_copy::Column::HealthSince, Expr::value(Option::<i64>::None))
+        .filter(backup_copy::Column::AppId.eq(app_id))
+        .filter(backup_copy::Column::Health.eq(LOST))
+        .filter(
+            sea_orm::Condition::any().add(backup_copy::Column::Name.eq(copy)).add(backup_copy::Column::FileId.eq(copy)),
+        )
+        .exec(db)
+        .await?;
+    Ok(forgotten.rows_affected > 0)
+}
+
 /// The app's newest audits, newest first.
 pub async fn history(db: &DatabaseConnection, app_id: i64, limit: u64) -> Result<Vec<copy_audit::Model>, DbErr> {
     use sea_orm::QuerySelect;
@@ -459,8 +490,8 @@ pub async fn history(db: &DatabaseConnection, app_id: i64, limit: u64) -> Result
         .await
 }
 
-/// The app's copies found lost or damaged, newest first (lost ones stay listed until a copy
-/// of that name is found again or the app is removed).
+/// The app's copies found lost or damaged, newest first (a lost one stays listed until it is
+/// found again or an operator forgets it: [`forget`]).
 pub async fn bad_copies(db: &DatabaseConnection, app_id: i64) -> Result<Vec<backup_copy::Model>, DbErr> {
     backup_copy::Entity::find()
         .filter(backup_copy::Column::AppId.eq(app_id))

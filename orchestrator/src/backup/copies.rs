@@ -11,13 +11,16 @@ use crate::storage::destination::StoredFile;
 
 /// The app's copies, newest first; the inventory is reconciled with what was listed.
 pub async fn list(runner: &Runner, app: &App) -> Result<Vec<StoredFile>, Error> {
+    let listed_at = crate::db::now_ms();
     let listed = runner
         .destination
         .list(&app.folder)
         .await
         .map_err(|e| Error::destination(format_args!("cannot list {}", app.folder), &e))?;
-    if let Err(e) = inventory::reconcile(&runner.db, &runner.deployment_id, app, &listed).await {
-        tracing::warn!(app = %app.name, error = %e, "could not update the inventory");
+    let (db, destination, deployment) = (&runner.db, &runner.destination, &runner.deployment_id);
+    match inventory::reconcile(db, destination, deployment, app, &listed, listed_at).await {
+        Ok(_) => crate::backup::audit::tell_new_findings(runner, app).await,
+        Err(e) => tracing::warn!(app = %app.name, error = %e, "could not update the inventory"),
     }
     let mut owned: Vec<StoredFile> =
         listed.into_iter().filter(|f| inventory::owned_by(f, &runner.deployment_id, app)).collect();

@@ -45,7 +45,7 @@ pub enum Prepared {
         /// The record.
         row: restore_row::Model,
         /// The app the copy goes to (the app itself, or the scratch target).
-        target: App,
+        target: Box<App>,
     },
     /// Recorded as failed at once and told (an encrypted copy and no identity to open it).
     NotDrilled(restore_row::Model),
@@ -81,6 +81,12 @@ pub async fn prepare(
         return Ok(Prepared::NotDrilled(not_drilled(runner, app, &file, &req.actor).await?));
     }
     let (target, kind) = match &req.target {
+        Some(target) if target.id == app.id => {
+            return Err(Error::Invalid(format!(
+                "a drill restores into a scratch app, never into {} itself: name another registered app (a scratch instance), or drill without one to have {} check the copy",
+                app.name, app.name
+            )));
+        }
         Some(target) => (target.clone(), KIND_DRILL_RESTORE),
         None => (app.clone(), KIND_DRILL),
     };
@@ -90,7 +96,7 @@ pub async fn prepare(
     };
     let request = RestoreRequest { copy: file.id.clone(), safety_backup: false, actor: req.actor.clone(), kind };
     let row = restore::begin(&runner.db, &runner.deployment_id, app, &target, &file, &request).await?;
-    Ok(Prepared::Ready { row, target })
+    Ok(Prepared::Ready { row, target: Box::new(target) })
 }
 
 /// Records the drill of `file` as failed without sending anything: the copy is encrypted and

@@ -38,33 +38,58 @@ pub struct Changes {
     pub recovered: Vec<String>,
 }
 
-/// Brings the inventory of an app in line with a COMPLETE listing of its folder (the destination
-/// wins): files the app owns are upserted and judged; rows whose file is gone are marked
-/// deleted, and lost unless they were deleted here (deletions here mark the row first).
+/// Brings the inventory of an app in line with a COMPLETE listing of its folder, begun at
+/// `listed_at` (ms; the destination wins): files the app owns are upserted and judged; rows
+/// whose file is gone are marked deleted, and lost unless they were deleted here (deletions here
+/// mark the row first).
+///
+/// Other processes work meanwhile, so the listing may be stale by the time it is applied: a row
+/// deleted here after the listing began is not brought back, and a copy the listing missed is
+/// looked up once more before it is called lost (a backup may have stored it since).
 pub async fn reconcile(
     db: &DatabaseConnection,
+    destination: &crate::storage::destination::Destination,
     deployment: &str,
     app: &crate::registry::App,
     listed: &[StoredFile],
+    listed_at: i64,
 ) -> Result<Changes, DbErr> {
     let app_id = app.id;
     let owned: Vec<&StoredFile> = listed.iter().filter(|f| owned_by(f, deployment, app)).collect();
     let known = backup_copy::Entity::find().filter(backup_copy::Column::AppId.eq(app_id)).all(db).await?;
     let mut changes = Changes::default();
     for file in &owned {
-        upsert(db, app_id, file, known.iter().find(|k| k.file_id == file.id), Some(&mut changes)).await?;
+        let row = known.iter().find(|k| k.file_id == file.id);
+        if row.is_some_and(|r| r.deleted_at.is_some_and(|at| at >= listed_at)) {
+            continue;
+        }
+        upsert(db, app_id, file, row, Some(&mut changes)).await?;
     }
-    let now = now_ms();
     for row in known.iter().filter(|k| k.deleted_at.is_none() && !owned.iter().any(|f| f.id == k.file_id)) {
-        changes.lost.push(row.name.clone());
-        let mut row: backup_copy::ActiveModel = row.clone().into();
-        row.deleted_at = Set(Some(now));
-        row.health = Set(LOST.to_owned());
-        row.health_detail = Set(Some("gone from the folder: deleted or trashed outside the orchestrator".to_owned()));
-        row.health_since = Set(Some(now));
-        row.health_alerted_at = Set(None);
-        row.damage_found_by = Set(None);
-        row.update(db).await?;
+        match destination.find(&app.folder, &row.name).await {
+            Ok(Some(found)) if found.id == row.file_id => continue,
+            Ok(_) => {}
+            // Not known to be gone: judged by a later listing.
+            Err(_) => continue,
+        }
+        let now = now_ms();
+        let marked = backup_copy::Entity::update_many()
+            .col_expr(backup_copy::Column::DeletedAt, Expr::value(now))
+            .col_expr(backup_copy::Column::Health, Expr::value(LOST))
+            .col_expr(
+                backup_copy::Column::HealthDetail,
+                Expr::value("gone from the folder: deleted or trashed outside the orchestrator"),
+            )
+            .col_expr(backup_copy::Column::HealthSince, Expr::value(now))
+            .col_expr(backup_copy::Column::HealthAlertedAt, Expr::value(Option::<i64>::None))
+            .col_expr(backup_copy::Column::DamageFoundBy, Expr::value(Option::<String>::None))
+            .filter(backup_copy::Column::Id.eq(row.id))
+            .filter(backup_copy::Column::DeletedAt.is_null())
+            .exec(db)
+            .await?;
+        if marked.rows_affected == 1 {
+            changes.lost.push(row.name.clone());
+        }
     }
     Ok(changes)
 }

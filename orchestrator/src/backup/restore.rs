@@ -292,7 +292,7 @@ pub async fn prepare_drill(
     match caps.resolve_type(Some(&checked.backup_type)) {
         Some(t) if t.verify => Ok(file),
         Some(_) => Err(Error::Refused(format!(
-            "{} does not verify {:?} copies (its capabilities do not say verify: true for that type): drill by restoring the copy into a scratch app (--target APP), or have the app implement POST /backup/verify; nothing was drilled",
+            "{} does not verify {:?} copies (its capabilities do not say verify: true for that type): drill by restoring the copy into a scratch app (--drill-target APP), or have the app implement POST /backup/verify; nothing was drilled",
             app.name, checked.backup_type
         ))),
         None => Err(Error::Refused(format!(
@@ -570,7 +570,29 @@ async fn import(
                 if let Err(e) = record::set_report(db, row.id, &report).await {
                     tracing::error!(restore_id = row.id, error = %e, "could not record the drill's report");
                 }
-                if report.ok {
+                // A pass counts only for the whole copy, as recorded, checked by the app.
+                let whole = seen.read_error().is_none() && seen.sha256().as_deref() == Some(checked.sha256.as_str());
+                let unproven = if !whole {
+                    Some(format!(
+                        "the app answered ok, but the copy was not sent whole ({} bytes sent, sha256 {}; {} recorded)",
+                        seen.bytes(),
+                        seen.sha256().unwrap_or_else(|| "unknown".to_owned()),
+                        checked.sha256
+                    ))
+                } else if report.bytes != seen.bytes() {
+                    Some(format!(
+                        "the app answered ok after checking {} bytes of {}: a check must read the whole copy",
+                        report.bytes,
+                        seen.bytes()
+                    ))
+                } else if report.checks.is_empty() || report.checks.iter().any(|c| !c.ok) {
+                    Some("the app answered ok without checks that all passed: its report does not prove the copy".to_owned())
+                } else {
+                    None
+                };
+                if let (true, Some(why)) = (report.ok, &unproven) {
+                    Err(RestoreFailure::new(Import, format!("not proven: {why}")))
+                } else if report.ok {
                     Ok(())
                 } else {
                     Err(RestoreFailure::new(

@@ -700,12 +700,14 @@ impl Runner {
     /// What retention would do to the app's folder now, without deleting anything (the dry run
     /// behind `orchestrator retention`, and the first half of pruning).
     pub async fn retention_plan(&self, app: &App) -> Result<(Vec<StoredFile>, retention::Plan), Error> {
+        let listed_at = crate::db::now_ms();
         let listed = self
             .destination
             .list(&app.folder)
             .await
             .map_err(|e| Error::destination(format_args!("listing the folder {} failed", app.folder), &e))?;
-        inventory::reconcile(&self.db, &self.deployment_id, app, &listed).await?;
+        inventory::reconcile(&self.db, &self.destination, &self.deployment_id, app, &listed, listed_at).await?;
+        crate::backup::audit::tell_new_findings(self, app).await;
         let damaged = inventory::damaged_ids(&self.db, app.id).await?;
         let copies: Vec<Copy> = listed
             .iter()

@@ -39,6 +39,14 @@ pub enum CopiesCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Forget a copy an audit found lost (you know why it is gone): it is no longer shown or
+    /// counted as lost.
+    Forget {
+        /// The app's name.
+        app: String,
+        /// The lost copy: its file name or file id.
+        copy: String,
+    },
 }
 
 impl CopiesCommand {
@@ -48,6 +56,20 @@ impl CopiesCommand {
             CopiesCommand::List { app } => list(ctx, &app).await,
             CopiesCommand::Pin { app, copy, note } => pin(ctx, &app, &copy, true, note.as_deref()).await,
             CopiesCommand::Unpin { app, copy, note } => pin(ctx, &app, &copy, false, note.as_deref()).await,
+            CopiesCommand::Forget { app, copy } => {
+                let app = ctx.registry.get(&app).await?;
+                if crate::backup::audit::forget(&ctx.db, app.id, &copy).await? {
+                    crate::audit::record(&ctx.db, "cli", "copies.forget", Some(&app.name), Some(&copy)).await;
+                    println!("forgot the lost copy {copy} of {}", app.name);
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    eprintln!(
+                        "error: {} has no lost copy named {copy:?}: `orchestrator audit {}` lists its lost copies",
+                        app.name, app.name
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
-//! `orchestrator drill APP [--copy COPY] [--target SCRATCH_APP] [--identity FILE]`: a restore
+//! `orchestrator drill APP [--copy COPY] [--drill-target SCRATCH_APP] [--identity FILE]`: a restore
 //! drill in the foreground. The copy (the newest good verified one by default) is streamed into
 //! the app's `POST /backup/verify`, which checks it would restore without applying it; or, with
-//! `--target`, restored into that scratch app without a safety backup. Prints the app's checks
+//! `--drill-target`, restored into that scratch app without a safety backup. Prints the app's checks
 //! and exits 1 when the drill failed or could not be made.
 
 use std::io::Write;
@@ -33,7 +33,7 @@ pub async fn drill(
     let prepared = drill::prepare(&ctx.runner, &source, &req, identity.as_ref()).await;
     ctx.notifier.deliver_due().await;
     let (row, app) = match prepared {
-        Ok(Prepared::Ready { row, target }) => (row, target),
+        Ok(Prepared::Ready { row, target }) => (row, *target),
         Ok(Prepared::NotDrilled(row)) => {
             eprintln!("error: drill {} of {}: {}", row.id, source.name, row.error.unwrap_or_default());
             return Ok(ExitCode::from(1));

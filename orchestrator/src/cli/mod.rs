@@ -86,7 +86,8 @@ pub enum Command {
     /// Encryption keys: make one (with its recovery kit), list those in use.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// List an app's copies; pin a copy (retention never deletes it) or unpin it.
+    /// List an app's copies; pin a copy (retention never deletes it) or unpin it; forget a
+    /// copy an audit found lost.
     #[command(subcommand)]
     Copies(copies::CopiesCommand),
     /// Work with schedules (when does a cron expression fire?).
@@ -114,7 +115,7 @@ pub enum Command {
     },
     /// A restore drill: prove a copy still restores. The copy (default: the newest good
     /// verified one) goes to the app's POST /backup/verify, which checks it without applying it;
-    /// or, with --target, it is restored into that scratch app without a safety backup.
+    /// or, with --drill-target, it is restored into that scratch app without a safety backup.
     Drill {
         /// The app whose copy to drill.
         app: String,
@@ -122,8 +123,8 @@ pub enum Command {
         #[arg(long, value_name = "COPY")]
         copy: Option<String>,
         /// Restore the copy into this registered app (a scratch instance) instead.
-        #[arg(long, value_name = "SCRATCH_APP")]
-        target: Option<String>,
+        #[arg(long = "drill-target", value_name = "SCRATCH_APP")]
+        drill_target: Option<String>,
         /// An age identity file that opens an encrypted copy, for this drill only.
         #[arg(long, value_name = "FILE")]
         identity: Option<std::path::PathBuf>,
@@ -190,8 +191,9 @@ impl Cli {
             Command::Audit { app, sample_percent, json } => {
                 audit::audit(&context(env).await?, app.as_deref(), sample_percent, json).await
             }
-            Command::Drill { app, copy, target, identity } => {
-                drill::drill(&context(env).await?, &app, copy.as_deref(), target.as_deref(), identity.as_deref()).await
+            Command::Drill { app, copy, drill_target, identity } => {
+                drill::drill(&context(env).await?, &app, copy.as_deref(), drill_target.as_deref(), identity.as_deref())
+                    .await
             }
             Command::Retention { app } => run::retention(&context(env).await?, &app).await,
             Command::SelfBackup => {

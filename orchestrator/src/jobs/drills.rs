@@ -2,7 +2,8 @@
 //! its time zone) has a drill queued at each fire, like a restore (same queue, lease, progress
 //! and settle path), taking its newest good copy or a random verified one (`--drill-copy`).
 //! Every replica runs this loop; each fire is claimed in `settings` first, so one fire is one
-//! drill. Paused apps are not drilled. A fire missed while no process ran is not made up.
+//! drill. Paused apps are not drilled. A fire missed while no process ran is not made up; one
+//! that finds a backup or restore of the app running waits for it (up to an hour).
 //!
 //! It also watches the proof's age: an app with a drill schedule whose copies have not been
 //! proven restorable for `DRILL_MAX_AGE_DAYS` (no passed drill; counted from when the schedule
@@ -25,6 +26,8 @@ use crate::startup::Context;
 /// Runs until `stop` turns true, looking every `tick`.
 pub async fn run(ctx: Context, max_age_days: u32, tick: Duration, mut stop: watch::Receiver<bool>) {
     let mut since: HashMap<i64, jiff::Timestamp> = HashMap::new();
+    // Fires won while the app was busy (a backup running): tried again each tick for an hour.
+    let mut deferred: HashMap<i64, std::time::Instant> = HashMap::new();
     let started = jiff::Timestamp::now();
     // The proof's age is looked at as often as staleness is (ALERT_CHECK_SECS), not every tick.
     let age_every = ctx.notifier.settings().check_every;
@@ -51,8 +54,15 @@ pub async fn run(ctx: Context, max_age_days: u32, tick: Duration, mut stop: watc
             let Ok(schedule) = CronSchedule::parse(expression, &app.time_zone) else { continue };
             let from = *since.get(&app.id).unwrap_or(&started);
             since.insert(app.id, now);
-            if let Some(fire) = schedule.next_after(from).filter(|fire| *fire <= now) {
-                drill_at(&ctx, app, fire).await;
+            if let Some(fire) = schedule.next_after(from).filter(|fire| *fire <= now)
+                && claim(&ctx, app, fire).await
+            {
+                deferred.insert(app.id, std::time::Instant::now());
+            }
+            if let Some(since_fire) = deferred.get(&app.id).copied()
+                && (drill_now(&ctx, app).await || since_fire.elapsed() > Duration::from_secs(3600))
+            {
+                deferred.remove(&app.id);
             }
             if check_age {
                 watch_age(&ctx, app, max_age_days).await;
@@ -61,29 +71,44 @@ pub async fn run(ctx: Context, max_age_days: u32, tick: Duration, mut stop: watc
     }
 }
 
-/// Queues the drill of `app`'s fire at `fire`, if this process wins it.
-async fn drill_at(ctx: &Context, app: &App, fire: jiff::Timestamp) {
+/// Claims `app`'s fire at `fire`; true when this process won it.
+async fn claim(ctx: &Context, app: &App, fire: jiff::Timestamp) -> bool {
     let key = format!("drill_fire:{}", app.id);
     match crate::jobs::self_backup::claim(&ctx.db, &key, fire.as_millisecond()).await {
-        Ok(true) => {}
-        Ok(false) => return,
+        Ok(won) => won,
         Err(e) => {
             tracing::warn!(app = %app.name, error = %e, "could not claim a drill's fire; skipped");
-            return;
+            false
         }
     }
+}
+
+/// Queues a drill of `app` (its fire already claimed); false when the app was busy and the drill
+/// should be tried again.
+async fn drill_now(ctx: &Context, app: &App) -> bool {
     let copy = match app.drill_copy.as_str() {
         "random" => random_copy(ctx, app).await,
         _ => None,
     };
     let req = DrillRequest { copy, target: None, actor: "schedule".to_owned() };
     match crate::jobs::restore::queue_drill(&ctx.runner, app, &req).await {
-        Ok(row) => tracing::info!(app = %app.name, drill = row.id, copy = %row.copy_name, "scheduled drill queued"),
+        Ok(row) if row.status.is_active() => {
+            tracing::info!(app = %app.name, drill = row.id, copy = %row.copy_name, "scheduled drill queued")
+        }
+        Ok(row) => {
+            tracing::warn!(app = %app.name, drill = row.id, error = row.error.as_deref().unwrap_or(""), "scheduled drill not made")
+        }
+        Err(crate::error::Error::Busy(reason)) => {
+            // A backup or restore of the app runs now: the drill waits for the next tick.
+            tracing::info!(app = %app.name, %reason, "scheduled drill deferred");
+            return false;
+        }
         Err(e) => {
             tracing::warn!(app = %app.name, error = %e, "the scheduled drill could not be made");
             ctx.notifier.drill_refused(app, &e.to_string()).await;
         }
     }
+    true
 }
 
 /// Any verified copy of the app that no listing or audit found damaged, at random.

@@ -49,7 +49,7 @@ pub async fn queue_drill(
 ) -> Result<restore_row::Model, Error> {
     use crate::backup::drill::{self, Prepared};
     let (row, target) = match drill::prepare(runner, app, req, None).await? {
-        Prepared::Ready { row, target } => (row, target),
+        Prepared::Ready { row, target } => (row, *target),
         Prepared::NotDrilled(row) => return Ok(row),
     };
     let job = Job::Restore { restore_id: row.id, app_id: target.id };

@@ -263,6 +263,10 @@ impl Registry {
     pub async fn remove(&self, name: &str) -> Result<App, RegistryError> {
         let app = self.get(name).await?;
         app::Entity::delete_by_id(app.id).exec(&self.db).await?;
+        crate::db::entities::copy_audit::Entity::delete_many()
+            .filter(crate::db::entities::copy_audit::Column::AppId.eq(app.id))
+            .exec(&self.db)
+            .await?;
         Ok(app)
     }
 }

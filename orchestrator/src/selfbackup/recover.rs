@@ -195,9 +195,11 @@ async fn rescan(parts: &Parts, deployment: &str) -> Result<Vec<AppCopies>, SelfB
     })?;
     let mut found = Vec::with_capacity(apps.len());
     for app in apps {
+        let listed_at = crate::db::now_ms();
         match parts.destination.list(&app.folder).await {
             Ok(listed) => {
-                crate::backup::inventory::reconcile(&parts.db, deployment, &app, &listed).await?;
+                let (db, destination) = (&parts.db, &parts.destination);
+                crate::backup::inventory::reconcile(db, destination, deployment, &app, &listed, listed_at).await?;
                 let copies = listed.iter().filter(|f| crate::backup::inventory::owned_by(f, deployment, &app)).count();
                 found.push(AppCopies { app: app.name, copies, error: None });
             }

@@ -119,6 +119,16 @@ async fn on_drive_copies_trashed_or_replaced_by_hand_are_found_told_once_kept_ou
     let page = session.page("/apps/erp").await;
     assert!(table_of(&page, "bad-copies").is_none(), "nothing shown in red any more");
 
+    // Gone for good, on purpose: once forgotten, it is no longer reported.
+    h.double.set_trashed(&first_id, true);
+    assert_eq!(h.cli(&["audit", "erp"]).await.status.code(), Some(1));
+    let unknown = h.cli(&["copies", "forget", "erp", "no-such-copy"]).await;
+    assert!(!unknown.status.success() && unknown.stderr.contains("has no lost copy"), "{}", unknown.stderr);
+    h.cli(&["copies", "forget", "erp", &first]).await.assert_success();
+    let after = h.cli(&["audit", "erp"]).await;
+    after.assert_success();
+    assert!(after.stdout_text().contains("erp: 3 copies, 3 good, 0 lost"), "{}", after.stdout_text());
+
     let history: serde_json::Value = {
         let created = h.cli(&["tokens", "create", "audit-reader"]).await;
         created.assert_success();
@@ -134,9 +144,9 @@ async fn on_drive_copies_trashed_or_replaced_by_hand_are_found_told_once_kept_ou
             .unwrap()
     };
     let audits = history["audits"].as_array().unwrap();
-    assert_eq!(audits.len(), 4, "{history}");
-    assert_eq!((audits[0]["good"].as_i64(), audits[0]["trigger"].as_str()), (Some(4), Some("cli")), "{history}");
-    assert_eq!((audits[2]["lost"].as_i64(), audits[2]["damaged"].as_i64()), (Some(1), Some(1)), "{history}");
+    assert_eq!(audits.len(), 6, "{history}");
+    assert_eq!((audits[0]["good"].as_i64(), audits[0]["trigger"].as_str()), (Some(3), Some("cli")), "{history}");
+    assert_eq!((audits[4]["lost"].as_i64(), audits[4]["damaged"].as_i64()), (Some(1), Some(1)), "{history}");
     served.stop().await;
 }
 

@@ -70,6 +70,8 @@ async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_
     assert_eq!(session.post("/notifications", &fields).await.status(), StatusCode::SEE_OTHER);
     let page = session.page("/apps/notes").await;
     assert!(element_text(&page, "proven").unwrap().contains("No copy has been proven"), "{page}");
+    let health = element_text(&page, "app-health").unwrap_or_else(|| panic!("the app's health is shown: {page}"));
+    assert!(health.contains("files 3"), "the directory source reports its folder: {health}");
 
     // The newest copy is the corrupt one: named, the good one passes.
     let passed = h.cli(&["drill", "notes", "--copy", &good]).await;
@@ -143,7 +145,7 @@ async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_
     let bad_target = http
         .post(format!("{}/api/v1/apps/notes/drills", served.url))
         .bearer_auth(&token)
-        .json(&serde_json::json!({ "target": "nope" }))
+        .json(&serde_json::json!({ "drill_target": "nope" }))
         .send()
         .await
         .unwrap();
@@ -175,12 +177,12 @@ async fn a_drill_into_a_scratch_app_restores_the_copy_there_without_a_safety_bac
     h.add_app("erp-scratch", &scratch.url, "erp-scratch", &[]).await;
     let copy = h.backup("erp", &[]).await;
 
-    let drilled = h.cli(&["drill", "erp", "--target", "erp-scratch"]).await;
+    let drilled = h.cli(&["drill", "erp", "--drill-target", "erp-scratch"]).await;
     drilled.assert_success();
     assert!(drilled.stdout_text().contains(&format!("passed: {copy} would restore (restored into a scratch app")));
     assert_eq!(read_tree(&root.join("scratch")), read_tree(&root.join("prod")), "the scratch app holds the copy");
     assert!(h.stored_files("erp-scratch").is_empty(), "no safety backup of the scratch app was taken");
-    let unknown = h.cli(&["drill", "erp", "--target", "nope"]).await;
+    let unknown = h.cli(&["drill", "erp", "--drill-target", "nope"]).await;
     assert!(!unknown.status.success());
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -27,6 +27,10 @@ async fn the_postgres_example_round_trips_a_database() {
     let report = conformance::check(&app.client(), &options).await;
     assert!(report.passed(), "{report}");
     assert_eq!(report.get("import round trip").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
+    // pg_restore --file=/dev/null reads the whole custom-format dump, and refuses garbage.
+    assert_eq!(report.get("verify of an export (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
+    assert_eq!(report.get("verify of garbage (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
+    assert_eq!(report.get("verify of an export (schema)").map(|f| f.outcome), Some(Outcome::Skip), "{report}");
 
     let expected = pg.psql(Some(&source), ROWS);
     assert_eq!(expected.lines().count(), 500);

@@ -68,10 +68,10 @@ pub async fn drill(
     ApiApp(app): ApiApp,
     JsonBody(body): JsonBody<DrillBody>,
 ) -> Result<Response, ApiError> {
-    let target = match body.target.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let target = match body.drill_target.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(name) => Some(web.ctx.registry.get(name).await.map_err(|_| {
             ApiError::Invalid(vec![FieldError::new(
-                "target",
+                "drill_target",
                 format!("there is no app named {name}: name a registered app"),
             )])
         })?),

@@ -728,7 +728,7 @@ pub struct DrillBody {
     /// Restore the copy into this registered app (a scratch instance, without a safety backup)
     /// instead of having the app check it through its POST /backup/verify.
     #[serde(default)]
-    pub target: Option<String>,
+    pub drill_target: Option<String>,
 }
 
 impl RestoreView {

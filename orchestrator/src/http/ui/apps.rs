@@ -58,6 +58,10 @@ pub struct CopyRow {
 pub struct BadCopyRow {
     /// File name.
     pub name: String,
+    /// Its file id, percent-encoded (the handle of Forget).
+    pub href: String,
+    /// Lost (it can be forgotten).
+    pub lost: bool,
     /// `lost` or `damaged`, in the page's language.
     pub state: String,
     /// What was found.
@@ -83,6 +87,14 @@ struct AppPage {
     bad_copies: Vec<BadCopyRow>,
     proven: Option<String>,
     drills: Vec<DrillRow>,
+    health: Option<String>,
+}
+
+/// What the app reports about what it backs up, on one line: "12.3 MB; files 42".
+fn health_text(health: &contract_spec::Health) -> String {
+    let mut parts: Vec<String> = health.size_bytes.map(|b| format::bytes(b as i64)).into_iter().collect();
+    parts.extend(health.details.iter().map(|(k, v)| format!("{k} {v}")));
+    parts.join("; ")
 }
 
 /// A drill in the app's page.
@@ -153,9 +165,9 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                 .collect()
         })
         .map_err(|e| e.to_string());
-    let restore = match capabilities {
-        Ok(Ok(caps)) => Some(caps.restore),
-        _ => None,
+    let (restore, health) = match capabilities {
+        Ok(Ok(caps)) => (Some(caps.restore), caps.health.map(|h| health_text(&h))),
+        _ => (None, None),
     };
     let next_runs = if app.enabled {
         crate::http::ui::form::next_runs(&app.schedule, &app.time_zone, 5).unwrap_or_default()
@@ -214,6 +226,8 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
     let bad_copies = bad
         .into_iter()
         .map(|b| BadCopyRow {
+            href: format::url_encode(&b.file_id),
+            lost: b.health == crate::backup::inventory::LOST,
             state: page
                 .t
                 .get(if b.health == crate::backup::inventory::LOST { "audit.lost" } else { "audit.damaged" })
@@ -236,6 +250,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         bad_copies,
         proven,
         drills,
+        health,
         app,
         page,
     };
@@ -310,11 +325,26 @@ pub async fn audit(
     Ok(Redirect::to(&format!("/apps/{}#integrity", format::url_encode(&app.name))).into_response())
 }
 
+/// POST /apps/{name}/lost/{copy}/forget: forgets a lost copy (by file id).
+pub async fn forget_lost(
+    State(web): State<Web>,
+    page: Page,
+    Path((name, copy)): Path<(String, String)>,
+    _: CheckedForm<NoFields>,
+) -> Result<Response, PageError> {
+    let app = web.ctx.registry.get(&name).await?;
+    if !crate::backup::audit::forget(&web.ctx.db, app.id, &copy).await? {
+        return Err(PageError::NotFound(format!("{} has no lost copy {copy:?}", app.name)));
+    }
+    crate::audit::record(&web.ctx.db, &page.user, "copies.forget", Some(&app.name), Some(&copy)).await;
+    Ok(Redirect::to(&format!("/apps/{}#integrity", format::url_encode(&app.name))).into_response())
+}
+
 /// The drill form.
 #[derive(Deserialize)]
 pub struct DrillForm {
     #[serde(default)]
-    target: String,
+    drill_target: String,
 }
 
 /// POST /apps/{name}/drill: queues a restore drill of the app's newest good copy (checked by the
@@ -325,7 +355,7 @@ pub async fn drill(
     PageApp(app): PageApp,
     CheckedForm(form): CheckedForm<DrillForm>,
 ) -> Result<Response, PageError> {
-    let target = match form.target.trim() {
+    let target = match form.drill_target.trim() {
         "" => None,
         name => Some(web.ctx.registry.get(name).await?),
     };

@@ -45,6 +45,7 @@ pub fn routes() -> Router<Web> {
         .route("/apps/{name}/run", post(apps::run_now))
         .route("/apps/{name}/audit", post(apps::audit))
         .route("/apps/{name}/drill", post(apps::drill))
+        .route("/apps/{name}/lost/{copy}/forget", post(apps::forget_lost))
         .route("/apps/{name}/delete", get(apps::confirm_delete).post(apps::delete))
         .route("/apps/{name}/adopt", get(adopt::preview).post(adopt::apply))
         .route("/apps/{name}/copies/{copy}/download", get(copies::download))
