@@ -78,6 +78,21 @@ pub struct AppAudit {
 }
 
 impl AppAudit {
+    /// What was found, in one line ("12 copies, 1 lost, 0 damaged, 2 read back"), or why the
+    /// app was not audited.
+    pub fn summary(&self) -> String {
+        match &self.error {
+            Some(error) => error.clone(),
+            None => format!(
+                "{} copies, {} lost, {} damaged, {} read back",
+                self.copies,
+                self.lost.len(),
+                self.damaged.len(),
+                self.read_back
+            ),
+        }
+    }
+
     /// True when every copy was found as stored.
     pub fn clean(&self) -> bool {
         self.error.is_none() && self.lost.is_empty() && self.damaged.is_empty() && self.unreadable.is_empty()
@@ -274,12 +289,8 @@ async fn read_and_judge(runner: &Runner, app: &App, file: &StoredFile, report: &
 /// What reading a copy back shows that differs from its marks, in words.
 fn differs(file: &StoredFile, stored: &crate::codec::Stored, read: &ReadBack) -> Option<String> {
     let mark = |key: &str| file.properties.get(key).map(String::as_str);
-    let (size, sha256) = if stored.is_plain() {
-        (mark(crate::codec::SIZE_MARK), mark("sha256"))
-    } else {
-        (mark(crate::codec::STORED_SIZE_MARK), mark(crate::codec::STORED_SHA256_MARK))
-    };
-    if let Some(size) = size.and_then(|s| s.parse::<u64>().ok())
+    let (size, sha256) = inventory::recorded(file, stored);
+    if let Some(size) = size
         && size != read.stored_size
     {
         return Some(format!("it reads back as {} bytes; {size} were stored", read.stored_size));

@@ -102,13 +102,8 @@ pub fn listing_problem(file: &StoredFile) -> Option<String> {
         return None;
     }
     let stored = crate::codec::Stored::of(&file.properties).ok()?;
-    let mark = |key: &str| file.properties.get(key).map(String::as_str);
-    let (size, sha256) = if stored.is_plain() {
-        (mark(crate::codec::SIZE_MARK), mark("sha256"))
-    } else {
-        (mark(crate::codec::STORED_SIZE_MARK), mark(crate::codec::STORED_SHA256_MARK))
-    };
-    if let Some(size) = size.and_then(|s| s.parse::<u64>().ok())
+    let (size, sha256) = recorded(file, &stored);
+    if let Some(size) = size
         && size != file.size
     {
         return Some(format!("the destination holds {} bytes; {size} were stored", file.size));
@@ -216,6 +211,18 @@ async fn upsert(
         }
     }
     Ok(())
+}
+
+/// The size and sha256 of the stored bytes as the copy's marks recorded them when it was stored
+/// (the plaintext's for a copy stored as the app sent it), when the marks say.
+pub fn recorded<'a>(file: &'a StoredFile, stored: &crate::codec::Stored) -> (Option<u64>, Option<&'a str>) {
+    let mark = |key: &str| file.properties.get(key).map(String::as_str);
+    let (size, sha256) = if stored.is_plain() {
+        (mark(crate::codec::SIZE_MARK), mark("sha256"))
+    } else {
+        (mark(crate::codec::STORED_SIZE_MARK), mark(crate::codec::STORED_SHA256_MARK))
+    };
+    (size.and_then(|s| s.parse().ok()), sha256)
 }
 
 /// Sets a row back to good.

@@ -217,16 +217,27 @@ async fn an_encrypted_copy_with_no_identity_here_is_not_drilled_and_never_counts
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-/// An app that advertises verify and answers ok to anything it is sent.
-struct Credulous;
+/// How a verify that proves nothing answers, having read the whole copy.
+#[derive(Clone, Copy)]
+enum Lie {
+    /// ok to anything, garbage included.
+    Anything,
+    /// ok, with a byte count one short.
+    ShortCount,
+    /// ok, without a single check.
+    NoChecks,
+}
 
-impl client_sdk::BackupSource for Credulous {
+/// An app that advertises verify but answers as `Lie` says.
+struct Lax(Lie);
+
+impl client_sdk::BackupSource for Lax {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new("credulous", [BackupType::new("full", "application/octet-stream", "bin").with_verify()])
+        Capabilities::new("lax", [BackupType::new("full", "application/octet-stream", "bin").with_verify()])
     }
 
     async fn export(&self, _: &BackupType) -> Result<client_sdk::ExportStream, client_sdk::SourceError> {
-        let chunks = (0..4).map(|i| Ok(bytes::Bytes::from(vec![i as u8; 64 * 1024])));
+        let chunks = (0..4).map(|i| Ok(bytes::Bytes::from(vec![i as u8; 16 * 1024])));
         Ok(Box::pin(futures::stream::iter(chunks)))
     }
 
@@ -239,23 +250,33 @@ impl client_sdk::BackupSource for Credulous {
         while let Some(chunk) = body.next().await {
             bytes += chunk?.len() as u64;
         }
-        Ok(VerifyReport::of(bytes, vec![VerifyCheck::passed("looked at it", None)]))
+        let checks = vec![VerifyCheck::passed("looked at it", None)];
+        Ok(match self.0 {
+            Lie::Anything => VerifyReport::of(bytes, checks),
+            Lie::ShortCount => VerifyReport::of(bytes - 1, checks),
+            Lie::NoChecks => VerifyReport { ok: true, bytes, checks: Vec::new(), details: None },
+        })
     }
+}
+
+/// Serves `source` with the SDK on a free port; its base URL.
+async fn serve(source: Lax) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = client_sdk::router(source, TOKEN.to_owned().into());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
 }
 
 #[tokio::test]
 async fn the_kit_flags_an_app_that_advertises_verify_but_passes_garbage_and_passes_one_that_checks() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = client_sdk::router(Credulous, TOKEN.to_owned().into());
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = serve(Lax(Lie::Anything)).await;
     let report = conformance::check(&e2e::apps::client(&url, TOKEN), &Options::default()).await;
     let garbage = report.get("verify of garbage (full)").unwrap_or_else(|| panic!("{report}"));
     assert_eq!(garbage.outcome, Outcome::Fail, "{report}");
     assert!(garbage.detail.contains("passed 256 KiB of garbage"), "{report}");
     assert_eq!(report.get("verify with a wrong Backup-Sha256 (full)").map(|f| f.outcome), Some(Outcome::Pass));
     assert!(!report.passed());
-    server.abort();
 
     let root = temp_dir("kit-verify");
     write_tree(&root.join("docs"));
@@ -339,4 +360,22 @@ async fn a_drill_schedule_drills_the_app_on_its_own_and_a_long_unproven_app_is_t
     assert_eq!(element_text(&dashboard, "total-never-drilled").as_deref(), Some("1"), "{dashboard}");
     served.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[tokio::test]
+async fn an_ok_that_does_not_prove_the_whole_copy_is_not_a_passed_drill() {
+    let h = Harness::local().await;
+    for (name, lie) in [("short", Lie::ShortCount), ("empty", Lie::NoChecks)] {
+        let url = serve(Lax(lie)).await;
+        h.add_app(name, &url, name, &[]).await;
+        h.backup(name, &[]).await;
+        let drilled = h.cli(&["drill", name]).await;
+        assert_eq!(drilled.status.code(), Some(1), "{}", drilled.stdout_text());
+        assert!(drilled.stderr.contains("not proven: the app answered ok"), "{}", drilled.stderr);
+        let expected = match lie {
+            Lie::NoChecks => "without checks that all passed",
+            _ => "after checking 65535 bytes of 65536",
+        };
+        assert!(drilled.stderr.contains(expected), "{}", drilled.stderr);
+    }
 }

@@ -184,15 +184,7 @@ pub async fn audit(
     let options = crate::backup::audit::Options { sample_percent, trigger: "api" };
     let reports = crate::backup::audit::audit(&web.ctx.runner, std::slice::from_ref(&app), options).await;
     let report = reports.into_iter().next().unwrap_or_default();
-    let summary = report.error.clone().unwrap_or_else(|| {
-        format!(
-            "{} copies, {} lost, {} damaged, {} read back",
-            report.copies,
-            report.lost.len(),
-            report.damaged.len(),
-            report.read_back
-        )
-    });
+    let summary = report.summary();
     crate::audit::record(&web.ctx.db, &c.actor, "copies.audit", Some(&app.name), Some(&summary)).await;
     if let Some(error) = &report.error {
         return Err(

@@ -310,17 +310,7 @@ pub async fn audit(
     };
     let options = crate::backup::audit::Options { sample_percent, trigger: "ui" };
     let reports = crate::backup::audit::audit(&web.ctx.runner, std::slice::from_ref(&app), options).await;
-    let summary = reports.first().map(|r| {
-        r.error.clone().unwrap_or_else(|| {
-            format!(
-                "{} copies, {} lost, {} damaged, {} read back",
-                r.copies,
-                r.lost.len(),
-                r.damaged.len(),
-                r.read_back
-            )
-        })
-    });
+    let summary = reports.first().map(crate::backup::audit::AppAudit::summary);
     crate::audit::record(&web.ctx.db, &page.user, "copies.audit", Some(&app.name), summary.as_deref()).await;
     Ok(Redirect::to(&format!("/apps/{}#integrity", format::url_encode(&app.name))).into_response())
 }
