@@ -167,3 +167,32 @@ pub async fn follow_to_end(response: reqwest::Response, within: std::time::Durat
         }
     }
 }
+
+impl WebSession {
+    /// Adds a webhook channel named `name` that hears failures (of every app) at `url`, through
+    /// the Notifications form; asserts it was accepted.
+    pub async fn add_failure_webhook(&self, name: &str, url: &str) {
+        let fields = [
+            ("kind", "webhook"),
+            ("name", name),
+            ("url", url),
+            ("signing_secret", "a-signing-secret-of-some-length"),
+            ("on_failure", "on"),
+        ];
+        let added = self.post("/notifications", &fields).await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER, "the webhook channel {name} was refused");
+    }
+}
+
+/// `GET url` with a bearer token; the status and the body as text.
+pub async fn get_with_token(url: &str, token: &str) -> (StatusCode, String) {
+    let response = client().get(url).bearer_auth(token).send().await.expect("GET");
+    (response.status(), response.text().await.expect("body"))
+}
+
+/// `GET url` with a bearer token; the body as JSON, asserting 200.
+pub async fn get_json(url: &str, token: &str) -> serde_json::Value {
+    let (status, body) = get_with_token(url, token).await;
+    assert_eq!(status, StatusCode::OK, "GET {url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
+}

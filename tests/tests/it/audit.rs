@@ -8,7 +8,7 @@ use std::time::Duration;
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
 use e2e::receivers::Recorder;
 use e2e::sdk_apps::{self, Behaviour};
-use e2e::web::{element_text, location, sign_in};
+use e2e::web::{element_text, get_json, get_with_token, location, sign_in};
 use reqwest::StatusCode;
 
 fn good() -> Behaviour {
@@ -35,20 +35,7 @@ async fn on_drive_copies_trashed_or_replaced_by_hand_are_found_told_once_kept_ou
     let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let hooks = Recorder::start(0).await;
-    let hook_url = format!("{}/hook", hooks.url);
-    let added = session
-        .post(
-            "/notifications",
-            &[
-                ("kind", "webhook"),
-                ("name", "on-call"),
-                ("url", &hook_url),
-                ("signing_secret", "a-signing-secret-of-some-length"),
-                ("on_failure", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    session.add_failure_webhook("on-call", &format!("{}/hook", hooks.url)).await;
 
     let first = h.backup("erp", &[]).await;
     let second = h.backup("erp", &[]).await;
@@ -129,20 +116,9 @@ async fn on_drive_copies_trashed_or_replaced_by_hand_are_found_told_once_kept_ou
     after.assert_success();
     assert!(after.stdout_text().contains("erp: 3 copies, 3 good, 0 lost"), "{}", after.stdout_text());
 
-    let history: serde_json::Value = {
-        let created = h.cli(&["tokens", "create", "audit-reader"]).await;
-        created.assert_success();
-        let token = created.stdout_text().trim().to_owned();
-        reqwest::Client::new()
-            .get(format!("{}/api/v1/apps/erp/audits", served.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    };
+    let created = h.cli(&["tokens", "create", "audit-reader"]).await;
+    created.assert_success();
+    let history = get_json(&format!("{}/api/v1/apps/erp/audits", served.url), created.stdout_text().trim()).await;
     let audits = history["audits"].as_array().unwrap();
     assert_eq!(audits.len(), 6, "{history}");
     assert_eq!((audits[0]["good"].as_i64(), audits[0]["trigger"].as_str()), (Some(3), Some("cli")), "{history}");
@@ -233,15 +209,7 @@ async fn the_audit_button_checks_the_share_asked_for_and_refuses_a_bad_one() {
     let last = element_text(&page, "last-audit").unwrap();
     assert!(last.contains("(ui): 1 copies, 1 good, 0 lost, 0 damaged, 1 read back"), "{last}");
     assert!(session.page("/audit").await.contains("<code>copies.audit</code>"), "the button is in the audit log");
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", served.url))
-        .bearer_auth("scrape-me")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = get_with_token(&format!("{}/metrics", served.url), "scrape-me").await;
     assert!(metrics.contains("backup_last_audit_timestamp_seconds{app=\"wiki\"}"), "{metrics}");
     served.stop().await;
 }

@@ -11,7 +11,7 @@ use contract_spec::{BackupType, Capabilities, VerifyCheck, VerifyReport};
 use e2e::apps::{RunningApp, TOKEN};
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
 use e2e::receivers::Recorder;
-use e2e::web::{element_text, sign_in};
+use e2e::web::{element_text, get_json, get_with_token, sign_in};
 use futures::StreamExt;
 use reqwest::StatusCode;
 
@@ -59,15 +59,7 @@ async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_
     let served = h.start(&[("METRICS_TOKEN", "scrape-me")]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let hooks = Recorder::start(0).await;
-    let hook_url = format!("{}/hook", hooks.url);
-    let fields = [
-        ("kind", "webhook"),
-        ("name", "on-call"),
-        ("url", hook_url.as_str()),
-        ("signing_secret", "a-signing-secret-of-some-length"),
-        ("on_failure", "on"),
-    ];
-    assert_eq!(session.post("/notifications", &fields).await.status(), StatusCode::SEE_OTHER);
+    session.add_failure_webhook("on-call", &format!("{}/hook", hooks.url)).await;
     let page = session.page("/apps/notes").await;
     assert!(element_text(&page, "proven").unwrap().contains("No copy has been proven"), "{page}");
     let health = element_text(&page, "app-health").unwrap_or_else(|| panic!("the app's health is shown: {page}"));
@@ -100,15 +92,7 @@ async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_
     let proven = element_text(&page, "proven").unwrap();
     assert!(proven.contains(&good) && proven.contains("checked by the app"), "{proven}");
     assert!(page.contains("id=\"drills\"") && page.contains("status-failed"), "{page}");
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", served.url))
-        .bearer_auth("scrape-me")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = get_with_token(&format!("{}/metrics", served.url), "scrape-me").await;
     assert!(metrics.contains("backup_last_drill_success_timestamp_seconds{app=\"notes\"}"), "{metrics}");
 
     // Through the API: the drill is queued as a job, runs, and carries the app's report.
@@ -126,15 +110,7 @@ async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_
     let id = started.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
     let mut view = serde_json::Value::Null;
     for _ in 0..100 {
-        view = http
-            .get(format!("{}/api/v1/restores/{id}", served.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        view = get_json(&format!("{}/api/v1/restores/{id}", served.url), &token).await;
         if view["status"] != "queued" && view["status"] != "running" {
             break;
         }
@@ -150,15 +126,7 @@ async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_
         .await
         .unwrap();
     assert_eq!(bad_target.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let history: serde_json::Value = http
-        .get(format!("{}/api/v1/apps/notes/drills", served.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(&format!("{}/api/v1/apps/notes/drills", served.url), &token).await;
     assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
     served.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
@@ -317,15 +285,7 @@ async fn a_drill_schedule_drills_the_app_on_its_own_and_a_long_unproven_app_is_t
     let served = h.start(&[("DRILL_MAX_AGE_DAYS", "7"), ("ALERT_CHECK_SECS", "1")]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let hooks = Recorder::start(0).await;
-    let hook_url = format!("{}/hook", hooks.url);
-    let fields = [
-        ("kind", "webhook"),
-        ("name", "on-call"),
-        ("url", hook_url.as_str()),
-        ("signing_secret", "a-signing-secret-of-some-length"),
-        ("on_failure", "on"),
-    ];
-    assert_eq!(session.post("/notifications", &fields).await.status(), StatusCode::SEE_OTHER);
+    session.add_failure_webhook("on-call", &format!("{}/hook", hooks.url)).await;
     let dashboard = session.page("/").await;
     assert_eq!(element_text(&dashboard, "total-never-drilled").as_deref(), Some("2"), "{dashboard}");
 
