@@ -488,6 +488,16 @@ impl DriveDouble {
         item.version += 1;
     }
 
+    /// Sets one of a file's appProperties, as another program using the same OAuth app could.
+    ///
+    /// # Panics
+    /// If there is no such file.
+    pub fn set_app_property(&self, id: &str, key: &str, value: &str) {
+        let mut inner = self.lock();
+        let item = inner.items.get_mut(id).expect("set_app_property: unknown file");
+        item.app_properties.insert(key.to_owned(), value.to_owned());
+    }
+
     /// Moves a file to the trash, or restores it from there, as a person would in Drive's web
     /// interface.
     ///

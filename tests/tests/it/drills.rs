@@ -339,3 +339,36 @@ async fn an_ok_that_does_not_prove_the_whole_copy_is_not_a_passed_drill() {
         assert!(drilled.stderr.contains(expected), "{}", drilled.stderr);
     }
 }
+
+#[tokio::test]
+async fn on_drive_a_drill_passes_a_good_copy_and_fails_a_corrupt_one_whose_marks_agree() {
+    use sha2::Digest;
+    let h = Harness::sqlite().await;
+    let root = temp_dir("drive-drill");
+    write_tree(&root.join("docs"));
+    let app = directory_app(&root.join("docs"), None).await;
+    let folder = h.folder("docs");
+    h.add_app("docs", &app.url, &folder, &[]).await;
+    let good = h.backup("docs", &[]).await;
+    let bad = h.backup("docs", &[]).await;
+    // Replaced in Drive, and its marks made to agree: only reading it as a restore would tells.
+    let id = h.double.files_in(&folder).into_iter().find(|f| f.name == bad).unwrap().id;
+    let garbage = b"not an archive, but recorded as one";
+    h.double.replace_content(&id, garbage);
+    h.double.set_app_property(&id, "sha256", &hex::encode(sha2::Sha256::digest(garbage)));
+    h.double.set_app_property(&id, "size", &garbage.len().to_string());
+    let audited = h.cli(&["audit", "docs"]).await;
+    audited.assert_success();
+
+    let passed = h.cli(&["drill", "docs", "--copy", &good]).await;
+    passed.assert_success();
+    assert!(passed.stdout_text().contains(&format!("passed: {good} would restore")), "{}", passed.stdout_text());
+    let failed = h.cli(&["drill", "docs"]).await;
+    assert_eq!(failed.status.code(), Some(1), "the newest copy is the corrupt one: {}", failed.stdout_text());
+    assert!(
+        failed.stderr.contains("docs says the copy would not restore: the archive reads to its end"),
+        "{}",
+        failed.stderr
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
