@@ -7,7 +7,8 @@
 //!   --type full --media-type application/x-tar --extension tar
 //! ```
 //! Commands run through `sh -c`. A command that exits non-zero fails the export (the connection
-//! is cut, so a half-written dump never looks complete) or the import.
+//! is cut, so a half-written dump never looks complete) or the import. The work is done by
+//! [`client_sdk::Commands`]; the `backup-agent` binary serves the same from a TOML file.
 
 mod common;
 
@@ -15,9 +16,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use client_sdk::process::{export_command, import_command};
-use client_sdk::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
-use tokio::process::Command;
+use client_sdk::{BackupSource, BackupType, Commands};
 
 /// Serve a command's output as backups over contract v1 (token from BACKUP_TOKEN).
 #[derive(Parser)]
@@ -45,35 +44,6 @@ struct Args {
     app: String,
 }
 
-struct Sidecar {
-    capabilities: Capabilities,
-    export: String,
-    import: Option<String>,
-}
-
-fn shell(command: &str) -> Command {
-    let mut c = Command::new("sh");
-    c.arg("-c").arg(command);
-    c
-}
-
-impl BackupSource for Sidecar {
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities.clone()
-    }
-
-    async fn export(&self, _: &BackupType) -> Result<ExportStream, SourceError> {
-        export_command(shell(&self.export))
-    }
-
-    async fn import(&self, _: &BackupType, body: ImportStream) -> Result<(), SourceError> {
-        let Some(command) = &self.import else {
-            return Err(SourceError::Unsupported);
-        };
-        import_command(shell(command), body).await
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     common::init_logs();
@@ -85,13 +55,14 @@ async fn main() -> ExitCode {
     if args.export_command.trim().is_empty() {
         return common::usage_error("--export is empty: give the command that writes the backup to standard output");
     }
-    let mut capabilities =
-        Capabilities::new(args.app, [BackupType::new(args.backup_type, args.media_type, args.extension)]);
-    capabilities.restore = args.import_command.is_some();
-    let problems = capabilities.problems();
+    let backup_type = BackupType::new(args.backup_type, args.media_type, args.extension);
+    let mut source = Commands::new(args.app, backup_type, args.export_command);
+    if let Some(import) = args.import_command {
+        source = source.import(import);
+    }
+    let problems = source.capabilities().problems();
     if !problems.is_empty() {
         return common::usage_error(problems.join("\n       "));
     }
-    let source = Sidecar { capabilities, export: args.export_command, import: args.import_command };
     common::serve(args.listen, client_sdk::router(source, token)).await
 }

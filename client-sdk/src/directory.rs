@@ -4,13 +4,14 @@
 //! restore drill (`verify`) lists the whole archive with `tar -tzf -`, which reads and
 //! decompresses it to its end (gzip checks its CRC there), changing nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tokio::process::Command;
 
 use contract_spec::{Health, VerifyReport};
 
 use crate::process::{export_command, import_command, verify_command};
+use crate::staging::{Staged, folder_size, sibling, swap_folder};
 use crate::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
 
 /// Backs up `dir`; restores into `restore_into` (by default `dir` itself).
@@ -72,55 +73,11 @@ impl BackupSource for Directory {
 
     async fn import(&self, _: &BackupType, body: ImportStream) -> Result<(), SourceError> {
         let target = &self.restore_into;
-        let staging = sibling(target, "incoming");
-        tokio::fs::create_dir_all(&staging).await?;
+        let staging = Staged(sibling(target, "incoming"));
+        tokio::fs::create_dir_all(&staging.0).await?;
         let mut tar = Command::new("tar");
-        tar.arg("-xzf").arg("-").arg("-C").arg(&staging);
-        if let Err(e) = import_command(tar, body).await {
-            let _ = tokio::fs::remove_dir_all(&staging).await;
-            return Err(e);
-        }
-        // Swap: the old folder moves aside, the restored one takes its place.
-        let previous = sibling(target, "previous");
-        let had_target = tokio::fs::try_exists(target).await.unwrap_or(false);
-        if had_target {
-            tokio::fs::rename(target, &previous).await?;
-        }
-        if let Err(e) = tokio::fs::rename(&staging, target).await {
-            if had_target {
-                let _ = tokio::fs::rename(&previous, target).await;
-            }
-            let _ = tokio::fs::remove_dir_all(&staging).await;
-            return Err(e.into());
-        }
-        if had_target {
-            tokio::fs::remove_dir_all(&previous).await?;
-        }
-        Ok(())
+        tar.arg("-xzf").arg("-").arg("-C").arg(&staging.0);
+        import_command(tar, body).await?;
+        swap_folder(&staging.0, target).await
     }
-}
-
-/// The bytes and the number of files under `dir` (symbolic links not followed).
-fn folder_size(dir: &Path) -> Option<(u64, u64)> {
-    let (mut bytes, mut files) = (0u64, 0u64);
-    let mut stack = vec![dir.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let meta = entry.metadata().ok()?;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if meta.is_file() {
-                bytes += meta.len();
-                files += 1;
-            }
-        }
-    }
-    Some((bytes, files))
-}
-
-/// A hidden folder next to `target`, unique to this process and moment.
-fn sibling(target: &Path, what: &str) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "restore".into());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    target.with_file_name(format!(".{name}.{what}-{}-{nanos}", std::process::id()))
 }

@@ -31,23 +31,34 @@
 //! # }
 //! ```
 //!
-//! [`Directory`] backs up a folder as it is. `examples/` holds three runnable apps: `directory`
-//! (a tar.gz of a folder, with [`Directory`]), `postgres`
-//! (`pg_dump` / `pg_restore`) and `command` (any command's output, for apps not written in Rust).
+//! Ready-made sources (the recipes of the `backup-agent` binary, which serves them from a TOML
+//! file with no code): [`Directory`] (a folder as a tar.gz), [`Postgres`] (`pg_dump` /
+//! `pg_restore`), [`Sqlite`] (an online snapshot), [`Odoo`] (database and filestore in Odoo's
+//! backup zip) and [`Commands`] (any command's output). `examples/` holds runnable apps built on
+//! them.
 #![warn(missing_docs)]
 
 mod auth;
 mod body;
+mod command;
 mod directory;
+mod odoo;
+mod postgres;
 pub mod process;
 mod service;
 mod source;
+mod sqlite;
+mod staging;
 
+pub use command::Commands;
 pub use contract_spec::{BackupType, Capabilities, Health, VerifyCheck, VerifyReport};
 pub use directory::Directory;
+pub use odoo::Odoo;
+pub use postgres::{PgConnection, Postgres};
 pub use secrecy::SecretString;
 pub use service::BackupService;
 pub use source::{BackupSource, ExportStream, ImportStream, SourceError};
+pub use sqlite::Sqlite;
 
 /// The contract's routes for `source`, guarded by `token`, with one export at a time.
 /// Merge it into your app's router. See [`BackupService`] for options.

@@ -27,6 +27,26 @@ impl RunningApp {
         RunningApp::spawn(cmd, name).await
     }
 
+    /// Starts `backup-agent` with the TOML configuration `config` (in a temporary file, read at
+    /// start-up), listening on a free port, with extra environment (e.g. libpq's variables).
+    pub async fn agent(config: &str, env: &[(&str, &str)]) -> RunningApp {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let path = std::env::temp_dir().join(format!("e2e-agent-{}-{nanos}.toml", std::process::id()));
+        std::fs::write(&path, config).expect("writing the agent's configuration");
+        let mut cmd = Command::new(crate::binaries::agent());
+        cmd.arg("--config").arg(&path).args(["--listen", "127.0.0.1:0"]).envs(env.iter().copied());
+        let app = RunningApp::spawn(cmd, "backup-agent").await;
+        let _ = std::fs::remove_file(&path);
+        app
+    }
+
+    /// Starts `backup-agent` configured by `BACKUP_AGENT_*` variables alone.
+    pub async fn agent_from_env(env: &[(&str, &str)]) -> RunningApp {
+        let mut cmd = Command::new(crate::binaries::agent());
+        cmd.args(["--listen", "127.0.0.1:0"]).envs(env.iter().copied());
+        RunningApp::spawn(cmd, "backup-agent").await
+    }
+
     /// Starts any app that takes its token from `BACKUP_TOKEN` and prints
     /// `listening on http://ADDR` as its first line of standard output.
     pub async fn spawn(mut cmd: Command, name: &str) -> RunningApp {

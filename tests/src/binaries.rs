@@ -1,5 +1,5 @@
-//! Locates (building once if needed) the binaries of the workspace: `orchestrator` and the
-//! `client-sdk` examples. Cargo sets `CARGO_BIN_EXE_*` only for a package's own tests, so this
+//! Locates (building once if needed) the binaries of the workspace: `orchestrator`, the
+//! `client-sdk` examples and its `backup-agent`. Cargo sets `CARGO_BIN_EXE_*` only for a package's own tests, so this
 //! crate builds them itself, in the same profile as the running test.
 
 use std::path::{Path, PathBuf};
@@ -50,6 +50,12 @@ fn build_once() {
 pub fn example(name: &str) -> PathBuf {
     build_once();
     profile_dir().join("examples").join(name)
+}
+
+/// Path of the `backup-agent` binary of `client-sdk`.
+pub fn agent() -> PathBuf {
+    build_once();
+    profile_dir().join("backup-agent")
 }
 
 /// Path of the `orchestrator` binary.

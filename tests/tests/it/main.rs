@@ -1,6 +1,7 @@
 //! One integration test binary: every test starts real servers on port 0.
 
 mod adopt;
+mod agent;
 mod alerts;
 mod audit;
 mod backup_run;
