@@ -19,6 +19,7 @@ mod google_connect;
 mod lifecycle;
 mod ownership;
 mod pins;
+mod python_package;
 mod remote_storage;
 mod restore;
 mod restore_file;
