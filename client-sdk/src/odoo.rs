@@ -85,11 +85,12 @@ impl Odoo {
                  WHERE state = 'installed'",
             )
             .await
-            .map_err(|e| {
-                SourceError::failed(format!(
-                    "{e} (is {:?} an Odoo database? its modules could not be read)",
+            .map_err(|e| match e.to_string() {
+                m if m.contains("ir_module_module") => SourceError::failed(format!(
+                    "{m} (is {:?} an Odoo database? it has no module table)",
                     self.database
-                ))
+                )),
+                _ => e,
             })?;
         let modules: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&modules)
             .map_err(|e| SourceError::failed(format!("the installed modules could not be read: {e}")))?;
@@ -199,29 +200,52 @@ fn files_under(root: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Writes Odoo's backup zip to `out`: manifest, `dump.sql` streamed from `pg_dump`, filestore.
+///
+/// `pg_dump` starts first and nothing is written before its first bytes: a dump that fails at
+/// once (refused credentials, a missing database) fails the export with its own words instead of
+/// a connection cut after the zip's first entry.
 fn write_zip(
     out: impl Write,
     manifest: &serde_json::Value,
     mut pg_dump: std::process::Command,
     filestore: &Path,
 ) -> Result<(), SourceError> {
+    pg_dump.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = pg_dump.spawn().map_err(|e| SourceError::failed(format!("could not start `pg_dump`: {e}")))?;
+    let stderr = stderr_tail(&mut child);
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut first = vec![0u8; CHUNK];
+    let n = match stdout.read(&mut first) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
+    };
+    first.truncate(n);
+    if n == 0 {
+        let status = child.wait();
+        return Err(tool_failed("pg_dump", status, stderr.join().unwrap_or_default()));
+    }
+
     let mut zip = ZipWriter::new_stream(io::BufWriter::with_capacity(CHUNK, out));
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .unix_permissions(0o644)
         .large_file(true);
-    zip.start_file("manifest.json", options).map_err(zip_error)?;
-    zip.write_all(serde_json::to_string_pretty(manifest).unwrap_or_default().as_bytes())?;
-
-    zip.start_file("dump.sql", options).map_err(zip_error)?;
-    pg_dump.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = pg_dump.spawn().map_err(|e| SourceError::failed(format!("could not start `pg_dump`: {e}")))?;
-    let stderr = stderr_tail(&mut child);
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    if let Err(e) = io::copy(&mut stdout, &mut zip) {
+    let dumped = (|| {
+        zip.start_file("manifest.json", options).map_err(zip_error)?;
+        zip.write_all(serde_json::to_string_pretty(manifest).unwrap_or_default().as_bytes())?;
+        zip.start_file("dump.sql", options).map_err(zip_error)?;
+        zip.write_all(&first)?;
+        io::copy(&mut stdout, &mut zip)?;
+        Ok::<(), SourceError>(())
+    })();
+    if let Err(e) = dumped {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(e.into());
+        return Err(e);
     }
     let status = child.wait();
     if !matches!(&status, Ok(s) if s.success()) {
@@ -230,7 +254,7 @@ fn write_zip(
 
     for relative in files_under(filestore)? {
         let name = format!("filestore/{}", relative.to_string_lossy());
-        zip.start_file(name, options.compression_level(Some(1))).map_err(zip_error)?;
+        zip.start_file(name, options.compression_level(Some(2))).map_err(zip_error)?;
         let mut file = std::fs::File::open(filestore.join(&relative))?;
         io::copy(&mut file, &mut zip)?;
     }

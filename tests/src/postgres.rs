@@ -64,6 +64,22 @@ impl TestPostgres {
         name
     }
 
+    /// A database that looks like Odoo's to the agent's odoo recipe: its module table (base
+    /// 17.0 and sale installed, stock not), and 300 rows of `res_partner`.
+    pub fn create_odoo_like_database(&self, prefix: &str) -> String {
+        let db = self.create_database(prefix);
+        self.psql(
+            Some(&db),
+            "CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL, latest_version varchar, state varchar);
+             INSERT INTO ir_module_module (name, latest_version, state) VALUES
+               ('base', '17.0.1.3', 'installed'), ('sale', '17.0.1.2', 'installed'), ('stock', NULL, 'uninstalled');
+             CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar NOT NULL, email varchar);
+             INSERT INTO res_partner (name, email)
+               SELECT 'Cliente ' || g, 'c' || g || '@example.com' FROM generate_series(1, 300) g;",
+        );
+        db
+    }
+
     /// Drops a database made by [`TestPostgres::create_database`].
     pub fn drop_database(&self, name: &str) {
         self.psql(None, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));

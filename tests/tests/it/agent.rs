@@ -94,7 +94,9 @@ async fn the_sqlite_directory_and_command_recipes_pass_the_kit_and_restore() {
 #[tokio::test]
 async fn a_configuration_mistake_is_refused_at_start_with_what_to_fix() {
     let root = temp_dir("config");
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    // (configuration, environment, what the error must say)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         ("app = \"x\"\n[[type]]\nrecipe = \"mysql\"\n", &[("BACKUP_TOKEN", TOKEN)], "unknown recipe \"mysql\""),
         (
             "app = \"x\"\n[[type]]\nrecipe = \"postgres\"\npath = \"/srv\"\n",
@@ -213,20 +215,6 @@ async fn a_postgres_database_goes_through_the_agent_into_drive_and_back() {
     pg.drop_database(&db);
 }
 
-/// A database that looks like Odoo's to the recipe: its module table, and business rows.
-fn odoo_database(pg: &TestPostgres, prefix: &str) -> String {
-    let db = pg.create_database(prefix);
-    pg.psql(
-        Some(&db),
-        "CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL, latest_version varchar, state varchar);
-         INSERT INTO ir_module_module (name, latest_version, state) VALUES
-           ('base', '17.0.1.3', 'installed'), ('sale', '17.0.1.2', 'installed'), ('stock', NULL, 'uninstalled');
-         CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar NOT NULL, email varchar);
-         INSERT INTO res_partner (name, email) SELECT 'Cliente ' || g, 'c' || g || '@example.com' FROM generate_series(1, 300) g;",
-    );
-    db
-}
-
 /// A body of one piece, for the client's streaming calls.
 fn once(bytes: Vec<u8>) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
     futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) })
@@ -238,7 +226,7 @@ const PARTNERS: &str = "SELECT id, name, email FROM res_partner ORDER BY id";
 async fn the_odoo_recipe_writes_odoos_layout_and_restores_database_and_filestore() {
     let test = "the_odoo_recipe_writes_odoos_layout_and_restores_database_and_filestore";
     let Some(pg) = TestPostgres::from_env(test) else { return };
-    let db = odoo_database(&pg, "agent_odoo");
+    let db = pg.create_odoo_like_database("agent_odoo");
     let root = temp_dir("odoo");
     let filestore = root.join("filestore").join(&db);
     write_tree(&filestore);
@@ -320,6 +308,15 @@ async fn the_odoo_recipe_writes_odoos_layout_and_restores_database_and_filestore
     assert_eq!(pg.psql(Some(&db), PARTNERS), changed);
     assert_eq!(read_tree(&filestore), read_tree(&unpacked.join("filestore")));
 
+    drop(app);
+
+    // Credentials the server refuses: the export is refused with the tools' own words.
+    let mut env = pg.env();
+    env.retain(|(k, _)| *k != "PGUSER");
+    env.push(("PGUSER", "no_such_backup_role"));
+    let app = RunningApp::agent(&config, &env).await;
+    let refused = app.client().export(None).await.map(|_| ()).unwrap_err().to_string();
+    assert!(refused.contains("no_such_backup_role"), "{refused}");
     drop(app);
     pg.drop_database(&db);
     pg.drop_database(&empty);

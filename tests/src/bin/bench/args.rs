@@ -1,11 +1,12 @@
 //! The command line of `bench`.
 
 pub(crate) const USAGE: &str =
-    "usage: bench <stream|concurrent|rclone|schedule|dashboard|pickup|idle|selfbackup|audit|all> [--smoke] \
+    "usage: bench <stream|concurrent|rclone|schedule|dashboard|pickup|idle|selfbackup|audit|agent|all> [--smoke] \
 [--runs N] [--sizes MiB,MiB,..] [--apps N] [--chunk SIZE]
   --smoke       seconds instead of minutes: small sizes and counts (CI)
   --runs N      samples per figure (pickup: runs; dashboard: requests per page; idle: fresh starts)
-  --sizes LIST  stream: export sizes in MiB (default 256,1024,4096); rclone: MiB, each also + 12345 bytes (1024,4096)
+  --sizes LIST  stream: export sizes in MiB (default 256,1024,4096); rclone: MiB, each also + 12345 bytes (1024,4096);
+                agent: the export's size (1024)
   --apps N      concurrent: apps at once (16); schedule, dashboard, selfbackup: apps (10000); audit: apps (200)
   --chunk SIZE  upload chunk size, as GDRIVE_CHUNK_SIZE (default 8MiB)
   --read-ahead SIZE  GDRIVE_READ_AHEAD_BUDGET of the orchestrator (default: its own, 64MiB)
@@ -25,9 +26,10 @@ pub(crate) enum Scenario {
     Rclone,
     SelfBackup,
     Audit,
+    Agent,
 }
 
-const ALL: [Scenario; 9] = [
+const ALL: [Scenario; 10] = [
     Scenario::Idle,
     Scenario::Pickup,
     Scenario::Stream,
@@ -37,6 +39,7 @@ const ALL: [Scenario; 9] = [
     Scenario::Dashboard,
     Scenario::SelfBackup,
     Scenario::Audit,
+    Scenario::Agent,
 ];
 
 /// What was asked.
@@ -101,6 +104,7 @@ impl Args {
                     "rclone" => Scenario::Rclone,
                     "selfbackup" => Scenario::SelfBackup,
                     "audit" => Scenario::Audit,
+                    "agent" => Scenario::Agent,
                     other => return Err(format!("unknown scenario or option {other:?}")),
                 }),
             }

@@ -1,13 +1,15 @@
 //! Benchmarks that print figures; nothing here asserts a threshold.
 //!
 //! `cargo run --release -p e2e --bin bench -- <scenario> [--smoke] [options]`, scenarios:
-//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, `selfbackup`, `audit`, or
+//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, `selfbackup`, `audit`,
+//! `agent`, or
 //! `all`. Everything runs on
 //! loopback: apps built with `client-sdk` in this process, the Drive double (hash-only where
 //! gigabytes flow), and the orchestrator as its own process so its memory and CPU can be read.
 //! Each scenario prints one JSON line of figures, then a table for people. `--smoke` shrinks
 //! every scenario to seconds, so CI runs them all and the harness never rots.
 
+mod agent;
 mod api;
 mod args;
 mod audit;
@@ -46,6 +48,7 @@ async fn main() {
             Scenario::Rclone => rclone::run(&args).await,
             Scenario::SelfBackup => selfbackup::run(&args).await,
             Scenario::Audit => audit::run(&args).await,
+            Scenario::Agent => agent::run(&args).await,
         }
     }
 }
