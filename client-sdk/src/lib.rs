@@ -60,6 +60,19 @@ pub use service::BackupService;
 pub use source::{BackupSource, ExportStream, ImportStream, SourceError};
 pub use sqlite::Sqlite;
 
+/// Serves `app` on `listener` until Ctrl-C or SIGTERM, letting requests in flight finish.
+pub async fn serve_until_stopped(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    let stopped = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    axum::serve(listener, app).with_graceful_shutdown(stopped).await
+}
+
 /// The contract's routes for `source`, guarded by `token`, with one export at a time.
 /// Merge it into your app's router. See [`BackupService`] for options.
 pub fn router<S: BackupSource>(source: S, token: SecretString) -> axum::Router {

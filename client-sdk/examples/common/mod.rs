@@ -44,15 +44,7 @@ pub(crate) async fn serve(listen: SocketAddr, app: axum::Router) -> ExitCode {
     };
     let addr = listener.local_addr().expect("a bound listener has an address");
     println!("listening on http://{addr}");
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
-    match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    match client_sdk::serve_until_stopped(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => usage_error(format!("server error: {e}")),
     }

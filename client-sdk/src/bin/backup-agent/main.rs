@@ -152,15 +152,7 @@ async fn main() -> ExitCode {
     tracing::info!(%addr, types = %types.join(", "), "backup agent ready");
     println!("listening on http://{addr}");
     let app = client_sdk::router(agent, settings.token);
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
-    match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    match client_sdk::serve_until_stopped(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("server error: {e}")),
     }
