@@ -180,9 +180,6 @@ fn tool_failed(program: &str, status: io::Result<std::process::ExitStatus>, stde
 /// The files under `root`, as paths relative to it, sorted (symbolic links not followed).
 fn files_under(root: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    if !root.is_dir() {
-        return Ok(out);
-    }
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -350,8 +347,18 @@ fn check_zip(path: &Path) -> Result<Vec<VerifyCheck>, SourceError> {
 fn load_zip(zip: &Path, mut psql: std::process::Command, into: &Path) -> Result<(), SourceError> {
     let mut archive = ZipArchive::new(std::fs::File::open(zip)?)
         .map_err(|e| SourceError::failed(format!("the backup is not a readable zip: {e}")))?;
-    if archive.by_name("manifest.json").is_err() {
-        return Err(SourceError::failed("the zip has no manifest.json: it is not an Odoo backup"));
+    let manifest = match archive.by_name("manifest.json") {
+        Ok(mut entry) => {
+            let mut text = String::new();
+            entry.by_ref().take(1 << 20).read_to_string(&mut text).map(|_| text).ok()
+        }
+        Err(_) => None,
+    };
+    let is_odoo = manifest
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
+        .is_some_and(|m| m.get("odoo_dump").is_some() && m.get("db_name").is_some());
+    if !is_odoo {
+        return Err(SourceError::failed("the zip has no Odoo manifest.json: it is not an Odoo backup"));
     }
     {
         let mut dump = archive
@@ -361,15 +368,36 @@ fn load_zip(zip: &Path, mut psql: std::process::Command, into: &Path) -> Result<
         let mut child = psql.spawn().map_err(|e| SourceError::failed(format!("could not start `psql`: {e}")))?;
         let stderr = stderr_tail(&mut child);
         let mut stdin = child.stdin.take().expect("stdin is piped");
-        let copied = io::copy(&mut dump, &mut stdin);
-        drop(stdin);
-        if let Err(e) = copied {
-            // A read error (a bad CRC) must not let psql commit: kill it before it sees an end.
+        // The dump goes to psql as it is read, its end kept aside: psql sees the end of its input
+        // only once the dump is known to be whole (pg_dump's last line), never a cut one.
+        let mut tail = Vec::new();
+        let mut buf = vec![0u8; CHUNK];
+        let copied = loop {
+            match dump.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > 512 {
+                        tail.drain(..tail.len() - 256);
+                    }
+                    if let Err(e) = stdin.write_all(&buf[..n]) {
+                        break Err(format!("psql stopped reading: {e}"));
+                    }
+                }
+                Err(e) => break Err(format!("dump.sql could not be read: {e}")),
+            }
+        };
+        let complete = String::from_utf8_lossy(&tail).contains(DUMP_COMPLETE);
+        if copied.is_err() || !complete {
             let _ = child.kill();
             let status = child.wait();
             let said = tool_failed("psql", status, stderr.join().unwrap_or_default());
-            return Err(SourceError::failed(format!("dump.sql could not be read ({e}); {said}")));
+            let why = copied
+                .err()
+                .unwrap_or_else(|| format!("dump.sql does not end with {DUMP_COMPLETE:?}: it was cut short"));
+            return Err(SourceError::failed(format!("{why} ({said}); nothing was restored")));
         }
+        drop(stdin);
         let status = child.wait();
         if !matches!(&status, Ok(s) if s.success()) {
             return Err(tool_failed("psql", status, stderr.join().unwrap_or_default()));
@@ -402,6 +430,9 @@ async fn blocking<T: Send + 'static>(
 impl Odoo {
     fn std_tool(&self, program: &str) -> std::process::Command {
         let mut cmd = std::process::Command::new(program);
+        for var in crate::process::TOKEN_VARIABLES {
+            cmd.env_remove(var);
+        }
         cmd.envs(self.connection.env()).arg("--no-password");
         cmd
     }
@@ -418,16 +449,15 @@ impl Odoo {
         self.connection.query(&self.maintenance_database, sql).await
     }
 
-    /// Puts the loaded database `staging` in the place of the live one.
-    async fn swap_database(&self, staging: &str) -> Result<(), SourceError> {
+    /// Puts the loaded database `staging` in the place of the live one, which is renamed aside
+    /// and returned (`None` when there was none) so the caller can put it back or drop it.
+    async fn swap_database(&self, staging: &str) -> Result<Option<String>, SourceError> {
         let exists = self
             .admin(&format!("SELECT count(*) FROM pg_database WHERE datname = {}", literal(&self.database)))
             .await?;
         if exists == "0" {
-            return self
-                .admin(&format!("ALTER DATABASE {} RENAME TO {}", ident(staging), ident(&self.database)))
-                .await
-                .map(drop);
+            self.admin(&format!("ALTER DATABASE {} RENAME TO {}", ident(staging), ident(&self.database))).await?;
+            return Ok(None);
         }
         let previous = self.staging_database("previous");
         self.admin(&format!(
@@ -442,7 +472,44 @@ impl Odoo {
             staging = ident(staging),
         ))
         .await?;
-        if let Err(e) = self.admin(&format!("DROP DATABASE IF EXISTS {}", ident(&previous))).await {
+        Ok(Some(previous))
+    }
+
+    /// Swaps in the loaded database and the extracted filestore, both or neither: if the folder
+    /// cannot be swapped, the database swap is undone. The old database is dropped last.
+    async fn swap_in(&self, staging: &str, files: &Path) -> Result<(), SourceError> {
+        let previous = match self.swap_database(staging).await {
+            Ok(previous) => previous,
+            Err(e) => {
+                let _ = self.admin(&format!("DROP DATABASE IF EXISTS {}", ident(staging))).await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = swap_folder(files, &self.filestore).await {
+            let undo = match &previous {
+                Some(previous) => format!(
+                    "BEGIN; ALTER DATABASE {live} RENAME TO {staging}; ALTER DATABASE {previous} RENAME TO {live}; COMMIT;",
+                    live = ident(&self.database),
+                    staging = ident(staging),
+                    previous = ident(previous),
+                ),
+                None => format!("ALTER DATABASE {} RENAME TO {}", ident(&self.database), ident(staging)),
+            };
+            self.admin(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+                literal(&self.database)
+            ))
+            .await?;
+            self.admin(&undo).await?;
+            let _ = self.admin(&format!("DROP DATABASE IF EXISTS {}", ident(staging))).await;
+            return Err(SourceError::failed(format!(
+                "the filestore {} could not be swapped ({e}; it must be a folder inside a volume, not a mount point itself): the database was put back, nothing was restored",
+                self.filestore.display()
+            )));
+        }
+        if let Some(previous) = previous
+            && let Err(e) = self.admin(&format!("DROP DATABASE IF EXISTS {}", ident(&previous))).await
+        {
             tracing::warn!(database = %previous, error = %e, "the database replaced by a restore could not be dropped");
         }
         Ok(())
@@ -459,12 +526,26 @@ impl BackupSource for Odoo {
         let mut pg_dump = self.std_tool("pg_dump");
         pg_dump.args(["--no-owner", "--format=plain", "--dbname"]).arg(&self.database);
         let filestore = self.filestore.clone();
+        if !tokio::fs::metadata(&filestore).await.is_ok_and(|m| m.is_dir()) {
+            return Err(SourceError::failed(format!(
+                "the filestore {} is not a folder: set `filestore` to Odoo's <data_dir>/filestore/{}",
+                filestore.display(),
+                self.database
+            )));
+        }
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         let errors = tx.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = write_zip(ChannelWriter(tx), &manifest, pg_dump, &filestore) {
-                let _ = errors.blocking_send(Err(e));
-            }
+            // A panic must end the stream with an error too: a clean end would pass for a whole zip.
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                write_zip(ChannelWriter(tx), &manifest, pg_dump, &filestore)
+            }));
+            let error = match written {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e,
+                Err(_) => SourceError::failed("writing the zip failed unexpectedly"),
+            };
+            let _ = errors.blocking_send(Err(error));
         });
         Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })))
     }
@@ -498,20 +579,21 @@ impl BackupSource for Odoo {
         write_body(body, &zip.0).await?;
         let files = Staged(sibling(&self.filestore, "incoming"));
         let staging = self.staging_database("restore");
-        self.admin(&format!("CREATE DATABASE {}", ident(&staging))).await?;
+        self.admin(&format!("CREATE DATABASE {} TEMPLATE template0", ident(&staging))).await?;
+        // Not one transaction: an Odoo schema can hold more objects than one transaction may
+        // lock, and the staging database is dropped whole on any error.
         let mut psql = self.std_tool("psql");
-        psql.args(["--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1", "--dbname"])
-            .arg(&staging);
+        psql.args(["--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--dbname"]).arg(&staging);
         let (zip_path, files_path) = (zip.0.clone(), files.0.clone());
-        let loaded = blocking(move || load_zip(&zip_path, psql, &files_path)).await;
-        let swapped = match loaded {
-            Ok(()) => self.swap_database(&staging).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = swapped {
+        if let Err(e) = blocking(move || load_zip(&zip_path, psql, &files_path)).await {
             let _ = self.admin(&format!("DROP DATABASE IF EXISTS {}", ident(&staging))).await;
             return Err(e);
         }
-        swap_folder(&files.0, &self.filestore).await
+        // The swap runs to its end on its own task, even if the request is dropped meanwhile.
+        let (odoo, files_path) = (self.clone(), files.0.clone());
+        let swapped = tokio::spawn(async move { odoo.swap_in(&staging, &files_path).await });
+        let result = swapped.await.map_err(|e| SourceError::failed(format!("the swap task failed: {e}")))?;
+        drop(files);
+        result
     }
 }

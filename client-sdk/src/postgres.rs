@@ -54,7 +54,7 @@ impl PgConnection {
     /// `program` (a PostgreSQL client tool) set up to reach the server, never prompting.
     pub(crate) fn tool(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        cmd.envs(self.env()).arg("--no-password");
+        crate::process::without_token(&mut cmd).envs(self.env()).arg("--no-password");
         cmd
     }
 

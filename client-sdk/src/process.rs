@@ -1,7 +1,8 @@
 //! Backups made by other programs (`pg_dump`, `tar`, a script): stream a command's standard
 //! output as an export, and feed an import into a command's standard input.
 //!
-//! Both check the command's exit status: an export whose command exits non-zero ends with an
+//! Neither passes the contract's token on: `BACKUP_TOKEN` and `BACKUP_TOKEN_FILE` are removed
+//! from the command's environment. Both check the command's exit status: an export whose command exits non-zero ends with an
 //! `Err`, so the connection is cut and a dump that died half-way never looks complete.
 
 use std::process::Stdio;
@@ -19,6 +20,18 @@ use crate::source::{ExportStream, ImportStream, SourceError};
 const READ_SIZE: usize = 64 * 1024;
 /// How much of a failing command's standard error goes into the error message.
 const STDERR_TAIL: usize = 2048;
+
+/// The variables that carry the contract's token: never handed on to the tools a source runs
+/// (a `command` recipe running `env` must not print it).
+pub(crate) const TOKEN_VARIABLES: [&str; 2] = ["BACKUP_TOKEN", "BACKUP_TOKEN_FILE"];
+
+/// Keeps the token's variables out of `cmd`'s environment.
+pub(crate) fn without_token(cmd: &mut Command) -> &mut Command {
+    for var in TOKEN_VARIABLES {
+        cmd.env_remove(var);
+    }
+    cmd
+}
 
 fn program(cmd: &Command) -> String {
     cmd.as_std().get_program().to_string_lossy().into_owned()
@@ -66,7 +79,7 @@ async fn failure(
 /// (the orchestrator went away) the command is killed.
 pub fn export_command(mut cmd: Command) -> Result<ExportStream, SourceError> {
     let program = program(&cmd);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    without_token(&mut cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| SourceError::failed(format!("could not start `{program}`: {e}")))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = collect_stderr(&mut child);
@@ -107,7 +120,7 @@ pub fn export_reader(reader: impl AsyncRead + Send + 'static) -> ExportStream {
 /// command that restores in one transaction or into a staging area leaves the data as it was.
 pub async fn import_command(mut cmd: Command, mut body: ImportStream) -> Result<(), SourceError> {
     let program = program(&cmd);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    without_token(&mut cmd).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| SourceError::failed(format!("could not start `{program}`: {e}")))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let stderr = collect_stderr(&mut child);

@@ -123,17 +123,27 @@ impl BackupSource for Sqlite {
             }
             if db.is_file() {
                 // Whatever the live database still holds in its write-ahead log goes into the
-                // file first, so no stale log is left to be replayed over the restored one.
+                // file first; a checkpoint another connection holds up means the app is writing:
+                // refuse rather than leave a log that could be replayed over the restored file.
                 let conn = Connection::open(&db).map_err(|e| sqlite_error("could not open", &db, e))?;
                 conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sqlite_error("could not open", &db, e))?;
-                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                let busy: i64 = conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+                    .map_err(|e| sqlite_error("could not checkpoint", &db, e))?;
+                if busy != 0 {
+                    return Err(SourceError::failed(format!(
+                        "{} is being written to: stop the app and restore again (nothing was restored)",
+                        db.display()
+                    )));
+                }
+                drop(conn);
             }
-            std::fs::rename(&incoming, &db)?;
             for suffix in ["-wal", "-shm", "-journal"] {
                 let mut side = db.clone().into_os_string();
                 side.push(suffix);
                 let _ = std::fs::remove_file(side);
             }
+            std::fs::rename(&incoming, &db)?;
             Ok(())
         })
         .await

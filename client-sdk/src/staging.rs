@@ -63,8 +63,9 @@ pub(crate) async fn swap_folder(staged: &Path, target: &Path) -> Result<(), Sour
         }
         return Err(e.into());
     }
-    if had_target {
-        tokio::fs::remove_dir_all(&previous).await?;
+    if had_target && let Err(e) = tokio::fs::remove_dir_all(&previous).await {
+        // The swap is done; what is left is litter, not a failed restore.
+        tracing::warn!(folder = %previous.display(), error = %e, "the folder replaced by a restore could not be removed");
     }
     Ok(())
 }

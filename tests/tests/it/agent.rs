@@ -31,6 +31,17 @@ async fn kit(app: &RunningApp) -> conformance::Report {
     report
 }
 
+/// The app's whole export of its first type, and its sha256.
+async fn export_whole(app: &RunningApp) -> (Vec<u8>, String) {
+    let mut export = app.client().export(None).await.unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = export.next_chunk().await.unwrap() {
+        bytes.extend_from_slice(&chunk);
+    }
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    (bytes, sha)
+}
+
 fn sqlite(path: &Path, sql: &str) -> String {
     let out = Command::new("python3")
         .args(["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nfor r in c.execute(sys.argv[2]): print('|'.join(map(str,r)))\nc.commit()"])
@@ -45,7 +56,7 @@ fn sqlite(path: &Path, sql: &str) -> String {
 #[tokio::test]
 async fn the_sqlite_directory_and_command_recipes_pass_the_kit_and_restore() {
     let root = temp_dir("recipes");
-    // sqlite, in WAL mode with rows still in the log: the snapshot must hold them.
+    // sqlite, in WAL mode.
     let db = root.join("app.db");
     sqlite(&db, "PRAGMA journal_mode=WAL");
     sqlite(&db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
@@ -59,6 +70,16 @@ async fn the_sqlite_directory_and_command_recipes_pass_the_kit_and_restore() {
     assert_eq!(report.get("verify of an export (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
     assert_eq!(report.get("verify of garbage (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
     assert_eq!(sqlite(&db, "SELECT count(*), max(body) FROM notes"), "5|note 5\n");
+    // A restore after changes brings the exported rows back; a file that is no database is refused.
+    let (copy, sha) = export_whole(&app).await;
+    sqlite(&db, "DELETE FROM notes WHERE id > 2");
+    app.client().import("full", &sha, once(copy)).await.unwrap();
+    assert_eq!(sqlite(&db, "SELECT count(*), max(body) FROM notes"), "5|note 5\n");
+    let garbage = b"SQLite format 3\0 but nothing after".to_vec();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&garbage));
+    let refused = app.client().import("full", &sha, once(garbage)).await.unwrap_err().to_string();
+    assert!(refused.contains("nothing was restored"), "{refused}");
+    assert_eq!(sqlite(&db, "SELECT count(*) FROM notes"), "5\n");
     drop(app);
 
     // directory, configured by environment variables alone.
@@ -87,6 +108,10 @@ async fn the_sqlite_directory_and_command_recipes_pass_the_kit_and_restore() {
     let report = kit(&app).await;
     assert_eq!(report.get("verify of garbage (ledger)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
     assert_eq!(std::fs::read_to_string(&data).unwrap(), "ledger line 1\nledger line 2\n");
+    let (copy, sha) = export_whole(&app).await;
+    std::fs::write(&data, "overwritten\n").unwrap();
+    app.client().import("ledger", &sha, once(copy)).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), "ledger line 1\nledger line 2\n");
     drop(app);
     std::fs::remove_dir_all(&root).unwrap();
 }
@@ -96,7 +121,7 @@ async fn a_configuration_mistake_is_refused_at_start_with_what_to_fix() {
     let root = temp_dir("config");
     // (configuration, environment, what the error must say)
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 5] = [
+    let cases: [Case; 8] = [
         ("app = \"x\"\n[[type]]\nrecipe = \"mysql\"\n", &[("BACKUP_TOKEN", TOKEN)], "unknown recipe \"mysql\""),
         (
             "app = \"x\"\n[[type]]\nrecipe = \"postgres\"\npath = \"/srv\"\n",
@@ -109,6 +134,21 @@ async fn a_configuration_mistake_is_refused_at_start_with_what_to_fix() {
             "app = \"x\"\n[[type]]\nrecipe = \"directory\"\npath = \"/a\"\n[[type]]\nrecipe = \"sqlite\"\npath = \"/b.db\"\n",
             &[("BACKUP_TOKEN", TOKEN)],
             "two types are named \"full\"",
+        ),
+        (
+            "app = \"x\"\n[[type]]\nrecipe = \"postgres\"\ndatabase = \"billing\"\nrestore_database = \"\"\n",
+            &[("BACKUP_TOKEN", TOKEN)],
+            "`restore_database` is empty",
+        ),
+        (
+            "app = \"x\"\n[[type]]\nrecipe = \"sqlite\"\npath = \"data/app.db\"\n",
+            &[("BACKUP_TOKEN", TOKEN)],
+            "needs `path`, an absolute path",
+        ),
+        (
+            "app = \"x\"\n[[type]]\nrecipe = \"odoo\"\ndatabase = \"prod\"\nfilestore = \"/srv/../etc\"\n",
+            &[("BACKUP_TOKEN", TOKEN)],
+            "without `..`",
         ),
     ];
     for (i, (config, env, expected)) in cases.into_iter().enumerate() {
@@ -236,11 +276,12 @@ async fn the_odoo_recipe_writes_odoos_layout_and_restores_database_and_filestore
     );
     let app = RunningApp::agent(&config, &pg.env()).await;
     let expected = pg.psql(Some(&db), PARTNERS);
+    let files_before = read_tree(&filestore);
     let report = kit(&app).await;
     assert_eq!(report.get("verify of an export (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
     assert_eq!(report.get("verify of garbage (full)").map(|f| f.outcome), Some(Outcome::Pass), "{report}");
     assert_eq!(pg.psql(Some(&db), PARTNERS), expected, "the round trip restored the database");
-    assert_eq!(read_tree(&filestore), read_tree(&root.join("filestore").join(&db)));
+    assert_eq!(read_tree(&filestore), files_before);
 
     // The zip, read by Python's zipfile as Odoo's restore reads it.
     let mut export = app.client().export(None).await.unwrap();
@@ -298,6 +339,31 @@ async fn the_odoo_recipe_writes_odoos_layout_and_restores_database_and_filestore
     assert!(imported.is_ok(), "{imported:?}");
     assert_eq!(pg.psql(Some(&db), PARTNERS), expected);
     assert_eq!(read_tree(&filestore), read_tree(&unpacked.join("filestore")));
+
+    // A zip whose entries are sound but whose dump.sql stops half-way (a dump cut short before
+    // it was zipped): refused before the swap, nothing changed.
+    pg.psql(Some(&db), "DELETE FROM res_partner WHERE id > 250");
+    let changed = pg.psql(Some(&db), PARTNERS);
+    let short_zip = root.join("short.zip");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import zipfile,sys\nsrc=zipfile.ZipFile(sys.argv[1])\nout=zipfile.ZipFile(sys.argv[2],'w',zipfile.ZIP_DEFLATED)\n\
+             for n in src.namelist():\n  data=src.read(n)\n  out.writestr(n, data[:len(data)//2] if n=='dump.sql' else data)\nout.close()",
+        ])
+        .arg(&zip_path)
+        .arg(&short_zip)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let short = std::fs::read(&short_zip).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&short));
+    let refused = app.client().import("full", &sha, once(short)).await.unwrap_err().to_string();
+    assert!(refused.contains("cut short"), "{refused}");
+    assert_eq!(pg.psql(Some(&db), PARTNERS), changed);
+    assert_eq!(read_tree(&filestore), read_tree(&unpacked.join("filestore")));
+    let leftovers = pg.psql(None, &format!("SELECT count(*) FROM pg_database WHERE datname LIKE '{db}_%'"));
+    assert_eq!(leftovers.trim(), "0", "no staging database is left behind");
 
     // A zip cut short with a matching checksum: refused, nothing changed.
     pg.psql(Some(&db), "DELETE FROM res_partner WHERE id > 200");

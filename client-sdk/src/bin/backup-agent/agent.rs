@@ -32,7 +32,8 @@ impl Recipe {
     /// The programs this recipe runs, to check at start-up.
     pub(crate) fn tools(&self) -> &'static [&'static str] {
         match self {
-            Recipe::Postgres(_) | Recipe::Odoo(_) => &["pg_dump", "pg_restore", "psql"],
+            Recipe::Postgres(_) => &["pg_dump", "pg_restore", "psql"],
+            Recipe::Odoo(_) => &["pg_dump", "psql"],
             Recipe::Directory(_) => &["tar", "gzip"],
             Recipe::Command(_) => &["sh"],
             Recipe::Sqlite(_) => &[],

@@ -213,17 +213,30 @@ impl TypeSettings {
         }
         let recipe = self.recipe.clone();
         let need = |value: Option<String>, key: &str| {
-            value.filter(|v| !v.trim().is_empty()).ok_or(format!("the {recipe} recipe needs `{key}`"))
+            value.filter(|v| !v.trim().is_empty()).ok_or(format!("the {recipe} recipe needs `{key}`, not empty"))
+        };
+        // A key that may be left out, but not set to nothing: an empty database name would make
+        // libpq fall back to its default database.
+        let optional = |value: Option<String>, key: &str| match value {
+            Some(v) if v.trim().is_empty() => Err(format!("`{key}` is empty: remove it or give a value")),
+            other => Ok(other),
         };
         let need_path = |value: Option<PathBuf>, key: &str| {
-            value.filter(|p| p.is_absolute()).ok_or(format!("the {recipe} recipe needs `{key}`, an absolute path"))
+            value
+                .filter(|p| p.is_absolute() && !p.components().any(|c| c == std::path::Component::ParentDir))
+                .ok_or(format!("the {recipe} recipe needs `{key}`, an absolute path without `..`"))
         };
+        let restore_database = optional(self.restore_database, "restore_database")?;
+        let maintenance_database = optional(self.maintenance_database, "maintenance_database")?;
+        let (import, verify) = (optional(self.import, "import")?, optional(self.verify, "verify")?);
+        let (media_type, extension) =
+            (optional(self.media_type, "media_type")?, optional(self.extension, "extension")?);
         let (recipe, inner, target) = match self.recipe.as_str() {
             "postgres" => {
                 let database = need(self.database, "database")?;
                 let target = format!("postgres:{database}");
                 let mut pg = Postgres::new(app, database).connection(connection.clone());
-                if let Some(db) = self.restore_database {
+                if let Some(db) = restore_database {
                     pg = pg.restore_into(db);
                 }
                 let [full, schema] = Postgres::backup_types();
@@ -245,10 +258,15 @@ impl TypeSettings {
             }
             "odoo" => {
                 let database = need(self.database, "database")?;
+                if maintenance_database.as_deref() == Some(database.as_str()) {
+                    return Err(format!(
+                        "`maintenance_database` must be another database than {database:?}: a restore renames that one"
+                    ));
+                }
                 let target = format!("odoo:{database}");
                 let mut odoo =
                     Odoo::new(app, database, need_path(self.filestore, "filestore")?).connection(connection.clone());
-                if let Some(db) = self.maintenance_database {
+                if let Some(db) = maintenance_database {
                     odoo = odoo.maintenance_database(db);
                 }
                 (Recipe::Odoo(odoo), Odoo::backup_type(), target)
@@ -256,20 +274,20 @@ impl TypeSettings {
             _ => {
                 let backup_type = BackupType::new(
                     "full",
-                    self.media_type.unwrap_or_else(|| "application/octet-stream".into()),
-                    self.extension.unwrap_or_else(|| "bin".into()),
+                    media_type.unwrap_or_else(|| "application/octet-stream".into()),
+                    extension.unwrap_or_else(|| "bin".into()),
                 );
                 let export = need(self.export, "export")?;
                 let target = format!("command:{export}");
                 let mut commands = Commands::new(app, backup_type.clone(), export);
-                if let Some(import) = self.import {
+                if let Some(import) = import {
                     commands = commands.import(import);
                 }
-                let verify = self.verify.is_some();
-                if let Some(check) = self.verify {
+                let verifies = verify.is_some();
+                if let Some(check) = verify {
                     commands = commands.verify(check);
                 }
-                (Recipe::Command(commands), BackupType { verify, ..backup_type }, target)
+                (Recipe::Command(commands), BackupType { verify: verifies, ..backup_type }, target)
             }
         };
         let advertised = BackupType { name: self.name.unwrap_or_else(|| inner.name.clone()), ..inner.clone() };
