@@ -23,7 +23,8 @@ use crate::source::{BackupSource, ImportEnd, ImportProgress, ImportStream, Sourc
 
 /// Serves contract v1 for a [`BackupSource`]; [`crate::router`] is the short way to get one.
 ///
-/// By default one export runs at a time and a second gets `409 export_in_progress`.
+/// By default one export runs at a time and a second gets `409 export_in_progress` (after
+/// waiting up to a second for the first to end).
 pub struct BackupService<S> {
     source: S,
     token: SecretString,
@@ -166,9 +167,13 @@ async fn export_route<S: BackupSource>(
         })?
     };
     let backup_type = shared.find_type(wanted.backup_type.as_deref())?.clone();
-    let permit = shared.permits.clone().try_acquire_owned().map_err(|_| {
-        refuse(ErrorCode::ExportInProgress, "another export or import is running: try again when it has finished")
-    })?;
+    let permit = tokio::time::timeout(SLOT_WAIT, shared.permits.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            refuse(ErrorCode::ExportInProgress, "another export or import is running: try again when it has finished")
+        })?;
     let mut stream =
         shared.source.export(&backup_type).await.map_err(|e| Refusal::from_source(e, ErrorCode::ExportFailed))?;
     // Waiting for the first byte lets an export that fails at once get a readable error
@@ -216,12 +221,34 @@ struct Incoming {
     backup_type: BackupType,
     expected: String,
     body: axum::body::Body,
-    _exclusive: tokio::sync::OwnedSemaphorePermit,
+    _exclusive: Option<tokio::sync::OwnedSemaphorePermit>,
+    max_permits: u32,
+}
+
+/// How long a request that finds the app busy waits for it before answering 409. A client that
+/// drops an export frees its slot only when the server notices the closed connection, a few
+/// milliseconds later (more on a loaded machine): an export asked for right after must not be
+/// refused for that.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Incoming {
+    /// Waits (at most [`SLOT_WAIT`]) until nothing else runs, and keeps the app to itself.
+    async fn exclusive(mut self, permits: &Arc<Semaphore>) -> Result<Self, Refusal> {
+        let permit = tokio::time::timeout(SLOT_WAIT, permits.clone().acquire_many_owned(self.max_permits))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                refuse(ErrorCode::ExportInProgress, "an export or import is running: try again when it has finished")
+            })?;
+        self._exclusive = Some(permit);
+        Ok(self)
+    }
 }
 
 impl<S> Shared<S> {
-    /// Checks the token, the headers (and, for a verify, that the type offers it) and that
-    /// nothing else runs; `what` names the route.
+    /// Checks the token and the headers (and, for a verify, that the type offers it); `what`
+    /// names the route. [`Incoming::exclusive`] then waits for the app to be free.
     fn incoming(&self, request: Request, what: &str, verify: bool) -> Result<Incoming, Refusal> {
         let (parts, body) = request.into_parts();
         self.authorize(&parts.headers)?;
@@ -251,10 +278,7 @@ impl<S> Shared<S> {
                 ));
             }
         };
-        let exclusive = self.permits.clone().try_acquire_many_owned(self.max_permits).map_err(|_| {
-            refuse(ErrorCode::ExportInProgress, "an export or import is running: try again when it has finished")
-        })?;
-        Ok(Incoming { backup_type, expected, body, _exclusive: exclusive })
+        Ok(Incoming { backup_type, expected, body, _exclusive: None, max_permits: self.max_permits })
     }
 }
 
@@ -269,7 +293,8 @@ async fn import_route<S: BackupSource>(
             "this app does not support import (its capabilities say restore: false)",
         ));
     }
-    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "imported", false)?;
+    let Incoming { backup_type, expected, body, _exclusive, .. } =
+        shared.incoming(request, "imported", false)?.exclusive(&shared.permits).await?;
     let progress = Arc::new(Mutex::new(ImportProgress::default()));
     let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
     tracing::info!(backup_type = %backup_type.name, "import started");
@@ -306,7 +331,8 @@ async fn verify_route<S: BackupSource>(
     State(shared): State<Arc<Shared<S>>>,
     request: Request,
 ) -> Result<Response, Refusal> {
-    let Incoming { backup_type, expected, body, _exclusive } = shared.incoming(request, "verified", true)?;
+    let Incoming { backup_type, expected, body, _exclusive, .. } =
+        shared.incoming(request, "verified", true)?.exclusive(&shared.permits).await?;
     let progress = Arc::new(Mutex::new(ImportProgress::default()));
     let stream = ImportStream::new(body.into_data_stream(), expected.clone(), progress.clone());
     tracing::info!(backup_type = %backup_type.name, "verify started");

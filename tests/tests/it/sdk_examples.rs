@@ -92,7 +92,8 @@ async fn an_import_with_a_wrong_checksum_leaves_the_folder_as_it_was() {
 
 #[tokio::test]
 async fn the_command_example_passes_the_kit_and_streams() {
-    let export = "for i in 1 2 3 4 5 6; do head -c 100000 /dev/urandom; sleep 0.1; done";
+    // Longer than the second a busy app waits before answering 409.
+    let export = "for i in 1 2 3 4 5 6; do head -c 100000 /dev/urandom; sleep 0.3; done";
     let app = RunningApp::start("command", &["--export", export, "--type", "data"], &[]).await;
     let report = conformance::check(&app.client(), &Options::default()).await;
     assert!(report.passed(), "{report}");
