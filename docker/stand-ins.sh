@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Base images for docker/Dockerfile and docker/docker-compose.yml.
 #
-# Users get the official images (rust, debian:bookworm-slim, postgres:17). Where the public
-# registry cannot be reached, this script makes local stand-ins from Debian's packages instead:
-#   - the runtime base: a minimal Debian root made by debootstrap, imported as an image;
+# Users get the official images (rust, debian:bookworm-slim, debian:trixie-slim, postgres:17).
+# Where the public registry cannot be reached, this script makes local stand-ins from Debian's
+# packages instead:
+#   - the runtime bases: minimal Debian roots made by debootstrap, imported as images (bookworm
+#     for the orchestrator; trixie for backup-agent, whose PostgreSQL client tools are version 17);
 #   - the builder: that root plus gcc and the host's own Rust toolchain (Debian's rustc is too old
 #     for the workspace, and no toolchain can be downloaded);
 #   - PostgreSQL: that root plus Debian's postgresql, with an entrypoint that reads the official
@@ -11,15 +13,20 @@
 # An image that is already present, or that can be pulled, is used as it is.
 #
 # Prints the images to use as KEY=VALUE lines on stdout (RUST_IMAGE, RUNTIME_IMAGE,
-# POSTGRES_IMAGE), for `docker build --build-arg` and for compose; progress goes to stderr.
+# AGENT_RUNTIME_IMAGE, POSTGRES_IMAGE), for `docker build --build-arg` and for compose; progress
+# goes to stderr.
 # Needs root (debootstrap) only when a stand-in must be made. DEBIAN_MIRROR overrides
 # debootstrap's default mirror.
 set -euo pipefail
 
 RUST_IMAGE=${RUST_IMAGE:-rust:1-bookworm}
 RUNTIME_IMAGE=${RUNTIME_IMAGE:-debian:bookworm-slim}
+AGENT_RUNTIME_IMAGE=${AGENT_RUNTIME_IMAGE:-debian:trixie-slim}
 POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:17}
+# The suite of the orchestrator's runtime, of the builder and of the PostgreSQL stand-in; the
+# agent's runtime is the next one (its postgresql-client must be at least the server's version).
 SUITE=bookworm
+AGENT_SUITE=trixie
 PREFIX=backups-stand-in
 
 log() { echo "stand-ins: $*" >&2; }
@@ -37,19 +44,40 @@ usable() {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-runtime_standin="$PREFIX/debian:$SUITE-minbase"
+# The stand-in of debian:SUITE-slim.
+standin() { echo "$PREFIX/debian:$1-minbase"; }
+runtime_standin=$(standin "$SUITE")
+
+# make_runtime SUITE: a minimal root of that Debian suite, imported as $(standin SUITE).
 make_runtime() {
-  have "$runtime_standin" && return 0
+  local suite=$1 tag root="$work/root-$1"
+  tag=$(standin "$suite")
+  have "$tag" && return 0
   command -v debootstrap >/dev/null || { log "debootstrap is missing: apt-get install debootstrap"; exit 1; }
-  log "debootstrap $SUITE (minbase) for $runtime_standin"
-  local root="$work/root"
+  # Each suite is a script of debootstrap's; an older debootstrap may not know a newer suite.
+  local scripts="${DEBOOTSTRAP_DIR:-/usr/share/debootstrap}/scripts"
+  if [ -d "$scripts" ] && [ ! -e "$scripts/$suite" ]; then
+    log "this debootstrap does not know $suite (no $scripts/$suite): install a newer debootstrap"
+    exit 1
+  fi
+  log "debootstrap $suite (minbase) for $tag"
   # shellcheck disable=SC2086 # an unset mirror lets debootstrap use its own default
-  debootstrap --variant=minbase "$SUITE" "$root" ${DEBIAN_MIRROR:-} >"$work/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase "$suite" "$root" ${DEBIAN_MIRROR:-} >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
-  # What the slim image leaves out too: package caches, documentation, manual pages.
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
-    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
-  tar -C "$root" -c . | docker import --change 'CMD ["bash"]' - "$runtime_standin" >/dev/null
+  # What the slim image leaves out too: package caches, documentation, manual pages,
+  # translations; and its settings, so that what images install on it is left out as well (apt
+  # keeps neither its caches nor the packages it fetched; dpkg skips those paths).
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
+    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/*
+  cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  echo 'Acquire::Languages "none";' >"$root/etc/apt/apt.conf.d/docker-no-languages"
+  printf 'path-exclude /usr/share/%s/*\n' doc info locale man >"$root/etc/dpkg/dpkg.cfg.d/docker"
+  tar -C "$root" -c . | docker import --change 'CMD ["bash"]' - "$tag" >/dev/null
   rm -rf "$root"
 }
 
@@ -59,7 +87,7 @@ make_builder() {
   version=$(rustc --version | awk '{print $2}')
   tag="$PREFIX/rust:$version-$SUITE"
   if have "$tag"; then echo "$tag"; return 0; fi
-  make_runtime
+  make_runtime "$SUITE"
   log "builder $tag from $runtime_standin and the host's toolchain ($sysroot)"
   mkdir -p "$work/builder/rust"
   # bin (rustc, cargo), lib (the compiler and the standard library); the docs stay out.
@@ -88,7 +116,7 @@ EOF
 make_postgres() {
   local tag="$PREFIX/postgres:15-$SUITE"
   if have "$tag"; then echo "$tag"; return 0; fi
-  make_runtime
+  make_runtime "$SUITE"
   log "PostgreSQL $tag from Debian's postgresql"
   mkdir -p "$work/postgres"
   cat >"$work/postgres/entrypoint.sh" <<'EOF'
@@ -137,8 +165,15 @@ if usable "$RUNTIME_IMAGE"; then
   runtime=$RUNTIME_IMAGE
 else
   log "$RUNTIME_IMAGE cannot be pulled: using a stand-in"
-  make_runtime
+  make_runtime "$SUITE"
   runtime=$runtime_standin
+fi
+if usable "$AGENT_RUNTIME_IMAGE"; then
+  agent_runtime=$AGENT_RUNTIME_IMAGE
+else
+  log "$AGENT_RUNTIME_IMAGE cannot be pulled: using a stand-in"
+  make_runtime "$AGENT_SUITE"
+  agent_runtime=$(standin "$AGENT_SUITE")
 fi
 if usable "$RUST_IMAGE"; then
   rust=$RUST_IMAGE
@@ -155,4 +190,5 @@ fi
 
 echo "RUST_IMAGE=$rust"
 echo "RUNTIME_IMAGE=$runtime"
+echo "AGENT_RUNTIME_IMAGE=$agent_runtime"
 echo "POSTGRES_IMAGE=$postgres"
