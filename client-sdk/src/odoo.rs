@@ -27,7 +27,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use contract_spec::{Health, VerifyCheck, VerifyReport};
 
 use crate::postgres::PgConnection;
-use crate::staging::{Staged, folder_size, sibling, swap_folder, write_body};
+use crate::staging::{Staged, blocking, folder_size, sibling, swap_folder, write_body};
 use crate::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
 
 const CHUNK: usize = 64 * 1024;
@@ -419,12 +419,6 @@ fn load_zip(zip: &Path, mut psql: std::process::Command, into: &Path) -> Result<
         io::copy(&mut entry, &mut file)?;
     }
     Ok(())
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
-) -> Result<T, SourceError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| SourceError::failed(format!("the zip task failed: {e}")))?
 }
 
 impl Odoo {

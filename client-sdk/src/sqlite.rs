@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use contract_spec::{Health, VerifyCheck, VerifyReport};
 
 use crate::process::export_reader;
-use crate::staging::{Staged, sibling, write_body};
+use crate::staging::{Staged, blocking, sibling, write_body};
 use crate::{BackupSource, BackupType, Capabilities, ExportStream, ImportStream, SourceError};
 
 /// How long a snapshot waits for a writer's lock before giving up.
@@ -44,13 +44,6 @@ impl Sqlite {
 
 fn sqlite_error(what: &str, path: &Path, e: rusqlite::Error) -> SourceError {
     SourceError::failed(format!("{what} {}: {e}", path.display()))
-}
-
-/// Runs blocking SQLite work off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
-) -> Result<T, SourceError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| SourceError::failed(format!("the SQLite task failed: {e}")))?
 }
 
 /// `PRAGMA integrity_check` on the file at `path`: `Ok(None)` when it is sound, `Ok(Some(what))`

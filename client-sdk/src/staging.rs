@@ -87,3 +87,11 @@ pub(crate) fn folder_size(dir: &Path) -> Option<(u64, u64)> {
     }
     Some((bytes, files))
 }
+
+/// Runs blocking work (SQLite, zip files, child processes read synchronously) off the async
+/// threads; a panic in it is an error, never a success.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SourceError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| SourceError::failed(format!("a blocking task failed: {e}")))?
+}
