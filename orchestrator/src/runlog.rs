@@ -242,6 +242,8 @@ async fn write_lines(db: DatabaseConnection, mut rx: mpsc::Receiver<Message>) {
 /// One stored line.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Line {
+    /// Its number, increasing within a run (a client following the log asks for lines after it).
+    pub id: i64,
     /// When (RFC 3339).
     pub at: String,
     /// error | warn | info | debug.
@@ -252,8 +254,20 @@ pub struct Line {
 
 /// A run's lines in order, at most `limit`.
 pub async fn lines(db: &DatabaseConnection, run_id: i64, limit: u64) -> Result<Vec<Line>, sea_orm::DbErr> {
+    lines_after(db, run_id, 0, limit).await
+}
+
+/// A run's lines after line `after` (its `id`), in order, at most `limit`: what a page or a
+/// command following the run has not shown yet.
+pub async fn lines_after(
+    db: &DatabaseConnection,
+    run_id: i64,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<Line>, sea_orm::DbErr> {
     let rows = run_log::Entity::find()
         .filter(run_log::Column::RunId.eq(run_id))
+        .filter(run_log::Column::Id.gt(after))
         .order_by_asc(run_log::Column::Id)
         .limit(limit)
         .all(db)
@@ -261,6 +275,7 @@ pub async fn lines(db: &DatabaseConnection, run_id: i64, limit: u64) -> Result<V
     Ok(rows
         .into_iter()
         .map(|r| Line {
+            id: r.id,
             at: jiff::Timestamp::from_millisecond(r.at).map(|t| t.to_string()).unwrap_or_default(),
             level: r.level,
             message: r.message,

@@ -314,6 +314,7 @@ impl Service {
             self_backup: settings.self_backup.clone(),
             admin,
             demo_app,
+            max_attempts: serve.workers.max_attempts,
             ctx: ctx.clone(),
         });
         let mut http_stop = stop_rx;

@@ -11,6 +11,14 @@ function statusTexts(el) {
   return map;
 }
 
+// A duration as the server writes it: "45s", "3m 05s", "2h 04m".
+function elapsed(secs) {
+  const pad = (n) => String(n).padStart(2, "0");
+  if (secs < 60) return secs + "s";
+  if (secs < 3600) return Math.floor(secs / 60) + "m " + pad(secs % 60) + "s";
+  return Math.floor(secs / 3600) + "h " + pad(Math.floor((secs % 3600) / 60)) + "m";
+}
+
 function followProgress(el) {
   const url = el.dataset.events;
   if (!url || !window.EventSource) return;
@@ -41,10 +49,47 @@ function followProgress(el) {
     if (error) {
       error.textContent = data.error || "";
       error.hidden = !data.error;
+      // Between attempts the last failure is not the end: shown as a notice, not an alarm.
+      if (error.classList.contains("error") || error.classList.contains("notice")) {
+        error.className = data.retry_in_secs === null || data.retry_in_secs === undefined ? "error" : "notice";
+      }
     }
+    const retry = document.getElementById(prefix + "-retry");
+    if (retry) {
+      const waits = data.retry_in_secs !== null && data.retry_in_secs !== undefined;
+      retry.hidden = !waits;
+      if (waits) {
+        retry.textContent = (el.dataset.retryText || "")
+          .replace("{secs}", String(data.retry_in_secs))
+          .replace("{next}", String((data.attempts || 0) + 1))
+          .replace("{max}", el.dataset.maxAttempts || "?");
+      }
+    }
+    set(prefix + "-attempts", data.attempts ? String(data.attempts) : undefined);
+    if (!data.done && data.elapsed_secs) set(prefix + "-duration", elapsed(data.elapsed_secs));
+  };
+  const addLines = (lines) => {
+    const list = document.getElementById(prefix + "-log-lines");
+    if (!list) return;
+    lines.forEach((line) => {
+      const li = document.createElement("li");
+      li.className = "log-" + line.level;
+      const time = document.createElement("time");
+      time.dateTime = line.at;
+      time.textContent = line.at;
+      const level = document.createElement("span");
+      level.className = "level";
+      level.textContent = line.level;
+      li.append(time, " ", level, " " + line.message);
+      list.appendChild(li);
+    });
+    list.hidden = false;
+    const none = document.getElementById(prefix + "-no-log");
+    if (none) none.hidden = true;
   };
   const source = new EventSource(url);
   source.addEventListener("progress", (e) => apply(JSON.parse(e.data)));
+  source.addEventListener("log", (e) => addLines(JSON.parse(e.data)));
   source.addEventListener("end", (e) => {
     source.close();
     apply(JSON.parse(e.data));

@@ -407,20 +407,106 @@ macro_rules! create_scheduled {
 create_scheduled!(create_scheduled_pg, sea_orm::sqlx::Postgres);
 create_scheduled!(create_scheduled_sqlite, sea_orm::sqlx::Sqlite);
 
-/// Marks a run as started (one more attempt) by `runner`; returns the row as it now is.
-pub async fn start(db: &DatabaseConnection, run: &backup_run::Model, runner: &str) -> Result<backup_run::Model, DbErr> {
+/// Marks a run as started (one more attempt) by `runner`; returns the row as it now is, or `None`
+/// when the run changed since `run` was read (an operator cancelled it meanwhile): then it must
+/// not start.
+pub async fn start(
+    db: &DatabaseConnection,
+    run: &backup_run::Model,
+    runner: &str,
+) -> Result<Option<backup_run::Model>, DbErr> {
     let now = now_ms();
-    let mut row: backup_run::ActiveModel = run.clone().into();
-    row.status = Set(Status::Running);
-    row.started_at = Set(Some(now));
-    row.finished_at = Set(None);
-    row.error = Set(None);
-    row.attempts = Set(run.attempts + 1);
-    row.phase = Set(Some(Phase::Capabilities));
-    row.bytes = Set(0);
-    row.updated_at = Set(now);
-    row.runner = Set(Some(runner.to_owned()));
-    row.update(db).await
+    let result = backup_run::Entity::update_many()
+        .col_expr(backup_run::Column::Status, Expr::value(Status::Running))
+        .col_expr(backup_run::Column::StartedAt, Expr::value(now))
+        .col_expr(
+            backup_run::Column::FirstStartedAt,
+            Expr::value(run.first_started_at.or(run.started_at).unwrap_or(now)),
+        )
+        .col_expr(backup_run::Column::FinishedAt, Expr::value(Option::<i64>::None))
+        .col_expr(backup_run::Column::RetryAt, Expr::value(Option::<i64>::None))
+        .col_expr(backup_run::Column::Error, Expr::value(Option::<String>::None))
+        .col_expr(backup_run::Column::Attempts, Expr::value(run.attempts + 1))
+        .col_expr(backup_run::Column::Phase, Expr::value(Phase::Capabilities))
+        .col_expr(backup_run::Column::Bytes, Expr::value(0i64))
+        .col_expr(backup_run::Column::UpdatedAt, Expr::value(now))
+        .col_expr(backup_run::Column::Runner, Expr::value(runner))
+        .filter(backup_run::Column::Id.eq(run.id))
+        .filter(backup_run::Column::Status.eq(run.status))
+        .filter(backup_run::Column::CancelRequestedAt.is_null())
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(None);
+    }
+    get(db, run.id).await
+}
+
+/// What a request to cancel a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancel {
+    /// It had not started (queued, waiting between attempts or for Drive's budget): it is
+    /// cancelled now, and its job does nothing when it comes.
+    Cancelled,
+    /// It is running: the process running it stops it within a second or so, aborting its upload,
+    /// and records it as cancelled.
+    Requested,
+    /// It had already ended, with this status: nothing to cancel.
+    Ended(Status),
+}
+
+/// Cancels run `run_id` on behalf of `by` (who asked; it becomes the run's reason). `None` when
+/// there is no such run.
+pub async fn cancel(db: &DatabaseConnection, run_id: i64, by: &str) -> Result<Option<Cancel>, DbErr> {
+    let now = now_ms();
+    let reason = format!("cancelled by {by}");
+    let Some(run) = get(db, run_id).await? else { return Ok(None) };
+    if !run.status.is_active() {
+        return Ok(Some(Cancel::Ended(run.status)));
+    }
+    // Not running: ended here, unless a worker started it in the meantime.
+    let ended = backup_run::Entity::update_many()
+        .col_expr(backup_run::Column::Status, Expr::value(Status::Cancelled))
+        .col_expr(backup_run::Column::Error, Expr::value(reason.clone()))
+        .col_expr(backup_run::Column::CancelReason, Expr::value(reason.clone()))
+        .col_expr(backup_run::Column::CancelRequestedAt, Expr::value(now))
+        .col_expr(backup_run::Column::FinishedAt, Expr::value(now))
+        .col_expr(backup_run::Column::RetryAt, Expr::value(Option::<i64>::None))
+        .col_expr(backup_run::Column::DurationMs, Expr::value(run.first_started_at.or(run.started_at).map(|s| now - s)))
+        .col_expr(backup_run::Column::UpdatedAt, Expr::value(now))
+        .filter(backup_run::Column::Id.eq(run_id))
+        .filter(backup_run::Column::Status.is_in([Status::Queued, Status::Waiting]))
+        .exec(db)
+        .await?;
+    if ended.rows_affected == 1 {
+        return Ok(Some(Cancel::Cancelled));
+    }
+    let asked = backup_run::Entity::update_many()
+        .col_expr(backup_run::Column::CancelReason, Expr::value(reason))
+        .col_expr(backup_run::Column::CancelRequestedAt, Expr::value(now))
+        .filter(backup_run::Column::Id.eq(run_id))
+        .filter(backup_run::Column::Status.eq(Status::Running))
+        .exec(db)
+        .await?;
+    if asked.rows_affected == 1 {
+        return Ok(Some(Cancel::Requested));
+    }
+    // It ended between the two reads.
+    let status = get(db, run_id).await?.map_or(Status::Cancelled, |r| r.status);
+    Ok(Some(if status.is_active() { Cancel::Requested } else { Cancel::Ended(status) }))
+}
+
+/// Why an operator asked to cancel run `run_id`, once somebody did.
+pub async fn cancel_requested(db: &DatabaseConnection, run_id: i64) -> Result<Option<String>, DbErr> {
+    use sea_orm::QuerySelect;
+    let row: Option<(Option<i64>, Option<String>)> = backup_run::Entity::find_by_id(run_id)
+        .select_only()
+        .column(backup_run::Column::CancelRequestedAt)
+        .column(backup_run::Column::CancelReason)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(row.and_then(|(at, reason)| at.map(|_| reason.unwrap_or_else(|| "cancelled".to_owned()))))
 }
 
 /// Records progress: the phase reached and bytes so far.
@@ -435,14 +521,16 @@ pub async fn progress(db: &DatabaseConnection, run_id: i64, phase: Phase, bytes:
         .map(|_| ())
 }
 
-/// Puts a run whose attempt failed back in the queued state, saying why and when it runs again.
-/// Not an ending: nobody is told.
+/// Puts a run whose attempt failed back in the queued state, saying why and when it runs again
+/// (`retry_at`). Not an ending: nobody is told.
 pub async fn retry_later(db: &DatabaseConnection, run_id: i64, reason: &str, delay: Duration) -> Result<(), DbErr> {
     backup_run::Entity::update_many()
         .col_expr(backup_run::Column::Status, Expr::value(Status::Queued))
-        .col_expr(backup_run::Column::Error, Expr::value(format!("{reason} (retrying in {}s)", delay.as_secs())))
+        .col_expr(backup_run::Column::Error, Expr::value(reason))
+        .col_expr(backup_run::Column::RetryAt, Expr::value(now_ms() + delay.as_millis() as i64))
         .col_expr(backup_run::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(backup_run::Column::Id.eq(run_id))
+        .filter(backup_run::Column::Status.eq(Status::Running))
         .exec(db)
         .await
         .map(|_| ())
@@ -518,8 +606,13 @@ async fn record(
 ) -> Result<backup_run::Model, DbErr> {
     let run =
         backup_run::Entity::find_by_id(run_id).one(db).await?.ok_or(DbErr::RecordNotFound(format!("run {run_id}")))?;
+    if run.status == Status::Cancelled {
+        // An operator cancelled it while this ending was on its way: the cancel stands.
+        return Ok(run);
+    }
     let now = now_ms();
-    let duration = run.started_at.map(|s| now - s);
+    // Every attempt counts, and the waits between them.
+    let duration = run.first_started_at.or(run.started_at).map(|s| now - s);
     let reason = match (outcome.reason(), note) {
         (Some(reason), Some(note)) => Some(format!("{reason}; {note}")),
         (reason, note) => reason.or(note).map(str::to_owned),
@@ -592,6 +685,16 @@ pub async fn abandon_queued(db: &DatabaseConnection, run_ids: &[i64], reason: &s
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// The oldest run of `app_id` that is queued, running or waiting, if any.
+pub async fn active_of(db: &DatabaseConnection, app_id: i64) -> Result<Option<backup_run::Model>, DbErr> {
+    backup_run::Entity::find()
+        .filter(backup_run::Column::AppId.eq(app_id))
+        .filter(backup_run::Column::Status.is_in(Status::ACTIVE))
+        .order_by_asc(backup_run::Column::Id)
+        .one(db)
+        .await
 }
 
 /// A run by id.

@@ -8,6 +8,7 @@
 pub mod adopt;
 pub mod audit;
 pub mod budget;
+pub mod cancel;
 pub mod copies;
 pub mod drill;
 pub mod inventory;

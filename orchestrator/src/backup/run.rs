@@ -16,6 +16,7 @@ use contract_spec::client::{AppClient, ClientError};
 use sea_orm::DatabaseConnection;
 
 use crate::backup::budget::{self, Usage};
+use crate::backup::cancel::CancelWatch;
 use crate::backup::inventory;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Decision, Failure, Outcome, Phase, RetryPolicy, Success};
@@ -101,6 +102,8 @@ enum Stop {
     Failed(Failure),
     /// Drive answered at the account's daily upload cap (the upload was aborted).
     UploadCap(Failure),
+    /// An operator cancelled the run (the upload, if begun, was aborted); who, and why.
+    Cancelled(String),
 }
 
 impl From<Failure> for Stop {
@@ -113,6 +116,7 @@ impl Stop {
     fn failure(self) -> Failure {
         match self {
             Stop::Failed(f) | Stop::UploadCap(f) => f,
+            Stop::Cancelled(reason) => Failure::new(Phase::Export, reason, Retry::Permanent),
         }
     }
 }
@@ -271,12 +275,18 @@ impl Runner {
         let resumed = (run.status == lifecycle::Status::Running)
             .then(|| format!("attempt {} was interrupted (its process stopped) and retried", run.attempts.max(1)));
         let run = match lifecycle::start(&self.db, &run, &self.holder).await {
-            Ok(run) => run,
+            Ok(Some(run)) => run,
+            Ok(None) => {
+                // It changed since it was read: an operator cancelled it.
+                lease.release().await;
+                return self.cancelled_before_start(app, run_id).await;
+            }
             Err(e) => {
                 lease.release().await;
                 return deferred(format!("database error: {e}"));
             }
         };
+        let cancel = CancelWatch::start(&self.db, run_id);
         self.notifier.run_started(app, run_id).await;
         let counter = self.destination.drive_account().map(|account| budget::Counter::new(account, Some(run_id)));
         let mut tracker = Tracker {
@@ -289,11 +299,20 @@ impl Runner {
             upload: counter.map(|c| (None, c)),
             counted_at: None,
         };
-        let result = self.pipeline(app, run_id, &lease, &mut tracker, run.trigger.prunes()).await;
+        let mut result = self.pipeline(app, run_id, &lease, &mut tracker, &cancel, run.trigger.prunes()).await;
+        if let (Err(_), Some(reason)) = (&result, cancel.reason()) {
+            // Whatever stopped it, the operator's cancel is why it ends.
+            result = Err(Stop::Cancelled(reason.to_owned()));
+        }
+        drop(cancel);
         // What Drive took counts, whether the upload finished or not.
         tracker.count_upload().await;
         let outcome = match result {
             Ok(success) => Outcome::Succeeded(success),
+            Err(Stop::Cancelled(reason)) => {
+                tracing::warn!(reason = %reason, "backup cancelled; its upload was aborted");
+                Outcome::Cancelled { reason }
+            }
             Err(stop) if self.is_stopping() || lease.is_lost() => {
                 let failure = stop.failure();
                 Outcome::Interrupted { phase: failure.phase, reason: failure.reason }
@@ -363,6 +382,31 @@ impl Runner {
         ended
     }
 
+    /// The run could not start because it changed since it was read — most often an operator
+    /// cancelled it: already recorded as cancelled, or (asked while an earlier attempt ran, which
+    /// then failed) recorded now.
+    async fn cancelled_before_start(&self, app: &App, run_id: i64) -> Ended {
+        let run = match lifecycle::get(&self.db, run_id).await {
+            Ok(Some(run)) => run,
+            Ok(None) | Err(_) => {
+                return Ended::Settled(Outcome::Cancelled { reason: "cancelled".to_owned() });
+            }
+        };
+        if run.status != lifecycle::Status::Cancelled && run.cancel_requested_at.is_none() {
+            // Another process moved it on: the job looks at it again, and finds it ended.
+            return Ended::Deferred {
+                delay: crate::backup::lease::LEASE_TTL,
+                reason: format!("run {run_id} changed while it was starting"),
+            };
+        }
+        let reason = run.cancel_reason.clone().unwrap_or_else(|| "cancelled".to_owned());
+        let outcome = Outcome::Cancelled { reason };
+        if run.status.is_active() {
+            self.settle(app, run_id, &outcome).await;
+        }
+        Ended::Settled(outcome)
+    }
+
     fn is_stopping(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -427,19 +471,26 @@ impl Runner {
         ended
     }
 
+    /// The pipeline of one attempt. Until the upload is finished, an operator's cancel stops it
+    /// where it waits (aborting the upload); after that the copy is finished, checked and kept.
     async fn pipeline(
         &self,
         app: &App,
         run_id: i64,
         lease: &Lease,
         tracker: &mut Tracker<'_>,
+        cancel: &CancelWatch,
         prune: bool,
     ) -> Result<Success, Stop> {
         tracker.phase(Phase::Capabilities).await;
         tracing::info!(url = %app.url, "asking the app for its capabilities");
         let client = AppClient::new(&app.url, app.token.clone(), self.settings.timeouts)
             .map_err(|e| app_failure(Phase::Capabilities, e))?;
-        let caps = client.capabilities().await.map_err(|e| app_failure(Phase::Capabilities, e))?;
+        let caps = cancel
+            .unless_cancelled(client.capabilities())
+            .await
+            .map_err(Stop::Cancelled)?
+            .map_err(|e| app_failure(Phase::Capabilities, e))?;
         let backup_type = caps.resolve_type(app.backup_type.as_deref()).cloned().ok_or_else(|| {
             let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
             Failure::new(
@@ -459,7 +510,11 @@ impl Runner {
 
         tracker.phase(Phase::Export).await;
         tracing::info!(backup_type = %backup_type.name, "requesting the export");
-        let mut export = client.export(Some(&backup_type.name)).await.map_err(|e| app_failure(Phase::Export, e))?;
+        let mut export = cancel
+            .unless_cancelled(client.export(Some(&backup_type.name)))
+            .await
+            .map_err(Stop::Cancelled)?
+            .map_err(|e| app_failure(Phase::Export, e))?;
         let started_at = jiff::Timestamp::now();
         let extension = format!("{}{}", backup_type.extension, codec.suffix());
         let name = self.free_name(app, &backup_type.name, &extension, started_at, run_id).await?;
@@ -501,9 +556,10 @@ impl Runner {
                 }
             ),
         }
-        let streamed: Result<Option<EncodeOutput>, Stop> = if codec.is_plain() {
-            self.export_into(&mut export, lease, tracker, Target::Writer(&mut writer)).await.map(|()| None)
-        } else {
+        let streaming = async {
+            if codec.is_plain() {
+                return self.export_into(&mut export, lease, tracker, Target::Writer(&mut writer)).await.map(|()| None);
+            }
             let (input, mut output) = crate::codec::stream::encode(&codec);
             let export_loop = self.export_into(&mut export, lease, tracker, Target::Encoder(input));
             // The stored bytes go up while the export still comes in; the codecs run on threads
@@ -518,6 +574,9 @@ impl Runner {
             };
             tokio::try_join!(export_loop, upload_loop).map(|_| Some(output))
         };
+        // A stuck app or a stalled upload is stopped where it waits.
+        let streamed: Result<Option<EncodeOutput>, Stop> =
+            cancel.unless_cancelled(streaming).await.unwrap_or_else(|reason| Err(Stop::Cancelled(reason)));
         let output = match streamed {
             Ok(output) => output,
             Err(failure) => {

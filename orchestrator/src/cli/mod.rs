@@ -13,6 +13,7 @@ pub mod recover;
 pub mod remote;
 pub mod restore;
 pub mod run;
+pub mod runs;
 pub mod self_backup;
 pub mod serve;
 pub mod tokens;
@@ -83,6 +84,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         identity: Option<std::path::PathBuf>,
     },
+    /// The runs: list, show, a run's log (--follow), cancel.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
     /// Encryption keys: make one (with its recovery kit), list those in use.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -173,6 +177,7 @@ impl Cli {
             Command::Run { app, queued: false, note } => run::run(&context(env).await?, &app, note.as_deref()).await,
             Command::Run { app, queued: true, note } => run::queue(&context(env).await?, &app, note.as_deref()).await,
             Command::Copies(command) => command.run(&context(env).await?).await,
+            Command::Runs(command) => command.run(&context(env).await?).await,
             Command::Keys(command) => command.run(env).await,
             Command::Restore { app, copy, from_file, backup_type, into, no_safety_backup, identity } => {
                 let options = restore::Options {

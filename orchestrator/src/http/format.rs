@@ -17,6 +17,15 @@ pub fn time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
+/// `2026-11-22 04:00 CET (+01:00)`: a time in an app's own zone, with the offset, as people read
+/// it (machine formats stay in UTC, see [`rfc3339`]). An unknown zone shows UTC.
+pub fn in_zone(ms: i64, time_zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z (%:z)").to_string())
+        .unwrap_or_default()
+}
+
 /// The same in RFC 3339, for `<time datetime>` and the API.
 pub fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()

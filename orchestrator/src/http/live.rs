@@ -39,6 +39,10 @@ pub struct Progress {
     pub done: bool,
     /// Extra facts once it succeeded (file name, sha256).
     pub detail: Option<String>,
+    /// Attempts begun so far (a run's; 0 for a restore).
+    pub attempts: i32,
+    /// Queued again after a failed attempt: seconds until the next one.
+    pub retry_in_secs: Option<i64>,
 }
 
 fn progress(
@@ -61,14 +65,23 @@ fn progress(
         error: None,
         done: !active,
         detail: None,
+        attempts: 0,
+        retry_in_secs: None,
     }
 }
 
 /// A run's progress now.
 pub fn of_run(run: &backup_run::Model) -> Progress {
     let (status, phase) = (run.status, run.phase.map(|p| p.as_str()));
-    let mut p = progress(status.as_str(), status.is_active(), phase, run.bytes, run.started_at, run.finished_at);
+    // The time of every attempt and the waits between them.
+    let started = run.first_started_at.or(run.started_at);
+    let mut p = progress(status.as_str(), status.is_active(), phase, run.bytes, started, run.finished_at);
     p.error = run.error.clone();
+    p.attempts = run.attempts;
+    p.retry_in_secs = run
+        .retry_at
+        .filter(|_| run.status == crate::backup::lifecycle::Status::Queued)
+        .map(|at| ((at - now_ms()) / 1000).max(0));
     p.detail = run.file_name.as_ref().map(|f| format!("{f} sha256 {}", run.sha256.as_deref().unwrap_or("-")));
     p
 }
@@ -116,12 +129,64 @@ where
     })
 }
 
-/// The SSE stream of a run (the UI's and the API's).
-pub fn run_stream(web: &Web, id: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let stream = follow(web.ctx.db.clone(), move |db| async move {
-        crate::backup::lifecycle::get(&db, id).await.ok().flatten().map(|r| of_run(&r))
-    });
+/// Log lines sent in one event at most.
+const LINES_PER_EVENT: u64 = 200;
+
+/// The SSE stream of a run (the UI's and the API's): `progress` events as it moves, `log` events
+/// with its log lines as they are written (lines after `after`, a line id), then `end`.
+pub fn run_stream(web: &Web, id: i64, after: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    use futures::StreamExt;
+    let db = web.ctx.db.clone();
+    struct Cursor {
+        last: Option<Progress>,
+        line: i64,
+        finished: bool,
+    }
+    let start = Cursor { last: None, line: after, finished: false };
+    let stream = futures::stream::unfold(start, move |mut cursor| {
+        let db = db.clone();
+        async move {
+            if cursor.finished {
+                return None;
+            }
+            loop {
+                if cursor.last.is_some() {
+                    tokio::time::sleep(POLL).await;
+                }
+                let Some(run) = crate::backup::lifecycle::get(&db, id).await.ok().flatten() else {
+                    cursor.finished = true;
+                    return Some((vec![Event::default().event("gone").data("{}")], cursor));
+                };
+                let now = of_run(&run);
+                let mut events = Vec::new();
+                // Lines first: the end comes after the last of them. A run's last lines are
+                // stored just after it ends, so the stream looks once more before it ends.
+                if now.done {
+                    crate::runlog::flush().await;
+                }
+                let lines = crate::runlog::lines_after(&db, id, cursor.line, LINES_PER_EVENT).await.unwrap_or_default();
+                if let Some(last) = lines.last() {
+                    cursor.line = last.id;
+                    events.push(json_event("log", &lines));
+                }
+                let more_lines = lines.len() as u64 == LINES_PER_EVENT;
+                if cursor.last.as_ref() != Some(&now) && !(now.done && more_lines) {
+                    events.push(json_event(if now.done { "end" } else { "progress" }, &now));
+                    cursor.finished = now.done;
+                    cursor.last = Some(now);
+                }
+                if !events.is_empty() {
+                    return Some((events, cursor));
+                }
+            }
+        }
+    })
+    .flat_map(|events| futures::stream::iter(events.into_iter().map(Ok)));
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn json_event(name: &str, data: &impl Serialize) -> Event {
+    Event::default().event(name).json_data(data).unwrap_or_else(|_| Event::default().event(name).data("{}"))
 }
 
 /// The SSE stream of a restore.

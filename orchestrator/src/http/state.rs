@@ -25,4 +25,6 @@ pub struct WebState {
     pub throttle: Throttle,
     /// The demo app's name, when running `serve --demo` (labelled in the UI).
     pub demo_app: Option<String>,
+    /// Attempts of a queued run (`MAX_ATTEMPTS`), to say "attempt 2 of 3".
+    pub max_attempts: i32,
 }

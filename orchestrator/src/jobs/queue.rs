@@ -103,7 +103,8 @@ pub async fn push(db: &DatabaseConnection, jobs: &[(Job, i32, Duration)]) -> Res
 }
 
 /// "Test now": records a manual run of `app` and queues it for whichever process takes it first,
-/// ahead of scheduled work of the same priority (a person is waiting for it).
+/// ahead of scheduled work of the same priority (a person is waiting for it). Refused (busy) while
+/// a backup of the app is queued, running or waiting: that run is the one to follow or cancel.
 pub async fn run_now(
     db: &DatabaseConnection,
     app: &crate::registry::App,
@@ -111,6 +112,14 @@ pub async fn run_now(
 ) -> Result<crate::db::entities::backup_run::Model, crate::error::Error> {
     use crate::backup::lifecycle::{self, Trigger};
     let note = note.map(crate::backup::copies::check_note).transpose().map_err(crate::error::Error::Invalid)?;
+    if let Some(active) = lifecycle::active_of(db, app.id).await? {
+        return Err(crate::error::Error::Busy(format!(
+            "a backup of {} is already {} (run {}): follow it on its page, or cancel it first",
+            app.name,
+            active.status.as_str(),
+            active.id
+        )));
+    }
     let run = lifecycle::create_noted(db, app.id, Trigger::Manual, note).await?;
     let job = Job::Backup { run_id: run.id, app_id: app.id };
     push(db, &[(job, app.priority.rank() + 1, Duration::ZERO)]).await?;

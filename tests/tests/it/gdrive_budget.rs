@@ -127,8 +127,27 @@ async fn past_the_budget(h: Harness) {
     assert!(reason.starts_with("waiting for Drive's daily upload budget"), "{waiting}");
     assert!(reason.contains("of 1 MB uploaded by") && reason.contains("it frees at"), "{waiting}");
     assert_eq!(waiting["attempts"], 0, "waiting is not an attempt: {waiting}");
-    // Another run of the same app meanwhile (a scheduled fire, Test now) does not pile up behind it.
-    let third = run_now(&served.url, &token, "beta").await;
+    // Test now meanwhile is refused, naming the run that waits.
+    let again =
+        web::client().post(format!("{}/api/v1/apps/beta/runs", served.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(again.status(), reqwest::StatusCode::CONFLICT);
+    let said = again.text().await.unwrap();
+    assert!(said.contains(&format!("already waiting (run {second})")), "{said}");
+    // A scheduled fire meanwhile does not pile up behind it.
+    let db = h.db().await;
+    let beta = orchestrator::db::entities::app::Entity::find()
+        .filter(orchestrator::db::entities::app::Column::Name.eq("beta"))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    let fired =
+        orchestrator::backup::lifecycle::create(&db, beta.id, orchestrator::backup::lifecycle::Trigger::Schedule)
+            .await
+            .unwrap();
+    let job = orchestrator::jobs::queue::Job::Backup { run_id: fired.id, app_id: beta.id };
+    orchestrator::jobs::queue::push(&db, &[(job, 0, Duration::ZERO)]).await.unwrap();
+    let third = fired.id;
     let skipped = until_status(&served.url, &token, third, "skipped").await;
     assert!(
         skipped["error"].as_str().unwrap_or_default().contains(&format!("run {second} of beta is already waiting")),

@@ -8,6 +8,7 @@ mod backup_run;
 mod broken_apps;
 mod browser_harness;
 mod browser_ui;
+mod cancel;
 mod deployment;
 mod destination;
 mod drills;

@@ -53,6 +53,14 @@ pub struct Model {
     pub stored_bytes: Option<i64>,
     /// sha256 of the stored bytes, when the codecs changed them.
     pub stored_sha256: Option<String>,
+    /// When an operator asked to cancel the run while it ran (the process running it stops it).
+    pub cancel_requested_at: Option<i64>,
+    /// Who asked, and why.
+    pub cancel_reason: Option<String>,
+    /// When its first attempt began: its duration counts every attempt and the waits between.
+    pub first_started_at: Option<i64>,
+    /// Queued again after a failed attempt: when the next attempt is due.
+    pub retry_at: Option<i64>,
 }
 
 /// No relations are navigated through the ORM.

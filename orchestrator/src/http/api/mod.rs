@@ -43,4 +43,5 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/runs/{id}", get(runs::show))
         .route("/api/v1/runs/{id}/events", get(runs::events))
         .route("/api/v1/runs/{id}/log", get(runs::log))
+        .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
 }

@@ -89,22 +89,57 @@ pub async fn show(State(web): State<Web>, _c: ApiCaller, Path(id): Path<i64>) ->
     load(&web, id).await.map(Json)
 }
 
-/// GET /api/v1/runs/{id}/events: `progress` events, then one `end` event.
+/// `?after=`: a log line id; only later lines are sent.
+#[derive(Debug, Deserialize)]
+pub struct After {
+    after: Option<i64>,
+}
+
+/// GET /api/v1/runs/{id}/events?after=: `progress` events and `log` events (its new log lines)
+/// as they come, then one `end` event.
 pub async fn events(
     State(web): State<Web>,
     _c: ApiCaller,
     Path(id): Path<i64>,
+    Query(q): Query<After>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     load(&web, id).await?;
-    Ok(crate::http::live::run_stream(&web, id))
+    Ok(crate::http::live::run_stream(&web, id, q.after.unwrap_or(0)))
 }
 
-/// GET /api/v1/runs/{id}/log.
-pub async fn log(State(web): State<Web>, _c: ApiCaller, Path(id): Path<i64>) -> Result<Json<RunLogView>, ApiError> {
+/// GET /api/v1/runs/{id}/log?after=.
+pub async fn log(
+    State(web): State<Web>,
+    _c: ApiCaller,
+    Path(id): Path<i64>,
+    Query(q): Query<After>,
+) -> Result<Json<RunLogView>, ApiError> {
     load(&web, id).await?;
-    let lines = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
-    let lines = lines.into_iter().map(|l| RunLogLine { at: l.at, level: l.level, message: l.message }).collect();
+    let limit = crate::runlog::MAX_LINES_PER_RUN as u64;
+    let lines = crate::runlog::lines_after(&web.ctx.db, id, q.after.unwrap_or(0), limit).await?;
+    let lines =
+        lines.into_iter().map(|l| RunLogLine { id: l.id, at: l.at, level: l.level, message: l.message }).collect();
     Ok(Json(RunLogView { run_id: id, lines }))
+}
+
+/// POST /api/v1/runs/{id}/cancel: a run not started yet is cancelled at once (200); a running one
+/// is stopped by the process running it within a second or so, its upload aborted (202; follow
+/// it until its status is `cancelled`). An ended run: 409.
+pub async fn cancel(State(web): State<Web>, c: ApiCaller, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    use crate::backup::lifecycle::{self, Cancel};
+    let view = load(&web, id).await?;
+    let done = lifecycle::cancel(&web.ctx.db, id, &c.actor)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
+    let code = match done {
+        Cancel::Cancelled => StatusCode::OK,
+        Cancel::Requested => StatusCode::ACCEPTED,
+        Cancel::Ended(status) => {
+            return Err(ApiError::Conflict(format!("run {id} already ended ({status}): there is nothing to cancel")));
+        }
+    };
+    crate::audit::record(&web.ctx.db, &c.actor, "run.cancel", Some(&view.app), Some(&format!("run {id}"))).await;
+    Ok((code, Json(load(&web, id).await?)).into_response())
 }
 
 /// GET /api/v1/stats: the dashboard's totals, the queue, alerts and Drive's upload budget.

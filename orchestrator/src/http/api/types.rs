@@ -279,8 +279,13 @@ pub struct RunView {
     pub started_at: Option<String>,
     /// Ended.
     pub finished_at: Option<String>,
-    /// Duration in milliseconds.
+    /// Duration in milliseconds, from its first attempt's start: every attempt and the waits
+    /// between them.
     pub duration_ms: Option<i64>,
+    /// Queued again after a failed attempt: when the next attempt is due (RFC 3339).
+    pub retry_at: Option<String>,
+    /// When an operator asked to cancel it while it ran (RFC 3339); it ends as `cancelled`.
+    pub cancel_requested_at: Option<String>,
     /// The stored file's name.
     pub file_name: Option<String>,
     /// sha256 of the export.
@@ -310,6 +315,8 @@ impl RunView {
             started_at: r.started_at.map(rfc3339),
             finished_at: r.finished_at.map(rfc3339),
             duration_ms: r.duration_ms,
+            retry_at: r.retry_at.filter(|_| r.status == crate::backup::lifecycle::Status::Queued).map(rfc3339),
+            cancel_requested_at: r.cancel_requested_at.map(rfc3339),
             file_name: r.file_name.clone(),
             sha256: r.sha256.clone(),
             codec: r.codec.clone(),
@@ -577,6 +584,8 @@ impl DriveBudgetView {
 /// One line of a run's own log.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunLogLine {
+    /// The line's id, increasing within the run (`?after=` takes the lines after one).
+    pub id: i64,
     /// When (RFC 3339).
     pub at: String,
     /// error | warn | info.

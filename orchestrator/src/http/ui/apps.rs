@@ -354,7 +354,8 @@ pub async fn drill(
     Ok(Redirect::to(&format!("/restores/{}", row.id)).into_response())
 }
 
-/// POST /apps/{name}/run: Test now. Queues a manual run and shows its live progress.
+/// POST /apps/{name}/run: Test now. Queues a manual run and shows its live progress; while a
+/// backup of the app is under way, shows that one instead.
 pub async fn run_now(
     State(web): State<Web>,
     page: Page,
@@ -362,6 +363,10 @@ pub async fn run_now(
     CheckedForm(form): CheckedForm<crate::http::ui::copies::NoteForm>,
 ) -> Result<Response, PageError> {
     let note = crate::http::ui::copies::checked_note(&page, form.note())?;
+    if let Some(active) = crate::backup::lifecycle::active_of(&web.ctx.db, app.id).await? {
+        // One backup of an app at a time: the one under way is the one to follow (or cancel).
+        return Ok(Redirect::to(&format!("/runs/{}?already=1", active.id)).into_response());
+    }
     let run = crate::jobs::queue::run_now(&web.ctx.db, &app, note.as_deref()).await?;
     crate::audit::record(&web.ctx.db, &page.user, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
     Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, Sse};
 use futures::Stream;
 
@@ -12,16 +12,23 @@ use crate::http::live::{restore_stream, run_stream};
 use crate::http::state::Web;
 use crate::http::ui::Page;
 
-/// GET /runs/{id}/events.
+/// `?after=`: the last log line the page already shows.
+#[derive(Debug, serde::Deserialize)]
+pub struct After {
+    after: Option<i64>,
+}
+
+/// GET /runs/{id}/events?after=.
 pub async fn run_events(
     State(web): State<Web>,
     _page: Page,
     Path(id): Path<i64>,
+    Query(q): Query<After>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
     crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
-    Ok(run_stream(&web, id))
+    Ok(run_stream(&web, id, q.after.unwrap_or(0)))
 }
 
 /// GET /restores/{id}/events.

@@ -65,6 +65,7 @@ pub fn routes() -> Router<Web> {
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/events", get(events::run_events))
+        .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/queue", get(queue::page))
         .route("/notifications", get(notifications::page).post(notifications::create))
         .route("/notifications/{id}/test", post(notifications::test))

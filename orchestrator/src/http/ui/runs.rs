@@ -6,11 +6,12 @@ use sea_orm::Iterable;
 use crate::backup::lifecycle::{Status, Trigger};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::db::entities::backup_run;
 use crate::http::error::PageError;
+use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::format;
 use crate::http::state::Web;
 use crate::http::ui::{Page, render};
@@ -55,6 +56,10 @@ pub struct RunRow {
     pub stored_size: String,
     /// sha256 of the stored bytes, when the codecs changed them.
     pub stored_sha256: String,
+    /// Queued again after a failed attempt: seconds until the next one.
+    pub retry_in: Option<i64>,
+    /// An operator asked to cancel it; it stops shortly.
+    pub cancelling: bool,
 }
 
 impl RunRow {
@@ -70,6 +75,8 @@ impl RunRow {
             phase: run.phase.map(|p| p.as_str().to_owned()).unwrap_or_default(),
             size: format::bytes(run.bytes),
             duration: run.duration_ms.map(format::duration).unwrap_or_default(),
+            retry_in: crate::http::live::of_run(run).retry_in_secs,
+            cancelling: run.cancel_requested_at.is_some() && run.status.is_active(),
             error: run.error.clone().unwrap_or_default(),
             attempts: run.attempts,
             file: run.file_name.clone().unwrap_or_default(),
@@ -136,15 +143,56 @@ struct RunPage {
     page: Page,
     run: RunRow,
     log: Vec<crate::runlog::Line>,
+    /// The last log line shown: the live stream sends the ones after it.
+    last_line: i64,
+    /// Attempts a queued run gets (`MAX_ATTEMPTS`).
+    max_attempts: i32,
+    /// Test now found this run already under way.
+    already: bool,
+}
+
+/// `?already=1`: Test now was pressed while this run was under way.
+#[derive(Debug, Deserialize)]
+pub struct ShowQuery {
+    already: Option<String>,
 }
 
 /// GET /runs/{id}.
-pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
+pub async fn show(
+    State(web): State<Web>,
+    page: Page,
+    Path(id): Path<i64>,
+    Query(q): Query<ShowQuery>,
+) -> Result<Html<String>, PageError> {
     let run = crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let app = names.get(&run.app_id).cloned().unwrap_or_default();
     let log = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
-    render(&RunPage { run: RunRow::new(&run, &app), log, page })
+    let last_line = log.last().map_or(0, |l| l.id);
+    let already = q.already.is_some() && run.status.is_active();
+    render(&RunPage { run: RunRow::new(&run, &app), log, last_line, max_attempts: web.max_attempts, already, page })
+}
+
+/// POST /runs/{id}/cancel: cancels a run that has not ended (see `lifecycle::cancel`), then shows it.
+pub async fn cancel(
+    State(web): State<Web>,
+    page: Page,
+    Path(id): Path<i64>,
+    _: CheckedForm<NoFields>,
+) -> Result<Response, PageError> {
+    use crate::backup::lifecycle::{self, Cancel};
+    let run =
+        lifecycle::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
+    match lifecycle::cancel(&web.ctx.db, id, &page.user).await? {
+        Some(Cancel::Cancelled | Cancel::Requested) => {
+            let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
+            let app = names.get(&run.app_id).map(String::as_str);
+            crate::audit::record(&web.ctx.db, &page.user, "run.cancel", app, Some(&format!("run {id}"))).await;
+        }
+        // Ended meanwhile: the page shows how.
+        Some(Cancel::Ended(_)) | None => {}
+    }
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
 }
