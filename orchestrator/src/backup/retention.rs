@@ -52,21 +52,22 @@ impl Policy {
     }
 
     /// What is wrong with this policy, one message per problem; empty when it is usable.
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         if self.keep_last == 0 {
-            problems.push(format!("keep last must be at least 1: got {}", self.keep_last));
+            problems
+                .push(("keep_last", "keep last must be at least 1 (got 0): the newest copy is always kept".to_owned()));
         }
         let counts = [
-            ("keep last", self.keep_last),
-            ("keep daily", self.keep_daily),
-            ("keep weekly", self.keep_weekly),
-            ("keep monthly", self.keep_monthly),
-            ("keep within days", self.keep_within_days),
+            ("keep_last", "keep last", self.keep_last),
+            ("keep_daily", "keep daily", self.keep_daily),
+            ("keep_weekly", "keep weekly", self.keep_weekly),
+            ("keep_monthly", "keep monthly", self.keep_monthly),
+            ("keep_within_days", "keep within days", self.keep_within_days),
         ];
-        for (name, value) in counts {
+        for (field, name, value) in counts {
             if value > ABSURD {
-                problems.push(format!("{name} must be at most {ABSURD}: got {value}"));
+                problems.push((field, format!("{name} must be from 0 to {ABSURD} (got {value})")));
             }
         }
         problems
@@ -973,7 +974,10 @@ mod tests {
 
     #[test]
     fn policy_with_keep_last_zero_is_a_problem() {
-        assert_eq!(Policy::keep_last(0).problems(), vec!["keep last must be at least 1: got 0".to_owned()]);
+        assert_eq!(
+            Policy::keep_last(0).problems(),
+            vec![("keep_last", "keep last must be at least 1 (got 0): the newest copy is always kept".to_owned())]
+        );
     }
 
     #[test]
@@ -981,7 +985,10 @@ mod tests {
         let problems = policy(1, 20_000, 0, 10_001, 0).problems();
         assert_eq!(
             problems,
-            vec!["keep daily must be at most 10000: got 20000", "keep monthly must be at most 10000: got 10001"]
+            vec![
+                ("keep_daily", "keep daily must be from 0 to 10000 (got 20000)".to_owned()),
+                ("keep_monthly", "keep monthly must be from 0 to 10000 (got 10001)".to_owned())
+            ]
         );
     }
 

@@ -144,6 +144,11 @@ pub struct Fields {
     /// Which copy a scheduled drill takes: newest (the newest good verified copy) or random.
     #[arg(long, value_name = "newest|random")]
     drill_copy: Option<String>,
+    /// Save without asking the app first (an app that is down today). Otherwise the app is asked
+    /// for its capabilities — when registering, and when the URL, token or type change — and what
+    /// cannot work is refused with the app's own answer.
+    #[arg(long)]
+    no_check: bool,
 }
 
 impl Fields {
@@ -213,7 +218,7 @@ impl AppsCommand {
                 let mut input = fields.input();
                 input.name = Some(name);
                 input.token = Some(read_token(env)?);
-                let app = ctx.registry.add(&input).await.map_err(refused)?;
+                let app = ctx.registry.add_checked(&input, !fields.no_check).await.map_err(refused)?;
                 writeln!(out, "registered {}", app.name)?;
                 describe(&mut out, &app)?;
             }
@@ -262,7 +267,7 @@ impl AppsCommand {
                 if token {
                     input.token = Some(read_token(env)?);
                 }
-                let app = ctx.registry.edit(&name, &input).await.map_err(refused)?;
+                let app = ctx.registry.edit_checked(&name, &input, !fields.no_check).await.map_err(refused)?;
                 writeln!(out, "updated {}", app.name)?;
                 describe(&mut out, &app)?;
             }

@@ -1,13 +1,23 @@
 //! "Check connection": asks an app for its capabilities with the URL and token an operator typed
-//! (or the stored token), and says exactly what is wrong when it cannot.
+//! (or the stored token), and says exactly what is wrong when it cannot. Saving an app asks the
+//! same first ([`before_save`]).
 
 use std::time::Duration;
 
 use contract_spec::Capabilities;
-use contract_spec::client::{AppClient, Timeouts};
+use contract_spec::client::{AppClient, ClientError, Timeouts};
 use secrecy::SecretString;
 
 use crate::error::{Error, Retry};
+use crate::registry::input::FieldError;
+
+/// How long a check waits for the app.
+const TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(5),
+    response: Duration::from_secs(15),
+    idle: Duration::from_secs(15),
+    total: Duration::from_secs(20),
+};
 
 /// The app's capabilities, or what went wrong, in words.
 pub async fn check(url: &str, token: SecretString) -> Result<Capabilities, Error> {
@@ -15,12 +25,48 @@ pub async fn check(url: &str, token: SecretString) -> Result<Capabilities, Error
     if url.is_empty() {
         return Err(Error::Invalid("give the app's URL first".into()));
     }
-    let timeouts = Timeouts {
-        connect: Duration::from_secs(5),
-        response: Duration::from_secs(15),
-        idle: Duration::from_secs(15),
-        total: Duration::from_secs(20),
+    ask(url, token).await.map_err(|e| match e {
+        ClientError::InvalidUrl { .. } => Error::Invalid(e.to_string()),
+        e => Error::App { message: e.to_string(), retry: Retry::when(e.is_retryable()) },
+    })
+}
+
+async fn ask(url: &str, token: SecretString) -> Result<Capabilities, ClientError> {
+    AppClient::new(url, token, TIMEOUTS)?.capabilities().await
+}
+
+/// What saving an app asks of it first: that it answers at `url` with contract v1, accepts
+/// `token` and offers `backup_type` (when one is set). A refusal names the field to fix and
+/// carries the app's own answer; an app that cannot be reached says how to save it anyway.
+pub async fn before_save(url: &str, token: SecretString, backup_type: Option<&str>) -> Result<(), Vec<FieldError>> {
+    let caps = match ask(url, token).await {
+        Ok(caps) => caps,
+        Err(ClientError::Unauthorized) => {
+            return Err(vec![FieldError::new(
+                "token",
+                "the app refused the token (it answered 401): give the token the app expects (its BACKUP_TOKEN)",
+            )]);
+        }
+        Err(e @ (ClientError::Unreachable { .. } | ClientError::Timeout { .. })) => {
+            return Err(vec![FieldError::new(
+                "url",
+                format!(
+                    "{e}: fix the URL, or, if the app is down today, save without this check (--no-check, \"no_check\": true, or the form's \"Save without checking\")"
+                ),
+            )]);
+        }
+        Err(e) => return Err(vec![FieldError::new("url", format!("{e}: this URL does not answer as a backup app"))]),
     };
-    let client = AppClient::new(url, token, timeouts).map_err(|e| Error::Invalid(e.to_string()))?;
-    client.capabilities().await.map_err(|e| Error::App { message: e.to_string(), retry: Retry::when(e.is_retryable()) })
+    let Some(wanted) = backup_type.filter(|t| !t.is_empty()) else { return Ok(()) };
+    if caps.resolve_type(Some(wanted)).is_some() {
+        return Ok(());
+    }
+    let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
+    Err(vec![FieldError::new(
+        "backup_type",
+        format!(
+            "the app does not offer the backup type {wanted:?}: it offers {}; pick one of those",
+            offered.join(", ")
+        ),
+    )])
 }

@@ -274,8 +274,8 @@ impl AppInput {
             keep_monthly: self.keep_monthly.unwrap_or(0),
             keep_within_days: self.keep_within_days.unwrap_or(0),
         };
-        for problem in retention.problems() {
-            errors.push(FieldError::new("retention", problem));
+        for (field, problem) in retention.problems() {
+            errors.push(FieldError::new(field, problem));
         }
         let backup_type = self.backup_type.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
         if let Some(t) = &backup_type {
@@ -403,7 +403,7 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["name", "url", "token", "schedule", "folder", "retention", "backup_type", "priority"],
+            ["name", "url", "token", "schedule", "folder", "keep_last", "backup_type", "priority"],
             "{errors:#?}"
         );
         assert!(errors[1].message.contains("only http:// and https://"));

@@ -203,6 +203,38 @@ impl Registry {
         self.decode(row)
     }
 
+    /// [`Registry::add`], after asking the app (see [`check::before_save`]) unless `ask` is false
+    /// (an app that is down today). Field errors come first, then the app's answer.
+    pub async fn add_checked(&self, input: &AppInput, ask: bool) -> Result<App, RegistryError> {
+        let valid = input.validate(true).map_err(RegistryError::Invalid)?;
+        self.check_encryption(&valid)?;
+        if ask {
+            let token = valid.token.clone().expect("validated: a new app has a token");
+            check::before_save(&valid.url, token, valid.backup_type.as_deref())
+                .await
+                .map_err(RegistryError::Invalid)?;
+        }
+        self.add(input).await
+    }
+
+    /// [`Registry::edit`], after asking the app when what it is asked with changes (URL, token,
+    /// backup type), unless `ask` is false.
+    pub async fn edit_checked(&self, name: &str, changes: &AppInput, ask: bool) -> Result<App, RegistryError> {
+        let current = self.get(name).await?;
+        let valid = changes.over(&current).validate(false).map_err(RegistryError::Invalid)?;
+        self.check_encryption(&valid)?;
+        new_url_needs_token(&current, &valid)?;
+        let asked_differently =
+            valid.url != current.url || valid.token.is_some() || valid.backup_type != current.backup_type;
+        if ask && asked_differently {
+            let token = valid.token.clone().unwrap_or_else(|| current.token.clone());
+            check::before_save(&valid.url, token, valid.backup_type.as_deref())
+                .await
+                .map_err(RegistryError::Invalid)?;
+        }
+        self.edit(name, changes).await
+    }
+
     /// Every app, by name.
     pub async fn list(&self) -> Result<Vec<App>, RegistryError> {
         let rows = app::Entity::find().order_by_asc(app::Column::Name).all(&self.db).await?;
@@ -228,6 +260,7 @@ impl Registry {
         let merged = changes.over(&current);
         let valid = merged.validate(false).map_err(RegistryError::Invalid)?;
         self.check_encryption(&valid)?;
+        new_url_needs_token(&current, &valid)?;
         let mut row: app::ActiveModel = app::Entity::find_by_id(current.id)
             .one(&self.db)
             .await?
@@ -269,6 +302,21 @@ impl Registry {
             .await?;
         Ok(app)
     }
+}
+
+/// A stored token is only ever sent where it was given for: moving an app to another URL needs
+/// its token again.
+fn new_url_needs_token(current: &App, valid: &input::ValidApp) -> Result<(), RegistryError> {
+    if valid.url != current.url && valid.token.is_none() {
+        return Err(RegistryError::Invalid(vec![FieldError::new(
+            "token",
+            format!(
+                "the URL changes (from {} to {}): give the app's token again; a stored token is never sent to a new URL",
+                current.url, valid.url
+            ),
+        )]));
+    }
+    Ok(())
 }
 
 /// Recipients as stored: one per line.

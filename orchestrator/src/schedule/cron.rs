@@ -78,6 +78,25 @@ impl CronSchedule {
             }
         };
         let (minute, hour, dom, month, dow) = (rest[0], rest[1], rest[2], rest[3], rest[4]);
+        // Each field against its range in the operator's terms, every problem at once (the
+        // library would speak of its own six-field form, one problem at a time).
+        let problems: Vec<String> = [
+            (fields.len() == 6).then(|| check_field(&Field::SECONDS, seconds)),
+            Some(check_field(&Field::MINUTES, minute)),
+            Some(check_field(&Field::HOURS, hour)),
+            Some(check_field(&Field::DAYS_OF_MONTH, dom)),
+            Some(check_field(&Field::MONTHS, month)),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(Result::err)
+        .collect();
+        if !problems.is_empty() {
+            return Err(CronError(format!(
+                "{}; the fields are minute hour day-of-month month day-of-week",
+                problems.join("; ")
+            )));
+        }
         let days = day_of_week(dow)?;
         // Vixie cron: a field starting with '*' is unrestricted.
         let dom_restricted = !dom.starts_with('*');
@@ -167,6 +186,83 @@ impl CronSchedule {
 
 /// Translates a Unix day-of-week field (0-7, names, ranges, lists, steps) to the `cron` crate's
 /// numbering (1 = Sunday .. 7 = Saturday), as an explicit list.
+/// A cron field's range and names, as operators read them.
+struct Field {
+    /// Its name, singular ("hour").
+    one: &'static str,
+    /// Plural ("hours").
+    many: &'static str,
+    min: u32,
+    max: u32,
+    /// Names accepted for its values, from `min` on (months: JAN..DEC).
+    names: &'static [&'static str],
+}
+
+impl Field {
+    const SECONDS: Field = Field { one: "second", many: "seconds", min: 0, max: 59, names: &[] };
+    const MINUTES: Field = Field { one: "minute", many: "minutes", min: 0, max: 59, names: &[] };
+    const HOURS: Field = Field { one: "hour", many: "hours", min: 0, max: 23, names: &[] };
+    const DAYS_OF_MONTH: Field =
+        Field { one: "day of the month", many: "days of the month", min: 1, max: 31, names: &[] };
+    const MONTHS: Field = Field {
+        one: "month",
+        many: "months",
+        min: 1,
+        max: 12,
+        names: &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+    };
+}
+
+/// Checks one field (`*`, `?`, values, ranges, steps, lists) against its range: the first
+/// problem, in words ("hours go from 0 to 23, not 24").
+fn check_field(field: &Field, text: &str) -> Result<(), String> {
+    let range = || format!("{} go from {} to {}", field.many, field.min, field.max);
+    let value = |v: &str| -> Result<u32, String> {
+        let lower = v.to_ascii_lowercase();
+        if let Some(i) = field.names.iter().position(|n| *n == lower) {
+            return Ok(field.min + i as u32);
+        }
+        match v.parse::<u32>() {
+            Ok(n) if (field.min..=field.max).contains(&n) => Ok(n),
+            Ok(n) => Err(format!("{}, not {n}", range())),
+            Err(_) => Err(format!("{v:?} is not a {}: {}", field.one, range())),
+        }
+    };
+    for item in text.split(',') {
+        let (base, step) = match item.split_once('/') {
+            Some((base, step)) => (base, Some(step)),
+            None => (item, None),
+        };
+        if let Some(step) = step {
+            match step.parse::<u32>() {
+                Ok(n) if n >= 1 => {}
+                _ => {
+                    return Err(format!(
+                        "the step {step:?} in {item:?} must be a whole number of {} from 1",
+                        field.many
+                    ));
+                }
+            }
+        }
+        match base {
+            "*" | "?" => {}
+            "" => return Err(format!("an empty {} in {text:?}: {}", field.one, range())),
+            _ => match base.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (value(a)?, value(b)?);
+                    if a > b {
+                        return Err(format!("the {} range {base} runs backwards: write the smaller first", field.one));
+                    }
+                }
+                None => {
+                    value(base)?;
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
 fn day_of_week(field: &str) -> Result<String, CronError> {
     let bad = |why: &str| CronError(format!("day of week {field:?}: {why}; use 0-7 (0 and 7 are Sunday) or SUN-SAT"));
     let mut days = [false; 7];
@@ -238,6 +334,29 @@ mod tests {
         let schedule = CronSchedule::parse(expr, tz).unwrap_or_else(|e| panic!("{expr}: {e}"));
         let after: Timestamp = after.parse().unwrap();
         schedule.upcoming(after, n).into_iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named_once_in_the_operators_terms() {
+        let e = CronSchedule::parse("0 24 * * *", "UTC").unwrap_err().0;
+        assert!(e.starts_with("hours go from 0 to 23, not 24;"), "{e}");
+        let e = CronSchedule::parse("61 25 * * *", "UTC").unwrap_err().0;
+        assert!(e.starts_with("minutes go from 0 to 59, not 61; hours go from 0 to 23, not 25;"), "{e}");
+        assert_eq!(e.matches("minutes go").count(), 1, "{e}");
+        assert!(!e.contains("less than"), "no word of the library's own form: {e}");
+        let e = CronSchedule::parse("0 3 0 * *", "UTC").unwrap_err().0;
+        assert!(e.starts_with("days of the month go from 1 to 31, not 0"), "{e}");
+        let e = CronSchedule::parse("0 3 * 13 *", "UTC").unwrap_err().0;
+        assert!(e.starts_with("months go from 1 to 12, not 13"), "{e}");
+        let e = CronSchedule::parse("0 5-2 * * *", "UTC").unwrap_err().0;
+        assert!(e.contains("the hour range 5-2 runs backwards"), "{e}");
+        let e = CronSchedule::parse("*/0 3 * * *", "UTC").unwrap_err().0;
+        assert!(e.contains("the step \"0\""), "{e}");
+        let e = CronSchedule::parse("x 3 * * *", "UTC").unwrap_err().0;
+        assert!(e.starts_with("\"x\" is not a minute"), "{e}");
+        for good in ["0 23 * * *", "59 0 31 12 *", "*/15 8-18 * JAN-mar 1-5", "0,30 1,13 1-7 */2 *", "30 0 3 * * *"] {
+            CronSchedule::parse(good, "UTC").unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]
@@ -341,7 +460,7 @@ mod tests {
         assert!(err("", "UTC").contains("empty"));
         assert!(err("0 3 * *", "UTC").contains("4 fields"));
         assert!(err("0 3 * * 8", "UTC").contains("day of week"));
-        assert!(err("0 25 * * *", "UTC").contains("invalid schedule"));
+        assert!(err("0 25 * * *", "UTC").contains("hours go from 0 to 23, not 25"));
         assert!(err("@often", "UTC").contains("unknown macro"));
         assert!(err("0 3 * * *", "Mars/Olympus").contains("unknown time zone"));
         assert!(err("0 0 30 2 *", "UTC").contains("never fires"));

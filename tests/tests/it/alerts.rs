@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use e2e::apps::TOKEN;
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
 use e2e::postgres::TestPostgres;
 use e2e::receivers::{Received, Recorder, Smtp};
@@ -149,7 +150,9 @@ async fn a_failure_tells_every_channel_once_and_the_next_success_tells_recovery(
     assert_eq!(paths, ["/ping/start", "/ping/fail"]);
 
     // The app is fixed; the next success tells recovery, once.
-    h.cli(&["apps", "edit", "billing", "--url", &good.url]).await.assert_success();
+    h.cli_with(&["apps", "edit", "billing", "--url", &good.url, "--token"], &[("BACKUP_TOKEN", TOKEN)])
+        .await
+        .assert_success();
     let (ok_run, end) = test_now(&session, "billing").await;
     assert_eq!(end["status"], "succeeded");
     let seen = hooks.wait_for(WAIT, |s| events(s, 200).len() == 2).await;
@@ -255,7 +258,9 @@ async fn stale_told_once(h: Harness) {
     assert_eq!(events(&hooks.received(), 200), ["stale"]);
     assert!(hooks.received().iter().all(signature_verifies));
 
-    h.cli(&["apps", "edit", "ledger", "--url", &good.url]).await.assert_success();
+    h.cli_with(&["apps", "edit", "ledger", "--url", &good.url, "--token"], &[("BACKUP_TOKEN", TOKEN)])
+        .await
+        .assert_success();
     let seen = hooks.wait_for(WAIT, |s| s.len() >= 2).await;
     assert_eq!(events(&seen, 200), ["stale", "recovery"]);
     assert!(seen[1].json()["summary"].as_str().unwrap().contains("stale)"));

@@ -139,7 +139,10 @@ async fn fault(h: &Harness, name: &str, url: &str, token: &str, extra: &[(&str, 
     h.cli(&["run", name]).await.assert_success();
     let before = h.double.files_in(&folder);
     assert_eq!(before.len(), 1);
-    h.cli_with(&["apps", "edit", name, "--url", url, "--token"], &[("BACKUP_TOKEN", token)]).await.assert_success();
+    // Saved without asking the app: it is the broken app the run must then fail on.
+    h.cli_with(&["apps", "edit", name, "--url", url, "--token", "--no-check"], &[("BACKUP_TOKEN", token)])
+        .await
+        .assert_success();
     let out = h.cli_with(&["run", name], extra).await;
     assert!(!out.status.success(), "{name}: the run should fail\n{}", out.stdout_text());
     assert!(out.stderr.contains(reason), "{name}: the reason should mention {reason:?}:\n{}", out.stderr);

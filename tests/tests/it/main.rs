@@ -3,6 +3,7 @@
 mod adopt;
 mod agent;
 mod alerts;
+mod app_checks;
 mod audit;
 mod backup_run;
 mod broken_apps;

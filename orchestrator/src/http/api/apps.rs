@@ -82,7 +82,7 @@ pub async fn create(
     c: ApiCaller,
     JsonBody(body): JsonBody<AppBody>,
 ) -> Result<Response, ApiError> {
-    let app = web.ctx.registry.add(&body.input()).await?;
+    let app = web.ctx.registry.add_checked(&body.input(), !body.no_check).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "app.create", Some(&app.name), None).await;
     Ok((StatusCode::CREATED, Json(AppView::new(&app))).into_response())
 }
@@ -100,7 +100,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<AppBody>,
 ) -> Result<Json<AppView>, ApiError> {
-    let app = web.ctx.registry.edit(&name, &body.input()).await?;
+    let app = web.ctx.registry.edit_checked(&name, &body.input(), !body.no_check).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "app.update", Some(&app.name), None).await;
     Ok(Json(AppView::new(&app)))
 }

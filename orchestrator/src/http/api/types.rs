@@ -188,6 +188,11 @@ pub struct AppBody {
     /// Which copy a scheduled drill takes: newest (the newest good verified copy, the default) or
     /// random (any verified copy).
     pub drill_copy: Option<String>,
+    /// Save without asking the app first (an app that is down today). Otherwise saving asks the
+    /// app for its capabilities — when registering, and when the URL, token or backup type
+    /// change — and refuses, with the app's own answer, what cannot work.
+    #[serde(default)]
+    pub no_check: bool,
 }
 
 /// A field that may be given as `null`: absent is `None`, `null` is `Some(None)`.

@@ -81,6 +81,8 @@ struct AppPage {
     runs: Vec<RunRow>,
     copies: Result<Vec<CopyRow>, String>,
     restore: Option<bool>,
+    /// Why the app could not be asked just now (its own answer, e.g. a refused token).
+    unasked: String,
     demo: bool,
     channels: Vec<(String, &'static str, String)>,
     last_audit: Option<String>,
@@ -165,9 +167,10 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                 .collect()
         })
         .map_err(|e| e.to_string());
-    let (restore, health) = match capabilities {
-        Ok(Ok(caps)) => (Some(caps.restore), caps.health.map(|h| health_text(&h))),
-        _ => (None, None),
+    let (restore, health, unasked) = match capabilities {
+        Ok(Ok(caps)) => (Some(caps.restore), caps.health.map(|h| health_text(&h)), String::new()),
+        Ok(Err(e)) => (None, None, e.to_string()),
+        Err(_) => (None, None, page.t.get("app.no_answer_in_time").to_owned()),
     };
     let next_runs = if app.enabled {
         crate::http::ui::form::next_runs(&app.schedule, &app.time_zone, 5).unwrap_or_default()
@@ -244,6 +247,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         runs: runs?.iter().map(|r| RunRow::new(r, &app.name)).collect(),
         copies,
         restore,
+        unasked,
         demo: page.demo.as_deref() == Some(app.name.as_str()),
         channels,
         last_audit,

@@ -44,6 +44,9 @@ pub struct AppForm {
     /// A token typed in an earlier post of this form, sealed (never the token itself).
     #[serde(default)]
     token_sealed: String,
+    /// "Save without checking": the app is not asked first (it is down today).
+    #[serde(default)]
+    no_check: Option<String>,
     #[serde(default)]
     schedule_preset: String,
     #[serde(default)]
@@ -126,6 +129,7 @@ impl AppForm {
             url: app.url.clone(),
             token: String::new(),
             token_sealed: String::new(),
+            no_check: None,
             schedule_preset: preset.to_owned(),
             schedule: app.schedule.clone(),
             time_zone: app.time_zone.clone(),
@@ -259,8 +263,15 @@ fn form_page(
     let schedule_words = page.t.schedule(&schedule, form.time_zone.trim());
     let mut by_field = BTreeMap::new();
     for e in errors {
-        let field = if e.field == "retention" { "keep_last".to_owned() } else { e.field };
-        by_field.entry(field).and_modify(|m: &mut String| m.push_str(&format!("; {}", e.message))).or_insert(e.message);
+        // One field's message once, however many checks found it.
+        by_field
+            .entry(e.field)
+            .and_modify(|m: &mut String| {
+                if !m.split("; ").any(|said| said == e.message) {
+                    m.push_str(&format!("; {}", e.message));
+                }
+            })
+            .or_insert(e.message);
     }
     let presets = PRESETS.iter().map(|(cron, key)| (*cron, page.t.get(key).to_owned())).collect();
     render(&FormPage {
@@ -314,7 +325,7 @@ pub async fn create(
     }
     let (input, mut errors) = form.input(token);
     if errors.is_empty() {
-        match web.ctx.registry.add(&input).await {
+        match web.ctx.registry.add_checked(&input, form.no_check.is_none()).await {
             Ok(app) => {
                 crate::audit::record(&web.ctx.db, &page.user, "app.create", Some(&app.name), None).await;
                 return Ok(Redirect::to(&format!("/apps/{}", format::url_encode(&app.name))).into_response());
@@ -345,7 +356,7 @@ pub async fn update(
     }
     let (input, mut errors) = form.input(token);
     if errors.is_empty() {
-        match web.ctx.registry.edit(&name, &input).await {
+        match web.ctx.registry.edit_checked(&name, &input, form.no_check.is_none()).await {
             Ok(app) => {
                 let detail = (app.name != name).then(|| format!("renamed from {name}"));
                 crate::audit::record(&web.ctx.db, &page.user, "app.update", Some(&app.name), detail.as_deref()).await;
