@@ -243,6 +243,30 @@ pub async fn app_names(db: &DatabaseConnection, ids: impl Iterator<Item = i64>) 
     Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
 }
 
+/// Time zones of apps by id: each app's times are shown in its own zone.
+pub async fn app_zones(db: &DatabaseConnection, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>, DbErr> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: i64,
+        time_zone: String,
+    }
+    let rows = app::Entity::find()
+        .select_only()
+        .column(app::Column::Id)
+        .column(app::Column::TimeZone)
+        .filter(app::Column::Id.is_in(ids))
+        .into_model::<Row>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.time_zone)).collect())
+}
+
 /// A process taking jobs from the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Worker {

@@ -246,7 +246,7 @@ impl AppsCommand {
                     writeln!(out, "last runs:")?;
                 }
                 for r in runs {
-                    let at = jiff::Timestamp::from_millisecond(r.queued_at).map(|t| t.to_string()).unwrap_or_default();
+                    let at = crate::http::format::in_zone(r.queued_at, &app.time_zone);
                     writeln!(
                         out,
                         "  #{} {at} {} {} {} bytes{}",
@@ -325,7 +325,11 @@ fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {
     writeln!(out, "  token: (stored encrypted, never shown)")?;
     writeln!(out, "  schedule: {} ({})", app.schedule, app.time_zone)?;
     if let Ok(schedule) = CronSchedule::parse(&app.schedule, &app.time_zone) {
-        let next: Vec<String> = schedule.upcoming(jiff::Timestamp::now(), 3).iter().map(|t| t.to_string()).collect();
+        let next: Vec<String> = schedule
+            .upcoming(jiff::Timestamp::now(), 3)
+            .iter()
+            .map(|t| crate::http::format::in_zone(t.as_millisecond(), &app.time_zone))
+            .collect();
         writeln!(out, "  next runs: {}", next.join(", "))?;
     }
     writeln!(out, "  folder: {}", app.folder)?;

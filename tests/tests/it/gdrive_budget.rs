@@ -153,7 +153,8 @@ async fn past_the_budget(h: Harness) {
         skipped["error"].as_str().unwrap_or_default().contains(&format!("run {second} of beta is already waiting")),
         "{skipped}"
     );
-    assert!(small.requests().is_empty(), "nothing was asked of the app: {:?}", small.requests());
+    // Only the check when it was registered: nothing since.
+    assert_eq!(small.requests(), ["GET /backup/capabilities"], "nothing was asked of the app since");
     assert!(h.double.files_in(&small_folder).is_empty());
     let stats = api_get(&served.url, &token, "/api/v1/stats").await;
     assert_eq!(stats["waiting"], 1, "{stats}");

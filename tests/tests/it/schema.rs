@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 11] = [
+const MIGRATIONS: [&str; 12] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -18,6 +18,7 @@ const MIGRATIONS: [&str; 11] = [
     "m0009_restore_source",
     "m0010_app_uid",
     "m0011_audits_and_drills",
+    "m0012_run_cancel",
 ];
 
 /// Our tables and their columns, in order, as eleven migrations leave them.
@@ -105,6 +106,10 @@ const TABLES: &[(&str, &[&str])] = &[
             "codec",
             "stored_bytes",
             "stored_sha256",
+            "cancel_requested_at",
+            "cancel_reason",
+            "first_started_at",
+            "retry_at",
         ],
     ),
     (

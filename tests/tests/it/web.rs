@@ -62,6 +62,8 @@ async fn pages_need_a_session_and_every_api_route_needs_a_token() {
         "/tokens",
         "/notifications",
         "/cron/preview?schedule=0+3+*+*+*",
+        "/api-docs",
+        "/api-docs/openapi.yaml",
     ] {
         let response = http.get(format!("{}{path}", served.url)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path} without a session");
@@ -246,7 +248,7 @@ async fn the_ui_registers_an_app_runs_it_live_and_never_shows_its_token() {
     let run_path = location(&queued);
     assert!(run_path.starts_with("/runs/"));
     let run_page = session.page(&run_path).await;
-    assert!(run_page.contains(&format!("data-events=\"{run_path}/events\"")), "the page follows the run");
+    assert!(run_page.contains(&format!("data-events=\"{run_path}/events?after=")), "the page follows the run");
     let end = follow_to_end(session.get(&format!("{run_path}/events")).await, Duration::from_secs(90)).await;
     assert_eq!(end["status"], "succeeded", "{end}");
     assert_eq!(end["bytes"], size);
@@ -695,4 +697,24 @@ fn zstd_decode(stored: &[u8]) -> Vec<u8> {
     writer.join().unwrap().unwrap();
     assert!(out.status.success());
     out.stdout
+}
+
+#[tokio::test]
+async fn the_product_serves_its_own_api_reference_without_any_outside_script() {
+    let h = Harness::local().await;
+    let served = h.start(&[]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let dashboard = session.page("/").await;
+    assert!(dashboard.contains("href=\"/api-docs\""), "the pages link to it");
+    let page = session.page("/api-docs").await;
+    for needle in ["/api/v1/runs/{id}/cancel", "/api/v1/apps/{name}/runs", "id=\"schema-RunView\"", "no_check"] {
+        assert!(page.contains(needle), "the reference shows {needle}");
+    }
+    assert!(
+        !page.contains("<script src=\"http") && !page.contains("<link rel=\"stylesheet\" href=\"http"),
+        "nothing from a CDN"
+    );
+    let yaml = session.get("/api-docs/openapi.yaml").await;
+    assert_eq!(yaml.status(), StatusCode::OK);
+    assert!(yaml.text().await.unwrap().starts_with("openapi: "), "the document itself");
 }

@@ -145,7 +145,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
                         .created
                         .as_deref()
                         .and_then(|c| c.parse::<jiff::Timestamp>().ok())
-                        .map_or_else(String::new, |t| format::time(t.as_millisecond())),
+                        .map_or_else(String::new, |t| format::in_zone(t.as_millisecond(), &app.time_zone)),
                     size: format::bytes(f.size as i64),
                     sha256: copies::verified(f).then(|| copies::sha256(f)).flatten(),
                     pinned: copies::pinned(f),
@@ -184,7 +184,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         .map(|c| (c.name.clone(), c.kind.as_str(), c.events().join(", ")))
         .collect();
     let last_audit = last_audit.map(|a| {
-        let when = format::time(a.finished_at);
+        let when = format::in_zone(a.finished_at, &app.time_zone);
         match &a.error {
             Some(error) => page.t.fill(
                 "audit.last_failed",
@@ -208,7 +208,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         page.t.fill(
             "drill.proven",
             &[
-                ("when", format::time(d.finished_at.unwrap_or(d.started_at)).as_str()),
+                ("when", format::in_zone(d.finished_at.unwrap_or(d.started_at), &app.time_zone).as_str()),
                 ("copy", d.copy_name.as_str()),
                 ("how", page.t.get(crate::backup::drill::how_key(&d))),
             ],
@@ -219,7 +219,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         .into_iter()
         .map(|d| DrillRow {
             id: d.id,
-            started: format::time(d.started_at),
+            started: format::in_zone(d.started_at, &app.time_zone),
             how: page.t.get(crate::backup::drill::how_key(&d)).to_owned(),
             status: d.status.as_str(),
             error: d.error,
@@ -244,7 +244,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         href: format::url_encode(&app.name),
         schedule: page.t.schedule(&app.schedule, &app.time_zone),
         next_runs,
-        runs: runs?.iter().map(|r| RunRow::new(r, &app.name)).collect(),
+        runs: runs?.iter().map(|r| RunRow::new(r, &app.name, &app.time_zone)).collect(),
         copies,
         restore,
         unasked,

@@ -295,7 +295,7 @@ pub fn next_runs(schedule: &str, time_zone: &str, n: usize) -> Result<Vec<String
     Ok(parsed
         .upcoming(jiff::Timestamp::now(), n)
         .into_iter()
-        .map(|t| t.to_zoned(zone.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string())
+        .map(|t| t.to_zoned(zone.clone()).strftime("%a %Y-%m-%d %H:%M %Z (%:z)").to_string())
         .collect())
 }
 

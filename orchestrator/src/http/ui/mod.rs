@@ -2,6 +2,7 @@
 //! script (`web/static/app.js`) for live progress, the cron preview and confirmations.
 
 pub mod adopt;
+pub mod api_docs;
 pub mod apps;
 pub mod audit;
 pub mod copies;
@@ -86,6 +87,8 @@ pub fn routes() -> Router<Web> {
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/cron/preview", get(form::cron_preview))
+        .route("/api-docs", get(api_docs::page))
+        .route("/api-docs/openapi.yaml", get(api_docs::yaml))
 }
 
 /// What every signed-in page's layout needs.

@@ -48,7 +48,9 @@ pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, Pa
             id: w.id,
         })
         .collect();
-    let rows: Vec<RunRow> = active.iter().map(|(r, app)| RunRow::new(r, app)).collect();
+    let zones = crate::overview::app_zones(&web.ctx.db, active.iter().map(|(r, _)| r.app_id)).await?;
+    let zone = |id: i64| zones.get(&id).map_or("UTC", String::as_str);
+    let rows: Vec<RunRow> = active.iter().map(|(r, app)| RunRow::new(r, app, zone(r.app_id))).collect();
     let (running, queued) = rows.into_iter().partition(|r| r.status == crate::backup::lifecycle::Status::Running);
     let restores =
         overview::active_restores(&web.ctx.db).await?.into_iter().map(|(r, app)| RestoreRow::new(r, app)).collect();

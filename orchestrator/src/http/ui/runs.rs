@@ -63,13 +63,13 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    /// From a record.
-    pub fn new(run: &backup_run::Model, app: &str) -> RunRow {
+    /// From a record; its times in `zone`, its app's.
+    pub fn new(run: &backup_run::Model, app: &str, zone: &str) -> RunRow {
         RunRow {
             id: run.id,
             app: app.to_owned(),
             app_href: format::url_encode(app),
-            time: format::time(run.started_at.unwrap_or(run.queued_at)),
+            time: format::in_zone(run.first_started_at.or(run.started_at).unwrap_or(run.queued_at), zone),
             trigger: run.trigger,
             status: run.status,
             phase: run.phase.map(|p| p.as_str().to_owned()).unwrap_or_default(),
@@ -133,7 +133,9 @@ pub async fn list(State(web): State<Web>, page: Page, Query(q): Query<RunsQuery>
     let next = (runs.len() as u64 == PER_PAGE)
         .then(|| runs.last().map(|(r, _)| format!("/runs?status={status}&before={}", r.id)))
         .flatten();
-    let runs = runs.iter().map(|(r, app)| RunRow::new(r, app)).collect();
+    let zones = overview::app_zones(&web.ctx.db, runs.iter().map(|(r, _)| r.app_id)).await?;
+    let zone = |id: i64| zones.get(&id).map_or("UTC", String::as_str);
+    let runs = runs.iter().map(|(r, app)| RunRow::new(r, app, zone(r.app_id))).collect();
     render(&RunsPage { page, runs, status, statuses: Status::iter().collect(), next })
 }
 
@@ -172,7 +174,16 @@ pub async fn show(
     let log = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
     let last_line = log.last().map_or(0, |l| l.id);
     let already = q.already.is_some() && run.status.is_active();
-    render(&RunPage { run: RunRow::new(&run, &app), log, last_line, max_attempts: web.max_attempts, already, page })
+    let zones = overview::app_zones(&web.ctx.db, std::iter::once(run.app_id)).await?;
+    let zone = zones.get(&run.app_id).map_or("UTC", String::as_str);
+    render(&RunPage {
+        run: RunRow::new(&run, &app, zone),
+        log,
+        last_line,
+        max_attempts: web.max_attempts,
+        already,
+        page,
+    })
 }
 
 /// POST /runs/{id}/cancel: cancels a run that has not ended (see `lifecycle::cancel`), then shows it.
