@@ -15,6 +15,7 @@ mod m0008_codecs;
 mod m0009_restore_source;
 mod m0010_app_uid;
 mod m0011_audits;
+mod m0013_app_groups;
 
 use sea_orm_migration::prelude::*;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_restore_source::M0009RestoreSource),
             Box::new(m0010_app_uid::M0010AppUid),
             Box::new(m0011_audits::M0011Audits),
+            Box::new(m0013_app_groups::M0013AppGroups),
         ]
     }
 }

@@ -82,6 +82,12 @@ pub struct AppForm {
     /// newest | random.
     #[serde(default)]
     drill_copy: String,
+    /// One label; empty = no group.
+    #[serde(default)]
+    group: String,
+    /// Labels, separated by commas or spaces.
+    #[serde(default)]
+    tags: String,
     #[serde(default)]
     action: String,
 }
@@ -148,6 +154,8 @@ impl AppForm {
             recipients: app.recipients.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n"),
             drill_schedule: app.drill_schedule.clone().unwrap_or_default(),
             drill_copy: app.drill_copy.clone(),
+            group: app.group.clone().unwrap_or_default(),
+            tags: app.tags.join(", "),
             action: String::new(),
         }
     }
@@ -206,6 +214,8 @@ impl AppForm {
             recipients: Some(vec![self.recipients.clone()]),
             drill_schedule: Some(self.drill_schedule.trim().to_owned()),
             drill_copy: Some(self.drill_copy.trim().to_owned()),
+            group: Some(self.group.trim().to_owned()),
+            tags: Some(vec![self.tags.clone()]),
         };
         (input, errors)
     }
@@ -260,7 +270,12 @@ fn form_page(
     let mut by_field = BTreeMap::new();
     for e in errors {
         let field = if e.field == "retention" { "keep_last".to_owned() } else { e.field };
-        by_field.entry(field).and_modify(|m: &mut String| m.push_str(&format!("; {}", e.message))).or_insert(e.message);
+        // A rule the catalogue states is shown in the page's language.
+        let message = match &e.key {
+            Some(key) => page.t.get(key).to_owned(),
+            None => e.message,
+        };
+        by_field.entry(field).and_modify(|m: &mut String| m.push_str(&format!("; {message}"))).or_insert(message);
     }
     let presets = PRESETS.iter().map(|(cron, key)| (*cron, page.t.get(key).to_owned())).collect();
     render(&FormPage {
