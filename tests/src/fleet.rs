@@ -1,11 +1,9 @@
 //! A fleet of apps registered fast through the real API (they need not answer: nothing runs
 //! them), with groups, tags and some failed runs, for the tests of filters and bulk actions.
 
+use orchestrator::backup::lifecycle::{self, Failure, Outcome, Phase, Trigger};
+use orchestrator::error::Retry;
 use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-
-use orchestrator::backup::lifecycle::{self, Status, Trigger};
-use orchestrator::db::entities::{app, backup_run};
 
 /// The shape of a seeded fleet: app `i` of `count` is `app-{i:03}`, in group `db-{i % 4}`,
 /// tagged `odoo` (even `i`) or `wp` (odd), plus `prod` unless `i` is a multiple of 5; its last
@@ -47,8 +45,8 @@ impl Fleet {
     }
 
     /// Registers the fleet through `POST /api/v1/apps` at `base` with the API token `token`,
-    /// then records a failed run for each failing app in `db`.
-    pub async fn seed(&self, base: &str, token: &str, db: &sea_orm::DatabaseConnection) {
+    /// then records a failed run for each failing app through the service's `context`.
+    pub async fn seed(&self, base: &str, token: &str, context: &orchestrator::startup::Context) {
         let http = crate::web::client();
         for i in 0..self.count {
             let body = serde_json::json!({
@@ -66,18 +64,18 @@ impl Fleet {
             assert_eq!(status, StatusCode::CREATED, "registering app {i}: {}", response.text().await.unwrap());
         }
         for i in (0..self.count).filter(|i| Fleet::failing(*i)) {
-            fail_a_run(db, &Fleet::name(i)).await;
+            fail_a_run(context, &Fleet::name(i)).await;
         }
     }
 }
 
-/// Records a run of `app` that failed, as the pipeline would have left it.
-pub async fn fail_a_run(db: &sea_orm::DatabaseConnection, name: &str) {
-    let app = app::Entity::find().filter(app::Column::Name.eq(name)).one(db).await.expect("query").expect("the app");
-    let run = lifecycle::create(db, app.id, Trigger::Manual).await.expect("a run");
-    let mut run: backup_run::ActiveModel = run.into();
-    run.status = Set(Status::Failed);
-    run.finished_at = Set(Some(orchestrator::db::now_ms()));
-    run.error = Set(Some("the app did not answer".to_owned()));
-    run.update(db).await.expect("the run failed");
+/// Records a run of `name` that failed, settled as the pipeline settles one (so the app's alert
+/// state says it is failing).
+pub async fn fail_a_run(context: &orchestrator::startup::Context, name: &str) {
+    let app = context.registry.get(name).await.expect("the app");
+    let run = lifecycle::create(&context.db, app.id, Trigger::Manual).await.expect("a run");
+    let failure = Failure::new(Phase::Capabilities, "the app did not answer", Retry::Permanent);
+    lifecycle::settle(&context.db, &context.notifier, &app, run.id, &Outcome::Failed(failure), None)
+        .await
+        .expect("the run failed");
 }

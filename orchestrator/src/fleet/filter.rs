@@ -3,31 +3,34 @@
 //! in each state among those the other criteria pick, for the counts that head the dashboard.
 //!
 //! The state of an app is decided from a few facts per app ([`Facts`], a pure classification
-//! tested as a table); the facts of every app the name, tag and group let through are read in a
-//! handful of grouped queries (the newest ended run per app, the apps with a run in the queue,
-//! the apps' freshness), so a filter stays a few queries whatever the fleet's size.
+//! tested as a table). The facts of every app are read in four queries that stay cheap with
+//! thousands of apps and millions of runs, never a walk over every run: failing apps from their
+//! alert state (`app_alerts.failing_since`, set by every failed or interrupted run and cleared by
+//! the next success), apps with a run in the queue through the runs' status index, apps without
+//! any run through the runs' app index (one probe per app), and staleness as the stale alerts
+//! compute it (`notify::stale`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sea_orm::prelude::*;
 use sea_orm::sea_query::LikeExpr;
-use sea_orm::{QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{FromQueryResult, QueryOrder, QuerySelect, Statement};
 
 use crate::backup::lifecycle::Status;
-use crate::db::entities::{app, backup_run};
+use crate::db::entities::{app, app_alert, backup_run};
 use crate::registry::input::FieldError;
 use crate::registry::labels;
 
 /// A state an app can be in (several at once: a paused app may be failing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AppState {
-    /// Its last ended run failed or was interrupted.
+    /// Its last backup failed or was interrupted (a failure since its last success).
     Failing,
     /// No verified copy for longer than its schedule allows (see `notify::stale`).
     Stale,
     /// Not scheduled.
     Paused,
-    /// No run of it ever ended.
+    /// Never backed up: no run of it was ever recorded.
     NeverRun,
     /// A run of it is queued, running or waiting for Drive's budget now.
     Running,
@@ -61,26 +64,36 @@ impl AppState {
 }
 
 /// What an app's states are decided from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
     /// Scheduled (not paused).
     pub enabled: bool,
-    /// The status of its newest run that ended, if any did.
-    pub last_ended: Option<Status>,
+    /// A run failed or was interrupted since its last success.
+    pub failing: bool,
+    /// It has at least one run recorded.
+    pub has_runs: bool,
     /// A run is queued, running or waiting now.
     pub active: bool,
     /// Past its schedule's allowance without a verified copy.
     pub stale: bool,
 }
 
+impl Default for Facts {
+    /// An app the queries found nothing about: enabled, with runs (the query of apps without
+    /// runs says otherwise), healthy.
+    fn default() -> Self {
+        Facts { enabled: true, failing: false, has_runs: true, active: false, stale: false }
+    }
+}
+
 impl Facts {
     /// Whether the app is in `state`.
     pub fn has(&self, state: AppState) -> bool {
         match state {
-            AppState::Failing => self.last_ended.is_some_and(|s| Status::FAILURES.contains(&s)),
+            AppState::Failing => self.failing,
             AppState::Stale => self.stale,
             AppState::Paused => !self.enabled,
-            AppState::NeverRun => self.last_ended.is_none(),
+            AppState::NeverRun => !self.has_runs,
             AppState::Running => self.active,
         }
     }
@@ -195,6 +208,7 @@ pub async fn select(db: &DatabaseConnection, filter: &AppFilter, stale_intervals
     let mut picked = Vec::new();
     for row in apps {
         let mut f = facts.get(&row.id).copied().unwrap_or_default();
+        // Set here: the facts' queries never look at it.
         f.enabled = row.enabled;
         for state in AppState::ALL {
             if f.has(state) {
@@ -212,35 +226,35 @@ pub async fn select(db: &DatabaseConnection, filter: &AppFilter, stale_intervals
 /// Every app's facts but `enabled` (which its row holds), by app id.
 async fn facts(db: &DatabaseConnection, stale_intervals: u32) -> Result<HashMap<i64, Facts>, DbErr> {
     let mut facts: HashMap<i64, Facts> = HashMap::new();
-    let newest = backup_run::Entity::find()
+    let failing: Vec<i64> = app_alert::Entity::find()
         .select_only()
-        .column_as(backup_run::Column::Id.max(), "id")
-        .filter(backup_run::Column::Status.is_in(Status::ENDED))
-        .group_by(backup_run::Column::AppId)
-        .into_query();
-    let last: Vec<(i64, Status)> = backup_run::Entity::find()
-        .select_only()
-        .column(backup_run::Column::AppId)
-        .column(backup_run::Column::Status)
-        .filter(backup_run::Column::Id.in_subquery(newest))
+        .column(app_alert::Column::AppId)
+        .filter(app_alert::Column::FailingSince.is_not_null())
         .into_tuple()
         .all(db)
         .await?;
-    for (app_id, status) in last {
-        facts.entry(app_id).or_default().last_ended = Some(status);
+    for app_id in failing {
+        facts.entry(app_id).or_default().failing = true;
     }
-    let active: HashSet<i64> = backup_run::Entity::find()
+    let active: Vec<i64> = backup_run::Entity::find()
         .select_only()
         .column(backup_run::Column::AppId)
         .distinct()
         .filter(backup_run::Column::Status.is_in(Status::ACTIVE))
-        .into_tuple::<i64>()
+        .into_tuple()
         .all(db)
-        .await?
-        .into_iter()
-        .collect();
+        .await?;
     for app_id in active {
         facts.entry(app_id).or_default().active = true;
+    }
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: i64,
+    }
+    // One probe of the runs' app index per app; a `NOT IN (SELECT app_id ...)` would read them all.
+    let sql = "SELECT a.id AS id FROM apps a WHERE NOT EXISTS (SELECT 1 FROM backup_runs r WHERE r.app_id = a.id)";
+    for row in Id::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(db).await? {
+        facts.entry(row.id).or_default().has_runs = false;
     }
     for f in crate::notify::stale::freshness(db, stale_intervals, jiff::Timestamp::now()).await? {
         if f.stale {
@@ -272,33 +286,34 @@ pub async fn labels_in_use(db: &DatabaseConnection) -> Result<(Vec<String>, Vec<
 mod tests {
     use super::*;
 
-    fn facts(enabled: bool, last_ended: Option<Status>, active: bool, stale: bool) -> Facts {
-        Facts { enabled, last_ended, active, stale }
+    fn facts(enabled: bool, failing: bool, has_runs: bool, active: bool, stale: bool) -> Facts {
+        Facts { enabled, failing, has_runs, active, stale }
     }
 
     #[test]
     fn states_follow_the_facts() {
         use AppState::*;
         let cases: [(Facts, &[AppState]); 8] = [
-            (facts(true, None, false, false), &[NeverRun]),
-            (facts(true, None, true, false), &[NeverRun, Running]),
-            (facts(true, Some(Status::Succeeded), false, false), &[]),
-            (facts(true, Some(Status::Failed), false, false), &[Failing]),
-            (facts(true, Some(Status::Interrupted), true, false), &[Failing, Running]),
-            (facts(false, Some(Status::Failed), false, false), &[Failing, Paused]),
-            (facts(true, Some(Status::Skipped), false, true), &[Stale]),
-            (facts(false, Some(Status::Cancelled), false, false), &[Paused]),
+            (facts(true, false, false, false, false), &[NeverRun]),
+            (facts(true, false, true, true, false), &[Running]),
+            (facts(true, false, true, false, false), &[]),
+            (facts(true, true, true, false, false), &[Failing]),
+            (facts(true, true, true, true, false), &[Failing, Running]),
+            (facts(false, true, true, false, false), &[Failing, Paused]),
+            (facts(true, false, true, false, true), &[Stale]),
+            (facts(false, false, false, false, false), &[Paused, NeverRun]),
         ];
         for (f, expected) in cases {
             let got: Vec<AppState> = AppState::ALL.into_iter().filter(|s| f.has(*s)).collect();
             assert_eq!(got, expected, "{f:?}");
         }
+        assert_eq!(AppState::ALL.into_iter().filter(|s| Facts::default().has(*s)).count(), 0);
     }
 
     #[test]
     fn failing_apps_come_first_then_names() {
-        let ok = facts(true, Some(Status::Succeeded), false, false);
-        let bad = facts(true, Some(Status::Failed), false, false);
+        let ok = facts(true, false, true, false, false);
+        let bad = facts(true, true, true, false, false);
         let mut apps = [("a", ok), ("z", bad), ("b", bad), ("c", ok)];
         apps.sort_by(|a, b| order((a.0, &a.1), (b.0, &b.1)));
         let names: Vec<&str> = apps.iter().map(|a| a.0).collect();

@@ -25,7 +25,7 @@ async fn an_operator_filters_two_hundred_apps_by_tag_and_state_and_pauses_exactl
     let session = e2e::web::sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let token = session.api_token("fleet").await;
     let fleet = Fleet { count: 200 };
-    fleet.seed(&served.url, &token, &h.db().await).await;
+    fleet.seed(&served.url, &token, served.context()).await;
     let failing = fleet.names_where(Fleet::failing);
     let target = fleet.names_where(|i| i.is_multiple_of(2) && Fleet::failing(i));
 

@@ -4,6 +4,7 @@
 
 use e2e::fleet::Fleet;
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
+use e2e::postgres::TestPostgres;
 use e2e::web::{element_text, get_json, location, sign_in};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -101,12 +102,23 @@ async fn groups_and_tags_are_validated_stored_and_shown_through_the_api_and_the_
 
 #[tokio::test]
 async fn the_api_filters_apps_by_tag_group_and_state_and_lists_failing_apps_first() {
-    let h = Harness::local().await;
+    filters_story(Harness::local().await).await;
+}
+
+#[tokio::test]
+async fn the_api_filters_apps_the_same_on_postgres() {
+    let Some(pg) = TestPostgres::from_env("the_api_filters_apps_the_same_on_postgres") else { return };
+    let database = pg.create_database("fleet_filters");
+    filters_story(Harness::postgres(pg.url_for(&database)).await).await;
+    pg.drop_database(&database);
+}
+
+async fn filters_story(h: Harness) {
     let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let token = session.api_token("filters").await;
     let fleet = Fleet { count: 30 };
-    fleet.seed(&served.url, &token, &h.db().await).await;
+    fleet.seed(&served.url, &token, served.context()).await;
     let list = |query: &str| {
         let url = format!("{}/api/v1/apps?per_page=500&{query}", served.url);
         let token = token.clone();
@@ -144,6 +156,24 @@ async fn the_api_filters_apps_by_tag_group_and_state_and_lists_failing_apps_firs
     assert_eq!(names(&list("tag=axb").await), Vec::<String>::new());
     assert_eq!(names(&list("tag=a_b").await), ["app-001"]);
 
+    // A run waiting in the queue makes its app running; an app without a verified copy for
+    // longer than its schedule allows is stale.
+    let db = h.db().await;
+    let app_003 = app::Entity::find().filter(app::Column::Name.eq("app-003")).one(&db).await.unwrap().unwrap();
+    orchestrator::backup::lifecycle::create(&db, app_003.id, orchestrator::backup::lifecycle::Trigger::Manual)
+        .await
+        .unwrap();
+    assert_eq!(names(&list("state=running").await), ["app-003"]);
+    let ten_days_ago = orchestrator::db::now_ms() - 10 * 24 * 3600 * 1000;
+    app::Entity::update_many()
+        .col_expr(app::Column::UpdatedAt, sea_orm::sea_query::Expr::value(ten_days_ago))
+        .filter(app::Column::Name.is_in(["app-004", "app-005"]))
+        .exec(&db)
+        .await
+        .unwrap();
+    assert_eq!(names(&list("state=stale").await), ["app-004", "app-005"]);
+    assert_eq!(names(&list("state=stale&tag=odoo").await), ["app-004"]);
+
     let (status, body) = e2e::web::get_with_token(&format!("{}/api/v1/apps?state=sleepy", served.url), &token).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("state") && body.contains("never_run"), "{body}");
@@ -156,7 +186,7 @@ async fn bulk_actions_through_the_api_change_and_audit_each_app_and_a_bad_batch_
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let token = session.api_token("bulk").await;
     let fleet = Fleet { count: 20 };
-    fleet.seed(&served.url, &token, &h.db().await).await;
+    fleet.seed(&served.url, &token, served.context()).await;
     let bulk = format!("{}/api/v1/apps/bulk", served.url);
 
     // Refused whole: a bad schedule, a bad retention, an unknown app; nothing changes.
@@ -233,7 +263,7 @@ async fn the_dashboard_bulk_form_pauses_the_ticked_apps_and_refuses_a_bad_schedu
     let served = h.start(&[]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let token = session.api_token("form").await;
-    Fleet { count: 6 }.seed(&served.url, &token, &h.db().await).await;
+    Fleet { count: 6 }.seed(&served.url, &token, served.context()).await;
     let page = session.page("/?tag=odoo&state=failing").await;
     assert_eq!(element_text(&page, "count-failing").as_deref(), Some("1"), "app-000 is the only failing odoo app");
     let ticked = [("action", "pause"), ("app", "app-002"), ("app", "app-004"), ("filter_tag", "odoo"), ("q", "")];
@@ -269,7 +299,7 @@ async fn the_cli_lists_apps_by_filter_and_pauses_them_in_bulk() {
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let token = session.api_token("cli").await;
     let fleet = Fleet { count: 12 };
-    fleet.seed(&served.url, &token, &h.db().await).await;
+    fleet.seed(&served.url, &token, served.context()).await;
 
     let listed = h.cli(&["apps", "list", "--tag", "odoo", "--state", "failing"]).await;
     listed.assert_success();
