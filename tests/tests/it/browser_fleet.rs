@@ -1,6 +1,6 @@
 //! A fleet of 200 apps in real headless Chromium: the operator filters the dashboard by tag,
 //! then by state through the counts at the top, selects every app matching the filter and
-//! pauses them in bulk; exactly those end up paused.
+//! pauses them in bulk (exactly those end up paused), then ticks two cards and resumes them.
 
 use e2e::browser::Browser;
 use e2e::fleet::Fleet;
@@ -67,10 +67,22 @@ async fn an_operator_filters_two_hundred_apps_by_tag_and_state_and_pauses_exactl
     assert_eq!(browser.text("#count-paused").await, target.len().to_string());
     browser.screenshot("paused in bulk").await;
 
+    assert_eq!(paused_apps(&h).await, target, "exactly the failing odoo apps are paused");
+
+    // Two ticked cards, resumed.
+    browser.click(&format!(".app-card[data-app=\"{}\"] .select-app", target[0])).await;
+    browser.click(&format!(".app-card[data-app=\"{}\"] .select-app", target[1])).await;
+    browser.select("#bulk-action", "resume").await;
+    browser.click("#bulk-apply").await;
+    browser.wait_for_text("#bulk-line", "2 apps resumed").await;
+    assert_eq!(paused_apps(&h).await, target[2..], "the two ticked apps are resumed, the others stay paused");
+}
+
+async fn paused_apps(h: &Harness) -> Vec<String> {
     use sea_orm::EntityTrait;
     let apps = orchestrator::db::entities::app::Entity::find().all(&h.db().await).await.unwrap();
     assert_eq!(apps.len(), 200);
     let mut paused: Vec<String> = apps.iter().filter(|a| !a.enabled).map(|a| a.name.clone()).collect();
     paused.sort();
-    assert_eq!(paused, target, "exactly the failing odoo apps are paused");
+    paused
 }
