@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod deployment;
 pub mod error;
+pub mod fleet;
 pub mod http;
 pub mod jobs;
 pub mod metrics;

@@ -1,6 +1,7 @@
 //! What the dashboard, the runs and queue pages and the stats API read: a page of apps with their
 //! last backup and stored copies, totals, runs by filter, and the queue's state. Queries stay
-//! bounded by the page size, so they stay fast with thousands of apps and millions of runs.
+//! bounded by the page size (the filter's few grouped queries aside), so they stay fast with
+//! thousands of apps and millions of runs.
 
 use crate::backup::lifecycle::Status;
 use crate::backup::restore::RestoreStatus;
@@ -58,21 +59,24 @@ struct MaxId {
     id: Option<i64>,
 }
 
-/// Apps whose name contains `search`, by name: page `page` (0-based) of `per_page`, and how many
-/// match in all.
+/// The apps `filter` picks (failing first, then by name; see [`crate::fleet::filter`]): page
+/// `page` (0-based) of `per_page` as cards, and the whole selection (how many match, the counts
+/// per state). `stale_intervals` is `STALE_AFTER_INTERVALS`.
 pub async fn cards(
     db: &DatabaseConnection,
-    search: &str,
+    filter: &crate::fleet::filter::AppFilter,
+    stale_intervals: u32,
     page: u64,
     per_page: u64,
-) -> Result<(Vec<AppCard>, u64), DbErr> {
-    let mut query = app::Entity::find();
-    let search = search.trim().to_lowercase();
-    if !search.is_empty() {
-        query = query.filter(app::Column::Name.contains(&search));
-    }
-    let total = query.clone().count(db).await?;
-    let apps = query.order_by_asc(app::Column::Name).offset(page * per_page).limit(per_page).all(db).await?;
+) -> Result<(Vec<AppCard>, crate::fleet::filter::Selection), DbErr> {
+    let selection = crate::fleet::filter::select(db, filter, stale_intervals).await?;
+    let apps: Vec<app::Model> = selection
+        .apps
+        .iter()
+        .skip((page * per_page) as usize)
+        .take(per_page as usize)
+        .map(|(app, _)| app.clone())
+        .collect();
     let ids: Vec<i64> = apps.iter().map(|a| a.id).collect();
     let last = latest_runs(db, &ids, true).await?;
     let active = latest_runs(db, &ids, false).await?;
@@ -90,7 +94,7 @@ pub async fn cards(
             }
         })
         .collect();
-    Ok((cards, total))
+    Ok((cards, selection))
 }
 
 /// Per app, its newest run that ended (`ended`) or that is queued or running (`!ended`).

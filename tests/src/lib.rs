@@ -6,6 +6,7 @@ pub mod binaries;
 pub mod broken;
 pub mod browser;
 pub mod cli;
+pub mod fleet;
 pub mod harness;
 pub mod postgres;
 pub mod receivers;

@@ -1,4 +1,4 @@
-//! `orchestrator apps add|list|show|edit|remove|adopt`: the registry from the command line. The token
+//! `orchestrator apps add|list|show|edit|remove|bulk|adopt`: the registry from the command line. The token
 //! is read from `BACKUP_TOKEN` or prompted for, never taken as an argument (where `ps` and shell
 //! history would keep it), and never printed.
 
@@ -12,6 +12,8 @@ use secrecy::SecretString;
 use crate::backup::adopt::AdoptRequest;
 use crate::backup::lifecycle;
 use crate::config::Env;
+use crate::fleet::bulk::{ActionInput, Done, Target};
+use crate::fleet::filter::{AppFilter, AppState};
 use crate::registry::input::AppInput;
 use crate::registry::{App, RegistryError};
 use crate::schedule::cron::CronSchedule;
@@ -28,8 +30,12 @@ pub enum AppsCommand {
         #[command(flatten)]
         fields: Fields,
     },
-    /// List the registered apps.
-    List,
+    /// List the registered apps (failing first, then by name), optionally filtered.
+    List {
+        /// Which apps.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
     /// Show one app: settings, next runs, last runs.
     Show {
         /// The app's name.
@@ -57,6 +63,23 @@ pub enum AppsCommand {
         /// The app's name.
         name: String,
     },
+    /// One action on many apps: those named with --app, or every app a filter picks (--tag,
+    /// --group, --state, --search; --all for every app). Input the action needs that is
+    /// invalid refuses the whole batch before any app changes; each app changed is audited.
+    Bulk {
+        /// An app, by name; repeat for several.
+        #[arg(long = "app", value_name = "NAME")]
+        apps: Vec<String>,
+        /// Every registered app (when no --app nor filter is given).
+        #[arg(long, conflicts_with = "apps")]
+        all: bool,
+        /// Which apps, by what they are.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: BulkCommand,
+    },
     /// Make files in the app's folder that the orchestrator did not write (e.g. years of copies
     /// from a script) the app's copies. A dry run unless --apply.
     Adopt {
@@ -76,6 +99,108 @@ pub enum AppsCommand {
         #[arg(long)]
         count_in_retention: bool,
     },
+}
+
+/// Which apps: every option given must hold.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Apps carrying this tag.
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+    /// Apps in this group.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// Apps in this state: failing, stale, paused, never_run or running.
+    #[arg(long, value_name = "STATE")]
+    state: Option<String>,
+    /// Apps whose name contains this.
+    #[arg(long, value_name = "TEXT")]
+    search: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> Result<AppFilter, RegistryError> {
+        AppFilter::parse(self.search.as_deref(), self.tag.as_deref(), self.group.as_deref(), self.state.as_deref())
+            .map_err(RegistryError::Invalid)
+    }
+}
+
+/// A bulk action.
+#[derive(Debug, Subcommand)]
+pub enum BulkCommand {
+    /// Pause scheduled backups.
+    Pause,
+    /// Resume scheduled backups.
+    Resume,
+    /// Queue one run per app now (Test now); a running service takes them.
+    TestNow,
+    /// Replace the schedule (cron, in each app's time zone).
+    SetSchedule {
+        /// E.g. "0 3 * * *".
+        schedule: String,
+    },
+    /// Replace the whole retention (options not given: keep last 7, the others 0).
+    SetRetention {
+        /// Keep the N newest copies.
+        #[arg(long)]
+        keep_last: Option<u32>,
+        /// Also keep one copy per day for N days.
+        #[arg(long)]
+        keep_daily: Option<u32>,
+        /// Also keep one copy per week for N weeks.
+        #[arg(long)]
+        keep_weekly: Option<u32>,
+        /// Also keep one copy per month for N months.
+        #[arg(long)]
+        keep_monthly: Option<u32>,
+        /// Also keep every copy newer than N days.
+        #[arg(long = "keep-days")]
+        keep_within_days: Option<u32>,
+    },
+    /// Add tags.
+    AddTags {
+        /// The tags.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// Remove tags.
+    RemoveTags {
+        /// The tags.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// Put the apps in a group ("" removes them from their group).
+    SetGroup {
+        /// The group.
+        group: String,
+    },
+}
+
+impl BulkCommand {
+    fn input(&self) -> ActionInput {
+        let action = |name: &str| ActionInput { action: name.to_owned(), ..ActionInput::default() };
+        match self {
+            BulkCommand::Pause => action("pause"),
+            BulkCommand::Resume => action("resume"),
+            BulkCommand::TestNow => action("test_now"),
+            BulkCommand::SetSchedule { schedule } => {
+                ActionInput { schedule: Some(schedule.clone()), ..action("set_schedule") }
+            }
+            BulkCommand::SetRetention { keep_last, keep_daily, keep_weekly, keep_monthly, keep_within_days } => {
+                ActionInput {
+                    keep_last: *keep_last,
+                    keep_daily: *keep_daily,
+                    keep_weekly: *keep_weekly,
+                    keep_monthly: *keep_monthly,
+                    keep_within_days: *keep_within_days,
+                    ..action("set_retention")
+                }
+            }
+            BulkCommand::AddTags { tags } => ActionInput { tags: tags.clone(), ..action("add_tags") },
+            BulkCommand::RemoveTags { tags } => ActionInput { tags: tags.clone(), ..action("remove_tags") },
+            BulkCommand::SetGroup { group } => ActionInput { group: Some(group.clone()), ..action("set_group") },
+        }
+    }
 }
 
 /// The settings of an app.
@@ -144,6 +269,16 @@ pub struct Fields {
     /// Which copy a scheduled drill takes: newest (the newest good verified copy) or random.
     #[arg(long, value_name = "newest|random")]
     drill_copy: Option<String>,
+    /// The app's group, one label (e.g. the database host it lives on); "" removes it.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// A tag (lowercase letters, digits, '-', '_', '.'); repeat for several. Replaces the app's
+    /// tags when editing.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Remove all the app's tags.
+    #[arg(long, conflicts_with = "tags")]
+    no_tags: bool,
     /// Save without asking the app first (an app that is down today). Otherwise the app is asked
     /// for its capabilities — when registering, and when the URL, token or type change — and what
     /// cannot work is refused with the app's own answer.
@@ -180,6 +315,8 @@ impl Fields {
             },
             drill_schedule: self.drill_schedule.clone(),
             drill_copy: self.drill_copy.clone(),
+            group: self.group.clone(),
+            tags: if self.no_tags { Some(Vec::new()) } else { (!self.tags.is_empty()).then(|| self.tags.clone()) },
             ..Default::default()
         }
     }
@@ -222,20 +359,59 @@ impl AppsCommand {
                 writeln!(out, "registered {}", app.name)?;
                 describe(&mut out, &app)?;
             }
-            AppsCommand::List => {
-                writeln!(out, "NAME\tENABLED\tSCHEDULE\tTZ\tKEEP\tFOLDER\tURL")?;
-                for app in ctx.registry.list().await? {
+            AppsCommand::List { filter } => {
+                let filter = filter.filter().map_err(refused)?;
+                let intervals = ctx.notifier.settings().stale_after_intervals;
+                let selection = crate::fleet::filter::select(&ctx.db, &filter, intervals).await?;
+                writeln!(out, "NAME\tENABLED\tSTATE\tGROUP\tTAGS\tSCHEDULE\tTZ\tKEEP\tFOLDER\tURL")?;
+                for (app, facts) in &selection.apps {
+                    let states: Vec<&str> =
+                        AppState::ALL.into_iter().filter(|s| facts.has(*s)).map(AppState::as_str).collect();
+                    let tags = crate::registry::labels::parse_stored(&app.tags);
                     writeln!(
                         out,
-                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                         app.name,
                         if app.enabled { "yes" } else { "paused" },
+                        if states.is_empty() { "ok".to_owned() } else { states.join(",") },
+                        app.group_name.as_deref().unwrap_or("-"),
+                        if tags.is_empty() { "-".to_owned() } else { tags.join(",") },
                         app.schedule,
                         app.time_zone,
-                        app.retention.keep_last,
+                        app.keep_last,
                         app.folder,
                         app.url
                     )?;
+                }
+            }
+            AppsCommand::Bulk { apps, all, filter, action } => {
+                let filter = filter.filter().map_err(refused)?;
+                let target = match (apps.is_empty(), filter.is_empty(), all) {
+                    (false, true, _) => Target::Apps(apps),
+                    (true, false, false) | (true, true, true) => Target::Filter(filter),
+                    (true, true, false) => {
+                        anyhow::bail!(
+                            "choose the apps: --app NAME (repeatable), a filter (--tag, --group, --state, --search), or --all"
+                        )
+                    }
+                    _ => anyhow::bail!("give either --app names or a filter, not both"),
+                };
+                let intervals = ctx.notifier.settings().stale_after_intervals;
+                let report = crate::fleet::bulk::run(&ctx.registry, "cli", &target, &action.input(), intervals)
+                    .await
+                    .map_err(refused)?;
+                for o in &report.outcomes {
+                    writeln!(out, "{}\t{}\t{}", o.app, o.done.as_str(), o.detail)?;
+                }
+                let (changed, unchanged, failed) =
+                    (report.count(Done::Changed), report.count(Done::Unchanged), report.count(Done::Failed));
+                writeln!(
+                    out,
+                    "{}: {changed} changed, {unchanged} already as asked, {failed} failed",
+                    report.action.name()
+                )?;
+                if failed > 0 {
+                    return Ok(ExitCode::from(1));
                 }
             }
             AppsCommand::Show { name } => {
@@ -340,6 +516,8 @@ fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {
     )?;
     writeln!(out, "  type: {}", app.backup_type.as_deref().unwrap_or("(the app's first type)"))?;
     writeln!(out, "  priority: {}", app.priority)?;
+    writeln!(out, "  group: {}", app.group.as_deref().unwrap_or("(none)"))?;
+    writeln!(out, "  tags: {}", if app.tags.is_empty() { "(none)".to_owned() } else { app.tags.join(", ") })?;
     let compress = match app.compress {
         crate::codec::Compress::Auto => "auto (zstd unless the export is already compressed)",
         crate::codec::Compress::Zstd => "zstd",

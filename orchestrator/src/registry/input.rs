@@ -67,12 +67,20 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// The i18n key of the rule broken, when the pages should state it in their language.
+    pub key: Option<String>,
 }
 
 impl FieldError {
     /// An error for `field`.
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        FieldError { field: field.to_owned(), message: message.into() }
+        FieldError { field: field.to_owned(), message: message.into(), key: None }
+    }
+
+    /// The same error, whose rule the pages state through the i18n text `key`.
+    pub fn with_key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_owned());
+        self
     }
 }
 
@@ -125,6 +133,10 @@ pub struct AppInput {
     pub drill_schedule: Option<String>,
     /// Which copy a scheduled drill takes: `newest` or `random`.
     pub drill_copy: Option<String>,
+    /// The app's group (one label); `Some("")` removes it.
+    pub group: Option<String>,
+    /// The app's tags; `Some(empty)` removes them all.
+    pub tags: Option<Vec<String>>,
 }
 
 /// A validated app, ready to store.
@@ -160,6 +172,10 @@ pub struct ValidApp {
     pub drill_schedule: Option<String>,
     /// `newest` or `random`.
     pub drill_copy: String,
+    /// Group, if any.
+    pub group: Option<String>,
+    /// Tags, sorted, without duplicates.
+    pub tags: Vec<String>,
 }
 
 impl AppInput {
@@ -188,6 +204,8 @@ impl AppInput {
                 .or_else(|| Some(current.recipients.iter().map(|r| r.as_str().to_owned()).collect())),
             drill_schedule: self.drill_schedule.clone().or_else(|| current.drill_schedule.clone()),
             drill_copy: self.drill_copy.clone().or_else(|| Some(current.drill_copy.clone())),
+            group: self.group.clone().or_else(|| current.group.clone()),
+            tags: self.tags.clone().or_else(|| Some(current.tags.clone())),
         }
     }
 
@@ -216,6 +234,11 @@ impl AppInput {
             errors.push(FieldError::new(
                 "name",
                 "use 1 to 63 lowercase letters, digits and '-', starting with a letter or digit (e.g. billing-prod)",
+            ));
+        } else if RESERVED_NAMES.contains(&name.as_str()) {
+            errors.push(FieldError::new(
+                "name",
+                format!("{name:?} is reserved: /apps/{name} is a page of its own; pick another name"),
             ));
         }
         let url = if url.is_empty() {
@@ -331,6 +354,14 @@ impl AppInput {
                 Err(problems) => errors.extend(problems.into_iter().map(|p| FieldError::new("recipients", p))),
             }
         }
+        let group = super::labels::group(self.group.as_deref().unwrap_or("")).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        let tags = super::labels::tags("tags", self.tags.as_deref().unwrap_or_default()).unwrap_or_else(|e| {
+            errors.extend(e);
+            Vec::new()
+        });
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -350,9 +381,14 @@ impl AppInput {
             recipients,
             drill_schedule,
             drill_copy,
+            group,
+            tags,
         })
     }
 }
+
+/// Names the pages and the API use as paths of their own under `/apps/`.
+const RESERVED_NAMES: [&str; 2] = ["new", "bulk"];
 
 fn is_slug(s: &str) -> bool {
     let mut chars = s.chars();
@@ -421,6 +457,24 @@ mod tests {
         assert_eq!(errors[0].field, "time_zone");
         input.time_zone = Some("Europe/Madrid".into());
         assert!(input.validate(true).is_ok());
+    }
+
+    #[test]
+    fn groups_and_tags_are_validated_with_the_other_fields() {
+        let mut input = good();
+        input.group = Some("DB-1".into());
+        input.tags = Some(vec!["prod, Odoo".into(), "odoo".into()]);
+        let v = input.validate(true).unwrap();
+        assert_eq!(
+            (v.group.as_deref(), v.tags.as_slice()),
+            (Some("db-1"), ["odoo".to_owned(), "prod".to_owned()].as_slice())
+        );
+        input.group = Some("db host".into());
+        input.tags = Some(vec!["bad!".into()]);
+        let errors = input.validate(true).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["group", "tags"]);
+        assert!(errors.iter().all(|e| e.key.as_deref() == Some(super::super::labels::RULE_KEY)));
     }
 
     #[test]

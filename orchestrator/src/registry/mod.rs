@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod input;
+pub mod labels;
 
 use sea_orm::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, SqlErr};
@@ -57,6 +58,10 @@ pub struct App {
     pub drill_schedule: Option<String>,
     /// Which copy a scheduled drill takes: `newest` or `random`.
     pub drill_copy: String,
+    /// Its group (e.g. the database host it lives on), if any.
+    pub group: Option<String>,
+    /// Its tags, sorted.
+    pub tags: Vec<String>,
 }
 
 /// A new app uid, e.g. `3f9a0c1b7e42d815`.
@@ -165,6 +170,8 @@ impl Registry {
             uid: row.uid.unwrap_or_default(),
             drill_schedule: row.drill_schedule,
             drill_copy: row.drill_copy,
+            group: row.group_name,
+            tags: labels::parse_stored(&row.tags),
         })
     }
 
@@ -197,6 +204,8 @@ impl Registry {
             uid: Set(Some(new_uid())),
             drill_schedule: Set(valid.drill_schedule.clone()),
             drill_copy: Set(valid.drill_copy.clone()),
+            group_name: Set(valid.group.clone()),
+            tags: Set(labels::stored(&valid.tags)),
             ..Default::default()
         };
         let row = row.insert(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
@@ -287,6 +296,8 @@ impl Registry {
         row.recipients = Set(recipients_text(&valid.recipients));
         row.drill_schedule = Set(valid.drill_schedule.clone());
         row.drill_copy = Set(valid.drill_copy.clone());
+        row.group_name = Set(valid.group.clone());
+        row.tags = Set(labels::stored(&valid.tags));
         row.updated_at = Set(now_ms());
         let row = row.update(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
         self.decode(row)

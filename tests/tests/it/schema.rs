@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 12] = [
+const MIGRATIONS: [&str; 13] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -19,9 +19,10 @@ const MIGRATIONS: [&str; 12] = [
     "m0010_app_uid",
     "m0011_audits_and_drills",
     "m0012_run_cancel",
+    "m0013_app_groups",
 ];
 
-/// Our tables and their columns, in order, as eleven migrations leave them.
+/// Our tables and their columns, in order, as the migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
@@ -52,6 +53,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "uid",
             "drill_schedule",
             "drill_copy",
+            "group_name",
+            "tags",
         ],
     ),
     ("audit_log", &["id", "at", "actor", "action", "target", "detail"]),
@@ -195,7 +198,8 @@ const TABLES: &[(&str, &[&str])] = &[
 ];
 
 /// The indexes the migrations name (primary keys and unique columns get unnamed ones).
-const INDEXES: [&str; 14] = [
+const INDEXES: [&str; 15] = [
+    "apps_group_name",
     "audit_log_at",
     "backup_copies_app_file",
     "copy_audits_app_finished",

@@ -66,7 +66,8 @@ async fn a_lost_database_comes_back(mut h: Harness, site: Site, lose: impl FnOnc
     }
     let app = sdk_apps::spawn_restorable(good(), SEED).await;
     let folder = site.app_folder(&h, "wiki");
-    h.add_app("wiki", &app.url, &folder, &["--keep-last", "5"]).await;
+    h.add_app("wiki", &app.url, &folder, &["--keep-last", "5", "--group", "db-1", "--tag", "odoo", "--tag", "prod"])
+        .await;
     let first = h.backup("wiki", &[]).await;
     h.backup("wiki", &[]).await;
     let sealed_token: String = app::Entity::find().one(&h.db().await).await.unwrap().unwrap().token_encrypted;
@@ -143,6 +144,9 @@ async fn a_lost_database_comes_back(mut h: Harness, site: Site, lose: impl FnOnc
     let list = h.cli(&["apps", "list"]).await;
     list.assert_success();
     assert!(list.stdout_text().contains("wiki"), "{}", list.stdout_text());
+    // Its group and tags came back with it.
+    let listed = h.cli(&["apps", "list", "--tag", "prod", "--group", "db-1"]).await.stdout_text();
+    assert!(listed.lines().nth(1).is_some_and(|l| l.starts_with("wiki\t")), "{listed}");
     let preview = h.cli(&["retention", "wiki"]).await;
     preview.assert_success();
     let text = preview.stdout_text();

@@ -55,6 +55,11 @@ pub struct Model {
     /// A stable uid, written into the copies' marks; `None` only in a registry recovered from a
     /// self-backup older than uids.
     pub uid: Option<String>,
+    /// One label grouping apps (e.g. the database host they live on); `None` = no group.
+    pub group_name: Option<String>,
+    /// Labels, sorted and wrapped in commas (`,odoo,prod,`; empty for none): see
+    /// `registry::labels`.
+    pub tags: String,
 }
 
 /// No relations are navigated through the ORM.

@@ -16,6 +16,7 @@ mod m0009_restore_source;
 mod m0010_app_uid;
 mod m0011_audits;
 mod m0012_run_cancel;
+mod m0013_app_groups;
 
 use sea_orm_migration::prelude::*;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_app_uid::M0010AppUid),
             Box::new(m0011_audits::M0011Audits),
             Box::new(m0012_run_cancel::M0012RunCancel),
+            Box::new(m0013_app_groups::M0013AppGroups),
         ]
     }
 }

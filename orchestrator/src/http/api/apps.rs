@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
 
 use crate::backup::copies;
+use crate::fleet::filter::{AppFilter, AppState};
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{
     AdoptBody, AdoptView, AppBody, AppList, AppView, AuditBody, AuditHistoryView, AuditRecordView, AuditView,
@@ -56,15 +57,18 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::OptionalFrom
     }
 }
 
-/// `?q=&page=&per_page=`.
+/// `?q=&tag=&group=&state=&page=&per_page=`.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     q: Option<String>,
+    tag: Option<String>,
+    group: Option<String>,
+    state: Option<String>,
     page: Option<u64>,
     per_page: Option<u64>,
 }
 
-/// GET /api/v1/apps.
+/// GET /api/v1/apps: failing apps first, then by name.
 pub async fn list(
     State(web): State<Web>,
     _c: ApiCaller,
@@ -72,8 +76,15 @@ pub async fn list(
 ) -> Result<Json<AppList>, ApiError> {
     let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
     let page = q.page.unwrap_or(1).max(1);
-    let (cards, total) = crate::overview::cards(&web.ctx.db, q.q.as_deref().unwrap_or(""), page - 1, per_page).await?;
-    Ok(Json(AppList { apps: cards.iter().map(AppView::of_card).collect(), total }))
+    let filter = AppFilter::parse(q.q.as_deref(), q.tag.as_deref(), q.group.as_deref(), q.state.as_deref())
+        .map_err(ApiError::Invalid)?;
+    let intervals = web.ctx.notifier.settings().stale_after_intervals;
+    let (cards, selection) = crate::overview::cards(&web.ctx.db, &filter, intervals, page - 1, per_page).await?;
+    Ok(Json(AppList {
+        apps: cards.iter().map(AppView::of_card).collect(),
+        total: selection.apps.len() as u64,
+        states: AppState::ALL.iter().map(|s| (s.as_str().to_owned(), selection.count(*s))).collect(),
+    }))
 }
 
 /// POST /api/v1/apps.
@@ -89,7 +100,9 @@ pub async fn create(
 
 /// GET /api/v1/apps/{name}.
 pub async fn show(State(web): State<Web>, _c: ApiCaller, ApiApp(app): ApiApp) -> Result<Json<AppView>, ApiError> {
-    let (cards, _) = crate::overview::cards(&web.ctx.db, &app.name, 0, 500).await?;
+    let filter = AppFilter { search: app.name.clone(), ..AppFilter::default() };
+    let intervals = web.ctx.notifier.settings().stale_after_intervals;
+    let (cards, _) = crate::overview::cards(&web.ctx.db, &filter, intervals, 0, 500).await?;
     Ok(Json(cards.iter().find(|c| c.app.id == app.id).map_or_else(|| AppView::new(&app), AppView::of_card)))
 }
 

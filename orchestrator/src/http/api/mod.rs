@@ -3,6 +3,7 @@
 //! document is committed (`orchestrator/api/openapi.yaml`) and served as JSON.
 
 pub mod apps;
+pub mod bulk;
 pub mod destination;
 pub mod error;
 pub mod openapi;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/stats", get(runs::stats))
         .route("/api/v1/check", post(apps::check_new))
         .route("/api/v1/apps", get(apps::list).post(apps::create))
+        .route("/api/v1/apps/bulk", post(bulk::apply))
         .route("/api/v1/apps/{name}", get(apps::show).patch(apps::update).delete(apps::delete))
         .route("/api/v1/apps/{name}/check", post(apps::check))
         .route("/api/v1/apps/{name}/stats", get(runs::app_stats))

@@ -34,6 +34,8 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("AppView", generator.subschema_for::<AppView>()),
         ("AppBody", generator.subschema_for::<AppBody>()),
         ("AppList", generator.subschema_for::<AppList>()),
+        ("BulkBody", generator.subschema_for::<BulkBody>()),
+        ("BulkView", generator.subschema_for::<BulkView>()),
         ("CheckBody", generator.subschema_for::<CheckBody>()),
         ("CheckView", generator.subschema_for::<CheckView>()),
         ("RunView", generator.subschema_for::<RunView>()),

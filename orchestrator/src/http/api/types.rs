@@ -52,6 +52,10 @@ pub struct AppView {
     pub drill_schedule: Option<String>,
     /// Which copy a scheduled drill takes: newest | random.
     pub drill_copy: String,
+    /// The app's group (one label, e.g. the database host it lives on); `null` = none.
+    pub group: Option<String>,
+    /// The app's tags, sorted.
+    pub tags: Vec<String>,
 }
 
 /// Retention of an app.
@@ -98,6 +102,8 @@ impl AppView {
             recipients: app.recipients.iter().map(|r| r.as_str().to_owned()).collect(),
             drill_schedule: app.drill_schedule.clone(),
             drill_copy: app.drill_copy.clone(),
+            group: app.group.clone(),
+            tags: app.tags.clone(),
         }
     }
 
@@ -130,6 +136,8 @@ impl AppView {
             recipients: a.recipients.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect(),
             drill_schedule: a.drill_schedule.clone(),
             drill_copy: a.drill_copy.clone(),
+            group: a.group_name.clone(),
+            tags: crate::registry::labels::parse_stored(&a.tags),
         }
     }
 }
@@ -188,6 +196,11 @@ pub struct AppBody {
     /// Which copy a scheduled drill takes: newest (the newest good verified copy, the default) or
     /// random (any verified copy).
     pub drill_copy: Option<String>,
+    /// The app's group: one label of 1 to 40 lowercase letters, digits, '-', '_' or '.'; ""
+    /// removes it.
+    pub group: Option<String>,
+    /// The app's tags (labels like the group, at most 20; duplicates folded); `[]` removes them.
+    pub tags: Option<Vec<String>>,
     /// Save without asking the app first (an app that is down today). Otherwise saving asks the
     /// app for its capabilities — when registering, and when the URL, token or backup type
     /// change — and refuses, with the app's own answer, what cannot work.
@@ -223,6 +236,8 @@ impl AppBody {
             recipients: self.recipients.clone(),
             drill_schedule: self.drill_schedule.clone(),
             drill_copy: self.drill_copy.clone(),
+            group: self.group.clone(),
+            tags: self.tags.clone(),
         }
     }
 }
@@ -230,10 +245,110 @@ impl AppBody {
 /// A page of apps.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AppList {
-    /// The apps on this page, by name.
+    /// The apps on this page: failing apps first, then by name.
     pub apps: Vec<AppView>,
     /// How many apps match in all.
     pub total: u64,
+    /// Per state (failing, stale, paused, never_run, running), how many apps the name, tag and
+    /// group criteria pick in it.
+    pub states: std::collections::BTreeMap<String, u64>,
+}
+
+/// Which apps a bulk action applies to, by what they are (an empty filter picks every app).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AppFilterBody {
+    /// Part of the name.
+    pub q: Option<String>,
+    /// Apps carrying this tag.
+    pub tag: Option<String>,
+    /// Apps in this group.
+    pub group: Option<String>,
+    /// Apps in this state: failing | stale | paused | never_run | running.
+    pub state: Option<String>,
+}
+
+/// One action on many apps: `apps` (names) or `filter`, not both. Input the action needs that
+/// is invalid (a bad schedule, retention, tag or group) refuses the whole batch with 422 before
+/// any app changes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    /// The apps, by name (all must exist).
+    pub apps: Option<Vec<String>>,
+    /// Or every app this filter picks.
+    pub filter: Option<AppFilterBody>,
+    /// pause | resume | test_now | set_schedule | set_retention | add_tags | remove_tags |
+    /// set_group.
+    pub action: String,
+    /// For set_schedule: the cron expression (in each app's time zone).
+    pub schedule: Option<String>,
+    /// For set_retention (it replaces the whole retention): keep the N newest (default 7).
+    pub keep_last: Option<u32>,
+    /// For set_retention: one per day for N days (default 0).
+    pub keep_daily: Option<u32>,
+    /// For set_retention: one per week for N weeks (default 0).
+    pub keep_weekly: Option<u32>,
+    /// For set_retention: one per month for N months (default 0).
+    pub keep_monthly: Option<u32>,
+    /// For set_retention: everything newer than N days (default 0).
+    pub keep_within_days: Option<u32>,
+    /// For add_tags and remove_tags.
+    pub tags: Option<Vec<String>>,
+    /// For set_group: the group; "" removes it.
+    pub group: Option<String>,
+}
+
+/// What a bulk action did to one app.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BulkOutcomeView {
+    /// The app.
+    pub app: String,
+    /// changed | unchanged (already as asked) | failed.
+    pub result: String,
+    /// What was done, or why not.
+    pub detail: String,
+    /// The run test_now queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<i64>,
+}
+
+/// What a bulk action did, per app.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BulkView {
+    /// The action.
+    pub action: String,
+    /// Apps changed.
+    pub changed: u64,
+    /// Apps already as asked.
+    pub unchanged: u64,
+    /// Apps that refused or failed.
+    pub failed: u64,
+    /// Per app, in the order taken.
+    pub results: Vec<BulkOutcomeView>,
+}
+
+impl BulkView {
+    /// From a report.
+    pub fn of(report: &crate::fleet::bulk::Report) -> BulkView {
+        use crate::fleet::bulk::Done;
+        BulkView {
+            action: report.action.name().to_owned(),
+            changed: report.count(Done::Changed) as u64,
+            unchanged: report.count(Done::Unchanged) as u64,
+            failed: report.count(Done::Failed) as u64,
+            results: report
+                .outcomes
+                .iter()
+                .map(|o| BulkOutcomeView {
+                    app: o.app.clone(),
+                    result: o.done.as_str().to_owned(),
+                    detail: o.detail.clone(),
+                    run_id: o.run_id,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// What "check connection" found.

@@ -85,6 +85,12 @@ pub struct AppForm {
     /// newest | random.
     #[serde(default)]
     drill_copy: String,
+    /// One label; empty = no group.
+    #[serde(default)]
+    group: String,
+    /// Labels, separated by commas or spaces.
+    #[serde(default)]
+    tags: String,
     #[serde(default)]
     action: String,
 }
@@ -152,6 +158,8 @@ impl AppForm {
             recipients: app.recipients.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n"),
             drill_schedule: app.drill_schedule.clone().unwrap_or_default(),
             drill_copy: app.drill_copy.clone(),
+            group: app.group.clone().unwrap_or_default(),
+            tags: app.tags.join(", "),
             action: String::new(),
         }
     }
@@ -210,6 +218,8 @@ impl AppForm {
             recipients: Some(vec![self.recipients.clone()]),
             drill_schedule: Some(self.drill_schedule.trim().to_owned()),
             drill_copy: Some(self.drill_copy.trim().to_owned()),
+            group: Some(self.group.trim().to_owned()),
+            tags: Some(vec![self.tags.clone()]),
         };
         (input, errors)
     }
@@ -263,15 +273,20 @@ fn form_page(
     let schedule_words = page.t.schedule(&schedule, form.time_zone.trim());
     let mut by_field = BTreeMap::new();
     for e in errors {
-        // One field's message once, however many checks found it.
+        // A rule the catalogue states is shown in the page's language; one field's message
+        // once, however many checks found it.
+        let message = match &e.key {
+            Some(key) => page.t.get(key).to_owned(),
+            None => e.message,
+        };
         by_field
             .entry(e.field)
             .and_modify(|m: &mut String| {
-                if !m.split("; ").any(|said| said == e.message) {
-                    m.push_str(&format!("; {}", e.message));
+                if !m.split("; ").any(|said| said == message) {
+                    m.push_str(&format!("; {message}"));
                 }
             })
-            .or_insert(e.message);
+            .or_insert(message);
     }
     let presets = PRESETS.iter().map(|(cron, key)| (*cron, page.t.get(key).to_owned())).collect();
     render(&FormPage {

@@ -5,6 +5,7 @@ pub mod adopt;
 pub mod api_docs;
 pub mod apps;
 pub mod audit;
+pub mod bulk;
 pub mod copies;
 pub mod dashboard;
 pub mod encryption;
@@ -39,6 +40,7 @@ pub fn routes() -> Router<Web> {
         .route("/lang/{code}", get(login::switch_language))
         .route("/", get(dashboard::page))
         .route("/apps/new", get(form::new_form).post(form::create))
+        .route("/apps/bulk", post(bulk::apply))
         .route("/apps/{name}", get(apps::show))
         .route("/apps/{name}/edit", get(form::edit_form).post(form::update))
         .route("/apps/{name}/pause", post(apps::pause))

@@ -1,0 +1,120 @@
+//! The dashboard's bulk form: one action on the apps ticked, or on every app the filter picks.
+//! A batch the form gets wrong (a bad schedule, retention, tag or group) is refused whole and
+//! shown again with the reasons; otherwise the dashboard shows how many apps changed (and why
+//! any did not).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::fleet::bulk::{ActionInput, Done, Target};
+use crate::fleet::filter::AppFilter;
+use crate::http::error::PageError;
+use crate::http::extract::CheckedForm;
+use crate::http::state::Web;
+use crate::http::ui::Page;
+use crate::http::ui::dashboard::{self, BulkNotice};
+use crate::registry::RegistryError;
+use crate::registry::input::FieldError;
+
+/// The form as posted: its fields as pairs, since `app` repeats once per ticked card.
+type Pairs = Vec<(String, String)>;
+
+/// What the form asks for.
+struct BulkForm {
+    filter: Result<AppFilter, Vec<FieldError>>,
+    target_all: bool,
+    apps: Vec<String>,
+    input: ActionInput,
+    /// Fields that are not even numbers.
+    errors: Vec<FieldError>,
+}
+
+impl BulkForm {
+    fn of(pairs: &Pairs) -> BulkForm {
+        let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut errors = Vec::new();
+        let mut number = |name: &str| -> Option<u32> {
+            let text = field(name).unwrap_or("").trim();
+            if text.is_empty() {
+                return None;
+            }
+            text.parse()
+                .map_err(|_| {
+                    errors
+                        .push(FieldError::new("retention", format!("{name} {text:?}: give a whole number, 0 or more")))
+                })
+                .ok()
+        };
+        let input = ActionInput {
+            action: field("action").unwrap_or("").to_owned(),
+            schedule: field("schedule").map(str::to_owned),
+            keep_last: number("keep_last"),
+            keep_daily: number("keep_daily"),
+            keep_weekly: number("keep_weekly"),
+            keep_monthly: number("keep_monthly"),
+            keep_within_days: number("keep_within_days"),
+            tags: field("tags").map(|t| vec![t.to_owned()]).unwrap_or_default(),
+            group: field("group").map(str::to_owned),
+        };
+        BulkForm {
+            filter: AppFilter::parse(field("q"), field("filter_tag"), field("filter_group"), field("filter_state")),
+            target_all: field("all_matching").is_some(),
+            apps: pairs.iter().filter(|(k, _)| k == "app").map(|(_, v)| v.clone()).collect(),
+            input,
+            errors,
+        }
+    }
+}
+
+/// A refusal in the page's language: a rule the catalogue states, else the message.
+fn reason(page: &Page, e: &FieldError) -> String {
+    match &e.key {
+        Some(key) => format!("{}: {}", e.field, page.t.get(key)),
+        None => e.to_string(),
+    }
+}
+
+/// POST /apps/bulk.
+pub async fn apply(
+    State(web): State<Web>,
+    page: Page,
+    CheckedForm(pairs): CheckedForm<Pairs>,
+) -> Result<Response, PageError> {
+    let form = BulkForm::of(&pairs);
+    let filter = form.filter.clone().unwrap_or_default();
+    let web = &web;
+    let refuse = |page: Page, errors: Vec<FieldError>, filter: AppFilter| async move {
+        let notice = BulkNotice { refused: errors.iter().map(|e| reason(&page, e)).collect(), ..BulkNotice::default() };
+        let html = dashboard::show(web, page, filter, 1, Some(notice)).await?;
+        Ok::<Response, PageError>((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+    };
+    let mut errors = form.errors.clone();
+    if let Err(e) = &form.filter {
+        errors.extend(e.iter().cloned());
+    }
+    if let Err(e) = form.input.validate() {
+        errors.extend(e);
+    }
+    if !errors.is_empty() {
+        return refuse(page, errors, filter).await;
+    }
+    let target = if form.target_all { Target::Filter(filter.clone()) } else { Target::Apps(form.apps.clone()) };
+    let intervals = web.ctx.notifier.settings().stale_after_intervals;
+    let report = match crate::fleet::bulk::run(&web.ctx.registry, &page.user, &target, &form.input, intervals).await {
+        Ok(report) => report,
+        Err(RegistryError::Invalid(errors)) => return refuse(page, errors, filter).await,
+        Err(e) => return Err(e.into()),
+    };
+    let (changed, unchanged) = (report.count(Done::Changed), report.count(Done::Unchanged));
+    let action = report.action.name();
+    let failures: Vec<(String, String)> =
+        report.outcomes.iter().filter(|o| o.done == Done::Failed).map(|o| (o.app.clone(), o.detail.clone())).collect();
+    if failures.is_empty() {
+        let base = filter.query();
+        let sep = if base.is_empty() { "" } else { "&" };
+        let to = format!("/?{base}{sep}done={action}&changed={changed}&unchanged={unchanged}");
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let notice = BulkNotice { line: BulkNotice::done(&page, action, changed), unchanged, failures, refused: vec![] };
+    Ok(dashboard::show(web, page, filter, 1, Some(notice)).await?.into_response())
+}
