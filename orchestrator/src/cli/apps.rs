@@ -63,6 +63,26 @@ pub enum AppsCommand {
         /// The app's name.
         name: String,
     },
+    /// Print every app's settings as a fleet file (YAML) to keep in git and apply again; tokens
+    /// appear only as references, {env: BACKUP_TOKEN_<NAME>}.
+    Export,
+    /// Make the registry match a fleet file: shows the plan (+ add, ~ change, - remove), then
+    /// applies it. Tokens come from {env: VARIABLE} or {file: PATH} references, never inline.
+    /// Every app is validated, its token read and the app asked before anything changes.
+    Apply {
+        /// The fleet file ("-" reads standard input).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// Also remove registered apps the file does not name (their stored copies stay).
+        #[arg(long)]
+        prune: bool,
+        /// Only show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask the apps added or changed (some are down today).
+        #[arg(long)]
+        no_check: bool,
+    },
     /// One action on many apps: those named with --app, or every app a filter picks (--tag,
     /// --group, --state, --search; --all for every app). Input the action needs that is
     /// invalid refuses the whole batch before any app changes; each app changed is audited.
@@ -382,6 +402,39 @@ impl AppsCommand {
                         app.folder,
                         app.url
                     )?;
+                }
+            }
+            AppsCommand::Export => {
+                let file = crate::fleet::file::export(&ctx.registry.list().await?);
+                writeln!(out, "# The fleet: `orchestrator apps apply -f FILE` makes the registry match it.")?;
+                writeln!(out, "# Tokens are references only: set each variable (or use {{file: PATH}}).")?;
+                write!(out, "{}", serde_yaml::to_string(&file)?)?;
+            }
+            AppsCommand::Apply { file, prune, dry_run, no_check } => {
+                use crate::fleet::file::{self, ApplyOptions, FleetError, Source};
+                let text = if file.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin()).context("reading the fleet file from standard input")?
+                } else {
+                    std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
+                };
+                let options = ApplyOptions { prune, dry_run, no_check };
+                let applied = match file::parse(&text) {
+                    Ok(fleet) => file::apply(&ctx.registry, &fleet, options, Source::Cli, "cli").await,
+                    Err(e) => Err(e),
+                };
+                match applied {
+                    Ok(steps) => write!(out, "{}", file::describe(&steps, dry_run))?,
+                    Err(FleetError::Invalid(problems)) => {
+                        eprintln!("error: nothing was applied; fix these in {}:", file.display());
+                        for p in problems {
+                            eprintln!("  {}: {}: {}", p.app, p.field, p.message);
+                        }
+                        return Ok(ExitCode::from(1));
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(1));
+                    }
                 }
             }
             AppsCommand::Bulk { apps, all, filter, action } => {

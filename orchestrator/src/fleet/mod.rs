@@ -7,4 +7,5 @@
 //! audit entry.
 
 pub mod bulk;
+pub mod file;
 pub mod filter;

@@ -17,6 +17,7 @@ mod drills;
 mod encryption;
 mod flask_app;
 mod fleet;
+mod fleet_file;
 mod gdrive;
 mod gdrive_budget;
 mod google_connect;

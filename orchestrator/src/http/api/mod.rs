@@ -6,6 +6,7 @@ pub mod apps;
 pub mod bulk;
 pub mod destination;
 pub mod error;
+pub mod fleet;
 pub mod openapi;
 pub mod restores;
 pub mod runs;
@@ -23,6 +24,8 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/stats", get(runs::stats))
         .route("/api/v1/check", post(apps::check_new))
         .route("/api/v1/apps", get(apps::list).post(apps::create))
+        .route("/api/v1/fleet", get(fleet::export))
+        .route("/api/v1/fleet/apply", post(fleet::apply))
         .route("/api/v1/apps/bulk", post(bulk::apply))
         .route("/api/v1/apps/{name}", get(apps::show).patch(apps::update).delete(apps::delete))
         .route("/api/v1/apps/{name}/check", post(apps::check))

@@ -60,6 +60,9 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("DestinationCheckBody", generator.subschema_for::<DestinationCheckBody>()),
         ("DestinationCheckView", generator.subschema_for::<DestinationCheckView>()),
         ("ApiErrorBody", generator.subschema_for::<ApiErrorBody>()),
+        ("FleetFile", generator.subschema_for::<crate::fleet::file::FleetFile>()),
+        ("FleetApplyBody", generator.subschema_for::<super::fleet::FleetApplyBody>()),
+        ("FleetPlanView", generator.subschema_for::<super::fleet::FleetPlanView>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());
     }
