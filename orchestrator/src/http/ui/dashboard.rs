@@ -53,7 +53,7 @@ impl CardView {
             .then(|| CronSchedule::parse(&app.schedule, &app.time_zone).ok())
             .flatten()
             .and_then(|s| s.next_after(jiff::Timestamp::now()))
-            .map(|t| format::time(t.as_millisecond()));
+            .map(|t| format::in_zone(t.as_millisecond(), &app.time_zone));
         CardView {
             name: app.name.clone(),
             enabled: app.enabled,
@@ -61,7 +61,7 @@ impl CardView {
             next_run,
             last: card.last_run.as_ref().map(|r| {
                 (
-                    format::time(r.finished_at.unwrap_or(r.queued_at)),
+                    format::in_zone(r.finished_at.unwrap_or(r.queued_at), &app.time_zone),
                     r.status.as_str().to_owned(),
                     format::bytes(r.bytes),
                 )
