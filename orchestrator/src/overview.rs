@@ -70,13 +70,9 @@ pub async fn cards(
     per_page: u64,
 ) -> Result<(Vec<AppCard>, crate::fleet::filter::Selection), DbErr> {
     let selection = crate::fleet::filter::select(db, filter, stale_intervals).await?;
-    let apps: Vec<app::Model> = selection
-        .apps
-        .iter()
-        .skip((page * per_page) as usize)
-        .take(per_page as usize)
-        .map(|(app, _)| app.clone())
-        .collect();
+    let page_ids: Vec<i64> =
+        selection.apps.iter().skip((page * per_page) as usize).take(per_page as usize).map(|a| a.id).collect();
+    let apps = crate::fleet::filter::rows(db, &page_ids).await?;
     let ids: Vec<i64> = apps.iter().map(|a| a.id).collect();
     let last = latest_runs(db, &ids, true).await?;
     let active = latest_runs(db, &ids, false).await?;

@@ -384,7 +384,10 @@ impl AppsCommand {
                 let intervals = ctx.notifier.settings().stale_after_intervals;
                 let selection = crate::fleet::filter::select(&ctx.db, &filter, intervals).await?;
                 writeln!(out, "NAME\tENABLED\tSTATE\tGROUP\tTAGS\tSCHEDULE\tTZ\tKEEP\tFOLDER\tURL")?;
-                for (app, facts) in &selection.apps {
+                let ids: Vec<i64> = selection.apps.iter().map(|a| a.id).collect();
+                let rows = crate::fleet::filter::rows(&ctx.db, &ids).await?;
+                for (app, picked) in rows.iter().zip(&selection.apps) {
+                    let facts = &picked.facts;
                     let states: Vec<&str> =
                         AppState::ALL.into_iter().filter(|s| facts.has(*s)).map(AppState::as_str).collect();
                     let tags = crate::registry::labels::parse_stored(&app.tags);

@@ -220,8 +220,8 @@ pub async fn resolve(registry: &Registry, target: &Target, stale_intervals: u32)
         Target::Filter(filter) => {
             let selection = crate::fleet::filter::select(registry.db(), filter, stale_intervals).await?;
             let mut apps = Vec::with_capacity(selection.apps.len());
-            for (row, _) in selection.apps {
-                apps.push(registry.get_by_id(row.id).await?);
+            for picked in selection.apps {
+                apps.push(registry.get_by_id(picked.id).await?);
             }
             Ok(apps)
         }

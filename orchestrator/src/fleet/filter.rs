@@ -174,11 +174,23 @@ pub fn order(a: (&str, &Facts), b: (&str, &Facts)) -> std::cmp::Ordering {
     failing(a.1).cmp(&failing(b.1)).then_with(|| a.0.cmp(b.0))
 }
 
+/// One app a filter picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picked {
+    /// Its id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// What its states are decided from.
+    pub facts: Facts,
+}
+
 /// The apps a filter picks, in order, and the counts per state.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    /// The matching apps (rows: their tokens stay sealed), failing first, then by name.
-    pub apps: Vec<(app::Model, Facts)>,
+    /// The matching apps, failing first, then by name (ids and names only: a page loads its own
+    /// rows, so a fleet of thousands is never read whole).
+    pub apps: Vec<Picked>,
     /// Per state, how many apps the filter's other criteria (name, tag, group) pick in it.
     pub counts: HashMap<AppState, u64>,
 }
@@ -202,25 +214,44 @@ pub async fn select(db: &DatabaseConnection, filter: &AppFilter, stale_intervals
     if let Some(group) = &filter.group {
         query = query.filter(app::Column::GroupName.eq(group.as_str()));
     }
-    let apps = query.order_by_asc(app::Column::Name).all(db).await?;
+    let apps: Vec<(i64, String, bool)> = query
+        .select_only()
+        .column(app::Column::Id)
+        .column(app::Column::Name)
+        .column(app::Column::Enabled)
+        .order_by_asc(app::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
     let facts = facts(db, stale_intervals).await?;
     let mut counts = HashMap::new();
     let mut picked = Vec::new();
-    for row in apps {
-        let mut f = facts.get(&row.id).copied().unwrap_or_default();
+    for (id, name, enabled) in apps {
+        let mut f = facts.get(&id).copied().unwrap_or_default();
         // Set here: the facts' queries never look at it.
-        f.enabled = row.enabled;
+        f.enabled = enabled;
         for state in AppState::ALL {
             if f.has(state) {
                 *counts.entry(state).or_insert(0) += 1;
             }
         }
         if filter.state.is_none_or(|s| f.has(s)) {
-            picked.push((row, f));
+            picked.push(Picked { id, name, facts: f });
         }
     }
-    picked.sort_by(|a, b| order((&a.0.name, &a.1), (&b.0.name, &b.1)));
+    picked.sort_by(|a, b| order((&a.name, &a.facts), (&b.name, &b.facts)));
     Ok(Selection { apps: picked, counts })
+}
+
+/// The rows of `ids`, in that order (those that still exist).
+pub async fn rows(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<app::Model>, DbErr> {
+    let mut by_id: HashMap<i64, app::Model> = HashMap::new();
+    // In slices: a statement takes a bounded number of parameters.
+    for chunk in ids.chunks(1000) {
+        let found = app::Entity::find().filter(app::Column::Id.is_in(chunk.iter().copied())).all(db).await?;
+        by_id.extend(found.into_iter().map(|a| (a.id, a)));
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// Every app's facts but `enabled` (which its row holds), by app id.
@@ -270,6 +301,7 @@ pub async fn labels_in_use(db: &DatabaseConnection) -> Result<(Vec<String>, Vec<
         .select_only()
         .column(app::Column::GroupName)
         .column(app::Column::Tags)
+        .distinct()
         .into_tuple()
         .all(db)
         .await?;

@@ -47,7 +47,20 @@ pub async fn freshness(
     intervals: u32,
     now: Timestamp,
 ) -> Result<Vec<Freshness>, sea_orm::DbErr> {
-    let apps = app::Entity::find().filter(app::Column::Enabled.eq(true)).all(db).await?;
+    // Only the columns it needs: the dashboard's filters read this for every app on every view.
+    let apps: Vec<(i64, String, String, String, i64)> = app::Entity::find()
+        .select_only()
+        .columns([
+            app::Column::Id,
+            app::Column::Name,
+            app::Column::Schedule,
+            app::Column::TimeZone,
+            app::Column::UpdatedAt,
+        ])
+        .filter(app::Column::Enabled.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?;
     let newest: HashMap<i64, Option<i64>> = backup_copy::Entity::find()
         .select_only()
         .column(backup_copy::Column::AppId)
@@ -63,22 +76,16 @@ pub async fn freshness(
     let mut out = Vec::new();
     // Apps mostly share a handful of schedules: each is parsed and walked once per check.
     let mut allowances: HashMap<(String, String), Option<Duration>> = HashMap::new();
-    for a in apps {
-        let key = (a.schedule.clone(), a.time_zone.clone());
-        let allowed = allowances.entry(key).or_insert_with(|| {
-            CronSchedule::parse(&a.schedule, &a.time_zone).ok().and_then(|s| allowance(&s, intervals, now))
+    for (id, name, schedule, time_zone, updated_at) in apps {
+        let key = (schedule, time_zone);
+        let allowed = allowances.entry(key).or_insert_with_key(|(schedule, time_zone)| {
+            CronSchedule::parse(schedule, time_zone).ok().and_then(|s| allowance(&s, intervals, now))
         });
         let Some(allowance) = *allowed else { continue };
-        let newest_verified = newest.get(&a.id).copied().flatten();
-        let since = newest_verified.unwrap_or(i64::MIN).max(a.updated_at);
+        let newest_verified = newest.get(&id).copied().flatten();
+        let since = newest_verified.unwrap_or(i64::MIN).max(updated_at);
         let age = now.as_millisecond().saturating_sub(since);
-        out.push(Freshness {
-            app_id: a.id,
-            name: a.name,
-            newest_verified,
-            allowance,
-            stale: age > allowance.as_millis() as i64,
-        });
+        out.push(Freshness { app_id: id, name, newest_verified, allowance, stale: age > allowance.as_millis() as i64 });
     }
     Ok(out)
 }
