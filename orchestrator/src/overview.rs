@@ -221,50 +221,35 @@ pub async fn runs(
 
 /// Names of apps by id.
 pub async fn app_names(db: &DatabaseConnection, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>, DbErr> {
-    let mut ids: Vec<i64> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    #[derive(FromQueryResult)]
-    struct Row {
-        id: i64,
-        name: String,
-    }
-    let rows = app::Entity::find()
-        .select_only()
-        .column(app::Column::Id)
-        .column(app::Column::Name)
-        .filter(app::Column::Id.is_in(ids))
-        .into_model::<Row>()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+    app_texts(db, ids, app::Column::Name).await
 }
 
 /// Time zones of apps by id: each app's times are shown in its own zone.
 pub async fn app_zones(db: &DatabaseConnection, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>, DbErr> {
+    app_texts(db, ids, app::Column::TimeZone).await
+}
+
+/// One text column of apps, by id.
+async fn app_texts(
+    db: &DatabaseConnection,
+    ids: impl Iterator<Item = i64>,
+    column: app::Column,
+) -> Result<HashMap<i64, String>, DbErr> {
     let mut ids: Vec<i64> = ids.collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    #[derive(FromQueryResult)]
-    struct Row {
-        id: i64,
-        time_zone: String,
-    }
-    let rows = app::Entity::find()
+    let rows: Vec<(i64, String)> = app::Entity::find()
         .select_only()
         .column(app::Column::Id)
-        .column(app::Column::TimeZone)
+        .column(column)
         .filter(app::Column::Id.is_in(ids))
-        .into_model::<Row>()
+        .into_tuple()
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.time_zone)).collect())
+    Ok(rows.into_iter().collect())
 }
 
 /// A process taking jobs from the queue.

@@ -161,21 +161,9 @@ pub enum BulkCommand {
     },
     /// Replace the whole retention (options not given: keep last 7, the others 0).
     SetRetention {
-        /// Keep the N newest copies.
-        #[arg(long)]
-        keep_last: Option<u32>,
-        /// Also keep one copy per day for N days.
-        #[arg(long)]
-        keep_daily: Option<u32>,
-        /// Also keep one copy per week for N weeks.
-        #[arg(long)]
-        keep_weekly: Option<u32>,
-        /// Also keep one copy per month for N months.
-        #[arg(long)]
-        keep_monthly: Option<u32>,
-        /// Also keep every copy newer than N days.
-        #[arg(long = "keep-days")]
-        keep_within_days: Option<u32>,
+        /// The retention.
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Add tags.
     AddTags {
@@ -206,21 +194,39 @@ impl BulkCommand {
             BulkCommand::SetSchedule { schedule } => {
                 ActionInput { schedule: Some(schedule.clone()), ..action("set_schedule") }
             }
-            BulkCommand::SetRetention { keep_last, keep_daily, keep_weekly, keep_monthly, keep_within_days } => {
-                ActionInput {
-                    keep_last: *keep_last,
-                    keep_daily: *keep_daily,
-                    keep_weekly: *keep_weekly,
-                    keep_monthly: *keep_monthly,
-                    keep_within_days: *keep_within_days,
-                    ..action("set_retention")
-                }
-            }
+            BulkCommand::SetRetention { retention: r } => ActionInput {
+                keep_last: r.keep_last,
+                keep_daily: r.keep_daily,
+                keep_weekly: r.keep_weekly,
+                keep_monthly: r.keep_monthly,
+                keep_within_days: r.keep_within_days,
+                ..action("set_retention")
+            },
             BulkCommand::AddTags { tags } => ActionInput { tags: tags.clone(), ..action("add_tags") },
             BulkCommand::RemoveTags { tags } => ActionInput { tags: tags.clone(), ..action("remove_tags") },
             BulkCommand::SetGroup { group } => ActionInput { group: Some(group.clone()), ..action("set_group") },
         }
     }
+}
+
+/// How many copies to keep, as options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetentionArgs {
+    /// Keep the N newest copies (default 7).
+    #[arg(long)]
+    keep_last: Option<u32>,
+    /// Also keep one copy per day for N days.
+    #[arg(long)]
+    keep_daily: Option<u32>,
+    /// Also keep one copy per week for N weeks.
+    #[arg(long)]
+    keep_weekly: Option<u32>,
+    /// Also keep one copy per month for N months.
+    #[arg(long)]
+    keep_monthly: Option<u32>,
+    /// Also keep every copy newer than N days.
+    #[arg(long = "keep-days")]
+    keep_within_days: Option<u32>,
 }
 
 /// The settings of an app.
@@ -238,21 +244,9 @@ pub struct Fields {
     /// Time zone of the schedule (IANA name; default UTC).
     #[arg(long = "tz")]
     time_zone: Option<String>,
-    /// Keep the N newest copies (default 7).
-    #[arg(long)]
-    keep_last: Option<u32>,
-    /// Also keep one copy per day for N days.
-    #[arg(long)]
-    keep_daily: Option<u32>,
-    /// Also keep one copy per week for N weeks.
-    #[arg(long)]
-    keep_weekly: Option<u32>,
-    /// Also keep one copy per month for N months.
-    #[arg(long)]
-    keep_monthly: Option<u32>,
-    /// Also keep every copy newer than N days.
-    #[arg(long = "keep-days")]
-    keep_within_days: Option<u32>,
+    /// Retention.
+    #[command(flatten)]
+    retention: RetentionArgs,
     /// Backup type to export (default: the app's first type).
     #[arg(long = "type")]
     backup_type: Option<String>,
@@ -313,11 +307,11 @@ impl Fields {
             folder: self.folder.clone(),
             schedule: self.schedule.clone(),
             time_zone: self.time_zone.clone(),
-            keep_last: self.keep_last,
-            keep_daily: self.keep_daily,
-            keep_weekly: self.keep_weekly,
-            keep_monthly: self.keep_monthly,
-            keep_within_days: self.keep_within_days,
+            keep_last: self.retention.keep_last,
+            keep_daily: self.retention.keep_daily,
+            keep_weekly: self.retention.keep_weekly,
+            keep_monthly: self.retention.keep_monthly,
+            keep_within_days: self.retention.keep_within_days,
             backup_type: self.backup_type.clone(),
             priority: self.priority.clone(),
             enabled: self.paused.then_some(false),

@@ -82,7 +82,7 @@ struct Measured {
 async fn audit_fleet(fleet: &Fleet) -> (Measured, Measured) {
     let h = Harness::sqlite().await;
     let folders: Vec<String> = (0..fleet.folders).map(|i| h.folder(&format!("fleet-{i:03}"))).collect();
-    h.add_app("app-00000", "http://127.0.0.1:9", &folders[0], &[]).await;
+    h.add_app("app-00000", "http://127.0.0.1:9", &folders[0], &["--no-check"]).await;
     let db = h.db().await;
     seed::apps(&db, fleet.apps - 1).await;
     let backend = db.get_database_backend();

@@ -38,7 +38,7 @@ pub(crate) async fn run(args: &Args) {
     let runs = if args.smoke { 20_000 } else { 1_000_000 };
     let requests = args.runs(200, 10);
     let h = Harness::sqlite().await;
-    h.add_app("app-00000", "http://127.0.0.1:9", &h.folder("dashboard"), &[]).await;
+    h.add_app("app-00000", "http://127.0.0.1:9", &h.folder("dashboard"), &["--no-check"]).await;
     let db = h.db().await;
     let seeded_apps = seed::apps(&db, apps - 1).await;
     let seeded_runs = seed::runs(&db, runs).await;

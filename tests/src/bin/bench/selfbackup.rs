@@ -14,7 +14,7 @@ pub(crate) async fn run(args: &Args) {
     let apps = args.apps(10_000, 200);
     let runs = if args.smoke { 20_000 } else { 1_000_000 };
     let h = Harness::local().await;
-    h.add_app("app-00000", "http://127.0.0.1:9", "bench", &[]).await;
+    h.add_app("app-00000", "http://127.0.0.1:9", "bench", &["--no-check"]).await;
     let db = h.db().await;
     let seeded_apps = seed::apps(&db, apps - 1).await;
     let seeded_runs = seed::runs(&db, runs).await;
