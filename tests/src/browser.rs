@@ -552,7 +552,25 @@ struct Driver {
 
 impl Driver {
     /// Starts `chromedriver` on a port of its choosing (it accepts `--port=0` and says which).
+    /// Now and then, on a busy machine, it exits before saying (seen once in a full run with
+    /// several browser tests at once): it is started again, up to three times in all.
     async fn spawn() -> Driver {
+        for attempt in 1..=3 {
+            match Driver::try_spawn().await {
+                Ok(driver) => return driver,
+                Err(status) if attempt < 3 => {
+                    eprintln!("chromedriver exited ({status}) before saying its port; starting it again");
+                }
+                Err(status) => {
+                    panic!("chromedriver exited ({status}) before saying which port it listens on, three times")
+                }
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// One start of `chromedriver`; its exit status when it ends before announcing its port.
+    async fn try_spawn() -> Result<Driver, String> {
         static COUNT: AtomicU64 = AtomicU64::new(0);
         let profile = std::env::temp_dir().join(format!(
             "e2e-browser-{}-{}",
@@ -587,13 +605,16 @@ impl Driver {
             None
         })
         .await
-        .expect("chromedriver says which port it listens on")
-        .expect("chromedriver exited before saying which port it listens on");
+        .expect("chromedriver says which port it listens on");
+        let Some(port) = port else {
+            let status = driver.child.wait().await.map_or_else(|e| e.to_string(), |s| s.to_string());
+            return Err(status);
+        };
         // Keep reading, so the driver never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         driver.port = port;
         driver.url = format!("http://127.0.0.1:{port}");
-        driver
+        Ok(driver)
     }
 
     /// Polls `/status` until the driver accepts sessions.
