@@ -2,7 +2,6 @@
 //! `--follow`), and cancelling a run. Works on the database, so it sees and stops runs of every
 //! `serve` process sharing it.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -76,11 +75,6 @@ impl RunsCommand {
     }
 }
 
-/// Each app's time zone by id, to show its runs' times in it.
-async fn zones(ctx: &Context) -> anyhow::Result<HashMap<i64, String>> {
-    Ok(ctx.registry.list().await?.into_iter().map(|a| (a.id, a.time_zone)).collect())
-}
-
 async fn list(
     ctx: &Context,
     app: Option<&str>,
@@ -119,7 +113,7 @@ async fn list(
         println!("no runs");
         return Ok(ExitCode::SUCCESS);
     }
-    let zones = zones(ctx).await?;
+    let zones = overview::app_zones(&ctx.db, runs.iter().map(|(r, _)| r.app_id)).await?;
     println!(
         "{:>7}  {:<20} {:<11} {:<9} {:<30} {:>10} {:>9}",
         "RUN", "APP", "STATUS", "TRIGGER", "TIME", "SIZE", "DURATION"
@@ -164,7 +158,10 @@ async fn show(ctx: &Context, id: i64, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&crate::http::api::types::RunView::new(&run, &app))?);
         return Ok(ExitCode::SUCCESS);
     }
-    let zone = zones(ctx).await?.remove(&run.app_id).unwrap_or_else(|| "UTC".into());
+    let zone = overview::app_zones(&ctx.db, std::iter::once(run.app_id))
+        .await?
+        .remove(&run.app_id)
+        .unwrap_or_else(|| "UTC".into());
     let at = |ms: Option<i64>| ms.map_or_else(|| "-".to_owned(), |ms| format::in_zone(ms, &zone));
     println!("run        {}", run.id);
     println!("app        {app}");
