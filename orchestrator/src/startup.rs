@@ -114,6 +114,10 @@ async fn connect(settings: &Settings) -> anyhow::Result<Context> {
         notifier: notifier.clone(),
         google,
         encryption: std::sync::Arc::new(settings.encryption.clone()),
+        bandwidth: settings
+            .run
+            .upload_bandwidth
+            .map(|b| std::sync::Arc::new(crate::backup::bandwidth::Bandwidth::new(b))),
     };
     Ok(Context {
         deployment_id,

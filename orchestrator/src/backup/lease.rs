@@ -85,7 +85,21 @@ impl Lease {
             Err(e) => return Err(e),
         }
         let lost = Arc::new(AtomicBool::new(false));
-        let renewer = tokio::spawn(renew(db.clone(), app_id, holder.to_owned(), lost.clone()));
+        let renewer = {
+            let (db, holder) = (db.clone(), holder.to_owned());
+            keep_renewed(lost.clone(), move || {
+                let (db, holder) = (db.clone(), holder.clone());
+                async move {
+                    let result = app_lease::Entity::update_many()
+                        .col_expr(app_lease::Column::ExpiresAt, Expr::value(now_ms() + LEASE_TTL.as_millis() as i64))
+                        .filter(app_lease::Column::AppId.eq(app_id))
+                        .filter(app_lease::Column::Holder.eq(holder))
+                        .exec(&db)
+                        .await?;
+                    Ok(result.rows_affected)
+                }
+            })
+        };
         Ok(Ok(Lease { db: db.clone(), app_id, holder: holder.to_owned(), lost, renewer }))
     }
 
@@ -111,22 +125,24 @@ impl Drop for Lease {
     }
 }
 
-async fn renew(db: DatabaseConnection, app_id: i64, holder: String, lost: Arc<AtomicBool>) {
-    loop {
-        tokio::time::sleep(LEASE_TTL / 3).await;
-        let result = app_lease::Entity::update_many()
-            .col_expr(app_lease::Column::ExpiresAt, Expr::value(now_ms() + LEASE_TTL.as_millis() as i64))
-            .filter(app_lease::Column::AppId.eq(app_id))
-            .filter(app_lease::Column::Holder.eq(holder.clone()))
-            .exec(&db)
-            .await;
-        match result {
-            Ok(r) if r.rows_affected == 0 => {
-                lost.store(true, Ordering::Relaxed);
-                return;
+/// Renews a hold every third of [`LEASE_TTL`] with `renew` (which answers how many rows it
+/// extended) until aborted; sets `lost` and stops once a renewal finds the hold taken away.
+pub(crate) fn keep_renewed<F, Fut>(lost: Arc<AtomicBool>, renew: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<u64, DbErr>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(LEASE_TTL / 3).await;
+            match renew().await {
+                Ok(0) => {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not renew a lease; will retry"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(app_id, error = %e, "could not renew the app's lease; will retry"),
         }
-    }
+    })
 }

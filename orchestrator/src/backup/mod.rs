@@ -7,6 +7,7 @@
 
 pub mod adopt;
 pub mod audit;
+pub mod bandwidth;
 pub mod budget;
 pub mod cancel;
 pub mod copies;
@@ -17,4 +18,5 @@ pub mod lifecycle;
 pub mod restore;
 pub mod retention;
 pub mod run;
+pub mod slots;
 pub mod upload;

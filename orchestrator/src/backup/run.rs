@@ -51,6 +51,8 @@ pub struct Runner {
     pub google: Option<crate::storage::google_account::GoogleAccount>,
     /// Who copies are encrypted to, and the identity that opens them here, if any.
     pub encryption: std::sync::Arc<crate::config::encryption::EncryptionSettings>,
+    /// `UPLOAD_BANDWIDTH_LIMIT`, shared by every run of this process.
+    pub bandwidth: Option<std::sync::Arc<crate::backup::bandwidth::Bandwidth>>,
 }
 
 /// A progress report, about once a second and at each phase change.
@@ -568,6 +570,7 @@ impl Runner {
                 while let Some(piece) = output.next().await.map_err(|e| {
                     Failure::new(Phase::Export, format!("compression or encryption failed: {e}"), Retry::Temporary)
                 })? {
+                    self.throttle(piece.len()).await;
                     writer.write(piece).await.map_err(|e| upload_stop(Phase::Export, "the upload failed", e))?;
                 }
                 Ok::<(), Stop>(())
@@ -702,8 +705,20 @@ impl Runner {
                 )
                 .into());
             }
+            if matches!(target, Target::Writer(_)) {
+                // Stored as sent: the bytes go up now. (Through the codecs, their output is what
+                // goes up, and waits there.)
+                self.throttle(chunk.len()).await;
+            }
             target.put(chunk).await?;
             tracker.bytes(export.bytes()).await;
+        }
+    }
+
+    /// Waits until `UPLOAD_BANDWIDTH_LIMIT` lets `bytes` more go up.
+    async fn throttle(&self, bytes: usize) {
+        if let Some(limit) = &self.bandwidth {
+            limit.take(bytes).await;
         }
     }
 

@@ -293,6 +293,14 @@ pub struct Fields {
     /// Remove all the app's tags.
     #[arg(long, conflicts_with = "tags")]
     no_tags: bool,
+    /// The backup window: how long after its scheduled time a run may still start (e.g. 2h);
+    /// a run that cannot start in it is skipped with that reason. "off" = the group's, or none.
+    #[arg(long, value_name = "DURATION|off")]
+    window: Option<String>,
+    /// Spread the scheduled start at random over up to this long (e.g. 15m; never more than
+    /// half the window). "off" = the group's, or none.
+    #[arg(long, value_name = "DURATION|off")]
+    jitter: Option<String>,
     /// Save without asking the app first (an app that is down today). Otherwise the app is asked
     /// for its capabilities — when registering, and when the URL, token or type change — and what
     /// cannot work is refused with the app's own answer.
@@ -331,6 +339,8 @@ impl Fields {
             drill_copy: self.drill_copy.clone(),
             group: self.group.clone(),
             tags: if self.no_tags { Some(Vec::new()) } else { (!self.tags.is_empty()).then(|| self.tags.clone()) },
+            window: self.window.clone(),
+            jitter: self.jitter.clone(),
             ..Default::default()
         }
     }
@@ -567,6 +577,9 @@ fn describe(out: &mut impl Write, app: &App) -> std::io::Result<()> {
     writeln!(out, "  type: {}", app.backup_type.as_deref().unwrap_or("(the app's first type)"))?;
     writeln!(out, "  priority: {}", app.priority)?;
     writeln!(out, "  group: {}", app.group.as_deref().unwrap_or("(none)"))?;
+    let span = |own: Option<i64>| own.map_or("(the group's, or none)".to_owned(), crate::schedule::spread::format_span);
+    writeln!(out, "  window: {}", span(app.window_secs))?;
+    writeln!(out, "  jitter: {}", span(app.jitter_secs))?;
     writeln!(out, "  tags: {}", if app.tags.is_empty() { "(none)".to_owned() } else { app.tags.join(", ") })?;
     let compress = match app.compress {
         crate::codec::Compress::Auto => "auto (zstd unless the export is already compressed)",

@@ -7,6 +7,7 @@ pub mod copies;
 pub mod cron;
 pub mod demo;
 pub mod drill;
+pub mod groups;
 pub mod healthcheck;
 pub mod keys;
 pub mod recover;
@@ -153,6 +154,10 @@ pub enum Command {
     /// API tokens for /api/v1: create (printed once), list, revoke.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Groups of apps: list them; set how many backups of a group run at once, its window and
+    /// jitter.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
     /// Exit 0 when the `serve` at LISTEN_ADDR is ready (/readyz), 1 otherwise: Docker's
     /// HEALTHCHECK, without curl in the image.
     Healthcheck {
@@ -170,6 +175,7 @@ impl Cli {
             Command::Cron(command) => command.run(),
             Command::Remote(command) => command.run(env).await,
             Command::Tokens(command) => command.run(&context(env).await?).await,
+            Command::Groups(command) => command.run(&context(env).await?).await,
             Command::Healthcheck { timeout } => {
                 healthcheck::healthcheck(env, std::time::Duration::from_secs(timeout.max(1))).await
             }

@@ -15,11 +15,15 @@ pub struct RunSettings {
     pub timeouts: Timeouts,
     /// A larger export is stopped and fails (`MAX_BACKUP_SIZE`); `None` = no limit.
     pub max_backup_size: Option<u64>,
+    /// Bytes per second every upload of the process shares (`UPLOAD_BANDWIDTH_LIMIT`); `None` =
+    /// no limit.
+    pub upload_bandwidth: Option<u64>,
 }
 
 impl RunSettings {
     /// `EXPORT_CONNECT_TIMEOUT`, `EXPORT_IDLE_TIMEOUT`, `EXPORT_TIMEOUT` (seconds) and
-    /// `MAX_BACKUP_SIZE` (e.g. `50GiB`), `GDRIVE_DAILY_UPLOAD_LIMIT` and `GDRIVE_DAILY_UPLOAD_WINDOW`.
+    /// `MAX_BACKUP_SIZE` (e.g. `50GiB`), `GDRIVE_DAILY_UPLOAD_LIMIT`, `GDRIVE_DAILY_UPLOAD_WINDOW`
+    /// and `UPLOAD_BANDWIDTH_LIMIT` (e.g. `20MiB`, per second).
     pub fn from_env(env: &Env) -> Result<Self, Vec<String>> {
         let mut errors = Vec::new();
         let defaults = Timeouts::default();
@@ -45,8 +49,28 @@ impl RunSettings {
                 }
             },
         };
+        let upload_bandwidth = match env.get("UPLOAD_BANDWIDTH_LIMIT") {
+            None => None,
+            Some(v) if matches!(v.trim().to_ascii_lowercase().as_str(), "" | "off" | "0") => None,
+            Some(v) => {
+                let per_second = v.trim().trim_end_matches("/s").trim_end_matches("/S");
+                match parse_size(per_second) {
+                    Some(n) if n >= crate::backup::bandwidth::MIN_BYTES_PER_SEC => Some(n),
+                    _ => {
+                        errors.push(format!(
+                            "UPLOAD_BANDWIDTH_LIMIT={v:?}: give bytes per second such as 20MiB (or 20MiB/s, 512KiB), at least 16KiB, or off"
+                        ));
+                        None
+                    }
+                }
+            }
+        };
         let drive_budget = super::budget::BudgetSettings::from_env(env, &mut errors);
         let timeouts = Timeouts { connect, response: idle.max(Duration::from_secs(1)), idle, total };
-        if errors.is_empty() { Ok(RunSettings { timeouts, max_backup_size, drive_budget }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(RunSettings { timeouts, max_backup_size, drive_budget, upload_bandwidth })
+        } else {
+            Err(errors)
+        }
     }
 }

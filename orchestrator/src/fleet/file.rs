@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::input::{AppInput, FieldError, ValidApp};
 use crate::registry::{App, Registry, RegistryError};
+use crate::schedule::spread::format_span;
 
 /// Where an app's token is read from; never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -90,6 +91,12 @@ pub struct FleetApp {
     /// Its tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Its backup window (`2h`; default: its group's, or none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// Its jitter (`15m`; default: its group's, or none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<String>,
 }
 
 /// The file: `apps:` and the list.
@@ -182,6 +189,8 @@ pub fn export(apps: &[App]) -> FleetFile {
             drill_copy: Some(app.drill_copy.clone()),
             group: app.group.clone(),
             tags: app.tags.clone(),
+            window: app.window_secs.map(format_span),
+            jitter: app.jitter_secs.map(format_span),
         })
         .collect();
     FleetFile { apps }
@@ -248,6 +257,8 @@ fn input_of(app: &FleetApp, token: SecretString) -> AppInput {
         drill_copy: Some(app.drill_copy.clone().unwrap_or_else(|| "newest".into())),
         group: Some(app.group.clone().unwrap_or_default()),
         tags: Some(app.tags.clone()),
+        window: Some(app.window.clone().unwrap_or_default()),
+        jitter: Some(app.jitter.clone().unwrap_or_default()),
     }
 }
 
@@ -274,6 +285,8 @@ fn settings(v: &ValidApp) -> Vec<(&'static str, String)> {
         ("drill_copy", v.drill_copy.clone()),
         ("group", opt(&v.group)),
         ("tags", format!("[{}]", v.tags.join(", "))),
+        ("window", v.window_secs.map_or("-".into(), format_span)),
+        ("jitter", v.jitter_secs.map_or("-".into(), format_span)),
     ]
 }
 

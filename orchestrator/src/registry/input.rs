@@ -8,6 +8,7 @@ use crate::backup::retention::Policy;
 use crate::codec::Compress;
 use crate::codec::keys::{self, Recipient};
 use crate::schedule::cron::CronSchedule;
+use crate::schedule::spread::{MAX_JITTER_SECS, MAX_WINDOW_SECS, format_span, parse_span};
 
 /// The order in which queued backups are taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
@@ -137,6 +138,11 @@ pub struct AppInput {
     pub group: Option<String>,
     /// The app's tags; `Some(empty)` removes them all.
     pub tags: Option<Vec<String>>,
+    /// How long after its scheduled time a run may still start (`2h`); `Some("")` or
+    /// `Some("off")` = its group's window, or none.
+    pub window: Option<String>,
+    /// Over how long its scheduled start is spread (`15m`); `Some("off")` = its group's.
+    pub jitter: Option<String>,
 }
 
 /// A validated app, ready to store.
@@ -176,6 +182,10 @@ pub struct ValidApp {
     pub group: Option<String>,
     /// Tags, sorted, without duplicates.
     pub tags: Vec<String>,
+    /// Backup window (seconds), if its own.
+    pub window_secs: Option<i64>,
+    /// Jitter (seconds), if its own.
+    pub jitter_secs: Option<i64>,
 }
 
 impl AppInput {
@@ -206,6 +216,8 @@ impl AppInput {
             drill_copy: self.drill_copy.clone().or_else(|| Some(current.drill_copy.clone())),
             group: self.group.clone().or_else(|| current.group.clone()),
             tags: self.tags.clone().or_else(|| Some(current.tags.clone())),
+            window: self.window.clone().or_else(|| current.window_secs.map(format_span)),
+            jitter: self.jitter.clone().or_else(|| current.jitter_secs.map(format_span)),
         }
     }
 
@@ -362,6 +374,28 @@ impl AppInput {
             errors.extend(e);
             Vec::new()
         });
+        let window_secs =
+            parse_span("window", self.window.as_deref().unwrap_or(""), MAX_WINDOW_SECS).unwrap_or_else(|e| {
+                errors.push(e);
+                None
+            });
+        let jitter_secs =
+            parse_span("jitter", self.jitter.as_deref().unwrap_or(""), MAX_JITTER_SECS).unwrap_or_else(|e| {
+                errors.push(e);
+                None
+            });
+        if let (Some(window), Some(jitter)) = (window_secs, jitter_secs)
+            && jitter > window
+        {
+            errors.push(FieldError::new(
+                "jitter",
+                format!(
+                    "{} is longer than the window ({}): starts are spread over half the window at most; shorten the jitter",
+                    format_span(jitter),
+                    format_span(window)
+                ),
+            ));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -383,6 +417,8 @@ impl AppInput {
             drill_copy,
             group,
             tags,
+            window_secs,
+            jitter_secs,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The registry of apps: what operators register, validated, with tokens sealed at rest.
 
 pub mod check;
+pub mod groups;
 pub mod input;
 pub mod labels;
 
@@ -62,6 +63,10 @@ pub struct App {
     pub group: Option<String>,
     /// Its tags, sorted.
     pub tags: Vec<String>,
+    /// Its own backup window in seconds (see `schedule::spread`); `None` = its group's.
+    pub window_secs: Option<i64>,
+    /// Its own jitter in seconds; `None` = its group's.
+    pub jitter_secs: Option<i64>,
 }
 
 /// A new app uid, e.g. `3f9a0c1b7e42d815`.
@@ -172,6 +177,8 @@ impl Registry {
             drill_copy: row.drill_copy,
             group: row.group_name,
             tags: labels::parse_stored(&row.tags),
+            window_secs: row.window_secs,
+            jitter_secs: row.jitter_secs,
         })
     }
 
@@ -206,6 +213,8 @@ impl Registry {
             drill_copy: Set(valid.drill_copy.clone()),
             group_name: Set(valid.group.clone()),
             tags: Set(labels::stored(&valid.tags)),
+            window_secs: Set(valid.window_secs),
+            jitter_secs: Set(valid.jitter_secs),
             ..Default::default()
         };
         let row = row.insert(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
@@ -298,6 +307,8 @@ impl Registry {
         row.drill_copy = Set(valid.drill_copy.clone());
         row.group_name = Set(valid.group.clone());
         row.tags = Set(labels::stored(&valid.tags));
+        row.window_secs = Set(valid.window_secs);
+        row.jitter_secs = Set(valid.jitter_secs);
         row.updated_at = Set(now_ms());
         let row = row.update(&self.db).await.map_err(|e| unique_name(e, &valid.name))?;
         self.decode(row)

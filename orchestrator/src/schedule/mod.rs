@@ -4,3 +4,4 @@
 pub mod cron;
 pub mod describe;
 pub mod scheduler;
+pub mod spread;

@@ -22,11 +22,12 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
-use crate::db::entities::app;
+use crate::db::entities::{app, app_group};
 use crate::db::now_ms;
 use crate::jobs::queue::{Job, QUEUE, task};
 use crate::registry::input::Priority;
 use crate::schedule::cron::CronSchedule;
+use crate::schedule::spread::Spread;
 
 /// How often runs and restores left behind by stopped processes are looked for.
 const SWEEP_EVERY_MS: i64 = 30_000;
@@ -51,6 +52,8 @@ struct Fire {
     app_id: i64,
     at: i64,
     priority: i32,
+    /// How long after now its job starts (the app's jitter).
+    delay: Duration,
 }
 
 /// What the scheduler knows of one enabled app.
@@ -59,6 +62,8 @@ struct Plan {
     /// The row's `updated_at` when it was read: a different value means the app changed.
     updated_at: i64,
     priority: i32,
+    /// The app's own window, jitter and group (the group's settings are read when it fires).
+    spread: (Option<i64>, Option<i64>, Option<String>),
     /// Fires at or before this instant were considered already.
     after: Timestamp,
     /// The first fire after `after`; `None` when the schedule never fires again.
@@ -66,9 +71,9 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(schedule: CronSchedule, updated_at: i64, priority: i32, after: Timestamp) -> Plan {
+    fn new(schedule: CronSchedule, row: &app::Model, priority: i32, after: Timestamp) -> Plan {
         let next = schedule.next_after(after);
-        Plan { schedule, updated_at, priority, after, next }
+        Plan { schedule, updated_at: row.updated_at, priority, spread: spread_of(row), after, next }
     }
 }
 
@@ -115,13 +120,20 @@ impl Scheduler {
                 continue;
             }
             if let Some(at) = latest_fire(&plan.schedule, plan.after, now) {
-                due.push(Fire { app_id: *id, at: at.as_millisecond(), priority: plan.priority });
+                due.push(Fire { app_id: *id, at: at.as_millisecond(), priority: plan.priority, delay: Duration::ZERO });
             }
             considered.push((*id, plan.after, plan.next));
             plan.after = now;
             plan.next = plan.schedule.next_after(now);
         }
-        let queued = if due.is_empty() { Ok(0) } else { self.enqueue(&due).await };
+        let queued = if due.is_empty() {
+            Ok(0)
+        } else {
+            match self.spread(&mut due).await {
+                Ok(()) => self.enqueue(&due).await,
+                Err(e) => Err(e.into()),
+            }
+        };
         let queued = match queued {
             Ok(n) => {
                 if n > 0 {
@@ -196,6 +208,7 @@ impl Scheduler {
         {
             plan.updated_at = row.updated_at;
             plan.priority = priority;
+            plan.spread = spread_of(&row);
             return;
         }
         let Ok(schedule) = CronSchedule::parse(&row.schedule, &row.time_zone) else {
@@ -205,7 +218,7 @@ impl Scheduler {
         let recorded = self.last_fires.as_ref().and_then(|f| f.get(&row.id)).copied().unwrap_or(i64::MIN);
         let floor = row.updated_at.max(recorded);
         let after = Timestamp::from_millisecond(floor).unwrap_or_else(|_| Timestamp::now());
-        self.plans.insert(row.id, Plan::new(schedule, row.updated_at, priority, after));
+        self.plans.insert(row.id, Plan::new(schedule, &row, priority, after));
     }
 
     async fn sweep(&self) {
@@ -220,6 +233,24 @@ impl Scheduler {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not sweep interrupted restores"),
         }
+    }
+
+    /// Gives each due fire its start delay: the jitter of its app, or of its app's group.
+    async fn spread(&self, due: &mut [Fire]) -> Result<(), DbErr> {
+        let jittered =
+            |f: &Fire| self.plans.get(&f.app_id).is_some_and(|p| p.spread.1.is_some() || p.spread.2.is_some());
+        if !due.iter().any(jittered) {
+            return Ok(());
+        }
+        let groups: HashMap<String, app_group::Model> =
+            app_group::Entity::find().all(&self.db).await?.into_iter().map(|g| (g.name.clone(), g)).collect();
+        for fire in due.iter_mut() {
+            let Some(plan) = self.plans.get(&fire.app_id) else { continue };
+            let (window, jitter, group) = &plan.spread;
+            let spread = Spread::new(*window, *jitter, group.as_ref().and_then(|g| groups.get(g)));
+            fire.delay = spread.delay(fire.app_id, fire.at);
+        }
+        Ok(())
     }
 
     async fn load_last_fires(&self) -> Result<HashMap<i64, i64>, DbErr> {
@@ -264,12 +295,19 @@ impl Scheduler {
 
 fn tasks_for(runs: &[(i64, i64)], fires: &[Fire]) -> Vec<apalis::prelude::Task<Vec<u8>>> {
     let priorities: HashMap<i64, i32> = fires.iter().map(|f| (f.app_id, f.priority)).collect();
+    let delays: HashMap<i64, Duration> = fires.iter().map(|f| (f.app_id, f.delay)).collect();
     runs.iter()
         .map(|(run_id, app_id)| {
             let priority = priorities.get(app_id).copied().unwrap_or(Priority::Normal.rank());
-            task(&Job::Backup { run_id: *run_id, app_id: *app_id }, priority, Duration::ZERO)
+            let delay = delays.get(app_id).copied().unwrap_or(Duration::ZERO);
+            task(&Job::Backup { run_id: *run_id, app_id: *app_id }, priority, delay)
         })
         .collect()
+}
+
+/// The spread settings of an app's row.
+fn spread_of(row: &app::Model) -> (Option<i64>, Option<i64>, Option<String>) {
+    (row.window_secs, row.jitter_secs, row.group_name.clone())
 }
 
 /// How long to sleep after a tick: until the next tick, or just past the earliest fire.

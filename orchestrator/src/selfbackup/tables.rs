@@ -3,13 +3,14 @@
 //!
 //! Kept: the registry and everything an operator would miss — settings (deployment id, key
 //! fingerprint, admin password hash, the connected Google account, sealed), apps with their
-//! sealed tokens, runs and their logs, the copies inventory, restores, notification channels and
+//! sealed tokens and their groups' settings, runs and their logs, the copies inventory, restores, notification channels and
 //! their deliveries, alerts, API tokens, the audit log, integrity audits and Drive's upload counts.
 //!
 //! Left out, on purpose:
 //! - `sessions`: sign-ins of the lost installation; a recovered one asks everyone to sign in
 //!   again (and a session id is a bearer secret that has no business in a backup);
-//! - `app_leases`: which process runs which app now; nothing runs in a recovered installation;
+//! - `app_leases` and `group_slots`: which process runs which app now; nothing runs in a
+//!   recovered installation;
 //! - `schedule_fires`: only keeps two schedulers from queueing one fire twice; without it the
 //!   scheduler starts from each app's last change, so at most the latest missed fire of an app
 //!   runs, as after any downtime;
@@ -25,8 +26,8 @@ use sea_orm::{
 use serde_json::Value as Json;
 
 use crate::db::entities::{
-    api_token, app, app_alert, audit_entry, backup_copy, backup_run, copy_audit, drive_upload, drive_upload_hold,
-    notification_channel, notification_delivery, restore, run_log, setting,
+    api_token, app, app_alert, app_group, audit_entry, backup_copy, backup_run, copy_audit, drive_upload,
+    drive_upload_hold, notification_channel, notification_delivery, restore, run_log, setting,
 };
 use crate::selfbackup::SelfBackupError;
 use crate::selfbackup::dump::Sink;
@@ -83,6 +84,7 @@ macro_rules! registry_tables {
 
 registry_tables!(
     setting,
+    app_group,
     app,
     backup_run,
     run_log,
@@ -100,7 +102,7 @@ registry_tables!(
 
 /// The tables of ours a self-backup leaves out (see the module's documentation). Every table
 /// is either kept ([`names`]) or here: the schema test checks it, so a new table must choose.
-pub const LEFT_OUT: [&str; 3] = ["app_leases", "schedule_fires", "sessions"];
+pub const LEFT_OUT: [&str; 4] = ["app_leases", "group_slots", "schedule_fires", "sessions"];
 
 /// Deletes every row of the kept tables and of the throw-away ones (children first), so a
 /// database that has no apps but some leftovers of an earlier start takes the self-backup's rows

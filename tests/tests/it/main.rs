@@ -22,6 +22,7 @@ mod gdrive;
 mod gdrive_budget;
 mod google_connect;
 mod lifecycle;
+mod night_spread;
 mod ownership;
 mod pins;
 mod python_package;

@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 13] = [
+const MIGRATIONS: [&str; 14] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -20,11 +20,13 @@ const MIGRATIONS: [&str; 13] = [
     "m0011_audits_and_drills",
     "m0012_run_cancel",
     "m0013_app_groups",
+    "m0014_night_spread",
 ];
 
 /// Our tables and their columns, in order, as the migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
+    ("app_groups", &["name", "max_concurrent", "window_secs", "jitter_secs", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
     ("api_tokens", &["id", "name", "token_hash", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]),
     (
@@ -55,6 +57,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "drill_copy",
             "group_name",
             "tags",
+            "window_secs",
+            "jitter_secs",
         ],
     ),
     ("audit_log", &["id", "at", "actor", "action", "target", "detail"]),
@@ -133,6 +137,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ),
     ("drive_upload_holds", &["account", "reported_at", "held_until"]),
     ("drive_uploads", &["id", "account", "run_id", "bytes", "counted_at"]),
+    ("group_slots", &["group_name", "slot", "holder", "run_id", "expires_at"]),
     (
         "notification_channels",
         &[

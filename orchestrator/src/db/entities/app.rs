@@ -60,6 +60,11 @@ pub struct Model {
     /// Labels, sorted and wrapped in commas (`,odoo,prod,`; empty for none): see
     /// `registry::labels`.
     pub tags: String,
+    /// Seconds after a scheduled time within which its run may still start (else it is skipped);
+    /// `None` = the group's window, or none.
+    pub window_secs: Option<i64>,
+    /// Seconds over which its scheduled start is spread at random; `None` = the group's, or none.
+    pub jitter_secs: Option<i64>,
 }
 
 /// No relations are navigated through the ORM.

@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod app;
 pub mod app_alert;
+pub mod app_group;
 pub mod app_lease;
 pub mod audit_entry;
 pub mod backup_copy;
@@ -10,6 +11,7 @@ pub mod backup_run;
 pub mod copy_audit;
 pub mod drive_upload;
 pub mod drive_upload_hold;
+pub mod group_slot;
 pub mod notification_channel;
 pub mod notification_delivery;
 pub mod restore;

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod destination;
 pub mod error;
 pub mod fleet;
+pub mod groups;
 pub mod openapi;
 pub mod restores;
 pub mod runs;
@@ -27,6 +28,8 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/fleet", get(fleet::export))
         .route("/api/v1/fleet/apply", post(fleet::apply))
         .route("/api/v1/apps/bulk", post(bulk::apply))
+        .route("/api/v1/groups", get(groups::list))
+        .route("/api/v1/groups/{name}", put(groups::set))
         .route("/api/v1/apps/{name}", get(apps::show).patch(apps::update).delete(apps::delete))
         .route("/api/v1/apps/{name}/check", post(apps::check))
         .route("/api/v1/apps/{name}/stats", get(runs::app_stats))

@@ -63,6 +63,8 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("FleetFile", generator.subschema_for::<crate::fleet::file::FleetFile>()),
         ("FleetApplyBody", generator.subschema_for::<super::fleet::FleetApplyBody>()),
         ("FleetPlanView", generator.subschema_for::<super::fleet::FleetPlanView>()),
+        ("Group", generator.subschema_for::<crate::registry::groups::Group>()),
+        ("GroupBody", generator.subschema_for::<crate::registry::groups::GroupInput>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());
     }

@@ -7,6 +7,7 @@ use crate::db::entities::backup_run;
 use crate::http::format::rfc3339;
 use crate::overview::AppCard;
 use crate::registry::App;
+use crate::schedule::spread::format_span;
 
 /// An app as the API shows it (no token: `token_set` says one is stored).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -56,6 +57,12 @@ pub struct AppView {
     pub group: Option<String>,
     /// The app's tags, sorted.
     pub tags: Vec<String>,
+    /// Its own backup window (how long after its scheduled time a run may still start, e.g.
+    /// `2h`); `null` = its group's, or none.
+    pub window: Option<String>,
+    /// Its own jitter (its scheduled start spread at random over up to this long, e.g. `15m`);
+    /// `null` = its group's, or none.
+    pub jitter: Option<String>,
 }
 
 /// Retention of an app.
@@ -104,6 +111,8 @@ impl AppView {
             drill_copy: app.drill_copy.clone(),
             group: app.group.clone(),
             tags: app.tags.clone(),
+            window: app.window_secs.map(format_span),
+            jitter: app.jitter_secs.map(format_span),
         }
     }
 
@@ -138,6 +147,8 @@ impl AppView {
             drill_copy: a.drill_copy.clone(),
             group: a.group_name.clone(),
             tags: crate::registry::labels::parse_stored(&a.tags),
+            window: a.window_secs.map(format_span),
+            jitter: a.jitter_secs.map(format_span),
         }
     }
 }
@@ -201,6 +212,13 @@ pub struct AppBody {
     pub group: Option<String>,
     /// The app's tags (labels like the group, at most 20; duplicates folded); `[]` removes them.
     pub tags: Option<Vec<String>>,
+    /// The backup window: how long after its scheduled time a run may still start (`2h`, `90m`,
+    /// `1h30m`, at most 24h); a run that cannot start in it is skipped with that reason. "off"
+    /// = the group's window, or none.
+    pub window: Option<String>,
+    /// Spread the scheduled start at random over up to this long (`15m`, at most 12h, never more
+    /// than half the window); "off" = the group's jitter, or none.
+    pub jitter: Option<String>,
     /// Save without asking the app first (an app that is down today). Otherwise saving asks the
     /// app for its capabilities — when registering, and when the URL, token or backup type
     /// change — and refuses, with the app's own answer, what cannot work.
@@ -238,6 +256,8 @@ impl AppBody {
             drill_copy: self.drill_copy.clone(),
             group: self.group.clone(),
             tags: self.tags.clone(),
+            window: self.window.clone(),
+            jitter: self.jitter.clone(),
         }
     }
 }

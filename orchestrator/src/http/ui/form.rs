@@ -21,6 +21,7 @@ use crate::http::ui::{Page, render};
 use crate::registry::input::{AppInput, FieldError};
 use crate::registry::{App, RegistryError};
 use crate::schedule::cron::CronSchedule;
+use crate::schedule::spread::format_span;
 
 /// Schedule presets: (cron, text key).
 pub const PRESETS: [(&str, &str); 6] = [
@@ -91,6 +92,12 @@ pub struct AppForm {
     /// Labels, separated by commas or spaces.
     #[serde(default)]
     tags: String,
+    /// Backup window (`2h`); empty = the group's.
+    #[serde(default)]
+    window: String,
+    /// Jitter (`15m`); empty = the group's.
+    #[serde(default)]
+    jitter: String,
     #[serde(default)]
     action: String,
 }
@@ -160,6 +167,8 @@ impl AppForm {
             drill_copy: app.drill_copy.clone(),
             group: app.group.clone().unwrap_or_default(),
             tags: app.tags.join(", "),
+            window: app.window_secs.map(format_span).unwrap_or_default(),
+            jitter: app.jitter_secs.map(format_span).unwrap_or_default(),
             action: String::new(),
         }
     }
@@ -220,6 +229,8 @@ impl AppForm {
             drill_copy: Some(self.drill_copy.trim().to_owned()),
             group: Some(self.group.trim().to_owned()),
             tags: Some(vec![self.tags.clone()]),
+            window: Some(self.window.trim().to_owned()),
+            jitter: Some(self.jitter.trim().to_owned()),
         };
         (input, errors)
     }

@@ -1,13 +1,13 @@
 //! The command line of `bench`.
 
 pub(crate) const USAGE: &str =
-    "usage: bench <stream|concurrent|rclone|schedule|dashboard|pickup|idle|selfbackup|audit|agent|all> [--smoke] \
+    "usage: bench <stream|concurrent|rclone|schedule|spread|dashboard|pickup|idle|selfbackup|audit|agent|all> [--smoke] \
 [--runs N] [--sizes MiB,MiB,..] [--apps N] [--chunk SIZE]
   --smoke       seconds instead of minutes: small sizes and counts (CI)
   --runs N      samples per figure (pickup: runs; dashboard: requests per page; idle: fresh starts)
   --sizes LIST  stream: export sizes in MiB (default 256,1024,4096); rclone: MiB, each also + 12345 bytes (1024,4096);
                 agent: the export's size (1024)
-  --apps N      concurrent: apps at once (16); schedule, dashboard, selfbackup: apps (10000); audit: apps (200)
+  --apps N      concurrent: apps at once (16); schedule, dashboard, selfbackup: apps (10000); audit, spread: apps (200)
   --chunk SIZE  upload chunk size, as GDRIVE_CHUNK_SIZE (default 8MiB)
   --read-ahead SIZE  GDRIVE_READ_AHEAD_BUDGET of the orchestrator (default: its own, 64MiB)
   --contend N   rclone: N busy-looping processes run beside the clients (CPU contention; default 0)
@@ -20,6 +20,7 @@ pub(crate) enum Scenario {
     Stream,
     Concurrent,
     Schedule,
+    Spread,
     Dashboard,
     Pickup,
     Idle,
@@ -29,13 +30,14 @@ pub(crate) enum Scenario {
     Agent,
 }
 
-const ALL: [Scenario; 10] = [
+const ALL: [Scenario; 11] = [
     Scenario::Idle,
     Scenario::Pickup,
     Scenario::Stream,
     Scenario::Concurrent,
     Scenario::Rclone,
     Scenario::Schedule,
+    Scenario::Spread,
     Scenario::Dashboard,
     Scenario::SelfBackup,
     Scenario::Audit,
@@ -98,6 +100,7 @@ impl Args {
                     "stream" => Scenario::Stream,
                     "concurrent" => Scenario::Concurrent,
                     "schedule" => Scenario::Schedule,
+                    "spread" => Scenario::Spread,
                     "dashboard" => Scenario::Dashboard,
                     "pickup" => Scenario::Pickup,
                     "idle" => Scenario::Idle,

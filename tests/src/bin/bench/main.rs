@@ -1,7 +1,7 @@
 //! Benchmarks that print figures; nothing here asserts a threshold.
 //!
 //! `cargo run --release -p e2e --bin bench -- <scenario> [--smoke] [options]`, scenarios:
-//! `stream`, `concurrent`, `rclone`, `schedule`, `dashboard`, `pickup`, `idle`, `selfbackup`, `audit`,
+//! `stream`, `concurrent`, `rclone`, `schedule`, `spread`, `dashboard`, `pickup`, `idle`, `selfbackup`, `audit`,
 //! `agent`, or
 //! `all`. Everything runs on
 //! loopback: apps built with `client-sdk` in this process, the Drive double (hash-only where
@@ -24,6 +24,7 @@ mod rclone;
 mod schedule;
 mod seed;
 mod selfbackup;
+mod spread;
 mod stream;
 
 use args::{Args, Scenario};
@@ -42,6 +43,7 @@ async fn main() {
             Scenario::Stream => stream::run(&args).await,
             Scenario::Concurrent => concurrent::run(&args).await,
             Scenario::Schedule => schedule::run(&args).await,
+            Scenario::Spread => spread::run(&args).await,
             Scenario::Dashboard => dashboard::run(&args).await,
             Scenario::Pickup => pickup::run(&args).await,
             Scenario::Idle => idle::run(&args).await,
