@@ -213,6 +213,20 @@ async fn windows_jitter_and_limits_are_validated_and_shown_everywhere() {
     assert_eq!(cleared.status(), StatusCode::OK);
     let cleared: Value = cleared.json().await.unwrap();
     assert_eq!((&cleared["window"], &cleared["jitter"]), (&Value::Null, &Value::Null), "{cleared}");
+    // The Groups page shows and sets the same; the app's page says where its settings come from.
+    let groups_page = session.page("/groups").await;
+    assert!(groups_page.contains(r#"id="max-db-1" name="max_concurrent" value="1""#), "{groups_page}");
+    let refused = session.post("/groups/db-1", &[("max_concurrent", "lots"), ("window", "2h"), ("jitter", "")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = refused.text().await.unwrap();
+    assert!(
+        refused.contains("give how many backups of the group may run at once") && refused.contains(r#"value="lots""#),
+        "{refused}"
+    );
+    let saved = session.post("/groups/db-1", &[("max_concurrent", "3"), ("window", "2h"), ("jitter", "5m")]).await;
+    assert!(saved.status().is_success() || saved.status().is_redirection(), "{}", saved.status());
+    let app_page = session.page("/apps/erp").await;
+    assert!(app_page.contains("2h (from group db-1)") && app_page.contains("3 at once in group db-1"), "{app_page}");
     let audited: Vec<String> = orchestrator::db::entities::audit_entry::Entity::find()
         .all(&h.db().await)
         .await
@@ -221,5 +235,5 @@ async fn windows_jitter_and_limits_are_validated_and_shown_everywhere() {
         .filter(|e| e.action == "group.set")
         .map(|e| e.target.unwrap_or_default())
         .collect();
-    assert_eq!(audited, ["db-1"], "one change, audited; the refused one changed nothing");
+    assert_eq!(audited, ["db-1", "db-1"], "each change audited (API, page); the refused ones changed nothing");
 }

@@ -90,6 +90,8 @@ struct AppPage {
     proven: Option<String>,
     drills: Vec<DrillRow>,
     health: Option<String>,
+    /// Its window, jitter and group limit as `(label, value)`, each saying where it comes from.
+    spread: Vec<(String, String)>,
 }
 
 /// What the app reports about what it backs up, on one line: "12.3 MB; files 42".
@@ -240,7 +242,9 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
             name: b.name,
         })
         .collect();
+    let spread = spread_rows(&web, &page, &app).await?;
     let view = AppPage {
+        spread,
         href: format::url_encode(&app.name),
         schedule: page.t.schedule(&app.schedule, &app.time_zone),
         next_runs,
@@ -259,6 +263,35 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         page,
     };
     render(&view)
+}
+
+/// The app's night spread, as its page shows it: its own window and jitter, or its group's
+/// (said so), and the group's limit of backups at once.
+async fn spread_rows(web: &Web, page: &Page, app: &App) -> Result<Vec<(String, String)>, PageError> {
+    use crate::schedule::spread::{Spread, format_span};
+    let spread = Spread::of(&web.ctx.db, app).await?;
+    let from_group = |own: Option<i64>| match (&app.group, own) {
+        (Some(group), None) => format!(" {}", page.t.fill("app.from_group", &[("group", group.as_str())])),
+        _ => String::new(),
+    };
+    let mut rows = Vec::new();
+    if let Some(window) = spread.window_secs {
+        rows.push((
+            page.t.get("form.window").to_owned(),
+            format!("{}{}", format_span(window), from_group(app.window_secs)),
+        ));
+    }
+    if let Some(jitter) = spread.jitter_secs {
+        rows.push((
+            page.t.get("form.jitter").to_owned(),
+            format!("{}{}", format_span(jitter), from_group(app.jitter_secs)),
+        ));
+    }
+    if let Some((group, limit)) = &spread.limit {
+        let text = page.t.fill("app.group_limit", &[("n", limit.to_string().as_str()), ("group", group.as_str())]);
+        rows.push((page.t.get("groups.max_concurrent").to_owned(), text));
+    }
+    Ok(rows)
 }
 
 async fn set_enabled(web: &Web, page: &Page, name: &str, enabled: bool) -> Result<Response, PageError> {

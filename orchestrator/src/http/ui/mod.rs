@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod encryption;
 pub mod events;
 pub mod form;
+pub mod groups;
 pub mod login;
 pub mod notifications;
 pub mod queue;
@@ -86,6 +87,8 @@ pub fn routes() -> Router<Web> {
         .route("/settings/drive/client", post(settings::upload_client))
         .route("/settings/drive/folder", post(settings::create_folder))
         .route("/oauth/google/callback", get(settings::callback))
+        .route("/groups", get(groups::page))
+        .route("/groups/{name}", post(groups::save))
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/cron/preview", get(form::cron_preview))
