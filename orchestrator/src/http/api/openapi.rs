@@ -63,6 +63,9 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("FleetFile", generator.subschema_for::<crate::fleet::file::FleetFile>()),
         ("FleetApplyBody", generator.subschema_for::<super::fleet::FleetApplyBody>()),
         ("FleetPlanView", generator.subschema_for::<super::fleet::FleetPlanView>()),
+        ("ChannelBody", generator.subschema_for::<super::channels::ChannelBody>()),
+        ("ChannelView", generator.subschema_for::<super::channels::ChannelView>()),
+        ("ChannelTestView", generator.subschema_for::<super::channels::ChannelTestView>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());
     }
