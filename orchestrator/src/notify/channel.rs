@@ -143,6 +143,10 @@ pub struct Channel {
     pub on_stale: bool,
     /// Paused channels are told nothing.
     pub enabled: bool,
+    /// When it was added (ms).
+    pub created_at: i64,
+    /// When it was last changed (ms).
+    pub updated_at: i64,
     sealed: Option<String>,
 }
 
@@ -158,6 +162,8 @@ impl Channel {
             on_recovery: row.on_recovery,
             on_stale: row.on_stale,
             enabled: row.enabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
             sealed: row.secret_encrypted,
         }
     }
@@ -168,6 +174,21 @@ impl Channel {
         let plain = secrets.open(sealed)?;
         serde_json::from_str(plain.expose_secret())
             .map_err(|e| format!("a stored channel secret is unreadable: {e}").into())
+    }
+
+    /// The kind's secret fields (by their form and API names), and whether each is stored.
+    /// Their values are never shown: a form left empty keeps them.
+    pub fn secrets_set(&self, secrets: &SecretBox) -> Result<Vec<(&'static str, bool)>, crate::secrets::SecretError> {
+        let secret = self.secret(secrets)?;
+        Ok(match self.kind {
+            Kind::Webhook => vec![("url", secret.url.is_some()), ("signing_secret", secret.signing_secret.is_some())],
+            Kind::Email => vec![("smtp_password", secret.password.is_some())],
+            Kind::Ping => vec![
+                ("ping_start", secret.start_url.is_some()),
+                ("ping_success", secret.success_url.is_some()),
+                ("ping_fail", secret.fail_url.is_some()),
+            ],
+        })
     }
 
     /// The events it is told, for lists.
@@ -241,6 +262,31 @@ pub struct ChannelInput {
     pub ping_fail: String,
 }
 
+impl ChannelInput {
+    /// The form of an existing channel, to edit it: every field in clear is filled in, the
+    /// secret ones are left empty (empty keeps what is stored). `app` is its app's name.
+    pub fn of(channel: &Channel, app: String) -> ChannelInput {
+        let on = |b: bool| b.then(|| "on".to_owned());
+        let c = &channel.config;
+        let email = channel.kind == Kind::Email;
+        ChannelInput {
+            name: channel.name.clone(),
+            kind: channel.kind.as_str().to_owned(),
+            app,
+            on_failure: on(channel.on_failure),
+            on_recovery: on(channel.on_recovery),
+            on_stale: on(channel.on_stale),
+            smtp_host: if email { c.host.clone() } else { String::new() },
+            smtp_port: c.port.map(|p| p.to_string()).unwrap_or_default(),
+            smtp_tls: c.tls.map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            smtp_username: c.username.clone().unwrap_or_default(),
+            email_from: c.from.clone().unwrap_or_default(),
+            email_to: c.to.join(", "),
+            ..Default::default()
+        }
+    }
+}
+
 /// Field errors, keyed by form field name.
 pub type FieldErrors = BTreeMap<&'static str, String>;
 
@@ -263,6 +309,28 @@ fn check_url(field: &'static str, text: &str, required: bool, errors: &mut Field
     }
 }
 
+/// As [`check_url`], but an empty field keeps the URL stored (`kept`), when there is one.
+fn url_or_kept(
+    field: &'static str,
+    text: &str,
+    required: bool,
+    kept: &Option<String>,
+    errors: &mut FieldErrors,
+) -> Option<(String, String)> {
+    match kept {
+        Some(url) if text.trim().is_empty() => {
+            let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+            Some((url.clone(), host))
+        }
+        _ => check_url(field, text, required, errors),
+    }
+}
+
+/// A secret typed in a form: `None` when the field was left empty.
+fn typed(secret: &Option<SecretString>) -> Option<String> {
+    secret.as_ref().map(|s| s.expose_secret().to_owned()).filter(|s| !s.trim().is_empty())
+}
+
 fn check_address(text: &str) -> bool {
     text.trim().parse::<lettre::Address>().is_ok()
 }
@@ -279,9 +347,20 @@ pub struct Valid {
     on_stale: bool,
 }
 
+impl Valid {
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
 impl ChannelInput {
-    /// Checks every field; `app_id` is the id of the named app, looked up by the caller.
-    pub fn validate(&self, app_id: Option<i64>) -> Result<Valid, FieldErrors> {
+    /// Checks every field; `app_id` is the id of the named app, looked up by the caller. When a
+    /// channel of the same kind is edited, `kept` is its stored secret: a secret field left
+    /// empty keeps its value, one typed replaces it.
+    pub fn validate(&self, app_id: Option<i64>, kept: Option<&Secret>) -> Result<Valid, FieldErrors> {
+        let nothing_kept = Secret::default();
+        let kept = kept.unwrap_or(&nothing_kept);
         let mut errors = FieldErrors::new();
         let name = self.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
@@ -303,12 +382,12 @@ impl ChannelInput {
         let mut secret = Secret::default();
         match kind {
             Kind::Webhook => {
-                if let Some((url, host)) = check_url("url", &self.url, true, &mut errors) {
+                if let Some((url, host)) = url_or_kept("url", &self.url, true, &kept.url, &mut errors) {
                     secret.url = Some(url);
                     config.host = host;
                 }
-                let signing = self.signing_secret.as_ref().map(|s| s.expose_secret().trim().to_owned());
-                match signing {
+                let signing = typed(&self.signing_secret).map(|s| s.trim().to_owned());
+                match signing.or_else(|| kept.signing_secret.clone()) {
                     Some(s) if s.len() >= 16 && s.len() <= 256 => secret.signing_secret = Some(s),
                     _ => {
                         errors.insert(
@@ -350,9 +429,9 @@ impl ChannelInput {
                 let username = self.smtp_username.trim();
                 if !username.is_empty() {
                     config.username = Some(username.to_owned());
-                    match self.smtp_password.as_ref().map(|p| p.expose_secret().to_owned()) {
-                        Some(p) if !p.is_empty() => secret.password = Some(p),
-                        _ => {
+                    match typed(&self.smtp_password).or_else(|| kept.password.clone()) {
+                        Some(p) => secret.password = Some(p),
+                        None => {
                             errors.insert("smtp_password", "give the password for this user name".into());
                         }
                     }
@@ -378,9 +457,9 @@ impl ChannelInput {
                 if app_id.is_none() && !errors.contains_key("app") {
                     errors.insert("app", "pings are for one app: pick it".into());
                 }
-                let start = check_url("ping_start", &self.ping_start, false, &mut errors);
-                let success = check_url("ping_success", &self.ping_success, false, &mut errors);
-                let fail = check_url("ping_fail", &self.ping_fail, false, &mut errors);
+                let start = url_or_kept("ping_start", &self.ping_start, false, &kept.start_url, &mut errors);
+                let success = url_or_kept("ping_success", &self.ping_success, false, &kept.success_url, &mut errors);
+                let fail = url_or_kept("ping_fail", &self.ping_fail, false, &kept.fail_url, &mut errors);
                 if start.is_none()
                     && success.is_none()
                     && fail.is_none()
@@ -426,6 +505,40 @@ pub async fn create(db: &DatabaseConnection, secrets: &SecretBox, valid: Valid) 
     .insert(db)
     .await?;
     Ok(row.id)
+}
+
+/// Replaces what a channel says and where it goes with `valid` (its pause stays as it is);
+/// false when there is no such channel.
+pub async fn update(
+    db: &DatabaseConnection,
+    secrets: &SecretBox,
+    id: i64,
+    valid: Valid,
+) -> Result<bool, sea_orm::DbErr> {
+    let Some(row) = notification_channel::Entity::find_by_id(id).one(db).await? else { return Ok(false) };
+    let sealed = serde_json::to_string(&valid.secret).expect("a secret serializes");
+    let mut row: notification_channel::ActiveModel = row.into();
+    row.name = Set(valid.name);
+    row.kind = Set(valid.kind.as_str().into());
+    row.app_id = Set(valid.app_id);
+    row.config = Set(serde_json::to_string(&valid.config).expect("a config serializes"));
+    row.secret_encrypted = Set(Some(secrets.seal(&SecretString::from(sealed))));
+    row.on_failure = Set(valid.on_failure);
+    row.on_recovery = Set(valid.on_recovery);
+    row.on_stale = Set(valid.on_stale);
+    row.updated_at = Set(jiff::Timestamp::now().as_millisecond());
+    row.update(db).await?;
+    Ok(true)
+}
+
+/// The id of the app named `name` (trimmed); `Ok(None)` for an empty name or no such app.
+pub async fn app_id_named(db: &DatabaseConnection, name: &str) -> Result<Option<i64>, sea_orm::DbErr> {
+    use crate::db::entities::app;
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    Ok(app::Entity::find().filter(app::Column::Name.eq(name)).one(db).await?.map(|a| a.id))
 }
 
 /// Every channel, global ones first.

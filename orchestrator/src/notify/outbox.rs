@@ -98,8 +98,21 @@ pub async fn counts(db: &DatabaseConnection) -> Result<(u64, u64), sea_orm::DbEr
 impl Notifier {
     /// Queues `notice` for `channel`.
     pub(super) async fn enqueue(&self, channel: &Channel, notice: &Notice) -> Result<i64, sea_orm::DbErr> {
+        let row = self.insert(channel, notice, None).await?;
+        self.kick.notify_one();
+        Ok(row.id)
+    }
+
+    /// Stores `notice` for `channel` as a pending delivery; `claimed_until` set means this process
+    /// holds it from the start (no outbox loop may take it before then).
+    async fn insert(
+        &self,
+        channel: &Channel,
+        notice: &Notice,
+        claimed_until: Option<i64>,
+    ) -> Result<delivery::Model, sea_orm::DbErr> {
         let now = now_ms();
-        let row = delivery::ActiveModel {
+        delivery::ActiveModel {
             channel_id: Set(channel.id),
             event: Set(notice.event.as_str().into()),
             app_id: Set(notice.app.as_ref().map(|a| a.id)),
@@ -108,13 +121,12 @@ impl Notifier {
             status: Set("pending".into()),
             attempts: Set(0),
             next_attempt_at: Set(now),
+            claimed_until: Set(claimed_until),
             created_at: Set(now),
             ..Default::default()
         }
         .insert(&self.db)
-        .await?;
-        self.kick.notify_one();
-        Ok(row.id)
+        .await
     }
 
     /// Sends every delivery that is due, once each; returns how many were attempted.
@@ -140,18 +152,27 @@ impl Notifier {
             }
         };
         let count = due.len();
-        futures::stream::iter(due).for_each_concurrent(8, |row| self.attempt(row, true)).await;
+        futures::stream::iter(due)
+            .for_each_concurrent(8, |row| async move {
+                self.attempt(row, true).await;
+            })
+            .await;
         count
     }
 
     /// Claims `row` and makes one attempt (the last one unless `retry`); a row another process
-    /// claimed first is left alone.
-    async fn attempt(&self, row: delivery::Model, retry: bool) {
+    /// claimed first, or already attempted since it was read, is left alone (`None`).
+    async fn attempt(&self, row: delivery::Model, retry: bool) -> Option<Result<(), SendError>> {
         let now = now_ms();
+        // The claim holds only for the row as it was read: still pending, due, unclaimed and with
+        // the same number of attempts. A process that read it before another attempted it (and
+        // put it back to pending for a later retry) does not send it a second time.
         let claimed = delivery::Entity::update_many()
             .col_expr(delivery::Column::ClaimedUntil, Expr::value(now + CLAIM.as_millis() as i64))
             .filter(delivery::Column::Id.eq(row.id))
             .filter(delivery::Column::Status.eq("pending"))
+            .filter(delivery::Column::Attempts.eq(row.attempts))
+            .filter(delivery::Column::NextAttemptAt.lte(now))
             .filter(
                 Condition::any()
                     .add(delivery::Column::ClaimedUntil.is_null())
@@ -160,8 +181,13 @@ impl Notifier {
             .exec(&self.db)
             .await;
         if !matches!(claimed, Ok(r) if r.rows_affected == 1) {
-            return;
+            return None;
         }
+        Some(self.deliver_claimed(row, retry).await)
+    }
+
+    /// Sends a row this process holds, records the outcome, and returns it.
+    async fn deliver_claimed(&self, row: delivery::Model, retry: bool) -> Result<(), SendError> {
         let result = self.send_row(&row).await;
         let attempts = row.attempts + 1;
         let mut update: delivery::ActiveModel = row.clone().into();
@@ -194,6 +220,7 @@ impl Notifier {
         if let Err(e) = update.update(&self.db).await {
             tracing::error!(delivery = row.id, error = %e, "could not record a notification attempt");
         }
+        result
     }
 
     async fn send_row(&self, row: &delivery::Model) -> Result<(), SendError> {
@@ -208,8 +235,10 @@ impl Notifier {
         send::send(&self.http, &channel, &secret, &notice, row.id, self.settings.timeout).await
     }
 
-    /// "Send a test notification": queues a test notice for the channel and sends it at once;
-    /// the error says why it did not go out.
+    /// "Send a test notification": sends a test notice through the channel at once, with the
+    /// same code as real ones, and answers what happened. The delivery is stored already held
+    /// by this call, so the outbox loop never races it (the answer is this attempt's own
+    /// outcome, not a guess read back while another process sends it); it is not retried.
     pub async fn send_test(&self, channel_id: i64) -> Result<(), TestError> {
         let channel = channel::get(&self.db, channel_id).await?.ok_or(TestError::NoChannel)?;
         let event = if channel.kind == channel::Kind::Ping {
@@ -223,16 +252,18 @@ impl Notifier {
         );
         notice.reason = Some("an operator pressed \"Send a test notification\"; nothing is wrong".into());
         notice.link = self.link("/notifications");
-        let id = self.enqueue(&channel, &notice).await?;
-        let vanished = || TestError::NotSent("the test notification vanished".into());
-        let row = delivery::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(vanished)?;
-        // The operator is waiting for the answer: one attempt, no retries.
-        self.attempt(row, false).await;
-        match delivery::Entity::find_by_id(id).one(&self.db).await? {
-            Some(r) if r.status == "sent" => Ok(()),
-            Some(r) => Err(TestError::NotSent(r.last_error.unwrap_or_else(|| "it was not sent".into()))),
-            None => Err(vanished()),
+        if channel.kind == channel::Kind::Ping {
+            let secret = channel.secret(&self.secrets).map_err(|e| TestError::NotSent(e.to_string()))?;
+            if secret.success_url.is_none() {
+                return Err(TestError::NotSent(
+                    "nothing was sent: a test pings only the success URL (start and fail would change the check's state), and this channel has none"
+                        .into(),
+                ));
+            }
         }
+        let row = self.insert(&channel, &notice, Some(now_ms() + CLAIM.as_millis() as i64)).await?;
+        // The operator is waiting for the answer: one attempt, no retries.
+        self.deliver_claimed(row, false).await.map_err(|e| TestError::NotSent(e.message))
     }
 
     /// Sends due deliveries until `stop`: right after something is queued, and every second for

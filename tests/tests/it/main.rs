@@ -11,6 +11,7 @@ mod browser_fleet;
 mod browser_harness;
 mod browser_ui;
 mod cancel;
+mod channels;
 mod deployment;
 mod destination;
 mod drills;

@@ -4,6 +4,7 @@
 
 pub mod apps;
 pub mod bulk;
+pub mod channels;
 pub mod destination;
 pub mod error;
 pub mod fleet;
@@ -52,4 +53,10 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/runs/{id}/events", get(runs::events))
         .route("/api/v1/runs/{id}/log", get(runs::log))
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
+        .route("/api/v1/notification-channels", get(channels::list).post(channels::create))
+        .route(
+            "/api/v1/notification-channels/{id}",
+            get(channels::show).patch(channels::update).delete(channels::delete),
+        )
+        .route("/api/v1/notification-channels/{id}/test", post(channels::test))
 }

@@ -65,6 +65,9 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("FleetPlanView", generator.subschema_for::<super::fleet::FleetPlanView>()),
         ("Group", generator.subschema_for::<crate::registry::groups::Group>()),
         ("GroupBody", generator.subschema_for::<crate::registry::groups::GroupInput>()),
+        ("ChannelBody", generator.subschema_for::<super::channels::ChannelBody>()),
+        ("ChannelView", generator.subschema_for::<super::channels::ChannelView>()),
+        ("ChannelTestView", generator.subschema_for::<super::channels::ChannelTestView>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());
     }

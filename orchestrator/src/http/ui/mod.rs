@@ -72,6 +72,7 @@ pub fn routes() -> Router<Web> {
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/queue", get(queue::page))
         .route("/notifications", get(notifications::page).post(notifications::create))
+        .route("/notifications/{id}/edit", get(notifications::edit_form).post(notifications::edit))
         .route("/notifications/{id}/test", post(notifications::test))
         .route("/notifications/{id}/pause", post(notifications::pause))
         .route("/notifications/{id}/resume", post(notifications::resume))

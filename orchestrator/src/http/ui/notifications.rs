@@ -1,5 +1,6 @@
-//! Notifications: channels (webhook, email, pings), global or for one app; add, pause, delete,
-//! "Send a test notification"; and the latest deliveries with their outcome.
+//! Notifications: channels (webhook, email, pings), global or for one app; add, edit (secrets
+//! left empty are kept), pause, delete, "Send a test notification"; and the latest deliveries
+//! with their outcome.
 
 use std::collections::HashMap;
 
@@ -65,9 +66,35 @@ struct NotificationsPage {
     input: ChannelInput,
     errors: FieldErrors,
     result: Option<(bool, String)>,
+    editing: Option<Editing>,
+}
+
+/// The channel the form edits.
+pub struct Editing {
+    /// Its id.
+    pub id: i64,
+    /// Its name as stored.
+    pub name: String,
+    /// Its kind as stored (secrets are kept only while the kind stays).
+    pub kind: &'static str,
+    /// The secret fields that hold a value.
+    pub kept: Vec<&'static str>,
 }
 
 impl NotificationsPage {
+    /// A secret field that an empty input keeps.
+    fn kept(&self, field: &str) -> bool {
+        self.editing.as_ref().is_some_and(|e| e.kind == self.kind && e.kept.contains(&field))
+    }
+
+    /// Where the kind tabs lead.
+    fn form_path(&self) -> String {
+        match &self.editing {
+            Some(e) => format!("/notifications/{}/edit", e.id),
+            None => "/notifications".to_owned(),
+        }
+    }
+
     fn error(&self, field: &str) -> Option<&String> {
         self.errors.get(field)
     }
@@ -86,12 +113,24 @@ pub struct FormQuery {
     app: Option<String>,
 }
 
-async fn notifications_page(
-    web: &Web,
-    page: Page,
+/// What the page's form shows.
+struct Form {
     kind: Kind,
     input: ChannelInput,
     errors: FieldErrors,
+    editing: Option<Editing>,
+}
+
+impl Form {
+    fn add(kind: Kind, input: ChannelInput) -> Form {
+        Form { kind, input, errors: FieldErrors::new(), editing: None }
+    }
+}
+
+async fn notifications_page(
+    web: &Web,
+    page: Page,
+    form: Form,
     result: Option<(bool, String)>,
 ) -> Result<Html<String>, PageError> {
     let db = &web.ctx.db;
@@ -128,7 +167,8 @@ async fn notifications_page(
             created: format::time(d.created_at),
         })
         .collect();
-    render(&NotificationsPage { page, channels, deliveries, kind: kind.as_str(), input, errors, result })
+    let Form { kind, input, errors, editing } = form;
+    render(&NotificationsPage { page, channels, deliveries, kind: kind.as_str(), input, errors, result, editing })
 }
 
 fn default_input(app: Option<String>) -> ChannelInput {
@@ -144,7 +184,7 @@ fn default_input(app: Option<String>) -> ChannelInput {
 /// GET /notifications.
 pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<FormQuery>) -> Result<Html<String>, PageError> {
     let kind = q.kind.as_deref().and_then(Kind::parse).unwrap_or(Kind::Webhook);
-    notifications_page(&web, page, kind, default_input(q.app), FieldErrors::new(), None).await
+    notifications_page(&web, page, Form::add(kind, default_input(q.app)), None).await
 }
 
 /// The add-channel form.
@@ -162,16 +202,9 @@ pub async fn create(
 ) -> Result<Response, PageError> {
     let input = form.input;
     let db = &web.ctx.db;
-    let app_id = match input.app.trim() {
-        "" => None,
-        name => {
-            use crate::db::entities::app;
-            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-            app::Entity::find().filter(app::Column::Name.eq(name)).one(db).await?.map(|a| a.id)
-        }
-    };
+    let app_id = channel::app_id_named(db, &input.app).await?;
     let kind = Kind::parse(input.kind.trim()).unwrap_or(Kind::Webhook);
-    match input.validate(app_id) {
+    match input.validate(app_id, None) {
         Ok(valid) => {
             let id = channel::create(db, web.ctx.notifier.secrets(), valid).await?;
             crate::audit::record(
@@ -187,7 +220,83 @@ pub async fn create(
         Err(errors) => {
             // Secrets typed are not echoed back into the page.
             let input = ChannelInput { signing_secret: None, smtp_password: None, ..input };
-            let html = notifications_page(&web, page, kind, input, errors, None).await?;
+            let form = Form { kind, input, errors, editing: None };
+            let html = notifications_page(&web, page, form, None).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+    }
+}
+
+async fn found(web: &Web, id: i64) -> Result<channel::Channel, PageError> {
+    channel::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("no channel {id}")))
+}
+
+fn editing(web: &Web, c: &channel::Channel) -> Result<Editing, PageError> {
+    let set = c.secrets_set(web.ctx.notifier.secrets()).map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(Editing {
+        id: c.id,
+        name: c.name.clone(),
+        kind: c.kind.as_str(),
+        kept: set.into_iter().filter_map(|(field, on)| on.then_some(field)).collect(),
+    })
+}
+
+/// GET /notifications/{id}/edit: the form filled in with everything but the secrets
+/// (`?kind=` switches the channel to another kind; its secrets must then be given again).
+pub async fn edit_form(
+    State(web): State<Web>,
+    page: Page,
+    Path(id): Path<i64>,
+    Query(q): Query<FormQuery>,
+) -> Result<Html<String>, PageError> {
+    let c = found(&web, id).await?;
+    let app = match c.app_id {
+        Some(app_id) => {
+            crate::overview::app_names(&web.ctx.db, [app_id].into_iter()).await?.remove(&app_id).unwrap_or_default()
+        }
+        None => String::new(),
+    };
+    let mut input = ChannelInput::of(&c, app);
+    let kind = q.kind.as_deref().and_then(Kind::parse).unwrap_or(c.kind);
+    input.kind = kind.as_str().to_owned();
+    let form = Form { kind, input, errors: FieldErrors::new(), editing: Some(editing(&web, &c)?) };
+    notifications_page(&web, page, form, None).await
+}
+
+/// POST /notifications/{id}/edit: a secret field left empty keeps the stored value.
+pub async fn edit(
+    State(web): State<Web>,
+    page: Page,
+    Path(id): Path<i64>,
+    CheckedForm(form): CheckedForm<CreateForm>,
+) -> Result<Response, PageError> {
+    let input = form.input;
+    let db = &web.ctx.db;
+    let c = found(&web, id).await?;
+    let app_id = channel::app_id_named(db, &input.app).await?;
+    let kind = Kind::parse(input.kind.trim()).unwrap_or(c.kind);
+    let kept = if kind == c.kind {
+        Some(c.secret(web.ctx.notifier.secrets()).map_err(|e| PageError::Internal(e.to_string()))?)
+    } else {
+        None
+    };
+    match input.validate(app_id, kept.as_ref()) {
+        Ok(valid) => {
+            channel::update(db, web.ctx.notifier.secrets(), id, valid).await?;
+            crate::audit::record(
+                db,
+                &page.user,
+                "notification.update",
+                Some(input.name.trim()),
+                Some(&format!("channel {id}, {}", kind.as_str())),
+            )
+            .await;
+            Ok(Redirect::to("/notifications").into_response())
+        }
+        Err(errors) => {
+            let input = ChannelInput { signing_secret: None, smtp_password: None, ..input };
+            let form = Form { kind, input, errors, editing: Some(editing(&web, &c)?) };
+            let html = notifications_page(&web, page, form, None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
     }
@@ -200,7 +309,7 @@ pub async fn test(
     Path(id): Path<i64>,
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let found = channel::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("no channel {id}")))?;
+    let found = found(&web, id).await?;
     let result = match web.ctx.notifier.send_test(id).await {
         Ok(()) => (true, page.t.fill("notify.test_sent", [("name", found.name.as_str())].as_slice())),
         Err(e) => (
@@ -212,8 +321,7 @@ pub async fn test(
         ),
     };
     crate::audit::record(&web.ctx.db, &page.user, "notification.test", Some(&found.name), Some(&result.1)).await;
-    let html =
-        notifications_page(&web, page, Kind::Webhook, default_input(None), FieldErrors::new(), Some(result)).await?;
+    let html = notifications_page(&web, page, Form::add(Kind::Webhook, default_input(None)), Some(result)).await?;
     Ok(html.into_response())
 }
 
@@ -253,7 +361,7 @@ pub async fn delete(
     Path(id): Path<i64>,
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let found = channel::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("no channel {id}")))?;
+    let found = found(&web, id).await?;
     channel::delete(&web.ctx.db, id).await?;
     crate::audit::record(&web.ctx.db, &page.user, "notification.delete", Some(&found.name), None).await;
     Ok(Redirect::to("/notifications").into_response())
