@@ -17,6 +17,7 @@ mod m0010_app_uid;
 mod m0011_audits;
 mod m0012_run_cancel;
 mod m0013_app_groups;
+mod m0016_restore_cancel;
 
 use sea_orm_migration::prelude::*;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_audits::M0011Audits),
             Box::new(m0012_run_cancel::M0012RunCancel),
             Box::new(m0013_app_groups::M0013AppGroups),
+            Box::new(m0016_restore_cancel::M0016RestoreCancel),
         ]
     }
 }
