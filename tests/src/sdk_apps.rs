@@ -1,6 +1,7 @@
 //! In-process apps built with `client-sdk`, served on a loopback port, whose export does
 //! exactly what a test needs: succeed, fail at once, die half-way, stall, or be big.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +42,24 @@ struct Source {
     import_pause: Duration,
     /// The data as last restored: the sha256 of each import that arrived whole, in order.
     restored: Arc<Mutex<Vec<String>>>,
+    /// Imports under way (begun, not yet ended one way or another).
+    importing: Arc<AtomicUsize>,
+}
+
+/// Counts an import as under way until dropped, however the import ends (even dropped itself).
+struct Importing(Arc<AtomicUsize>);
+
+impl Importing {
+    fn begin(count: &Arc<AtomicUsize>) -> Importing {
+        count.fetch_add(1, Ordering::SeqCst);
+        Importing(count.clone())
+    }
+}
+
+impl Drop for Importing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 const PIECE: usize = 64 * 1024;
@@ -54,6 +73,7 @@ impl BackupSource for Source {
     /// Reads the whole body (the SDK checks its sha256 against the header as it ends) and only
     /// then "commits" it: records its sha256 as the app's data. A body cut short commits nothing.
     async fn import(&self, _: &BackupType, mut body: ImportStream) -> Result<(), SourceError> {
+        let _importing = Importing::begin(&self.importing);
         let mut hasher = Sha256::new();
         while let Some(chunk) = body.next().await {
             hasher.update(&chunk?);
@@ -103,6 +123,7 @@ pub struct SdkApp {
     pub url: String,
     requests: Arc<Mutex<Vec<String>>>,
     restored: Arc<Mutex<Vec<String>>>,
+    importing: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -110,6 +131,12 @@ impl SdkApp {
     /// The sha256 of every import it committed (took in whole), in order.
     pub fn restored(&self) -> Vec<String> {
         self.restored.lock().expect("restored log").clone()
+    }
+
+    /// How many imports it is taking in now (an import cut off counts until the app has let go
+    /// of it).
+    pub fn imports_running(&self) -> usize {
+        self.importing.load(Ordering::SeqCst)
     }
 
     /// Every request it received so far, as `METHOD /path`, in order.
@@ -127,7 +154,15 @@ impl Drop for SdkApp {
 /// Starts an app with `behaviour`, guarded by [`TOKEN`]; `seed` makes its bytes. It offers no
 /// restore.
 pub async fn spawn(behaviour: Behaviour, seed: u64) -> SdkApp {
-    start(Source { behaviour, seed, restore: false, import_pause: Duration::ZERO, restored: Default::default() }).await
+    start(Source {
+        behaviour,
+        seed,
+        restore: false,
+        import_pause: Duration::ZERO,
+        restored: Default::default(),
+        importing: Default::default(),
+    })
+    .await
 }
 
 /// Like [`spawn`], and it accepts imports, which it reads to the end and throws away.
@@ -137,14 +172,46 @@ pub async fn spawn_restorable(behaviour: Behaviour, seed: u64) -> SdkApp {
 
 /// Like [`spawn_restorable`], pausing `pause` after each piece of an import it reads.
 pub async fn spawn_slow_restorable(behaviour: Behaviour, seed: u64, pause: Duration) -> SdkApp {
-    start(Source { behaviour, seed, restore: true, import_pause: pause, restored: Default::default() }).await
+    start(Source {
+        behaviour,
+        seed,
+        restore: true,
+        import_pause: pause,
+        restored: Default::default(),
+        importing: Default::default(),
+    })
+    .await
+}
+
+/// Like [`spawn_slow_restorable`], with a small TCP receive buffer: the kernel keeps little of an
+/// import the app has not read yet (autotuning may otherwise take in tens of MiB), so a sender
+/// stays about as far ahead as its own send buffer, and an import of a few MiB lasts as long as
+/// the app takes to read it.
+pub async fn spawn_slow_restorable_small_window(behaviour: Behaviour, seed: u64, pause: Duration) -> SdkApp {
+    let source = Source {
+        behaviour,
+        seed,
+        restore: true,
+        import_pause: pause,
+        restored: Default::default(),
+        importing: Default::default(),
+    };
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    // Set on the listening socket, it is the accepted connections' too (and stops autotuning).
+    socket.set_recv_buffer_size(64 * 1024).expect("SO_RCVBUF");
+    socket.bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+    serve(source, socket.listen(64).expect("listen")).await
 }
 
 async fn start(source: Source) -> SdkApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    serve(source, tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind")).await
+}
+
+async fn serve(source: Source, listener: tokio::net::TcpListener) -> SdkApp {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let requests = Arc::new(Mutex::new(Vec::new()));
     let restored = source.restored.clone();
+    let importing = source.importing.clone();
     let log = requests.clone();
     let router = client_sdk::router(source, TOKEN.to_owned().into()).layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -155,7 +222,7 @@ async fn start(source: Source) -> SdkApp {
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    SdkApp { url, requests, restored, task }
+    SdkApp { url, requests, restored, importing, task }
 }
 
 /// The sha256 of what a `Good { size }` app with `seed` exports.

@@ -1,6 +1,7 @@
-//! An operator's cancel reaching the run it is for, in whichever process runs it: the request is
-//! a mark on the run's row ([`lifecycle::cancel`]), and the process running the run watches that
-//! row while the run can still be stopped cleanly (before its upload is finished).
+//! An operator's cancel reaching the run (or restore) it is for, in whichever process runs it: the
+//! request is a mark on the row ([`lifecycle::cancel`], `restore::record::cancel`), and the
+//! process running it watches that row while it can still be stopped cleanly (a backup before its
+//! upload is finished, a restore before the app has answered its import).
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -25,15 +26,30 @@ pub struct CancelWatch {
 impl CancelWatch {
     /// Starts watching run `run_id`.
     pub fn start(db: &DatabaseConnection, run_id: i64) -> CancelWatch {
+        CancelWatch::watching(db, Watched::Run(run_id))
+    }
+
+    /// Starts watching restore (or drill) `restore_id`.
+    pub fn for_restore(db: &DatabaseConnection, restore_id: i64) -> CancelWatch {
+        CancelWatch::watching(db, Watched::Restore(restore_id))
+    }
+
+    fn watching(db: &DatabaseConnection, watched: Watched) -> CancelWatch {
         let token = CancellationToken::new();
         let reason = Arc::new(OnceLock::new());
-        let watcher = tokio::spawn(watch(db.clone(), run_id, token.clone(), reason.clone()));
+        let watcher = tokio::spawn(watch(db.clone(), watched, token.clone(), reason.clone()));
         CancelWatch { token, reason, watcher }
     }
 
     /// Who cancelled the run, once somebody did.
     pub fn reason(&self) -> Option<&str> {
         self.reason.get().map(String::as_str)
+    }
+
+    /// Waits until somebody cancels it; who.
+    pub async fn cancelled(&self) -> String {
+        self.token.cancelled().await;
+        self.reason().unwrap_or("cancelled").to_owned()
     }
 
     /// Runs `work` unless the run is cancelled first: then `work` is dropped (stopped where it
@@ -53,17 +69,28 @@ impl Drop for CancelWatch {
     }
 }
 
-async fn watch(db: DatabaseConnection, run_id: i64, token: CancellationToken, reason: Arc<OnceLock<String>>) {
+/// The row a [`CancelWatch`] reads.
+#[derive(Debug, Clone, Copy)]
+enum Watched {
+    Run(i64),
+    Restore(i64),
+}
+
+async fn watch(db: DatabaseConnection, watched: Watched, token: CancellationToken, reason: Arc<OnceLock<String>>) {
     loop {
         tokio::time::sleep(CANCEL_POLL).await;
-        match lifecycle::cancel_requested(&db, run_id).await {
+        let asked = match watched {
+            Watched::Run(run_id) => lifecycle::cancel_requested(&db, run_id).await,
+            Watched::Restore(restore_id) => crate::backup::restore::record::cancel_requested(&db, restore_id).await,
+        };
+        match asked {
             Ok(Some(why)) => {
                 let _ = reason.set(why);
                 token.cancel();
                 return;
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(run_id, error = %e, "could not look for a cancel request; will look again"),
+            Err(e) => tracing::warn!(?watched, error = %e, "could not look for a cancel request; will look again"),
         }
     }
 }

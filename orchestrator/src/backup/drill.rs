@@ -10,6 +10,10 @@
 //! An encrypted copy is drilled only when this orchestrator holds an identity (or one is handed
 //! in): otherwise the drill is recorded as failed, "not drilled: no identity", and told — it
 //! never counts as passed.
+//!
+//! A drill can be cancelled like a restore (`restore::record::cancel`): it stops where it is, the
+//! upload into the app (or the scratch app) is cut off so nothing is committed there, and it is
+//! recorded as cancelled: not told as a failure, and never a passed drill.
 
 use std::sync::Arc;
 
@@ -172,7 +176,9 @@ pub struct Proof {
     pub bad_copies: Option<i64>,
 }
 
-/// Counts apps never drilled, whose latest drill failed, and with lost or damaged copies.
+/// Counts apps never drilled, whose latest drill failed, and with lost or damaged copies. A
+/// cancelled drill proves nothing either way: it is passed over, so it neither hides an earlier
+/// failure nor counts as a drill made.
 pub async fn proof(db: &DatabaseConnection) -> Result<Proof, DbErr> {
     use sea_orm::{FromQueryResult, Statement};
     let sql = "SELECT \
@@ -182,7 +188,8 @@ pub async fn proof(db: &DatabaseConnection) -> Result<Proof, DbErr> {
         FROM apps LEFT JOIN ( \
             SELECT COALESCE(r.source_app_id, r.app_id) AS app, r.status FROM restores r \
             WHERE r.kind <> 'restore' AND r.id = (SELECT MAX(r2.id) FROM restores r2 \
-                WHERE r2.kind <> 'restore' AND COALESCE(r2.source_app_id, r2.app_id) = COALESCE(r.source_app_id, r.app_id)) \
+                WHERE r2.kind <> 'restore' AND r2.status <> 'cancelled' \
+                AND COALESCE(r2.source_app_id, r2.app_id) = COALESCE(r.source_app_id, r.app_id)) \
         ) d ON d.app = apps.id";
     Ok(Proof::find_by_statement(Statement::from_string(db.get_database_backend(), sql))
         .one(db)

@@ -27,6 +27,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::prelude::*;
 
 use crate::audit;
+use crate::backup::cancel::CancelWatch;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Outcome, Phase, RetryPolicy, Trigger};
 use crate::backup::run::{Ended, Progress, Runner};
@@ -86,6 +87,10 @@ pub enum RestoreStatus {
     /// The process running it stopped. A restore is never resumed by itself: start it again.
     #[sea_orm(string_value = "interrupted")]
     Interrupted,
+    /// An operator stopped it: the upload into the app was cut off before its end, so the app
+    /// committed nothing; never alerted as a failure, never a passed drill.
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
 }
 
 impl RestoreStatus {
@@ -97,6 +102,7 @@ impl RestoreStatus {
             RestoreStatus::Succeeded => "succeeded",
             RestoreStatus::Failed => "failed",
             RestoreStatus::Interrupted => "interrupted",
+            RestoreStatus::Cancelled => "cancelled",
         }
     }
 
@@ -177,22 +183,30 @@ pub struct Restored {
     pub safety: Option<SafetyCopy>,
 }
 
-/// A restore that failed, recorded as such.
+/// A restore that failed or was cancelled, recorded as such.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct RestoreFailure {
     /// Phase reached.
     pub phase: RestorePhase,
-    /// What went wrong, for the operator.
+    /// What went wrong, for the operator; for a cancelled restore, who cancelled it and where
+    /// it stopped.
     pub message: String,
     /// The safety backup, when one was taken before the failure: it holds the app's state from
     /// before the attempt.
     pub safety: Option<SafetyCopy>,
+    /// An operator cancelled it (recorded as cancelled, not failed, and not alerted).
+    pub cancelled: bool,
 }
 
 impl RestoreFailure {
     fn new(phase: RestorePhase, message: impl Into<String>) -> Self {
-        RestoreFailure { phase, message: message.into(), safety: None }
+        RestoreFailure { phase, message: message.into(), safety: None, cancelled: false }
+    }
+
+    /// A restore an operator cancelled during `phase`; `message` says who and what it left.
+    fn cancelled(phase: RestorePhase, message: impl Into<String>) -> Self {
+        RestoreFailure { cancelled: true, ..RestoreFailure::new(phase, message) }
     }
 }
 
@@ -425,6 +439,11 @@ pub async fn begin(
 /// backup when one was asked for, then the copy streamed into the app. The row is kept up to date
 /// and closed with the outcome, which is audited. `on_progress` hears about it about once a
 /// second.
+///
+/// An operator's cancel (`record::cancel`) is heard while it runs: the safety backup is cancelled
+/// by the same request and stops on its own; the stream into the app is dropped where it is, so
+/// the app's import sees its upload end early and commits nothing; the app's lease is released
+/// at once and the restore is recorded as cancelled (a drill is not told as a failure).
 pub async fn execute(
     runner: &Runner,
     source: &App,
@@ -435,6 +454,7 @@ pub async fn execute(
 ) -> Result<Restored, RestoreFailure> {
     let db = &runner.db;
     let row = record::claim(db, app, restore_id).await?;
+    let cancel = CancelWatch::for_restore(db, restore_id);
     let mut tracker = Tracker {
         db,
         restore_id,
@@ -450,20 +470,59 @@ pub async fn execute(
         None => Ok(()),
     };
     if outcome.is_ok() {
-        outcome = import(runner, source, app, &row, opener(runner, identity.as_ref()), &mut tracker).await;
+        outcome = match asked_to_cancel(db, restore_id, &cancel).await {
+            Some(reason) => Err(RestoreFailure::cancelled(
+                RestorePhase::Download,
+                format!("{reason}; nothing was sent to {}", app.name),
+            )),
+            None => import(runner, source, app, &row, opener(runner, identity.as_ref()), &mut tracker, &cancel).await,
+        };
     }
     let outcome = match outcome {
         Ok(()) => {
             let seen = tracker.seen.as_ref().expect("an import that succeeded has read the copy");
             Ok(Restored { bytes: seen.bytes(), sha256: seen.sha256().unwrap_or_default(), safety })
         }
-        Err(failure) => Err(RestoreFailure { safety, ..failure }),
+        Err(failure) => {
+            // The import decides for itself whether a cancel stopped it (one that came after the
+            // whole copy was sent did not); before it, whatever stopped the restore (the safety
+            // backup cancelled with it) is the cancel's doing when one was asked.
+            let asked = match (failure.phase, failure.cancelled) {
+                (RestorePhase::Import, _) | (RestorePhase::Download | RestorePhase::Done, true) => None,
+                _ => asked_to_cancel(db, restore_id, &cancel).await,
+            };
+            let failure = match (asked, row.safety_run_id) {
+                (Some(reason), Some(run_id)) if failure.phase == RestorePhase::SafetyBackup => {
+                    RestoreFailure::cancelled(
+                        RestorePhase::SafetyBackup,
+                        format!("{reason} during the safety backup (run {run_id}); nothing was sent to {}", app.name),
+                    )
+                }
+                (Some(reason), _) => {
+                    RestoreFailure::cancelled(failure.phase, format!("{reason} ({})", failure.message))
+                }
+                (None, _) => failure,
+            };
+            Err(RestoreFailure { safety, ..failure })
+        }
     };
+    drop(cancel);
     record::finish(db, app, &row, tracker.bytes(), &outcome).await;
-    if let (true, Err(failure)) = (row.kind != KIND_RESTORE, &outcome) {
+    if let (true, Err(failure)) = (row.kind != KIND_RESTORE, &outcome)
+        && !failure.cancelled
+    {
         runner.notifier.drill_failed(source, &row, &failure.message).await;
     }
     outcome
+}
+
+/// Who asked to cancel the restore `cancel` watches, once somebody did: heard by the watch, or
+/// read from the row now (the watch reads it only every [`crate::backup::cancel::CANCEL_POLL`]).
+async fn asked_to_cancel(db: &DatabaseConnection, restore_id: i64, cancel: &CancelWatch) -> Option<String> {
+    if let Some(reason) = cancel.reason() {
+        return Some(reason.to_owned());
+    }
+    record::cancel_requested(db, restore_id).await.ok().flatten()
 }
 
 /// Backs up the app's current state (run `run_id`, queued by [`begin`]). If it fails, nothing is
@@ -490,6 +549,17 @@ async fn safety_backup(
         Ended::Settled(Outcome::Succeeded(success)) => {
             return Ok(SafetyCopy { run_id, file_name: success.file.name, file_id: success.file.id });
         }
+        Ended::Settled(Outcome::Cancelled { reason }) => {
+            // An operator cancelled the safety backup (or the restore, which cancels it too):
+            // the restore cannot go on without it, and nothing was sent to the app.
+            return Err(RestoreFailure::cancelled(
+                RestorePhase::SafetyBackup,
+                format!(
+                    "cancelled with its safety backup (run {run_id}), which was {reason}; nothing was sent to {}",
+                    app.name
+                ),
+            ));
+        }
         Ended::Settled(Outcome::Skipped { reason })
         | Ended::Deferred { reason, .. }
         | Ended::Waiting { reason, .. } => ("could not start", reason),
@@ -506,7 +576,9 @@ async fn safety_backup(
 }
 
 /// Streams the copy from the destination into the app's import, holding the app's lease so no
-/// backup of it starts meanwhile.
+/// backup of it starts meanwhile. Cancelled, it stops where it is: the stream into the app (and
+/// the read from the destination) is dropped, so the app sees its upload end before the end of
+/// the copy and commits nothing, and the lease is released at once.
 async fn import(
     runner: &Runner,
     source: &App,
@@ -514,6 +586,7 @@ async fn import(
     row: &restore::Model,
     identity: Option<Arc<Identities>>,
     tracker: &mut Tracker<'_>,
+    cancel: &CancelWatch,
 ) -> Result<(), RestoreFailure> {
     use RestorePhase::{Download, Import};
     tracker.phase(Download).await;
@@ -533,7 +606,8 @@ async fn import(
         }
         Err(e) => return Err(RestoreFailure::new(Download, format!("database error: {e}"))),
     };
-    let outcome = async {
+    let seen = Arc::new(Seen::default());
+    let work = async {
         let (file, checked) = source_copy(runner, source, row).await?;
         check_identity(&file, identity.as_deref()).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
         let stored = Stored::of(&file.properties).map_err(|e| RestoreFailure::new(Download, e))?;
@@ -546,13 +620,16 @@ async fn import(
             // Decoded on the way; a wrong identity or a copy that does not decode is told here,
             // before the app is sent anything.
             let mut decoded = decode(stream, stored.zstd, if stored.age { identity } else { None });
-            decoded.ready().await.map_err(|e| RestoreFailure::new(Download, format!("{e}; nothing was sent to the app")))?;
+            decoded
+                .ready()
+                .await
+                .map_err(|e| RestoreFailure::new(Download, format!("{e}; nothing was sent to the app")))?;
             Box::pin(decoded)
         };
         let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
             .map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
-        let tap = Tap::new(stream);
-        tracker.seen = Some(tap.seen());
+        let tap = Tap::new(stream, seen.clone());
+        tracker.seen = Some(seen.clone());
         tracker.phase(Import).await;
         let answer = if row.kind == KIND_DRILL {
             tracker.while_running(client.verify(&checked.backup_type, &checked.sha256, tap)).await.map(Answer::Checked)
@@ -586,7 +663,10 @@ async fn import(
                         seen.bytes()
                     ))
                 } else if report.checks.is_empty() || report.checks.iter().any(|c| !c.ok) {
-                    Some("the app answered ok without checks that all passed: its report does not prove the copy".to_owned())
+                    Some(
+                        "the app answered ok without checks that all passed: its report does not prove the copy"
+                            .to_owned(),
+                    )
                 } else {
                     None
                 };
@@ -618,8 +698,42 @@ async fn import(
                 Err(RestoreFailure::new(Import, message))
             }
         }
-    }
-    .await;
+    };
+    let mut work = Box::pin(work);
+    let heard = tokio::select! {
+        biased;
+        out = &mut work => Ok(out),
+        reason = cancel.cancelled() => Err(reason),
+    };
+    let outcome = match heard {
+        Ok(outcome) => outcome,
+        Err(reason) if seen.cut() => {
+            // Stopped where it is: the request to the app (and the read from the destination)
+            // is dropped, and the copy's end was never sent.
+            drop(work);
+            let phase = tracker.phase;
+            let message = match phase {
+                Import => format!(
+                    "{reason} while the copy was streaming into {} ({} of {} bytes sent): its end was never sent and the upload was cut off, so {}",
+                    app.name,
+                    seen.bytes(),
+                    tracker.total,
+                    if row.kind == KIND_DRILL {
+                        "the app's check of it was cut short"
+                    } else {
+                        "the app did not restore it (an app restores only a copy it received whole, with a matching sha256)"
+                    }
+                ),
+                _ => format!("{reason}; nothing was sent to {}", app.name),
+            };
+            Err(RestoreFailure::cancelled(phase, message))
+        }
+        Err(reason) => {
+            // The whole copy had gone out: the app may be restoring it now, so its answer decides.
+            tracing::warn!(restore_id = row.id, %reason, "cancel asked after the whole copy was sent; waiting for the app's answer");
+            work.await
+        }
+    };
     lease.release().await;
     outcome
 }

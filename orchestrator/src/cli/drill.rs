@@ -72,6 +72,10 @@ pub async fn drill(
             )?;
             Ok(ExitCode::SUCCESS)
         }
+        Err(failure) if failure.cancelled => {
+            eprintln!("error: drill {} of {} was {}", row.id, source.name, failure.message);
+            Ok(ExitCode::from(1))
+        }
         Err(failure) => {
             eprintln!(
                 "error: drill {} of {} failed during {}: {}",

@@ -1,7 +1,8 @@
 //! `orchestrator restore <APP> <COPY> [--into TARGET]`: a stored copy streamed back into its app
 //! (or into another app: production into staging) in the foreground, after a safety backup of
 //! the app restored into unless `--no-safety-backup`, with a progress line, then the result.
-//! Exits non-zero when the restore was refused or failed.
+//! Exits non-zero when the restore was refused, failed or was cancelled (`orchestrator runs cancel
+//! --restore ID`, from another shell, the page or the API).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -150,13 +151,17 @@ pub async fn restore(ctx: &Context, source: &str, copy: &str, options: Options<'
             if let Some(s) = &failure.safety {
                 writeln!(out, "safety backup: {} (run {}, file id {})", s.file_name, s.run_id, s.file_id)?;
             }
-            eprintln!(
-                "error: restore {} of {} failed during {}: {}",
-                row.id,
-                app.name,
-                failure.phase.as_str(),
-                failure.message
-            );
+            if failure.cancelled {
+                eprintln!("error: restore {} of {} was {}", row.id, app.name, failure.message);
+            } else {
+                eprintln!(
+                    "error: restore {} of {} failed during {}: {}",
+                    row.id,
+                    app.name,
+                    failure.phase.as_str(),
+                    failure.message
+                );
+            }
             Ok(ExitCode::from(1))
         }
     }

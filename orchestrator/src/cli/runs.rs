@@ -1,6 +1,6 @@
 //! `orchestrator runs`: the runs of every app (list, show), a run's log (followed live with
-//! `--follow`), and cancelling a run. Works on the database, so it sees and stops runs of every
-//! `serve` process sharing it.
+//! `--follow`), and cancelling a run, or a restore or drill (`cancel --restore ID`). Works on the
+//! database, so it sees and stops runs and restores of every process sharing it.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -54,10 +54,18 @@ pub enum RunsCommand {
     },
     /// Cancel a queued, waiting or running run: one not started yet ends at once; a running
     /// one is stopped by the process running it within seconds, its upload aborted (no file is
-    /// left). Recorded as cancelled, not failed; the app is free again at once.
+    /// left). Recorded as cancelled, not failed; the app is free again at once. With --restore,
+    /// a queued or running restore or drill instead (its safety backup too): the upload into the
+    /// app is cut off before the end of the copy, so the app keeps its data as it was (once the
+    /// whole copy has been sent it is too late: the app's answer decides).
     Cancel {
         /// The run's id.
-        id: i64,
+        #[arg(required_unless_present = "restore", conflicts_with = "restore")]
+        id: Option<i64>,
+        /// Cancel this restore or drill (its id, as its page and `orchestrator restore` show it)
+        /// instead of a run.
+        #[arg(long, value_name = "ID")]
+        restore: Option<i64>,
     },
 }
 
@@ -70,7 +78,14 @@ impl RunsCommand {
             }
             RunsCommand::Show { id, json } => show(ctx, id, json).await,
             RunsCommand::Logs { id, follow } => logs(ctx, id, follow).await,
-            RunsCommand::Cancel { id } => cancel(ctx, id).await,
+            RunsCommand::Cancel { restore: Some(id), .. } => cancel_restore(ctx, id).await,
+            RunsCommand::Cancel { id: Some(id), .. } => cancel(ctx, id).await,
+            RunsCommand::Cancel { id: None, restore: None } => {
+                eprintln!(
+                    "error: name the run to cancel (`runs cancel ID`), or a restore (`runs cancel --restore ID`)"
+                );
+                Ok(ExitCode::from(2))
+            }
         }
     }
 }
@@ -243,6 +258,39 @@ async fn cancel(ctx: &Context, id: i64) -> anyhow::Result<ExitCode> {
         }
         None => {
             eprintln!("error: there is no run {id}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn cancel_restore(ctx: &Context, id: i64) -> anyhow::Result<ExitCode> {
+    use crate::backup::restore::{KIND_RESTORE, record};
+    let Some(row) = record::get(&ctx.db, id).await? else {
+        eprintln!("error: there is no restore {id}: its page and `orchestrator restore` name the restores");
+        return Ok(ExitCode::from(1));
+    };
+    let names = overview::app_names(&ctx.db, std::iter::once(row.app_id)).await?;
+    let app = names.get(&row.app_id).cloned().unwrap_or_else(|| format!("#{}", row.app_id));
+    let what = if row.kind == KIND_RESTORE { "restore" } else { "drill" };
+    match record::cancel(&ctx.db, id, "cli").await? {
+        Some(record::Cancel::Cancelled) => {
+            record::audit_cancel(&ctx.db, "cli", &row.kind, &app, id).await;
+            println!("{what} {id} of {app} cancelled before it started: nothing was sent to the app");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(record::Cancel::Requested) => {
+            record::audit_cancel(&ctx.db, "cli", &row.kind, &app, id).await;
+            println!(
+                "{what} {id} of {app} is being cancelled: the process running it cuts off the upload into the app within seconds"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(record::Cancel::Ended(status)) => {
+            eprintln!("error: {what} {id} already ended ({status}): there is nothing to cancel");
+            Ok(ExitCode::from(1))
+        }
+        None => {
+            eprintln!("error: there is no restore {id}");
             Ok(ExitCode::from(1))
         }
     }

@@ -29,6 +29,7 @@ mod pins;
 mod python_package;
 mod remote_storage;
 mod restore;
+mod restore_cancel;
 mod restore_file;
 mod restore_into;
 mod scheduling;

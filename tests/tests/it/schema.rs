@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 14] = [
+const MIGRATIONS: [&str; 15] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -21,6 +21,7 @@ const MIGRATIONS: [&str; 14] = [
     "m0012_run_cancel",
     "m0013_app_groups",
     "m0014_night_spread",
+    "m0015_restore_cancel",
 ];
 
 /// Our tables and their columns, in order, as the migrations leave them.
@@ -194,6 +195,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "source_app",
             "kind",
             "report",
+            "cancel_requested_at",
+            "cancel_reason",
         ],
     ),
     ("run_logs", &["id", "run_id", "at", "level", "message"]),

@@ -1,5 +1,6 @@
 //! The restore records (`restores`) after `begin` has made one: taken by the process that runs
-//! it, kept up to date, closed and audited; and the sweep of those a stopped process left running.
+//! it, kept up to date, cancelled by an operator, closed and audited; and the sweep of those a
+//! stopped process left running.
 
 use std::time::Duration;
 
@@ -68,6 +69,7 @@ pub(super) async fn finish(
 ) {
     let (status, phase, error) = match outcome {
         Ok(_) => (RestoreStatus::Succeeded, RestorePhase::Done, None),
+        Err(f) if f.cancelled => (RestoreStatus::Cancelled, f.phase, Some(f.message.clone())),
         Err(f) => (RestoreStatus::Failed, f.phase, Some(f.message.clone())),
     };
     let now = now_ms();
@@ -95,9 +97,96 @@ pub(super) async fn finish(
         Ok(r) => {
             format!("{what} {}: succeeded, {} restored from {} ({} bytes)", row.id, app.name, row.copy_name, r.bytes)
         }
+        Err(f) if f.cancelled => format!("{what} {}: {} (during {})", row.id, f.message, f.phase.as_str()),
         Err(f) => format!("{what} {}: failed during {}: {}", row.id, f.phase.as_str(), f.message),
     };
     audit::record(db, &row.actor, &format!("{what}.finish"), Some(&app.name), Some(&detail)).await;
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// It had not started: it is cancelled now (with its safety backup), and its job does
+    /// nothing when it comes.
+    Cancelled,
+    /// It is running: the process running it stops it within a second or so (a safety backup
+    /// under way is cancelled too), cuts the upload into the app and records it as cancelled;
+    /// unless the whole copy has been sent by then, when the app's answer decides how it ends.
+    Requested,
+    /// It had already ended, with this status: nothing to cancel.
+    Ended(RestoreStatus),
+}
+
+/// Cancels restore (or drill) `restore_id` on behalf of `by` (who asked; it becomes the reason).
+/// A safety backup queued or running for it is cancelled too: it was taken only for this
+/// restore, and it holds the app while it runs. `None` when there is no such restore.
+pub async fn cancel(db: &DatabaseConnection, restore_id: i64, by: &str) -> Result<Option<Cancel>, DbErr> {
+    let now = now_ms();
+    let reason = format!("cancelled by {by}");
+    let Some(row) = get(db, restore_id).await? else { return Ok(None) };
+    if !row.status.is_active() {
+        return Ok(Some(Cancel::Ended(row.status)));
+    }
+    // Not started: ended here, unless a worker took it in the meantime.
+    let ended = restore::Entity::update_many()
+        .col_expr(restore::Column::Status, Expr::value(RestoreStatus::Cancelled))
+        .col_expr(
+            restore::Column::Error,
+            Expr::value(format!("{reason} before it started; nothing was sent to the app")),
+        )
+        .col_expr(restore::Column::CancelReason, Expr::value(reason.clone()))
+        .col_expr(restore::Column::CancelRequestedAt, Expr::value(now))
+        .col_expr(restore::Column::FinishedAt, Expr::value(now))
+        .col_expr(restore::Column::UpdatedAt, Expr::value(now))
+        .filter(restore::Column::Id.eq(restore_id))
+        .filter(restore::Column::Status.eq(RestoreStatus::Queued))
+        .exec(db)
+        .await?;
+    let done = if ended.rows_affected == 1 {
+        Cancel::Cancelled
+    } else {
+        let asked = restore::Entity::update_many()
+            .col_expr(restore::Column::CancelReason, Expr::value(reason))
+            .col_expr(restore::Column::CancelRequestedAt, Expr::value(now))
+            .filter(restore::Column::Id.eq(restore_id))
+            .filter(restore::Column::Status.eq(RestoreStatus::Running))
+            .exec(db)
+            .await?;
+        if asked.rows_affected == 1 {
+            Cancel::Requested
+        } else {
+            // It ended between the two reads.
+            let status = get(db, restore_id).await?.map_or(RestoreStatus::Cancelled, |r| r.status);
+            return Ok(Some(if status.is_active() { Cancel::Requested } else { Cancel::Ended(status) }));
+        }
+    };
+    if let Some(run_id) = row.safety_run_id {
+        // Queued: ended at once; running: its own watch stops it and aborts its upload; ended:
+        // nothing to do (a safety copy already made is kept).
+        lifecycle::cancel(db, run_id, by).await?;
+    }
+    Ok(Some(done))
+}
+
+/// Audits that `actor` cancelled restore (or drill, by its `kind`) `id` of `app` (`restore.cancel`),
+/// whichever surface it came from.
+pub async fn audit_cancel(db: &DatabaseConnection, actor: &str, kind: &str, app: &str, id: i64) {
+    let what = if kind == super::KIND_RESTORE { "restore" } else { "drill" };
+    let app = (!app.is_empty()).then_some(app);
+    audit::record(db, actor, "restore.cancel", app, Some(&format!("{what} {id}"))).await;
+}
+
+/// Why an operator asked to cancel restore `restore_id`, once somebody did.
+pub async fn cancel_requested(db: &DatabaseConnection, restore_id: i64) -> Result<Option<String>, DbErr> {
+    use sea_orm::QuerySelect;
+    let row: Option<(Option<i64>, Option<String>)> = restore::Entity::find_by_id(restore_id)
+        .select_only()
+        .column(restore::Column::CancelRequestedAt)
+        .column(restore::Column::CancelReason)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(row.and_then(|(at, reason)| at.map(|_| reason.unwrap_or_else(|| "cancelled".to_owned()))))
 }
 
 /// Keeps a drill's report (as the app answered it) with its row.

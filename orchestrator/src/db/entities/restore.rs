@@ -44,6 +44,10 @@ pub struct Model {
     pub kind: String,
     /// A drill's report from the app (JSON), when it answered one.
     pub report: Option<String>,
+    /// When an operator asked to cancel it (ms), while it was running.
+    pub cancel_requested_at: Option<i64>,
+    /// Who asked to cancel it ("cancelled by ..."), once somebody did.
+    pub cancel_reason: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

@@ -18,6 +18,7 @@ mod m0011_audits;
 mod m0012_run_cancel;
 mod m0013_app_groups;
 mod m0014_night_spread;
+mod m0015_restore_cancel;
 
 use sea_orm_migration::prelude::*;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_run_cancel::M0012RunCancel),
             Box::new(m0013_app_groups::M0013AppGroups),
             Box::new(m0014_night_spread::M0014NightSpread),
+            Box::new(m0015_restore_cancel::M0015RestoreCancel),
         ]
     }
 }

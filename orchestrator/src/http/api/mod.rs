@@ -45,6 +45,7 @@ pub fn routes() -> Router<Web> {
         .route("/api/v1/apps/{name}/copies/{copy}/restore", post(restores::start))
         .route("/api/v1/restores/{id}", get(restores::show))
         .route("/api/v1/restores/{id}/events", get(restores::events))
+        .route("/api/v1/restores/{id}/cancel", post(restores::cancel))
         .route("/api/v1/destination", get(destination::show))
         .route("/api/v1/destination/check", post(destination::check))
         .route("/api/v1/queue", get(runs::queue))

@@ -1,5 +1,6 @@
 //! `/api/v1` restores: start one (the name of the app restored into typed again in `confirm`),
-//! read it, follow it. A copy is restored into its own app, or with `into` into another one.
+//! read it, follow it, cancel it. A copy is restored into its own app, or with `into` into
+//! another one.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -117,4 +118,27 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     load(&web, id).await?;
     Ok(crate::http::live::restore_stream(&web, id))
+}
+
+/// POST /api/v1/restores/{id}/cancel: a restore or drill not started yet is cancelled at once
+/// (200), with its safety backup; a running one is stopped by the process running it within a
+/// second or so, its upload into the app cut off (202; follow it until its status is
+/// `cancelled`). An ended one: 409.
+pub async fn cancel(State(web): State<Web>, c: ApiCaller, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    use crate::backup::restore::record::{self, Cancel};
+    let view = load(&web, id).await?;
+    let done = record::cancel(&web.ctx.db, id, &c.actor)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no restore {id}")))?;
+    let code = match done {
+        Cancel::Cancelled => StatusCode::OK,
+        Cancel::Requested => StatusCode::ACCEPTED,
+        Cancel::Ended(status) => {
+            return Err(ApiError::Conflict(format!(
+                "restore {id} already ended ({status}): there is nothing to cancel"
+            )));
+        }
+    };
+    record::audit_cancel(&web.ctx.db, &c.actor, &view.kind, &view.app, id).await;
+    Ok((code, Json(load(&web, id).await?)).into_response())
 }

@@ -840,7 +840,7 @@ pub struct RestoreView {
     pub app: String,
     /// The copy's file name.
     pub copy: String,
-    /// queued | running | succeeded | failed | interrupted.
+    /// queued | running | succeeded | failed | interrupted | cancelled.
     pub status: String,
     /// safety_backup | download | import | done.
     pub phase: Option<String>,
@@ -865,6 +865,8 @@ pub struct RestoreView {
     pub kind: String,
     /// A drill's report, as the app answered it.
     pub report: Option<contract_spec::VerifyReport>,
+    /// When an operator asked to cancel it (RFC 3339), once somebody did.
+    pub cancel_requested_at: Option<String>,
 }
 
 /// `POST /api/v1/apps/{name}/drills`: which copy, and how.
@@ -899,6 +901,7 @@ impl RestoreView {
             from_app: r.source_app.clone(),
             kind: r.kind.clone(),
             report: r.report.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            cancel_requested_at: r.cancel_requested_at.map(rfc3339),
         }
     }
 }

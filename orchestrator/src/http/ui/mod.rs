@@ -66,6 +66,7 @@ pub fn routes() -> Router<Web> {
         )
         .route("/restores/{id}", get(restores::show))
         .route("/restores/{id}/events", get(events::restore_events))
+        .route("/restores/{id}/cancel", post(restores::cancel))
         .route("/runs", get(runs::list))
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/events", get(events::run_events))

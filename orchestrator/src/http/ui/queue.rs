@@ -1,4 +1,5 @@
-//! The queue: runs waiting or running now, and the processes taking jobs.
+//! The queue: runs and restores waiting or running now (each cancellable), and the processes
+//! taking jobs.
 
 use askama::Template;
 use axum::extract::State;
@@ -52,7 +53,15 @@ pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, Pa
     let zone = |id: i64| zones.get(&id).map_or("UTC", String::as_str);
     let rows: Vec<RunRow> = active.iter().map(|(r, app)| RunRow::new(r, app, zone(r.app_id))).collect();
     let (running, queued) = rows.into_iter().partition(|r| r.status == crate::backup::lifecycle::Status::Running);
-    let restores =
-        overview::active_restores(&web.ctx.db).await?.into_iter().map(|(r, app)| RestoreRow::new(r, app)).collect();
+    let active_restores = overview::active_restores(&web.ctx.db).await?;
+    let zones = overview::app_zones(&web.ctx.db, active_restores.iter().map(|(r, _)| r.app_id)).await?;
+    let zone = |id: i64| zones.get(&id).map_or("UTC", String::as_str);
+    let restores = active_restores
+        .into_iter()
+        .map(|(r, app)| {
+            let z = zone(r.app_id);
+            RestoreRow::new(r, app, z)
+        })
+        .collect();
     render(&QueuePage { page, queued, running, restores, workers })
 }

@@ -1,6 +1,7 @@
 //! Restore from the UI: a confirmation (type the name of the app restored into, the password
 //! again, a safety backup unless the operator opts out), then the restore runs in the background
-//! and its page follows it live. A copy can be restored into another app (production into
+//! and its page follows it live, with a button to cancel it while it may still change. Its times
+//! are in its app's own zone, with the offset. A copy can be restored into another app (production into
 //! staging): the confirmation page is loaded again for that app (`?into=`), so what is typed and
 //! said always names the app whose data is replaced.
 
@@ -14,8 +15,8 @@ use serde::Deserialize;
 use crate::backup::restore::{self, RestoreRequest};
 use crate::codec::keys::Identities;
 use crate::http::error::PageError;
-use crate::http::extract::CheckedForm;
 use crate::http::extract::PageApp;
+use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::format;
 use crate::http::state::Web;
 use crate::http::ui::copies::recheck_password;
@@ -173,17 +174,23 @@ pub struct RestoreRow {
     pub total: String,
     /// Who asked.
     pub actor: String,
-    /// When.
+    /// When it was asked for, in its app's zone.
     pub started: String,
+    /// When it ended, in its app's zone; empty while it runs.
+    pub finished: String,
     /// The safety backup's run.
     pub safety_run: Option<i64>,
     /// What went wrong.
     pub error: String,
+    /// A drill (checked by the app, or restored into a scratch app), not a restore.
+    pub drill: bool,
+    /// An operator asked to cancel it; it stops shortly.
+    pub cancelling: bool,
 }
 
 impl RestoreRow {
-    /// From a record and its app's name.
-    pub fn new(row: crate::db::entities::restore::Model, app: String) -> RestoreRow {
+    /// From a record and its app's name; its times in `zone`, its app's.
+    pub fn new(row: crate::db::entities::restore::Model, app: String, zone: &str) -> RestoreRow {
         RestoreRow {
             id: row.id,
             app_href: format::url_encode(&app),
@@ -194,9 +201,12 @@ impl RestoreRow {
             size: format::bytes(row.bytes),
             total: format::bytes(row.total_bytes),
             actor: row.actor,
-            started: format::time(row.started_at),
+            started: format::in_zone(row.started_at, zone),
+            finished: row.finished_at.map(|ms| format::in_zone(ms, zone)).unwrap_or_default(),
             safety_run: row.safety_run_id,
             error: row.error.unwrap_or_default(),
+            drill: row.kind != restore::KIND_RESTORE,
+            cancelling: row.cancel_requested_at.is_some() && row.status.is_active(),
         }
     }
 
@@ -219,6 +229,29 @@ pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Re
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
     let app = web.ctx.registry.get_by_id(row.app_id).await?;
-    let restore = RestoreRow::new(row, app.name);
+    let restore = RestoreRow::new(row, app.name, &app.time_zone);
     render(&RestorePage { page, restore })
+}
+
+/// POST /restores/{id}/cancel: cancels a restore or drill that has not ended (see
+/// `record::cancel`), then shows it.
+pub async fn cancel(
+    State(web): State<Web>,
+    page: Page,
+    Path(id): Path<i64>,
+    _: CheckedForm<NoFields>,
+) -> Result<Response, PageError> {
+    use crate::backup::restore::record::{self, Cancel};
+    let row =
+        record::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
+    match record::cancel(&web.ctx.db, id, &page.user).await? {
+        Some(Cancel::Cancelled | Cancel::Requested) => {
+            let names = crate::overview::app_names(&web.ctx.db, std::iter::once(row.app_id)).await?;
+            let app = names.get(&row.app_id).map_or("", String::as_str);
+            record::audit_cancel(&web.ctx.db, &page.user, &row.kind, app, id).await;
+        }
+        // Ended meanwhile: the page shows how.
+        Some(Cancel::Ended(_)) | None => {}
+    }
+    Ok(Redirect::to(&format!("/restores/{id}")).into_response())
 }
