@@ -183,25 +183,9 @@ async fn windows_jitter_and_limits_are_validated_and_shown_everywhere() {
     assert_eq!(fields, ["max_concurrent", "jitter"], "{answer}");
     let set: Value = put(json!({"max_concurrent": "1", "window": "2h"})).await.unwrap().json().await.unwrap();
     assert_eq!(set, json!({"name": "db-1", "apps": 1, "max_concurrent": 1, "window": "2h", "jitter": null}));
-    let listed: Value = http
-        .get(format!("{}/api/v1/groups", served.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = web::get_json(&format!("{}/api/v1/groups", served.url), &token).await;
     assert_eq!(listed, json!([set]));
-    let shown: Value = http
-        .get(format!("{}/api/v1/apps/erp", served.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = web::get_json(&format!("{}/api/v1/apps/erp", served.url), &token).await;
     assert_eq!((&shown["window"], &shown["jitter"]), (&json!("1h30m"), &json!("10m")), "{shown}");
     let cleared = http
         .patch(format!("{}/api/v1/apps/erp", served.url))
