@@ -185,7 +185,9 @@ impl Notifier {
             format!("{}: no copy proven restorable for {days} days (DRILL_MAX_AGE_DAYS): check its drills", app.name);
         let mut notice = Notice::new(Event::Failure, summary);
         notice.reason = Some(match last {
-            Some(ms) => format!("the last drill that passed ended {}", ms_to_text(ms)),
+            Some(ms) => {
+                format!("the last drill that passed ended {}", crate::http::format::in_zone(ms, &app.time_zone))
+            }
             None => "no drill of its copies has ever passed".to_owned(),
         });
         notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
