@@ -92,6 +92,15 @@ impl T {
         text
     }
 
+    /// A size, its decimal separator the language's: "1.5 GiB", "1,5 GiB".
+    pub fn bytes(&self, n: i64) -> String {
+        let text = crate::http::format::bytes(n);
+        match self.lang {
+            Lang::En => text,
+            Lang::Es => text.replace('.', ","),
+        }
+    }
+
     /// A run's or restore's status in words.
     pub fn status(&self, status: &str) -> String {
         self.of("status", status)
@@ -160,7 +169,7 @@ mod tests {
     fn every_text_the_templates_and_code_use_exists() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut sources = Vec::new();
-        for dir in ["web/templates", "orchestrator/src/http/ui", "orchestrator/src/http"] {
+        for dir in ["web/templates", "orchestrator/src/http/ui", "orchestrator/src/http", "orchestrator/src/notify"] {
             for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
                 if entry.path().is_file() {
                     sources.push((entry.path(), std::fs::read_to_string(entry.path()).unwrap()));

@@ -2,6 +2,7 @@
 
 mod adopt;
 mod agent;
+mod alert_policy;
 mod alerts;
 mod app_checks;
 mod audit;

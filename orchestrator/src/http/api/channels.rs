@@ -19,7 +19,7 @@ use crate::notify::channel::{self, Channel, ChannelInput, FieldErrors, Kind};
 use crate::registry::input::FieldError;
 
 /// The events a channel (but a ping) can be told.
-const EVENTS: [&str; 3] = ["failure", "recovery", "stale"];
+const EVENTS: [&str; 5] = ["failure", "recovery", "stale", "drill", "restore"];
 
 /// A channel to add, or the fields of one to change (a field left out keeps its value; a secret
 /// left out or empty keeps the stored one).
@@ -38,10 +38,27 @@ pub struct ChannelBody {
     /// false = paused (told nothing). A new channel is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// What it is told: failure, recovery, stale (at least one; pings hear every run). A new
-    /// channel hears all three.
+    /// What it is told: failure (once per failing streak, then reminders), recovery, stale,
+    /// drill (failed, refused, overdue), restore (started, succeeded, failed, cancelled). At
+    /// least one, or a summary; pings hear every run. A new channel hears failure, recovery,
+    /// stale and drill.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
+    /// Only the apps carrying one of these tags (empty: every app, or its one app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// none | daily | weekly (Mondays): a summary of its apps at `summary_hour`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The summary's hour, 0 to 23, in `time_zone` (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_hour: Option<u8>,
+    /// en | es: the language it is told in (default en).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The IANA zone of its summary hour (default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// Webhook: the http(s) URL it POSTs to. Secret: write-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -95,6 +112,16 @@ pub struct ChannelView {
     pub enabled: bool,
     /// What it is told (pings: start, success, fail).
     pub events: Vec<String>,
+    /// Only the apps carrying one of these tags (empty: every app, or its one app).
+    pub tags: Vec<String>,
+    /// none | daily | weekly.
+    pub summary: String,
+    /// The summary's hour, in `time_zone`.
+    pub summary_hour: u8,
+    /// en | es.
+    pub language: String,
+    /// The zone of its summary hour.
+    pub time_zone: String,
     /// Where it goes: the host (a URL is secret), or the recipients and the SMTP host.
     pub target: String,
     /// Email: the SMTP host.
@@ -157,6 +184,14 @@ async fn view(web: &Web, c: &Channel) -> Result<ChannelView, ApiError> {
         app,
         enabled: c.enabled,
         events: c.events().into_iter().map(str::to_owned).collect(),
+        tags: c.policy.tags.clone(),
+        summary: match c.policy.summary.as_str() {
+            "" => "none".to_owned(),
+            word => word.to_owned(),
+        },
+        summary_hour: c.policy.summary_hour,
+        language: c.policy.language.code().to_owned(),
+        time_zone: c.policy.time_zone.clone(),
         target: match c.kind {
             Kind::Email => format!("{} via {}", config.to.join(", "), config.host),
             _ => config.host.clone(),
@@ -194,6 +229,11 @@ impl ChannelBody {
         set(&mut input.ping_start, self.ping_start);
         set(&mut input.ping_success, self.ping_success);
         set(&mut input.ping_fail, self.ping_fail);
+        set(&mut input.tags, self.tags.map(|tags| tags.join(", ")));
+        set(&mut input.summary, self.summary);
+        set(&mut input.summary_hour, self.summary_hour.map(|h| h.to_string()));
+        set(&mut input.language, self.language);
+        set(&mut input.time_zone, self.time_zone);
         if let Some(s) = self.signing_secret {
             input.signing_secret = Some(SecretString::from(s));
         }
@@ -204,13 +244,15 @@ impl ChannelBody {
             if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
                 return Err(ApiError::Invalid(vec![FieldError::new(
                     "events",
-                    format!("{bad:?} is not an event: use failure, recovery or stale"),
+                    format!("{bad:?} is not an event: use failure, recovery, stale, drill or restore"),
                 )]));
             }
             let on = |name: &str| events.iter().any(|e| e == name).then(|| "on".to_owned());
             input.on_failure = on("failure");
             input.on_recovery = on("recovery");
             input.on_stale = on("stale");
+            input.on_drill = on("drill");
+            input.on_restore = on("restore");
         }
         Ok(())
     }
@@ -247,6 +289,7 @@ pub async fn create(
         on_failure: Some("on".into()),
         on_recovery: Some("on".into()),
         on_stale: Some("on".into()),
+        on_drill: Some("on".into()),
         ..Default::default()
     };
     body.apply(&mut input)?;

@@ -48,6 +48,8 @@ pub struct DeliveryRow {
     pub run_id: Option<i64>,
     /// pending | sent | failed.
     pub status: String,
+    /// The status in words.
+    pub status_text: String,
     /// Attempts.
     pub attempts: i32,
     /// Why the last attempt failed.
@@ -150,7 +152,7 @@ async fn notifications_page(
                 Kind::Email => format!("{} via {}", c.config.to.join(", "), c.config.host),
                 _ => c.config.host.clone(),
             },
-            events: c.events().join(", "),
+            events: c.events().iter().map(|e| page.t.of("notify.event_name", e)).collect::<Vec<_>>().join(", "),
             enabled: c.enabled,
         })
         .collect();
@@ -158,7 +160,8 @@ async fn notifications_page(
         .into_iter()
         .map(|d| DeliveryRow {
             channel: channel_names.get(&d.channel_id).cloned().unwrap_or_default(),
-            event: d.event,
+            event: page.t.of("notify.event_name", &d.event),
+            status_text: page.t.of("notify.delivery", &d.status),
             app: d.app_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
             run_id: d.run_id,
             status: d.status,
@@ -171,12 +174,16 @@ async fn notifications_page(
     render(&NotificationsPage { page, channels, deliveries, kind: kind.as_str(), input, errors, result, editing })
 }
 
-fn default_input(app: Option<String>) -> ChannelInput {
+fn default_input(app: Option<String>, page: &Page) -> ChannelInput {
     ChannelInput {
         app: app.unwrap_or_default(),
         on_failure: Some("on".into()),
         on_recovery: Some("on".into()),
         on_stale: Some("on".into()),
+        on_drill: Some("on".into()),
+        summary_hour: "8".into(),
+        language: page.t.lang.code().into(),
+        time_zone: "UTC".into(),
         ..Default::default()
     }
 }
@@ -184,7 +191,8 @@ fn default_input(app: Option<String>) -> ChannelInput {
 /// GET /notifications.
 pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<FormQuery>) -> Result<Html<String>, PageError> {
     let kind = q.kind.as_deref().and_then(Kind::parse).unwrap_or(Kind::Webhook);
-    notifications_page(&web, page, Form::add(kind, default_input(q.app)), None).await
+    let form = Form::add(kind, default_input(q.app, &page));
+    notifications_page(&web, page, form, None).await
 }
 
 /// The add-channel form.
@@ -321,7 +329,8 @@ pub async fn test(
         ),
     };
     crate::audit::record(&web.ctx.db, &page.user, "notification.test", Some(&found.name), Some(&result.1)).await;
-    let html = notifications_page(&web, page, Form::add(Kind::Webhook, default_input(None)), Some(result)).await?;
+    let form = Form::add(Kind::Webhook, default_input(None, &page));
+    let html = notifications_page(&web, page, form, Some(result)).await?;
     Ok(html.into_response())
 }
 
