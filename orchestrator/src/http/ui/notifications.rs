@@ -152,7 +152,20 @@ async fn notifications_page(
                 Kind::Email => format!("{} via {}", c.config.to.join(", "), c.config.host),
                 _ => c.config.host.clone(),
             },
-            events: c.events().iter().map(|e| page.t.of("notify.event_name", e)).collect::<Vec<_>>().join(", "),
+            events: {
+                let mut said: Vec<String> = c.events().iter().map(|e| page.t.of("notify.event_name", e)).collect();
+                if c.policy.summary != crate::notify::policy::Summary::Off {
+                    said.push(page.t.fill(
+                        &format!("notify.summary_at.{}", c.policy.summary.as_str()),
+                        &[("hour", &format!("{:02}:00", c.policy.summary_hour)), ("zone", &c.policy.time_zone)],
+                    ));
+                }
+                if !c.policy.tags.is_empty() {
+                    said.push(page.t.fill("notify.tags_only", &[("tags", &c.policy.tags.join(", "))]));
+                }
+                said.push(c.policy.language.code().to_owned());
+                said.join(", ")
+            },
             enabled: c.enabled,
         })
         .collect();
