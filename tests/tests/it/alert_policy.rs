@@ -216,4 +216,32 @@ async fn the_summary_arrives_at_its_hour_in_its_zone_and_language_once() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(hook.received().len(), 2);
+
+    // A run's log in Spanish on its page; in the API each operator's line keeps its code.
+    let page = e2e::web::client()
+        .get(format!("{}/runs/1", served.url))
+        .header("cookie", format!("{}; lang=es", session.cookie))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let log = &page[page.find("id=\"run-log\"").expect("a log section")..];
+    for said in ["pidiendo a la aplicación sus capacidades", "el destino guardó el archivo: 102400 bytes", "verificada"]
+    {
+        assert!(log.contains(said), "{said:?} in the Spanish log: {log}");
+    }
+    let lines: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/runs/1/log", served.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored = lines["lines"].as_array().unwrap().iter().find(|l| l["code"] == "upload.stored").expect("coded");
+    assert!(stored["message"].as_str().unwrap().starts_with("the destination stored the file"), "{stored}");
+    assert_eq!(stored["fields"]["size"], "102400");
 }

@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 16] = [
+const MIGRATIONS: [&str; 17] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -23,6 +23,7 @@ const MIGRATIONS: [&str; 16] = [
     "m0014_night_spread",
     "m0015_restore_cancel",
     "m0016_alert_policy",
+    "m0017_log_codes",
 ];
 
 /// Our tables and their columns, in order, as the migrations leave them.
@@ -208,7 +209,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "cancel_reason",
         ],
     ),
-    ("run_logs", &["id", "run_id", "at", "level", "message"]),
+    ("run_logs", &["id", "run_id", "at", "level", "message", "code", "fields"]),
     ("schedule_fires", &["app_id", "fire_at", "created_at"]),
     ("sessions", &["id", "username", "csrf", "created_at", "expires_at"]),
     ("settings", &["key", "value"]),

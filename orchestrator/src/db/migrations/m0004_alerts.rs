@@ -58,7 +58,7 @@ pub(super) enum AppAlerts {
 }
 
 #[derive(DeriveIden)]
-enum RunLogs {
+pub(super) enum RunLogs {
     Table,
     Id,
     RunId,
