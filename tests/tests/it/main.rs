@@ -27,6 +27,7 @@ mod lifecycle;
 mod night_spread;
 mod ownership;
 mod pins;
+mod probes;
 mod python_package;
 mod remote_storage;
 mod restore;

@@ -32,10 +32,18 @@ struct LoginPage {
     demo: bool,
 }
 
-/// Where `next` may send the browser: only a path of this site.
+/// Where `next` may send the browser: only a path of this site. Browsers drop tabs and line
+/// breaks from a URL and read `\\` as `/`, so `/\t/evil.example` is `//evil.example` to them:
+/// a path holding a control character, a backslash or a space is refused whole.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -169,5 +177,9 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for sneaky in ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/ /evil.example", "/%09x\\y"] {
+            assert_eq!(safe_next(Some(sneaky)), "/", "{sneaky:?}");
+        }
+        assert_eq!(safe_next(Some("/runs?state=failed&page=2")), "/runs?state=failed&page=2");
     }
 }
