@@ -111,18 +111,33 @@ pub async fn submit(
         return PageError::Forbidden(t.get("login.expired").to_owned()).into_response();
     }
     let user = form.user.trim().to_owned();
-    let keys = vec![format!("ip:{}", peer.ip()), format!("user:{user}")];
-    if let Some(wait) = web.throttle.wait(&keys) {
-        let message = t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]);
-        return login_page(&web, &headers, next, user, Some(message), StatusCode::TOO_MANY_REQUESTS);
+    // The attempt is counted before the password is hashed: parallel guesses cannot race past
+    // the limit, and a source that reached it is refused without any hashing.
+    let attempt = match web.throttle.begin(crate::http::auth::throttle::keys(peer.ip(), &user)) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let message = t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]);
+            return login_page(&web, &headers, next, user, Some(message), StatusCode::TOO_MANY_REQUESTS);
+        }
+    };
+    let slowed = web.throttle.delay(&user);
+    let verified = web.admin.verify_async(&user, form.password).await;
+    tokio::time::sleep(slowed).await;
+    match verified {
+        Some(true) => attempt.succeeded(&user),
+        Some(false) => {
+            attempt.failed(&user);
+            crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&format!("from {}", peer.ip())))
+                .await;
+            let message = t.get("login.wrong").to_owned();
+            return login_page(&web, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
+        }
+        None => {
+            drop(attempt);
+            let message = t.get("login.busy").to_owned();
+            return login_page(&web, &headers, next, user, Some(message), StatusCode::SERVICE_UNAVAILABLE);
+        }
     }
-    if !web.admin.verify_async(&user, form.password).await {
-        web.throttle.failed(&keys);
-        crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&format!("from {}", peer.ip()))).await;
-        let message = t.get("login.wrong").to_owned();
-        return login_page(&web, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
-    }
-    web.throttle.succeeded(&keys);
     match session::create(&web, &headers, &user).await {
         Ok(cookie) => {
             crate::audit::record(&web.ctx.db, &user, "sign_in", None, Some(&format!("from {}", peer.ip()))).await;
