@@ -165,7 +165,7 @@ mod tests {
         let hollow: Vec<&str> = catalogue::entries(Lang::En)
             .filter(|(key, text)| {
                 *key != UNTRANSLATED
-                    && !text.replace(|c: char| c == '{' || c == '}', " ").split_whitespace().any(|w| {
+                    && !text.replace(['{', '}'], " ").split_whitespace().any(|w| {
                         w.chars().filter(|c| c.is_alphabetic()).count() >= 2 && !text.contains(&format!("{{{w}}}"))
                     })
             })
