@@ -282,7 +282,7 @@ pub struct Line {
 impl Line {
     /// The line in `t`'s language: the catalogue's `log.<code>` filled with its fields, or the
     /// message as logged when it has no code (or the catalogue no text for it).
-    pub fn text(&self, t: &crate::http::i18n::T) -> String {
+    pub fn text(&self, t: &crate::catalogue::T) -> String {
         let Some(code) = &self.code else { return self.message.clone() };
         let key = format!("log.{code}");
         if t.get(&key) == key {
@@ -309,7 +309,7 @@ impl Line {
     }
 
     /// The same line with its `text` in `t`'s language.
-    pub fn in_language(mut self, t: &crate::http::i18n::T) -> Line {
+    pub fn in_language(mut self, t: &crate::catalogue::T) -> Line {
         self.text = Some(self.text(t));
         self
     }

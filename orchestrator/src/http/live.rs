@@ -139,7 +139,7 @@ pub fn run_stream(
     web: &Web,
     id: i64,
     after: i64,
-    t: Option<crate::http::i18n::T>,
+    t: Option<crate::catalogue::T>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     use futures::StreamExt;
     let db = web.ctx.db.clone();

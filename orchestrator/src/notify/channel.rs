@@ -11,8 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::policy::{Policy, PolicyInput, Summary};
+use crate::catalogue::Lang;
 use crate::db::entities::notification_channel;
-use crate::http::i18n::Lang;
 use crate::secrets::SecretBox;
 
 /// How a channel delivers.

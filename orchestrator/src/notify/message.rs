@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::i18n::{Lang, T};
+use crate::catalogue::{Lang, T};
 
 /// Why a notification is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

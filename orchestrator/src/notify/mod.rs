@@ -31,9 +31,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
+use crate::catalogue::T;
 use crate::config::notify::NotifySettings;
 use crate::db::entities::{app, app_alert, backup_run, restore};
-use crate::http::i18n::T;
 use crate::registry::App;
 use crate::secrets::SecretBox;
 use channel::{Channel, Kind};

@@ -246,7 +246,7 @@ impl Notifier {
         } else {
             super::message::Event::Test
         };
-        let t = crate::http::i18n::T { lang: channel.policy.language };
+        let t = crate::catalogue::T { lang: channel.policy.language };
         let mut notice = Notice::new(
             event,
             "channel.test",

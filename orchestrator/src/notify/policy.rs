@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::channel::FieldErrors;
-use crate::http::i18n::Lang;
+use crate::catalogue::Lang;
 
 /// A summary of a channel's apps, sent at its hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -174,7 +174,7 @@ impl PolicyInput<'_> {
         let tags = match crate::registry::labels::tags("tags", &[self.tags]) {
             Ok(tags) => tags,
             Err(broken) => {
-                let list: Vec<String> = broken.into_iter().map(|e| e.message).collect();
+                let list: Vec<String> = broken.into_iter().map(|e| e.msg.to_string()).collect();
                 errors.insert("tags", list.join("; "));
                 Vec::new()
             }

@@ -10,6 +10,7 @@ mod backup_run;
 mod broken_apps;
 mod browser_fleet;
 mod browser_harness;
+mod browser_spanish;
 mod browser_ui;
 mod cancel;
 mod channels;

@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Msg;
 use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
 use crate::http::auth::api_token::ApiCaller;
@@ -166,7 +167,9 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 fn invalid(errors: FieldErrors) -> ApiError {
-    ApiError::Invalid(errors.into_iter().map(|(field, message)| FieldError::new(field, message)).collect())
+    ApiError::Invalid(
+        errors.into_iter().map(|(field, message)| FieldError::new(field, Msg::untranslated(message))).collect(),
+    )
 }
 
 async fn view(web: &Web, c: &Channel) -> Result<ChannelView, ApiError> {
@@ -244,7 +247,7 @@ impl ChannelBody {
             if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
                 return Err(ApiError::Invalid(vec![FieldError::new(
                     "events",
-                    format!("{bad:?} is not an event: use failure, recovery, stale, drill or restore"),
+                    Msg::new("field.events.unknown").with("given", bad),
                 )]));
             }
             let on = |name: &str| events.iter().any(|e| e == name).then(|| "on".to_owned());

@@ -11,11 +11,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::catalogue::{Lang, T};
 use crate::http::auth::session::{self, set_cookie};
 use crate::http::auth::{cookie, random_token, same};
 use crate::http::error::PageError;
 use crate::http::extract::{CheckedForm, NoFields};
-use crate::http::i18n::{self, Lang, T};
+use crate::http::i18n;
 use crate::http::state::Web;
 use crate::http::ui::{Page, render};
 
