@@ -669,17 +669,17 @@ impl Runner {
 
         tracker.phase(Phase::Retention).await;
         let (pruned, retention_error) = if !prune {
-            tracing::info!(code = "retention.safety", "retention skipped: a safety backup never prunes");
+            tracing::info!(code = "prune.safety", "retention skipped: a safety backup never prunes");
             (Vec::new(), None)
         } else {
             match self.prune(app).await {
                 Ok(pruned) if pruned.is_empty() => {
-                    tracing::info!(code = "retention.nothing", "retention: nothing to delete");
+                    tracing::info!(code = "prune.nothing", "retention: nothing to delete");
                     (pruned, None)
                 }
                 Ok(pruned) => {
                     tracing::info!(
-                        code = "retention.deleted",
+                        code = "prune.deleted",
                         deleted = %pruned.join(", "),
                         "retention deleted {} copies",
                         pruned.len()
@@ -688,7 +688,7 @@ impl Runner {
                 }
                 Err(e) => {
                     tracing::warn!(
-                        code = "retention.failed",
+                        code = "prune.failed",
                         app = %app.name,
                         error = %e,
                         "retention failed after a good backup"
