@@ -11,6 +11,7 @@
 //! Everything goes through the outbox ([`outbox`]), which retries.
 
 pub mod channel;
+pub mod formats;
 pub mod message;
 pub mod outbox;
 pub mod send;
