@@ -77,14 +77,12 @@ fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(tls) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls);
-        }
-        cause = e.source();
+        // An I/O error's source is its inner error's source: the inner error itself (often
+        // another I/O error, around the TLS one) is reached through `get_ref`.
+        cause = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
@@ -346,5 +344,24 @@ mod tests {
         assert_eq!(sig, "sha256=b9005c057dcc1e213fabfcf201ebc5a9d7ec8f55d7e3df7434020c39c458beb3");
         assert_ne!(sig, signature("0123456789abcdeX", 1700000000, body));
         assert_ne!(sig, signature("0123456789abcdef", 1700000001, body));
+    }
+
+    #[test]
+    fn a_certificate_refused_under_nested_io_errors_is_final_and_says_what_to_do() {
+        use rustls::CertificateError::UnknownIssuer;
+        // As hyper and lettre pass it on: an I/O error around an I/O error around rustls's.
+        let tls = rustls::Error::InvalidCertificate(UnknownIssuer);
+        let outer = std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, tls));
+        let found = tls_error(&outer).expect("the TLS error is found");
+        assert!(matches!(found, rustls::Error::InvalidCertificate(UnknownIssuer)));
+        let refused = tls_refusal("smtp.internal", found);
+        assert!(!refused.retryable);
+        assert!(
+            refused
+                .message
+                .starts_with("smtp.internal: the TLS handshake failed (invalid peer certificate: UnknownIssuer)")
+        );
+        assert!(refused.message.contains("SSL_CERT_FILE"), "{}", refused.message);
+        assert!(tls_error(&std::io::Error::other("connection reset")).is_none());
     }
 }
