@@ -217,13 +217,16 @@ async fn email(config: &Config, secret: &Secret, notice: &Notice, timeout: Durat
     }
 }
 
+/// What a service's answer means, as one of [`formats`]' readers says.
+type ReadAnswer = fn(&Answer<'_>) -> Result<(), Refusal>;
+
 /// Sends `body` as JSON with `request` and reads the answer with `read`; a pause the service
 /// asks for that is short is waited out, and the request made once more.
 async fn exchange(
     request: reqwest::RequestBuilder,
     host: &str,
     timeout: Duration,
-    read: fn(&Answer<'_>) -> Result<(), Refusal>,
+    read: ReadAnswer,
 ) -> Result<(), SendError> {
     let mut waited = None;
     loop {
@@ -276,7 +279,7 @@ async fn chat_webhook(
     let Some(url) = &secret.url else {
         return Err(SendError::fatal("the channel has no webhook URL: edit it"));
     };
-    let (body, read): (_, fn(&Answer<'_>) -> Result<(), Refusal>) = match channel.kind {
+    let (body, read): (_, ReadAnswer) = match channel.kind {
         Kind::Slack => (formats::slack::payload(notice), formats::slack::answer),
         Kind::Teams => (formats::teams::payload(notice), formats::teams::answer),
         _ => (formats::discord::payload(notice), formats::discord::answer),

@@ -176,15 +176,15 @@ fn check_embed(embed: &Value) -> Result<usize, (String, String)> {
             return Err(("url".into(), "Not a well formed URL.".into()));
         }
     }
-    if let Some(color) = embed.get("color") {
-        if !color.as_u64().is_some_and(|c| c <= 0xFF_FF_FF) {
-            return Err(("color".into(), "must be an integer colour".into()));
-        }
+    if let Some(color) = embed.get("color")
+        && color.as_u64().is_none_or(|c| c > 0xFF_FF_FF)
+    {
+        return Err(("color".into(), "must be an integer colour".into()));
     }
-    if let Some(at) = embed.get("timestamp") {
-        if !at.as_str().is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok()) {
-            return Err(("timestamp".into(), "Could not interpret as an ISO8601 timestamp.".into()));
-        }
+    if let Some(at) = embed.get("timestamp")
+        && at.as_str().is_none_or(|t| t.parse::<jiff::Timestamp>().is_err())
+    {
+        return Err(("timestamp".into(), "Could not interpret as an ISO8601 timestamp.".into()));
     }
     Ok(total)
 }

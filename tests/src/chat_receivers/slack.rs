@@ -61,10 +61,10 @@ fn rules(options: &Options, seen: &AtomicUsize, r: &Request) -> Reply {
     };
     let mut lines = Vec::new();
     let mut links = Vec::new();
-    if let Some(blocks) = payload.get("blocks") {
-        if let Err(why) = check_blocks(blocks, &mut lines, &mut links) {
-            return Reply::text(400, "invalid_blocks").because(why);
-        }
+    if let Some(blocks) = payload.get("blocks")
+        && let Err(why) = check_blocks(blocks, &mut lines, &mut links)
+    {
+        return Reply::text(400, "invalid_blocks").because(why);
     }
     if options.archived {
         return Reply::text(410, "channel_is_archived");

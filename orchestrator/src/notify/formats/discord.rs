@@ -33,10 +33,10 @@ pub const EMBED_TOTAL: usize = 6000;
 
 fn color(tone: Tone) -> u32 {
     match tone {
-        Tone::Bad => 0xD8_3C_3E,
-        Tone::Warning => 0xF0_B2_32,
-        Tone::Good => 0x23_A5_5A,
-        Tone::Neutral => 0x58_65_F2,
+        Tone::Bad => 0xD83C3E,
+        Tone::Warning => 0xF0B232,
+        Tone::Good => 0x23A55A,
+        Tone::Neutral => 0x5865F2,
     }
 }
 
