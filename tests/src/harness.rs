@@ -106,6 +106,22 @@ impl Harness {
 
     /// Starts `orchestrator serve ARGS`, in this installation's folder.
     pub async fn serve_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Served {
+        let stderr = if std::env::var_os("E2E_APP_LOGS").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        };
+        self.spawn_serve(args, extra, stderr).await
+    }
+
+    /// Starts `orchestrator serve` writing its log (stderr) into `log`, for tests that read what
+    /// it logged.
+    pub async fn serve_logging_to(&self, log: &std::path::Path, extra: &[(&str, &str)]) -> Served {
+        let file = std::fs::File::create(log).expect("create the log file");
+        self.spawn_serve(&[], extra, file.into()).await
+    }
+
+    async fn spawn_serve(&self, args: &[&str], extra: &[(&str, &str)], stderr: std::process::Stdio) -> Served {
         let mut cmd = tokio::process::Command::new(crate::binaries::orchestrator());
         cmd.arg("serve")
             .args(args)
@@ -117,11 +133,7 @@ impl Harness {
             .envs(extra.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(if std::env::var_os("E2E_APP_LOGS").is_some() {
-                std::process::Stdio::inherit()
-            } else {
-                std::process::Stdio::null()
-            })
+            .stderr(stderr)
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("start orchestrator serve");
         let stdout = child.stdout.take().expect("piped");

@@ -1,5 +1,6 @@
 //! Receivers of notifications: an HTTP server that records every request (webhooks, pings) and
-//! can fail the first ones, and a real SMTP server (PyPI's aiosmtpd) that requires a sign-in.
+//! can fail the first ones, and a real SMTP server (PyPI's aiosmtpd) that requires a sign-in, in
+//! clear, after STARTTLS, or over implicit TLS.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -99,6 +100,15 @@ impl Drop for Recorder {
     }
 }
 
+/// How the SMTP server protects its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS, required before anything else (and before AUTH).
+    Starttls,
+    /// TLS from the first byte.
+    Implicit,
+}
+
 /// A real SMTP server (aiosmtpd) requiring AUTH with `user` and `password`.
 pub struct Smtp {
     /// Its port.
@@ -108,12 +118,36 @@ pub struct Smtp {
 }
 
 impl Smtp {
-    /// Starts it; needs `python3 -m pip install aiosmtpd` (done by `.ci/run`).
+    /// Starts it in clear; needs `python3 -m pip install aiosmtpd` (done by `.ci/run`).
     pub async fn start(user: &str, password: &str) -> Smtp {
+        Smtp::launch(&[user, password]).await
+    }
+
+    /// Starts it with TLS, presenting the server certificate of `ca` (written into `dir`).
+    pub async fn start_tls(
+        user: &str,
+        password: &str,
+        tls: SmtpTls,
+        ca: &drive_double::tls::TestCa,
+        dir: &std::path::Path,
+    ) -> Smtp {
+        let (chain, key) = (dir.join("smtp-chain.pem"), dir.join("smtp-key.pem"));
+        std::fs::write(&chain, ca.server_chain_pem()).expect("write the certificate chain");
+        std::fs::write(&key, ca.server_key_pem()).expect("write the key");
+        let mode = match tls {
+            SmtpTls::Starttls => "starttls",
+            SmtpTls::Implicit => "tls",
+        };
+        let (chain, key) = (chain.display().to_string(), key.display().to_string());
+        Smtp::launch(&[user, password, mode, &chain, &key]).await
+    }
+
+    async fn launch(args: &[&str]) -> Smtp {
         use tokio::io::AsyncBufReadExt;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/smtp_server.py");
         let mut child = tokio::process::Command::new("python3")
-            .args([script, user, password])
+            .arg(script)
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -135,6 +169,11 @@ impl Smtp {
             }
         });
         Smtp { port, messages, _child: child }
+    }
+
+    /// The messages received so far.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        self.messages.lock().unwrap().clone()
     }
 
     /// Waits until at least `n` messages arrived (at most `within`), and returns them all.

@@ -1,6 +1,8 @@
 //! Channels: where notifications go. What a channel needs in clear (an SMTP host, the
-//! recipients) is kept as JSON; what would let someone else send or read (a webhook's URL and
-//! signing secret, an SMTP password, ping URLs) is sealed with `SECRET_KEY` like app tokens.
+//! recipients, a Telegram chat id, an ntfy or Gotify server) is kept as JSON; what would let
+//! someone else send or read (a webhook's URL and signing secret, an SMTP password, ping URLs,
+//! a Slack, Teams or Discord webhook URL, a bot, access or app token, an ntfy topic) is sealed
+//! with `SECRET_KEY` like app tokens, and never shown again.
 
 use std::collections::BTreeMap;
 
@@ -25,26 +27,53 @@ pub enum Kind {
     Email,
     /// Healthchecks-style pings: a URL at the start, on success and on failure of every run.
     Ping,
+    /// A Slack incoming webhook (Block Kit message).
+    Slack,
+    /// A Microsoft Teams Workflows webhook ("When a Teams webhook request is received"), with an
+    /// Adaptive Card.
+    Teams,
+    /// A Discord webhook (an embed).
+    Discord,
+    /// A Telegram bot's `sendMessage` to one chat.
+    Telegram,
+    /// An ntfy topic (published as JSON to the server's root).
+    Ntfy,
+    /// A Gotify application (`POST /message`).
+    Gotify,
 }
 
 impl Kind {
+    /// Every kind, in the order forms list them.
+    pub const ALL: [Kind; 9] = [
+        Kind::Webhook,
+        Kind::Email,
+        Kind::Ping,
+        Kind::Slack,
+        Kind::Teams,
+        Kind::Discord,
+        Kind::Telegram,
+        Kind::Ntfy,
+        Kind::Gotify,
+    ];
+
     /// As stored and in forms.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Webhook => "webhook",
             Kind::Email => "email",
             Kind::Ping => "ping",
+            Kind::Slack => "slack",
+            Kind::Teams => "teams",
+            Kind::Discord => "discord",
+            Kind::Telegram => "telegram",
+            Kind::Ntfy => "ntfy",
+            Kind::Gotify => "gotify",
         }
     }
 
     /// From a form or the database.
     pub fn parse(text: &str) -> Option<Kind> {
-        match text {
-            "webhook" => Some(Kind::Webhook),
-            "email" => Some(Kind::Email),
-            "ping" => Some(Kind::Ping),
-            _ => None,
-        }
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -93,6 +122,13 @@ pub struct Config {
     /// Recipients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
+    /// The server posted to, without a trailing slash: Telegram's Bot API, an ntfy or Gotify
+    /// server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Telegram: the chat's id, or `@channelusername`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
 }
 
 /// What a channel keeps sealed.
@@ -116,6 +152,12 @@ pub struct Secret {
     /// Ping URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_url: Option<String>,
+    /// Telegram's bot token, ntfy's access token, Gotify's application token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The ntfy topic: on a public server, whoever knows it reads the notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 impl std::fmt::Debug for Secret {
@@ -204,7 +246,21 @@ impl Channel {
                 ("ping_success", secret.success_url.is_some()),
                 ("ping_fail", secret.fail_url.is_some()),
             ],
+            Kind::Slack | Kind::Teams | Kind::Discord => vec![("url", secret.url.is_some())],
+            Kind::Telegram => vec![("telegram_bot_token", secret.token.is_some())],
+            Kind::Ntfy => vec![("ntfy_topic", secret.topic.is_some()), ("ntfy_token", secret.token.is_some())],
+            Kind::Gotify => vec![("gotify_token", secret.token.is_some())],
         })
+    }
+
+    /// Where it goes, for lists: a host (URLs are secret), the recipients, or the chat.
+    pub fn target(&self) -> String {
+        let c = &self.config;
+        match self.kind {
+            Kind::Email => format!("{} via {}", c.to.join(", "), c.host),
+            Kind::Telegram => format!("chat {} via {}", c.chat_id.as_deref().unwrap_or_default(), c.host),
+            _ => c.host.clone(),
+        }
     }
 
     /// The events it is told, for lists.
@@ -231,7 +287,7 @@ pub struct ChannelInput {
     /// Name.
     #[serde(default)]
     pub name: String,
-    /// webhook | email | ping.
+    /// webhook | email | ping | slack | teams | discord | telegram | ntfy | gotify.
     #[serde(default)]
     pub kind: String,
     /// The app's name; empty = every app.
@@ -267,7 +323,7 @@ pub struct ChannelInput {
     /// Only apps carrying one of these tags (empty: every app).
     #[serde(default)]
     pub tags: String,
-    /// Webhook URL.
+    /// Webhook URL (webhook, Slack, Teams, Discord).
     #[serde(default)]
     pub url: String,
     /// Webhook signing secret.
@@ -303,6 +359,30 @@ pub struct ChannelInput {
     /// Ping URL on failure.
     #[serde(default)]
     pub ping_fail: String,
+    /// Telegram: the bot's token, from @BotFather.
+    #[serde(default)]
+    pub telegram_bot_token: Option<SecretString>,
+    /// Telegram: the chat's id, or `@channelusername`.
+    #[serde(default)]
+    pub telegram_chat_id: String,
+    /// Telegram: the Bot API server (empty = https://api.telegram.org).
+    #[serde(default)]
+    pub telegram_api_url: String,
+    /// ntfy: the server (empty = https://ntfy.sh).
+    #[serde(default)]
+    pub ntfy_server: String,
+    /// ntfy: the topic.
+    #[serde(default)]
+    pub ntfy_topic: Option<SecretString>,
+    /// ntfy: an access token (empty = anonymous).
+    #[serde(default)]
+    pub ntfy_token: Option<SecretString>,
+    /// Gotify: the server.
+    #[serde(default)]
+    pub gotify_server: String,
+    /// Gotify: the application's token.
+    #[serde(default)]
+    pub gotify_token: Option<SecretString>,
 }
 
 impl ChannelInput {
@@ -312,6 +392,8 @@ impl ChannelInput {
         let on = |b: bool| b.then(|| "on".to_owned());
         let c = &channel.config;
         let email = channel.kind == Kind::Email;
+        let server =
+            |kind: Kind| if channel.kind == kind { c.server.clone().unwrap_or_default() } else { String::new() };
         ChannelInput {
             name: channel.name.clone(),
             kind: channel.kind.as_str().to_owned(),
@@ -332,10 +414,33 @@ impl ChannelInput {
             smtp_username: c.username.clone().unwrap_or_default(),
             email_from: c.from.clone().unwrap_or_default(),
             email_to: c.to.join(", "),
+            telegram_chat_id: c.chat_id.clone().unwrap_or_default(),
+            telegram_api_url: server(Kind::Telegram),
+            ntfy_server: server(Kind::Ntfy),
+            gotify_server: server(Kind::Gotify),
             ..Default::default()
         }
     }
+
+    /// The same input with every secret typed dropped, to show the form again (a typed secret is
+    /// never echoed back into a page).
+    pub fn without_secrets(self) -> ChannelInput {
+        ChannelInput {
+            signing_secret: None,
+            smtp_password: None,
+            telegram_bot_token: None,
+            ntfy_topic: None,
+            ntfy_token: None,
+            gotify_token: None,
+            ..self
+        }
+    }
 }
+
+/// Telegram's Bot API, unless a channel names another (a self-hosted Bot API server).
+pub const TELEGRAM_API: &str = "https://api.telegram.org";
+/// The public ntfy server, unless a channel names another.
+pub const NTFY_SERVER: &str = "https://ntfy.sh";
 
 /// Field errors, keyed by form field name.
 pub type FieldErrors = BTreeMap<&'static str, String>;
@@ -381,6 +486,96 @@ fn typed(secret: &Option<SecretString>) -> Option<String> {
     secret.as_ref().map(|s| s.expose_secret().to_owned()).filter(|s| !s.trim().is_empty())
 }
 
+/// A server's base URL (`field`, or `default` when empty): http(s), a host, no user or password
+/// (it is kept in clear), no query; without its trailing slash. Returns it and its host.
+fn check_server(
+    field: &'static str,
+    text: &str,
+    default: Option<&str>,
+    errors: &mut FieldErrors,
+) -> Option<(String, String)> {
+    let text = text.trim();
+    let text = match (text, default) {
+        ("", Some(default)) => default,
+        ("", None) => {
+            errors.insert(field, "required: give the server's http(s) address, e.g. https://push.internal".into());
+            return None;
+        }
+        (text, _) => text,
+    };
+    match reqwest::Url::parse(text) {
+        Ok(u)
+            if (u.scheme() == "http" || u.scheme() == "https")
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            Some((text.trim_end_matches('/').to_owned(), u.host_str().unwrap_or_default().to_owned()))
+        }
+        _ => {
+            errors.insert(
+                field,
+                format!("{text:?} is not a server address: give http(s)://host[:port][/path], without user, password or query"),
+            );
+            None
+        }
+    }
+}
+
+/// A token typed in a form, else the one kept: printable ASCII without spaces, at most 256
+/// characters. The message of an error never repeats what was typed.
+fn check_token(
+    field: &'static str,
+    typed_in: &Option<SecretString>,
+    kept: &Option<String>,
+    required: Option<&str>,
+    valid: impl Fn(&str) -> bool,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    let token = typed(typed_in).map(|t| t.trim().to_owned()).or_else(|| kept.clone());
+    match token {
+        Some(t) if t.len() <= 256 && t.chars().all(|c| c.is_ascii_graphic()) && valid(&t) => Some(t),
+        Some(_) => {
+            errors.insert(field, required.unwrap_or("this token is not valid: paste it again").to_owned());
+            None
+        }
+        None => {
+            if let Some(message) = required {
+                errors.insert(field, message.to_owned());
+            }
+            None
+        }
+    }
+}
+
+/// A Telegram bot token as @BotFather gives it: the bot's number, a colon, and a secret of
+/// letters, digits, `_` and `-` (https://core.telegram.org/bots/api#authorizing-your-bot).
+fn is_bot_token(token: &str) -> bool {
+    token.split_once(':').is_some_and(|(id, secret)| {
+        !id.is_empty()
+            && id.chars().all(|c| c.is_ascii_digit())
+            && secret.len() >= 20
+            && secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    })
+}
+
+/// A chat's id (an integer, negative for groups and channels) or a public channel's
+/// `@username` (5 to 32 letters, digits or `_`).
+fn is_chat_id(text: &str) -> bool {
+    match text.strip_prefix('@') {
+        Some(name) => (5..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        None => text.parse::<i64>().is_ok_and(|n| n != 0),
+    }
+}
+
+/// An ntfy topic: letters, digits, `_` and `-`, 1 to 64 of them
+/// (https://docs.ntfy.sh/publish/#picking-a-topic).
+fn is_ntfy_topic(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 fn check_address(text: &str) -> bool {
     text.trim().parse::<lettre::Address>().is_ok()
 }
@@ -421,7 +616,8 @@ impl ChannelInput {
             errors.insert("app", format!("there is no app named {:?}: pick one, or leave it empty for all", self.app));
         }
         let Some(kind) = Kind::parse(self.kind.trim()) else {
-            errors.insert("kind", "choose webhook, email or ping".into());
+            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            errors.insert("kind", format!("choose one of {}", kinds.join(", ")));
             return Err(errors);
         };
         let (on_failure, on_recovery, on_stale) =
@@ -545,6 +741,68 @@ impl ChannelInput {
                 secret.start_url = start.map(|(u, _)| u);
                 secret.success_url = success.map(|(u, _)| u);
                 secret.fail_url = fail.map(|(u, _)| u);
+            }
+            Kind::Slack | Kind::Teams | Kind::Discord => {
+                if let Some((url, host)) = url_or_kept("url", &self.url, true, &kept.url, &mut errors) {
+                    secret.url = Some(url);
+                    config.host = host;
+                }
+            }
+            Kind::Telegram => {
+                secret.token = check_token(
+                    "telegram_bot_token",
+                    &self.telegram_bot_token,
+                    &kept.token,
+                    Some("give the bot's token as @BotFather gave it, e.g. 123456789:AAH…"),
+                    is_bot_token,
+                    &mut errors,
+                );
+                let chat = self.telegram_chat_id.trim();
+                if is_chat_id(chat) {
+                    config.chat_id = Some(chat.to_owned());
+                } else {
+                    errors.insert(
+                        "telegram_chat_id",
+                        format!("{chat:?} is not a chat: give its id (e.g. -1001234567890) or a channel's @username"),
+                    );
+                }
+                if let Some((server, host)) =
+                    check_server("telegram_api_url", &self.telegram_api_url, Some(TELEGRAM_API), &mut errors)
+                {
+                    config.server = Some(server);
+                    config.host = host;
+                }
+            }
+            Kind::Ntfy => {
+                if let Some((server, host)) =
+                    check_server("ntfy_server", &self.ntfy_server, Some(NTFY_SERVER), &mut errors)
+                {
+                    config.server = Some(server);
+                    config.host = host;
+                }
+                secret.topic = check_token(
+                    "ntfy_topic",
+                    &self.ntfy_topic,
+                    &kept.topic,
+                    Some("give the topic: 1 to 64 letters, digits, _ or -; on a public server, a long random one"),
+                    is_ntfy_topic,
+                    &mut errors,
+                );
+                secret.token = check_token("ntfy_token", &self.ntfy_token, &kept.token, None, |_| true, &mut errors);
+            }
+            Kind::Gotify => {
+                if let Some((server, host)) = check_server("gotify_server", &self.gotify_server, None, &mut errors) {
+                    config.server = Some(server);
+                    config.host = host;
+                }
+                secret.token = check_token(
+                    "gotify_token",
+                    &self.gotify_token,
+                    &kept.token,
+                    Some("give the application's token (Apps in Gotify's web UI), not a client's"),
+                    |_| true,
+                    &mut errors,
+                );
             }
         }
         if !errors.is_empty() {
@@ -684,4 +942,145 @@ pub async fn set_enabled(db: &DatabaseConnection, id: i64, enabled: bool) -> Res
 /// Deletes a channel and its deliveries; false when there is no such channel.
 pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<bool, sea_orm::DbErr> {
     Ok(notification_channel::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(kind: &str, fields: &[(&str, &str)]) -> ChannelInput {
+        let mut value = serde_json::json!({"name": "ops", "kind": kind, "on_failure": "on"});
+        for (k, v) in fields {
+            value[*k] = serde_json::json!(v);
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn fields(result: Result<Valid, FieldErrors>) -> Vec<&'static str> {
+        result.err().map(|e| e.into_keys().collect()).unwrap_or_default()
+    }
+
+    const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+
+    #[test]
+    fn every_kind_reads_back_from_its_name() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(Kind::parse("sms"), None);
+    }
+
+    #[test]
+    fn webhook_services_need_an_http_url_which_is_sealed() {
+        for kind in ["slack", "teams", "discord"] {
+            assert_eq!(fields(input(kind, &[]).validate(None, None)), ["url"], "{kind}");
+            assert_eq!(fields(input(kind, &[("url", "hooks.slack.com/x")]).validate(None, None)), ["url"]);
+            let valid = input(kind, &[("url", "https://hooks.slack.com/services/T/B/X")]).validate(None, None).unwrap();
+            assert_eq!(valid.config.host, "hooks.slack.com");
+            assert_eq!(valid.secret.url.as_deref(), Some("https://hooks.slack.com/services/T/B/X"));
+        }
+    }
+
+    #[test]
+    fn telegram_checks_the_token_the_chat_and_the_server() {
+        let valid = input("telegram", &[("telegram_bot_token", TOKEN), ("telegram_chat_id", "-1001234567890")])
+            .validate(None, None)
+            .unwrap();
+        assert_eq!(valid.config.server.as_deref(), Some(TELEGRAM_API));
+        assert_eq!(valid.config.host, "api.telegram.org");
+        assert_eq!(valid.secret.token.as_deref(), Some(TOKEN));
+        let bad = input(
+            "telegram",
+            &[("telegram_bot_token", "not a token"), ("telegram_chat_id", "someone"), ("telegram_api_url", "ftp://x")],
+        );
+        let errors = bad.validate(None, None).err().unwrap();
+        assert_eq!(
+            errors.keys().copied().collect::<Vec<_>>(),
+            ["telegram_api_url", "telegram_bot_token", "telegram_chat_id"]
+        );
+        assert!(!errors["telegram_bot_token"].contains("not a token"), "a typed secret is not repeated");
+        for chat in ["@backups_channel", "42", "-42"] {
+            assert!(
+                input("telegram", &[("telegram_bot_token", TOKEN), ("telegram_chat_id", chat)])
+                    .validate(None, None)
+                    .is_ok()
+            );
+        }
+        for chat in ["", "0", "@abc", "@with space", "12a"] {
+            let result =
+                input("telegram", &[("telegram_bot_token", TOKEN), ("telegram_chat_id", chat)]).validate(None, None);
+            assert_eq!(fields(result), ["telegram_chat_id"], "{chat:?}");
+        }
+        let own = input(
+            "telegram",
+            &[
+                ("telegram_bot_token", TOKEN),
+                ("telegram_chat_id", "42"),
+                ("telegram_api_url", "http://127.0.0.1:8081/"),
+            ],
+        );
+        assert_eq!(own.validate(None, None).unwrap().config.server.as_deref(), Some("http://127.0.0.1:8081"));
+        let with_password = input(
+            "telegram",
+            &[
+                ("telegram_bot_token", TOKEN),
+                ("telegram_chat_id", "42"),
+                ("telegram_api_url", "https://u:p@bots.internal"),
+            ],
+        );
+        assert_eq!(
+            fields(with_password.validate(None, None)),
+            ["telegram_api_url"],
+            "a server kept in clear holds no password"
+        );
+    }
+
+    #[test]
+    fn ntfy_needs_a_topic_and_takes_an_optional_token() {
+        let valid = input("ntfy", &[("ntfy_topic", "backups-7f3a9c")]).validate(None, None).unwrap();
+        assert_eq!(valid.config.server.as_deref(), Some(NTFY_SERVER));
+        assert_eq!(valid.secret.topic.as_deref(), Some("backups-7f3a9c"));
+        assert_eq!(valid.secret.token, None);
+        assert_eq!(fields(input("ntfy", &[]).validate(None, None)), ["ntfy_topic"]);
+        assert_eq!(fields(input("ntfy", &[("ntfy_topic", "a/b")]).validate(None, None)), ["ntfy_topic"]);
+        assert_eq!(fields(input("ntfy", &[("ntfy_topic", &"x".repeat(65))]).validate(None, None)), ["ntfy_topic"]);
+        let with_token = input(
+            "ntfy",
+            &[("ntfy_topic", "t"), ("ntfy_token", "tk_abc"), ("ntfy_server", "https://push.internal/ntfy/")],
+        );
+        let valid = with_token.validate(None, None).unwrap();
+        assert_eq!(valid.secret.token.as_deref(), Some("tk_abc"));
+        assert_eq!(valid.config.server.as_deref(), Some("https://push.internal/ntfy"));
+    }
+
+    #[test]
+    fn gotify_needs_a_server_and_an_application_token() {
+        assert_eq!(fields(input("gotify", &[]).validate(None, None)), ["gotify_server", "gotify_token"]);
+        let valid = input("gotify", &[("gotify_server", "https://gotify.internal"), ("gotify_token", "AbCdEf123")])
+            .validate(None, None)
+            .unwrap();
+        assert_eq!(valid.config.host, "gotify.internal");
+        assert_eq!(
+            fields(input("gotify", &[("gotify_server", "https://g"), ("gotify_token", "a b")]).validate(None, None)),
+            ["gotify_token"]
+        );
+    }
+
+    #[test]
+    fn secrets_left_empty_keep_the_stored_ones() {
+        let kept = Secret { token: Some(TOKEN.into()), topic: Some("kept-topic".into()), ..Default::default() };
+        let telegram = input("telegram", &[("telegram_bot_token", ""), ("telegram_chat_id", "42")]);
+        assert_eq!(telegram.validate(None, Some(&kept)).unwrap().secret.token.as_deref(), Some(TOKEN));
+        let ntfy = input("ntfy", &[("ntfy_topic", ""), ("ntfy_token", "")]);
+        let valid = ntfy.validate(None, Some(&kept)).unwrap();
+        assert_eq!((valid.secret.topic.as_deref(), valid.secret.token.as_deref()), (Some("kept-topic"), Some(TOKEN)));
+        let replaced = input("ntfy", &[("ntfy_topic", "new-topic")]).validate(None, Some(&kept)).unwrap();
+        assert_eq!(replaced.secret.topic.as_deref(), Some("new-topic"));
+    }
+
+    #[test]
+    fn an_unknown_kind_names_every_kind() {
+        let errors = input("sms", &[]).validate(None, None).err().unwrap();
+        assert!(errors["kind"].contains("telegram, ntfy, gotify"), "{}", errors["kind"]);
+    }
 }

@@ -17,6 +17,7 @@
 //! through the outbox ([`outbox`]), which retries.
 
 pub mod channel;
+pub mod formats;
 pub mod message;
 pub mod outbox;
 pub mod policy;

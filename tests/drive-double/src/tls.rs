@@ -20,6 +20,8 @@ pub struct TestCa {
     ca_pem: String,
     chain: Vec<CertificateDer<'static>>,
     key: Vec<u8>,
+    server_pem: String,
+    server_key_pem: String,
 }
 
 impl std::fmt::Debug for TestCa {
@@ -36,7 +38,12 @@ impl TestCa {
     pub fn generate(hosts: &[&str]) -> TestCa {
         let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(DnType::CommonName, "drive-double throw-away CA");
+        // A name of its own: two authorities of one test (one trusted, one not) must not pass
+        // for each other, which a verifier looking issuers up by name would let them.
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let serial = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("drive-double throw-away CA {} {serial}", std::process::id());
+        ca.distinguished_name.push(DnType::CommonName, name);
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("CA certificate");
         let mut names: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
@@ -45,12 +52,35 @@ impl TestCa {
         leaf.distinguished_name.push(DnType::CommonName, hosts.first().copied().unwrap_or("localhost"));
         let key = KeyPair::generate().expect("server key");
         let cert = leaf.signed_by(&key, &ca).expect("server certificate");
-        TestCa { ca_pem: ca.pem(), chain: vec![cert.der().clone(), ca.der().clone()], key: key.serialize_der() }
+        TestCa {
+            ca_pem: ca.pem(),
+            chain: vec![cert.der().clone(), ca.der().clone()],
+            key: key.serialize_der(),
+            server_pem: format!("{}{}", cert.pem(), ca.pem()),
+            server_key_pem: key.serialize_pem(),
+        }
     }
 
     /// The authority's certificate, PEM: the whole trust store of a client for one run.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// The server certificate and its authority's, PEM: the chain a server of another tool (an
+    /// SMTP server in Python) presents.
+    pub fn server_chain_pem(&self) -> &str {
+        &self.server_pem
+    }
+
+    /// The server certificate's private key, PKCS#8 PEM.
+    pub fn server_key_pem(&self) -> &str {
+        &self.server_key_pem
+    }
+
+    /// Serves `router` on `listener` over TLS with the server certificate, until the task running
+    /// this is aborted: for other doubles that must be reached over HTTPS.
+    pub async fn serve(&self, listener: tokio::net::TcpListener, router: axum::Router) {
+        crate::serve::serve(listener, router, Some(self.acceptor())).await;
     }
 
     /// A TLS acceptor presenting the server certificate; HTTP/1.1 only (as the double serves).

@@ -30,7 +30,7 @@ pub struct ChannelBody {
     /// 1 to 80 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// webhook | email | ping.
+    /// webhook | email | ping | slack | teams | discord | telegram | ntfy | gotify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// The one app it is about; "" = every app (pings need an app).
@@ -60,7 +60,8 @@ pub struct ChannelBody {
     /// The IANA zone of its summary hour (default UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
-    /// Webhook: the http(s) URL it POSTs to. Secret: write-only.
+    /// Webhook, Slack, Teams (a Workflows URL), Discord: the http(s) URL it POSTs to. Secret:
+    /// write-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Webhook: the HMAC-SHA256 signing secret, 16 to 256 characters. Secret: write-only.
@@ -96,6 +97,31 @@ pub struct ChannelBody {
     /// Ping: the URL pinged when a run fails for good. Secret: write-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ping_fail: Option<String>,
+    /// Telegram: the bot's token from @BotFather (`123456789:AA...`). Secret: write-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram_bot_token: Option<String>,
+    /// Telegram: the chat's id (negative for groups and channels) or a channel's `@username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram_chat_id: Option<String>,
+    /// Telegram: the Bot API server ("" = https://api.telegram.org).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram_api_url: Option<String>,
+    /// ntfy: the server ("" = https://ntfy.sh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntfy_server: Option<String>,
+    /// ntfy: the topic, 1 to 64 letters, digits, `_` or `-`. Secret: write-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntfy_topic: Option<String>,
+    /// ntfy: an access token, sent as `Authorization: Bearer` (none = anonymous). Secret:
+    /// write-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntfy_token: Option<String>,
+    /// Gotify: the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gotify_server: Option<String>,
+    /// Gotify: the application's token, sent as `X-Gotify-Key`. Secret: write-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gotify_token: Option<String>,
 }
 
 /// A channel as the API shows it: never a secret, only whether each is set.
@@ -105,7 +131,7 @@ pub struct ChannelView {
     pub id: i64,
     /// Name.
     pub name: String,
-    /// webhook | email | ping.
+    /// webhook | email | ping | slack | teams | discord | telegram | ntfy | gotify.
     pub kind: String,
     /// The one app it is about; `null` = every app.
     pub app: Option<String>,
@@ -123,7 +149,8 @@ pub struct ChannelView {
     pub language: String,
     /// The zone of its summary hour.
     pub time_zone: String,
-    /// Where it goes: the host (a URL is secret), or the recipients and the SMTP host.
+    /// Where it goes: the host (a URL is secret), the recipients and the SMTP host, or the
+    /// Telegram chat and the Bot API's host.
     pub target: String,
     /// Email: the SMTP host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,8 +170,21 @@ pub struct ChannelView {
     /// Email: the recipients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email_to: Vec<String>,
-    /// The kind's secrets (`url`, `signing_secret`, `smtp_password`, `ping_start`, ...): whether
-    /// each is set. Their values are never returned.
+    /// Telegram: the chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram_chat_id: Option<String>,
+    /// Telegram: the Bot API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram_api_url: Option<String>,
+    /// ntfy: the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntfy_server: Option<String>,
+    /// Gotify: the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gotify_server: Option<String>,
+    /// The kind's secrets (`url`, `signing_secret`, `smtp_password`, `ping_start`,
+    /// `telegram_bot_token`, `ntfy_topic`, `ntfy_token`, `gotify_token`, ...): whether each is
+    /// set. Their values are never returned.
     pub secrets: BTreeMap<String, bool>,
     /// When it was added (RFC 3339).
     pub created_at: String,
@@ -180,6 +220,7 @@ async fn view(web: &Web, c: &Channel) -> Result<ChannelView, ApiError> {
     let secrets = c.secrets_set(web.ctx.notifier.secrets()).map_err(internal)?;
     let email = c.kind == Kind::Email;
     let config = &c.config;
+    let server = |kind: Kind| config.server.clone().filter(|_| c.kind == kind);
     Ok(ChannelView {
         id: c.id,
         name: c.name.clone(),
@@ -195,16 +236,17 @@ async fn view(web: &Web, c: &Channel) -> Result<ChannelView, ApiError> {
         summary_hour: c.policy.summary_hour,
         language: c.policy.language.code().to_owned(),
         time_zone: c.policy.time_zone.clone(),
-        target: match c.kind {
-            Kind::Email => format!("{} via {}", config.to.join(", "), config.host),
-            _ => config.host.clone(),
-        },
+        target: c.target(),
         smtp_host: email.then(|| config.host.clone()),
         smtp_port: config.port.filter(|_| email),
         smtp_tls: config.tls.filter(|_| email).map(|t| t.as_str().to_owned()),
         smtp_username: config.username.clone(),
         email_from: config.from.clone(),
         email_to: config.to.clone(),
+        telegram_chat_id: config.chat_id.clone(),
+        telegram_api_url: server(Kind::Telegram),
+        ntfy_server: server(Kind::Ntfy),
+        gotify_server: server(Kind::Gotify),
         secrets: secrets.into_iter().map(|(field, set)| (field.to_owned(), set)).collect(),
         created_at: rfc3339(c.created_at),
         updated_at: rfc3339(c.updated_at),
@@ -237,12 +279,21 @@ impl ChannelBody {
         set(&mut input.summary_hour, self.summary_hour.map(|h| h.to_string()));
         set(&mut input.language, self.language);
         set(&mut input.time_zone, self.time_zone);
-        if let Some(s) = self.signing_secret {
-            input.signing_secret = Some(SecretString::from(s));
-        }
-        if let Some(s) = self.smtp_password {
-            input.smtp_password = Some(SecretString::from(s));
-        }
+        set(&mut input.telegram_chat_id, self.telegram_chat_id);
+        set(&mut input.telegram_api_url, self.telegram_api_url);
+        set(&mut input.ntfy_server, self.ntfy_server);
+        set(&mut input.gotify_server, self.gotify_server);
+        let secret = |target: &mut Option<SecretString>, value: Option<String>| {
+            if let Some(v) = value {
+                *target = Some(SecretString::from(v));
+            }
+        };
+        secret(&mut input.signing_secret, self.signing_secret);
+        secret(&mut input.smtp_password, self.smtp_password);
+        secret(&mut input.telegram_bot_token, self.telegram_bot_token);
+        secret(&mut input.ntfy_topic, self.ntfy_topic);
+        secret(&mut input.ntfy_token, self.ntfy_token);
+        secret(&mut input.gotify_token, self.gotify_token);
         if let Some(events) = self.events {
             if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
                 return Err(ApiError::Invalid(vec![FieldError::new(

@@ -1,6 +1,6 @@
-//! Notifications: channels (webhook, email, pings), global or for one app; add, edit (secrets
-//! left empty are kept), pause, delete, "Send a test notification"; and the latest deliveries
-//! with their outcome.
+//! Notifications: channels (webhook, email, pings, Slack, Teams, Discord, Telegram, ntfy,
+//! Gotify), global or for one app; add, edit (secrets left empty are kept), pause, delete, "Send
+//! a test notification"; and the latest deliveries with their outcome.
 
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ pub struct ChannelRow {
     pub id: i64,
     /// Name.
     pub name: String,
-    /// webhook | email | ping.
+    /// webhook | email | ping | slack | teams | discord | telegram | ntfy | gotify.
     pub kind: &'static str,
     /// The app's name; empty = every app.
     pub app: String,
@@ -104,6 +104,59 @@ impl NotificationsPage {
     fn checked(&self, value: &Option<String>) -> bool {
         value.is_some()
     }
+
+    /// The kind tabs: each kind and its name (services keep their own).
+    fn tabs(&self) -> Vec<(&'static str, &'static str)> {
+        Kind::ALL
+            .into_iter()
+            .map(|k| {
+                let name = match k {
+                    Kind::Webhook => "Webhook",
+                    Kind::Email => self.page.t.get("notify.email"),
+                    Kind::Ping => self.page.t.get("notify.pings"),
+                    Kind::Slack => "Slack",
+                    Kind::Teams => "Microsoft Teams",
+                    Kind::Discord => "Discord",
+                    Kind::Telegram => "Telegram",
+                    Kind::Ntfy => "ntfy",
+                    Kind::Gotify => "Gotify",
+                };
+                (k.as_str(), name)
+            })
+            .collect()
+    }
+
+    /// What the webhook URL field is called, for the kinds that post to one.
+    fn url_label(&self) -> &'static str {
+        self.page.t.get(match self.kind {
+            "slack" => "notify.url_slack",
+            "teams" => "notify.url_teams",
+            "discord" => "notify.url_discord",
+            _ => "notify.url",
+        })
+    }
+
+    /// Where to find the webhook URL, for the services that give one.
+    fn url_hint(&self) -> Option<&'static str> {
+        match self.kind {
+            "slack" => Some(self.page.t.get("notify.slack_hint")),
+            "teams" => Some(self.page.t.get("notify.teams_hint")),
+            "discord" => Some(self.page.t.get("notify.discord_hint")),
+            _ => None,
+        }
+    }
+
+    /// An example of the kind's webhook URL.
+    fn url_placeholder(&self) -> &'static str {
+        match self.kind {
+            "slack" => "https://hooks.slack.com/services/T000/B000/XXXX",
+            "teams" => {
+                "https://prod-00.westeurope.logic.azure.com:443/workflows/…/triggers/manual/paths/invoke?…&sig=…"
+            }
+            "discord" => "https://discord.com/api/webhooks/ID/TOKEN",
+            _ => "https://hooks.internal/backup",
+        }
+    }
 }
 
 /// `?kind=` and `?app=` for the form.
@@ -148,10 +201,7 @@ async fn notifications_page(
             name: c.name.clone(),
             kind: c.kind.as_str(),
             app: c.app_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
-            target: match c.kind {
-                Kind::Email => format!("{} via {}", c.config.to.join(", "), c.config.host),
-                _ => c.config.host.clone(),
-            },
+            target: c.target(),
             events: {
                 let mut said: Vec<String> = c.events().iter().map(|e| page.t.of("notify.event_name", e)).collect();
                 if c.policy.summary != crate::notify::policy::Summary::Off {
@@ -240,7 +290,7 @@ pub async fn create(
         }
         Err(errors) => {
             // Secrets typed are not echoed back into the page.
-            let input = ChannelInput { signing_secret: None, smtp_password: None, ..input };
+            let input = input.without_secrets();
             let form = Form { kind, input, errors, editing: None };
             let html = notifications_page(&web, page, form, None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
@@ -315,7 +365,7 @@ pub async fn edit(
             Ok(Redirect::to("/notifications").into_response())
         }
         Err(errors) => {
-            let input = ChannelInput { signing_secret: None, smtp_password: None, ..input };
+            let input = input.without_secrets();
             let form = Form { kind, input, errors, editing: Some(editing(&web, &c)?) };
             let html = notifications_page(&web, page, form, None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
