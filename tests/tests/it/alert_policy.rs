@@ -9,7 +9,7 @@ use e2e::apps::TOKEN;
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
 use e2e::receivers::{Received, Recorder};
 use e2e::sdk_apps::{self, Behaviour};
-use e2e::web::{WebSession, sign_in};
+use e2e::web::{WebSession, get_json, sign_in};
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 
@@ -189,15 +189,7 @@ async fn the_summary_arrives_at_its_hour_in_its_zone_and_language_once() {
 
     // A summary changed to an hour already past today starts tomorrow: nothing more now.
     let token = session.api_token("summary").await;
-    let channels: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/notification-channels", served.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channels = get_json(&format!("{}/api/v1/notification-channels", served.url), &token).await;
     let first = &channels[0];
     assert_eq!((first["summary"].as_str(), first["language"].as_str()), (Some("daily"), Some("es")));
     assert_eq!(first["tags"], serde_json::json!(["erp"]));
@@ -232,15 +224,7 @@ async fn the_summary_arrives_at_its_hour_in_its_zone_and_language_once() {
     {
         assert!(log.contains(said), "{said:?} in the Spanish log: {log}");
     }
-    let lines: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/runs/1/log", served.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let lines = get_json(&format!("{}/api/v1/runs/1/log", served.url), &token).await;
     let stored = lines["lines"].as_array().unwrap().iter().find(|l| l["code"] == "upload.stored").expect("coded");
     assert!(stored["message"].as_str().unwrap().starts_with("the destination stored the file"), "{stored}");
     assert_eq!(stored["fields"]["size"], "102400");
