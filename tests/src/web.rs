@@ -192,7 +192,7 @@ pub async fn follow_to_end(response: reqwest::Response, within: std::time::Durat
 }
 
 impl WebSession {
-    /// Adds a webhook channel named `name` that hears failures (of every app) at `url`, through
+    /// Adds a webhook channel named `name` that hears failures and drills (of every app) at `url`, through
     /// the Notifications form; asserts it was accepted.
     pub async fn add_failure_webhook(&self, name: &str, url: &str) {
         let fields = [
@@ -201,6 +201,7 @@ impl WebSession {
             ("url", url),
             ("signing_secret", "a-signing-secret-of-some-length"),
             ("on_failure", "on"),
+            ("on_drill", "on"),
         ];
         let added = self.post("/notifications", &fields).await;
         assert_eq!(added.status(), StatusCode::SEE_OTHER, "the webhook channel {name} was refused");

@@ -211,11 +211,15 @@ impl Notifier {
         let build = |r: &Reader<'_>| {
             let t = &r.t;
             let mut parts = Vec::new();
+            let count = |key: &str, n: usize| {
+                let key = format!("{key}.{}", if n == 1 { "one" } else { "many" });
+                t.fill(&key, &[("n", &n.to_string())])
+            };
             if !lost.is_empty() {
-                parts.push(t.fill("notify.copies.lost", &[("n", &lost.len().to_string())]));
+                parts.push(count("notify.copies.lost", lost.len()));
             }
             if !damaged.is_empty() {
-                parts.push(t.fill("notify.copies.damaged", &[("n", &damaged.len().to_string())]));
+                parts.push(count("notify.copies.damaged", damaged.len()));
             }
             let summary = t.fill("notify.copies.summary", &[("app", &app.name), ("found", &parts.join(", "))]);
             let mut notice = Notice::new(Event::Failure, "copies.lost_or_damaged", summary);

@@ -84,7 +84,7 @@ async fn a_drill_through_verify_passes_a_good_copy_and_fails_a_corrupt_one_with_
     assert!(failed.stderr.contains("gzip"), "tar's own words: {}", failed.stderr);
     let told = hooks.wait_for(Duration::from_secs(30), |seen| !seen.is_empty()).await;
     let notice = told[0].json();
-    assert_eq!(notice["event"], "failure", "{notice}");
+    assert_eq!(notice["event"], "drill", "{notice}");
     assert!(notice["summary"].as_str().unwrap().contains(&format!("the restore drill of {bad} failed")), "{notice}");
 
     // The page says when a copy was last proven restorable, and lists both drills.

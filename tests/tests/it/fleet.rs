@@ -97,7 +97,7 @@ async fn groups_and_tags_are_validated_stored_and_shown_through_the_api_and_the_
         .await
         .unwrap();
     let html = es.text().await.unwrap();
-    assert!(element_text(&html, "group-error").unwrap().contains("Use de 1 a 40 letras"), "{html}");
+    assert!(element_text(&html, "group-error").unwrap().contains("use de 1 a 40 letras"), "{html}");
 }
 
 #[tokio::test]
