@@ -472,6 +472,27 @@ impl Export {
     }
 }
 
+/// The most of an app's error message kept, in characters.
+pub const MAX_ECHOED: usize = 300;
+
+/// `text` on one line (control characters become spaces, runs of them one), at most `max`
+/// characters, an ellipsis saying when it was cut.
+pub fn said(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for word in text.split(|c: char| c.is_control() || c.is_whitespace()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.chars().count() > max {
+        let mut cut: String = out.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        return cut;
+    }
+    out
+}
+
 /// Passes a 2xx response through; turns anything else into the matching error.
 pub(crate) async fn ok_or_error(resp: reqwest::Response, limit: Duration) -> Result<reqwest::Response, ClientError> {
     let status = resp.status();
@@ -485,9 +506,10 @@ pub(crate) async fn ok_or_error(resp: reqwest::Response, limit: Duration) -> Res
         .and_then(|v| v.trim().parse().ok())
         .map(Duration::from_secs);
     let body = read_small(resp, limit).await.unwrap_or_default();
+    // What an app says is shown to operators and stored with the run: bounded, on one line.
     let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(e) => (e.error, e.message),
-        Err(_) => ("-".to_owned(), String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_owned()),
+        Ok(e) => (said(&e.error, 60), said(&e.message, MAX_ECHOED)),
+        Err(_) => ("-".to_owned(), said(&String::from_utf8_lossy(&body[..body.len().min(4 * MAX_ECHOED)]), MAX_ECHOED)),
     };
     Err(match status.as_u16() {
         401 => ClientError::Unauthorized,
@@ -536,4 +558,19 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_app_says_is_echoed_bounded_and_on_one_line() {
+        assert_eq!(said("  disk\r\nfull\t(see\u{0}log) ", 100), "disk full (see log)");
+        let long = "x".repeat(5000);
+        let echoed = said(&long, MAX_ECHOED);
+        assert_eq!(echoed.chars().count(), MAX_ECHOED);
+        assert!(echoed.ends_with('…'));
+        assert_eq!(said("", 10), "");
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod catalogue;
 pub mod cli;
 pub mod codec;
 pub mod config;

@@ -71,7 +71,14 @@ pub async fn cards(
 ) -> Result<(Vec<AppCard>, crate::fleet::filter::Selection), DbErr> {
     let selection = crate::fleet::filter::select(db, filter, stale_intervals).await?;
     let page_ids: Vec<i64> =
-        selection.apps.iter().skip((page * per_page) as usize).take(per_page as usize).map(|a| a.id).collect();
+        // A page far past the end (`?page=18446744073709551615`) is an empty page, never an overflow.
+        selection
+            .apps
+            .iter()
+            .skip(usize::try_from(page.saturating_mul(per_page)).unwrap_or(usize::MAX))
+            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+            .map(|a| a.id)
+            .collect();
     let apps = crate::fleet::filter::rows(db, &page_ids).await?;
     let ids: Vec<i64> = apps.iter().map(|a| a.id).collect();
     let last = latest_runs(db, &ids, true).await?;

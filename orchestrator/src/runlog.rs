@@ -5,6 +5,10 @@
 //! The layer only queues lines; one task per process writes them in batches, so a run never
 //! waits on its own log. Lines carry their fields; nothing logged in this codebase is a secret.
 //!
+//! A line meant for operators carries a `code` field, its stable machine code: the message
+//! catalogue's `log.<code>` text, filled with the line's fields, says it in the reader's language
+//! ([`Line::text`]); the English message stays beside it, as logged.
+//!
 //! The layer is process-wide and a run id only means something in its own database, so one
 //! database per process receives lines: the first attached whose writer is still alive. A
 //! second service in the same process (tests start several) attaches nothing while the first
@@ -80,11 +84,15 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Ru
         let Some(sink) = sink() else { return };
         let mut text = Text::default();
         event.record(&mut text);
+        let code = text.code.take();
+        let fields = (!text.values.is_empty()).then(|| serde_json::to_string(&text.values).unwrap_or_default());
         let line = run_log::ActiveModel {
             run_id: Set(run_id),
             at: Set(jiff::Timestamp::now().as_millisecond()),
             level: Set(event.metadata().level().as_str().to_ascii_lowercase()),
             message: Set(text.finish()),
+            code: Set(code),
+            fields: Set(fields),
             ..Default::default()
         };
         // A full queue drops the line rather than slow the run down.
@@ -112,11 +120,13 @@ impl Visit for FindRunId {
     }
 }
 
-/// `message key=value key=value`.
+/// `message key=value key=value`, and the code and fields apart.
 #[derive(Default)]
 struct Text {
     message: String,
     fields: String,
+    code: Option<String>,
+    values: std::collections::BTreeMap<String, String>,
 }
 
 impl Text {
@@ -134,18 +144,26 @@ impl Text {
 
 impl Visit for Text {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_owned();
-        } else {
-            let _ = write!(self.fields, " {}={value}", field.name());
+        match field.name() {
+            "message" => self.message = value.to_owned(),
+            "code" => self.code = Some(value.to_owned()),
+            name => {
+                let _ = write!(self.fields, " {name}={value}");
+                self.values.insert(name.to_owned(), value.chars().take(1000).collect());
+            }
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.message = format!("{value:?}");
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "code" => self.code = Some(format!("{value:?}").trim_matches('"').to_owned()),
+            name => {
+                let _ = write!(self.fields, " {name}={value:?}");
+                let shown = format!("{value:?}");
+                let shown = shown.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(&shown);
+                self.values.insert(name.to_owned(), shown.chars().take(1000).collect());
+            }
         }
     }
 }
@@ -248,8 +266,53 @@ pub struct Line {
     pub at: String,
     /// error | warn | info | debug.
     pub level: String,
-    /// The line.
+    /// The line, in English, with its fields.
     pub message: String,
+    /// The stable machine code of a line meant for operators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Its fields by name (the values the catalogue's text is filled with).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// The line in the reader's language (pages and their live stream only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl Line {
+    /// The line in `t`'s language: the catalogue's `log.<code>` filled with its fields, or the
+    /// message as logged when it has no code (or the catalogue no text for it).
+    pub fn text(&self, t: &crate::catalogue::T) -> String {
+        let Some(code) = &self.code else { return self.message.clone() };
+        let key = format!("log.{code}");
+        if t.get(&key) == key {
+            return self.message.clone();
+        }
+        // Statuses and phases are words of the catalogue too.
+        let said: Vec<(&str, String)> = self
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                let value = match k.as_str() {
+                    "status" => t.status(v).to_lowercase(),
+                    "phase" => match t.get(&format!("phase.{v}")) {
+                        text if text.starts_with("phase.") => v.clone(),
+                        text => text.to_owned(),
+                    },
+                    _ => v.clone(),
+                };
+                (k.as_str(), value)
+            })
+            .collect();
+        let args: Vec<(&str, &str)> = said.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        t.fill(&key, &args)
+    }
+
+    /// The same line with its `text` in `t`'s language.
+    pub fn in_language(mut self, t: &crate::catalogue::T) -> Line {
+        self.text = Some(self.text(t));
+        self
+    }
 }
 
 /// A run's lines in order, at most `limit`.
@@ -279,6 +342,9 @@ pub async fn lines_after(
             at: jiff::Timestamp::from_millisecond(r.at).map(|t| t.to_string()).unwrap_or_default(),
             level: r.level,
             message: r.message,
+            code: r.code,
+            fields: r.fields.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
+            text: None,
         })
         .collect())
 }

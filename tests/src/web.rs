@@ -49,7 +49,30 @@ fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
 /// Signs in through the form; the response to the form post is returned with the session when
 /// it succeeded.
 pub async fn try_sign_in(base: &str, user: &str, password: &str) -> (reqwest::Response, Option<WebSession>) {
-    let http = client();
+    try_sign_in_with(client(), base, user, password).await
+}
+
+/// [`try_sign_in`] from another loopback address (e.g. 127.0.0.2): another source to the server.
+pub async fn try_sign_in_from(
+    address: std::net::IpAddr,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> (reqwest::Response, Option<WebSession>) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(address)
+        .build()
+        .expect("client");
+    try_sign_in_with(http, base, user, password).await
+}
+
+async fn try_sign_in_with(
+    http: reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> (reqwest::Response, Option<WebSession>) {
     let form = http.get(format!("{base}/login")).send().await.expect("GET /login");
     assert_eq!(form.status(), StatusCode::OK);
     let login_cookie = cookie_pair(&form, "login_csrf").expect("the sign-in form sets its CSRF cookie");

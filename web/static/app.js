@@ -80,7 +80,7 @@ function followProgress(el) {
       const level = document.createElement("span");
       level.className = "level";
       level.textContent = line.level;
-      li.append(time, " ", level, " " + line.message);
+      li.append(time, " ", level, " " + (line.text || line.message));
       list.appendChild(li);
     });
     list.hidden = false;

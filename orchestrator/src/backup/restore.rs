@@ -454,6 +454,7 @@ pub async fn execute(
 ) -> Result<Restored, RestoreFailure> {
     let db = &runner.db;
     let row = record::claim(db, app, restore_id).await?;
+    runner.notifier.restore_started(app, &row).await;
     let cancel = CancelWatch::for_restore(db, restore_id);
     let mut tracker = Tracker {
         db,
@@ -508,6 +509,7 @@ pub async fn execute(
     };
     drop(cancel);
     record::finish(db, app, &row, tracker.bytes(), &outcome).await;
+    runner.notifier.restore_ended(app, &row, tracker.bytes(), &outcome).await;
     if let (true, Err(failure)) = (row.kind != KIND_RESTORE, &outcome)
         && !failure.cancelled
     {

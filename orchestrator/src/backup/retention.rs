@@ -26,6 +26,8 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::catalogue::Msg;
+
 /// Values above this are almost certainly typos (e.g. a duration pasted into a count).
 const ABSURD: u32 = 10_000;
 
@@ -52,22 +54,27 @@ impl Policy {
     }
 
     /// What is wrong with this policy, one message per problem; empty when it is usable.
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    pub fn problems(&self) -> Vec<(&'static str, Msg)> {
         let mut problems = Vec::new();
         if self.keep_last == 0 {
-            problems
-                .push(("keep_last", "keep last must be at least 1 (got 0): the newest copy is always kept".to_owned()));
+            problems.push(("keep_last", Msg::new("retention.keep_last_zero")));
         }
         let counts = [
-            ("keep_last", "keep last", self.keep_last),
-            ("keep_daily", "keep daily", self.keep_daily),
-            ("keep_weekly", "keep weekly", self.keep_weekly),
-            ("keep_monthly", "keep monthly", self.keep_monthly),
-            ("keep_within_days", "keep within days", self.keep_within_days),
+            ("keep_last", "retention.name.keep_last", self.keep_last),
+            ("keep_daily", "retention.name.keep_daily", self.keep_daily),
+            ("keep_weekly", "retention.name.keep_weekly", self.keep_weekly),
+            ("keep_monthly", "retention.name.keep_monthly", self.keep_monthly),
+            ("keep_within_days", "retention.name.keep_within_days", self.keep_within_days),
         ];
         for (field, name, value) in counts {
             if value > ABSURD {
-                problems.push((field, format!("{name} must be from 0 to {ABSURD} (got {value})")));
+                problems.push((
+                    field,
+                    Msg::new("retention.too_big")
+                        .with_msg("name", Msg::new(name))
+                        .with("max", ABSURD)
+                        .with("value", value),
+                ));
             }
         }
         problems
@@ -972,17 +979,21 @@ mod tests {
         assert_eq!(Plan::default().to_string(), "");
     }
 
+    fn said(problems: Vec<(&'static str, Msg)>) -> Vec<(&'static str, String)> {
+        problems.into_iter().map(|(field, msg)| (field, msg.to_string())).collect()
+    }
+
     #[test]
     fn policy_with_keep_last_zero_is_a_problem() {
         assert_eq!(
-            Policy::keep_last(0).problems(),
+            said(Policy::keep_last(0).problems()),
             vec![("keep_last", "keep last must be at least 1 (got 0): the newest copy is always kept".to_owned())]
         );
     }
 
     #[test]
     fn policy_with_absurd_counts_names_each_one() {
-        let problems = policy(1, 20_000, 0, 10_001, 0).problems();
+        let problems = said(policy(1, 20_000, 0, 10_001, 0).problems());
         assert_eq!(
             problems,
             vec![

@@ -187,20 +187,27 @@ impl Runner {
         let ended = self.attempt(app, run_id, policy, on_progress).instrument(span.clone()).await;
         span.in_scope(|| match &ended {
             Ended::Settled(Outcome::Succeeded(s)) => {
-                tracing::info!(bytes = s.bytes, file = %s.file.name, "backup succeeded")
+                tracing::info!(code = "backup.succeeded", bytes = s.bytes, file = %s.file.name, "backup succeeded")
             }
-            Ended::Settled(Outcome::Skipped { reason }) => tracing::info!(reason = %reason, "backup skipped"),
+            Ended::Settled(Outcome::Skipped { reason }) => {
+                tracing::info!(code = "backup.skipped", reason = %reason, "backup skipped")
+            }
             Ended::Settled(other) => tracing::warn!(
+                code = "backup.failed",
                 status = other.status().as_str(),
                 phase = other.phase().map_or("-", Phase::as_str),
                 reason = other.reason().unwrap_or_default(),
                 "backup failed"
             ),
             Ended::Retry { delay, reason } => {
-                tracing::warn!(retry_in = ?delay, reason = %reason, "attempt failed; retrying")
+                tracing::warn!(code = "attempt.retrying", retry_in = ?delay, reason = %reason, "attempt failed; retrying")
             }
-            Ended::Deferred { reason, .. } => tracing::info!(reason = %reason, "attempt deferred"),
-            Ended::Waiting { delay, reason } => tracing::info!(retry_in = ?delay, reason = %reason, "run waits"),
+            Ended::Deferred { reason, .. } => {
+                tracing::info!(code = "attempt.deferred", reason = %reason, "attempt deferred")
+            }
+            Ended::Waiting { delay, reason } => {
+                tracing::info!(code = "run.waits", retry_in = ?delay, reason = %reason, "run waits")
+            }
         });
         ended
     }
@@ -312,7 +319,7 @@ impl Runner {
         let outcome = match result {
             Ok(success) => Outcome::Succeeded(success),
             Err(Stop::Cancelled(reason)) => {
-                tracing::warn!(reason = %reason, "backup cancelled; its upload was aborted");
+                tracing::warn!(code = "backup.cancelled", reason = %reason, "backup cancelled; its upload was aborted");
                 Outcome::Cancelled { reason }
             }
             Err(stop) if self.is_stopping() || lease.is_lost() => {
@@ -321,7 +328,12 @@ impl Runner {
             }
             Err(Stop::UploadCap(failure)) => {
                 let account = tracker.upload.as_ref().map(|(_, c)| c.account().to_owned()).unwrap_or_default();
-                tracing::warn!(account = %account, reason = %failure.reason, "Drive refused the upload at its daily cap");
+                tracing::warn!(
+                    code = "drive.daily_cap",
+                    account = %account,
+                    reason = %failure.reason,
+                    "Drive refused the upload at its daily cap"
+                );
                 let ended = match budget::hold(&self.db, &account, &self.settings.drive_budget).await {
                     Ok(usage) => Some(self.wait_for_budget(run_id, policy, &usage).await),
                     Err(e) => {
@@ -485,7 +497,7 @@ impl Runner {
         prune: bool,
     ) -> Result<Success, Stop> {
         tracker.phase(Phase::Capabilities).await;
-        tracing::info!(url = %app.url, "asking the app for its capabilities");
+        tracing::info!(code = "app.capabilities", url = %app.url, "asking the app for its capabilities");
         let client = AppClient::new(&app.url, app.token.clone(), self.settings.timeouts)
             .map_err(|e| app_failure(Phase::Capabilities, e))?;
         let caps = cancel
@@ -511,7 +523,7 @@ impl Runner {
             .map_err(|reason| Failure::new(Phase::Capabilities, reason, Retry::Permanent))?;
 
         tracker.phase(Phase::Export).await;
-        tracing::info!(backup_type = %backup_type.name, "requesting the export");
+        tracing::info!(code = "app.export", backup_type = %backup_type.name, "requesting the export");
         let mut export = cancel
             .unless_cancelled(client.export(Some(&backup_type.name)))
             .await
@@ -544,8 +556,14 @@ impl Runner {
             *slot = meter;
         }
         match codec.mark() {
-            None => tracing::info!(file = %name, folder = %app.folder, "streaming the export into the destination"),
+            None => tracing::info!(
+                code = "upload.streaming",
+                file = %name,
+                folder = %app.folder,
+                "streaming the export into the destination"
+            ),
             Some(how) => tracing::info!(
+                code = "upload.streaming_codec",
                 file = %name,
                 folder = %app.folder,
                 codec = how,
@@ -601,6 +619,7 @@ impl Runner {
         let meta = writer.close().await.map_err(|e| upload_stop(Phase::Upload, "finishing the upload failed", e))?;
         let stored = self.destination.stored(&name, &meta);
         tracing::info!(
+            code = "upload.stored",
             file_id = %stored.id,
             size = stored.size,
             sha256 = stored.sha256.as_deref().unwrap_or("-"),
@@ -618,8 +637,11 @@ impl Runner {
             );
         }
         match &stored_as {
-            None => tracing::info!(bytes, sha256 = %sha256, "verified: the stored copy matches the export"),
+            None => {
+                tracing::info!(code = "verify.ok", bytes, sha256 = %sha256, "verified: the stored copy matches the export")
+            }
             Some(s) => tracing::info!(
+                code = "verify.ok_codec",
                 bytes,
                 sha256 = %sha256,
                 stored_bytes = s.bytes,
@@ -647,20 +669,30 @@ impl Runner {
 
         tracker.phase(Phase::Retention).await;
         let (pruned, retention_error) = if !prune {
-            tracing::info!("retention skipped: a safety backup never prunes");
+            tracing::info!(code = "prune.safety", "retention skipped: a safety backup never prunes");
             (Vec::new(), None)
         } else {
             match self.prune(app).await {
                 Ok(pruned) if pruned.is_empty() => {
-                    tracing::info!("retention: nothing to delete");
+                    tracing::info!(code = "prune.nothing", "retention: nothing to delete");
                     (pruned, None)
                 }
                 Ok(pruned) => {
-                    tracing::info!(deleted = %pruned.join(", "), "retention deleted {} copies", pruned.len());
+                    tracing::info!(
+                        code = "prune.deleted",
+                        deleted = %pruned.join(", "),
+                        "retention deleted {} copies",
+                        pruned.len()
+                    );
                     (pruned, None)
                 }
                 Err(e) => {
-                    tracing::warn!(app = %app.name, error = %e, "retention failed after a good backup");
+                    tracing::warn!(
+                        code = "prune.failed",
+                        app = %app.name,
+                        error = %e,
+                        "retention failed after a good backup"
+                    );
                     (Vec::new(), Some(format!("the backup succeeded, but retention failed: {e}")))
                 }
             }

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use crate::backup::adopt::AdoptRequest;
 use crate::backup::lifecycle;
+use crate::catalogue::Lang;
 use crate::config::Env;
 use crate::fleet::bulk::{ActionInput, Done, Target};
 use crate::fleet::filter::{AppFilter, AppState};
@@ -360,10 +361,10 @@ fn read_token(env: &Env) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(line.trim().to_owned()))
 }
 
-fn refused(e: RegistryError) -> anyhow::Error {
+fn refused(e: RegistryError, lang: Lang) -> anyhow::Error {
     match e {
         RegistryError::Invalid(errors) => {
-            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {}: {}", e.field, e.msg.render(lang))).collect();
             anyhow::anyhow!("nothing was saved; fix these:\n{}", lines.join("\n"))
         }
         other => other.into(),
@@ -374,6 +375,8 @@ impl AppsCommand {
     /// Runs the subcommand.
     pub async fn run(self, ctx: &Context, env: &Env) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
+        let lang = env.lang();
+        let refused = |e| refused(e, lang);
         match self {
             AppsCommand::Add { name, fields } => {
                 let mut input = fields.input();
@@ -434,7 +437,7 @@ impl AppsCommand {
                     Err(FleetError::Invalid(problems)) => {
                         eprintln!("error: nothing was applied; fix these in {}:", file.display());
                         for p in problems {
-                            eprintln!("  {}: {}: {}", p.app, p.field, p.message);
+                            eprintln!("  {}: {}: {}", p.app, p.field, p.message.render(lang));
                         }
                         return Ok(ExitCode::from(1));
                     }

@@ -38,7 +38,7 @@ pub enum GroupsCommand {
 
 impl GroupsCommand {
     /// Runs it.
-    pub async fn run(self, ctx: &Context) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, ctx: &Context, env: &crate::config::Env) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         let off = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
         match self {
@@ -76,7 +76,7 @@ impl GroupsCommand {
                     }
                     Err(SetError::Invalid(errors)) => {
                         for e in errors {
-                            eprintln!("error: --{}: {}", e.field.replace('_', "-"), e.message);
+                            eprintln!("error: --{}: {}", e.field.replace('_', "-"), e.msg.render(env.lang()));
                         }
                         return Ok(ExitCode::from(2));
                     }

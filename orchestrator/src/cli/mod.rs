@@ -175,7 +175,7 @@ impl Cli {
             Command::Cron(command) => command.run(),
             Command::Remote(command) => command.run(env).await,
             Command::Tokens(command) => command.run(&context(env).await?).await,
-            Command::Groups(command) => command.run(&context(env).await?).await,
+            Command::Groups(command) => command.run(&context(env).await?, env).await,
             Command::Healthcheck { timeout } => {
                 healthcheck::healthcheck(env, std::time::Duration::from_secs(timeout.max(1))).await
             }

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use crate::catalogue::Msg;
+
 /// A public key copies are encrypted to.
 #[derive(Clone)]
 pub struct Recipient {
@@ -17,20 +19,13 @@ pub struct Recipient {
 
 impl Recipient {
     /// Parses an `age1...` public key; the error says what was expected.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Msg> {
         let text = text.trim();
         if text.starts_with("AGE-SECRET-KEY-") {
-            return Err(
-                "this is a secret key (AGE-SECRET-KEY-...), not a recipient: give its public key (age1...), which `age-keygen -y` or `orchestrator keys new` prints"
-                    .to_owned(),
-            );
+            return Err(Msg::new("recipient.secret_key"));
         }
-        let key = age::x25519::Recipient::from_str(text).map_err(|_| {
-            format!(
-                "{:?} is not an age public key: give an X25519 recipient such as age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p (made by `age-keygen` or `orchestrator keys new`)",
-                shorten(text)
-            )
-        })?;
+        let key = age::x25519::Recipient::from_str(text)
+            .map_err(|_| Msg::new("recipient.not_age").with("given", shorten(text)))?;
         Ok(Recipient { key, text: text.to_owned() })
     }
 
@@ -75,7 +70,7 @@ fn shorten(text: &str) -> String {
 
 /// Parses recipients separated by commas, spaces or lines (`#` starts a comment, as in age's
 /// recipients files). Every bad entry is reported; duplicates are kept once.
-pub fn parse_recipients(text: &str) -> Result<Vec<Recipient>, Vec<String>> {
+pub fn parse_recipients(text: &str) -> Result<Vec<Recipient>, Vec<Msg>> {
     let mut recipients: Vec<Recipient> = Vec::new();
     let mut errors = Vec::new();
     for line in text.lines() {
@@ -176,9 +171,9 @@ mod tests {
 
         let errors = parse_recipients("age1nope, AGE-SECRET-KEY-1ABC").unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].contains("is not an age public key"), "{errors:?}");
-        assert!(errors[1].contains("is a secret key"), "{errors:?}");
-        assert!(!errors[1].contains("1ABC"), "a secret is never repeated: {errors:?}");
+        assert!(errors[0].to_string().contains("is not an age public key"), "{errors:?}");
+        assert!(errors[1].to_string().contains("is a secret key"), "{errors:?}");
+        assert!(!errors[1].to_string().contains("1ABC"), "a secret is never repeated: {errors:?}");
     }
 
     #[test]

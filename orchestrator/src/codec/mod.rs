@@ -51,14 +51,12 @@ pub enum Compress {
 
 impl Compress {
     /// As stored and typed: `zstd`, `none`; `auto` (or nothing) for the default.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, crate::catalogue::Msg> {
         match text.trim().to_ascii_lowercase().as_str() {
             "" | "auto" => Ok(Compress::Auto),
             "zstd" => Ok(Compress::Zstd),
             "none" | "off" => Ok(Compress::None),
-            other => {
-                Err(format!("{other:?}: use zstd, none or auto (compress unless the export is already compressed)"))
-            }
+            other => Err(crate::catalogue::Msg::new("field.compress.unknown").with("given", other)),
         }
     }
 
@@ -237,7 +235,7 @@ mod tests {
         let err = Codec::choose(Compress::Zstd, Some(true), &[], &[], &gz).unwrap_err();
         assert!(err.contains("ENCRYPTION_RECIPIENTS"), "{err}");
         assert_eq!(Compress::parse(" ZSTD ").unwrap(), Compress::Zstd);
-        assert!(Compress::parse("gzip").unwrap_err().contains("use zstd, none or auto"));
+        assert!(Compress::parse("gzip").unwrap_err().to_string().contains("use zstd, none or auto"));
     }
 
     #[test]

@@ -121,6 +121,12 @@ impl Env {
         self.vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
+    /// The language of the terminal's locale (`LC_ALL`, `LC_MESSAGES`, `LANG`), for what the
+    /// command line tells a person.
+    pub fn lang(&self) -> crate::catalogue::Lang {
+        crate::catalogue::Lang::of_locale(|name| self.get(name))
+    }
+
     /// A secret from `NAME`, or read from the file named by `NAME_FILE`.
     pub fn secret(&self, name: &str) -> Result<Option<SecretString>, String> {
         if let Some(v) = self.vars.get(name).filter(|v| !v.trim().is_empty()) {

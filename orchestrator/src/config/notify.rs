@@ -1,4 +1,5 @@
-//! Settings of notifications: links, retries, and when an app counts as stale.
+//! Settings of notifications: links, retries, when an app counts as stale, and how often a
+//! failing or stale app is reminded about.
 
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ pub struct NotifySettings {
     /// `STALE_AFTER_INTERVALS` (default 2): an app is stale when its newest verified copy is
     /// older than this many times the longest gap of its schedule.
     pub stale_after_intervals: u32,
+    /// `NOTIFY_REMINDER_HOURS` (default 24; 0 = never): while an app keeps failing or stays
+    /// stale, its channels are reminded this often.
+    pub reminder_every: Option<Duration>,
 }
 
 impl Default for NotifySettings {
@@ -32,6 +36,7 @@ impl Default for NotifySettings {
             timeout: Duration::from_secs(10),
             check_every: Duration::from_secs(60),
             stale_after_intervals: 2,
+            reminder_every: Some(Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -68,8 +73,21 @@ impl NotifySettings {
         if !(1..=100).contains(&stale_after_intervals) {
             errors.push(format!("STALE_AFTER_INTERVALS={stale_after_intervals}: use 1 to 100"));
         }
+        let reminder_hours: u64 = env.number("NOTIFY_REMINDER_HOURS", 24, &mut errors);
+        if reminder_hours > 24 * 30 {
+            errors.push(format!("NOTIFY_REMINDER_HOURS={reminder_hours}: use 1 to 720 hours, or 0 for no reminders"));
+        }
+        let reminder_every = (reminder_hours > 0).then(|| Duration::from_secs(reminder_hours.min(720) * 3600));
         if errors.is_empty() {
-            Ok(NotifySettings { public_url, max_attempts, retry_delay, timeout, check_every, stale_after_intervals })
+            Ok(NotifySettings {
+                public_url,
+                max_attempts,
+                retry_delay,
+                timeout,
+                check_every,
+                stale_after_intervals,
+                reminder_every,
+            })
         } else {
             Err(errors)
         }

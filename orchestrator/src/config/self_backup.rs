@@ -62,10 +62,15 @@ impl SelfBackupSettings {
 
     /// Why self-backups cannot be made, and what to set.
     pub fn off_reason(&self) -> String {
-        match self.storage_kind {
-            "gdrive" => "self-backups are off: set SELF_BACKUP_FOLDER to the id of a Drive folder (shared with the account the orchestrator writes as) to back up the orchestrator's own registry".to_owned(),
-            _ => "self-backups are off: set SELF_BACKUP_FOLDER to a folder of the destination".to_owned(),
-        }
+        self.off_msg().to_string()
+    }
+
+    /// The same, as a text of the catalogue for a page.
+    pub fn off_msg(&self) -> crate::catalogue::Msg {
+        crate::catalogue::Msg::new(match self.storage_kind {
+            "gdrive" => "self_backup.off.gdrive",
+            _ => "self_backup.off.folder",
+        })
     }
 }
 

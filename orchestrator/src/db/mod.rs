@@ -22,6 +22,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let dialect = Dialect::of_url(url);
     if let Some(file) = dialect::sqlite_file(url) {
         create_parent_folder(&file);
+        create_private(&file);
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options.connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30)).sqlx_logging(false);
@@ -70,6 +71,22 @@ fn create_parent_folder(file: &std::path::Path) {
         && !parent.as_os_str().is_empty()
     {
         let _ = std::fs::create_dir_all(parent);
+    }
+}
+
+/// Creates a SQLite database file that does not exist yet readable by its owner only (0600, as
+/// the key file): it holds sealed tokens, password hashes and the whole registry. SQLite gives
+/// its journal and WAL files the database file's permissions.
+fn create_private(file: &std::path::Path) {
+    if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" || file.exists() {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if let Err(e) = options.open(file) {
+        tracing::warn!(file = %file.display(), error = %e, "could not create the database file beforehand");
     }
 }
 

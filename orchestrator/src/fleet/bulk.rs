@@ -8,6 +8,7 @@
 //! its own audit entry; the report says per app what was done, or why not.
 
 use crate::backup::retention::Policy;
+use crate::catalogue::Msg;
 use crate::fleet::filter::AppFilter;
 use crate::registry::input::{AppInput, FieldError};
 use crate::registry::{App, Registry, RegistryError, labels};
@@ -81,7 +82,7 @@ pub struct ActionInput {
 impl ActionInput {
     /// The action, or every field error (none of the apps is touched then).
     pub fn validate(&self) -> Result<Action, Vec<FieldError>> {
-        let one = |field: &str, message: String| vec![FieldError::new(field, message)];
+        let one = |field: &str, msg: Msg| vec![FieldError::new(field, msg)];
         let action = self.action.trim().to_ascii_lowercase().replace('-', "_");
         match action.as_str() {
             "pause" => Ok(Action::Pause),
@@ -90,7 +91,7 @@ impl ActionInput {
             "set_schedule" => {
                 let schedule = self.schedule.as_deref().map(str::trim).unwrap_or("");
                 if schedule.is_empty() {
-                    return Err(one("schedule", "is required: a cron expression such as \"0 3 * * *\"".into()));
+                    return Err(one("schedule", Msg::new("field.schedule.required")));
                 }
                 // The time zone does not change whether an expression parses.
                 CronSchedule::parse(schedule, "UTC").map_err(|e| one("schedule", e.0))?;
@@ -114,14 +115,17 @@ impl ActionInput {
             "add_tags" | "remove_tags" => {
                 let tags = labels::tags("tags", &self.tags)?;
                 if tags.is_empty() {
-                    return Err(one("tags", "is required: give at least one tag".into()));
+                    return Err(one("tags", Msg::new("field.tags.required")));
                 }
                 Ok(if action == "add_tags" { Action::AddTags(tags) } else { Action::RemoveTags(tags) })
             }
             "set_group" => {
                 Ok(Action::SetGroup(labels::group(self.group.as_deref().unwrap_or("")).map_err(|e| vec![e])?))
             }
-            other => Err(one("action", format!("unknown action {other:?}: use one of {}", ACTIONS.join(", ")))),
+            other => Err(one(
+                "action",
+                Msg::new("field.action.unknown").with("given", other).with("known", ACTIONS.join(", ")),
+            )),
         }
     }
 }
@@ -194,10 +198,7 @@ pub async fn resolve(registry: &Registry, target: &Target, stale_intervals: u32)
             let mut names: Vec<&str> = names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
             names.dedup();
             if names.is_empty() {
-                return Err(RegistryError::Invalid(vec![FieldError::new(
-                    "apps",
-                    "no app chosen: tick some apps, or apply the action to a filter",
-                )]));
+                return Err(RegistryError::Invalid(vec![FieldError::new("apps", Msg::new("field.apps.none"))]));
             }
             let mut apps = Vec::with_capacity(names.len());
             let mut unknown = Vec::new();
@@ -212,7 +213,7 @@ pub async fn resolve(registry: &Registry, target: &Target, stale_intervals: u32)
             if !unknown.is_empty() {
                 return Err(RegistryError::Invalid(vec![FieldError::new(
                     "apps",
-                    format!("no app named {}: check the names (nothing was changed)", unknown.join(", ")),
+                    Msg::new("field.apps.unknown").with("names", unknown.join(", ")),
                 )]));
             }
             Ok(apps)

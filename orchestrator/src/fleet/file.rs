@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Msg;
 use crate::registry::input::{AppInput, FieldError, ValidApp};
 use crate::registry::{App, Registry, RegistryError};
 use crate::schedule::spread::format_span;
@@ -139,14 +140,14 @@ pub struct Step {
 }
 
 /// A problem with one app of the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppProblem {
     /// The app (or `#N` for an entry without a usable name).
     pub app: String,
     /// The field.
     pub field: String,
     /// What to fix.
-    pub message: String,
+    pub message: Msg,
 }
 
 /// Why a file was not applied.
@@ -207,20 +208,18 @@ pub fn parse(text: &str) -> Result<FleetFile, FleetError> {
 }
 
 /// The token an entry refers to, read now.
-fn read_token(reference: &serde_json::Value, source: Source) -> Result<SecretString, String> {
-    let how = "give {env: VARIABLE} or {file: PATH}, never the token itself";
+fn read_token(reference: &serde_json::Value, source: Source) -> Result<SecretString, Msg> {
     let parsed: TokenRef = match reference {
-        serde_json::Value::String(_) => return Err(format!("the token is written inline: {how}")),
-        other => serde_json::from_value(other.clone()).map_err(|_| format!("not a token reference: {how}"))?,
+        serde_json::Value::String(_) => return Err(Msg::new("fleet.token.inline")),
+        other => serde_json::from_value(other.clone()).map_err(|_| Msg::new("fleet.token.not_reference"))?,
     };
     let value = match parsed {
-        TokenRef::Env(name) => std::env::var(&name)
-            .map_err(|_| format!("the environment variable {name} is not set: set it to the app's token"))?,
-        TokenRef::File(_) if source == Source::Api => {
-            return Err("file references are not taken through the API (they would read the server's files): use {env: VARIABLE}".into());
+        TokenRef::Env(name) => {
+            std::env::var(&name).map_err(|_| Msg::new("fleet.token.env_unset").with("name", &name))?
         }
+        TokenRef::File(_) if source == Source::Api => return Err(Msg::new("fleet.token.file_over_api")),
         TokenRef::File(path) => std::fs::read_to_string(&path)
-            .map_err(|e| format!("the token file {path} cannot be read: {e}"))?
+            .map_err(|e| Msg::new("fleet.token.file_unreadable").with("path", &path).with("detail", e))?
             .lines()
             .next()
             .unwrap_or_default()
@@ -228,7 +227,7 @@ fn read_token(reference: &serde_json::Value, source: Source) -> Result<SecretStr
     };
     let value = value.trim().to_owned();
     if value.is_empty() {
-        return Err("the token it refers to is empty".into());
+        return Err(Msg::new("fleet.token.empty"));
     }
     Ok(SecretString::from(value))
 }
@@ -306,11 +305,11 @@ pub async fn apply(
     let mut planned: Vec<(Step, Option<AppInput>, bool)> = Vec::new();
     for (i, entry) in file.apps.iter().enumerate() {
         let label = if entry.name.trim().is_empty() { format!("#{}", i + 1) } else { entry.name.clone() };
-        let mut problem = |field: &str, message: String| {
+        let mut problem = |field: &str, message: Msg| {
             problems.push(AppProblem { app: label.clone(), field: field.to_owned(), message })
         };
         if !seen.insert(entry.name.clone()) {
-            problem("name", "named twice in the file: keep one entry per app".into());
+            problem("name", Msg::new("fleet.name.twice"));
             continue;
         }
         let token = match read_token(&entry.token, source) {
@@ -324,8 +323,8 @@ pub async fn apply(
         let desired = match input.validate(true) {
             Ok(valid) => valid,
             Err(errors) => {
-                for FieldError { field, message, .. } in errors {
-                    problem(&field, message);
+                for FieldError { field, msg } in errors {
+                    problem(&field, msg);
                 }
                 continue;
             }
@@ -376,7 +375,7 @@ pub async fn apply(
             let backup_type = input.backup_type.clone().filter(|t| !t.is_empty());
             if let Err(errors) = crate::registry::check::before_save(url.trim(), token, backup_type.as_deref()).await {
                 for e in errors {
-                    problems.push(AppProblem { app: step.app.clone(), field: e.field, message: e.message });
+                    problems.push(AppProblem { app: step.app.clone(), field: e.field, message: e.msg });
                 }
             }
         }
@@ -446,13 +445,15 @@ mod tests {
     #[test]
     fn tokens_are_only_ever_references() {
         let inline = serde_json::json!("s3cret");
-        assert!(read_token(&inline, Source::Cli).unwrap_err().contains("written inline"));
+        assert!(read_token(&inline, Source::Cli).unwrap_err().to_string().contains("written inline"));
         let file = serde_json::json!({"file": "/etc/passwd"});
-        assert!(read_token(&file, Source::Api).unwrap_err().contains("not taken through the API"));
+        assert!(read_token(&file, Source::Api).unwrap_err().to_string().contains("not taken through the API"));
         let unset = serde_json::json!({"env": "FLEET_TEST_SURELY_UNSET"});
-        assert!(read_token(&unset, Source::Cli).unwrap_err().contains("FLEET_TEST_SURELY_UNSET is not set"));
+        assert!(
+            read_token(&unset, Source::Cli).unwrap_err().to_string().contains("FLEET_TEST_SURELY_UNSET is not set")
+        );
         let odd = serde_json::json!({"vault": "x"});
-        assert!(read_token(&odd, Source::Cli).unwrap_err().contains("not a token reference"));
+        assert!(read_token(&odd, Source::Cli).unwrap_err().to_string().contains("not a token reference"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use sea_orm::sea_query::LikeExpr;
 use sea_orm::{FromQueryResult, QueryOrder, QuerySelect, Statement};
 
 use crate::backup::lifecycle::Status;
+use crate::catalogue::Msg;
 use crate::db::entities::{app, app_alert, backup_run};
 use crate::registry::input::FieldError;
 use crate::registry::labels;
@@ -57,8 +58,10 @@ impl AppState {
         let text = text.trim().to_ascii_lowercase().replace('-', "_");
         AppState::ALL.into_iter().find(|s| s.as_str() == text).ok_or_else(|| {
             let known: Vec<&str> = AppState::ALL.iter().map(|s| s.as_str()).collect();
-            FieldError::new("state", format!("unknown state {text:?}: use one of {}", known.join(", ")))
-                .with_key("filter.state_rule")
+            FieldError::new(
+                "state",
+                Msg::new("field.state.unknown").with("given", &text).with("known", known.join(", ")),
+            )
         })
     }
 }
@@ -364,6 +367,6 @@ mod tests {
         let errors = AppFilter::parse(None, Some("a b"), Some("x/y"), Some("sleepy")).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["tag", "group", "state"]);
-        assert!(errors[2].message.contains("failing, stale, paused, never_run, running"));
+        assert!(errors[2].msg.to_string().contains("failing, stale, paused, never_run, running"));
     }
 }

@@ -134,7 +134,13 @@ const LINES_PER_EVENT: u64 = 200;
 
 /// The SSE stream of a run (the UI's and the API's): `progress` events as it moves, `log` events
 /// with its log lines as they are written (lines after `after`, a line id), then `end`.
-pub fn run_stream(web: &Web, id: i64, after: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+/// Pages pass their language (`t`): each line then carries its `text` in it.
+pub fn run_stream(
+    web: &Web,
+    id: i64,
+    after: i64,
+    t: Option<crate::catalogue::T>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     use futures::StreamExt;
     let db = web.ctx.db.clone();
     struct Cursor {
@@ -164,7 +170,11 @@ pub fn run_stream(web: &Web, id: i64, after: i64) -> Sse<impl Stream<Item = Resu
                 if now.done {
                     crate::runlog::flush().await;
                 }
-                let lines = crate::runlog::lines_after(&db, id, cursor.line, LINES_PER_EVENT).await.unwrap_or_default();
+                let mut lines =
+                    crate::runlog::lines_after(&db, id, cursor.line, LINES_PER_EVENT).await.unwrap_or_default();
+                if let Some(t) = &t {
+                    lines = lines.into_iter().map(|l| l.in_language(t)).collect();
+                }
                 if let Some(last) = lines.last() {
                     cursor.line = last.id;
                     events.push(json_event("log", &lines));

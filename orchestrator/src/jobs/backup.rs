@@ -60,7 +60,7 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
     if let Some(reason) = missed_window(&run, &spread, &app) {
         // Said in the run's own log too.
         let span = tracing::info_span!(crate::runlog::SPAN, app = %app.name, run_id);
-        span.in_scope(|| tracing::warn!(reason = %reason, "backup skipped"));
+        span.in_scope(|| tracing::warn!(code = "backup.skipped", reason = %reason, "backup skipped"));
         runner.settle(&app, run_id, &Outcome::Skipped { reason }).await;
         return;
     }

@@ -12,6 +12,8 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::policy::{Policy, PolicyInput, Summary};
+use crate::catalogue::Lang;
 use crate::db::entities::notification_channel;
 use crate::secrets::SecretBox;
 
@@ -189,6 +191,10 @@ pub struct Channel {
     pub created_at: i64,
     /// When it was last changed (ms).
     pub updated_at: i64,
+    /// Drill and restore events, its apps' tags, its summary, language and zone.
+    pub policy: Policy,
+    /// The day or week whose summary was last sent.
+    pub summary_sent_for: Option<String>,
     sealed: Option<String>,
 }
 
@@ -206,6 +212,16 @@ impl Channel {
             enabled: row.enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            policy: Policy {
+                on_drill: row.on_drill,
+                on_restore: row.on_restore,
+                summary: Summary::parse(&row.summary).unwrap_or_default(),
+                summary_hour: row.summary_hour.clamp(0, 23) as u8,
+                language: Lang::parse(&row.language).unwrap_or(Lang::En),
+                time_zone: row.time_zone,
+                tags: crate::registry::labels::parse_stored(&row.tags),
+            },
+            summary_sent_for: row.summary_sent_for,
             sealed: row.secret_encrypted,
         }
     }
@@ -252,10 +268,16 @@ impl Channel {
         if self.kind == Kind::Ping {
             return vec!["start", "success", "fail"];
         }
-        [(self.on_failure, "failure"), (self.on_recovery, "recovery"), (self.on_stale, "stale")]
-            .into_iter()
-            .filter_map(|(on, name)| on.then_some(name))
-            .collect()
+        [
+            (self.on_failure, "failure"),
+            (self.on_recovery, "recovery"),
+            (self.on_stale, "stale"),
+            (self.policy.on_drill, "drill"),
+            (self.policy.on_restore, "restore"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
     }
 }
 
@@ -280,6 +302,27 @@ pub struct ChannelInput {
     /// Events.
     #[serde(default)]
     pub on_stale: Option<String>,
+    /// Events: drills failed, refused or overdue.
+    #[serde(default)]
+    pub on_drill: Option<String>,
+    /// Events: restores started, done or failed.
+    #[serde(default)]
+    pub on_restore: Option<String>,
+    /// "" | daily | weekly.
+    #[serde(default)]
+    pub summary: String,
+    /// The summary's hour, 0 to 23 (empty: 8).
+    #[serde(default)]
+    pub summary_hour: String,
+    /// en | es.
+    #[serde(default)]
+    pub language: String,
+    /// The zone of the summary hour (empty: UTC).
+    #[serde(default)]
+    pub time_zone: String,
+    /// Only apps carrying one of these tags (empty: every app).
+    #[serde(default)]
+    pub tags: String,
     /// Webhook URL (webhook, Slack, Teams, Discord).
     #[serde(default)]
     pub url: String,
@@ -358,6 +401,13 @@ impl ChannelInput {
             on_failure: on(channel.on_failure),
             on_recovery: on(channel.on_recovery),
             on_stale: on(channel.on_stale),
+            on_drill: on(channel.policy.on_drill),
+            on_restore: on(channel.policy.on_restore),
+            summary: channel.policy.summary.as_str().to_owned(),
+            summary_hour: channel.policy.summary_hour.to_string(),
+            language: channel.policy.language.code().to_owned(),
+            time_zone: channel.policy.time_zone.clone(),
+            tags: channel.policy.tags.join(", "),
             smtp_host: if email { c.host.clone() } else { String::new() },
             smtp_port: c.port.map(|p| p.to_string()).unwrap_or_default(),
             smtp_tls: c.tls.map(|t| t.as_str().to_owned()).unwrap_or_default(),
@@ -540,6 +590,7 @@ pub struct Valid {
     on_failure: bool,
     on_recovery: bool,
     on_stale: bool,
+    policy: Policy,
 }
 
 impl Valid {
@@ -571,8 +622,27 @@ impl ChannelInput {
         };
         let (on_failure, on_recovery, on_stale) =
             (self.on_failure.is_some(), self.on_recovery.is_some(), self.on_stale.is_some());
-        if kind != Kind::Ping && !(on_failure || on_recovery || on_stale) {
-            errors.insert("events", "tick at least one event: failure, recovery or stale".into());
+        let policy = PolicyInput {
+            on_drill: self.on_drill.is_some(),
+            on_restore: self.on_restore.is_some(),
+            summary: &self.summary,
+            summary_hour: &self.summary_hour,
+            language: &self.language,
+            time_zone: &self.time_zone,
+            tags: &self.tags,
+        }
+        .validate(&mut errors);
+        let hears_something = on_failure
+            || on_recovery
+            || on_stale
+            || policy.on_drill
+            || policy.on_restore
+            || policy.summary != Summary::Off;
+        if kind != Kind::Ping && !hears_something {
+            errors.insert(
+                "events",
+                "tick at least one event (failure, recovery, stale, drill, restore) or choose a summary".into(),
+            );
         }
         let mut config = Config::default();
         let mut secret = Secret::default();
@@ -738,8 +808,17 @@ impl ChannelInput {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Valid { name, kind, app_id, config, secret, on_failure, on_recovery, on_stale })
+        Ok(Valid { name, kind, app_id, config, secret, on_failure, on_recovery, on_stale, policy })
     }
+}
+
+/// The period whose summary counts as sent when a channel's summary is set: the current one
+/// when its hour has already passed (a summary set at 15:00 for 08:00 starts tomorrow, not now),
+/// none when the hour is this one or still to come today.
+fn already_due(policy: &Policy) -> Option<String> {
+    let now = jiff::Timestamp::now();
+    let past = policy.summary.due_period(policy.summary_hour.saturating_add(1), &policy.zone(), now);
+    past.filter(|_| policy.summary_hour < 23)
 }
 
 /// Stores a new channel; returns its id.
@@ -758,6 +837,14 @@ pub async fn create(db: &DatabaseConnection, secrets: &SecretBox, valid: Valid) 
         enabled: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
+        on_drill: Set(valid.policy.on_drill),
+        on_restore: Set(valid.policy.on_restore),
+        summary: Set(valid.policy.summary.as_str().into()),
+        summary_hour: Set(valid.policy.summary_hour.into()),
+        summary_sent_for: Set(already_due(&valid.policy)),
+        language: Set(valid.policy.language.code().into()),
+        time_zone: Set(valid.policy.time_zone.clone()),
+        tags: Set(crate::registry::labels::stored(&valid.policy.tags)),
         ..Default::default()
     }
     .insert(db)
@@ -773,9 +860,9 @@ pub async fn update(
     id: i64,
     valid: Valid,
 ) -> Result<bool, sea_orm::DbErr> {
-    let Some(row) = notification_channel::Entity::find_by_id(id).one(db).await? else { return Ok(false) };
+    let Some(stored) = notification_channel::Entity::find_by_id(id).one(db).await? else { return Ok(false) };
     let sealed = serde_json::to_string(&valid.secret).expect("a secret serializes");
-    let mut row: notification_channel::ActiveModel = row.into();
+    let mut row: notification_channel::ActiveModel = stored.clone().into();
     row.name = Set(valid.name);
     row.kind = Set(valid.kind.as_str().into());
     row.app_id = Set(valid.app_id);
@@ -784,6 +871,19 @@ pub async fn update(
     row.on_failure = Set(valid.on_failure);
     row.on_recovery = Set(valid.on_recovery);
     row.on_stale = Set(valid.on_stale);
+    let summary_changed = stored.summary != valid.policy.summary.as_str()
+        || stored.summary_hour != i32::from(valid.policy.summary_hour)
+        || stored.time_zone != valid.policy.time_zone;
+    if summary_changed {
+        row.summary_sent_for = Set(already_due(&valid.policy));
+    }
+    row.on_drill = Set(valid.policy.on_drill);
+    row.on_restore = Set(valid.policy.on_restore);
+    row.summary = Set(valid.policy.summary.as_str().into());
+    row.summary_hour = Set(valid.policy.summary_hour.into());
+    row.language = Set(valid.policy.language.code().into());
+    row.time_zone = Set(valid.policy.time_zone.clone());
+    row.tags = Set(crate::registry::labels::stored(&valid.policy.tags));
     row.updated_at = Set(jiff::Timestamp::now().as_millisecond());
     row.update(db).await?;
     Ok(true)

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{Lang, T};
+
 /// Why a notification is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,6 +23,12 @@ pub enum Event {
     Success,
     /// Ping: a run failed for good.
     Fail,
+    /// A restore drill failed, could not be made, or is overdue.
+    Drill,
+    /// A restore started, succeeded or failed.
+    Restore,
+    /// The daily or weekly summary.
+    Summary,
 }
 
 impl Event {
@@ -34,6 +42,9 @@ impl Event {
             Event::Start => "start",
             Event::Success => "success",
             Event::Fail => "fail",
+            Event::Drill => "drill",
+            Event::Restore => "restore",
+            Event::Summary => "summary",
         }
     }
 }
@@ -68,11 +79,56 @@ pub struct RunRef {
     pub finished_at: Option<String>,
 }
 
+/// The restore a notice is about.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RestoreRef {
+    /// Id.
+    pub id: i64,
+    /// The copy restored.
+    pub copy_name: String,
+    /// queued | running | succeeded | failed.
+    pub status: String,
+    /// Bytes sent to the app.
+    pub bytes: i64,
+}
+
+/// One app's line in a summary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SummaryApp {
+    /// Name.
+    pub name: String,
+    /// succeeded | failed | cancelled | skipped | ... of its last run that ended; `None`: never.
+    pub last_result: Option<String>,
+    /// When that run ended (RFC 3339).
+    pub last_at: Option<String>,
+    /// Copies stored.
+    pub copies: i64,
+    /// Their total size in bytes.
+    pub bytes: i64,
+    /// Runs that failed in the summary's period.
+    pub failures: i64,
+    /// Its last backup failed or was interrupted (a failure since its last success).
+    pub failing: bool,
+    /// No verified copy for longer than its schedule allows.
+    pub stale: bool,
+    /// Paused apps have no next run.
+    pub paused: bool,
+    /// Its next scheduled run (RFC 3339).
+    pub next_run: Option<String>,
+}
+
 /// One notification.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Notice {
     /// Why.
     pub event: Event,
+    /// What happened, as a stable machine code (e.g. `backup.failed`, `backup.still_failing`):
+    /// the same whatever the language of the texts.
+    #[serde(default)]
+    pub code: String,
+    /// The language of the texts (en | es).
+    #[serde(default)]
+    pub language: String,
     /// One line for people: what happened to which app.
     pub summary: String,
     /// The reason (the run's error, or why the app is stale).
@@ -93,15 +149,26 @@ pub struct Notice {
     /// Since when the app failed or was stale (recovery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+    /// The restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreRef>,
+    /// A summary's apps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<SummaryApp>,
+    /// The lines for people a summary or a list is told in, in `language`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
     /// When the notice was made (RFC 3339).
     pub at: String,
 }
 
 impl Notice {
-    /// A notice of `event` now.
-    pub fn new(event: Event, summary: String) -> Notice {
+    /// A notice of `event` now, whose machine code is `code`.
+    pub fn new(event: Event, code: &str, summary: String) -> Notice {
         Notice {
             event,
+            code: code.to_owned(),
+            language: Lang::En.code().to_owned(),
             summary,
             reason: None,
             link: None,
@@ -109,6 +176,9 @@ impl Notice {
             run: None,
             last_verified_at: None,
             since: None,
+            restore: None,
+            apps: Vec::new(),
+            lines: Vec::new(),
             at: jiff::Timestamp::now().to_string(),
         }
     }
@@ -123,32 +193,49 @@ impl Notice {
         format!("[backup] {}", self.summary)
     }
 
-    /// An email's body, or a ping's log line.
+    /// The texts' language.
+    pub fn lang(&self) -> Lang {
+        Lang::parse(&self.language).unwrap_or(Lang::En)
+    }
+
+    /// An email's body, or a ping's log line, in the notice's language.
     pub fn text(&self) -> String {
+        let t = T { lang: self.lang() };
         let mut out = vec![self.summary.clone()];
         if let Some(reason) = &self.reason {
-            out.push(format!("Reason: {reason}"));
+            out.push(t.fill("notify.text.reason", &[("reason", reason)]));
         }
         if let Some(run) = &self.run {
-            out.push(format!(
-                "Run {} ({}), {} after {} attempt(s){}",
-                run.id,
-                run.trigger,
-                run.status,
-                run.attempts.max(1),
-                run.phase.as_deref().map(|p| format!(", during {p}")).unwrap_or_default()
-            ));
+            let attempts = run.attempts.max(1).to_string();
+            let mut line = t.fill(
+                "notify.text.run",
+                &[
+                    ("id", &run.id.to_string()),
+                    ("trigger", &t.of("trigger", &run.trigger)),
+                    ("status", &t.status(&run.status)),
+                    ("attempts", &attempts),
+                ],
+            );
+            if let Some(phase) = &run.phase {
+                line.push_str(&t.fill("notify.text.during", &[("phase", &t.of("phase", phase))]));
+            }
+            out.push(line);
         }
         if let Some(at) = &self.last_verified_at {
-            out.push(format!("Newest verified copy: {at}"));
+            out.push(t.fill("notify.text.newest_verified", &[("at", at)]));
         }
         if let Some(since) = &self.since {
-            out.push(format!("Since: {since}"));
+            out.push(t.fill("notify.text.since", &[("since", since)]));
+        }
+        if !self.lines.is_empty() {
+            out.push(String::new());
+            out.extend(self.lines.iter().cloned());
+            out.push(String::new());
         }
         if let Some(link) = &self.link {
-            out.push(format!("Details: {link}"));
+            out.push(t.fill("notify.text.details", &[("link", link)]));
         }
-        out.push(format!("At: {}", self.at));
+        out.push(t.fill("notify.text.at", &[("at", &self.at)]));
         out.join("\n")
     }
 }

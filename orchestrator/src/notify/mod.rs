@@ -1,33 +1,69 @@
-//! Making failure loud and staleness visible.
+//! Making failure loud and staleness visible, in each channel's language.
 //!
-//! - A run that fails for good (no retry left) tells every failure channel of its app and the
-//!   global ones; the first verified backup after failures or staleness tells recovery.
+//! - A run that fails for good (no retry left) starts a failing streak: the failure channels of
+//!   its app (its own, those of one of its tags, the global ones) hear it once; while the streak
+//!   lasts they are reminded every `NOTIFY_REMINDER_HOURS`, and the first verified backup ends it
+//!   with a recovery message. Each of these is claimed with a conditional update of the
+//!   `app_alerts` row, so two processes never both tell it.
 //! - An app whose newest verified copy is older than `STALE_AFTER_INTERVALS` times the longest
-//!   gap of its schedule is stale: told once, when it becomes so (the `app_alerts` row is set with
-//!   a conditional update, so two processes never both tell it), and again only after a verified
-//!   backup ended it.
+//!   gap of its schedule is stale: told once when it becomes so, reminded like a failure, and
+//!   ended by a verified backup.
+//! - Drills (failed, refused, overdue) and restores (started, done, failed) go to channels that
+//!   hear them; a daily or weekly summary to channels that asked for one ([`summary`]).
 //! - Ping channels hear of every run: start, success, fail.
 //!
-//! Everything goes through the outbox ([`outbox`]), which retries.
+//! Each channel is told in its own language: a notice is built once per channel, from the
+//! message catalogue (`web/i18n`), with a stable machine code beside the texts. Everything goes
+//! through the outbox ([`outbox`]), which retries.
 
 pub mod channel;
 pub mod formats;
 pub mod message;
 pub mod outbox;
+pub mod policy;
 pub mod send;
 pub mod stale;
+pub mod summary;
 
 use std::sync::{Arc, OnceLock};
 
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
+use crate::catalogue::T;
 use crate::config::notify::NotifySettings;
-use crate::db::entities::{app_alert, backup_run};
+use crate::db::entities::{app, app_alert, backup_run, restore};
 use crate::registry::App;
 use crate::secrets::SecretBox;
 use channel::{Channel, Kind};
-use message::{AppRef, Event, Notice, RunRef};
+use message::{AppRef, Event, Notice, RestoreRef, RunRef};
+
+/// Who a notice is built for: the channel's language, and its zone (for times not of an app).
+pub struct Reader<'a> {
+    /// The channel's language's texts.
+    pub t: T,
+    /// The channel's zone.
+    pub zone: &'a str,
+}
+
+/// Builds a channel's notice in its language.
+type Build<'a> = dyn Fn(&Reader<'_>) -> Notice + Sync + 'a;
+
+/// The app a notice is about, as channels choose apps: by id (a channel of one app) or tag.
+pub struct Subject<'a> {
+    /// Id.
+    pub id: i64,
+    /// Its tags.
+    pub tags: &'a [String],
+}
+
+impl<'a> From<&'a App> for Subject<'a> {
+    fn from(app: &'a App) -> Self {
+        Subject { id: app.id, tags: &app.tags }
+    }
+}
 
 /// Sends notifications; cheap to clone.
 #[derive(Clone)]
@@ -46,12 +82,21 @@ impl std::fmt::Debug for Notifier {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn ms_to_text(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// A phase's name in the reader's language (the stored word when the catalogue has none).
+fn phase_text(t: &T, phase: &str) -> String {
+    let key = format!("phase.{phase}");
+    match t.get(&key) {
+        text if text == key => phase.to_owned(),
+        text => text.to_owned(),
+    }
+}
+
+fn app_ref(app: &App) -> Option<AppRef> {
+    Some(AppRef { id: app.id, name: app.name.clone() })
 }
 
 impl Notifier {
@@ -88,39 +133,70 @@ impl Notifier {
         self.base_url.get().map(|base| format!("{base}{path}"))
     }
 
-    async fn tell(&self, app_id: i64, notice: &Notice, wants: impl Fn(&Channel) -> bool) {
-        let channels = match channel::for_app(&self.db, app_id).await {
+    /// Queues the notice `build` makes, in each channel's language, for every enabled channel
+    /// of `subject` (its own, those of one of its tags, the global ones) that `wants` it.
+    async fn tell(&self, subject: Subject<'_>, build: &Build<'_>, wants: impl Fn(&Channel) -> bool) {
+        let channels = match channel::for_app(&self.db, subject.id).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "could not read notification channels");
                 return;
             }
         };
-        for c in channels.iter().filter(|c| wants(c)) {
-            if let Err(e) = self.enqueue(c, notice).await {
-                tracing::error!(channel = c.id, error = %e, "could not queue a notification");
-            }
+        let hears = |c: &Channel| c.app_id.is_some() || c.policy.hears_tags(subject.tags);
+        for c in channels.iter().filter(|c| hears(c) && wants(c)) {
+            self.enqueue_built(c, build).await;
+        }
+    }
+
+    /// Builds the notice for `channel` in its language and queues it.
+    async fn enqueue_built(&self, channel: &Channel, build: &Build<'_>) {
+        let reader = Reader { t: T { lang: channel.policy.language }, zone: &channel.policy.time_zone };
+        let mut notice = build(&reader);
+        notice.language = channel.policy.language.code().to_owned();
+        if let Err(e) = self.enqueue(channel, &notice).await {
+            tracing::error!(channel = channel.id, error = %e, "could not queue a notification");
         }
     }
 
     /// Google refused the connected Drive account: every failure channel hears it once, with the
     /// way out (runs wait meanwhile, so no app fails for it).
     pub async fn drive_disconnected(&self, reason: &str) {
-        let summary = "Google Drive is disconnected: backups wait until it is reconnected on the Destination page";
-        self.tell_everywhere(Event::Failure, summary.to_owned(), Some(reason), "/settings/drive").await;
+        let build = |r: &Reader<'_>| {
+            let mut notice =
+                Notice::new(Event::Failure, "drive.disconnected", r.t.get("notify.drive_disconnected").to_owned());
+            notice.reason = Some(reason.to_owned());
+            notice.link = self.link("/settings/drive");
+            notice
+        };
+        self.tell_every_channel(&build, |c| c.on_failure).await;
     }
 
     /// A scheduled self-backup failed: every failure channel hears it (no app is concerned; the
     /// next self-backup is a schedule's gap away).
     pub async fn self_backup_failed(&self, reason: &str) {
-        let summary = "The orchestrator's own backup failed: without a recent self-backup, recovering from the loss of its database is harder";
-        self.tell_everywhere(Event::Failure, summary.to_owned(), Some(reason), "/settings/self-backup").await;
+        let build = |r: &Reader<'_>| {
+            let mut notice =
+                Notice::new(Event::Failure, "self_backup.failed", r.t.get("notify.self_backup_failed").to_owned());
+            notice.reason = Some(reason.to_owned());
+            notice.link = self.link("/settings/self-backup");
+            notice
+        };
+        self.tell_every_channel(&build, |c| c.on_failure).await;
     }
 
     /// A self-backup succeeded after a failure that was told: every recovery channel hears it.
     pub async fn self_backup_recovered(&self, file: &str) {
-        let summary = format!("The orchestrator's own backup works again: {file} stored and verified");
-        self.tell_everywhere(Event::Recovery, summary, None, "/settings/self-backup").await;
+        let build = |r: &Reader<'_>| {
+            let mut notice = Notice::new(
+                Event::Recovery,
+                "self_backup.recovered",
+                r.t.fill("notify.self_backup_recovered", &[("file", file)]),
+            );
+            notice.link = self.link("/settings/self-backup");
+            notice
+        };
+        self.tell_every_channel(&build, |c| c.on_recovery).await;
     }
 
     /// An audit found copies of the app lost (gone or trashed) or damaged (another size or
@@ -132,82 +208,83 @@ impl Notifier {
         lost: &[crate::backup::audit::Finding],
         damaged: &[crate::backup::audit::Finding],
     ) {
-        let mut parts = Vec::new();
-        if !lost.is_empty() {
-            parts.push(format!("{} lost", plural(lost.len(), "copy", "copies")));
-        }
-        if !damaged.is_empty() {
-            parts.push(format!("{} damaged", plural(damaged.len(), "copy", "copies")));
-        }
-        let summary = format!(
-            "{}: {} found by an integrity audit; retention no longer counts them and keeps one more good copy",
-            app.name,
-            parts.join(", ")
-        );
-        let lines: Vec<String> = lost
-            .iter()
-            .map(|f| format!("lost: {} ({})", f.name, f.detail))
-            .chain(damaged.iter().map(|f| format!("damaged: {} ({})", f.name, f.detail)))
-            .collect();
-        let mut notice = Notice::new(Event::Failure, summary);
-        notice.reason = Some(lines.join("; "));
-        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
-        notice.link = self.link(&format!("/apps/{}", app.name));
-        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+        let build = |r: &Reader<'_>| {
+            let t = &r.t;
+            let mut parts = Vec::new();
+            if !lost.is_empty() {
+                parts.push(t.fill("notify.copies.lost", &[("n", &lost.len().to_string())]));
+            }
+            if !damaged.is_empty() {
+                parts.push(t.fill("notify.copies.damaged", &[("n", &damaged.len().to_string())]));
+            }
+            let summary = t.fill("notify.copies.summary", &[("app", &app.name), ("found", &parts.join(", "))]);
+            let mut notice = Notice::new(Event::Failure, "copies.lost_or_damaged", summary);
+            let line =
+                |key: &str, f: &crate::backup::audit::Finding| t.fill(key, &[("name", &f.name), ("detail", &f.detail)]);
+            notice.lines = lost
+                .iter()
+                .map(|f| line("notify.copies.lost_line", f))
+                .chain(damaged.iter().map(|f| line("notify.copies.damaged_line", f)))
+                .collect();
+            notice.reason = Some(notice.lines.join("; "));
+            notice.app = app_ref(app);
+            notice.link = self.link(&format!("/apps/{}", app.name));
+            notice
+        };
+        self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.on_failure).await;
     }
 
-    /// A restore drill of the app's copy failed (or could not be made): its failure channels
-    /// hear it; the copy is not proven restorable.
-    pub async fn drill_failed(&self, app: &App, drill: &crate::db::entities::restore::Model, reason: &str) {
-        let summary =
-            format!("{}: the restore drill of {} failed: the copy is not proven restorable", app.name, drill.copy_name);
-        let mut notice = Notice::new(Event::Failure, summary);
-        notice.reason = Some(reason.to_owned());
-        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
-        notice.link = self.link(&format!("/restores/{}", drill.id));
-        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+    /// A restore drill of the app's copy failed (or could not be made): its drill channels hear
+    /// it; the copy is not proven restorable.
+    pub async fn drill_failed(&self, app: &App, drill: &restore::Model, reason: &str) {
+        let build = |r: &Reader<'_>| {
+            let summary = r.t.fill("notify.drill_failed", &[("app", &app.name), ("copy", &drill.copy_name)]);
+            let mut notice = Notice::new(Event::Drill, "drill.failed", summary);
+            notice.reason = Some(reason.to_owned());
+            notice.app = app_ref(app);
+            notice.link = self.link(&format!("/restores/{}", drill.id));
+            notice
+        };
+        self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.policy.on_drill).await;
     }
 
     /// A scheduled drill of the app could not be made (no verified copy, the app does not
-    /// verify its type, a backup was running): its failure channels hear why.
+    /// verify its type, a backup was running): its drill channels hear why.
     pub async fn drill_refused(&self, app: &App, reason: &str) {
-        let summary = format!("{}: the scheduled restore drill could not be made", app.name);
-        let mut notice = Notice::new(Event::Failure, summary);
-        notice.reason = Some(reason.to_owned());
-        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
-        notice.link = self.link(&format!("/apps/{}", app.name));
-        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+        let build = |r: &Reader<'_>| {
+            let summary = r.t.fill("notify.drill_refused", &[("app", &app.name)]);
+            let mut notice = Notice::new(Event::Drill, "drill.refused", summary);
+            notice.reason = Some(reason.to_owned());
+            notice.app = app_ref(app);
+            notice.link = self.link(&format!("/apps/{}", app.name));
+            notice
+        };
+        self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.policy.on_drill).await;
     }
 
-    /// No drill of the app has passed for `days` days: its failure channels hear it once per
+    /// No drill of the app has passed for `days` days: its drill channels hear it once per
     /// spell. `last` is when one last passed, if ever.
     pub async fn drill_overdue(&self, app: &App, last: Option<i64>, days: u32) {
-        let summary =
-            format!("{}: no copy proven restorable for {days} days (DRILL_MAX_AGE_DAYS): check its drills", app.name);
-        let mut notice = Notice::new(Event::Failure, summary);
-        notice.reason = Some(match last {
-            Some(ms) => {
-                format!("the last drill that passed ended {}", crate::http::format::in_zone(ms, &app.time_zone))
-            }
-            None => "no drill of its copies has ever passed".to_owned(),
-        });
-        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
-        notice.link = self.link(&format!("/apps/{}", app.name));
-        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
+        let build = |r: &Reader<'_>| {
+            let t = &r.t;
+            let summary = t.fill("notify.drill_overdue", &[("app", &app.name), ("days", &days.to_string())]);
+            let mut notice = Notice::new(Event::Drill, "drill.overdue", summary);
+            notice.reason = Some(match last {
+                Some(ms) => {
+                    t.fill("notify.drill_overdue.last", &[("at", &crate::http::format::in_zone(ms, &app.time_zone))])
+                }
+                None => t.get("notify.drill_overdue.never").to_owned(),
+            });
+            notice.app = app_ref(app);
+            notice.link = self.link(&format!("/apps/{}", app.name));
+            notice
+        };
+        self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.policy.on_drill).await;
     }
 
-    /// Tells a notice about no app in particular to every enabled channel (but pings) that hears
-    /// `event` (failure or recovery), whatever its app; it links to the page at `path`.
-    async fn tell_everywhere(&self, event: Event, summary: String, reason: Option<&str>, path: &str) {
-        let mut notice = Notice::new(event, summary);
-        notice.reason = reason.map(str::to_owned);
-        notice.link = self.link(path);
-        let recovery = event == Event::Recovery;
-        self.tell_every_channel(&notice, |c| if recovery { c.on_recovery } else { c.on_failure }).await;
-    }
-
-    /// Tells `notice` to every enabled channel (but pings) that `wants` it, whatever its app.
-    async fn tell_every_channel(&self, notice: &Notice, wants: impl Fn(&Channel) -> bool) {
+    /// Tells the notice `build` makes about no app in particular to every enabled channel (but
+    /// pings) that `wants` it, whatever its app.
+    async fn tell_every_channel(&self, build: &Build<'_>, wants: impl Fn(&Channel) -> bool) {
         let channels = match channel::list(&self.db).await {
             Ok(c) => c,
             Err(e) => {
@@ -216,9 +293,7 @@ impl Notifier {
             }
         };
         for c in channels.iter().filter(|c| c.enabled && c.kind != Kind::Ping && wants(c)) {
-            if let Err(e) = self.enqueue(c, notice).await {
-                tracing::error!(channel = c.id, error = %e, "could not queue a notification");
-            }
+            self.enqueue_built(c, build).await;
         }
     }
 
@@ -229,17 +304,21 @@ impl Notifier {
 
     /// A run began (an attempt of it): ping channels hear `start`.
     pub async fn run_started(&self, app: &App, run_id: i64) {
-        let mut notice = Notice::new(Event::Start, format!("{}: backup started (run {run_id})", app.name));
-        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
-        notice.link = self.link(&format!("/runs/{run_id}"));
-        self.tell(app.id, &notice, |c| c.kind == Kind::Ping).await;
+        let build = |r: &Reader<'_>| {
+            let summary = r.t.fill("notify.run_started", &[("app", &app.name), ("id", &run_id.to_string())]);
+            let mut notice = Notice::new(Event::Start, "backup.started", summary);
+            notice.app = app_ref(app);
+            notice.link = self.link(&format!("/runs/{run_id}"));
+            notice
+        };
+        self.tell(app.into(), &build, |c| c.kind == Kind::Ping).await;
     }
 
-    fn run_notice(&self, event: Event, summary: String, app: &App, run: &backup_run::Model) -> Notice {
-        let mut notice = Notice::new(event, summary);
+    fn run_notice(&self, event: Event, code: &str, summary: String, app: &App, run: &backup_run::Model) -> Notice {
+        let mut notice = Notice::new(event, code, summary);
         notice.reason = run.error.clone();
         notice.link = self.link(&format!("/runs/{}", run.id));
-        notice.app = Some(AppRef { id: app.id, name: app.name.clone() });
+        notice.app = app_ref(app);
         notice.run = Some(RunRef {
             id: run.id,
             trigger: run.trigger.as_str().to_owned(),
@@ -254,31 +333,52 @@ impl Notifier {
     }
 
     /// A run failed for good (the queue will not retry it), as recorded by the run's lifecycle:
-    /// pings hear `fail`, failure channels the reason.
+    /// pings hear `fail`; failure channels hear it when it starts a failing streak (later
+    /// failures of the streak are reminded, not told one by one).
     pub async fn run_failed(&self, app: &App, run: &backup_run::Model) {
-        let phase = run.phase.map(|p| format!(" during {}", p.as_str())).unwrap_or_default();
-        let summary = format!("{}: backup failed{phase}", app.name);
-        let notice = self.run_notice(Event::Failure, summary.clone(), app, run);
-        let mut ping = self.run_notice(Event::Fail, summary, app, run);
-        ping.link = notice.link.clone();
-        if let Err(e) = self.mark(app.id, app_alert::Column::FailingSince).await {
-            tracing::error!(app = %app.name, error = %e, "could not record the app as failing");
+        let safety = run.trigger == crate::backup::lifecycle::Trigger::Safety;
+        let summary = |t: &T| {
+            let key = if safety { "notify.safety_failed" } else { "notify.backup_failed" };
+            let mut text = t.fill(key, &[("app", &app.name)]);
+            if let Some(phase) = run.phase {
+                text.push_str(&t.fill("notify.text.during", &[("phase", &phase_text(t, phase.as_str()))]));
+            }
+            text
+        };
+        let code = if safety { "safety_backup.failed" } else { "backup.failed" };
+        let ping = |r: &Reader<'_>| self.run_notice(Event::Fail, code, summary(&r.t), app, run);
+        self.tell(app.into(), &ping, |c| c.kind == Kind::Ping).await;
+        let starts_streak = match self.mark(app.id, app_alert::Column::FailingSince).await {
+            Ok(set) => set,
+            Err(e) => {
+                // Better told twice than not at all.
+                tracing::error!(app = %app.name, error = %e, "could not record the app as failing");
+                true
+            }
+        };
+        if starts_streak {
+            let build = |r: &Reader<'_>| self.run_notice(Event::Failure, code, summary(&r.t), app, run);
+            self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.on_failure).await;
+        } else {
+            tracing::info!(app = %app.name, run_id = run.id, "the app was already failing: its channels are reminded, not told again");
         }
-        self.tell(app.id, &ping, |c| c.kind == Kind::Ping).await;
-        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_failure).await;
     }
 
     /// A run made a verified copy: pings hear `success`, and recovery channels hear that an app
     /// that was failing or stale works again.
     pub async fn run_succeeded(&self, app: &App, run: &backup_run::Model) {
-        let ping = self.run_notice(Event::Success, format!("{}: backup succeeded", app.name), app, run);
-        self.tell(app.id, &ping, |c| c.kind == Kind::Ping).await;
+        let ping = |r: &Reader<'_>| {
+            let summary = r.t.fill("notify.backup_succeeded", &[("app", &app.name)]);
+            self.run_notice(Event::Success, "backup.succeeded", summary, app, run)
+        };
+        self.tell(app.into(), &ping, |c| c.kind == Kind::Ping).await;
         let state = app_alert::Entity::find_by_id(app.id).one(&self.db).await.ok().flatten();
         let Some(state) = state.filter(|s| s.failing_since.is_some() || s.stale_since.is_some()) else { return };
         // Only the process whose update clears the state tells the recovery.
         let cleared = app_alert::Entity::update_many()
             .col_expr(app_alert::Column::FailingSince, Expr::value(Option::<i64>::None))
             .col_expr(app_alert::Column::StaleSince, Expr::value(Option::<i64>::None))
+            .col_expr(app_alert::Column::RemindedAt, Expr::value(Option::<i64>::None))
             .col_expr(app_alert::Column::UpdatedAt, Expr::value(jiff::Timestamp::now().as_millisecond()))
             .filter(app_alert::Column::AppId.eq(app.id))
             .filter(
@@ -292,16 +392,196 @@ impl Notifier {
             return;
         }
         let was = match (state.failing_since.is_some(), state.stale_since.is_some()) {
-            (true, true) => "failing and stale",
-            (true, false) => "failing",
-            _ => "stale",
+            (true, true) => "notify.was.failing_stale",
+            (true, false) => "notify.was.failing",
+            _ => "notify.was.stale",
         };
-        let mut notice =
-            self.run_notice(Event::Recovery, format!("{}: backups work again (it was {was})", app.name), app, run);
-        notice.reason = Some(format!("run {} made a verified copy", run.id));
-        notice.since = state.failing_since.or(state.stale_since).map(ms_to_text);
-        notice.last_verified_at = run.finished_at.map(ms_to_text);
-        self.tell(app.id, &notice, |c| c.kind != Kind::Ping && c.on_recovery).await;
+        let since = state.failing_since.or(state.stale_since);
+        let build = |r: &Reader<'_>| {
+            let t = &r.t;
+            let summary = t.fill("notify.recovered", &[("app", &app.name), ("was", t.get(was))]);
+            let mut notice = self.run_notice(Event::Recovery, "backup.recovered", summary, app, run);
+            notice.reason = Some(t.fill("notify.recovered.reason", &[("id", &run.id.to_string())]));
+            notice.since = since.map(|ms| crate::http::format::in_zone(ms, &app.time_zone));
+            notice.last_verified_at = run.finished_at.map(|ms| crate::http::format::in_zone(ms, &app.time_zone));
+            notice
+        };
+        self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.on_recovery).await;
+    }
+
+    /// A restore into the app began: its restore channels hear it (drills are told only when
+    /// they fail).
+    pub async fn restore_started(&self, app: &App, row: &restore::Model) {
+        if row.kind != crate::backup::restore::KIND_RESTORE {
+            return;
+        }
+        let build = |r: &Reader<'_>| {
+            let summary = r.t.fill(
+                "notify.restore_started",
+                &[("app", &app.name), ("id", &row.id.to_string()), ("copy", &row.copy_name)],
+            );
+            let mut notice = self.restore_notice("restore.started", summary, app, row, "running", 0);
+            if row.safety_run_id.is_some() {
+                notice.reason = Some(r.t.get("notify.restore_started.safety").to_owned());
+            }
+            notice
+        };
+        self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.policy.on_restore).await;
+    }
+
+    /// A restore into the app ended: succeeded, failed (with why, and whether the app was left
+    /// as it was) or cancelled. Its restore channels hear it.
+    pub async fn restore_ended(
+        &self,
+        app: &App,
+        row: &restore::Model,
+        bytes: u64,
+        outcome: &Result<crate::backup::restore::Restored, crate::backup::restore::RestoreFailure>,
+    ) {
+        if row.kind != crate::backup::restore::KIND_RESTORE {
+            return;
+        }
+        let build = |r: &Reader<'_>| {
+            let t = &r.t;
+            let args = [("app", app.name.as_str()), ("copy", row.copy_name.as_str())];
+            let id = row.id.to_string();
+            let mut args = args.to_vec();
+            args.push(("id", &id));
+            match outcome {
+                Ok(_) => {
+                    let size = t.bytes(bytes as i64);
+                    args.push(("size", &size));
+                    let summary = t.fill("notify.restore_succeeded", &args);
+                    self.restore_notice("restore.succeeded", summary, app, row, "succeeded", bytes)
+                }
+                Err(f) => {
+                    let (key, code, status) = if f.cancelled {
+                        ("notify.restore_cancelled", "restore.cancelled", "cancelled")
+                    } else {
+                        ("notify.restore_failed", "restore.failed", "failed")
+                    };
+                    let phase = phase_text(t, f.phase.as_str());
+                    args.push(("phase", &phase));
+                    let summary = t.fill(key, &args);
+                    let mut notice = self.restore_notice(code, summary, app, row, status, bytes);
+                    notice.reason = Some(f.message.clone());
+                    notice
+                }
+            }
+        };
+        self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.policy.on_restore).await;
+    }
+
+    fn restore_notice(
+        &self,
+        code: &str,
+        summary: String,
+        app: &App,
+        row: &restore::Model,
+        status: &str,
+        bytes: u64,
+    ) -> Notice {
+        let mut notice = Notice::new(Event::Restore, code, summary);
+        notice.app = app_ref(app);
+        notice.link = self.link(&format!("/restores/{}", row.id));
+        notice.restore = Some(RestoreRef {
+            id: row.id,
+            copy_name: row.copy_name.clone(),
+            status: status.to_owned(),
+            bytes: bytes as i64,
+        });
+        notice
+    }
+
+    /// Reminds the channels of apps still failing, or still stale, once every
+    /// `NOTIFY_REMINDER_HOURS` of the spell; returns how many apps were reminded about.
+    pub async fn remind(&self) -> Result<usize, sea_orm::DbErr> {
+        let Some(every) = self.settings.reminder_every else { return Ok(0) };
+        let now = jiff::Timestamp::now().as_millisecond();
+        let due_before = now - every.as_millis() as i64;
+        let spells = app_alert::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(app_alert::Column::FailingSince.is_not_null())
+                    .add(app_alert::Column::StaleSince.is_not_null()),
+            )
+            .all(&self.db)
+            .await?;
+        let mut reminded = 0;
+        for spell in spells {
+            let Some(began) = spell.failing_since.or(spell.stale_since) else { continue };
+            let last = spell.reminded_at.unwrap_or(began);
+            if last > due_before {
+                continue;
+            }
+            // Only the process whose update moves the reminder on tells it.
+            let as_read = match spell.reminded_at {
+                Some(at) => app_alert::Column::RemindedAt.eq(at),
+                None => app_alert::Column::RemindedAt.is_null(),
+            };
+            let claimed = app_alert::Entity::update_many()
+                .col_expr(app_alert::Column::RemindedAt, Expr::value(now))
+                .filter(app_alert::Column::AppId.eq(spell.app_id))
+                .filter(as_read)
+                .exec(&self.db)
+                .await?;
+            if claimed.rows_affected != 1 {
+                continue;
+            }
+            let Some(row) = app::Entity::find_by_id(spell.app_id).one(&self.db).await? else { continue };
+            if !row.enabled {
+                continue; // a paused app is not expected to back up
+            }
+            self.remind_about(&row, &spell).await?;
+            reminded += 1;
+        }
+        Ok(reminded)
+    }
+
+    async fn remind_about(&self, app: &app::Model, spell: &app_alert::Model) -> Result<(), sea_orm::DbErr> {
+        let tags = crate::registry::labels::parse_stored(&app.tags);
+        let subject = Subject { id: app.id, tags: &tags };
+        let link = self.link(&format!("/apps/{}", app.name));
+        let app_ref = Some(AppRef { id: app.id, name: app.name.clone() });
+        if let Some(since) = spell.failing_since {
+            let failed =
+                backup_run::Entity::find()
+                    .filter(backup_run::Column::AppId.eq(app.id))
+                    .filter(backup_run::Column::Status.is_in([
+                        crate::backup::lifecycle::Status::Failed,
+                        crate::backup::lifecycle::Status::Interrupted,
+                    ]))
+                    .filter(backup_run::Column::FinishedAt.gte(since));
+            let count = failed.clone().count(&self.db).await?;
+            let last = failed.order_by_desc(backup_run::Column::Id).one(&self.db).await?;
+            let build = |r: &Reader<'_>| {
+                let t = &r.t;
+                let since = crate::http::format::in_zone(since, &app.time_zone);
+                let summary = t.fill("notify.still_failing", &[("app", &app.name), ("since", &since)]);
+                let mut notice = Notice::new(Event::Failure, "backup.still_failing", summary);
+                let error = last.as_ref().and_then(|r| r.error.clone()).unwrap_or_default();
+                notice.reason =
+                    Some(t.fill("notify.still_failing.reason", &[("n", &count.max(1).to_string()), ("error", &error)]));
+                notice.since = Some(since);
+                notice.app = app_ref.clone();
+                notice.link = last.as_ref().and_then(|r| self.link(&format!("/runs/{}", r.id))).or(link.clone());
+                notice
+            };
+            self.tell(subject, &build, |c| c.kind != Kind::Ping && c.on_failure).await;
+        } else if let Some(since) = spell.stale_since {
+            let build = |r: &Reader<'_>| {
+                let t = &r.t;
+                let since = crate::http::format::in_zone(since, &app.time_zone);
+                let summary = t.fill("notify.still_stale", &[("app", &app.name), ("since", &since)]);
+                let mut notice = Notice::new(Event::Stale, "backup.still_stale", summary);
+                notice.since = Some(since);
+                notice.app = app_ref.clone();
+                notice.link = link.clone();
+                notice
+            };
+            self.tell(subject, &build, |c| c.kind != Kind::Ping && c.on_stale).await;
+        }
+        Ok(())
     }
 
     /// Sets `column` (failing or stale since) to now if it is unset; true when this call set it.
@@ -312,6 +592,7 @@ impl Notifier {
             failing_since: Set(None),
             stale_since: Set(None),
             updated_at: Set(now),
+            reminded_at: Set(None),
         };
         match app_alert::Entity::insert(row)
             .on_conflict(OnConflict::column(app_alert::Column::AppId).do_nothing().to_owned())

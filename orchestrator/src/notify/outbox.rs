@@ -246,11 +246,14 @@ impl Notifier {
         } else {
             super::message::Event::Test
         };
+        let t = crate::catalogue::T { lang: channel.policy.language };
         let mut notice = Notice::new(
             event,
-            format!("Test notification from the backup orchestrator for channel {:?}", channel.name),
+            "channel.test",
+            t.fill("notify.test_notice", &[("channel", &format!("{:?}", channel.name))]),
         );
-        notice.reason = Some("an operator pressed \"Send a test notification\"; nothing is wrong".into());
+        notice.language = channel.policy.language.code().to_owned();
+        notice.reason = Some(t.get("notify.test_notice.reason").to_owned());
         notice.link = self.link("/notifications");
         if channel.kind == channel::Kind::Ping {
             let secret = channel.secret(&self.secrets).map_err(|e| TestError::NotSent(e.to_string()))?;

@@ -12,9 +12,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
-use super::Notifier;
 use super::channel::Kind;
 use super::message::{AppRef, Event, Notice};
+use super::{Notifier, Reader, Subject};
 use crate::db::entities::{app, backup_copy};
 use crate::schedule::cron::CronSchedule;
 
@@ -33,6 +33,10 @@ pub struct Freshness {
     pub app_id: i64,
     /// Its name.
     pub name: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Its zone.
+    pub time_zone: String,
     /// When the newest verified copy was made (ms), if there is one.
     pub newest_verified: Option<i64>,
     /// How long it may go without one.
@@ -48,7 +52,7 @@ pub async fn freshness(
     now: Timestamp,
 ) -> Result<Vec<Freshness>, sea_orm::DbErr> {
     // Only the columns it needs: the dashboard's filters read this for every app on every view.
-    let apps: Vec<(i64, String, String, String, i64)> = app::Entity::find()
+    let apps: Vec<(i64, String, String, String, i64, String)> = app::Entity::find()
         .select_only()
         .columns([
             app::Column::Id,
@@ -56,6 +60,7 @@ pub async fn freshness(
             app::Column::Schedule,
             app::Column::TimeZone,
             app::Column::UpdatedAt,
+            app::Column::Tags,
         ])
         .filter(app::Column::Enabled.eq(true))
         .into_tuple()
@@ -76,8 +81,8 @@ pub async fn freshness(
     let mut out = Vec::new();
     // Apps mostly share a handful of schedules: each is parsed and walked once per check.
     let mut allowances: HashMap<(String, String), Option<Duration>> = HashMap::new();
-    for (id, name, schedule, time_zone, updated_at) in apps {
-        let key = (schedule, time_zone);
+    for (id, name, schedule, time_zone, updated_at, tags) in apps {
+        let key = (schedule, time_zone.clone());
         let allowed = allowances.entry(key).or_insert_with_key(|(schedule, time_zone)| {
             CronSchedule::parse(schedule, time_zone).ok().and_then(|s| allowance(&s, intervals, now))
         });
@@ -85,7 +90,15 @@ pub async fn freshness(
         let newest_verified = newest.get(&id).copied().flatten();
         let since = newest_verified.unwrap_or(i64::MIN).max(updated_at);
         let age = now.as_millisecond().saturating_sub(since);
-        out.push(Freshness { app_id: id, name, newest_verified, allowance, stale: age > allowance.as_millis() as i64 });
+        out.push(Freshness {
+            app_id: id,
+            name,
+            tags: crate::registry::labels::parse_stored(&tags),
+            time_zone,
+            newest_verified,
+            allowance,
+            stale: age > allowance.as_millis() as i64,
+        });
     }
     Ok(out)
 }
@@ -100,23 +113,29 @@ impl Notifier {
                 continue;
             }
             told += 1;
-            let allowance = jiff::SignedDuration::try_from(f.allowance).unwrap_or_default();
-            let mut notice = Notice::new(Event::Stale, format!("{}: no verified backup for too long", f.name));
-            notice.reason = Some(match f.newest_verified {
-                Some(_) => format!("the newest verified copy is older than {allowance:#}, which its schedule allows"),
-                None => format!("no verified copy was made within {allowance:#} of its schedule"),
-            });
-            notice.last_verified_at =
-                f.newest_verified.and_then(|ms| Timestamp::from_millisecond(ms).ok()).map(|t| t.to_string());
-            notice.app = Some(AppRef { id: f.app_id, name: f.name.clone() });
-            notice.link = self.link(&format!("/apps/{}", f.name));
+            let hours = (f.allowance.as_secs() / 3600).max(1).to_string();
+            let build = |r: &Reader<'_>| {
+                let t = &r.t;
+                let summary = t.fill("notify.stale", &[("app", &f.name)]);
+                let mut notice = Notice::new(Event::Stale, "backup.stale", summary);
+                notice.reason = Some(match f.newest_verified {
+                    Some(_) => t.fill("notify.stale.reason_old", &[("hours", &hours)]),
+                    None => t.fill("notify.stale.reason_none", &[("hours", &hours)]),
+                });
+                notice.last_verified_at = f.newest_verified.map(|ms| crate::http::format::in_zone(ms, &f.time_zone));
+                notice.app = Some(AppRef { id: f.app_id, name: f.name.clone() });
+                notice.link = self.link(&format!("/apps/{}", f.name));
+                notice
+            };
             tracing::warn!(app = %f.name, "no verified backup for too long: telling the stale channels");
-            self.tell(f.app_id, &notice, |c| c.kind != Kind::Ping && c.on_stale).await;
+            let subject = Subject { id: f.app_id, tags: &f.tags };
+            self.tell(subject, &build, |c| c.kind != Kind::Ping && c.on_stale).await;
         }
         Ok(told)
     }
 
-    /// Looks for stale apps every `ALERT_CHECK_SECS` until `stop`.
+    /// Looks for stale apps, reminders and summaries that are due every `ALERT_CHECK_SECS` until
+    /// `stop`.
     pub async fn watch_staleness(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut every = tokio::time::interval(self.settings.check_every);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -127,6 +146,12 @@ impl Notifier {
             }
             if let Err(e) = self.check_stale().await {
                 tracing::warn!(error = %e, "could not check apps for staleness");
+            }
+            if let Err(e) = self.remind().await {
+                tracing::warn!(error = %e, "could not remind about failing or stale apps");
+            }
+            if let Err(e) = self.send_summaries().await {
+                tracing::warn!(error = %e, "could not send the summaries that are due");
             }
         }
     }

@@ -8,6 +8,7 @@ use contract_spec::Capabilities;
 use contract_spec::client::{AppClient, ClientError, Timeouts};
 use secrecy::SecretString;
 
+use crate::catalogue::Msg;
 use crate::error::{Error, Retry};
 use crate::registry::input::FieldError;
 
@@ -42,20 +43,12 @@ pub async fn before_save(url: &str, token: SecretString, backup_type: Option<&st
     let caps = match ask(url, token).await {
         Ok(caps) => caps,
         Err(ClientError::Unauthorized) => {
-            return Err(vec![FieldError::new(
-                "token",
-                "the app refused the token (it answered 401): give the token the app expects (its BACKUP_TOKEN)",
-            )]);
+            return Err(vec![FieldError::new("token", Msg::new("check.token_refused"))]);
         }
         Err(e @ (ClientError::Unreachable { .. } | ClientError::Timeout { .. })) => {
-            return Err(vec![FieldError::new(
-                "url",
-                format!(
-                    "{e}: fix the URL, or, if the app is down today, save without this check (--no-check, \"no_check\": true, or the form's \"Save without checking\")"
-                ),
-            )]);
+            return Err(vec![FieldError::new("url", Msg::new("check.unreachable").with("detail", e))]);
         }
-        Err(e) => return Err(vec![FieldError::new("url", format!("{e}: this URL does not answer as a backup app"))]),
+        Err(e) => return Err(vec![FieldError::new("url", Msg::new("check.not_backup_app").with("detail", e))]),
     };
     let Some(wanted) = backup_type.filter(|t| !t.is_empty()) else { return Ok(()) };
     if caps.resolve_type(Some(wanted)).is_some() {
@@ -64,9 +57,6 @@ pub async fn before_save(url: &str, token: SecretString, backup_type: Option<&st
     let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
     Err(vec![FieldError::new(
         "backup_type",
-        format!(
-            "the app does not offer the backup type {wanted:?}: it offers {}; pick one of those",
-            offered.join(", ")
-        ),
+        Msg::new("check.type_not_offered").with("wanted", wanted).with("offered", offered.join(", ")),
     )])
 }

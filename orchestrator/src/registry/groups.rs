@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::input::FieldError;
+use crate::catalogue::Msg;
 use crate::db::entities::{app, app_group};
 use crate::db::now_ms;
 use crate::schedule::spread::{MAX_JITTER_SECS, MAX_WINDOW_SECS, format_span, parse_limit, parse_span};
@@ -81,7 +82,7 @@ pub async fn set(db: &DatabaseConnection, name: &str, input: &GroupInput) -> Res
     let name =
         super::labels::group(name).map_err(|e| SetError::Invalid(vec![FieldError { field: "name".into(), ..e }]))?;
     let Some(name) = name else {
-        return Err(SetError::Invalid(vec![FieldError::new("name", "give the group's name")]));
+        return Err(SetError::Invalid(vec![FieldError::new("name", Msg::new("field.group.name_required"))]));
     };
     let current = app_group::Entity::find_by_id(name.clone()).one(db).await?;
     let mut errors = Vec::new();
@@ -108,7 +109,7 @@ pub async fn set(db: &DatabaseConnection, name: &str, input: &GroupInput) -> Res
     {
         errors.push(FieldError::new(
             "jitter",
-            format!("{} is longer than the window ({}): shorten the jitter", format_span(j), format_span(w)),
+            Msg::new("field.jitter.over_group_window").with("jitter", format_span(j)).with("window", format_span(w)),
         ));
     }
     if !errors.is_empty() {

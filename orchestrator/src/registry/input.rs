@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::App;
 use crate::backup::retention::Policy;
+use crate::catalogue::Msg;
 use crate::codec::Compress;
 use crate::codec::keys::{self, Recipient};
 use crate::schedule::cron::CronSchedule;
@@ -45,8 +46,15 @@ impl std::fmt::Display for Priority {
 
 /// A priority that is not one of high, normal or low.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("priority {0:?}: use high, normal or low")]
+#[error("{}", self.msg())]
 pub struct UnknownPriority(pub String);
+
+impl UnknownPriority {
+    /// What to write instead.
+    pub fn msg(&self) -> Msg {
+        Msg::new("field.priority.unknown").with("given", &self.0)
+    }
+}
 
 impl std::str::FromStr for Priority {
     type Err = UnknownPriority;
@@ -61,33 +69,32 @@ impl std::str::FromStr for Priority {
     }
 }
 
-/// An invalid field and what to do about it.
+/// An invalid field and what to do about it: a text of the catalogue, whose key is the
+/// error's machine code, said in the reader's language where it is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     /// The field's name (`name`, `url`, `token`, `schedule`, ...).
     pub field: String,
     /// What is wrong and how to fix it.
-    pub message: String,
-    /// The i18n key of the rule broken, when the pages should state it in their language.
-    pub key: Option<String>,
+    pub msg: Msg,
 }
 
 impl FieldError {
     /// An error for `field`.
-    pub fn new(field: &str, message: impl Into<String>) -> Self {
-        FieldError { field: field.to_owned(), message: message.into(), key: None }
+    pub fn new(field: &str, msg: Msg) -> Self {
+        FieldError { field: field.to_owned(), msg }
     }
 
-    /// The same error, whose rule the pages state through the i18n text `key`.
-    pub fn with_key(mut self, key: &str) -> Self {
-        self.key = Some(key.to_owned());
-        self
+    /// The stable machine code of the rule broken.
+    pub fn code(&self) -> &'static str {
+        self.msg.code()
     }
 }
 
+/// In English, for logs and errors that reach no reader of another language.
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        write!(f, "{}: {}", self.field, self.msg)
     }
 }
 
@@ -224,74 +231,72 @@ impl AppInput {
     /// Checks every field; `new` requires a token.
     pub fn validate(&self, new: bool) -> Result<ValidApp, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut required = |field: &str, value: &Option<String>, what: &str| -> String {
+        let mut required = |field: &str, value: &Option<String>, rule: &'static str| -> String {
             match value.as_deref().map(str::trim) {
                 Some(v) if !v.is_empty() => v.to_owned(),
                 _ => {
-                    errors.push(FieldError::new(field, format!("is required: {what}")));
+                    errors.push(FieldError::new(field, Msg::new(rule)));
                     String::new()
                 }
             }
         };
-        let name = required("name", &self.name, "a short unique name such as billing or crm-prod");
-        let url = required("url", &self.url, "the app's internal base URL, e.g. http://billing:8080");
-        let schedule =
-            required("schedule", &self.schedule, "a cron expression such as \"0 3 * * *\" (every day at 03:00)");
-        let folder = required(
-            "folder",
-            &self.folder,
-            "the destination folder: a Google Drive folder ID, or a sub-folder for fs/s3",
-        );
+        let name = required("name", &self.name, "field.name.required");
+        let url = required("url", &self.url, "field.url.required");
+        let schedule = required("schedule", &self.schedule, "field.schedule.required");
+        let folder = required("folder", &self.folder, "field.folder.required");
         if !name.is_empty() && !is_slug(&name) {
-            errors.push(FieldError::new(
-                "name",
-                "use 1 to 63 lowercase letters, digits and '-', starting with a letter or digit (e.g. billing-prod)",
-            ));
+            errors.push(FieldError::new("name", Msg::new("field.name.slug")));
         } else if RESERVED_NAMES.contains(&name.as_str()) {
-            errors.push(FieldError::new(
-                "name",
-                format!("{name:?} is reserved: /apps/{name} is a page of its own; pick another name"),
-            ));
+            errors.push(FieldError::new("name", Msg::new("field.name.reserved").with("name", &name)));
         }
         let url = if url.is_empty() {
             url
         } else {
-            match contract_spec::client::AppClient::new(&url, SecretString::from("x"), Default::default()) {
-                Ok(client) => client.base_url().to_string(),
-                Err(e) => {
-                    errors.push(FieldError::new("url", e.to_string()));
+            match url_problem(&url) {
+                Some(reason) => {
+                    errors.push(FieldError::new(
+                        "url",
+                        Msg::new("field.url.invalid").with("url", &url).with_msg("reason", reason),
+                    ));
                     url
+                }
+                None => {
+                    match contract_spec::client::AppClient::new(&url, SecretString::from("x"), Default::default()) {
+                        Ok(client) => client.base_url().to_string(),
+                        Err(e) => {
+                            errors.push(FieldError::new(
+                                "url",
+                                Msg::new("field.url.unusable").with("url", &url).with("detail", e),
+                            ));
+                            url
+                        }
+                    }
                 }
             }
         };
         let token = match &self.token {
             Some(t) if t.expose_secret().trim().is_empty() => {
-                errors.push(FieldError::new("token", "is empty: give the app's backup token"));
+                errors.push(FieldError::new("token", Msg::new("field.token.empty")));
                 None
             }
             Some(t) if t.expose_secret().chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                errors.push(FieldError::new("token", "contains spaces or control characters: paste the token exactly"));
+                errors.push(FieldError::new("token", Msg::new("field.token.spaces")));
                 None
             }
             Some(t) if t.expose_secret().len() > 4096 => {
-                errors.push(FieldError::new("token", "is longer than 4096 characters"));
+                errors.push(FieldError::new("token", Msg::new("field.token.too_long").with("max", 4096)));
                 None
             }
             Some(t) => Some(t.clone()),
             None if new => {
-                errors.push(FieldError::new("token", "is required: the bearer token the app expects"));
+                errors.push(FieldError::new("token", Msg::new("field.token.required")));
                 None
             }
             None => None,
         };
         let time_zone = self.time_zone.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("UTC").to_owned();
         if jiff::tz::TimeZone::get(&time_zone).is_err() {
-            errors.push(FieldError::new(
-                "time_zone",
-                format!(
-                    "unknown time zone {time_zone:?}: use an IANA name such as UTC, Europe/Madrid or America/Bogota"
-                ),
-            ));
+            errors.push(FieldError::new("time_zone", Msg::new("field.time_zone.unknown").with("zone", &time_zone)));
         } else if !schedule.is_empty()
             && let Err(e) = CronSchedule::parse(&schedule, &time_zone)
         {
@@ -300,7 +305,7 @@ impl AppInput {
         if !folder.is_empty()
             && (folder.starts_with('/') || folder.split('/').any(|p| p == ".." || p == ".") || folder.len() > 1024)
         {
-            errors.push(FieldError::new("folder", "use a Drive folder ID, or a relative sub-folder without '..'"));
+            errors.push(FieldError::new("folder", Msg::new("field.folder.path")));
         }
         let retention = Policy {
             keep_last: self.keep_last.unwrap_or(7),
@@ -316,16 +321,13 @@ impl AppInput {
         if let Some(t) = &backup_type {
             let probe = contract_spec::BackupType::new(t.clone(), "application/octet-stream", "bin");
             if !probe.problems().is_empty() {
-                errors.push(FieldError::new(
-                    "backup_type",
-                    "use the name of a type the app offers (letters, digits, '-', '_')",
-                ));
+                errors.push(FieldError::new("backup_type", Msg::new("field.backup_type.name")));
             }
         }
         let priority = match self.priority.as_deref().unwrap_or("normal").parse::<Priority>() {
             Ok(p) => p,
             Err(e) => {
-                errors.push(FieldError::new("priority", e.to_string()));
+                errors.push(FieldError::new("priority", e.msg()));
                 Priority::Normal
             }
         };
@@ -340,7 +342,7 @@ impl AppInput {
                 Err(e) => {
                     errors.push(FieldError::new(
                         "drill_schedule",
-                        format!("{}; use a cron expression such as \"0 5 * * 0\" (Sundays at 05:00), or off", e.0),
+                        Msg::new("field.drill_schedule.invalid").with_msg("problem", e.0),
                     ));
                     None
                 }
@@ -350,10 +352,7 @@ impl AppInput {
             "" | "newest" => "newest".to_owned(),
             "random" => "random".to_owned(),
             other => {
-                errors.push(FieldError::new(
-                    "drill_copy",
-                    format!("{other:?}: use newest (the newest good verified copy) or random (any verified copy)"),
-                ));
+                errors.push(FieldError::new("drill_copy", Msg::new("field.drill_copy.unknown").with("given", other)));
                 "newest".to_owned()
             }
         };
@@ -389,11 +388,9 @@ impl AppInput {
         {
             errors.push(FieldError::new(
                 "jitter",
-                format!(
-                    "{} is longer than the window ({}): starts are spread over half the window at most; shorten the jitter",
-                    format_span(jitter),
-                    format_span(window)
-                ),
+                Msg::new("field.jitter.over_window")
+                    .with("jitter", format_span(jitter))
+                    .with("window", format_span(window)),
             ));
         }
         if !errors.is_empty() {
@@ -420,6 +417,23 @@ impl AppInput {
             window_secs,
             jitter_secs,
         })
+    }
+}
+
+/// What makes `url` unusable as an app's base URL, if anything: the same rules as the app
+/// client's, said from the catalogue.
+fn url_problem(url: &str) -> Option<Msg> {
+    let Ok(parsed) = reqwest::Url::parse(url.trim()) else { return Some(Msg::new("field.url.reason.unparsable")) };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        Some(Msg::new("field.url.reason.scheme"))
+    } else if parsed.host_str().is_none_or(str::is_empty) {
+        Some(Msg::new("field.url.reason.no_host"))
+    } else if !parsed.username().is_empty() || parsed.password().is_some() {
+        Some(Msg::new("field.url.reason.credentials"))
+    } else if parsed.query().is_some() || parsed.fragment().is_some() {
+        Some(Msg::new("field.url.reason.query"))
+    } else {
+        None
     }
 }
 
@@ -478,8 +492,9 @@ mod tests {
             ["name", "url", "token", "schedule", "folder", "keep_last", "backup_type", "priority"],
             "{errors:#?}"
         );
-        assert!(errors[1].message.contains("only http:// and https://"));
-        assert!(errors[3].message.contains("4 fields"));
+        assert!(errors[1].msg.to_string().contains("only http:// and https://"));
+        assert_eq!(errors[1].code(), "field.url.invalid");
+        assert!(errors[3].msg.to_string().contains("4 fields"));
     }
 
     #[test]
@@ -510,7 +525,7 @@ mod tests {
         let errors = input.validate(true).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["group", "tags"]);
-        assert!(errors.iter().all(|e| e.key.as_deref() == Some(super::super::labels::RULE_KEY)));
+        assert!(errors.iter().all(|e| e.code() == super::super::labels::RULE_KEY));
     }
 
     #[test]

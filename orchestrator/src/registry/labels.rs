@@ -7,6 +7,7 @@
 //! self-backup, the API and the dashboard to keep in step. The comma can never be part of a tag.
 
 use super::input::FieldError;
+use crate::catalogue::Msg;
 
 /// The longest label.
 pub const MAX_LEN: usize = 40;
@@ -14,11 +15,11 @@ pub const MAX_LEN: usize = 40;
 /// The most tags an app has.
 pub const MAX_TAGS: usize = 20;
 
-/// The i18n key of the rule a label breaks (also its field's error on the form).
-pub const RULE_KEY: &str = "labels.rule";
+/// The code of the rule a label breaks.
+pub const RULE_KEY: &str = "field.label.rule";
 
-/// The i18n key of "too many tags".
-pub const TOO_MANY_KEY: &str = "labels.too_many";
+/// The code of "too many tags".
+pub const TOO_MANY_KEY: &str = "field.label.too_many";
 
 /// Whether `text` is a label as typed (already trimmed and lowercased).
 fn is_label(text: &str) -> bool {
@@ -28,11 +29,7 @@ fn is_label(text: &str) -> bool {
 
 /// The error of a label that breaks the rule, naming `field`.
 fn broken(field: &str, text: &str) -> FieldError {
-    FieldError::new(
-        field,
-        format!("{text:?}: use 1 to {MAX_LEN} lowercase letters, digits, '-', '_' or '.' (e.g. odoo, db-1, prod)"),
-    )
-    .with_key(RULE_KEY)
+    FieldError::new(field, Msg::new(RULE_KEY).with("label", text).with("max", MAX_LEN))
 }
 
 /// A group as typed: `None` for blank (no group), else the label, lowercased.
@@ -63,13 +60,7 @@ pub fn tags<S: AsRef<str>>(field: &str, given: &[S]) -> Result<Vec<String>, Vec<
     tags.sort();
     tags.dedup();
     if tags.len() > MAX_TAGS {
-        errors.push(
-            FieldError::new(
-                field,
-                format!("{} tags: give an app at most {MAX_TAGS} (group the rest under fewer labels)", tags.len()),
-            )
-            .with_key(TOO_MANY_KEY),
-        );
+        errors.push(FieldError::new(field, Msg::new(TOO_MANY_KEY).with("n", tags.len()).with("max", MAX_TAGS)));
     }
     if errors.is_empty() { Ok(tags) } else { Err(errors) }
 }
@@ -105,15 +96,16 @@ mod tests {
     fn a_broken_tag_names_the_field_and_the_rule() {
         let errors = tags("tags", &["ok", "no/slash", &"x".repeat(41)]).unwrap_err();
         assert_eq!(errors.len(), 2);
-        assert!(errors.iter().all(|e| e.field == "tags" && e.key.as_deref() == Some(RULE_KEY)));
-        assert!(errors[0].message.contains("\"no/slash\"") && errors[0].message.contains("1 to 40"));
+        assert!(errors.iter().all(|e| e.field == "tags" && e.code() == RULE_KEY));
+        let said = errors[0].msg.to_string();
+        assert!(said.contains("\"no/slash\"") && said.contains("1 to 40"), "{said}");
     }
 
     #[test]
     fn at_most_twenty_tags() {
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         let errors = tags("tags", &many).unwrap_err();
-        assert_eq!(errors[0].key.as_deref(), Some(TOO_MANY_KEY));
+        assert_eq!(errors[0].code(), TOO_MANY_KEY);
         assert!(tags("tags", &many[..20]).is_ok());
         // Duplicates fold before counting.
         let repeated: Vec<String> = (0..40).map(|i| format!("t{}", i % 20)).collect();
@@ -125,7 +117,7 @@ mod tests {
         assert_eq!(group("  DB-Host.1 ").unwrap().as_deref(), Some("db-host.1"));
         assert_eq!(group("").unwrap(), None);
         let e = group("two words").unwrap_err();
-        assert_eq!((e.field.as_str(), e.key.as_deref()), ("group", Some(RULE_KEY)));
+        assert_eq!((e.field.as_str(), e.code()), ("group", RULE_KEY));
         assert!(group(&"g".repeat(40)).is_ok() && group(&"g".repeat(41)).is_err());
     }
 

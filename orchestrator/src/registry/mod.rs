@@ -10,6 +10,7 @@ use sea_orm::{ActiveValue::Set, QueryOrder, SqlErr};
 use secrecy::SecretString;
 
 use crate::backup::retention::Policy;
+use crate::catalogue::Msg;
 use crate::codec::keys::{self, Recipient};
 use crate::codec::{Codec, Compress};
 use crate::db::entities::app;
@@ -124,7 +125,7 @@ impl Registry {
         if valid.encrypt == Some(true) && valid.recipients.is_empty() && !self.global_recipients {
             return Err(RegistryError::Invalid(vec![FieldError::new(
                 "encrypt",
-                "no recipient would be able to open the copies: give the app a recipient (an age public key, see `orchestrator keys new`) or set ENCRYPTION_RECIPIENTS",
+                Msg::new("field.encrypt.no_recipient"),
             )]));
         }
         Ok(())
@@ -332,10 +333,7 @@ fn new_url_needs_token(current: &App, valid: &input::ValidApp) -> Result<(), Reg
     if valid.url != current.url && valid.token.is_none() {
         return Err(RegistryError::Invalid(vec![FieldError::new(
             "token",
-            format!(
-                "the URL changes (from {} to {}): give the app's token again; a stored token is never sent to a new URL",
-                current.url, valid.url
-            ),
+            Msg::new("field.token.new_url").with("from", &current.url).with("to", &valid.url),
         )]));
     }
     Ok(())
@@ -349,10 +347,9 @@ fn recipients_text(recipients: &[Recipient]) -> String {
 /// A unique-name violation becomes a field error, like any other.
 fn unique_name(e: DbErr, name: &str) -> RegistryError {
     match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => RegistryError::Invalid(vec![FieldError::new(
-            "name",
-            format!("an app named {name:?} already exists: pick another name"),
-        )]),
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            RegistryError::Invalid(vec![FieldError::new("name", Msg::new("field.name.taken").with("name", name))])
+        }
         _ => RegistryError::Db(e),
     }
 }

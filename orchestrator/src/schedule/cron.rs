@@ -16,6 +16,8 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 
+use crate::catalogue::Msg;
+
 /// A parsed schedule in a time zone.
 #[derive(Debug, Clone)]
 pub struct CronSchedule {
@@ -25,15 +27,15 @@ pub struct CronSchedule {
     tz: TimeZone,
 }
 
-/// Why a schedule cannot be used, in words for a form field.
+/// Why a schedule cannot be used: a text of the catalogue, for a form field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct CronError(pub String);
+pub struct CronError(pub Msg);
 
 impl CronError {
-    /// True when the message mentions `text`.
+    /// True when the English text mentions `text`.
     pub fn contains(&self, text: &str) -> bool {
-        self.0.contains(text)
+        self.0.to_string().contains(text)
     }
 }
 
@@ -43,11 +45,8 @@ impl CronSchedule {
     /// Parses `expression` for the IANA time zone `time_zone` (e.g. `Europe/Madrid`, `UTC`).
     /// The error says what is wrong, for a form field.
     pub fn parse(expression: &str, time_zone: &str) -> Result<Self, CronError> {
-        let tz = TimeZone::get(time_zone.trim()).map_err(|_| {
-            CronError(format!(
-                "unknown time zone {time_zone:?}: use an IANA name such as UTC, Europe/Madrid or America/Mexico_City"
-            ))
-        })?;
+        let tz = TimeZone::get(time_zone.trim())
+            .map_err(|_| CronError(Msg::new("field.time_zone.unknown").with("zone", time_zone)))?;
         let expression = expression.trim();
         let expanded = match expression.to_ascii_lowercase().as_str() {
             "@yearly" | "@annually" => "0 0 1 1 *".to_owned(),
@@ -56,9 +55,7 @@ impl CronSchedule {
             "@daily" | "@midnight" => "0 0 * * *".to_owned(),
             "@hourly" => "0 * * * *".to_owned(),
             other if other.starts_with('@') => {
-                return Err(CronError(format!(
-                    "unknown macro {expression:?}: use @hourly, @daily, @weekly, @monthly or @yearly, or five cron fields"
-                )));
+                return Err(CronError(Msg::new("cron.unknown_macro").with("expression", expression)));
             }
             _ => expression.to_owned(),
         };
@@ -67,20 +64,16 @@ impl CronSchedule {
             5 => ("0", &fields[..]),
             6 => (fields[0], &fields[1..]),
             0 => {
-                return Err(CronError(
-                    "the schedule is empty: give five cron fields, e.g. \"0 3 * * *\" for every day at 03:00".into(),
-                ));
+                return Err(CronError(Msg::new("cron.empty")));
             }
             n => {
-                return Err(CronError(format!(
-                    "the schedule has {n} fields: use five (minute hour day-of-month month day-of-week), optionally preceded by seconds"
-                )));
+                return Err(CronError(Msg::new("cron.field_count").with("n", n)));
             }
         };
         let (minute, hour, dom, month, dow) = (rest[0], rest[1], rest[2], rest[3], rest[4]);
         // Each field against its range in the operator's terms, every problem at once (the
         // library would speak of its own six-field form, one problem at a time).
-        let problems: Vec<String> = [
+        let problems: Vec<Msg> = [
             (fields.len() == 6).then(|| check_field(&Field::SECONDS, seconds)),
             Some(check_field(&Field::MINUTES, minute)),
             Some(check_field(&Field::HOURS, hour)),
@@ -92,10 +85,7 @@ impl CronSchedule {
         .filter_map(Result::err)
         .collect();
         if !problems.is_empty() {
-            return Err(CronError(format!(
-                "{}; the fields are minute hour day-of-month month day-of-week",
-                problems.join("; ")
-            )));
+            return Err(CronError(Msg::new("cron.fields").with_msgs("problems", problems)));
         }
         let days = day_of_week(dow)?;
         // Vixie cron: a field starting with '*' is unrestricted.
@@ -111,13 +101,13 @@ impl CronSchedule {
         for (dom, dow) in variants {
             let text = format!("{seconds} {minute} {hour} {dom} {month} {dow}");
             let schedule = cron::Schedule::from_str(&text)
-                .map_err(|e| CronError(format!("invalid schedule {expression:?}: {e}")))?;
+                .map_err(|e| CronError(Msg::new("cron.invalid").with("expression", expression).with("detail", e)))?;
             parts.push(schedule);
         }
         let schedule =
             CronSchedule { expression: expression.to_owned(), time_zone_name: time_zone.trim().to_owned(), parts, tz };
         if schedule.next_after(Timestamp::now()).is_none() {
-            return Err(CronError(format!("the schedule {expression:?} never fires (a date that does not exist?)")));
+            return Err(CronError(Msg::new("cron.never").with("expression", expression)));
         }
         Ok(schedule)
     }
@@ -188,9 +178,9 @@ impl CronSchedule {
 /// numbering (1 = Sunday .. 7 = Saturday), as an explicit list.
 /// A cron field's range and names, as operators read them.
 struct Field {
-    /// Its name, singular ("hour").
+    /// The key of its name, singular ("hour").
     one: &'static str,
-    /// Plural ("hours").
+    /// The key of its plural ("hours").
     many: &'static str,
     min: u32,
     max: u32,
@@ -199,14 +189,14 @@ struct Field {
 }
 
 impl Field {
-    const SECONDS: Field = Field { one: "second", many: "seconds", min: 0, max: 59, names: &[] };
-    const MINUTES: Field = Field { one: "minute", many: "minutes", min: 0, max: 59, names: &[] };
-    const HOURS: Field = Field { one: "hour", many: "hours", min: 0, max: 23, names: &[] };
+    const SECONDS: Field = Field { one: "cron.unit.second", many: "cron.units.second", min: 0, max: 59, names: &[] };
+    const MINUTES: Field = Field { one: "cron.unit.minute", many: "cron.units.minute", min: 0, max: 59, names: &[] };
+    const HOURS: Field = Field { one: "cron.unit.hour", many: "cron.units.hour", min: 0, max: 23, names: &[] };
     const DAYS_OF_MONTH: Field =
-        Field { one: "day of the month", many: "days of the month", min: 1, max: 31, names: &[] };
+        Field { one: "cron.unit.day_of_month", many: "cron.units.day_of_month", min: 1, max: 31, names: &[] };
     const MONTHS: Field = Field {
-        one: "month",
-        many: "months",
+        one: "cron.unit.month",
+        many: "cron.units.month",
         min: 1,
         max: 12,
         names: &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
@@ -215,17 +205,23 @@ impl Field {
 
 /// Checks one field (`*`, `?`, values, ranges, steps, lists) against its range: the first
 /// problem, in words ("hours go from 0 to 23, not 24").
-fn check_field(field: &Field, text: &str) -> Result<(), String> {
-    let range = || format!("{} go from {} to {}", field.many, field.min, field.max);
-    let value = |v: &str| -> Result<u32, String> {
+fn check_field(field: &Field, text: &str) -> Result<(), Msg> {
+    let said = |key: &'static str| {
+        Msg::new(key)
+            .with_msg("unit", Msg::new(field.one))
+            .with_msg("units", Msg::new(field.many))
+            .with("min", field.min)
+            .with("max", field.max)
+    };
+    let value = |v: &str| -> Result<u32, Msg> {
         let lower = v.to_ascii_lowercase();
         if let Some(i) = field.names.iter().position(|n| *n == lower) {
             return Ok(field.min + i as u32);
         }
         match v.parse::<u32>() {
             Ok(n) if (field.min..=field.max).contains(&n) => Ok(n),
-            Ok(n) => Err(format!("{}, not {n}", range())),
-            Err(_) => Err(format!("{v:?} is not a {}: {}", field.one, range())),
+            Ok(n) => Err(said("cron.out_of_range").with("n", n)),
+            Err(_) => Err(said("cron.not_a").with("value", v)),
         }
     };
     for item in text.split(',') {
@@ -237,21 +233,18 @@ fn check_field(field: &Field, text: &str) -> Result<(), String> {
             match step.parse::<u32>() {
                 Ok(n) if n >= 1 => {}
                 _ => {
-                    return Err(format!(
-                        "the step {step:?} in {item:?} must be a whole number of {} from 1",
-                        field.many
-                    ));
+                    return Err(said("cron.bad_step").with("step", step).with("item", item));
                 }
             }
         }
         match base {
             "*" | "?" => {}
-            "" => return Err(format!("an empty {} in {text:?}: {}", field.one, range())),
+            "" => return Err(said("cron.empty_item").with("text", text)),
             _ => match base.split_once('-') {
                 Some((a, b)) => {
                     let (a, b) = (value(a)?, value(b)?);
                     if a > b {
-                        return Err(format!("the {} range {base} runs backwards: write the smaller first", field.one));
+                        return Err(said("cron.backwards").with("range", base));
                     }
                 }
                 None => {
@@ -264,15 +257,15 @@ fn check_field(field: &Field, text: &str) -> Result<(), String> {
 }
 
 fn day_of_week(field: &str) -> Result<String, CronError> {
-    let bad = |why: &str| CronError(format!("day of week {field:?}: {why}; use 0-7 (0 and 7 are Sunday) or SUN-SAT"));
+    let bad = |why: Msg| CronError(Msg::new("cron.day_of_week").with("field", field).with_msg("why", why));
     let mut days = [false; 7];
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
-            Some((r, s)) => (r, s.parse::<usize>().map_err(|_| bad("the step is not a number"))?),
+            Some((r, s)) => (r, s.parse::<usize>().map_err(|_| bad(Msg::new("cron.dow.step_nan")))?),
             None => (item, 1),
         };
         if step == 0 {
-            return Err(bad("a step of 0"));
+            return Err(bad(Msg::new("cron.dow.step_zero")));
         }
         let day = |s: &str| -> Result<usize, CronError> {
             let s = s.trim().to_ascii_lowercase();
@@ -281,7 +274,7 @@ fn day_of_week(field: &str) -> Result<String, CronError> {
             }
             match s.parse::<usize>() {
                 Ok(n) if n <= 7 => Ok(n),
-                _ => Err(bad(&format!("{s:?} is not a day"))),
+                _ => Err(bad(Msg::new("cron.dow.not_day").with("value", &s))),
             }
         };
         let (from, to) = match range {
@@ -293,7 +286,7 @@ fn day_of_week(field: &str) -> Result<String, CronError> {
             },
         };
         if from > to {
-            return Err(bad(&format!("the range {range} runs backwards")));
+            return Err(bad(Msg::new("cron.dow.backwards").with("range", range)));
         }
         for d in (from..=to).step_by(step) {
             days[d % 7] = true;
@@ -301,7 +294,7 @@ fn day_of_week(field: &str) -> Result<String, CronError> {
     }
     let list: Vec<String> = (0..7).filter(|d| days[*d]).map(|d| (d + 1).to_string()).collect();
     if list.is_empty() {
-        return Err(bad("no day selected"));
+        return Err(bad(Msg::new("cron.dow.none")));
     }
     Ok(list.join(","))
 }
@@ -338,21 +331,21 @@ mod tests {
 
     #[test]
     fn out_of_range_fields_are_named_once_in_the_operators_terms() {
-        let e = CronSchedule::parse("0 24 * * *", "UTC").unwrap_err().0;
+        let e = CronSchedule::parse("0 24 * * *", "UTC").unwrap_err().to_string();
         assert!(e.starts_with("hours go from 0 to 23, not 24;"), "{e}");
-        let e = CronSchedule::parse("61 25 * * *", "UTC").unwrap_err().0;
+        let e = CronSchedule::parse("61 25 * * *", "UTC").unwrap_err().to_string();
         assert!(e.starts_with("minutes go from 0 to 59, not 61; hours go from 0 to 23, not 25;"), "{e}");
         assert_eq!(e.matches("minutes go").count(), 1, "{e}");
         assert!(!e.contains("less than"), "no word of the library's own form: {e}");
-        let e = CronSchedule::parse("0 3 0 * *", "UTC").unwrap_err().0;
+        let e = CronSchedule::parse("0 3 0 * *", "UTC").unwrap_err().to_string();
         assert!(e.starts_with("days of the month go from 1 to 31, not 0"), "{e}");
-        let e = CronSchedule::parse("0 3 * 13 *", "UTC").unwrap_err().0;
+        let e = CronSchedule::parse("0 3 * 13 *", "UTC").unwrap_err().to_string();
         assert!(e.starts_with("months go from 1 to 12, not 13"), "{e}");
-        let e = CronSchedule::parse("0 5-2 * * *", "UTC").unwrap_err().0;
+        let e = CronSchedule::parse("0 5-2 * * *", "UTC").unwrap_err().to_string();
         assert!(e.contains("the hour range 5-2 runs backwards"), "{e}");
-        let e = CronSchedule::parse("*/0 3 * * *", "UTC").unwrap_err().0;
+        let e = CronSchedule::parse("*/0 3 * * *", "UTC").unwrap_err().to_string();
         assert!(e.contains("the step \"0\""), "{e}");
-        let e = CronSchedule::parse("x 3 * * *", "UTC").unwrap_err().0;
+        let e = CronSchedule::parse("x 3 * * *", "UTC").unwrap_err().to_string();
         assert!(e.starts_with("\"x\" is not a minute"), "{e}");
         for good in ["0 23 * * *", "59 0 31 12 *", "*/15 8-18 * JAN-mar 1-5", "0,30 1,13 1-7 */2 *", "30 0 3 * * *"] {
             CronSchedule::parse(good, "UTC").unwrap_or_else(|e| panic!("{good}: {e}"));

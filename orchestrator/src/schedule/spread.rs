@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 
+use crate::catalogue::Msg;
 use crate::db::entities::app_group;
 use crate::registry::input::FieldError;
 
@@ -33,8 +34,7 @@ pub fn parse_span(field: &str, text: &str, max_secs: i64) -> Result<Option<i64>,
     if text.is_empty() || text.eq_ignore_ascii_case("off") || text.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
-    let invalid =
-        || FieldError::new(field, format!("{text:?} is not a duration: write it like 2h, 90m, 1h30m or 45s, or off"));
+    let invalid = || FieldError::new(field, Msg::new("field.span.invalid").with("given", text));
     let parsed: jiff::SignedDuration = text.parse().map_err(|_| invalid())?;
     if parsed.subsec_nanos() != 0 || parsed.is_negative() {
         return Err(invalid());
@@ -44,7 +44,10 @@ pub fn parse_span(field: &str, text: &str, max_secs: i64) -> Result<Option<i64>,
         return Ok(None);
     }
     if secs > max_secs {
-        return Err(FieldError::new(field, format!("{text} is too long: at most {}", format_span(max_secs))));
+        return Err(FieldError::new(
+            field,
+            Msg::new("field.span.too_long").with("given", text).with("max", format_span(max_secs)),
+        ));
     }
     Ok(Some(secs))
 }
@@ -74,10 +77,9 @@ pub fn parse_limit(field: &str, text: &str) -> Result<Option<u32>, FieldError> {
     }
     match text.parse::<u32>() {
         Ok(n) if (1..=MAX_CONCURRENT).contains(&n) => Ok(Some(n)),
-        _ => Err(FieldError::new(
-            field,
-            format!("{text:?}: give how many backups of the group may run at once, 1 to {MAX_CONCURRENT}, or off"),
-        )),
+        _ => {
+            Err(FieldError::new(field, Msg::new("field.limit.invalid").with("given", text).with("max", MAX_CONCURRENT)))
+        }
     }
 }
 
@@ -171,10 +173,10 @@ mod tests {
         for bad in ["soon", "2", "-1h", "1.5s", "2 hours later"] {
             let e = parse_span("window", bad, MAX_WINDOW_SECS).unwrap_err();
             assert_eq!(e.field, "window");
-            assert!(e.message.contains("2h, 90m"), "{bad:?}: {}", e.message);
+            assert!(e.msg.to_string().contains("2h, 90m"), "{bad:?}: {}", e.msg);
         }
         let long = parse_span("jitter", "13h", MAX_JITTER_SECS).unwrap_err();
-        assert!(long.message.contains("at most 12h"), "{}", long.message);
+        assert!(long.msg.to_string().contains("at most 12h"), "{}", long.msg);
         for secs in [45, 60, 5400, 7200, 86_400, 3661] {
             assert_eq!(parse_span("w", &format_span(secs), MAX_WINDOW_SECS).unwrap(), Some(secs));
         }

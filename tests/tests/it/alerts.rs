@@ -281,6 +281,10 @@ async fn json_logs_of_a_run_carry_its_app_and_run_id_and_no_secret() {
         assert!(messages.iter().any(|m| m.contains(expected)), "{expected:?} logged in the run's span: {messages:#?}");
     }
     assert!(in_run.iter().all(|l| l["span"]["app"] == "books" && l["span"]["run_id"] == 1), "{in_run:#?}");
+    let codes: Vec<&str> = in_run.iter().filter_map(|l| l["fields"]["code"].as_str()).collect();
+    for code in ["app.capabilities", "app.export", "upload.stored", "verify.ok", "backup.succeeded"] {
+        assert!(codes.contains(&code), "operators' lines carry their machine code: {codes:?}");
+    }
     assert!(!run.stderr.contains(e2e::apps::TOKEN), "the app's token is never logged");
     // The same lines are the run's own log.
     let db = h.db().await;

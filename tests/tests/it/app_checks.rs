@@ -128,7 +128,23 @@ async fn the_api_and_the_form_check_on_save_and_the_app_page_says_why_the_app_wa
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["fields"][0]["field"], "token", "{body}");
+    assert_eq!(body["fields"][0]["code"], "check.token_refused", "{body}");
     assert!(body["fields"][0]["message"].as_str().unwrap().contains("refused the token"), "{body}");
+    // The same refusal in the caller's language, under the same code.
+    let spanish = http
+        .post(format!("{}/api/v1/apps", served.url))
+        .bearer_auth(&token)
+        .header("accept-language", "es-ES,es;q=0.9")
+        .json(&json!({"name": "Crm App", "url": app.url, "token": "wrong", "folder": folder, "schedule": "@daily"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spanish.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = spanish.json().await.unwrap();
+    assert_eq!(body["error"], "invalid", "{body}");
+    assert_eq!(body["fields"][0]["code"], "field.name.slug", "{body}");
+    assert!(body["fields"][0]["message"].as_str().unwrap().starts_with("use de 1 a 63 letras"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("corríjalos"), "{body}");
     // Saved anyway when asked to: the app page then says why the app was not asked.
     let saved = post(json!({"name": "crm", "url": app.url, "token": "wrong", "folder": folder, "schedule": "@daily", "no_check": true}))
         .await

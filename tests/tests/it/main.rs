@@ -2,6 +2,7 @@
 
 mod adopt;
 mod agent;
+mod alert_policy;
 mod alerts;
 mod app_checks;
 mod audit;
@@ -9,6 +10,7 @@ mod backup_run;
 mod broken_apps;
 mod browser_fleet;
 mod browser_harness;
+mod browser_spanish;
 mod browser_ui;
 mod cancel;
 mod channels;
@@ -29,6 +31,7 @@ mod lifecycle;
 mod night_spread;
 mod ownership;
 mod pins;
+mod probes;
 mod python_package;
 mod remote_storage;
 mod restore;

@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 15] = [
+const MIGRATIONS: [&str; 17] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -22,11 +22,13 @@ const MIGRATIONS: [&str; 15] = [
     "m0013_app_groups",
     "m0014_night_spread",
     "m0015_restore_cancel",
+    "m0016_alert_policy",
+    "m0017_log_codes",
 ];
 
 /// Our tables and their columns, in order, as the migrations leave them.
 const TABLES: &[(&str, &[&str])] = &[
-    ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at"]),
+    ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at", "reminded_at"]),
     ("app_groups", &["name", "max_concurrent", "window_secs", "jitter_secs", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
     ("api_tokens", &["id", "name", "token_hash", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]),
@@ -154,6 +156,14 @@ const TABLES: &[(&str, &[&str])] = &[
             "enabled",
             "created_at",
             "updated_at",
+            "on_drill",
+            "on_restore",
+            "summary",
+            "summary_hour",
+            "summary_sent_for",
+            "language",
+            "time_zone",
+            "tags",
         ],
     ),
     (
@@ -199,7 +209,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "cancel_reason",
         ],
     ),
-    ("run_logs", &["id", "run_id", "at", "level", "message"]),
+    ("run_logs", &["id", "run_id", "at", "level", "message", "code", "fields"]),
     ("schedule_fires", &["app_id", "fire_at", "created_at"]),
     ("sessions", &["id", "username", "csrf", "created_at", "expires_at"]),
     ("settings", &["key", "value"]),

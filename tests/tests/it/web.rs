@@ -185,6 +185,34 @@ async fn sign_in_is_throttled_after_repeated_failures_and_audited() {
 }
 
 #[tokio::test]
+async fn parallel_guesses_cannot_race_past_the_limit_nor_lock_out_another_address() {
+    let h = Harness::local().await;
+    let served = h.start(&[("LOGIN_MAX_FAILURES", "5")]).await;
+    let guesses = (0..40).map(|_| try_sign_in(&served.url, ADMIN_USER, "wrong password"));
+    let answers: Vec<StatusCode> =
+        futures::future::join_all(guesses).await.into_iter().map(|(r, _)| r.status()).collect();
+    let checked = answers.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = answers.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= 5, "at most LOGIN_MAX_FAILURES passwords were checked: {answers:?}");
+    assert_eq!(checked + refused, 40, "every other guess was refused unchecked: {answers:?}");
+    use orchestrator::db::entities::audit_entry;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let failures = audit_entry::Entity::find()
+        .filter(audit_entry::Column::Action.eq("sign_in.failed"))
+        .count(&h.db().await)
+        .await
+        .unwrap();
+    assert_eq!(failures as usize, checked);
+    // The guessing address is refused even the right password; the admin elsewhere signs in.
+    let (response, _) = try_sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let elsewhere = "127.0.0.2".parse().unwrap();
+    let (response, session) = e2e::web::try_sign_in_from(elsewhere, &served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "another address is not locked out");
+    assert!(session.is_some());
+}
+
+#[tokio::test]
 async fn a_generated_admin_password_is_printed_once_and_works() {
     let mut h = Harness::sqlite().await;
     h.set("ADMIN_PASSWORD", "");

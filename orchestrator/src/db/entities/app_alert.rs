@@ -15,6 +15,8 @@ pub struct Model {
     pub stale_since: Option<i64>,
     /// Milliseconds since the epoch.
     pub updated_at: i64,
+    /// When a reminder that the app still fails, or is still stale, was last told (ms).
+    pub reminded_at: Option<i64>,
 }
 
 /// No relations are navigated through the ORM.

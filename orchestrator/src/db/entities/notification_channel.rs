@@ -33,6 +33,22 @@ pub struct Model {
     pub created_at: i64,
     /// Milliseconds since the epoch.
     pub updated_at: i64,
+    /// Told when a restore drill fails, cannot be made, or is overdue.
+    pub on_drill: bool,
+    /// Told when a restore starts, succeeds or fails.
+    pub on_restore: bool,
+    /// "" (none), "daily" or "weekly" (Mondays): a summary of its apps.
+    pub summary: String,
+    /// The hour (0 to 23, in `time_zone`) the summary is sent at.
+    pub summary_hour: i32,
+    /// The day ("2026-12-07") or week ("2026-W50") whose summary was last sent.
+    pub summary_sent_for: Option<String>,
+    /// en | es: the language it is told in.
+    pub language: String,
+    /// The zone its summary hour and times are in.
+    pub time_zone: String,
+    /// Only apps carrying one of these tags, stored as `,a,b,` (empty: every app).
+    pub tags: String,
 }
 
 /// No relations are navigated through the ORM.

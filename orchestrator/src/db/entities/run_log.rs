@@ -17,6 +17,10 @@ pub struct Model {
     pub level: String,
     /// The line, with its fields.
     pub message: String,
+    /// The stable machine code of a line meant for operators (`log.<code>` in the catalogue).
+    pub code: Option<String>,
+    /// Its fields as a JSON object of strings, to fill the catalogue's text with.
+    pub fields: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

@@ -14,7 +14,7 @@ impl MigrationName for M0004Alerts {
 }
 
 #[derive(DeriveIden)]
-enum NotificationChannels {
+pub(super) enum NotificationChannels {
     Table,
     Id,
     Name,
@@ -49,7 +49,7 @@ enum NotificationDeliveries {
 }
 
 #[derive(DeriveIden)]
-enum AppAlerts {
+pub(super) enum AppAlerts {
     Table,
     AppId,
     FailingSince,
@@ -58,7 +58,7 @@ enum AppAlerts {
 }
 
 #[derive(DeriveIden)]
-enum RunLogs {
+pub(super) enum RunLogs {
     Table,
     Id,
     RunId,

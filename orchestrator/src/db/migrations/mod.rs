@@ -19,6 +19,8 @@ mod m0012_run_cancel;
 mod m0013_app_groups;
 mod m0014_night_spread;
 mod m0015_restore_cancel;
+mod m0016_alert_policy;
+mod m0017_log_codes;
 
 use sea_orm_migration::prelude::*;
 
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_app_groups::M0013AppGroups),
             Box::new(m0014_night_spread::M0014NightSpread),
             Box::new(m0015_restore_cancel::M0015RestoreCancel),
+            Box::new(m0016_alert_policy::M0016AlertPolicy),
+            Box::new(m0017_log_codes::M0017LogCodes),
         ]
     }
 }

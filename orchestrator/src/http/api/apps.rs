@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
 
 use crate::backup::copies;
+use crate::catalogue::Msg;
 use crate::fleet::filter::{AppFilter, AppState};
 use crate::http::api::error::ApiError;
 use crate::http::api::types::{
@@ -163,7 +164,7 @@ pub async fn check(_c: ApiCaller, ApiApp(app): ApiApp) -> Result<Json<CheckView>
 /// POST /api/v1/check: a URL and token before registering.
 pub async fn check_new(_c: ApiCaller, JsonBody(body): JsonBody<CheckBody>) -> Result<Json<CheckView>, ApiError> {
     if body.token.trim().is_empty() {
-        return Err(ApiError::Invalid(vec![FieldError::new("token", "is required: the bearer token the app expects")]));
+        return Err(ApiError::Invalid(vec![FieldError::new("token", Msg::new("field.token.required"))]));
     }
     Ok(Json(check_view(crate::registry::check::check(&body.url, secrecy::SecretString::from(body.token)).await)))
 }
@@ -190,7 +191,7 @@ pub async fn audit(
         n => {
             return Err(ApiError::Invalid(vec![FieldError::new(
                 "sample_percent",
-                format!("{n}: give a share of the copies from 0 (the listing only) to 100 (read every copy back)"),
+                Msg::new("field.sample_percent.range").with("given", n),
             )]));
         }
     };
@@ -262,10 +263,10 @@ pub async fn adopt(
     match crate::backup::adopt::adopt(&web.ctx.runner, &app, &req).await {
         Ok(adoption) => Ok(Json(AdoptView::of(&adoption))),
         // What the operator typed is what to fix: say which field.
-        Err(Error::NotFound(m)) => Err(ApiError::Invalid(vec![FieldError::new("match", m)])),
+        Err(Error::NotFound(m)) => Err(ApiError::Invalid(vec![FieldError::new("match", Msg::untranslated(m))])),
         Err(Error::Invalid(m)) => {
             let field = if req.pattern.trim().is_empty() { "match" } else { "type" };
-            Err(ApiError::Invalid(vec![FieldError::new(field, m)]))
+            Err(ApiError::Invalid(vec![FieldError::new(field, Msg::untranslated(m))]))
         }
         Err(e) => Err(e.into()),
     }
@@ -292,7 +293,8 @@ pub async fn unpin(
 
 /// A note as stored, or a 422 naming the `note` field.
 pub fn checked_note(note: &str) -> Result<String, ApiError> {
-    copies::check_note(note).map_err(|message| ApiError::Invalid(vec![FieldError::new("note", message)]))
+    copies::check_note(note)
+        .map_err(|message| ApiError::Invalid(vec![FieldError::new("note", Msg::untranslated(message))]))
 }
 
 async fn set_pin(

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::response::Json;
 
+use crate::catalogue::Msg;
 use crate::fleet::bulk::{ActionInput, Target};
 use crate::fleet::filter::AppFilter;
 use crate::http::api::apps::JsonBody;
@@ -21,10 +22,7 @@ fn target(body: &BulkBody) -> Result<Target, ApiError> {
         (None, Some(f)) => AppFilter::parse(f.q.as_deref(), f.tag.as_deref(), f.group.as_deref(), f.state.as_deref())
             .map(Target::Filter)
             .map_err(ApiError::Invalid),
-        _ => Err(ApiError::Invalid(vec![FieldError::new(
-            "apps",
-            "give either apps (a list of names) or filter ({\"tag\": ..., \"group\": ..., \"state\": ...}), not both",
-        )])),
+        _ => Err(ApiError::Invalid(vec![FieldError::new("apps", Msg::new("field.apps.either"))])),
     }
 }
 

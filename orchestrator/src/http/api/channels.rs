@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Msg;
 use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
 use crate::http::auth::api_token::ApiCaller;
@@ -19,7 +20,7 @@ use crate::notify::channel::{self, Channel, ChannelInput, FieldErrors, Kind};
 use crate::registry::input::FieldError;
 
 /// The events a channel (but a ping) can be told.
-const EVENTS: [&str; 3] = ["failure", "recovery", "stale"];
+const EVENTS: [&str; 5] = ["failure", "recovery", "stale", "drill", "restore"];
 
 /// A channel to add, or the fields of one to change (a field left out keeps its value; a secret
 /// left out or empty keeps the stored one).
@@ -38,10 +39,27 @@ pub struct ChannelBody {
     /// false = paused (told nothing). A new channel is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// What it is told: failure, recovery, stale (at least one; pings hear every run). A new
-    /// channel hears all three.
+    /// What it is told: failure (once per failing streak, then reminders), recovery, stale,
+    /// drill (failed, refused, overdue), restore (started, succeeded, failed, cancelled). At
+    /// least one, or a summary; pings hear every run. A new channel hears failure, recovery,
+    /// stale and drill.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
+    /// Only the apps carrying one of these tags (empty: every app, or its one app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// none | daily | weekly (Mondays): a summary of its apps at `summary_hour`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The summary's hour, 0 to 23, in `time_zone` (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_hour: Option<u8>,
+    /// en | es: the language it is told in (default en).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The IANA zone of its summary hour (default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// Webhook, Slack, Teams (a Workflows URL), Discord: the http(s) URL it POSTs to. Secret:
     /// write-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +139,16 @@ pub struct ChannelView {
     pub enabled: bool,
     /// What it is told (pings: start, success, fail).
     pub events: Vec<String>,
+    /// Only the apps carrying one of these tags (empty: every app, or its one app).
+    pub tags: Vec<String>,
+    /// none | daily | weekly.
+    pub summary: String,
+    /// The summary's hour, in `time_zone`.
+    pub summary_hour: u8,
+    /// en | es.
+    pub language: String,
+    /// The zone of its summary hour.
+    pub time_zone: String,
     /// Where it goes: the host (a URL is secret), the recipients and the SMTP host, or the
     /// Telegram chat and the Bot API's host.
     pub target: String,
@@ -179,7 +207,9 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 fn invalid(errors: FieldErrors) -> ApiError {
-    ApiError::Invalid(errors.into_iter().map(|(field, message)| FieldError::new(field, message)).collect())
+    ApiError::Invalid(
+        errors.into_iter().map(|(field, message)| FieldError::new(field, Msg::untranslated(message))).collect(),
+    )
 }
 
 async fn view(web: &Web, c: &Channel) -> Result<ChannelView, ApiError> {
@@ -198,6 +228,14 @@ async fn view(web: &Web, c: &Channel) -> Result<ChannelView, ApiError> {
         app,
         enabled: c.enabled,
         events: c.events().into_iter().map(str::to_owned).collect(),
+        tags: c.policy.tags.clone(),
+        summary: match c.policy.summary.as_str() {
+            "" => "none".to_owned(),
+            word => word.to_owned(),
+        },
+        summary_hour: c.policy.summary_hour,
+        language: c.policy.language.code().to_owned(),
+        time_zone: c.policy.time_zone.clone(),
         target: c.target(),
         smtp_host: email.then(|| config.host.clone()),
         smtp_port: config.port.filter(|_| email),
@@ -236,6 +274,11 @@ impl ChannelBody {
         set(&mut input.ping_start, self.ping_start);
         set(&mut input.ping_success, self.ping_success);
         set(&mut input.ping_fail, self.ping_fail);
+        set(&mut input.tags, self.tags.map(|tags| tags.join(", ")));
+        set(&mut input.summary, self.summary);
+        set(&mut input.summary_hour, self.summary_hour.map(|h| h.to_string()));
+        set(&mut input.language, self.language);
+        set(&mut input.time_zone, self.time_zone);
         set(&mut input.telegram_chat_id, self.telegram_chat_id);
         set(&mut input.telegram_api_url, self.telegram_api_url);
         set(&mut input.ntfy_server, self.ntfy_server);
@@ -255,13 +298,15 @@ impl ChannelBody {
             if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
                 return Err(ApiError::Invalid(vec![FieldError::new(
                     "events",
-                    format!("{bad:?} is not an event: use failure, recovery or stale"),
+                    Msg::new("field.events.unknown").with("given", bad),
                 )]));
             }
             let on = |name: &str| events.iter().any(|e| e == name).then(|| "on".to_owned());
             input.on_failure = on("failure");
             input.on_recovery = on("recovery");
             input.on_stale = on("stale");
+            input.on_drill = on("drill");
+            input.on_restore = on("restore");
         }
         Ok(())
     }
@@ -298,6 +343,7 @@ pub async fn create(
         on_failure: Some("on".into()),
         on_recovery: Some("on".into()),
         on_stale: Some("on".into()),
+        on_drill: Some("on".into()),
         ..Default::default()
     };
     body.apply(&mut input)?;

@@ -1,11 +1,16 @@
-//! Errors of the JSON API: `{"error": code, "message": words, "fields": [{field, message}]}` with
-//! the right status; 5xx details go to the log only.
+//! Errors of the JSON API: `{"error": code, "message": words, "fields": [{field, code, message}]}`
+//! with the right status; 5xx details go to the log only. Field errors are said in the language of
+//! the call's `Accept-Language` (English by default), next to their stable code.
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{Lang, Msg};
 use crate::registry::RegistryError;
 use crate::registry::input::FieldError;
 
@@ -14,7 +19,9 @@ use crate::registry::input::FieldError;
 pub struct FieldProblem {
     /// The field's name.
     pub field: String,
-    /// What is wrong and how to fix it.
+    /// The rule broken: a stable code to act on, the same in every language.
+    pub code: String,
+    /// What is wrong and how to fix it, in the language of Accept-Language.
     pub message: String,
 }
 
@@ -86,26 +93,64 @@ impl From<crate::error::Error> for ApiError {
     }
 }
 
+impl ApiErrorBody {
+    /// The body of a 422 for `errors`, said in `lang`.
+    fn invalid(errors: &[FieldError], lang: Lang) -> ApiErrorBody {
+        ApiErrorBody {
+            error: "invalid".to_owned(),
+            message: Msg::new("api.invalid").render(lang),
+            fields: errors
+                .iter()
+                .map(|e| FieldProblem {
+                    field: e.field.clone(),
+                    code: e.code().to_owned(),
+                    message: e.msg.render(lang),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The field errors of a 422, kept on the response so that [`in_reader_language`] can say them
+/// again in the caller's language (a response is built without sight of the request).
+#[derive(Debug, Clone)]
+struct Unsaid(Vec<FieldError>);
+
+/// Says a 422's field errors in the language the call accepts; every other answer passes as is.
+pub async fn in_reader_language(request: Request, next: Next) -> Response {
+    let lang = Lang::accepted(request.headers());
+    let mut response = next.run(request).await;
+    if lang != Lang::En
+        && let Some(Unsaid(errors)) = response.extensions_mut().remove::<Unsaid>()
+    {
+        let body = serde_json::to_vec(&ApiErrorBody::invalid(&errors, lang)).expect("a body of strings serializes");
+        response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+        *response.body_mut() = Body::from(body);
+    }
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message, fields) = match self {
-            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m, vec![]),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m, vec![]),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
-            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m, vec![]),
-            ApiError::Invalid(errors) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                "some fields are invalid: fix them and send again".to_owned(),
-                errors.into_iter().map(|e| FieldProblem { field: e.field, message: e.message }).collect(),
-            ),
+        let (status, code, message) = match self {
+            ApiError::Invalid(errors) => {
+                let body = ApiErrorBody::invalid(&errors, Lang::En);
+                let mut response = (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+                response.extensions_mut().insert(Unsaid(errors));
+                return response;
+            }
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "API call failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side".to_owned(), vec![])
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side".to_owned())
             }
         };
-        let mut response = (status, Json(ApiErrorBody { error: code.to_owned(), message, fields })).into_response();
+        let body = ApiErrorBody { error: code.to_owned(), message, fields: Vec::new() };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
         }

@@ -60,4 +60,5 @@ pub fn routes() -> Router<Web> {
             get(channels::show).patch(channels::update).delete(channels::delete),
         )
         .route("/api/v1/notification-channels/{id}/test", post(channels::test))
+        .layer(axum::middleware::from_fn(error::in_reader_language))
 }

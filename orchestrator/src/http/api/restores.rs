@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Json, Response};
 use futures::Stream;
 
 use crate::backup::restore::{self, RestoreRequest};
+use crate::catalogue::Msg;
 use crate::codec::keys::Identities;
 use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
@@ -31,17 +32,14 @@ pub async fn start(
 ) -> Result<Response, ApiError> {
     let app = match body.into.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(target) => web.ctx.registry.get(target).await.map_err(|_| {
-            ApiError::Invalid(vec![FieldError::new(
-                "into",
-                format!("there is no app named {target}: name a registered app"),
-            )])
+            ApiError::Invalid(vec![FieldError::new("into", Msg::new("field.app.unknown").with("name", target))])
         })?,
         None => source.clone(),
     };
     if body.confirm.trim() != app.name {
         return Err(ApiError::Invalid(vec![FieldError::new(
             "confirm",
-            format!("type the app's name ({}) to confirm the restore", app.name),
+            Msg::new("field.confirm.restore").with("name", &app.name),
         )]));
     }
     let req = RestoreRequest {
@@ -52,8 +50,12 @@ pub async fn start(
     };
     let row = match &body.identity {
         Some(text) => {
-            let identity = Identities::parse(text)
-                .map_err(|e| ApiError::Invalid(vec![FieldError::new("identity", format!("the identity {e}"))]))?;
+            let identity = Identities::parse(text).map_err(|e| {
+                ApiError::Invalid(vec![FieldError::new(
+                    "identity",
+                    Msg::new("field.identity.invalid").with("detail", e),
+                )])
+            })?;
             crate::jobs::restore::start_here(&web.ctx.runner, &source, &app, &req, Arc::new(identity)).await?
         }
         None => crate::jobs::restore::queue(&web.ctx.runner, &source, &app, &req).await?,
@@ -71,10 +73,7 @@ pub async fn drill(
 ) -> Result<Response, ApiError> {
     let target = match body.drill_target.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(name) => Some(web.ctx.registry.get(name).await.map_err(|_| {
-            ApiError::Invalid(vec![FieldError::new(
-                "drill_target",
-                format!("there is no app named {name}: name a registered app"),
-            )])
+            ApiError::Invalid(vec![FieldError::new("drill_target", Msg::new("field.app.unknown").with("name", name))])
         })?),
         None => None,
     };

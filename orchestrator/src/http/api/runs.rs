@@ -104,7 +104,7 @@ pub async fn events(
     Query(q): Query<After>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     load(&web, id).await?;
-    Ok(crate::http::live::run_stream(&web, id, q.after.unwrap_or(0)))
+    Ok(crate::http::live::run_stream(&web, id, q.after.unwrap_or(0), None))
 }
 
 /// GET /api/v1/runs/{id}/log?after=.
@@ -117,8 +117,10 @@ pub async fn log(
     load(&web, id).await?;
     let limit = crate::runlog::MAX_LINES_PER_RUN as u64;
     let lines = crate::runlog::lines_after(&web.ctx.db, id, q.after.unwrap_or(0), limit).await?;
-    let lines =
-        lines.into_iter().map(|l| RunLogLine { id: l.id, at: l.at, level: l.level, message: l.message }).collect();
+    let lines = lines
+        .into_iter()
+        .map(|l| RunLogLine { id: l.id, at: l.at, level: l.level, message: l.message, code: l.code, fields: l.fields })
+        .collect();
     Ok(Json(RunLogView { run_id: id, lines }))
 }
 

@@ -730,8 +730,14 @@ pub struct RunLogLine {
     pub at: String,
     /// error | warn | info.
     pub level: String,
-    /// The line, with its fields.
+    /// The line, with its fields, in English.
     pub message: String,
+    /// The stable machine code of a line meant for operators (e.g. `upload.stored`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The line's fields by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// A run's own log: its phases, retries, the destination's answers, what retention deleted.

@@ -55,6 +55,9 @@ pub async fn resolve(db: &DatabaseConnection, settings: &WebSettings) -> Result<
     Ok((Admin { user, hash }, (inserted == 1).then_some(generated)))
 }
 
+/// Password checks that may run at once in a process.
+pub const HASHING_AT_ONCE: usize = 2;
+
 impl Admin {
     /// True when `user` and `password` are the admin's. Slow on purpose (argon2): call it off the
     /// async threads.
@@ -65,11 +68,17 @@ impl Admin {
         user_ok && password_ok
     }
 
-    /// [`Admin::verify`] on a blocking thread.
-    pub async fn verify_async(&self, user: &str, password: SecretString) -> bool {
+    /// [`Admin::verify`] on a blocking thread. At most [`HASHING_AT_ONCE`] checks run at once
+    /// (each holds argon2's memory): `None` when none could start within 10 s (the server is
+    /// busy checking other passwords), never a guess at the answer.
+    pub async fn verify_async(&self, user: &str, password: SecretString) -> Option<bool> {
+        static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_AT_ONCE);
+        let permit = tokio::time::timeout(std::time::Duration::from_secs(10), HASHING.acquire()).await.ok()?.ok()?;
         let admin = self.clone();
         let user = user.to_owned();
-        tokio::task::spawn_blocking(move || admin.verify(&user, &password)).await.unwrap_or(false)
+        let verified = tokio::task::spawn_blocking(move || admin.verify(&user, &password)).await.unwrap_or(false);
+        drop(permit);
+        Some(verified)
     }
 }
 

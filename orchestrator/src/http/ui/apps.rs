@@ -175,7 +175,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         Err(_) => (None, None, page.t.get("app.no_answer_in_time").to_owned()),
     };
     let next_runs = if app.enabled {
-        crate::http::ui::form::next_runs(&app.schedule, &app.time_zone, 5).unwrap_or_default()
+        crate::http::ui::form::next_runs(&page.t, &app.schedule, &app.time_zone, 5).unwrap_or_default()
     } else {
         Vec::new()
     };

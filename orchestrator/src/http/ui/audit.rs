@@ -43,7 +43,8 @@ pub struct AuditQuery {
 
 /// GET /audit.
 pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<AuditQuery>) -> Result<Html<String>, PageError> {
-    let n = q.page.unwrap_or(1).max(1);
+    // The database takes offsets up to i64::MAX: a page past that is an empty page too.
+    let n = q.page.unwrap_or(1).clamp(1, i64::MAX as u64 / PER_PAGE);
     let rows = crate::audit::page(&web.ctx.db, (n - 1) * PER_PAGE, PER_PAGE).await?;
     let next = (rows.len() as u64 == PER_PAGE).then_some(n + 1);
     let entries = rows

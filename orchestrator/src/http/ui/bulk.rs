@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::catalogue::Msg;
 use crate::fleet::bulk::{ActionInput, Done, Target};
 use crate::fleet::filter::AppFilter;
 use crate::http::error::PageError;
@@ -40,8 +41,12 @@ impl BulkForm {
             }
             text.parse()
                 .map_err(|_| {
-                    errors
-                        .push(FieldError::new("retention", format!("{name} {text:?}: give a whole number, 0 or more")))
+                    errors.push(FieldError::new(
+                        "retention",
+                        Msg::new("field.retention.not_number")
+                            .with_msg("name", Msg::new(retention_name(name)))
+                            .with("given", text),
+                    ))
                 })
                 .ok()
         };
@@ -66,12 +71,20 @@ impl BulkForm {
     }
 }
 
-/// A refusal in the page's language: a rule the catalogue states, else the message.
-fn reason(page: &Page, e: &FieldError) -> String {
-    match &e.key {
-        Some(key) => format!("{}: {}", e.field, page.t.get(key)),
-        None => e.to_string(),
+/// The catalogue's name of a retention field.
+fn retention_name(field: &str) -> &'static str {
+    match field {
+        "keep_daily" => "retention.name.keep_daily",
+        "keep_weekly" => "retention.name.keep_weekly",
+        "keep_monthly" => "retention.name.keep_monthly",
+        "keep_within_days" => "retention.name.keep_within_days",
+        _ => "retention.name.keep_last",
     }
+}
+
+/// A refusal in the page's language, naming its field.
+fn reason(page: &Page, e: &FieldError) -> String {
+    format!("{}: {}", e.field, page.t.msg(&e.msg))
 }
 
 /// POST /apps/bulk.

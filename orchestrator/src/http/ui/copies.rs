@@ -74,15 +74,21 @@ pub struct PasswordForm {
 
 /// Checks the signed-in admin's password again (throttled like sign-in).
 pub async fn recheck_password(web: &Web, page: &Page, password: SecretString) -> Result<(), String> {
-    let keys = vec![format!("user:{}", page.user)];
-    if let Some(wait) = web.throttle.wait(&keys) {
-        return Err(page.t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]));
-    }
-    if web.admin.verify_async(&page.user, password).await {
-        Ok(())
-    } else {
-        web.throttle.failed(&keys);
-        Err(page.t.get("confirm.wrong_password").to_owned())
+    // Only the signed-in user can make these attempts: their own lock is theirs alone.
+    let attempt = web
+        .throttle
+        .begin(vec![format!("recheck:{}", page.user)])
+        .map_err(|wait| page.t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]))?;
+    match web.admin.verify_async(&page.user, password).await {
+        Some(true) => {
+            attempt.succeeded(&page.user);
+            Ok(())
+        }
+        Some(false) => {
+            attempt.failed(&page.user);
+            Err(page.t.get("confirm.wrong_password").to_owned())
+        }
+        None => Err(page.t.get("login.busy").to_owned()),
     }
 }
 

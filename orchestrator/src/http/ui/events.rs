@@ -21,14 +21,14 @@ pub struct After {
 /// GET /runs/{id}/events?after=.
 pub async fn run_events(
     State(web): State<Web>,
-    _page: Page,
+    page: Page,
     Path(id): Path<i64>,
     Query(q): Query<After>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
     crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
-    Ok(run_stream(&web, id, q.after.unwrap_or(0)))
+    Ok(run_stream(&web, id, q.after.unwrap_or(0), Some(page.t)))
 }
 
 /// GET /restores/{id}/events.

@@ -12,6 +12,7 @@ use contract_spec::Capabilities;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::catalogue::{Msg, T};
 use crate::http::error::PageError;
 use crate::http::extract::CheckedForm;
 use crate::http::extract::PageApp;
@@ -194,7 +195,7 @@ impl AppForm {
             match text.parse::<u32>() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    errors.push(FieldError::new(field, "must be a whole number, 0 or more"));
+                    errors.push(FieldError::new(field, Msg::new("field.whole_number")));
                     None
                 }
             }
@@ -220,7 +221,7 @@ impl AppForm {
                 "off" => Some(Some(false)),
                 "" | "auto" => Some(None),
                 _ => {
-                    errors.push(FieldError::new("encrypt", "choose automatic, yes or no"));
+                    errors.push(FieldError::new("encrypt", Msg::new("field.encrypt.choice")));
                     None
                 }
             },
@@ -280,16 +281,12 @@ fn form_page(
     check: Option<Result<Capabilities, String>>,
 ) -> Result<Html<String>, PageError> {
     let schedule = form.effective_schedule();
-    let preview = next_runs(&schedule, &form.time_zone, 5);
+    let preview = next_runs(&page.t, &schedule, &form.time_zone, 5);
     let schedule_words = page.t.schedule(&schedule, form.time_zone.trim());
     let mut by_field = BTreeMap::new();
     for e in errors {
-        // A rule the catalogue states is shown in the page's language; one field's message
-        // once, however many checks found it.
-        let message = match &e.key {
-            Some(key) => page.t.get(key).to_owned(),
-            None => e.message,
-        };
+        // One field's message once, however many checks found it.
+        let message = page.t.msg(&e.msg);
         by_field
             .entry(e.field)
             .and_modify(|m: &mut String| {
@@ -313,16 +310,12 @@ fn form_page(
     })
 }
 
-/// The next `n` fires, formatted, or why the schedule is invalid.
-pub fn next_runs(schedule: &str, time_zone: &str, n: usize) -> Result<Vec<String>, String> {
+/// The next `n` fires, formatted for the reader, or why the schedule is invalid.
+pub fn next_runs(t: &T, schedule: &str, time_zone: &str, n: usize) -> Result<Vec<String>, String> {
     let tz = if time_zone.trim().is_empty() { "UTC" } else { time_zone.trim() };
-    let parsed = CronSchedule::parse(schedule, tz).map_err(|e| e.0)?;
-    let zone = jiff::tz::TimeZone::get(tz).map_err(|e| e.to_string())?;
-    Ok(parsed
-        .upcoming(jiff::Timestamp::now(), n)
-        .into_iter()
-        .map(|t| t.to_zoned(zone.clone()).strftime("%a %Y-%m-%d %H:%M %Z (%:z)").to_string())
-        .collect())
+    let parsed = CronSchedule::parse(schedule, tz).map_err(|e| t.msg(&e.0))?;
+    let zone = jiff::tz::TimeZone::get(tz).map_err(|_| t.msg(&Msg::new("field.time_zone.unknown").with("zone", tz)))?;
+    Ok(parsed.upcoming(jiff::Timestamp::now(), n).into_iter().map(|at| t.moment(&at.to_zoned(zone.clone()))).collect())
 }
 
 /// GET /apps/new.
@@ -409,7 +402,7 @@ pub struct PreviewQuery {
 /// GET /cron/preview: the live preview of the form (JSON for the page's script).
 pub async fn cron_preview(page: Page, Query(q): Query<PreviewQuery>) -> Json<serde_json::Value> {
     let tz = if q.time_zone.trim().is_empty() { "UTC".to_owned() } else { q.time_zone.trim().to_owned() };
-    match next_runs(&q.schedule, &tz, 5) {
+    match next_runs(&page.t, &q.schedule, &tz, 5) {
         Ok(next) => {
             Json(serde_json::json!({ "ok": true, "words": page.t.schedule(q.schedule.trim(), &tz), "next": next }))
         }

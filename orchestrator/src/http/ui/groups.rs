@@ -89,7 +89,7 @@ pub async fn save(
             Ok(Redirect::to(&format!("/groups?saved={}", group.name)).into_response())
         }
         Err(SetError::Invalid(errors)) => {
-            let errors = errors.into_iter().map(|e| (e.field, e.message)).collect();
+            let errors = errors.into_iter().map(|e| (e.field, page.t.msg(&e.msg))).collect();
             let groups = groups::list(&web.ctx.db).await?;
             let html = render(&GroupsPage { page, groups, refused: Some((name, form, errors)), saved: None })?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())

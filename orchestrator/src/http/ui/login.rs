@@ -11,11 +11,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::catalogue::{Lang, T};
 use crate::http::auth::session::{self, set_cookie};
 use crate::http::auth::{cookie, random_token, same};
 use crate::http::error::PageError;
 use crate::http::extract::{CheckedForm, NoFields};
-use crate::http::i18n::{self, Lang, T};
+use crate::http::i18n;
 use crate::http::state::Web;
 use crate::http::ui::{Page, render};
 
@@ -32,10 +33,18 @@ struct LoginPage {
     demo: bool,
 }
 
-/// Where `next` may send the browser: only a path of this site.
+/// Where `next` may send the browser: only a path of this site. Browsers drop tabs and line
+/// breaks from a URL and read `\\` as `/`, so `/\t/evil.example` is `//evil.example` to them:
+/// a path holding a control character, a backslash or a space is refused whole.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -103,18 +112,33 @@ pub async fn submit(
         return PageError::Forbidden(t.get("login.expired").to_owned()).into_response();
     }
     let user = form.user.trim().to_owned();
-    let keys = vec![format!("ip:{}", peer.ip()), format!("user:{user}")];
-    if let Some(wait) = web.throttle.wait(&keys) {
-        let message = t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]);
-        return login_page(&web, &headers, next, user, Some(message), StatusCode::TOO_MANY_REQUESTS);
+    // The attempt is counted before the password is hashed: parallel guesses cannot race past
+    // the limit, and a source that reached it is refused without any hashing.
+    let attempt = match web.throttle.begin(crate::http::auth::throttle::keys(peer.ip(), &user)) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let message = t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]);
+            return login_page(&web, &headers, next, user, Some(message), StatusCode::TOO_MANY_REQUESTS);
+        }
+    };
+    let slowed = web.throttle.delay(&user);
+    let verified = web.admin.verify_async(&user, form.password).await;
+    tokio::time::sleep(slowed).await;
+    match verified {
+        Some(true) => attempt.succeeded(&user),
+        Some(false) => {
+            attempt.failed(&user);
+            crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&format!("from {}", peer.ip())))
+                .await;
+            let message = t.get("login.wrong").to_owned();
+            return login_page(&web, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
+        }
+        None => {
+            drop(attempt);
+            let message = t.get("login.busy").to_owned();
+            return login_page(&web, &headers, next, user, Some(message), StatusCode::SERVICE_UNAVAILABLE);
+        }
     }
-    if !web.admin.verify_async(&user, form.password).await {
-        web.throttle.failed(&keys);
-        crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&format!("from {}", peer.ip()))).await;
-        let message = t.get("login.wrong").to_owned();
-        return login_page(&web, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
-    }
-    web.throttle.succeeded(&keys);
     match session::create(&web, &headers, &user).await {
         Ok(cookie) => {
             crate::audit::record(&web.ctx.db, &user, "sign_in", None, Some(&format!("from {}", peer.ip()))).await;
@@ -169,5 +193,9 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for sneaky in ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/ /evil.example", "/%09x\\y"] {
+            assert_eq!(safe_next(Some(sneaky)), "/", "{sneaky:?}");
+        }
+        assert_eq!(safe_next(Some("/runs?state=failed&page=2")), "/runs?state=failed&page=2");
     }
 }

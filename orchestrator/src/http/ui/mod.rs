@@ -28,9 +28,9 @@ use axum::http::request::Parts;
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 
+use crate::catalogue::{Lang, T};
 use crate::http::auth::session::Signed;
 use crate::http::error::PageError;
-use crate::http::i18n::{Lang, T};
 use crate::http::state::Web;
 
 /// The page routes.

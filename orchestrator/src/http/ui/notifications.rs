@@ -48,6 +48,8 @@ pub struct DeliveryRow {
     pub run_id: Option<i64>,
     /// pending | sent | failed.
     pub status: String,
+    /// The status in words.
+    pub status_text: String,
     /// Attempts.
     pub attempts: i32,
     /// Why the last attempt failed.
@@ -200,7 +202,20 @@ async fn notifications_page(
             kind: c.kind.as_str(),
             app: c.app_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
             target: c.target(),
-            events: c.events().join(", "),
+            events: {
+                let mut said: Vec<String> = c.events().iter().map(|e| page.t.of("notify.event_name", e)).collect();
+                if c.policy.summary != crate::notify::policy::Summary::Off {
+                    said.push(page.t.fill(
+                        &format!("notify.summary_at.{}", c.policy.summary.as_str()),
+                        &[("hour", &format!("{:02}:00", c.policy.summary_hour)), ("zone", &c.policy.time_zone)],
+                    ));
+                }
+                if !c.policy.tags.is_empty() {
+                    said.push(page.t.fill("notify.tags_only", &[("tags", &c.policy.tags.join(", "))]));
+                }
+                said.push(c.policy.language.code().to_owned());
+                said.join(", ")
+            },
             enabled: c.enabled,
         })
         .collect();
@@ -208,7 +223,8 @@ async fn notifications_page(
         .into_iter()
         .map(|d| DeliveryRow {
             channel: channel_names.get(&d.channel_id).cloned().unwrap_or_default(),
-            event: d.event,
+            event: page.t.of("notify.event_name", &d.event),
+            status_text: page.t.of("notify.delivery", &d.status),
             app: d.app_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
             run_id: d.run_id,
             status: d.status,
@@ -221,12 +237,16 @@ async fn notifications_page(
     render(&NotificationsPage { page, channels, deliveries, kind: kind.as_str(), input, errors, result, editing })
 }
 
-fn default_input(app: Option<String>) -> ChannelInput {
+fn default_input(app: Option<String>, page: &Page) -> ChannelInput {
     ChannelInput {
         app: app.unwrap_or_default(),
         on_failure: Some("on".into()),
         on_recovery: Some("on".into()),
         on_stale: Some("on".into()),
+        on_drill: Some("on".into()),
+        summary_hour: "8".into(),
+        language: page.t.lang.code().into(),
+        time_zone: "UTC".into(),
         ..Default::default()
     }
 }
@@ -234,7 +254,8 @@ fn default_input(app: Option<String>) -> ChannelInput {
 /// GET /notifications.
 pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<FormQuery>) -> Result<Html<String>, PageError> {
     let kind = q.kind.as_deref().and_then(Kind::parse).unwrap_or(Kind::Webhook);
-    notifications_page(&web, page, Form::add(kind, default_input(q.app)), None).await
+    let form = Form::add(kind, default_input(q.app, &page));
+    notifications_page(&web, page, form, None).await
 }
 
 /// The add-channel form.
@@ -371,7 +392,8 @@ pub async fn test(
         ),
     };
     crate::audit::record(&web.ctx.db, &page.user, "notification.test", Some(&found.name), Some(&result.1)).await;
-    let html = notifications_page(&web, page, Form::add(Kind::Webhook, default_input(None)), Some(result)).await?;
+    let form = Form::add(Kind::Webhook, default_input(None, &page));
+    let html = notifications_page(&web, page, form, Some(result)).await?;
     Ok(html.into_response())
 }
 

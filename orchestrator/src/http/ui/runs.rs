@@ -172,6 +172,7 @@ pub async fn show(
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let app = names.get(&run.app_id).cloned().unwrap_or_default();
     let log = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
+    let log: Vec<crate::runlog::Line> = log.into_iter().map(|l| l.in_language(&page.t)).collect();
     let last_line = log.last().map_or(0, |l| l.id);
     let already = q.already.is_some() && run.status.is_active();
     let zones = overview::app_zones(&web.ctx.db, std::iter::once(run.app_id)).await?;

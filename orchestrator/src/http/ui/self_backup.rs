@@ -81,11 +81,11 @@ pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, Pa
         },
     };
     render(&SelfBackupPage {
+        off_reason: page.t.msg(&settings.off_msg()),
         page,
         deployment: web.ctx.deployment_id.clone(),
         schedule: settings.schedule.as_ref().map(|s| s.expression().to_owned()),
         folder: settings.folder.clone(),
-        off_reason: settings.off_reason(),
         keep: settings.keep,
         last,
         files,

@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, LINK_TEXT, Measure, Refusal, facts, fit, link, refusal};
+use super::{Answer, Measure, Refusal, body, facts, fit, link, link_text, refusal};
 use crate::notify::message::Notice;
 
 /// A section's text, and any text object's here.
@@ -34,14 +34,15 @@ fn mrkdwn(text: String) -> Value {
 }
 
 /// The message: the summary as fallback `text`; a section with the summary in bold and the
-/// reason; a context line per fact; and a link to the orchestrator's page.
+/// reason (and a summary's lines); a context line per fact; and a link to the orchestrator's
+/// page.
 pub fn payload(notice: &Notice) -> Value {
     let summary = fit(&notice.summary, SUMMARY, Measure::Chars, escape);
     let mut first = format!("*{summary}*");
-    if let Some(reason) = &notice.reason {
+    if let Some(body) = body(notice) {
         let room = SECTION_TEXT - Measure::Chars.of(&first) - 1;
         first.push('\n');
-        first.push_str(&fit(reason, room, Measure::Chars, escape));
+        first.push_str(&fit(&body, room, Measure::Chars, escape));
     }
     let mut blocks = vec![json!({"type": "section", "text": mrkdwn(first)})];
     let elements: Vec<Value> = facts(notice)
@@ -57,7 +58,8 @@ pub fn payload(notice: &Notice) -> Value {
     if let Some(url) = link(notice) {
         // A `|` or `>` in the URL would end the link early.
         let url = escape(url).replace('|', "%7C");
-        blocks.push(json!({"type": "section", "text": mrkdwn(format!("<{url}|{LINK_TEXT}>"))}));
+        let label = escape(&link_text(notice));
+        blocks.push(json!({"type": "section", "text": mrkdwn(format!("<{url}|{label}>"))}));
     }
     json!({"text": summary, "blocks": blocks})
 }

@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, LINK_TEXT, Measure, Refusal, Tone, facts, fit, link, refusal, tone};
+use super::{Answer, Measure, Refusal, Tone, body, facts, fit, link, link_text, refusal, tone};
 use crate::notify::message::Notice;
 
 /// The whole request body, in bytes: under the "about 28 KB" a message may be.
@@ -33,22 +33,24 @@ fn color(tone: Tone) -> &'static str {
 
 fn card(notice: &Notice, reason_room: usize) -> Value {
     let text = |t: &str, room: usize| fit(t, room, Measure::Chars, str::to_owned);
-    let mut body = vec![json!({
+    let mut blocks = vec![json!({
         "type": "TextBlock",
         "text": text(&notice.summary, 500),
         "weight": "Bolder",
         "size": "Medium",
-        "color": color(tone(notice.event)),
+        "color": color(tone(notice)),
         "wrap": true,
     })];
-    if let Some(reason) = notice.reason.as_deref().filter(|_| reason_room > 0) {
-        body.push(json!({"type": "TextBlock", "text": text(reason, reason_room), "wrap": true}));
+    if let Some(said) = body(notice).filter(|_| reason_room > 0) {
+        blocks.push(json!({"type": "TextBlock", "text": text(&said, reason_room), "wrap": true}));
     }
     let facts: Vec<Value> =
         facts(notice).into_iter().map(|(title, value)| json!({"title": title, "value": text(&value, 500)})).collect();
-    body.push(json!({"type": "FactSet", "facts": facts}));
-    let actions: Vec<Value> =
-        link(notice).map(|url| json!({"type": "Action.OpenUrl", "title": LINK_TEXT, "url": url})).into_iter().collect();
+    blocks.push(json!({"type": "FactSet", "facts": facts}));
+    let actions: Vec<Value> = link(notice)
+        .map(|url| json!({"type": "Action.OpenUrl", "title": link_text(notice), "url": url}))
+        .into_iter()
+        .collect();
     json!({
         "type": "message",
         "attachments": [{
@@ -58,7 +60,7 @@ fn card(notice: &Notice, reason_room: usize) -> Value {
                 "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                 "type": "AdaptiveCard",
                 "version": "1.4",
-                "body": body,
+                "body": blocks,
                 "actions": actions,
             },
         }],
@@ -123,7 +125,7 @@ mod tests {
         assert_eq!(card["body"][2]["facts"][0], json!({"title": "App", "value": "billing"}));
         assert_eq!(
             card["actions"][0],
-            json!({"type": "Action.OpenUrl", "title": LINK_TEXT, "url": "https://backups.example.org/runs/12"})
+            json!({"type": "Action.OpenUrl", "title": "Open in the backup orchestrator", "url": "https://backups.example.org/runs/12"})
         );
     }
 

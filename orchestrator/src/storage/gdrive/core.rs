@@ -299,7 +299,7 @@ impl DriveCore {
                 continue;
             }
             if retry && error.is_retryable() && attempt < self.retry.max_retries {
-                tracing::warn!(attempt, error = %error, "Drive call failed; retrying");
+                tracing::warn!(code = "drive.retrying", attempt, error = %error, "Drive call failed; retrying");
                 tokio::time::sleep(self.retry.delay(attempt)).await;
                 attempt += 1;
                 continue;

@@ -256,7 +256,12 @@ impl Upload {
                 _ if error.is_retryable() && attempt < self.core.retry.max_retries => {}
                 _ => return Err(error),
             }
-            tracing::warn!(attempt, error = %error, "Drive upload chunk failed; asking Drive what it has");
+            tracing::warn!(
+                code = "drive.chunk_failed",
+                attempt,
+                error = %error,
+                "Drive upload chunk failed; asking Drive what it has"
+            );
             tokio::time::sleep(self.core.retry.delay(attempt)).await;
             attempt += 1;
             match self.query(session, what).await {
