@@ -7,8 +7,7 @@
 //!
 //! Every text is cut to the service's documented limit, ending with an ellipsis, and never goes
 //! over it. Where a service counts "characters", we count UTF-16 code units: never fewer than
-//! Unicode scalar values, so a text that fits by our count fits by either. Labels are in the
-//! notice's language, from the catalogue.
+//! Unicode scalar values, so a text that fits by our count fits by either.
 
 pub mod discord;
 pub mod gotify;
@@ -20,14 +19,13 @@ pub mod telegram;
 use std::time::Duration;
 
 use super::message::{Event, Notice, RunRef};
-use crate::catalogue::T;
 
 /// The mark left where a text was cut.
 pub const ELLIPSIS: char = '…';
 
-/// What the link to the orchestrator's page says, in the notice's language.
-pub fn link_text(notice: &Notice) -> String {
-    T { lang: notice.lang() }.get("notify.open").to_owned()
+/// What the link to the orchestrator's page says.
+pub fn link_text(notice: &Notice) -> &'static str {
+    crate::catalogue::text(notice.lang(), "notify.open_link").unwrap_or("Open in the backup orchestrator")
 }
 
 /// How long a text is, in a service's unit.
@@ -100,72 +98,63 @@ pub enum Tone {
     Neutral,
 }
 
-/// The tone of `notice`.
-pub fn tone(notice: &Notice) -> Tone {
-    match notice.event {
+/// The tone of `event`.
+pub fn tone(event: Event) -> Tone {
+    match event {
         Event::Failure | Event::Fail | Event::Drill => Tone::Bad,
         Event::Stale => Tone::Warning,
         Event::Recovery | Event::Success => Tone::Good,
-        Event::Restore => match notice.restore.as_ref().map(|r| r.status.as_str()) {
-            Some("failed") => Tone::Bad,
-            Some("cancelled") => Tone::Warning,
-            Some("succeeded") => Tone::Good,
-            _ => Tone::Neutral,
-        },
         _ => Tone::Neutral,
     }
 }
 
-/// A run, in one line: "12 (schedule): Failed after 3 attempt(s) during export", in `t`'s language.
-fn run_line(t: &T, run: &RunRef) -> String {
-    let attempts = run.attempts.max(1).to_string();
+/// A run, in one line, in the notice's language: "Run 12 (schedule): failed after 3 attempt(s)
+/// during upload".
+fn run_line(notice: &Notice, run: &RunRef) -> String {
+    let t = crate::catalogue::T { lang: notice.lang() };
+    // A word the catalogue lacks is shown as stored.
+    let word = |prefix: &str, value: &str| {
+        crate::catalogue::text(notice.lang(), &format!("{prefix}.{value}")).unwrap_or(value).to_owned()
+    };
+    let status = word("status", &run.status);
+    let mut chars = status.chars();
+    let status: String = chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
     let mut line = t.fill(
         "notify.fact.run_value",
         &[
             ("id", &run.id.to_string()),
-            ("trigger", &t.of("trigger", &run.trigger)),
-            ("status", &t.status(&run.status)),
-            ("attempts", &attempts),
+            ("trigger", &word("trigger", &run.trigger)),
+            ("status", &status),
+            ("attempts", &run.attempts.max(1).to_string()),
         ],
     );
     if let Some(phase) = &run.phase {
-        line.push_str(&t.fill("notify.text.during", &[("phase", &t.of("phase", phase))]));
+        line.push_str(&t.fill("notify.text.during", &[("phase", &word("phase", phase))]));
     }
     line
 }
 
-/// What a notice says besides its summary: its reason, then a summary's or list's lines.
-pub fn body(notice: &Notice) -> Option<String> {
-    let mut parts: Vec<String> = notice.reason.iter().cloned().collect();
-    if !notice.lines.is_empty() {
-        parts.push(notice.lines.join("\n"));
-    }
-    (!parts.is_empty()).then(|| parts.join("\n\n"))
-}
-
-/// The facts of a notice (its app, run, restore, copies, times), as labels and values in the
-/// notice's language.
-pub fn facts(notice: &Notice) -> Vec<(String, String)> {
-    let t = T { lang: notice.lang() };
-    let label = |key: &str| t.get(key).to_owned();
+/// What a notice says besides its summary and reason, as labels (in the notice's language) and
+/// values; a summary's lines come as one fact.
+pub fn facts(notice: &Notice) -> Vec<(&'static str, String)> {
+    let label = |key: &str, english: &'static str| crate::catalogue::text(notice.lang(), key).unwrap_or(english);
     let mut out = Vec::new();
     if let Some(app) = &notice.app {
-        out.push((label("notify.fact.app"), app.name.clone()));
+        out.push((label("notify.fact.app", "App"), app.name.clone()));
     }
     if let Some(run) = &notice.run {
-        out.push((label("notify.fact.run"), run_line(&t, run)));
-    }
-    if let Some(restore) = &notice.restore {
-        let value = format!("{} ({}): {}", restore.id, restore.copy_name, t.status(&restore.status));
-        out.push((label("notify.fact.restore"), value));
+        out.push((label("notify.fact.run", "Run"), run_line(notice, run)));
     }
     if let Some(at) = &notice.last_verified_at {
-        out.push((label("notify.fact.newest_verified"), at.clone()));
+        out.push((label("notify.fact.newest_verified", "Newest verified copy"), at.clone()));
     }
     if let Some(since) = &notice.since {
-        out.push((label("notify.fact.since"), since.clone()));
+        out.push((label("notify.fact.since", "Since"), since.clone()));
     }
-    out.push((label("notify.fact.at"), notice.at.clone()));
+    if !notice.lines.is_empty() {
+        out.push((label("notify.fact.apps", "Apps"), notice.lines.join("\n")));
+    }
+    out.push((label("notify.fact.at", "At"), notice.at.clone()));
     out
 }
 
@@ -253,7 +242,7 @@ pub(crate) mod tests {
         notice.app = Some(AppRef { id: 3, name: "billing".into() });
         notice.run = Some(RunRef {
             id: 12,
-            trigger: "schedule".into(),
+            trigger: "scheduled".into(),
             status: "failed".into(),
             phase: Some("export".into()),
             attempts: 3,
@@ -335,34 +324,15 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn facts_name_the_app_the_run_and_when_in_the_notices_language() {
-        let owned = |a: &str, b: &str| (a.to_owned(), b.to_owned());
-        let notice = failure("boom");
+    fn facts_name_the_app_the_run_and_when() {
+        let facts = facts(&failure("boom"));
         assert_eq!(
-            facts(&notice),
+            facts,
             vec![
-                owned("App", "billing"),
-                owned("Run", "12 (schedule): Failed after 3 attempt(s) during export"),
-                owned("At", "2025-01-01T03:00:10Z"),
+                ("App", "billing".to_owned()),
+                ("Run", "12 (scheduled): failed after 3 attempt(s) during export".to_owned()),
+                ("At", "2025-01-01T03:00:10Z".to_owned()),
             ]
         );
-        let mut spanish = notice;
-        spanish.language = "es".into();
-        let facts = facts(&spanish);
-        assert_eq!(facts[1].0, "Ejecución");
-        assert!(facts[1].1.starts_with("12 (programada): "), "{}", facts[1].1);
-        assert_eq!(link_text(&spanish), "Abrir en el orquestador de copias");
-    }
-
-    #[test]
-    fn the_body_is_the_reason_then_a_summarys_lines() {
-        let mut notice = failure("boom");
-        assert_eq!(body(&notice).as_deref(), Some("boom"));
-        notice.lines = vec!["billing: ok".into(), "ledger: failing".into()];
-        assert_eq!(body(&notice).as_deref(), Some("boom\n\nbilling: ok\nledger: failing"));
-        notice.reason = None;
-        assert_eq!(body(&notice).as_deref(), Some("billing: ok\nledger: failing"));
-        notice.lines.clear();
-        assert_eq!(body(&notice), None);
     }
 }

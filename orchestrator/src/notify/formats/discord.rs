@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Answer, Measure, Refusal, Retry, Tone, body, facts, fit, link, refusal, tone};
+use super::{Answer, Measure, Refusal, Retry, Tone, facts, fit, link, refusal, tone};
 use crate::notify::message::Notice;
 
 /// An embed's title.
@@ -45,24 +45,23 @@ fn color(tone: Tone) -> u32 {
 pub fn payload(notice: &Notice) -> Value {
     let text = |t: &str, room: usize| fit(t, room, Measure::Chars, str::to_owned);
     let title = text(&notice.summary, TITLE);
-    // The time (the last fact) is the embed's timestamp, not a field.
-    let mut facts = facts(notice);
-    facts.pop();
-    let fields: Vec<(String, String)> = facts
+    // The time is the embed's timestamp, not a field.
+    let fields: Vec<(String, String)> = facts(notice)
         .into_iter()
+        .filter(|(label, _)| *label != "At")
         .take(FIELDS)
-        .map(|(name, value)| (text(&name, FIELD_NAME), text(&value, FIELD_VALUE)))
+        .map(|(name, value)| (text(name, FIELD_NAME), text(&value, FIELD_VALUE)))
         .collect();
     let used = Measure::Chars.of(&title)
         + fields.iter().map(|(n, v)| Measure::Chars.of(n) + Measure::Chars.of(v)).sum::<usize>();
     let mut embed = json!({
         "title": title,
-        "color": color(tone(notice)),
+        "color": color(tone(notice.event)),
         "fields": fields.iter().map(|(name, value)| json!({"name": name, "value": value, "inline": true})).collect::<Vec<_>>(),
     });
-    if let Some(said) = body(notice) {
+    if let Some(reason) = &notice.reason {
         let room = DESCRIPTION.min(EMBED_TOTAL.saturating_sub(used));
-        embed["description"] = json!(text(&said, room));
+        embed["description"] = json!(text(reason, room));
     }
     if let Some(url) = link(notice) {
         embed["url"] = json!(url);

@@ -13,7 +13,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Measure, Refusal, Tone, body, cut, facts, link, refusal, tone};
+use super::{Answer, Measure, Refusal, Tone, cut, facts, link, refusal, tone};
 use crate::notify::message::Notice;
 
 /// The title's length (Gotify documents no limit; a notification's title is one line).
@@ -33,8 +33,8 @@ fn priority(tone: Tone) -> u8 {
 /// by event; and the orchestrator's page opened on a tap.
 pub fn payload(notice: &Notice) -> Value {
     let mut lines = Vec::new();
-    if let Some(said) = body(notice) {
-        lines.push(cut(&said, MESSAGE / 2, Measure::Chars));
+    if let Some(reason) = &notice.reason {
+        lines.push(cut(reason, MESSAGE / 2, Measure::Chars));
         lines.push(String::new());
     }
     lines.extend(facts(notice).into_iter().map(|(label, value)| format!("{label}: {value}")));
@@ -49,7 +49,7 @@ pub fn payload(notice: &Notice) -> Value {
     json!({
         "title": cut(&notice.summary, TITLE, Measure::Chars),
         "message": cut(&lines.join("\n"), MESSAGE, Measure::Chars),
-        "priority": priority(tone(notice)),
+        "priority": priority(tone(notice.event)),
         "extras": extras,
     })
 }
@@ -84,7 +84,7 @@ mod tests {
             payload,
             json!({
                 "title": "billing: backup failed during export",
-                "message": "pg_dump: connection refused\n\nApp: billing\nRun: 12 (schedule): Failed after 3 attempt(s) during export\nAt: 2025-01-01T03:00:10Z\nhttps://backups.example.org/runs/12",
+                "message": "pg_dump: connection refused\n\nApp: billing\nRun: 12 (scheduled): failed after 3 attempt(s) during export\nAt: 2025-01-01T03:00:10Z\nhttps://backups.example.org/runs/12",
                 "priority": 8,
                 "extras": {
                     "client::display": {"contentType": "text/plain"},

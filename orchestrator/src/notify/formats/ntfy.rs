@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Measure, Refusal, Tone, body, cut, facts, link, refusal, tone};
+use super::{Answer, Measure, Refusal, Tone, cut, facts, link, refusal, tone};
 use crate::notify::message::Notice;
 
 /// A message, in bytes of UTF-8.
@@ -42,14 +42,14 @@ pub fn payload(notice: &Notice, topic: &str) -> Value {
         .map(|(label, value)| cut(&format!("{label}: {value}"), FACT_BYTES, Measure::Bytes))
         .collect();
     let facts = facts.join("\n");
-    let message = match body(notice) {
-        Some(said) => {
+    let message = match &notice.reason {
+        Some(reason) => {
             let room = MESSAGE_BYTES.saturating_sub(facts.len() + 2);
-            format!("{}\n\n{facts}", cut(&said, room, Measure::Bytes))
+            format!("{}\n\n{facts}", cut(reason, room, Measure::Bytes))
         }
         None => facts,
     };
-    let (tag, priority) = tag_and_priority(tone(notice));
+    let (tag, priority) = tag_and_priority(tone(notice.event));
     let mut out = json!({
         "topic": topic,
         "title": cut(&notice.summary, TITLE, Measure::Chars),
@@ -96,7 +96,7 @@ mod tests {
             json!({
                 "topic": "backups-7f3a",
                 "title": "billing: backup failed during export",
-                "message": "pg_dump: conexión rechazada\n\nApp: billing\nRun: 12 (schedule): Failed after 3 attempt(s) during export\nAt: 2025-01-01T03:00:10Z",
+                "message": "pg_dump: conexión rechazada\n\nApp: billing\nRun: 12 (scheduled): failed after 3 attempt(s) during export\nAt: 2025-01-01T03:00:10Z",
                 "tags": ["rotating_light"],
                 "priority": 4,
                 "click": "https://backups.example.org/runs/12",

@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Measure, Refusal, body, facts, fit, link, link_text, refusal};
+use super::{Answer, Measure, Refusal, facts, fit, link, link_text, refusal};
 use crate::notify::message::Notice;
 
 /// A section's text, and any text object's here.
@@ -34,15 +34,14 @@ fn mrkdwn(text: String) -> Value {
 }
 
 /// The message: the summary as fallback `text`; a section with the summary in bold and the
-/// reason (and a summary's lines); a context line per fact; and a link to the orchestrator's
-/// page.
+/// reason; a context line per fact; and a link to the orchestrator's page.
 pub fn payload(notice: &Notice) -> Value {
     let summary = fit(&notice.summary, SUMMARY, Measure::Chars, escape);
     let mut first = format!("*{summary}*");
-    if let Some(body) = body(notice) {
+    if let Some(reason) = &notice.reason {
         let room = SECTION_TEXT - Measure::Chars.of(&first) - 1;
         first.push('\n');
-        first.push_str(&fit(&body, room, Measure::Chars, escape));
+        first.push_str(&fit(reason, room, Measure::Chars, escape));
     }
     let mut blocks = vec![json!({"type": "section", "text": mrkdwn(first)})];
     let elements: Vec<Value> = facts(notice)
@@ -58,8 +57,7 @@ pub fn payload(notice: &Notice) -> Value {
     if let Some(url) = link(notice) {
         // A `|` or `>` in the URL would end the link early.
         let url = escape(url).replace('|', "%7C");
-        let label = escape(&link_text(notice));
-        blocks.push(json!({"type": "section", "text": mrkdwn(format!("<{url}|{label}>"))}));
+        blocks.push(json!({"type": "section", "text": mrkdwn(format!("<{url}|{}>", link_text(notice)))}));
     }
     json!({"text": summary, "blocks": blocks})
 }

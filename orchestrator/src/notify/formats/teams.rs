@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Measure, Refusal, Tone, body, facts, fit, link, link_text, refusal, tone};
+use super::{Answer, Measure, Refusal, Tone, facts, fit, link, link_text, refusal, tone};
 use crate::notify::message::Notice;
 
 /// The whole request body, in bytes: under the "about 28 KB" a message may be.
@@ -33,20 +33,20 @@ fn color(tone: Tone) -> &'static str {
 
 fn card(notice: &Notice, reason_room: usize) -> Value {
     let text = |t: &str, room: usize| fit(t, room, Measure::Chars, str::to_owned);
-    let mut blocks = vec![json!({
+    let mut body = vec![json!({
         "type": "TextBlock",
         "text": text(&notice.summary, 500),
         "weight": "Bolder",
         "size": "Medium",
-        "color": color(tone(notice)),
+        "color": color(tone(notice.event)),
         "wrap": true,
     })];
-    if let Some(said) = body(notice).filter(|_| reason_room > 0) {
-        blocks.push(json!({"type": "TextBlock", "text": text(&said, reason_room), "wrap": true}));
+    if let Some(reason) = notice.reason.as_deref().filter(|_| reason_room > 0) {
+        body.push(json!({"type": "TextBlock", "text": text(reason, reason_room), "wrap": true}));
     }
     let facts: Vec<Value> =
         facts(notice).into_iter().map(|(title, value)| json!({"title": title, "value": text(&value, 500)})).collect();
-    blocks.push(json!({"type": "FactSet", "facts": facts}));
+    body.push(json!({"type": "FactSet", "facts": facts}));
     let actions: Vec<Value> = link(notice)
         .map(|url| json!({"type": "Action.OpenUrl", "title": link_text(notice), "url": url}))
         .into_iter()
@@ -60,7 +60,7 @@ fn card(notice: &Notice, reason_room: usize) -> Value {
                 "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                 "type": "AdaptiveCard",
                 "version": "1.4",
-                "body": blocks,
+                "body": body,
                 "actions": actions,
             },
         }],

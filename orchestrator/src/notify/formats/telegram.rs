@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Answer, Measure, Refusal, Retry, body, facts, fit, link, link_text, refusal};
+use super::{Answer, Measure, Refusal, Retry, facts, fit, link, link_text, refusal};
 use crate::notify::message::Notice;
 
 /// A message's text, once entities are parsed.
@@ -54,21 +54,20 @@ pub fn payload(notice: &Notice, chat_id: &str) -> Value {
         })
         .collect();
     let url = link(notice);
-    let open = link_text(notice);
     let mut lines_shown = Measure::Chars.of(&summary) + facts.iter().map(|f| Measure::Chars.of(f) + 1).sum::<usize>();
     if url.is_some() {
-        lines_shown += Measure::Chars.of(&open) + 1;
+        lines_shown += Measure::Chars.of(link_text(notice)) + 1;
     }
     let mut html = vec![format!("<b>{}</b>", escape(&summary))];
-    if let Some(said) = body(notice) {
+    if let Some(reason) = &notice.reason {
         // The reason's own line break, and the blank line after it.
         let room = TEXT.saturating_sub(lines_shown + 2);
-        html.push(escape(&shown(&said, room)));
+        html.push(escape(&shown(reason, room)));
         html.push(String::new());
     }
     html.extend(facts.iter().map(|f| escape(f)));
     if let Some(url) = url {
-        html.push(format!("<a href=\"{}\">{}</a>", escape_attribute(url), escape(&open)));
+        html.push(format!("<a href=\"{}\">{}</a>", escape_attribute(url), escape(link_text(notice))));
     }
     let chat_id = match chat_id.parse::<i64>() {
         Ok(id) => json!(id),
@@ -146,7 +145,7 @@ mod tests {
              pg_dump: &lt;connection&gt; refused &amp; gave up\n\
              \n\
              App: billing\n\
-             Run: 12 (schedule): Failed after 3 attempt(s) during export\n\
+             Run: 12 (scheduled): failed after 3 attempt(s) during export\n\
              At: 2025-01-01T03:00:10Z\n\
              <a href=\"https://backups.example.org/runs/12\">Open in the backup orchestrator</a>"
         );
