@@ -220,8 +220,8 @@ async fn email(config: &Config, secret: &Secret, notice: &Notice, timeout: Durat
 /// What a service's answer means, as one of [`formats`]' readers says.
 type ReadAnswer = fn(&Answer<'_>) -> Result<(), Refusal>;
 
-/// Sends `body` as JSON with `request` and reads the answer with `read`; a pause the service
-/// asks for that is short is waited out, and the request made once more.
+/// Sends `request` (a JSON POST) and reads the answer with `read`; a short pause the service asks
+/// for is waited out, and the request made once more.
 async fn exchange(
     request: reqwest::RequestBuilder,
     host: &str,

@@ -291,7 +291,7 @@ async fn the_dashboard_and_the_app_form_fit_a_phone() {
     browser.screenshot("app page").await;
     assert_fits_and_is_labelled(&browser, "the app page").await;
 
-    for kind in ["webhook", "email", "ping"] {
+    for kind in ["webhook", "email", "ping", "slack", "teams", "discord", "telegram", "ntfy", "gotify"] {
         browser.goto(&format!("{}/notifications?kind={kind}&app=billing", served.url)).await;
         browser.wait_for("#channel-form").await;
         browser.screenshot(&format!("notifications {kind}")).await;

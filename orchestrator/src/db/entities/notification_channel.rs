@@ -1,4 +1,5 @@
-//! Where notifications go: a webhook, an email address list or a set of ping URLs.
+//! Where notifications go: a webhook, an email address list, a set of ping URLs, or a chat or push
+//! service (Slack, Teams, Discord, Telegram, ntfy, Gotify).
 
 use sea_orm::entity::prelude::*;
 
@@ -11,13 +12,14 @@ pub struct Model {
     pub id: i64,
     /// What the operator calls it.
     pub name: String,
-    /// webhook | email | ping.
+    /// webhook | email | ping | slack | teams | discord | telegram | ntfy | gotify.
     pub kind: String,
     /// The one app it is for; `None` = every app.
     pub app_id: Option<i64>,
     /// The kind's settings that are not secret, as JSON.
     pub config: String,
-    /// The kind's secret (signing key, SMTP password, ping URLs), sealed with `SECRET_KEY`.
+    /// The kind's secret (signing key, SMTP password, ping or webhook URLs, a token, an ntfy
+    /// topic), sealed with `SECRET_KEY`.
     pub secret_encrypted: Option<String>,
     /// Told when a run fails for good.
     pub on_failure: bool,
