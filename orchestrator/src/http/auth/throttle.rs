@@ -28,6 +28,13 @@ struct Entry {
     last: Instant,
 }
 
+impl Entry {
+    /// A key first seen at `now`.
+    fn fresh(now: Instant) -> Entry {
+        Entry { failures: 0, in_flight: 0, locked_until: None, last: now }
+    }
+}
+
 /// The keys one sign-in counts against.
 pub fn keys(ip: std::net::IpAddr, user: &str) -> Vec<String> {
     vec![format!("ip:{ip}"), format!("ip-user:{ip}|{user}")]
@@ -106,12 +113,7 @@ impl Throttle {
             return Err(wait);
         }
         for key in &keys {
-            let e = entries.entry(key.clone()).or_insert(Entry {
-                failures: 0,
-                in_flight: 0,
-                locked_until: None,
-                last: now,
-            });
+            let e = entries.entry(key.clone()).or_insert_with(|| Entry::fresh(now));
             e.in_flight += 1;
             e.last = now;
         }
@@ -154,12 +156,7 @@ impl Throttle {
             }
         }
         if let Some(user) = failed_as {
-            let e = entries.entry(user_key(user)).or_insert(Entry {
-                failures: 0,
-                in_flight: 0,
-                locked_until: None,
-                last: now,
-            });
+            let e = entries.entry(user_key(user)).or_insert_with(|| Entry::fresh(now));
             e.failures += 1;
             e.last = now;
         }
