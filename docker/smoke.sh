@@ -40,7 +40,8 @@ echo "builder: $RUST_IMAGE; runtime: $RUNTIME_IMAGE; agent runtime: $AGENT_RUNTI
 step "image build"
 export ORCHESTRATOR_IMAGE=backup-orchestrator:smoke AGENT_IMAGE=backup-agent:smoke
 build_args=(--build-arg RUST_IMAGE="$RUST_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE"
-  --build-arg AGENT_RUNTIME_IMAGE="$AGENT_RUNTIME_IMAGE")
+  --build-arg AGENT_RUNTIME_IMAGE="$AGENT_RUNTIME_IMAGE" --build-arg CARGO_PROFILE="${CARGO_PROFILE:-release}")
+echo "cargo profile: ${CARGO_PROFILE:-release}"
 build_start=$(date +%s)
 docker build -q -f docker/Dockerfile "${build_args[@]}" -t "$ORCHESTRATOR_IMAGE" . >/dev/null
 echo "orchestrator image built in $(($(date +%s) - build_start))s"
