@@ -7,9 +7,18 @@ use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use crate::db::entities::audit_entry;
 use crate::db::now_ms;
 
-/// Appends one entry. A failure to write it is logged, never fatal to what was audited.
+tokio::task_local! {
+    /// The address of the request being served ([`crate::http::source::remember`]): every entry
+    /// written while serving it names it.
+    pub static SOURCE: std::net::IpAddr;
+}
+
+/// Appends one entry, naming the request's source address when there is a request. A failure to
+/// write it is logged, never fatal to what was audited.
 pub async fn record(db: &DatabaseConnection, actor: &str, action: &str, target: Option<&str>, detail: Option<&str>) {
+    let source = SOURCE.try_with(|ip| ip.to_string()).ok();
     let row = audit_entry::ActiveModel {
+        source: Set(source),
         at: Set(now_ms()),
         actor: Set(actor.to_owned()),
         action: Set(action.to_owned()),

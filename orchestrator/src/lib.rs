@@ -23,3 +23,4 @@ pub mod secrets;
 pub mod selfbackup;
 pub mod startup;
 pub mod storage;
+pub mod users;

@@ -14,6 +14,7 @@ pub mod health;
 pub mod i18n;
 pub mod live;
 pub mod metrics;
+pub mod source;
 pub mod state;
 pub mod ui;
 
@@ -37,7 +38,11 @@ pub fn app(health: health::Health, web: state::Web) -> Router {
         token: web.settings.metrics_token.clone(),
         last_tick: health.last_tick.clone(),
     });
-    let pages = ui::routes().merge(api::routes()).merge(assets::routes()).with_state(web);
+    let pages = ui::routes()
+        .merge(api::routes())
+        .merge(assets::routes())
+        .layer(axum::middleware::from_fn_with_state(web.clone(), source::remember))
+        .with_state(web);
     Router::new()
         .merge(health::router(health))
         .merge(metrics)

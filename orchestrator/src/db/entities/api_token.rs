@@ -24,6 +24,14 @@ pub struct Model {
     pub last_used_at: Option<i64>,
     /// Revoked tokens are refused.
     pub revoked_at: Option<i64>,
+    /// The user it acts for: it never does more than they may now.
+    pub owner: Option<String>,
+    /// Its role (`viewer`, `operator`, `restorer`, `admin`), never above its owner's.
+    pub role: String,
+    /// Milliseconds since the epoch; refused from then on.
+    pub expires_at: Option<i64>,
+    /// May do dangerous actions (delete copies, restore, …) without a password in the request.
+    pub confirms: bool,
 }
 
 /// No relations are navigated through the ORM.

@@ -19,6 +19,8 @@ pub struct Model {
     pub target: Option<String>,
     /// More words (never a secret).
     pub detail: Option<String>,
+    /// The address the request came from (none for the command line and background work).
+    pub source: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

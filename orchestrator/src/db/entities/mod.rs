@@ -18,3 +18,4 @@ pub mod restore;
 pub mod run_log;
 pub mod session;
 pub mod setting;
+pub mod user;

@@ -15,8 +15,15 @@ pub struct Model {
     pub csrf: String,
     /// Milliseconds since the epoch.
     pub created_at: i64,
-    /// Milliseconds since the epoch.
+    /// Milliseconds since the epoch: the absolute end.
     pub expires_at: i64,
+    /// Milliseconds since the epoch: the idle lifetime counts from here.
+    pub last_seen_at: Option<i64>,
+    /// The address it was opened from.
+    pub source: Option<String>,
+    /// Milliseconds since the epoch: when its user last typed their password or signed in with
+    /// the identity provider (dangerous actions by SSO users need this to be recent).
+    pub confirmed_at: Option<i64>,
 }
 
 /// No relations are navigated through the ORM.

@@ -21,6 +21,7 @@ mod m0014_night_spread;
 mod m0015_restore_cancel;
 mod m0016_alert_policy;
 mod m0017_log_codes;
+mod m0018_users;
 
 use sea_orm_migration::prelude::*;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_restore_cancel::M0015RestoreCancel),
             Box::new(m0016_alert_policy::M0016AlertPolicy),
             Box::new(m0017_log_codes::M0017LogCodes),
+            Box::new(m0018_users::M0018Users),
         ]
     }
 }

@@ -52,6 +52,10 @@ pub async fn create(web: &Web, headers: &HeaderMap, user: &str) -> Result<Header
         csrf: Set(random_token(24)),
         created_at: Set(now),
         expires_at: Set(now + ttl.as_millis() as i64),
+        last_seen_at: Set(Some(now)),
+        source: Set(crate::audit::SOURCE.try_with(|ip| ip.to_string()).ok()),
+        // Signing in is proving who one is.
+        confirmed_at: Set(Some(now)),
     }
     .insert(&web.ctx.db)
     .await?;
