@@ -267,6 +267,8 @@ impl Service {
         let demo_app = if demo { Some(crate::cli::demo::start(&ctx).await?) } else { None };
         let (admin, generated_password) =
             crate::http::auth::admin::resolve(&ctx.db, &serve.web).await.map_err(anyhow::Error::msg)?;
+        let from_settings = serve.web.admin_password.is_some();
+        crate::users::ensure_first_admin(&ctx.db, &admin.user, admin.password_hash(), from_settings).await?;
         let run_log = crate::runlog::attach(ctx.db.clone());
 
         let (stop, stop_rx) = watch::channel(false);

@@ -58,6 +58,10 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// How recent an identity provider's sign-in must be to confirm a dangerous action, for a user
+/// without a password: five minutes.
+pub const SSO_CONFIRM_MS: i64 = 5 * 60 * 1000;
+
 /// The shortest password accepted.
 pub const MIN_PASSWORD: usize = 8;
 
@@ -85,22 +89,22 @@ pub fn check_name(name: &str) -> Result<(), FieldError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok { Ok(()) } else { Err(field("name", "user.name_invalid")) }
+    if ok { Ok(()) } else { Err(field("name", "field.user.name_invalid")) }
 }
 
 /// A role's name.
 pub fn check_role(role: &str) -> Result<Role, FieldError> {
-    Role::parse(role).ok_or_else(|| field("role", "user.role_invalid"))
+    Role::parse(role).ok_or_else(|| field("role", "field.user.role_invalid"))
 }
 
 /// A new password.
 pub fn check_password(password: &SecretString) -> Result<(), FieldError> {
     let given = password.expose_secret();
     if given.chars().count() < MIN_PASSWORD {
-        return Err(FieldError::new("password", Msg::new("user.password_short").with("min", MIN_PASSWORD)));
+        return Err(FieldError::new("password", Msg::new("field.user.password_short").with("min", MIN_PASSWORD)));
     }
     if given.len() > 1024 || given.chars().any(char::is_control) {
-        return Err(field("password", "user.password_invalid"));
+        return Err(field("password", "field.user.password_invalid"));
     }
     Ok(())
 }
@@ -110,7 +114,7 @@ fn check_language(language: &str) -> Result<Option<String>, FieldError> {
         "" => Ok(None),
         code => Lang::parse(code)
             .map(|l| Some(l.code().to_owned()))
-            .ok_or_else(|| field("language", "user.language_invalid")),
+            .ok_or_else(|| field("language", "field.user.language_invalid")),
     }
 }
 
@@ -122,7 +126,7 @@ fn check_email(email: &str) -> Result<Option<String>, FieldError> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(Some(email.to_ascii_lowercase())) } else { Err(field("email", "user.email_invalid")) }
+    if ok { Ok(Some(email.to_ascii_lowercase())) } else { Err(field("email", "field.user.email_invalid")) }
 }
 
 /// Why a change to users was refused.
@@ -165,16 +169,16 @@ pub async fn add(db: &DatabaseConnection, new: NewUser, by: &str) -> Result<user
         errors.push(e);
     }
     if password.is_none() && email.is_none() {
-        errors.push(field("password", "user.password_or_email"));
+        errors.push(field("password", "field.user.password_or_email"));
     }
     if errors.is_empty() && find(db, &name).await?.is_some() {
-        errors.push(field("name", "user.exists"));
+        errors.push(field("name", "field.user.exists"));
     }
     if let Some(email) = &email
         && errors.is_empty()
         && user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?.is_some()
     {
-        errors.push(field("email", "user.email_taken"));
+        errors.push(field("email", "field.user.email_taken"));
     }
     let (Some(role), true) = (role, errors.is_empty()) else { return Err(UserError::Invalid(errors)) };
     let password_hash = match password {
@@ -225,7 +229,9 @@ pub async fn update(
     let mut active: user::ActiveModel = row.clone().into();
     if let Some(role) = role {
         match check_role(role) {
-            Ok(r) if row.name == first_admin && r != Role::Admin => errors.push(field("role", "user.first_admin")),
+            Ok(r) if row.name == first_admin && r != Role::Admin => {
+                errors.push(field("role", "field.user.first_admin"))
+            }
             Ok(r) => active.role = Set(r.as_str().to_owned()),
             Err(e) => errors.push(e),
         }
@@ -242,7 +248,7 @@ pub async fn update(
                 if row.email.as_deref() != Some(e.as_str())
                     && user::Entity::find().filter(user::Column::Email.eq(e.as_str())).one(db).await?.is_some() =>
             {
-                errors.push(field("email", "user.email_taken"))
+                errors.push(field("email", "field.user.email_taken"))
             }
             Ok(e) => active.email = Set(e),
             Err(e) => errors.push(e),
@@ -282,7 +288,7 @@ pub async fn set_password(
 /// cannot be removed.
 pub async fn remove(db: &DatabaseConnection, name: &str, first_admin: &str) -> Result<user::Model, UserError> {
     if name == first_admin {
-        return Err(field("name", "user.first_admin").into());
+        return Err(field("name", "field.user.first_admin").into());
     }
     let row = find(db, name).await?.ok_or(UserError::NotFound)?;
     let txn = db.begin().await?;

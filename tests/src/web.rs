@@ -145,7 +145,8 @@ impl WebSession {
 
     /// Creates an API token on the tokens page and returns it.
     pub async fn api_token(&self, name: &str) -> String {
-        let response = self.post("/tokens", &[("name", name)]).await;
+        // Allowed to confirm, as the tests that use it delete and restore.
+        let response = self.post("/tokens", &[("name", name), ("confirms", "on")]).await;
         assert_eq!(response.status(), StatusCode::OK);
         element_text(&response.text().await.unwrap(), "token-value").expect("the new token is shown once")
     }

@@ -18,6 +18,7 @@ pub mod runs;
 pub mod self_backup;
 pub mod serve;
 pub mod tokens;
+pub mod users;
 
 use clap::{Parser, Subcommand};
 
@@ -154,6 +155,10 @@ pub enum Command {
     /// API tokens for /api/v1: create (printed once), list, revoke.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// The people who sign in: add (password from USER_PASSWORD or prompted), list, edit,
+    /// password, remove.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Groups of apps: list them; set how many backups of a group run at once, its window and
     /// jitter.
     #[command(subcommand)]
@@ -174,7 +179,8 @@ impl Cli {
             Command::Contract(command) => command.run().await,
             Command::Cron(command) => command.run(),
             Command::Remote(command) => command.run(env).await,
-            Command::Tokens(command) => command.run(&context(env).await?).await,
+            Command::Tokens(command) => command.run(&context(env).await?, env).await,
+            Command::Users(command) => command.run(&context(env).await?, env).await,
             Command::Groups(command) => command.run(&context(env).await?, env).await,
             Command::Healthcheck { timeout } => {
                 healthcheck::healthcheck(env, std::time::Duration::from_secs(timeout.max(1))).await

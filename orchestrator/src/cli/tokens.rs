@@ -1,23 +1,41 @@
 //! `orchestrator tokens`: API tokens from the command line, for provisioning by script (the
-//! **API tokens** page does the same). A token is printed once; only its hash is stored.
+//! **API tokens** page and `/api/v1/tokens` do the same). A token is printed once; only its hash
+//! is stored. It acts for a user (`--user`, the first admin by default) with a role no higher
+//! than theirs.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::http::auth::api_token;
+use crate::catalogue::Lang;
+use crate::config::Env;
+use crate::http::auth::api_token::{self, NewToken};
 use crate::startup::Context;
+use crate::users::Role;
 
 /// What to do with API tokens.
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
     /// Create a token and print it once (on stdout, alone on its line).
     Create {
-        /// What the token is for (1-64 characters), shown in the list and the audit log.
+        /// What the token is for (1-100 characters), shown in the list and the audit log.
         name: String,
+        /// The user it acts for (default: the first admin, ADMIN_USER).
+        #[arg(long)]
+        user: Option<String>,
+        /// viewer, operator, restorer or admin; at most the user's (default: the user's).
+        #[arg(long)]
+        role: Option<String>,
+        /// How long it lasts: 90m, 12h, 30d, 8w (at most 400 days; default: until revoked).
+        #[arg(long)]
+        expires_in: Option<String>,
+        /// May confirm dangerous actions (delete copies, restore, remove users) without the
+        /// user's password in each request.
+        #[arg(long)]
+        confirms: bool,
     },
-    /// List the tokens: id, name, prefix, created, revoked.
+    /// List the tokens: id, name, user, role, prefix, expiry, state.
     List,
     /// Revoke a token by its id.
     Revoke {
@@ -28,24 +46,73 @@ pub enum TokensCommand {
 
 impl TokensCommand {
     /// Runs it.
-    pub async fn run(self, ctx: &Context) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, ctx: &Context, env: &Env) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
+        let lang = Lang::of_locale(|name| std::env::var(name).ok());
+        let first_admin = env.get("ADMIN_USER").unwrap_or_else(|| "admin".to_owned());
         match self {
-            TokensCommand::Create { name } => {
-                let name = name.trim();
-                if name.is_empty() || name.len() > 64 {
-                    eprintln!("error: give the token a name of 1 to 64 characters");
+            TokensCommand::Create { name, user, role, expires_in, confirms } => {
+                let owner = user.unwrap_or_else(|| first_admin.clone());
+                let owner_role = if owner == first_admin {
+                    Role::Admin
+                } else {
+                    match crate::users::role_of(&ctx.db, &owner).await? {
+                        Some(role) => role,
+                        None => {
+                            eprintln!("error: there is no user {owner:?} (see `orchestrator users list`)");
+                            return Ok(ExitCode::from(2));
+                        }
+                    }
+                };
+                let mut problems = Vec::new();
+                let role = match role.as_deref().map(crate::users::check_role) {
+                    None => owner_role,
+                    Some(Ok(role)) => role,
+                    Some(Err(e)) => {
+                        problems.push(e);
+                        owner_role
+                    }
+                };
+                let expires_in = match expires_in.as_deref().map(api_token::parse_expiry) {
+                    None => None,
+                    Some(Ok(lasts)) => Some(lasts),
+                    Some(Err(e)) => {
+                        problems.push(e);
+                        None
+                    }
+                };
+                if let Err(errors) = api_token::check(&name, role, owner_role) {
+                    problems.extend(errors);
+                }
+                if !problems.is_empty() {
+                    eprintln!("error: no token was created; fix these:");
+                    for p in problems {
+                        eprintln!("  --{}: {}", p.field.replace('_', "-"), p.msg.render(lang));
+                    }
                     return Ok(ExitCode::from(2));
                 }
-                let (row, token) = api_token::create(&ctx.db, name, "cli").await?;
-                crate::audit::record(&ctx.db, "cli", "token.create", Some(&row.name), None).await;
+                let new = NewToken { name, owner, role, expires_in, confirms };
+                let (row, token) = api_token::create(&ctx.db, &new, "cli").await?;
+                let detail = format!("for {} as {}", new.owner, new.role);
+                crate::audit::record(&ctx.db, "cli", "token.create", Some(&row.name), Some(&detail)).await;
                 writeln!(out, "{token}")?;
                 eprintln!("API token {:?} created (id {}): shown once, keep it now", row.name, row.id);
             }
             TokensCommand::List => {
-                for row in api_token::list(&ctx.db).await? {
-                    let revoked = if row.revoked_at.is_some() { "revoked" } else { "active" };
-                    writeln!(out, "{}\t{}\t{}...\t{}", row.id, row.name, row.prefix, revoked)?;
+                let now = crate::db::now_ms();
+                for row in api_token::list(&ctx.db, None).await? {
+                    let state = match (row.revoked_at, row.expires_at) {
+                        (Some(_), _) => "revoked",
+                        (None, Some(at)) if at <= now => "expired",
+                        _ => "active",
+                    };
+                    let expires = row.expires_at.map_or_else(|| "never".to_owned(), crate::http::format::time);
+                    let owner = row.owner.as_deref().unwrap_or(&row.created_by);
+                    writeln!(
+                        out,
+                        "{}\t{}\t{owner}\t{}\t{}...\texpires {expires}\t{state}",
+                        row.id, row.name, row.role, row.prefix
+                    )?;
                 }
             }
             TokensCommand::Revoke { id } => match api_token::revoke(&ctx.db, id).await? {

@@ -25,8 +25,10 @@ pub struct WebSettings {
     /// `ADMIN_PASSWORD`: the password, or its argon2 hash (`$argon2id$...`). Unset: a password is
     /// generated on first start, its hash stored in the database, and printed once.
     pub admin_password: Option<SecretString>,
-    /// `SESSION_TTL_HOURS` (default 12).
+    /// `SESSION_TTL_HOURS` (default 12): a session's absolute lifetime.
     pub session_ttl: Duration,
+    /// `SESSION_IDLE_MINUTES` (default 120): a session unused this long ends.
+    pub session_idle: Duration,
     /// `COOKIE_SECURE`: auto | always | never (default auto).
     pub cookie_secure: CookieSecure,
     /// `LOGIN_MAX_FAILURES` (default 5): failed sign-ins from one address or for one user before
@@ -49,6 +51,7 @@ impl WebSettings {
             None
         });
         let hours: u64 = env.number_in("SESSION_TTL_HOURS", 12, (1, 24 * 90), "hours", &mut errors);
+        let idle_minutes: u64 = env.number_in("SESSION_IDLE_MINUTES", 120, (5, 24 * 60 * 90), "minutes", &mut errors);
         let cookie_secure = match env.get("COOKIE_SECURE").as_deref().unwrap_or("auto") {
             "auto" => CookieSecure::Auto,
             "always" | "true" => CookieSecure::Always,
@@ -68,6 +71,7 @@ impl WebSettings {
                 admin_user,
                 admin_password,
                 session_ttl: Duration::from_secs(hours * 3600),
+                session_idle: Duration::from_secs(idle_minutes * 60),
                 cookie_secure,
                 login_max_failures,
                 metrics_token,

@@ -80,6 +80,17 @@ pub struct ActionInput {
 }
 
 impl ActionInput {
+    /// The least role the action needs: pausing, resuming and Test now are an operator's; every
+    /// edit is an admin's.
+    pub fn needs(&self) -> crate::users::Role {
+        match self.action.trim() {
+            "pause" | "resume" | "test_now" | "run" => crate::users::Role::Operator,
+            _ => crate::users::Role::Admin,
+        }
+    }
+}
+
+impl ActionInput {
     /// The action, or every field error (none of the apps is touched then).
     pub fn validate(&self) -> Result<Action, Vec<FieldError>> {
         let one = |field: &str, msg: Msg| vec![FieldError::new(field, msg)];

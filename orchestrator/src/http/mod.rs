@@ -3,6 +3,7 @@
 //! extractors) lives beside them; neither imports the other. Every page but sign-in needs a session; every API route an
 //! API token.
 
+pub mod access;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -38,8 +39,11 @@ pub fn app(health: health::Health, web: state::Web) -> Router {
         token: web.settings.metrics_token.clone(),
         last_tick: health.last_tick.clone(),
     });
-    let pages = ui::routes()
-        .merge(api::routes())
+    let signed_in = ui::routes()
+        .into_router()
+        .merge(api::routes().into_router().layer(axum::middleware::from_fn(api::error::in_reader_language)));
+    let pages = ui::public()
+        .merge(signed_in)
         .merge(assets::routes())
         .layer(axum::middleware::from_fn_with_state(web.clone(), source::remember))
         .with_state(web);

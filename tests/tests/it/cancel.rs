@@ -158,7 +158,11 @@ async fn a_running_backup_is_cancelled_from_the_api_the_page_and_the_cli_and_lea
         cancels(&h).await.into_iter().map(|e| format!("{} {}", e.actor, e.detail.unwrap_or_default())).collect();
     assert_eq!(
         audit,
-        [format!("api:cancel run {id}"), format!("{ADMIN_USER} run {second}"), format!("cli run {third}")],
+        [
+            format!("{ADMIN_USER} (api:cancel) run {id}"),
+            format!("{ADMIN_USER} run {second}"),
+            format!("cli run {third}")
+        ],
         "each cancel is audited with who asked"
     );
     assert!(h.double.files_in(&folder).is_empty());

@@ -133,7 +133,7 @@ async fn a_restore_streaming_into_an_app_is_cancelled_from_the_api_the_page_and_
     assert_eq!(cancel.status(), StatusCode::ACCEPTED);
     let view: serde_json::Value = cancel.json().await.unwrap();
     assert!(view["cancel_requested_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{view}");
-    let row = wait_cancelled_mid_import(&h, first, "api:cancel").await;
+    let row = wait_cancelled_mid_import(&h, first, &format!("{ADMIN_USER} (api:cancel)")).await;
     assert!(!leased(&h, "ledger").await, "the app's lease was released");
     let_go(&ledger).await;
     let twice = api_post(&served.url, &token, &format!("/restores/{first}/cancel"), serde_json::json!({})).await;
@@ -216,7 +216,7 @@ async fn a_restore_streaming_into_an_app_is_cancelled_from_the_api_the_page_and_
     assert_eq!(
         audits(&h, "restore.cancel").await,
         [
-            ("api:cancel".to_owned(), format!("restore {first}")),
+            (format!("{ADMIN_USER} (api:cancel)"), format!("restore {first}")),
             (ADMIN_USER.to_owned(), format!("restore {second}")),
             ("cli".to_owned(), format!("restore {third}")),
         ]
@@ -293,7 +293,7 @@ async fn a_queued_restore_ends_at_once_with_its_safety_backup_and_a_running_safe
     .await;
     let row = restore_row(&h, running).await;
     let error = row.error.clone().unwrap_or_default();
-    assert!(error.starts_with("cancelled by api:ops during the safety backup"), "{row:?}");
+    assert!(error.starts_with(&format!("cancelled by {ADMIN_USER} (api:ops) during the safety backup")), "{row:?}");
     assert!(error.contains("nothing was sent to slow"), "{row:?}");
     let run = run_row(&h, safety).await;
     assert_eq!(run.status.as_str(), "cancelled", "{run:?}");
@@ -308,7 +308,10 @@ async fn a_queued_restore_ends_at_once_with_its_safety_backup_and_a_running_safe
     let cancels = audits(&h, "restore.cancel").await;
     assert_eq!(
         cancels,
-        [("api:ops".to_owned(), format!("restore {queued}")), ("api:ops".to_owned(), format!("restore {running}"))]
+        [
+            (format!("{ADMIN_USER} (api:ops)"), format!("restore {queued}")),
+            (format!("{ADMIN_USER} (api:ops)"), format!("restore {running}"))
+        ]
     );
     served.terminate().await;
 }

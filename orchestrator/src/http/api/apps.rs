@@ -132,9 +132,11 @@ pub async fn delete(
     c: ApiCaller,
     ApiApp(app): ApiApp,
     Query(q): Query<DeleteQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let mut detail = "copies kept".to_owned();
     if q.delete_copies {
+        c.confirm(&web, &headers).await?;
         let deleted = copies::delete_all(&web.ctx.runner, &app).await?;
         detail = format!("{deleted} copies deleted");
     }
@@ -346,8 +348,10 @@ pub async fn delete_copy(
     State(web): State<Web>,
     c: ApiCaller,
     Path((name, copy)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let (app, file) = find(&web, &name, &copy).await?;
+    c.confirm(&web, &headers).await?;
     copies::delete(&web.ctx.runner, &app, &file).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "copy.delete", Some(&app.name), Some(&file.name)).await;
     Ok(StatusCode::NO_CONTENT)

@@ -44,6 +44,10 @@ pub async fn apply(
         tags: body.tags.unwrap_or_default(),
         group: body.group,
     };
+    if !c.role.allows(input.needs()) {
+        let refused = crate::catalogue::Msg::new("access.role").with("role", c.role).with("needed", input.needs());
+        return Err(ApiError::Forbidden(refused.render(crate::catalogue::Lang::En)));
+    }
     let intervals = web.ctx.notifier.settings().stale_after_intervals;
     let report = crate::fleet::bulk::run(&web.ctx.registry, &c.actor, &target, &input, intervals).await?;
     Ok(Json(BulkView::of(&report)))

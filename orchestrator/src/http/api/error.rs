@@ -28,7 +28,7 @@ pub struct FieldProblem {
 /// The body of every error.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct ApiErrorBody {
-    /// unauthorized | not_found | invalid | conflict | bad_gateway | internal.
+    /// unauthorized | forbidden | not_found | invalid | conflict | bad_gateway | internal.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -43,6 +43,9 @@ pub enum ApiError {
     /// 401.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: the caller's role does not allow this, or a dangerous action was not confirmed.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -140,6 +143,7 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),

@@ -12,53 +12,72 @@ pub mod groups;
 pub mod openapi;
 pub mod restores;
 pub mod runs;
+pub mod tokens;
 pub mod types;
+pub mod users;
 
-use axum::Router;
-use axum::routing::{get, post, put};
+use axum::http::Method;
 
-use crate::http::state::Web;
+use crate::http::access::Routes;
+use crate::users::Role;
 
-/// The API's routes.
-pub fn routes() -> Router<Web> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/stats", get(runs::stats))
-        .route("/api/v1/check", post(apps::check_new))
-        .route("/api/v1/apps", get(apps::list).post(apps::create))
-        .route("/api/v1/fleet", get(fleet::export))
-        .route("/api/v1/fleet/apply", post(fleet::apply))
-        .route("/api/v1/apps/bulk", post(bulk::apply))
-        .route("/api/v1/groups", get(groups::list))
-        .route("/api/v1/groups/{name}", put(groups::set))
-        .route("/api/v1/apps/{name}", get(apps::show).patch(apps::update).delete(apps::delete))
-        .route("/api/v1/apps/{name}/check", post(apps::check))
-        .route("/api/v1/apps/{name}/stats", get(runs::app_stats))
-        .route("/api/v1/apps/{name}/runs", post(runs::run_now))
-        .route("/api/v1/apps/{name}/copies", get(apps::copies))
-        .route("/api/v1/apps/{name}/adopt", post(apps::adopt))
-        .route("/api/v1/apps/{name}/audit", post(apps::audit))
-        .route("/api/v1/apps/{name}/audits", get(apps::audits))
-        .route("/api/v1/apps/{name}/drills", get(restores::drills).post(restores::drill))
-        .route("/api/v1/apps/{name}/copies/{copy}", get(apps::download).delete(apps::delete_copy))
-        .route("/api/v1/apps/{name}/copies/{copy}/pin", put(apps::pin).delete(apps::unpin))
-        .route("/api/v1/apps/{name}/copies/{copy}/restore", post(restores::start))
-        .route("/api/v1/restores/{id}", get(restores::show))
-        .route("/api/v1/restores/{id}/events", get(restores::events))
-        .route("/api/v1/restores/{id}/cancel", post(restores::cancel))
-        .route("/api/v1/destination", get(destination::show))
-        .route("/api/v1/destination/check", post(destination::check))
-        .route("/api/v1/queue", get(runs::queue))
-        .route("/api/v1/runs", get(runs::list))
-        .route("/api/v1/runs/{id}", get(runs::show))
-        .route("/api/v1/runs/{id}/events", get(runs::events))
-        .route("/api/v1/runs/{id}/log", get(runs::log))
-        .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
-        .route("/api/v1/notification-channels", get(channels::list).post(channels::create))
-        .route(
-            "/api/v1/notification-channels/{id}",
-            get(channels::show).patch(channels::update).delete(channels::delete),
-        )
-        .route("/api/v1/notification-channels/{id}/test", post(channels::test))
-        .layer(axum::middleware::from_fn(error::in_reader_language))
+/// The API's routes, each with the least role it needs.
+pub fn routes() -> Routes {
+    use Role::{Admin, Operator, Restorer, Viewer};
+    Routes::new()
+        .get("/api/v1/openapi.json", Viewer, openapi::document)
+        .get("/api/v1/stats", Viewer, runs::stats)
+        // Checking a new app sends the token typed to the address typed: an admin's.
+        .post("/api/v1/check", Admin, apps::check_new)
+        .get("/api/v1/apps", Viewer, apps::list)
+        .post("/api/v1/apps", Admin, apps::create)
+        .get("/api/v1/fleet", Viewer, fleet::export)
+        .post("/api/v1/fleet/apply", Admin, fleet::apply)
+        // Pausing, resuming and Test now are an operator's; edits in bulk are checked per action.
+        .post("/api/v1/apps/bulk", Operator, bulk::apply)
+        .get("/api/v1/groups", Viewer, groups::list)
+        .put("/api/v1/groups/{name}", Admin, groups::set)
+        .get("/api/v1/apps/{name}", Viewer, apps::show)
+        .patch("/api/v1/apps/{name}", Admin, apps::update)
+        .dangerous(Method::DELETE, "/api/v1/apps/{name}", Admin, apps::delete)
+        .post("/api/v1/apps/{name}/check", Operator, apps::check)
+        .get("/api/v1/apps/{name}/stats", Viewer, runs::app_stats)
+        .post("/api/v1/apps/{name}/runs", Operator, runs::run_now)
+        .get("/api/v1/apps/{name}/copies", Viewer, apps::copies)
+        .post("/api/v1/apps/{name}/adopt", Admin, apps::adopt)
+        .post("/api/v1/apps/{name}/audit", Operator, apps::audit)
+        .get("/api/v1/apps/{name}/audits", Viewer, apps::audits)
+        .get("/api/v1/apps/{name}/drills", Viewer, restores::drills)
+        .post("/api/v1/apps/{name}/drills", Restorer, restores::drill)
+        .get("/api/v1/apps/{name}/copies/{copy}", Operator, apps::download)
+        .dangerous(Method::DELETE, "/api/v1/apps/{name}/copies/{copy}", Admin, apps::delete_copy)
+        .put("/api/v1/apps/{name}/copies/{copy}/pin", Operator, apps::pin)
+        .delete("/api/v1/apps/{name}/copies/{copy}/pin", Admin, apps::unpin)
+        .dangerous(Method::POST, "/api/v1/apps/{name}/copies/{copy}/restore", Restorer, restores::start)
+        .get("/api/v1/restores/{id}", Viewer, restores::show)
+        .get("/api/v1/restores/{id}/events", Viewer, restores::events)
+        .post("/api/v1/restores/{id}/cancel", Operator, restores::cancel)
+        .get("/api/v1/destination", Viewer, destination::show)
+        .post("/api/v1/destination/check", Operator, destination::check)
+        .get("/api/v1/queue", Viewer, runs::queue)
+        .get("/api/v1/runs", Viewer, runs::list)
+        .get("/api/v1/runs/{id}", Viewer, runs::show)
+        .get("/api/v1/runs/{id}/events", Viewer, runs::events)
+        .get("/api/v1/runs/{id}/log", Viewer, runs::log)
+        .post("/api/v1/runs/{id}/cancel", Operator, runs::cancel)
+        .get("/api/v1/notification-channels", Viewer, channels::list)
+        .post("/api/v1/notification-channels", Admin, channels::create)
+        .get("/api/v1/notification-channels/{id}", Viewer, channels::show)
+        .patch("/api/v1/notification-channels/{id}", Admin, channels::update)
+        .delete("/api/v1/notification-channels/{id}", Admin, channels::delete)
+        .post("/api/v1/notification-channels/{id}/test", Admin, channels::test)
+        .get("/api/v1/users", Admin, users::list)
+        .post("/api/v1/users", Admin, users::create)
+        .get("/api/v1/users/{name}", Admin, users::show)
+        .patch("/api/v1/users/{name}", Admin, users::update)
+        .dangerous(Method::DELETE, "/api/v1/users/{name}", Admin, users::remove)
+        // Everyone makes tokens for themselves (never above their own role) and revokes their own.
+        .get("/api/v1/tokens", Viewer, tokens::list)
+        .post("/api/v1/tokens", Viewer, tokens::create)
+        .delete("/api/v1/tokens/{id}", Viewer, tokens::revoke)
 }

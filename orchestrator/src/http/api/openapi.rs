@@ -68,6 +68,10 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("ChannelBody", generator.subschema_for::<super::channels::ChannelBody>()),
         ("ChannelView", generator.subschema_for::<super::channels::ChannelView>()),
         ("ChannelTestView", generator.subschema_for::<super::channels::ChannelTestView>()),
+        ("UserBody", generator.subschema_for::<super::users::UserBody>()),
+        ("UserView", generator.subschema_for::<super::users::UserView>()),
+        ("TokenBody", generator.subschema_for::<super::tokens::TokenBody>()),
+        ("TokenView", generator.subschema_for::<super::tokens::TokenView>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());
     }

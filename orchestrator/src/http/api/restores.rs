@@ -28,8 +28,10 @@ pub async fn start(
     c: ApiCaller,
     ApiApp(source): ApiApp,
     Path((_, copy)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<RestoreBody>,
 ) -> Result<Response, ApiError> {
+    c.confirm(&web, &headers).await?;
     let app = match body.into.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(target) => web.ctx.registry.get(target).await.map_err(|_| {
             ApiError::Invalid(vec![FieldError::new("into", Msg::new("field.app.unknown").with("name", target))])

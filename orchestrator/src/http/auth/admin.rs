@@ -3,7 +3,7 @@
 //! process of a deployment agrees) and which is printed once.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use sea_orm::ActiveValue::Set;
 use sea_orm::prelude::*;
 use sea_orm::sea_query::OnConflict;
@@ -55,30 +55,10 @@ pub async fn resolve(db: &DatabaseConnection, settings: &WebSettings) -> Result<
     Ok((Admin { user, hash }, (inserted == 1).then_some(generated)))
 }
 
-/// Password checks that may run at once in a process.
-pub const HASHING_AT_ONCE: usize = 2;
-
 impl Admin {
-    /// True when `user` and `password` are the admin's. Slow on purpose (argon2): call it off the
-    /// async threads.
-    pub fn verify(&self, user: &str, password: &SecretString) -> bool {
-        let user_ok: bool = subtle::ConstantTimeEq::ct_eq(user.as_bytes(), self.user.as_bytes()).into();
-        let password_ok = PasswordHash::new(&self.hash)
-            .is_ok_and(|h| Argon2::default().verify_password(password.expose_secret().as_bytes(), &h).is_ok());
-        user_ok && password_ok
-    }
-
-    /// [`Admin::verify`] on a blocking thread. At most [`HASHING_AT_ONCE`] checks run at once
-    /// (each holds argon2's memory): `None` when none could start within 10 s (the server is
-    /// busy checking other passwords), never a guess at the answer.
-    pub async fn verify_async(&self, user: &str, password: SecretString) -> Option<bool> {
-        static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_AT_ONCE);
-        let permit = tokio::time::timeout(std::time::Duration::from_secs(10), HASHING.acquire()).await.ok()?.ok()?;
-        let admin = self.clone();
-        let user = user.to_owned();
-        let verified = tokio::task::spawn_blocking(move || admin.verify(&user, &password)).await.unwrap_or(false);
-        drop(permit);
-        Some(verified)
+    /// The argon2 hash (PHC string) of their password.
+    pub fn password_hash(&self) -> &str {
+        &self.hash
     }
 }
 
@@ -104,15 +84,6 @@ fn generate_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
-        let password = SecretString::from("correct horse battery");
-        let admin = Admin { user: "admin".into(), hash: hash(&password).unwrap() };
-        assert!(admin.verify("admin", &password));
-        assert!(!admin.verify("admin", &SecretString::from("wrong")));
-        assert!(!admin.verify("root", &password));
-    }
 
     #[test]
     fn generated_passwords_are_long_and_differ() {

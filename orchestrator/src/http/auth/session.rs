@@ -10,22 +10,33 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::prelude::*;
 
 use super::{cookie, random_token, same, sha256_hex};
+use crate::catalogue::{Lang, Msg};
 use crate::config::web::CookieSecure;
 use crate::db::entities::session;
 use crate::db::now_ms;
+use crate::http::access::Need;
 use crate::http::state::Web;
+use crate::users::Role;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "orchestrator_session";
 
-/// A signed-in admin, for pages. Without a valid session, pages redirect to sign-in.
+/// A signed-in user, for pages. Without a valid session, pages redirect to sign-in; with a role
+/// lower than the route needs ([`Need`]), they answer 403.
 #[derive(Debug, Clone)]
 pub struct Signed {
     /// Who.
     pub user: String,
+    /// Their role now (a change applies to their open sessions at once).
+    pub role: Role,
+    /// Their language, when they chose one.
+    pub language: Option<Lang>,
     /// The token every state-changing form must carry.
     pub csrf: String,
-    id: String,
+    /// When they last typed their password or signed in with the identity provider.
+    pub confirmed_at: i64,
+    /// The session's id (the sha256 of its cookie's token).
+    pub id: String,
 }
 
 impl Signed {
@@ -83,10 +94,42 @@ pub fn set_cookie(web: &Web, headers: &HeaderMap, name: &str, value: &str, max_a
         .expect("cookie characters are URL-safe")
 }
 
+/// The session of the request's cookie, while it lasts: before its absolute end, used within the
+/// idle lifetime, its user still there. Its last use is written at most once a minute.
 async fn lookup(web: &Web, headers: &HeaderMap) -> Option<Signed> {
     let token = cookie(headers, COOKIE)?;
     let row = session::Entity::find_by_id(sha256_hex(token)).one(&web.ctx.db).await.ok()??;
-    (row.expires_at > now_ms()).then_some(Signed { user: row.username, csrf: row.csrf, id: row.id })
+    let now = now_ms();
+    let last_seen = row.last_seen_at.unwrap_or(row.created_at);
+    if row.expires_at <= now || now - last_seen > web.settings.session_idle.as_millis() as i64 {
+        return None;
+    }
+    let user = crate::users::find(&web.ctx.db, &row.username).await.ok()??;
+    let role = Role::parse(&user.role)?;
+    if now - last_seen > 60_000 {
+        let _ = session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::Id.eq(row.id.as_str()))
+            .exec(&web.ctx.db)
+            .await;
+    }
+    Some(Signed {
+        user: row.username,
+        role,
+        language: user.language.as_deref().and_then(Lang::parse),
+        csrf: row.csrf,
+        confirmed_at: row.confirmed_at.unwrap_or(row.created_at),
+        id: row.id,
+    })
+}
+
+/// Refuses a role lower than the route's rule; a route without a rule refuses everyone.
+pub fn allowed(need: Option<&Need>, role: Role) -> Result<(), Msg> {
+    match need {
+        Some(need) if role.allows(need.role) => Ok(()),
+        Some(need) => Err(Msg::new("access.role").with("role", role).with("needed", need.role)),
+        None => Err(Msg::new("access.no_rule")),
+    }
 }
 
 impl FromRequestParts<Web> for Signed {
@@ -100,6 +143,10 @@ impl FromRequestParts<Web> for Signed {
         }
         match lookup(web, &parts.headers).await {
             Some(signed) => {
+                if let Err(refused) = allowed(parts.extensions.get::<Need>(), signed.role) {
+                    let lang = signed.language.unwrap_or_else(|| Lang::of(&parts.headers));
+                    return Err(crate::http::error::PageError::Forbidden(refused.render(lang)).into_response());
+                }
                 parts.extensions.insert(signed.clone());
                 Ok(signed)
             }

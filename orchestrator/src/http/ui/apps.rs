@@ -429,6 +429,9 @@ pub struct DeleteForm {
     #[serde(default)]
     confirm: String,
     delete_copies: Option<String>,
+    /// Needed when the copies go too.
+    #[serde(default)]
+    password: secrecy::SecretString,
 }
 
 /// POST /apps/{name}/delete: removes the app (and its copies only when asked).
@@ -445,6 +448,10 @@ pub async fn delete(
     }
     let mut detail = "copies kept".to_owned();
     if form.delete_copies.is_some() {
+        if let Err(error) = crate::http::ui::copies::recheck_password(&web, &page, form.password).await {
+            let view = DeletePage { href: format::url_encode(&app.name), name: app.name, error: Some(error), page };
+            return Ok((axum::http::StatusCode::FORBIDDEN, render(&view)?).into_response());
+        }
         let deleted = copies::delete_all(&web.ctx.runner, &app).await?;
         detail = format!("{deleted} copies deleted");
     }

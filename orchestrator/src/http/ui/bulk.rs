@@ -111,6 +111,11 @@ pub async fn apply(
     if !errors.is_empty() {
         return refuse(page, errors, filter).await;
     }
+    if !page.signed.role.allows(form.input.needs()) {
+        let refused =
+            crate::catalogue::Msg::new("access.role").with("role", page.signed.role).with("needed", form.input.needs());
+        return Err(PageError::Forbidden(page.t.msg(&refused)));
+    }
     let target = if form.target_all { Target::Filter(filter.clone()) } else { Target::Apps(form.apps.clone()) };
     let intervals = web.ctx.notifier.settings().stale_after_intervals;
     let report = match crate::fleet::bulk::run(&web.ctx.registry, &page.user, &target, &form.input, intervals).await {

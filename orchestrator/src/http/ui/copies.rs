@@ -72,14 +72,24 @@ pub struct PasswordForm {
     password: SecretString,
 }
 
-/// Checks the signed-in admin's password again (throttled like sign-in).
+/// Checks that the signed-in user is who they say, again, before a dangerous action: their
+/// password (throttled like sign-in), or, for a user who signs in only through the identity
+/// provider, a sign-in made in the last five minutes.
 pub async fn recheck_password(web: &Web, page: &Page, password: SecretString) -> Result<(), String> {
+    use secrecy::ExposeSecret;
+    if password.expose_secret().is_empty() {
+        let user = crate::users::find(&web.ctx.db, &page.user).await.ok().flatten();
+        let sso_only = user.is_some_and(|u| u.password_hash.is_none());
+        let recent = crate::db::now_ms() - page.signed.confirmed_at <= crate::users::SSO_CONFIRM_MS;
+        return if sso_only && recent { Ok(()) } else { Err(page.t.get("confirm.wrong_password").to_owned()) };
+    }
     // Only the signed-in user can make these attempts: their own lock is theirs alone.
     let attempt = web
         .throttle
         .begin(vec![format!("recheck:{}", page.user)])
         .map_err(|wait| page.t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]))?;
-    match web.admin.verify_async(&page.user, password).await {
+    let verified = crate::users::verify(&web.ctx.db, &page.user, password).await.ok().flatten();
+    match verified.map(|user| user.is_some()) {
         Some(true) => {
             attempt.succeeded(&page.user);
             Ok(())

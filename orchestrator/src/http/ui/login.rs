@@ -122,7 +122,10 @@ pub async fn submit(
         }
     };
     let slowed = web.throttle.delay(&user);
-    let verified = web.admin.verify_async(&user, form.password).await;
+    let verified = match crate::users::verify(&web.ctx.db, &user, form.password).await {
+        Ok(found) => found.map(|user| user.is_some()),
+        Err(e) => return PageError::from(e).into_response(),
+    };
     tokio::time::sleep(slowed).await;
     match verified {
         Some(true) => attempt.succeeded(&user),

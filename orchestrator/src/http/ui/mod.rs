@@ -1,6 +1,7 @@
 //! The pages: server-rendered from `web/templates`, forms that work without JavaScript, a little
 //! script (`web/static/app.js`) for live progress, the cron preview and confirmations.
 
+pub mod account;
 pub mod adopt;
 pub mod api_docs;
 pub mod apps;
@@ -21,81 +22,112 @@ pub mod runs;
 pub mod self_backup;
 pub mod settings;
 pub mod tokens;
+pub mod users;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 
 use crate::catalogue::{Lang, T};
+use crate::http::access::{Need, Routes};
 use crate::http::auth::session::Signed;
 use crate::http::error::PageError;
 use crate::http::state::Web;
+use crate::users::Role;
 
-/// The page routes.
-pub fn routes() -> Router<Web> {
+/// The pages anyone may ask for: sign-in and the language switch.
+pub fn public() -> Router<Web> {
     Router::new()
         .route("/login", get(login::form).post(login::submit))
-        .route("/logout", post(login::logout))
         .route("/lang/{code}", get(login::switch_language))
-        .route("/", get(dashboard::page))
-        .route("/apps/new", get(form::new_form).post(form::create))
-        .route("/apps/bulk", post(bulk::apply))
-        .route("/apps/{name}", get(apps::show))
-        .route("/apps/{name}/edit", get(form::edit_form).post(form::update))
-        .route("/apps/{name}/pause", post(apps::pause))
-        .route("/apps/{name}/resume", post(apps::resume))
-        .route("/apps/{name}/run", post(apps::run_now))
-        .route("/apps/{name}/audit", post(apps::audit))
-        .route("/apps/{name}/drill", post(apps::drill))
-        .route("/apps/{name}/lost/{copy}/forget", post(apps::forget_lost))
-        .route("/apps/{name}/delete", get(apps::confirm_delete).post(apps::delete))
-        .route("/apps/{name}/adopt", get(adopt::preview).post(adopt::apply))
-        .route("/apps/{name}/copies/{copy}/download", get(copies::download))
-        .route("/apps/{name}/copies/{copy}/pin", post(copies::pin))
-        .route("/apps/{name}/copies/{copy}/unpin", post(copies::unpin))
-        .route("/apps/{name}/copies/{copy}/delete", get(copies::confirm_delete).post(copies::delete))
-        .route("/apps/{name}/copies/{copy}/restore", get(restores::confirm).post(restores::start))
-        .route(
+}
+
+/// The signed-in pages, each with the least role it needs.
+pub fn routes() -> Routes {
+    use Role::{Admin, Operator, Restorer, Viewer};
+    Routes::new()
+        .post("/logout", Viewer, login::logout)
+        .get("/", Viewer, dashboard::page)
+        .get("/apps/new", Admin, form::new_form)
+        .post("/apps/new", Admin, form::create)
+        // Pausing, resuming and Test now are an operator's; edits in bulk are checked per action.
+        .post("/apps/bulk", Operator, bulk::apply)
+        .get("/apps/{name}", Viewer, apps::show)
+        .get("/apps/{name}/edit", Admin, form::edit_form)
+        .post("/apps/{name}/edit", Admin, form::update)
+        .post("/apps/{name}/pause", Operator, apps::pause)
+        .post("/apps/{name}/resume", Operator, apps::resume)
+        .post("/apps/{name}/run", Operator, apps::run_now)
+        .post("/apps/{name}/audit", Operator, apps::audit)
+        .post("/apps/{name}/drill", Restorer, apps::drill)
+        .post("/apps/{name}/lost/{copy}/forget", Admin, apps::forget_lost)
+        .get("/apps/{name}/delete", Admin, apps::confirm_delete)
+        .dangerous(Method::POST, "/apps/{name}/delete", Admin, apps::delete)
+        .get("/apps/{name}/adopt", Admin, adopt::preview)
+        .post("/apps/{name}/adopt", Admin, adopt::apply)
+        .get("/apps/{name}/copies/{copy}/download", Operator, copies::download)
+        .post("/apps/{name}/copies/{copy}/pin", Operator, copies::pin)
+        // Unpinned, a copy can be pruned: as much a deletion as any.
+        .post("/apps/{name}/copies/{copy}/unpin", Admin, copies::unpin)
+        .get("/apps/{name}/copies/{copy}/delete", Admin, copies::confirm_delete)
+        .dangerous(Method::POST, "/apps/{name}/copies/{copy}/delete", Admin, copies::delete)
+        .get("/apps/{name}/copies/{copy}/restore", Restorer, restores::confirm)
+        .dangerous(Method::POST, "/apps/{name}/copies/{copy}/restore", Restorer, restores::start)
+        .get("/apps/{name}/restore-file", Restorer, restore_file::form)
+        .add(
+            Method::POST,
             "/apps/{name}/restore-file",
-            get(restore_file::form)
-                .post(restore_file::start)
-                // The file streams into the destination: no size is held here to limit.
-                .layer(axum::extract::DefaultBodyLimit::disable()),
+            Need { role: Restorer, confirm: true },
+            // The file streams into the destination: no size is held here to limit.
+            post(restore_file::start).layer(axum::extract::DefaultBodyLimit::disable()),
         )
-        .route("/restores/{id}", get(restores::show))
-        .route("/restores/{id}/events", get(events::restore_events))
-        .route("/restores/{id}/cancel", post(restores::cancel))
-        .route("/runs", get(runs::list))
-        .route("/runs/{id}", get(runs::show))
-        .route("/runs/{id}/events", get(events::run_events))
-        .route("/runs/{id}/cancel", post(runs::cancel))
-        .route("/queue", get(queue::page))
-        .route("/notifications", get(notifications::page).post(notifications::create))
-        .route("/notifications/{id}/edit", get(notifications::edit_form).post(notifications::edit))
-        .route("/notifications/{id}/test", post(notifications::test))
-        .route("/notifications/{id}/pause", post(notifications::pause))
-        .route("/notifications/{id}/resume", post(notifications::resume))
-        .route("/notifications/{id}/delete", post(notifications::delete))
-        .route("/audit", get(audit::page))
-        .route("/settings/drive", get(settings::drive))
-        .route("/settings/encryption", get(encryption::page))
-        .route("/settings/self-backup", get(self_backup::page))
-        .route("/settings/self-backup/run", post(self_backup::run))
-        .route("/settings/drive/check", post(settings::check))
-        .route("/settings/drive/connect", post(settings::connect))
-        .route("/settings/drive/disconnect", post(settings::disconnect))
-        .route("/settings/drive/client", post(settings::upload_client))
-        .route("/settings/drive/folder", post(settings::create_folder))
-        .route("/oauth/google/callback", get(settings::callback))
-        .route("/groups", get(groups::page))
-        .route("/groups/{name}", post(groups::save))
-        .route("/tokens", get(tokens::page).post(tokens::create))
-        .route("/tokens/{id}/revoke", post(tokens::revoke))
-        .route("/cron/preview", get(form::cron_preview))
-        .route("/api-docs", get(api_docs::page))
-        .route("/api-docs/openapi.yaml", get(api_docs::yaml))
+        .get("/restores/{id}", Viewer, restores::show)
+        .get("/restores/{id}/events", Viewer, events::restore_events)
+        .post("/restores/{id}/cancel", Operator, restores::cancel)
+        .get("/runs", Viewer, runs::list)
+        .get("/runs/{id}", Viewer, runs::show)
+        .get("/runs/{id}/events", Viewer, events::run_events)
+        .post("/runs/{id}/cancel", Operator, runs::cancel)
+        .get("/queue", Viewer, queue::page)
+        .get("/notifications", Viewer, notifications::page)
+        .post("/notifications", Admin, notifications::create)
+        .get("/notifications/{id}/edit", Admin, notifications::edit_form)
+        .post("/notifications/{id}/edit", Admin, notifications::edit)
+        .post("/notifications/{id}/test", Admin, notifications::test)
+        .post("/notifications/{id}/pause", Admin, notifications::pause)
+        .post("/notifications/{id}/resume", Admin, notifications::resume)
+        .post("/notifications/{id}/delete", Admin, notifications::delete)
+        .get("/audit", Viewer, audit::page)
+        .get("/settings/drive", Viewer, settings::drive)
+        .get("/settings/encryption", Viewer, encryption::page)
+        .get("/settings/self-backup", Viewer, self_backup::page)
+        .post("/settings/self-backup/run", Operator, self_backup::run)
+        .post("/settings/drive/check", Operator, settings::check)
+        .post("/settings/drive/connect", Admin, settings::connect)
+        .post("/settings/drive/disconnect", Admin, settings::disconnect)
+        .post("/settings/drive/client", Admin, settings::upload_client)
+        .post("/settings/drive/folder", Admin, settings::create_folder)
+        .get("/oauth/google/callback", Admin, settings::callback)
+        .get("/groups", Viewer, groups::page)
+        .post("/groups/{name}", Admin, groups::save)
+        // Everyone makes tokens for themselves (never above their own role) and revokes their own.
+        .get("/tokens", Viewer, tokens::page)
+        .post("/tokens", Viewer, tokens::create)
+        .post("/tokens/{id}/revoke", Viewer, tokens::revoke)
+        .get("/users", Admin, users::page)
+        .post("/users", Admin, users::create)
+        .post("/users/{name}/edit", Admin, users::edit)
+        .dangerous(Method::POST, "/users/{name}/remove", Admin, users::remove)
+        .get("/account", Viewer, account::page)
+        .post("/account/password", Viewer, account::password)
+        .post("/account/language", Viewer, account::language)
+        .post("/account/sessions/{id}/revoke", Viewer, account::revoke)
+        .get("/cron/preview", Viewer, form::cron_preview)
+        .get("/api-docs", Viewer, api_docs::page)
+        .get("/api-docs/openapi.yaml", Viewer, api_docs::yaml)
 }
 
 /// What every signed-in page's layout needs.
@@ -128,6 +160,27 @@ impl Page {
         crate::http::format::url_encode(&self.path)
     }
 
+    /// The signed-in user's role, in the page's language.
+    pub fn role_text(&self) -> String {
+        self.t.get(&format!("role.{}", self.signed.role)).to_owned()
+    }
+
+    /// True when the signed-in user may do an operator's actions (Test now, pause, cancel,
+    /// download): the pages show those buttons only then.
+    pub fn operator(&self) -> bool {
+        self.signed.role.allows(Role::Operator)
+    }
+
+    /// True when they may restore.
+    pub fn restorer(&self) -> bool {
+        self.signed.role.allows(Role::Restorer)
+    }
+
+    /// True when they may change and delete.
+    pub fn admin(&self) -> bool {
+        self.signed.role.allows(Role::Admin)
+    }
+
     /// Refuses a form without this session's CSRF token.
     pub fn check_csrf(&self, given: Option<&str>) -> Result<(), PageError> {
         self.signed.check_csrf(given)
@@ -141,7 +194,8 @@ impl FromRequestParts<Web> for Page {
         let signed = Signed::from_request_parts(parts, web).await?;
         let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.clone(), |u| u.0.clone());
         Ok(Page {
-            t: T { lang: Lang::of(&parts.headers) },
+            // The user's own language, unless they switched this browser to another.
+            t: T { lang: page_language(&parts.headers, signed.language) },
             user: signed.user.clone(),
             csrf: signed.csrf.clone(),
             path: path.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
@@ -150,6 +204,11 @@ impl FromRequestParts<Web> for Page {
             signed,
         })
     }
+}
+
+fn page_language(headers: &axum::http::HeaderMap, chosen: Option<Lang>) -> Lang {
+    let switched = crate::http::auth::cookie(headers, crate::http::i18n::COOKIE).and_then(Lang::parse);
+    switched.or(chosen).unwrap_or_else(|| Lang::of(headers))
 }
 
 /// Renders a template into a page.
