@@ -152,8 +152,9 @@ impl From<FieldError> for UserError {
     }
 }
 
-/// Adds a user; every field error at once.
-pub async fn add(db: &DatabaseConnection, new: NewUser, by: &str) -> Result<user::Model, UserError> {
+/// Adds a user; every field error at once. The first admin's name (`first_admin`) is theirs
+/// even before their first start.
+pub async fn add(db: &DatabaseConnection, new: NewUser, by: &str, first_admin: &str) -> Result<user::Model, UserError> {
     let mut errors = Vec::new();
     let name = new.name.trim().to_owned();
     if let Err(e) = check_name(&name) {
@@ -171,7 +172,7 @@ pub async fn add(db: &DatabaseConnection, new: NewUser, by: &str) -> Result<user
     if password.is_none() && email.is_none() {
         errors.push(field("password", "field.user.password_or_email"));
     }
-    if errors.is_empty() && find(db, &name).await?.is_some() {
+    if errors.is_empty() && (name == first_admin || find(db, &name).await?.is_some()) {
         errors.push(field("name", "field.user.exists"));
     }
     if let Some(email) = &email

@@ -72,7 +72,7 @@ impl UsersCommand {
             UsersCommand::Add { name, role, language, email, no_password } => {
                 let password = if no_password { None } else { Some(read_password(env)?) };
                 let new = NewUser { name, role, language, email, password };
-                users::add(&ctx.db, new, "cli").await.map(|row| {
+                users::add(&ctx.db, new, "cli", &first_admin).await.map(|row| {
                     let _ = writeln!(out, "added {} ({})", row.name, row.role);
                     ("user.add", row.name, Some(row.role))
                 })

@@ -38,6 +38,7 @@ mod restore;
 mod restore_cancel;
 mod restore_file;
 mod restore_into;
+mod roles;
 mod scheduling;
 mod schema;
 mod sdk_examples;

@@ -100,7 +100,7 @@ pub async fn create(
         email: body.email.unwrap_or_default(),
         password: body.password,
     };
-    let row = users::add(&web.ctx.db, new, &c.actor).await.map_err(|e| refused(e, &name))?;
+    let row = users::add(&web.ctx.db, new, &c.actor, &web.settings.admin_user).await.map_err(|e| refused(e, &name))?;
     crate::audit::record(&web.ctx.db, &c.actor, "user.add", Some(&row.name), Some(&row.role)).await;
     Ok((StatusCode::CREATED, Json(view(row))).into_response())
 }

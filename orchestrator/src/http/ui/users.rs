@@ -74,7 +74,7 @@ pub async fn create(
         email: form.email,
         password: form.password,
     };
-    match users::add(&web.ctx.db, new, &page.user).await {
+    match users::add(&web.ctx.db, new, &page.user, &web.settings.admin_user).await {
         Ok(row) => {
             crate::audit::record(&web.ctx.db, &page.user, "user.add", Some(&row.name), Some(&row.role)).await;
             Ok(Redirect::to("/users").into_response())
