@@ -196,3 +196,73 @@ async fn sqlite_exec(h: &Harness, statement: &str) {
     use sea_orm::ConnectionTrait;
     h.db().await.execute_unprepared(statement).await.unwrap();
 }
+
+/// Signs `user` in through the form.
+async fn sign_in_as(browser: &e2e::browser::Browser, base: &str, user: &str, password: &str) {
+    browser.goto(&format!("{base}/")).await;
+    browser.wait_for("#login-form").await;
+    browser.fill("#user", user).await;
+    browser.fill("#password", password).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for("#account-link").await;
+}
+
+#[tokio::test]
+async fn in_the_browser_a_restorer_restores_and_a_viewer_sees_no_way_to() {
+    let Some(viewer_browser) = e2e::browser::Browser::start("roles viewer").await else { return };
+    let Some(restorer_browser) = e2e::browser::Browser::start("roles restorer").await else { return };
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn_restorable(Behaviour::Good { size: 4096, delay: Duration::ZERO }, 3).await;
+    h.add_app("ledger", &app.url, &h.folder("ledger"), &[]).await;
+    let copy = h.backup("ledger", &[]).await;
+    for (name, role) in [("vera", "viewer"), ("rosa", "restorer")] {
+        let password = format!("{name}-password-1");
+        h.cli_with(&["users", "add", name, "--role", role], &[("USER_PASSWORD", &password)]).await.assert_success();
+    }
+    let mut served = h.serve(&[]).await;
+
+    // The viewer sees the app and its copies, but no button to change, run or restore them; the
+    // restore page itself refuses her.
+    let browser = &viewer_browser;
+    sign_in_as(browser, &served.url, "vera", "vera-password-1").await;
+    assert!(browser.text("#account-link").await.contains("viewer"));
+    assert!(!browser.exists("#register-app").await, "a viewer registers no app");
+    browser.goto(&format!("{}/apps/ledger", served.url)).await;
+    browser.wait_for("#copies").await;
+    for hidden in
+        ["#test-now", "#pause", "#edit", "#delete-app", "a.restore", "a.download", "#drill-form", "#restore-file-link"]
+    {
+        assert!(!browser.exists(hidden).await, "a viewer is shown {hidden}");
+    }
+    assert!(!browser.exists("nav a[href='/users']").await, "only admins see the users page");
+    browser.goto(&format!("{}/apps/ledger/copies/{copy}/restore", served.url)).await;
+    let refusal = browser.wait_for_text("p.error", "does not allow this").await;
+    assert!(refusal.contains("viewer") && refusal.contains("restorer"), "{refusal}");
+    browser.screenshot("a viewer is refused the restore page").await;
+
+    // The restorer restores, typing her own password again.
+    let browser = &restorer_browser;
+    sign_in_as(browser, &served.url, "rosa", "rosa-password-1").await;
+    browser.goto(&format!("{}/apps/ledger", served.url)).await;
+    browser.wait_for("#copies").await;
+    assert!(browser.exists("#test-now").await, "a restorer may Test now");
+    assert!(!browser.exists("#delete-app").await, "a restorer deletes nothing");
+    browser.click("a.restore").await;
+    browser.wait_for("#restore-form").await;
+    browser.fill("#confirm", "ledger").await;
+    browser.fill("#password", "not-rosas-password").await;
+    browser.click("#safety_backup").await;
+    browser.click("#confirm-restore").await;
+    browser.wait_for("#restore-error").await;
+    browser.fill("#confirm", "ledger").await;
+    browser.fill("#password", "rosa-password-1").await;
+    if browser.execute("return document.querySelector('#safety_backup').checked", &[]).await == serde_json::json!(true)
+    {
+        browser.click("#safety_backup").await;
+    }
+    browser.click("#confirm-restore").await;
+    browser.wait_for_text("#restore-status", "Succeeded").await;
+    browser.screenshot("a restorer restored").await;
+    assert_eq!(app.restored().len(), 1, "the app took the copy in once");
+    served.terminate().await;
+}
