@@ -4,7 +4,7 @@
 //! Kept: the registry and everything an operator would miss — settings (deployment id, key
 //! fingerprint, admin password hash, the connected Google account, sealed), apps with their
 //! sealed tokens and their groups' settings, runs and their logs, the copies inventory, restores, notification channels and
-//! their deliveries, alerts, API tokens, the audit log, integrity audits and Drive's upload counts.
+//! their deliveries, alerts, users (with their password hashes) and API tokens, the audit log, integrity audits and Drive's upload counts.
 //!
 //! Left out, on purpose:
 //! - `sessions`: sign-ins of the lost installation; a recovered one asks everyone to sign in
@@ -27,7 +27,7 @@ use serde_json::Value as Json;
 
 use crate::db::entities::{
     api_token, app, app_alert, app_group, audit_entry, backup_copy, backup_run, copy_audit, drive_upload,
-    drive_upload_hold, notification_channel, notification_delivery, restore, run_log, setting,
+    drive_upload_hold, notification_channel, notification_delivery, restore, run_log, setting, user,
 };
 use crate::selfbackup::SelfBackupError;
 use crate::selfbackup::dump::Sink;
@@ -84,6 +84,7 @@ macro_rules! registry_tables {
 
 registry_tables!(
     setting,
+    user,
     app_group,
     app,
     backup_run,

@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 17] = [
+const MIGRATIONS: [&str; 18] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -24,6 +24,7 @@ const MIGRATIONS: [&str; 17] = [
     "m0015_restore_cancel",
     "m0016_alert_policy",
     "m0017_log_codes",
+    "m0018_users",
 ];
 
 /// Our tables and their columns, in order, as the migrations leave them.
@@ -31,7 +32,23 @@ const TABLES: &[(&str, &[&str])] = &[
     ("app_alerts", &["app_id", "failing_since", "stale_since", "updated_at", "reminded_at"]),
     ("app_groups", &["name", "max_concurrent", "window_secs", "jitter_secs", "updated_at"]),
     ("app_leases", &["app_id", "holder", "run_id", "expires_at"]),
-    ("api_tokens", &["id", "name", "token_hash", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]),
+    (
+        "api_tokens",
+        &[
+            "id",
+            "name",
+            "token_hash",
+            "prefix",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "owner",
+            "role",
+            "expires_at",
+            "confirms",
+        ],
+    ),
     (
         "apps",
         &[
@@ -64,7 +81,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "jitter_secs",
         ],
     ),
-    ("audit_log", &["id", "at", "actor", "action", "target", "detail"]),
+    ("audit_log", &["id", "at", "actor", "action", "target", "detail", "source"]),
     (
         "backup_copies",
         &[
@@ -211,8 +228,22 @@ const TABLES: &[(&str, &[&str])] = &[
     ),
     ("run_logs", &["id", "run_id", "at", "level", "message", "code", "fields"]),
     ("schedule_fires", &["app_id", "fire_at", "created_at"]),
-    ("sessions", &["id", "username", "csrf", "created_at", "expires_at"]),
+    ("sessions", &["id", "username", "csrf", "created_at", "expires_at", "last_seen_at", "source", "confirmed_at"]),
     ("settings", &["key", "value"]),
+    (
+        "users",
+        &[
+            "id",
+            "name",
+            "role",
+            "language",
+            "email",
+            "password_hash",
+            "created_by",
+            "created_at",
+            "password_changed_at",
+        ],
+    ),
 ];
 
 /// The indexes the migrations name (primary keys and unique columns get unnamed ones).
