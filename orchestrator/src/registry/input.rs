@@ -302,7 +302,11 @@ impl AppInput {
         {
             errors.push(FieldError::new("schedule", e.0));
         }
-        if !folder.is_empty()
+        // A NUL or a line break would pass here and then fail at the destination on every run,
+        // looking like a passing outage.
+        if folder.chars().any(char::is_control) {
+            errors.push(FieldError::new("folder", Msg::new("field.folder.control")));
+        } else if !folder.is_empty()
             && (folder.starts_with('/') || folder.split('/').any(|p| p == ".." || p == ".") || folder.len() > 1024)
         {
             errors.push(FieldError::new("folder", Msg::new("field.folder.path")));
@@ -524,6 +528,20 @@ mod tests {
         let errors = input.validate(true).unwrap_err();
         assert_eq!(errors[0].field, "time_zone");
         input.time_zone = Some("Europe/Madrid".into());
+        assert!(input.validate(true).is_ok());
+    }
+
+    #[test]
+    fn a_folder_with_a_control_character_is_refused() {
+        for folder in ["1AbC\0dEf", "crm\nother", "crm\r\nother", "a\tb", "crm\u{7f}", "\0"] {
+            let mut input = good();
+            input.folder = Some(folder.into());
+            let errors = input.validate(true).unwrap_err();
+            assert_eq!(errors.len(), 1, "{folder:?}: {errors:#?}");
+            assert_eq!((errors[0].field.as_str(), errors[0].code()), ("folder", "field.folder.control"), "{folder:?}");
+        }
+        let mut input = good();
+        input.folder = Some("ops/crm-2024".into());
         assert!(input.validate(true).is_ok());
     }
 
