@@ -116,8 +116,11 @@ pub struct BackupType {
     /// Identifier used in export requests: letters, digits, '-' and '_', at most 64.
     #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")))]
     pub name: String,
-    /// Media type of the exported bytes, sent as the export's Content-Type.
-    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[!#$&^_.+0-9A-Za-z-]+/[!#$&^_.+0-9A-Za-z-]+(;.*)?$")))]
+    /// Media type of the exported bytes, sent as the export's Content-Type (printable ASCII only).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[!#$&^_.+0-9A-Za-z-]+/[!#$&^_.+0-9A-Za-z-]+(;[ -~]*)?$"))
+    )]
     pub media_type: String,
     /// File name extension for stored copies, without the leading dot (e.g. "sql.gz").
     #[cfg_attr(feature = "schema", schemars(length(max = 32), regex(pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")))]
@@ -357,7 +360,12 @@ impl BackupType {
                 self.name
             ));
         }
-        if !is_media_type(&self.media_type) {
+        if !self.media_type.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            problems.push(format!(
+                "media_type {:?} of type {:?} holds a control or non-ASCII character (such as a line break): it is sent as an HTTP header, so use printable ASCII only, e.g. \"application/gzip\"",
+                self.media_type, self.name
+            ));
+        } else if !is_media_type(&self.media_type) {
             problems.push(format!(
                 "media_type {:?} of type {:?} is not a media type: use the form \"type/subtype\", e.g. \"application/gzip\"",
                 self.media_type, self.name
@@ -456,6 +464,23 @@ mod tests {
         assert!(!is_extension("a/b"));
         assert!(!is_type_name(""));
         assert!(!is_type_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn a_media_type_with_a_control_or_non_ascii_character_is_refused_naming_the_field() {
+        for media_type in [
+            "application/gzip\r\nX-Injected: yes",
+            "application/sql; charset=utf-8\n",
+            "text/plain;\0",
+            "application/gzip; x=\u{7f}",
+            "application/gzip; x=\ty",
+            "text/plain; charset=\u{fc}",
+        ] {
+            let problems = BackupType::new("full", media_type, "gz").problems();
+            assert_eq!(problems.len(), 1, "{media_type:?}: {problems:?}");
+            assert!(problems[0].starts_with("media_type ") && problems[0].contains("HTTP header"), "{problems:?}");
+        }
+        assert!(BackupType::new("full", "text/plain; charset=\"utf-8\"", "txt").problems().is_empty());
     }
 
     #[test]

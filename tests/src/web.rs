@@ -67,6 +67,27 @@ pub async fn try_sign_in_from(
     try_sign_in_with(http, base, user, password).await
 }
 
+/// [`try_sign_in`] with these headers on every request, as a proxy in front would add them
+/// (`X-Forwarded-For`, `X-Forwarded-Proto`).
+pub async fn try_sign_in_with_headers(
+    base: &str,
+    user: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (reqwest::Response, Option<WebSession>) {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+        map.append(name, value.parse().expect("a header value"));
+    }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(map)
+        .build()
+        .expect("client");
+    try_sign_in_with(http, base, user, password).await
+}
+
 async fn try_sign_in_with(
     http: reqwest::Client,
     base: &str,

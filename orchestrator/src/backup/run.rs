@@ -947,6 +947,28 @@ impl Tracker<'_> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_line_break_in_an_advertised_media_type_fails_the_run_for_good_naming_the_field() {
+        let capabilities = serde_json::json!({
+            "contract": "v1",
+            "app": "crm",
+            "types": [{"name": "full", "media_type": "application/gzip; level=9\r\nX-Injected: yes", "extension": "gz"}],
+        });
+        let app = axum::Router::new().route(
+            contract_spec::CAPABILITIES_PATH,
+            axum::routing::get(move || async move { axum::Json(capabilities) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = AppClient::new(&url, secrecy::SecretString::from("t"), Default::default()).unwrap();
+        let error = client.capabilities().await.unwrap_err();
+        server.abort();
+        let failure = app_failure(Phase::Capabilities, error);
+        assert_eq!(failure.retry, Retry::Permanent, "{}", failure.reason);
+        assert!(failure.reason.contains("media_type"), "{}", failure.reason);
+    }
+
     #[test]
     fn file_names_sort_by_time_and_stay_unique_per_run() {
         let at: jiff::Timestamp = "2026-11-22T03:04:05Z".parse().unwrap();

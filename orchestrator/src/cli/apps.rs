@@ -49,7 +49,7 @@ pub enum AppsCommand {
         /// Rename it.
         #[arg(long)]
         rename: Option<String>,
-        /// Replace the token (read from BACKUP_TOKEN, or prompted).
+        /// Replace the token (read from BACKUP_TOKEN, or prompted); needed again with a new --url.
         #[arg(long)]
         token: bool,
         /// Resume scheduled backups.

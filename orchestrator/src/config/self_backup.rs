@@ -47,10 +47,12 @@ impl SelfBackupSettings {
         let folder =
             env.get("SELF_BACKUP_FOLDER").or_else(|| (storage_kind != "gdrive").then(|| DEFAULT_FOLDER.into()));
         if let Some(folder) = &folder
-            && (folder.starts_with('/') || folder.split('/').any(|p| p == ".." || p == "."))
+            && (folder.starts_with('/')
+                || folder.split('/').any(|p| p == ".." || p == ".")
+                || folder.chars().any(char::is_control))
         {
             errors.push(format!(
-                "SELF_BACKUP_FOLDER={folder:?}: use a folder inside the destination (a Drive folder id, or a sub-folder such as {DEFAULT_FOLDER}), without a leading '/' or '..'"
+                "SELF_BACKUP_FOLDER={folder:?}: use a folder inside the destination (a Drive folder id, or a sub-folder such as {DEFAULT_FOLDER}), without a leading '/', '..' or control characters"
             ));
         }
         let keep: usize = env.number("SELF_BACKUP_KEEP", 7, &mut errors);
@@ -107,5 +109,8 @@ mod tests {
         assert!(errors.contains("SELF_BACKUP_SCHEDULE=\"every day\"") && errors.contains("or off"), "{errors}");
         assert!(errors.contains("SELF_BACKUP_KEEP=0: keep at least 1"), "{errors}");
         assert!(errors.contains("SELF_BACKUP_FOLDER=\"../elsewhere\""), "{errors}");
+        let env = Env::from_pairs([("SELF_BACKUP_FOLDER", "ops\tself")]);
+        let errors = SelfBackupSettings::from_env(&env, &fs()).unwrap_err().join("\n");
+        assert!(errors.contains("SELF_BACKUP_FOLDER=\"ops\\tself\"") && errors.contains("control"), "{errors}");
     }
 }

@@ -367,11 +367,19 @@ pub async fn apply(
     if problems.is_empty() && !options.no_check {
         for (step, input, ask) in &planned {
             let (Some(input), true) = (input, *ask) else { continue };
-            let token = match &input.token {
-                Some(token) => token.clone(),
-                None => current[&step.app].token.clone(),
-            };
             let url = input.url.clone().unwrap_or_default();
+            let token = match (&input.token, current.get(&step.app)) {
+                (Some(token), _) => Ok(token.clone()),
+                (None, Some(app)) => crate::registry::token_for(app, &url, None),
+                (None, None) => continue,
+            };
+            let token = match token {
+                Ok(token) => token,
+                Err(e) => {
+                    problems.push(AppProblem { app: step.app.clone(), field: e.field, message: e.msg });
+                    continue;
+                }
+            };
             let backup_type = input.backup_type.clone().filter(|t| !t.is_empty());
             if let Err(errors) = crate::registry::check::before_save(url.trim(), token, backup_type.as_deref()).await {
                 for e in errors {

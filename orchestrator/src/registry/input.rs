@@ -302,7 +302,11 @@ impl AppInput {
         {
             errors.push(FieldError::new("schedule", e.0));
         }
-        if !folder.is_empty()
+        // A NUL or a line break would pass here and then fail at the destination on every run,
+        // looking like a passing outage.
+        if folder.chars().any(char::is_control) {
+            errors.push(FieldError::new("folder", Msg::new("field.folder.control")));
+        } else if !folder.is_empty()
             && (folder.starts_with('/') || folder.split('/').any(|p| p == ".." || p == ".") || folder.len() > 1024)
         {
             errors.push(FieldError::new("folder", Msg::new("field.folder.path")));
@@ -420,6 +424,23 @@ impl AppInput {
     }
 }
 
+/// `url` as the app client calls it (scheme, host, port and path, ending in '/'), or `None`
+/// when it is no usable app URL.
+pub fn normal_url(url: &str) -> Option<String> {
+    if url_problem(url).is_some() {
+        return None;
+    }
+    contract_spec::client::AppClient::new(url, SecretString::from("x"), Default::default())
+        .ok()
+        .map(|client| client.base_url().to_string())
+}
+
+/// Whether two URLs name the same app address once normalised (`http://App:80` is
+/// `http://app/`). A URL that is not usable is never the same as another.
+pub fn same_address(a: &str, b: &str) -> bool {
+    matches!((normal_url(a), normal_url(b)), (Some(a), Some(b)) if a == b)
+}
+
 /// What makes `url` unusable as an app's base URL, if anything: the same rules as the app
 /// client's, said from the catalogue.
 fn url_problem(url: &str) -> Option<Msg> {
@@ -511,6 +532,20 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_with_a_control_character_is_refused() {
+        for folder in ["1AbC\0dEf", "crm\nother", "crm\r\nother", "a\tb", "crm\u{7f}", "\0"] {
+            let mut input = good();
+            input.folder = Some(folder.into());
+            let errors = input.validate(true).unwrap_err();
+            assert_eq!(errors.len(), 1, "{folder:?}: {errors:#?}");
+            assert_eq!((errors[0].field.as_str(), errors[0].code()), ("folder", "field.folder.control"), "{folder:?}");
+        }
+        let mut input = good();
+        input.folder = Some("ops/crm-2024".into());
+        assert!(input.validate(true).is_ok());
+    }
+
+    #[test]
     fn groups_and_tags_are_validated_with_the_other_fields() {
         let mut input = good();
         input.group = Some("DB-1".into());
@@ -526,6 +561,18 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["group", "tags"]);
         assert!(errors.iter().all(|e| e.code() == super::super::labels::RULE_KEY));
+    }
+
+    #[test]
+    fn addresses_are_compared_once_normalised() {
+        assert!(same_address("http://billing:8080", "http://Billing:8080/"));
+        assert!(same_address("http://billing:80/app", "http://billing/app/"));
+        assert!(same_address("https://billing:443/", " https://billing "));
+        assert!(!same_address("http://billing/", "https://billing/"));
+        assert!(!same_address("http://billing/", "http://billing:8080/"));
+        assert!(!same_address("http://billing/", "http://attacker/"));
+        assert!(!same_address("http://billing/a", "http://billing/b"));
+        assert!(!same_address("not a url", "not a url"), "an unusable URL is no known address");
     }
 
     #[test]

@@ -242,11 +242,12 @@ impl Registry {
         let current = self.get(name).await?;
         let valid = changes.over(&current).validate(false).map_err(RegistryError::Invalid)?;
         self.check_encryption(&valid)?;
-        new_url_needs_token(&current, &valid)?;
-        let asked_differently =
-            valid.url != current.url || valid.token.is_some() || valid.backup_type != current.backup_type;
+        let token =
+            token_for(&current, &valid.url, valid.token.clone()).map_err(|e| RegistryError::Invalid(vec![e]))?;
+        let asked_differently = !input::same_address(&valid.url, &current.url)
+            || valid.token.is_some()
+            || valid.backup_type != current.backup_type;
         if ask && asked_differently {
-            let token = valid.token.clone().unwrap_or_else(|| current.token.clone());
             check::before_save(&valid.url, token, valid.backup_type.as_deref())
                 .await
                 .map_err(RegistryError::Invalid)?;
@@ -279,7 +280,7 @@ impl Registry {
         let merged = changes.over(&current);
         let valid = merged.validate(false).map_err(RegistryError::Invalid)?;
         self.check_encryption(&valid)?;
-        new_url_needs_token(&current, &valid)?;
+        token_for(&current, &valid.url, valid.token.clone()).map_err(|e| RegistryError::Invalid(vec![e]))?;
         let mut row: app::ActiveModel = app::Entity::find_by_id(current.id)
             .one(&self.db)
             .await?
@@ -327,16 +328,21 @@ impl Registry {
     }
 }
 
-/// A stored token is only ever sent where it was given for: moving an app to another URL needs
-/// its token again.
-fn new_url_needs_token(current: &App, valid: &input::ValidApp) -> Result<(), RegistryError> {
-    if valid.url != current.url && valid.token.is_none() {
-        return Err(RegistryError::Invalid(vec![FieldError::new(
+/// The token to ask `current` with at `url`: the one `given`, else the stored one. A stored
+/// token is only ever sent where it was given for, so another address (scheme, host, port or
+/// path, compared normalised) needs the token again. Every surface that edits or checks an
+/// app (API, form, CLI, fleet file) goes through here.
+pub fn token_for(current: &App, url: &str, given: Option<SecretString>) -> Result<SecretString, FieldError> {
+    match given {
+        Some(token) => Ok(token),
+        None if input::same_address(&current.url, url) => Ok(current.token.clone()),
+        None => Err(FieldError::new(
             "token",
-            Msg::new("field.token.new_url").with("from", &current.url).with("to", &valid.url),
-        )]));
+            Msg::new("field.token.new_url")
+                .with("from", &current.url)
+                .with("to", input::normal_url(url).as_deref().unwrap_or(url.trim())),
+        )),
     }
-    Ok(())
 }
 
 /// Recipients as stored: one per line.

@@ -195,3 +195,78 @@ async fn the_api_and_the_form_check_on_save_and_the_app_page_says_why_the_app_wa
     let response = session.post("/apps/crm/edit", &fixed).await;
     assert_eq!(web::location(&response), "/apps/crm", "a type the app offers is saved");
 }
+
+#[tokio::test]
+async fn a_new_url_needs_the_token_again_from_the_api_and_the_form_and_the_stored_one_goes_nowhere_new() {
+    let h = Harness::local().await;
+    let app = sdk_apps::spawn(good(), 54).await;
+    let served = h.start(&[]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let api_token = session.api_token("moves").await;
+    let http = web::client();
+    let api = |path: &str| format!("{}/api/v1/apps{path}", served.url);
+    let patch = |body: Value| http.patch(api("/crm")).bearer_auth(&api_token).json(&body).send();
+    let created = http
+        .post(api(""))
+        .bearer_auth(&api_token)
+        .json(&json!({"name": "crm", "url": app.url, "token": TOKEN, "folder": "crm", "schedule": "@daily"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let stored_url = created.json::<Value>().await.unwrap()["url"].clone();
+    let elsewhere = e2e::receivers::Recorder::start(0).await;
+
+    // The API: a new URL without the token is refused on the token field, and nothing changes...
+    let moved = patch(json!({"url": elsewhere.url, "no_check": true})).await.unwrap();
+    assert_eq!(moved.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = moved.json().await.unwrap();
+    assert_eq!(body["fields"][0]["field"], "token", "{body}");
+    assert_eq!(body["fields"][0]["code"], "field.token.new_url", "{body}");
+    assert!(body["fields"][0]["message"].as_str().unwrap().contains("give the app's token again"), "{body}");
+    // ...so the check still asks the app where it was.
+    let checked = http.post(api("/crm/check")).bearer_auth(&api_token).send().await.unwrap();
+    let checked: Value = checked.json().await.unwrap();
+    assert_eq!(checked["ok"], true, "{checked}");
+    // The same address written another way is no move.
+    let same = format!("{}/", app.url.trim_end_matches('/').replacen("http://", "HTTP://", 1));
+    let kept = patch(json!({"url": same, "keep_last": 4})).await.unwrap();
+    assert_eq!(kept.status(), StatusCode::OK, "{}", kept.text().await.unwrap());
+
+    // The form: Check connection and Save with a new URL and the token left blank are refused on
+    // the token field.
+    let mut form = vec![
+        ("name", "crm"),
+        ("url", elsewhere.url.as_str()),
+        ("token", ""),
+        ("schedule_preset", "custom"),
+        ("schedule", "0 3 * * *"),
+        ("time_zone", "UTC"),
+        ("folder", "crm"),
+        ("keep_last", "3"),
+        ("priority", "normal"),
+        ("enabled", "on"),
+        ("action", "check"),
+    ];
+    for action in ["check", "save"] {
+        form.retain(|(k, _)| *k != "action");
+        form.push(("action", action));
+        let response = session.post("/apps/crm/edit", &form).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        let page = response.text().await.unwrap();
+        let error = element_text(&page, "token-error").expect("the token field says what is wrong");
+        assert!(error.contains("the URL changes") && error.contains("token again"), "{action}: {error}");
+        assert!(element_text(&page, "check-result").is_none(), "{action}: nothing was asked");
+    }
+    assert!(elsewhere.received().is_empty(), "the stored token went nowhere new: {:?}", elsewhere.received());
+    let shown: Value = http.get(api("/crm")).bearer_auth(&api_token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["url"], stored_url, "the URL did not change");
+
+    // With the token typed again the move is saved, and the new address gets that token only.
+    let moved = patch(json!({"url": elsewhere.url, "token": "the-new-token", "no_check": true})).await.unwrap();
+    assert_eq!(moved.status(), StatusCode::OK);
+    http.post(api("/crm/check")).bearer_auth(&api_token).send().await.unwrap();
+    let asked = elsewhere.wait_for(std::time::Duration::from_secs(5), |seen| !seen.is_empty()).await;
+    assert_eq!(asked[0].path, "/backup/capabilities");
+    assert_eq!(asked[0].header("authorization"), Some("Bearer the-new-token"));
+}

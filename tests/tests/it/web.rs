@@ -213,6 +213,79 @@ async fn parallel_guesses_cannot_race_past_the_limit_nor_lock_out_another_addres
 }
 
 #[tokio::test]
+async fn a_forwarded_address_counts_only_from_a_trusted_proxy_and_each_client_behind_it_is_throttled_alone() {
+    use e2e::web::try_sign_in_with_headers as sign_in_via;
+    let h = Harness::local().await;
+    let from = |client: &'static str| [("x-forwarded-for", client)];
+
+    // No proxy trusted: anyone can write the header, so the failures all count against the peer.
+    let direct = h.start(&[("LOGIN_MAX_FAILURES", "2")]).await;
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        let (response, _) = sign_in_via(&direct.url, ADMIN_USER, "wrong password", &from(client)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (response, _) = sign_in_via(&direct.url, ADMIN_USER, ADMIN_PASSWORD, &from("203.0.113.3")).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "a new forwarded address is still the same peer");
+    direct.stop().await;
+
+    // Behind a trusted proxy each client is throttled on its own...
+    let proxied = h.start(&[("LOGIN_MAX_FAILURES", "2"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    for _ in 0..2 {
+        let (response, _) = sign_in_via(&proxied.url, ADMIN_USER, "wrong password", &from("203.0.113.1")).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (response, _) = sign_in_via(&proxied.url, ADMIN_USER, ADMIN_PASSWORD, &from("203.0.113.1")).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // ...known by the right-most address the proxy saw: one it was handed cannot hide it.
+    let (response, _) = sign_in_via(&proxied.url, ADMIN_USER, ADMIN_PASSWORD, &from("198.51.100.7, 203.0.113.1")).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let (response, session) = sign_in_via(&proxied.url, ADMIN_USER, ADMIN_PASSWORD, &from("203.0.113.2")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "another client behind the proxy signs in");
+    assert!(session.is_some());
+    use orchestrator::db::entities::audit_entry;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let signed_in =
+        audit_entry::Entity::find().filter(audit_entry::Column::Action.eq("sign_in")).all(&h.db().await).await.unwrap();
+    assert_eq!(signed_in[0].source.as_deref(), Some("203.0.113.2"), "the audit names the client");
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_behind_tls_only_when_a_trusted_proxy_says_so() {
+    let h = Harness::local().await;
+    let secure_cookies = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .filter(|v| v.split(';').any(|attribute| attribute.trim() == "Secure"))
+            .collect()
+    };
+    let over_tls = [("x-forwarded-proto", "https")];
+    for trusted in ["", "10.0.0.0/8, 192.168.0.1"] {
+        let served = h.start(&[("TRUSTED_PROXIES", trusted)]).await;
+        let (response, session) =
+            e2e::web::try_sign_in_with_headers(&served.url, ADMIN_USER, ADMIN_PASSWORD, &over_tls).await;
+        assert!(session.is_some());
+        assert_eq!(
+            secure_cookies(&response),
+            Vec::<String>::new(),
+            "anyone's header is ignored (trusted: {trusted:?})"
+        );
+        served.stop().await;
+    }
+    let served = h.start(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.0/8")]).await;
+    let (response, session) =
+        e2e::web::try_sign_in_with_headers(&served.url, ADMIN_USER, ADMIN_PASSWORD, &over_tls).await;
+    assert!(session.is_some());
+    let secure = secure_cookies(&response);
+    assert!(secure.iter().any(|c| c.starts_with("orchestrator_session=")), "{secure:?}");
+    // The same proxy over plain http: no Secure.
+    let (response, _) = e2e::web::try_sign_in_with_headers(&served.url, ADMIN_USER, ADMIN_PASSWORD, &[]).await;
+    assert_eq!(secure_cookies(&response), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn a_generated_admin_password_is_printed_once_and_works() {
     let mut h = Harness::sqlite().await;
     h.set("ADMIN_PASSWORD", "");

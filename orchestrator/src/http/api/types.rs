@@ -162,7 +162,7 @@ fn next_run(enabled: bool, schedule: &str, time_zone: &str) -> Option<String> {
 }
 
 /// Registering or changing an app. When changing, absent fields keep their value; `token` is
-/// replaced only when given.
+/// replaced only when given, and must be given again when `url` names another address.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AppBody {

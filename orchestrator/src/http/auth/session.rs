@@ -1,6 +1,7 @@
 //! Browser sessions. The cookie holds a random token (HttpOnly, SameSite=Lax, Secure behind
-//! TLS); the database holds its sha256, who signed in, the session's CSRF token and its expiry, so
-//! every process of a deployment knows every session.
+//! TLS, as `COOKIE_SECURE` and a trusted proxy say); the database holds its sha256, who signed
+//! in, the session's CSRF token and its expiry, so every process of a deployment knows every
+//! session.
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -15,6 +16,7 @@ use crate::config::web::CookieSecure;
 use crate::db::entities::session;
 use crate::db::now_ms;
 use crate::http::access::Need;
+use crate::http::source::Source;
 use crate::http::state::Web;
 use crate::users::Role;
 
@@ -52,7 +54,7 @@ impl Signed {
 }
 
 /// Starts a session for `user`; returns the cookie to set.
-pub async fn create(web: &Web, headers: &HeaderMap, user: &str) -> Result<HeaderValue, DbErr> {
+pub async fn create(web: &Web, source: &Source, user: &str) -> Result<HeaderValue, DbErr> {
     let now = now_ms();
     session::Entity::delete_many().filter(session::Column::ExpiresAt.lt(now)).exec(&web.ctx.db).await?;
     let token = random_token(32);
@@ -70,24 +72,22 @@ pub async fn create(web: &Web, headers: &HeaderMap, user: &str) -> Result<Header
     }
     .insert(&web.ctx.db)
     .await?;
-    Ok(set_cookie(web, headers, COOKIE, &token, ttl.as_secs()))
+    Ok(set_cookie(web, source, COOKIE, &token, ttl.as_secs()))
 }
 
 /// Ends the session; returns the cookie that clears it.
-pub async fn destroy(web: &Web, headers: &HeaderMap, signed: &Signed) -> Result<HeaderValue, DbErr> {
+pub async fn destroy(web: &Web, source: &Source, signed: &Signed) -> Result<HeaderValue, DbErr> {
     session::Entity::delete_by_id(signed.id.clone()).exec(&web.ctx.db).await?;
-    Ok(set_cookie(web, headers, COOKIE, "", 0))
+    Ok(set_cookie(web, source, COOKIE, "", 0))
 }
 
-/// A `Set-Cookie` value with our attributes.
-pub fn set_cookie(web: &Web, headers: &HeaderMap, name: &str, value: &str, max_age: u64) -> HeaderValue {
+/// A `Set-Cookie` value with our attributes, for a request from `source`. With `COOKIE_SECURE=auto`
+/// only a trusted proxy's word makes it `Secure`: anyone else's `X-Forwarded-Proto` is ignored.
+pub fn set_cookie(web: &Web, source: &Source, name: &str, value: &str, max_age: u64) -> HeaderValue {
     let tls = match web.settings.cookie_secure {
         CookieSecure::Always => true,
         CookieSecure::Never => false,
-        CookieSecure::Auto => headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https")),
+        CookieSecure::Auto => source.forwarded_https,
     };
     let secure = if tls { "; Secure" } else { "" };
     HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))

@@ -1,7 +1,8 @@
 //! Register and edit an app: the main form. "Check connection" asks the app for its capabilities
 //! (and fills the backup types it offers); the schedule has presets and a custom cron field with a
 //! preview of the next runs. Every field error shows next to its field and nothing is saved until
-//! all are valid. The token is never shown back: leaving it blank when editing keeps it.
+//! all are valid. The token is never shown back: leaving it blank when editing keeps it, unless
+//! the URL changes (the stored token is never sent to another address).
 
 use std::collections::BTreeMap;
 
@@ -368,9 +369,15 @@ pub async fn update(
     let current = web.ctx.registry.get(&name).await?;
     let token = form.carry_token(&web);
     if form.action == "check" {
-        let check = crate::registry::check::check(&form.url, token.unwrap_or_else(|| current.token.clone()))
-            .await
-            .map_err(|e| e.to_string());
+        // Checking another address with the stored token would hand it to whoever answers there.
+        let token = match crate::registry::token_for(&current, &form.url, token) {
+            Ok(token) => token,
+            Err(error) => {
+                let page = form_page(page, Some(name), form, vec![error], None)?;
+                return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        };
+        let check = crate::registry::check::check(&form.url, token).await.map_err(|e| e.to_string());
         return Ok(form_page(page, Some(name), form, Vec::new(), Some(check))?.into_response());
     }
     let (input, mut errors) = form.input(token);

@@ -1,11 +1,9 @@
 //! Sign-in, sign-out and the language switch. Sign-in's form carries a CSRF token of its own (a
 //! cookie it must match), as there is no session yet; failures are throttled and audited.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
@@ -17,6 +15,7 @@ use crate::http::auth::{cookie, random_token, same};
 use crate::http::error::PageError;
 use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::i18n;
+use crate::http::source::Source;
 use crate::http::state::Web;
 use crate::http::ui::{Page, render};
 
@@ -56,16 +55,17 @@ pub struct NextQuery {
 }
 
 /// GET /login.
-pub async fn form(State(web): State<Web>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+pub async fn form(State(web): State<Web>, source: Source, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
     let next = safe_next(q.next.as_deref());
     if session::current(&web, &headers).await.is_some() {
         return Redirect::to(&next).into_response();
     }
-    login_page(&web, &headers, next, String::new(), None, StatusCode::OK)
+    login_page(&web, &source, &headers, next, String::new(), None, StatusCode::OK)
 }
 
 fn login_page(
     web: &Web,
+    source: &Source,
     headers: &HeaderMap,
     next: String,
     user: String,
@@ -83,7 +83,7 @@ fn login_page(
     };
     match render(&page) {
         Ok(html) => {
-            (status, [(header::SET_COOKIE, set_cookie(web, headers, LOGIN_CSRF, &csrf, 3600))], html).into_response()
+            (status, [(header::SET_COOKIE, set_cookie(web, source, LOGIN_CSRF, &csrf, 3600))], html).into_response()
         }
         Err(e) => e.into_response(),
     }
@@ -101,7 +101,7 @@ pub struct LoginForm {
 /// POST /login.
 pub async fn submit(
     State(web): State<Web>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    source: Source,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -113,12 +113,13 @@ pub async fn submit(
     }
     let user = form.user.trim().to_owned();
     // The attempt is counted before the password is hashed: parallel guesses cannot race past
-    // the limit, and a source that reached it is refused without any hashing.
-    let attempt = match web.throttle.begin(crate::http::auth::throttle::keys(peer.ip(), &user)) {
+    // the limit, and a source that reached it is refused without any hashing. Behind a trusted
+    // proxy the source is the client it forwards for, so its clients are not locked out together.
+    let attempt = match web.throttle.begin(crate::http::auth::throttle::keys(source.client, &user)) {
         Ok(attempt) => attempt,
         Err(wait) => {
             let message = t.fill("login.throttled", &[("seconds", &wait.as_secs().max(1).to_string())]);
-            return login_page(&web, &headers, next, user, Some(message), StatusCode::TOO_MANY_REQUESTS);
+            return login_page(&web, &source, &headers, next, user, Some(message), StatusCode::TOO_MANY_REQUESTS);
         }
     };
     let slowed = web.throttle.delay(&user);
@@ -131,21 +132,21 @@ pub async fn submit(
         Some(true) => attempt.succeeded(&user),
         Some(false) => {
             attempt.failed(&user);
-            crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&format!("from {}", peer.ip())))
-                .await;
+            let from = format!("from {}", source.client);
+            crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&from)).await;
             let message = t.get("login.wrong").to_owned();
-            return login_page(&web, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
+            return login_page(&web, &source, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
         }
         None => {
             drop(attempt);
             let message = t.get("login.busy").to_owned();
-            return login_page(&web, &headers, next, user, Some(message), StatusCode::SERVICE_UNAVAILABLE);
+            return login_page(&web, &source, &headers, next, user, Some(message), StatusCode::SERVICE_UNAVAILABLE);
         }
     }
-    match session::create(&web, &headers, &user).await {
+    match session::create(&web, &source, &user).await {
         Ok(cookie) => {
-            crate::audit::record(&web.ctx.db, &user, "sign_in", None, Some(&format!("from {}", peer.ip()))).await;
-            let clear = set_cookie(&web, &headers, LOGIN_CSRF, "", 0);
+            crate::audit::record(&web.ctx.db, &user, "sign_in", None, Some(&format!("from {}", source.client))).await;
+            let clear = set_cookie(&web, &source, LOGIN_CSRF, "", 0);
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().append(header::SET_COOKIE, cookie);
             response.headers_mut().append(header::SET_COOKIE, clear);
@@ -159,10 +160,10 @@ pub async fn submit(
 pub async fn logout(
     State(web): State<Web>,
     page: Page,
-    headers: HeaderMap,
+    source: Source,
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let cookie = session::destroy(&web, &headers, &page.signed).await?;
+    let cookie = session::destroy(&web, &source, &page.signed).await?;
     crate::audit::record(&web.ctx.db, &page.user, "sign_out", None, None).await;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }
@@ -176,12 +177,12 @@ pub struct BackQuery {
 /// GET /lang/{code}: remembers the language and goes back.
 pub async fn switch_language(
     State(web): State<Web>,
-    headers: HeaderMap,
+    source: Source,
     Path(code): Path<String>,
     Query(q): Query<BackQuery>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(&code).ok_or_else(|| PageError::NotFound(format!("no language {code:?}: use en or es")))?;
-    let cookie = set_cookie(&web, &headers, i18n::COOKIE, lang.code(), 365 * 24 * 3600);
+    let cookie = set_cookie(&web, &source, i18n::COOKIE, lang.code(), 365 * 24 * 3600);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&safe_next(q.back.as_deref()))).into_response())
 }
 

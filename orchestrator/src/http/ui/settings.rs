@@ -272,7 +272,7 @@ pub async fn create_folder(
 ) -> Result<Response, PageError> {
     connectable(&web)?;
     let name = form.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         let message = page.t.get("google.folder_name_required").to_owned();
         return drive_page(&web, page, String::new(), None, Some((true, message))).await;
     }
