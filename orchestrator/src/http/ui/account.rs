@@ -73,6 +73,18 @@ async fn account_page(
     render(&AccountPage { page, sessions, language, message, error })
 }
 
+/// The account page again, saying why a change was refused.
+async fn refused(web: &Web, page: Page, e: crate::users::UserError) -> Result<Response, PageError> {
+    match e {
+        crate::users::UserError::Invalid(errors) => {
+            let error = Some(errors.iter().map(|e| page.t.msg(&e.msg)).collect::<Vec<_>>().join(" "));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, account_page(web, page, None, error).await?).into_response())
+        }
+        crate::users::UserError::NotFound => Err(PageError::NotFound(page.t.get("field.user.not_found").to_owned())),
+        crate::users::UserError::Db(e) => Err(e.into()),
+    }
+}
+
 /// GET /account.
 pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, PageError> {
     account_page(&web, page, None, None).await
@@ -110,14 +122,7 @@ pub async fn password(
             let message = Some(page.t.get("account.password_changed").to_owned());
             Ok(account_page(&web, page, message, None).await?.into_response())
         }
-        Err(crate::users::UserError::Invalid(errors)) => {
-            let error = Some(errors.iter().map(|e| page.t.msg(&e.msg)).collect::<Vec<_>>().join(" "));
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, account_page(&web, page, None, error).await?).into_response())
-        }
-        Err(crate::users::UserError::NotFound) => {
-            Err(PageError::NotFound(page.t.get("field.user.not_found").to_owned()))
-        }
-        Err(crate::users::UserError::Db(e)) => Err(e.into()),
+        Err(e) => refused(&web, page, e).await,
     }
 }
 
@@ -137,14 +142,7 @@ pub async fn language(
     let first_admin = web.settings.admin_user.clone();
     match crate::users::update(&web.ctx.db, &page.user, None, Some(&form.language), None, &first_admin).await {
         Ok(_) => Ok(Redirect::to("/account").into_response()),
-        Err(crate::users::UserError::Invalid(errors)) => {
-            let error = Some(errors.iter().map(|e| page.t.msg(&e.msg)).collect::<Vec<_>>().join(" "));
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, account_page(&web, page, None, error).await?).into_response())
-        }
-        Err(crate::users::UserError::NotFound) => {
-            Err(PageError::NotFound(page.t.get("field.user.not_found").to_owned()))
-        }
-        Err(crate::users::UserError::Db(e)) => Err(e.into()),
+        Err(e) => refused(&web, page, e).await,
     }
 }
 

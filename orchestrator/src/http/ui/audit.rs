@@ -24,6 +24,8 @@ pub struct EntryRow {
     pub target: String,
     /// More.
     pub detail: String,
+    /// The address the request came from ("" for the command line and background work).
+    pub source: String,
 }
 
 #[derive(Template)]
@@ -55,6 +57,7 @@ pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<AuditQuery
             action: r.action,
             target: r.target.unwrap_or_default(),
             detail: r.detail.unwrap_or_default(),
+            source: r.source.unwrap_or_default(),
         })
         .collect();
     render(&AuditPage { page, entries, next, prev: (n > 1).then(|| n - 1) })
