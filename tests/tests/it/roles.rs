@@ -266,3 +266,58 @@ async fn in_the_browser_a_restorer_restores_and_a_viewer_sees_no_way_to() {
     assert_eq!(app.restored().len(), 1, "the app took the copy in once");
     served.terminate().await;
 }
+
+#[tokio::test]
+async fn sessions_are_listed_and_ended_a_password_change_ends_the_others_and_copies_go_only_with_the_password() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 1024, delay: Duration::ZERO }, 4).await;
+    h.add_app("wiki", &app.url, &h.folder("wiki"), &[]).await;
+    h.backup("wiki", &[]).await;
+    let copies = h.cli(&["copies", "list", "wiki"]).await.stdout_text();
+    assert!(copies.contains("wiki"), "{copies}");
+    h.cli_with(&["users", "add", "ines", "--role", "admin"], &[("USER_PASSWORD", "ines-password-1")])
+        .await
+        .assert_success();
+    let mut served = h.serve(&[]).await;
+    let first = sign_in(&served.url, "ines", "ines-password-1").await;
+    let second = sign_in(&served.url, "ines", "ines-password-1").await;
+    let third = sign_in(&served.url, "ines", "ines-password-1").await;
+
+    // Her account lists her three sessions; she ends the third from the first.
+    let page = first.page("/account").await;
+    assert_eq!(page.matches("/account/sessions/").count(), 2, "the other two can be ended, not this one");
+    assert!(page.contains("127.0.0.1"), "where each was opened");
+    let revoke = page.split("/account/sessions/").nth(1).and_then(|p| p.split('/').next()).unwrap().to_owned();
+    let ended = first.post(&format!("/account/sessions/{revoke}/revoke"), &[]).await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    let alive = [second.get("/").await.status(), third.get("/").await.status()];
+    assert_eq!(alive.iter().filter(|s| **s == StatusCode::OK).count(), 1, "one of the other two ended: {alive:?}");
+
+    // Deleting the app with its copies needs her password; without it nothing goes.
+    let bare = first.post("/apps/wiki/delete", &[("confirm", "wiki"), ("delete_copies", "on")]).await;
+    assert_eq!(bare.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.cli(&["copies", "list", "wiki"]).await.stdout_text(), copies, "the copy is still there");
+
+    // A password change ends her other sessions and keeps this one.
+    let changed = first
+        .post(
+            "/account/password",
+            &[("current", "ines-password-1"), ("new", "ines-password-2"), ("again", "ines-password-2")],
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(second.get("/").await.status(), StatusCode::SEE_OTHER, "another session ended");
+    assert_eq!(first.get("/").await.status(), StatusCode::OK, "this one goes on");
+    let (old, _) = e2e::web::try_sign_in(&served.url, "ines", "ines-password-1").await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+
+    // Unused longer than the idle lifetime, a session ends.
+    sqlite_exec(&h, "UPDATE sessions SET last_seen_at = 0").await;
+    assert_eq!(first.get("/").await.status(), StatusCode::SEE_OTHER, "an idle session ended");
+    let again = sign_in(&served.url, "ines", "ines-password-2").await;
+    let deleted = again
+        .post("/apps/wiki/delete", &[("confirm", "wiki"), ("delete_copies", "on"), ("password", "ines-password-2")])
+        .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    served.terminate().await;
+}
