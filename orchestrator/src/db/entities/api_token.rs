@@ -24,7 +24,8 @@ pub struct Model {
     pub last_used_at: Option<i64>,
     /// Revoked tokens are refused.
     pub revoked_at: Option<i64>,
-    /// The user it acts for: it never does more than they may now.
+    /// The user it acts for: it never does more than they may now (none: the first admin, for
+    /// tokens made on the command line before there were users).
     pub owner: Option<String>,
     /// Its role (`viewer`, `operator`, `restorer`, `admin`), never above its owner's.
     pub role: String,

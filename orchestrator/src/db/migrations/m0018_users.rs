@@ -82,8 +82,14 @@ impl MigrationTrait for M0018Users {
         for mut column in token_columns {
             m.alter_table(Table::alter().table(ApiTokens::Table).add_column(&mut column).to_owned()).await?;
         }
+        // A token made in the UI acts for who made it; one made on the command line ("cli") for
+        // the first admin (its owner left empty).
         m.exec_stmt(
-            Query::update().table(ApiTokens::Table).value(ApiTokens::Owner, Expr::col(ApiTokens::CreatedBy)).to_owned(),
+            Query::update()
+                .table(ApiTokens::Table)
+                .value(ApiTokens::Owner, Expr::col(ApiTokens::CreatedBy))
+                .and_where(Expr::col(ApiTokens::CreatedBy).ne("cli"))
+                .to_owned(),
         )
         .await?;
         for mut column in [

@@ -151,7 +151,8 @@ impl FromRequestParts<Web> for ApiCaller {
         if row.expires_at.is_some_and(|at| at <= now) {
             return Err(unauthorized("this API token has expired: create a new one on the API tokens page"));
         }
-        let owner = row.owner.clone().unwrap_or_else(|| row.created_by.clone());
+        // Tokens made on the command line before users existed act for the first admin.
+        let owner = row.owner.clone().unwrap_or_else(|| web.settings.admin_user.clone());
         let owner_role =
             crate::users::role_of(&web.ctx.db, &owner).await.map_err(ApiError::from)?.ok_or_else(|| {
                 unauthorized("this API token's owner no longer exists: create one on the API tokens page")
