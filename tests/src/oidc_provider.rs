@@ -18,7 +18,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 /// The client the orchestrator is registered as.
 pub const CLIENT_ID: &str = "backup-orchestrator";
 /// Its secret.
-pub const CLIENT_SECRET: &str = "a client secret only the tests use";
+pub const CLIENT_SECRET: &str = "test-client-secret-not-for-use-elsewhere";
 
 fn folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc-provider")

@@ -271,7 +271,9 @@ mod tests {
             ("LOCAL_SIGN_IN", "maybe"),
         ])
         .unwrap_err();
-        for part in ["OIDC_ISSUER=", "OIDC_CLIENT_ID is missing", "OIDC_ROLE_CLAIM=", "OIDC_DEFAULT_ROLE=", "LOCAL_SIGN_IN="] {
+        for part in
+            ["OIDC_ISSUER=", "OIDC_CLIENT_ID is missing", "OIDC_ROLE_CLAIM=", "OIDC_DEFAULT_ROLE=", "LOCAL_SIGN_IN="]
+        {
             assert!(errors.contains(part), "{part} in {errors}");
         }
     }

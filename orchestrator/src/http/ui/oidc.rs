@@ -13,9 +13,9 @@ use serde::Deserialize;
 
 use crate::catalogue::{Lang, Msg};
 use crate::db::now_ms;
+use crate::http::auth::cookie;
 use crate::http::auth::oidc::{self, Decision, FLOW_COOKIE, FLOW_TTL};
 use crate::http::auth::session::{self, set_cookie};
-use crate::http::auth::cookie;
 use crate::http::error::PageError;
 use crate::http::state::Web;
 use crate::http::ui::login::{NextQuery, refused, safe_next};
@@ -31,8 +31,8 @@ fn redirect_uri(web: &Web) -> String {
     format!("{}/login/oidc/callback", base.trim_end_matches('/'))
 }
 
-fn provider_of<'a>(web: &'a Web, lang: Lang) -> Result<&'a oidc::Provider, Response> {
-    web.oidc.as_ref().ok_or_else(|| PageError::NotFound(Msg::new("oidc.off").render(lang)).into_response())
+fn provider_of(web: &Web, lang: Lang) -> Result<&oidc::Provider, PageError> {
+    web.oidc.as_ref().ok_or_else(|| PageError::NotFound(Msg::new("oidc.off").render(lang)))
 }
 
 /// GET /login/oidc.
@@ -40,7 +40,7 @@ pub async fn start(State(web): State<Web>, headers: HeaderMap, Query(q): Query<N
     let lang = Lang::of(&headers);
     let provider = match provider_of(&web, lang) {
         Ok(provider) => provider,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let next = safe_next(q.next.as_deref());
     match provider.start(&web.ctx.secrets, &redirect_uri(&web), next, now_ms()).await {
@@ -71,7 +71,7 @@ pub async fn callback(
     let lang = Lang::of(&headers);
     let provider = match provider_of(&web, lang) {
         Ok(provider) => provider,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     // The flow is used once, whatever comes of it.
     let clear = set_cookie(&web, &headers, FLOW_COOKIE, "", 0);
