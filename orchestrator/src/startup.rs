@@ -269,6 +269,10 @@ impl Service {
             crate::http::auth::admin::resolve(&ctx.db, &serve.web).await.map_err(anyhow::Error::msg)?;
         let from_settings = serve.web.admin_password.is_some();
         crate::users::ensure_first_admin(&ctx.db, &admin.user, admin.password_hash(), from_settings).await?;
+        let oidc = match serve.web.oidc.clone() {
+            Some(oidc) => Some(crate::http::auth::oidc::Provider::new(oidc).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
         let run_log = crate::runlog::attach(ctx.db.clone());
 
         let (stop, stop_rx) = watch::channel(false);
@@ -315,6 +319,7 @@ impl Service {
 
         let admin_user = admin.user.clone();
         let web = Arc::new(crate::http::state::WebState {
+            oidc,
             throttle: crate::http::auth::throttle::Throttle::new(serve.web.login_max_failures),
             settings: serve.web.clone(),
             self_backup: settings.self_backup.clone(),

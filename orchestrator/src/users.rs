@@ -211,6 +211,12 @@ pub async fn find(db: &DatabaseConnection, name: &str) -> Result<Option<user::Mo
     user::Entity::find().filter(user::Column::Name.eq(name)).one(db).await
 }
 
+/// The user whose e-mail is `email` (compared lowercased, as stored).
+pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<user::Model>, DbErr> {
+    let email = email.trim().to_ascii_lowercase();
+    user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await
+}
+
 /// The user's role now; `None` when they are gone (their sessions and tokens stop at once).
 pub async fn role_of(db: &DatabaseConnection, name: &str) -> Result<Option<Role>, DbErr> {
     Ok(find(db, name).await?.and_then(|u| Role::parse(&u.role)))

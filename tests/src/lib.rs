@@ -10,6 +10,7 @@ pub mod chat_receivers;
 pub mod cli;
 pub mod fleet;
 pub mod harness;
+pub mod oidc_provider;
 pub mod postgres;
 pub mod receivers;
 pub mod s3;

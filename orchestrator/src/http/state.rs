@@ -21,6 +21,8 @@ pub struct WebState {
     pub self_backup: crate::config::self_backup::SelfBackupSettings,
     /// Who may sign in.
     pub admin: Admin,
+    /// The organisation's identity provider, when `OIDC_ISSUER` is set.
+    pub oidc: Option<crate::http::auth::oidc::Provider>,
     /// Sign-in throttling.
     pub throttle: Throttle,
     /// The demo app's name, when running `serve --demo` (labelled in the UI).

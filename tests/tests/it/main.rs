@@ -29,6 +29,7 @@ mod gdrive_budget;
 mod google_connect;
 mod lifecycle;
 mod night_spread;
+mod oidc;
 mod ownership;
 mod pins;
 mod probes;

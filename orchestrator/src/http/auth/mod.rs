@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api_token;
+pub mod oidc;
 pub mod session;
 pub mod throttle;
 

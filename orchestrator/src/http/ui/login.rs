@@ -30,12 +30,16 @@ struct LoginPage {
     user: String,
     error: Option<String>,
     demo: bool,
+    /// The identity provider's button.
+    oidc: bool,
+    /// The password form.
+    local: bool,
 }
 
 /// Where `next` may send the browser: only a path of this site. Browsers drop tabs and line
 /// breaks from a URL and read `\\` as `/`, so `/\t/evil.example` is `//evil.example` to them:
 /// a path holding a control character, a backslash or a space is refused whole.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
@@ -51,7 +55,7 @@ fn safe_next(next: Option<&str>) -> String {
 /// `?next=`.
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
-    next: Option<String>,
+    pub(super) next: Option<String>,
 }
 
 /// GET /login.
@@ -80,6 +84,8 @@ fn login_page(
         user,
         error,
         demo: web.demo_app.is_some(),
+        oidc: web.oidc.is_some(),
+        local: web.settings.local_sign_in,
     };
     match render(&page) {
         Ok(html) => {
@@ -87,6 +93,18 @@ fn login_page(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// The sign-in page with `message` in place of the form's error: a sign-in through the identity
+/// provider that could not be completed.
+pub(super) fn refused(
+    web: &Web,
+    source: &Source,
+    headers: &HeaderMap,
+    message: String,
+    status: StatusCode,
+) -> Response {
+    login_page(web, source, headers, "/".to_owned(), String::new(), Some(message), status)
 }
 
 /// The sign-in form.
@@ -106,6 +124,9 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let t = T { lang: Lang::of(&headers) };
+    if !web.settings.local_sign_in {
+        return PageError::Forbidden(t.get("oidc.local_off").to_owned()).into_response();
+    }
     let next = safe_next(form.next.as_deref());
     let csrf_ok = matches!((cookie(&headers, LOGIN_CSRF), form.csrf.as_deref()), (Some(c), Some(f)) if same(c, f));
     if !csrf_ok {

@@ -15,6 +15,7 @@ pub mod form;
 pub mod groups;
 pub mod login;
 pub mod notifications;
+pub mod oidc;
 pub mod queue;
 pub mod restore_file;
 pub mod restores;
@@ -38,10 +39,13 @@ use crate::http::error::PageError;
 use crate::http::state::Web;
 use crate::users::Role;
 
-/// The pages anyone may ask for: sign-in and the language switch.
+/// The pages anyone may ask for: sign-in (with a password or through the identity provider)
+/// and the language switch.
 pub fn public() -> Router<Web> {
     Router::new()
         .route("/login", get(login::form).post(login::submit))
+        .route("/login/oidc", get(oidc::start))
+        .route("/login/oidc/callback", get(oidc::callback))
         .route("/lang/{code}", get(login::switch_language))
 }
 
