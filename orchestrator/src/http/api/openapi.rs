@@ -64,7 +64,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("FleetApplyBody", generator.subschema_for::<super::fleet::FleetApplyBody>()),
         ("FleetPlanView", generator.subschema_for::<super::fleet::FleetPlanView>()),
         ("Group", generator.subschema_for::<crate::registry::groups::Group>()),
-        ("GroupBody", generator.subschema_for::<crate::registry::groups::GroupInput>()),
+        ("GroupInput", generator.subschema_for::<crate::registry::groups::GroupInput>()),
         ("ChannelBody", generator.subschema_for::<super::channels::ChannelBody>()),
         ("ChannelView", generator.subschema_for::<super::channels::ChannelView>()),
         ("ChannelTestView", generator.subschema_for::<super::channels::ChannelTestView>()),
@@ -77,7 +77,34 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
     }
     let mut defs = generator.take_definitions(true);
     defs.extend(roots.into_iter().filter(|(_, v)| v.get("$ref").is_none()));
+    defs.values_mut().for_each(bound_integers);
     defs
+}
+
+/// Writes the range of each sized integer as `minimum` and `maximum`. JSON Schema validators
+/// and request generators ignore `format: uint32`, so without bounds the document allows numbers
+/// the API cannot read and refuses with 400.
+fn bound_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(fields) => {
+            let range: Option<(Value, Value)> = match fields.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((0.into(), u8::MAX.into())),
+                Some("uint16") => Some((0.into(), u16::MAX.into())),
+                Some("uint32") => Some((0.into(), u32::MAX.into())),
+                Some("uint64" | "uint") => Some((0.into(), u64::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+                _ => None,
+            };
+            if let Some((min, max)) = range {
+                fields.entry("minimum").or_insert(min);
+                fields.entry("maximum").or_insert(max);
+            }
+            fields.values_mut().for_each(bound_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
