@@ -96,3 +96,75 @@ async fn every_answer_of_the_api_matches_its_openapi_document() {
     eprintln!("API conformance took {:.0?}", started.elapsed());
     assert!(failures.is_empty(), "the API and orchestrator/api/openapi.yaml disagree:\n{}", failures.join("\n"));
 }
+
+/// The events of a Server-Sent Events body: (name, data) pairs.
+fn sse_events(body: &str) -> Vec<(String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = Some(n.trim().to_owned());
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            let data = serde_json::from_str(&data).unwrap_or_else(|e| panic!("event data is JSON ({e}): {block}"));
+            name.map(|n| (n, data))
+        })
+        .collect()
+}
+
+/// Asserts that `value` has every field the document's schema `name` requires and no other.
+fn has_shape_of(value: &serde_json::Value, name: &str) {
+    let doc = orchestrator::http::api::openapi::document_value();
+    let schema = &doc["components"]["schemas"][name];
+    let documented: std::collections::BTreeSet<&str> = schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name} is documented"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let required: std::collections::BTreeSet<&str> =
+        schema["required"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+    let sent: std::collections::BTreeSet<&str> =
+        value.as_object().expect("an object").keys().map(String::as_str).collect();
+    assert!(sent.is_subset(&documented), "{name}: {sent:?} sent, {documented:?} documented");
+    assert!(required.is_subset(&sent), "{name}: {required:?} required, {sent:?} sent");
+}
+
+#[tokio::test]
+async fn the_events_of_a_run_have_the_documented_names_and_shapes() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 2048, delay: Duration::ZERO }, 8).await;
+    h.add_app("probe", &app.url, &h.folder("probe"), &[]).await;
+    h.backup("probe", &[]).await;
+    let served = h.serve(&[]).await;
+    let created = h.cli(&["tokens", "create", "events"]).await;
+    created.assert_success();
+    let token = created.stdout_text().trim().to_owned();
+    let http = e2e::web::client();
+    let runs: serde_json::Value =
+        http.get(format!("{}/api/v1/runs", served.url)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let id = runs["runs"][0]["id"].as_i64().expect("the backup's run");
+    let response = http
+        .get(format!("{}/api/v1/runs/{id}/events", served.url))
+        .bearer_auth(&token)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let events = sse_events(&response.text().await.unwrap());
+    assert_eq!(events.last().map(|(n, _)| n.as_str()), Some("end"), "{events:?}");
+    assert!(events.iter().any(|(n, _)| n == "log"), "{events:?}");
+    for (name, data) in &events {
+        match name.as_str() {
+            "progress" | "end" => has_shape_of(data, "Progress"),
+            "log" => data.as_array().expect("log lines").iter().for_each(|line| has_shape_of(line, "RunLogLine")),
+            other => panic!("undocumented event {other}: {data}"),
+        }
+    }
+    assert_eq!(events.last().unwrap().1["done"], true);
+}

@@ -72,6 +72,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("UserView", generator.subschema_for::<super::users::UserView>()),
         ("TokenBody", generator.subschema_for::<super::tokens::TokenBody>()),
         ("TokenView", generator.subschema_for::<super::tokens::TokenView>()),
+        ("Progress", generator.subschema_for::<crate::http::live::Progress>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());
     }
