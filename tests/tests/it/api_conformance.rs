@@ -30,7 +30,7 @@ async fn conformance(url: &str, token: &str, copy: &str, filter: &[&str]) -> (bo
     let config = cache.join("schemathesis.toml");
     let seeded = format!(
         "{committed}\n[dictionaries.apps]\nvalues = [\"probe\"]\n[dictionaries.copies]\nvalues = [{copy:?}]\n\
-         [dictionaries.ids]\nvalues = [\"1\"]\n[parameters]\n\
+         [dictionaries.ids]\nvalues = [1]\n[parameters]\n\
          \"path.name\" = {{ dictionary = \"apps\", probability = 0.5 }}\n\
          \"path.copy\" = {{ dictionary = \"copies\", probability = 0.5 }}\n\
          \"path.id\" = {{ dictionary = \"ids\", probability = 0.5 }}\n"
@@ -110,8 +110,10 @@ fn sse_events(body: &str) -> Vec<(String, serde_json::Value)> {
                     data.push_str(d.trim_start());
                 }
             }
+            // Keep-alive comments and the end of the body carry no event.
+            let name = name?;
             let data = serde_json::from_str(&data).unwrap_or_else(|e| panic!("event data is JSON ({e}): {block}"));
-            name.map(|n| (n, data))
+            Some((name, data))
         })
         .collect()
 }
