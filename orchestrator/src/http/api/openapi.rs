@@ -127,6 +127,27 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_documents_the_refusals_it_can_answer() {
+        let doc = document_value();
+        for rule in super::super::routes().rules() {
+            let method = rule.method.as_str().to_ascii_lowercase();
+            let op = &doc["paths"][rule.path][&method];
+            let responses =
+                op["responses"].as_object().unwrap_or_else(|| panic!("{method} {} is documented", rule.path));
+            let reads_input = op.get("parameters").is_some() || op.get("requestBody").is_some();
+            if reads_input {
+                assert!(responses.contains_key("400"), "{method} {} does not document 400", rule.path);
+            }
+            if rule.need.role != crate::users::Role::Viewer || rule.need.confirm {
+                assert!(responses.contains_key("403"), "{method} {} does not document 403", rule.path);
+            }
+            if rule.path.contains('{') {
+                assert!(responses.contains_key("404"), "{method} {} does not document 404", rule.path);
+            }
+        }
+    }
+
+    #[test]
     fn every_documented_operation_needs_a_token() {
         let doc = document_value();
         for (path, item) in doc["paths"].as_object().expect("paths") {
