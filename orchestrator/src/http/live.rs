@@ -18,8 +18,8 @@ use crate::http::state::Web;
 /// How often the row is read.
 const POLL: Duration = Duration::from_millis(400);
 
-/// One progress event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One progress event: the data of a stream's `progress` events and of its last, `end`.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Progress {
     /// Status.
     pub status: String,

@@ -39,9 +39,12 @@ pub fn app(health: health::Health, web: state::Web) -> Router {
         token: web.settings.metrics_token.clone(),
         last_tick: health.last_tick.clone(),
     });
-    let signed_in = ui::routes()
-        .into_router()
-        .merge(api::routes().into_router().layer(axum::middleware::from_fn(api::error::in_reader_language)));
+    let signed_in = ui::routes().into_router().merge(
+        api::routes()
+            .into_router()
+            .layer(axum::middleware::from_fn(api::error::in_reader_language))
+            .layer(axum::middleware::from_fn(api::error::json_rejections)),
+    );
     let pages = ui::public()
         .merge(signed_in)
         .merge(assets::routes())

@@ -4,6 +4,7 @@ mod adopt;
 mod agent;
 mod alert_policy;
 mod alerts;
+mod api_conformance;
 mod app_checks;
 mod audit;
 mod backup_run;

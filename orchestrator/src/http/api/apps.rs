@@ -25,13 +25,36 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
+        match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(value)) => shaped(value).map(JsonBody),
             Err(e) => {
                 Err(ApiError::BadRequest(format!("the body must be JSON of the documented shape: {}", e.body_text())))
             }
         }
     }
+}
+
+/// Reads a JSON value as `T`. JSON Schema counts `232.0` as the integer 232, and so does the
+/// document; serde would refuse it for an integer field, so whole numbers written with a
+/// fraction are made integers first.
+fn shaped<T: serde::de::DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+    fn whole(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // Within ±2^53 a float holds every whole number exactly.
+                if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                    *value = serde_json::Value::from(f as i64);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(whole),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(whole),
+            _ => {}
+        }
+    }
+    whole(&mut value);
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be JSON of the documented shape: {e}")))
 }
 
 /// An optional JSON body: none when the request has an empty body, else as [`JsonBody`].
@@ -52,9 +75,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::OptionalFrom
         if !json {
             return Err(ApiError::BadRequest("send the body as JSON, with Content-Type: application/json".into()));
         }
-        serde_json::from_slice(&bytes)
-            .map(|value| Some(JsonBody(value)))
-            .map_err(|e| ApiError::BadRequest(format!("the body must be JSON of the documented shape: {e}")))
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("the body must be JSON of the documented shape: {e}")))?;
+        shaped(value).map(|value| Some(JsonBody(value)))
     }
 }
 
@@ -355,4 +378,30 @@ pub async fn delete_copy(
     copies::delete(&web.ctx.runner, &app, &file).await?;
     crate::audit::record(&web.ctx.db, &c.actor, "copy.delete", Some(&app.name), Some(&file.name)).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Keep {
+        keep_weekly: Option<u32>,
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_read_as_an_integer() {
+        let keep: Keep = shaped(serde_json::json!({"keep_weekly": 232.0, "tags": []})).unwrap();
+        assert_eq!(keep, Keep { keep_weekly: Some(232), tags: vec![] });
+    }
+
+    #[test]
+    fn a_fraction_or_a_number_out_of_range_is_still_refused() {
+        for body in
+            [serde_json::json!({"keep_weekly": 2.5, "tags": []}), serde_json::json!({"keep_weekly": 1e20, "tags": []})]
+        {
+            assert!(matches!(shaped::<Keep>(body), Err(ApiError::BadRequest(_))));
+        }
+    }
 }

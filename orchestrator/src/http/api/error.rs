@@ -133,6 +133,41 @@ pub async fn in_reader_language(request: Request, next: Next) -> Response {
     response
 }
 
+/// Gives axum's own rejections the API's error body: a path segment, a query string or a method
+/// that its extractor or router refuses comes out as a `text/plain` line, where the document
+/// promises `ApiErrorBody`. Every other answer passes as is.
+pub async fn json_rejections(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Rejection texts are one line; anything longer is cut rather than buffered whole.
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "bad_request",
+    };
+    let body = ApiErrorBody {
+        error: code.to_owned(),
+        message: String::from_utf8_lossy(&text).trim().to_owned(),
+        fields: Vec::new(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(axum::http::header::CONTENT_TYPE, "application/json".parse().expect("static"));
+    Response::from_parts(parts, Body::from(serde_json::to_vec(&body).expect("a body of strings serializes")))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
@@ -159,5 +194,44 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::extract::{Path, Query};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Page {
+        #[allow(dead_code)]
+        limit: Option<u32>,
+    }
+
+    async fn call(uri: &str) -> (StatusCode, String, ApiErrorBody) {
+        let app = Router::new()
+            .route("/runs/{id}", get(|Path(_id): Path<i64>| async { "ok" }))
+            .route("/runs", get(|Query(_q): Query<Page>| async { "ok" }))
+            .layer(axum::middleware::from_fn(json_rejections));
+        let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let kind = response.headers()[axum::http::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, kind, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_path_or_query_the_extractor_refuses_answers_an_api_error_body() {
+        for uri in ["/runs/9223372036854775808", "/runs/abc", "/runs?limit=x", "/runs?limit=1&limit=2"] {
+            let (status, kind, body) = call(uri).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(kind, "application/json", "{uri}");
+            assert_eq!(body.error, "bad_request", "{uri}");
+            assert!(!body.message.is_empty(), "{uri}");
+        }
     }
 }

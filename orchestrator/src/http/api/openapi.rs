@@ -64,7 +64,7 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("FleetApplyBody", generator.subschema_for::<super::fleet::FleetApplyBody>()),
         ("FleetPlanView", generator.subschema_for::<super::fleet::FleetPlanView>()),
         ("Group", generator.subschema_for::<crate::registry::groups::Group>()),
-        ("GroupBody", generator.subschema_for::<crate::registry::groups::GroupInput>()),
+        ("GroupInput", generator.subschema_for::<crate::registry::groups::GroupInput>()),
         ("ChannelBody", generator.subschema_for::<super::channels::ChannelBody>()),
         ("ChannelView", generator.subschema_for::<super::channels::ChannelView>()),
         ("ChannelTestView", generator.subschema_for::<super::channels::ChannelTestView>()),
@@ -72,12 +72,40 @@ pub fn generated_schemas() -> serde_json::Map<String, Value> {
         ("UserView", generator.subschema_for::<super::users::UserView>()),
         ("TokenBody", generator.subschema_for::<super::tokens::TokenBody>()),
         ("TokenView", generator.subschema_for::<super::tokens::TokenView>()),
+        ("Progress", generator.subschema_for::<crate::http::live::Progress>()),
     ] {
         roots.insert(name.to_owned(), schema.to_value());
     }
     let mut defs = generator.take_definitions(true);
     defs.extend(roots.into_iter().filter(|(_, v)| v.get("$ref").is_none()));
+    defs.values_mut().for_each(bound_integers);
     defs
+}
+
+/// Writes the range of each sized integer as `minimum` and `maximum`. JSON Schema validators
+/// and request generators ignore `format: uint32`, so without bounds the document allows numbers
+/// the API cannot read and refuses with 400.
+fn bound_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(fields) => {
+            let range: Option<(Value, Value)> = match fields.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((0.into(), u8::MAX.into())),
+                Some("uint16") => Some((0.into(), u16::MAX.into())),
+                Some("uint32") => Some((0.into(), u32::MAX.into())),
+                Some("uint64" | "uint") => Some((0.into(), u64::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+                _ => None,
+            };
+            if let Some((min, max)) = range {
+                fields.entry("minimum").or_insert(min);
+                fields.entry("maximum").or_insert(max);
+            }
+            fields.values_mut().for_each(bound_integers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -96,6 +124,27 @@ mod tests {
             "orchestrator/api/openapi.yaml components.schemas drifted from the API types; print the generated \
              schemas with PRINT_SCHEMAS=1 cargo test -p orchestrator committed_schemas -- --nocapture"
         );
+    }
+
+    #[test]
+    fn every_operation_documents_the_refusals_it_can_answer() {
+        let doc = document_value();
+        for rule in super::super::routes().rules() {
+            let method = rule.method.as_str().to_ascii_lowercase();
+            let op = &doc["paths"][rule.path][&method];
+            let responses =
+                op["responses"].as_object().unwrap_or_else(|| panic!("{method} {} is documented", rule.path));
+            let reads_input = op.get("parameters").is_some() || op.get("requestBody").is_some();
+            if reads_input {
+                assert!(responses.contains_key("400"), "{method} {} does not document 400", rule.path);
+            }
+            if rule.need.role != crate::users::Role::Viewer || rule.need.confirm {
+                assert!(responses.contains_key("403"), "{method} {} does not document 403", rule.path);
+            }
+            if rule.path.contains('{') {
+                assert!(responses.contains_key("404"), "{method} {} does not document 404", rule.path);
+            }
+        }
     }
 
     #[test]
