@@ -115,7 +115,7 @@ impl TokensCommand {
                     )?;
                 }
             }
-            TokensCommand::Revoke { id } => match api_token::revoke(&ctx.db, id).await? {
+            TokensCommand::Revoke { id } => match api_token::revoke(&ctx.db, id, None).await? {
                 Some(row) => {
                     crate::audit::record(&ctx.db, "cli", "token.revoke", Some(&row.name), None).await;
                     writeln!(out, "revoked token {id} ({})", row.name)?;

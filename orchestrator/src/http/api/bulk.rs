@@ -30,6 +30,7 @@ fn target(body: &BulkBody) -> Result<Target, ApiError> {
 pub async fn apply(
     State(web): State<Web>,
     c: ApiCaller,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<BulkBody>,
 ) -> Result<Json<BulkView>, ApiError> {
     let target = target(&body)?;
@@ -45,8 +46,8 @@ pub async fn apply(
         group: body.group,
     };
     if !c.role.allows(input.needs()) {
-        let refused = crate::catalogue::Msg::new("access.role").with("role", c.role).with("needed", input.needs());
-        return Err(ApiError::Forbidden(refused.render(crate::catalogue::Lang::En)));
+        let refused = crate::http::auth::session::refusal(c.role, input.needs());
+        return Err(ApiError::Forbidden(refused.render(crate::catalogue::Lang::accepted(&headers))));
     }
     let intervals = web.ctx.notifier.settings().stale_after_intervals;
     let report = crate::fleet::bulk::run(&web.ctx.registry, &c.actor, &target, &input, intervals).await?;

@@ -104,9 +104,14 @@ pub async fn list(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<ap
     query.all(db).await
 }
 
-/// Revokes a token; returns it, or `None` when there is no such token.
-pub async fn revoke(db: &DatabaseConnection, id: i64) -> Result<Option<api_token::Model>, DbErr> {
-    let Some(row) = api_token::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+/// Revokes a token, only `owner`'s when given; returns it, or `None` when there is no such token
+/// (of theirs).
+pub async fn revoke(db: &DatabaseConnection, id: i64, owner: Option<&str>) -> Result<Option<api_token::Model>, DbErr> {
+    let mut query = api_token::Entity::find_by_id(id);
+    if let Some(owner) = owner {
+        query = query.filter(api_token::Column::Owner.eq(owner));
+    }
+    let Some(row) = query.one(db).await? else { return Ok(None) };
     let mut active: api_token::ActiveModel = row.clone().into();
     active.revoked_at = Set(Some(now_ms()));
     active.update(db).await.map(Some)

@@ -123,11 +123,16 @@ async fn lookup(web: &Web, headers: &HeaderMap) -> Option<Signed> {
     })
 }
 
+/// Why `role` may not do what needs `needed`.
+pub fn refusal(role: Role, needed: Role) -> Msg {
+    Msg::new("access.role").with("role", role).with("needed", needed)
+}
+
 /// Refuses a role lower than the route's rule; a route without a rule refuses everyone.
 pub fn allowed(need: Option<&Need>, role: Role) -> Result<(), Msg> {
     match need {
         Some(need) if role.allows(need.role) => Ok(()),
-        Some(need) => Err(Msg::new("access.role").with("role", role).with("needed", need.role)),
+        Some(need) => Err(refusal(role, need.role)),
         None => Err(Msg::new("access.no_rule")),
     }
 }

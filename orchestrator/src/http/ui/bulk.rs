@@ -112,8 +112,7 @@ pub async fn apply(
         return refuse(page, errors, filter).await;
     }
     if !page.signed.role.allows(form.input.needs()) {
-        let refused =
-            crate::catalogue::Msg::new("access.role").with("role", page.signed.role).with("needed", form.input.needs());
+        let refused = crate::http::auth::session::refusal(page.signed.role, form.input.needs());
         return Err(PageError::Forbidden(page.t.msg(&refused)));
     }
     let target = if form.target_all { Target::Filter(filter.clone()) } else { Target::Apps(form.apps.clone()) };

@@ -136,11 +136,7 @@ pub async fn revoke(
 ) -> Result<Response, PageError> {
     let not_found = || PageError::NotFound(format!("no token {id}"));
     let owner = (page.signed.role < Role::Admin).then_some(page.user.as_str());
-    let theirs = api_token::list(&web.ctx.db, owner).await?.into_iter().any(|t| t.id == id);
-    if !theirs {
-        return Err(not_found());
-    }
-    let row = api_token::revoke(&web.ctx.db, id).await?.ok_or_else(not_found)?;
+    let row = api_token::revoke(&web.ctx.db, id, owner).await?.ok_or_else(not_found)?;
     crate::audit::record(&web.ctx.db, &page.user, "token.revoke", Some(&row.name), None).await;
     Ok(Redirect::to("/tokens").into_response())
 }
