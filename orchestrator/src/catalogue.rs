@@ -7,6 +7,7 @@
 //! the sentences are in the JSON files, where tests keep both languages complete and every key
 //! used in the code present. A missing text falls back to English, then to its key.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -82,14 +83,17 @@ pub const UNTRANSLATED: &str = "untranslated";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Msg {
     key: &'static str,
-    args: Vec<(&'static str, Arg)>,
+    args: Vec<(Cow<'static, str>, Arg)>,
 }
 
 /// What fills a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Arg {
-    /// Said as is: a name, a number, a cron expression, an answer of another system.
+    /// Said as is: a name, a number, a cron expression.
     Verbatim(String),
+    /// Words of another system (an app's answer, Drive's, the network's), said as they came, in
+    /// whatever language that system speaks: pages mark them as such.
+    Quoted(String),
     /// Another text of the catalogue, said in the same language.
     Msg(Msg),
     /// Several texts of the catalogue, separated by "; ".
@@ -110,19 +114,26 @@ impl Msg {
 
     /// Fills `{name}` with `value` as is (data, not words: names, numbers, expressions).
     pub fn with(mut self, name: &'static str, value: impl fmt::Display) -> Msg {
-        self.args.push((name, Arg::Verbatim(value.to_string())));
+        self.args.push((Cow::Borrowed(name), Arg::Verbatim(value.to_string())));
+        self
+    }
+
+    /// Fills `{name}` with the words of another system, as they came (an app's or Drive's
+    /// answer, a transport error): not ours to translate, and marked so on pages.
+    pub fn quoting(mut self, name: &'static str, words: impl fmt::Display) -> Msg {
+        self.args.push((Cow::Borrowed(name), Arg::Quoted(words.to_string())));
         self
     }
 
     /// Fills `{name}` with another text, said in the reader's language too.
     pub fn with_msg(mut self, name: &'static str, value: Msg) -> Msg {
-        self.args.push((name, Arg::Msg(value)));
+        self.args.push((Cow::Borrowed(name), Arg::Msg(value)));
         self
     }
 
     /// Fills `{name}` with several texts, separated by "; ".
     pub fn with_msgs(mut self, name: &'static str, values: Vec<Msg>) -> Msg {
-        self.args.push((name, Arg::Msgs(values)));
+        self.args.push((Cow::Borrowed(name), Arg::Msgs(values)));
         self
     }
 
@@ -135,26 +146,113 @@ impl Msg {
     pub fn mentions(&self, key: &str) -> bool {
         self.key == key
             || self.args.iter().any(|(_, arg)| match arg {
-                Arg::Verbatim(_) => false,
+                Arg::Verbatim(_) | Arg::Quoted(_) => false,
                 Arg::Msg(m) => m.mentions(key),
                 Arg::Msgs(ms) => ms.iter().any(|m| m.mentions(key)),
             })
     }
 
+    /// The message as data, to be stored and said later in another reader's language:
+    /// `{"code": key, "args": {name: "verbatim" | {"code": ..} | [{"code": ..}, ..]}}`.
+    pub fn to_json(&self) -> String {
+        self.value().to_string()
+    }
+
+    fn value(&self) -> serde_json::Value {
+        let args: serde_json::Map<String, serde_json::Value> = self
+            .args
+            .iter()
+            .map(|(name, arg)| {
+                let value = match arg {
+                    Arg::Verbatim(v) => serde_json::Value::String(v.clone()),
+                    Arg::Quoted(q) => serde_json::json!({ "quote": q }),
+                    Arg::Msg(m) => m.value(),
+                    Arg::Msgs(ms) => serde_json::Value::Array(ms.iter().map(Msg::value).collect()),
+                };
+                (name.to_string(), value)
+            })
+            .collect();
+        serde_json::json!({ "code": self.key, "args": args })
+    }
+
+    /// A message stored with [`Msg::to_json`]; `None` when the text is not such a message or
+    /// names a key this catalogue does not hold (written by another version).
+    pub fn from_json(text: &str) -> Option<Msg> {
+        Msg::of_value(&serde_json::from_str(text).ok()?)
+    }
+
+    fn of_value(value: &serde_json::Value) -> Option<Msg> {
+        let code = value.get("code")?.as_str()?;
+        let (key, _) = table(Lang::En).get_key_value(code)?;
+        let mut msg = Msg { key: key.as_str(), args: Vec::new() };
+        for (name, arg) in value.get("args")?.as_object()? {
+            let arg = match arg {
+                serde_json::Value::String(v) => Arg::Verbatim(v.clone()),
+                serde_json::Value::Array(items) => Arg::Msgs(items.iter().map(Msg::of_value).collect::<Option<_>>()?),
+                other => match other.get("quote").and_then(serde_json::Value::as_str) {
+                    Some(q) => Arg::Quoted(q.to_owned()),
+                    None => Arg::Msg(Msg::of_value(other)?),
+                },
+            };
+            msg.args.push((Cow::Owned(name.clone()), arg));
+        }
+        Some(msg)
+    }
+
     /// The text in `lang`.
     pub fn render(&self, lang: Lang) -> String {
+        self.said(lang, &|text| text.to_owned(), &|text| text.to_owned())
+    }
+
+    /// The text in `lang` as HTML: escaped, and the words of other systems in a
+    /// `<q lang="">` (their language is not known: not the page's).
+    pub fn render_html(&self, lang: Lang) -> String {
+        self.said(lang, &escape_html, &quote_html)
+    }
+
+    fn said(&self, lang: Lang, plain: &dyn Fn(&str) -> String, quote: &dyn Fn(&str) -> String) -> String {
         let t = T { lang };
-        let mut text = t.get(self.key).to_owned();
+        // The template's own words are escaped before the arguments go in, so that an
+        // argument's text is never read as a placeholder or as markup.
+        let mut text = plain(t.get(self.key));
         for (name, arg) in &self.args {
             let value = match arg {
-                Arg::Verbatim(v) => v.clone(),
-                Arg::Msg(m) => m.render(lang),
-                Arg::Msgs(ms) => ms.iter().map(|m| m.render(lang)).collect::<Vec<_>>().join("; "),
+                Arg::Verbatim(v) => plain(v),
+                Arg::Quoted(q) => quote(q),
+                Arg::Msg(m) => m.said(lang, plain, quote),
+                Arg::Msgs(ms) => ms.iter().map(|m| m.said(lang, plain, quote)).collect::<Vec<_>>().join("; "),
             };
             text = text.replace(&format!("{{{name}}}"), &value);
         }
         text
     }
+}
+
+/// Another system's words, quoted, as HTML marked as not in the page's language: their
+/// language is not known.
+fn quote_html(text: &str) -> String {
+    format!(r#"<q lang="" class="quoted">{}</q>"#, escape_html(text))
+}
+
+/// Words that are not in the catalogue (a record older than its message), as HTML marked as
+/// not in the page's language.
+pub fn foreign_html(text: &str) -> String {
+    format!(r#"<span lang="">{}</span>"#, escape_html(text))
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// English, for logs and errors that reach no reader of another language.
@@ -245,6 +343,25 @@ impl T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_message_reads_back_the_same_and_an_unknown_key_reads_as_none() {
+        let msg = Msg::new("field.drill_schedule.invalid")
+            .with_msg("problem", Msg::new("cron.empty"))
+            .with("name", "ledger \"x\"")
+            .with_msgs("all", vec![Msg::new("cron.empty"), Msg::new("cron.empty")]);
+        let back = Msg::from_json(&msg.to_json()).expect("reads back");
+        assert_eq!(back.render(Lang::Es), msg.render(Lang::Es));
+        assert_eq!(back.to_json(), msg.to_json());
+        assert_eq!(back.code(), "field.drill_schedule.invalid");
+        assert!(Msg::from_json(r#"{"code":"no.such.key","args":{}}"#).is_none());
+        assert!(Msg::from_json("the app refused the token").is_none());
+        let quoted = Msg::new("field.drill_schedule.invalid").quoting("problem", "<b>cut</b> & {name}");
+        let back = Msg::from_json(&quoted.to_json()).expect("reads back");
+        assert_eq!(back.render(Lang::En), quoted.render(Lang::En));
+        let html = back.render_html(Lang::Es);
+        assert!(html.contains(r#"<q lang="" class="quoted">&lt;b&gt;cut&lt;/b&gt; &amp; {name}</q>"#), "{html}");
+    }
 
     #[test]
     fn a_message_renders_with_its_arguments_in_each_language() {

@@ -32,6 +32,10 @@ use crate::db::entities::run_log;
 /// The span every run's work happens in; its `run_id` field routes the lines.
 pub const SPAN: &str = "run";
 
+/// A field named `<name>_msg` holds field `<name>` as a catalogue message (`Msg::to_json`),
+/// from which a line says it in the reader's language.
+pub const MSG_SUFFIX: &str = "_msg";
+
 /// Lines kept per run at most; a run that logs more (a retry storm) keeps its first lines and
 /// a last line saying how many were dropped.
 pub const MAX_LINES_PER_RUN: usize = 2000;
@@ -147,6 +151,11 @@ impl Visit for Text {
         match field.name() {
             "message" => self.message = value.to_owned(),
             "code" => self.code = Some(value.to_owned()),
+            // A reason as a catalogue message: kept whole for the reader's language, and left out of
+            // the English line, which has the reason's English beside it.
+            name if name.ends_with(MSG_SUFFIX) => {
+                self.values.insert(name.to_owned(), value.chars().take(4000).collect());
+            }
             name => {
                 let _ = write!(self.fields, " {name}={value}");
                 self.values.insert(name.to_owned(), value.chars().take(1000).collect());
@@ -158,6 +167,9 @@ impl Visit for Text {
         match field.name() {
             "message" => self.message = format!("{value:?}"),
             "code" => self.code = Some(format!("{value:?}").trim_matches('"').to_owned()),
+            name if name.ends_with(MSG_SUFFIX) => {
+                self.values.insert(name.to_owned(), format!("{value:?}").chars().take(4000).collect());
+            }
             name => {
                 let _ = write!(self.fields, " {name}={value:?}");
                 let shown = format!("{value:?}");
@@ -293,7 +305,10 @@ impl Line {
             .fields
             .iter()
             .map(|(k, v)| {
+                let said =
+                    self.fields.get(&format!("{k}{MSG_SUFFIX}")).and_then(|m| crate::catalogue::Msg::from_json(m));
                 let value = match k.as_str() {
+                    _ if said.is_some() => said.map(|m| m.render(t.lang)).unwrap_or_default(),
                     "status" => t.status(v).to_lowercase(),
                     "phase" => match t.get(&format!("phase.{v}")) {
                         text if text.starts_with("phase.") => v.clone(),

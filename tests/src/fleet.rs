@@ -76,7 +76,14 @@ impl Fleet {
 pub async fn fail_a_run(context: &orchestrator::startup::Context, name: &str) {
     let app = context.registry.get(name).await.expect("the app");
     let run = lifecycle::create(&context.db, app.id, Trigger::Manual).await.expect("a run");
-    let failure = Failure::new(Phase::Capabilities, "the app did not answer", Retry::Permanent);
+    let failure = Failure::new(
+        Phase::Capabilities,
+        orchestrator::backup::reason::app(&contract_spec::client::ClientError::Unreachable {
+            url: app.url.clone(),
+            reason: "connection refused".into(),
+        }),
+        Retry::Permanent,
+    );
     lifecycle::settle(&context.db, &context.notifier, &app, run.id, &Outcome::Failed(failure), None)
         .await
         .expect("the run failed");

@@ -47,7 +47,12 @@ function followProgress(el) {
     if (bar) bar.classList.toggle("moving", !data.done);
     const error = document.getElementById(prefix + "-error");
     if (error) {
-      error.textContent = data.error || "";
+      if (data.error_html) {
+        // Escaped by the server; other systems' words come marked as not in the page's language.
+        error.innerHTML = data.error_html;
+      } else {
+        error.textContent = data.error || "";
+      }
       error.hidden = !data.error;
       // Between attempts the last failure is not the end: shown as a notice, not an alarm.
       if (error.classList.contains("error") || error.classList.contains("notice")) {

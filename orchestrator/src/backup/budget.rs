@@ -11,6 +11,7 @@
 //! start and records what a run sent, in the database, which the storage adapter never touches.
 //! The arithmetic ([`assess`], [`hold_until`]) is pure and takes `now`.
 
+use crate::catalogue::Msg;
 use std::time::Duration;
 
 use sea_orm::prelude::*;
@@ -48,20 +49,20 @@ impl Usage {
     }
 
     /// Why a run waits, for the operator: "waiting for Drive's daily upload budget ...".
-    pub fn reason(&self) -> String {
-        let frees = self.frees_at.map(|at| format!("; it frees at {}", time(at)));
+    pub fn reason(&self) -> Msg {
         let why = match (self.held_until, self.limit) {
-            (Some(_), _) => format!("Drive answered that {} reached its daily upload limit", self.account),
-            (None, Some(limit)) => format!(
-                "{} of {} uploaded by {} in the last {}",
-                human_bytes(self.used),
-                human_bytes(limit),
-                self.account,
-                human_window(self.window)
-            ),
-            (None, None) => String::new(),
+            (Some(_), _) => Msg::new("reason.budget.cap").with("account", &self.account),
+            (None, Some(limit)) => Msg::new("reason.budget.used")
+                .with("used", human_bytes(self.used))
+                .with("limit", human_bytes(limit))
+                .with("account", &self.account)
+                .with("window", human_window(self.window)),
+            (None, None) => Msg::new("reason.budget.spent"),
         };
-        format!("waiting for Drive's daily upload budget ({why}){}", frees.unwrap_or_default())
+        match self.frees_at {
+            Some(at) => Msg::new("reason.budget.waiting_until").with_msg("why", why).with("at", time(at)),
+            None => Msg::new("reason.budget.waiting").with_msg("why", why),
+        }
     }
 }
 
@@ -382,12 +383,14 @@ mod tests {
             frees_at: Some(0),
         };
         assert_eq!(
-            usage.reason(),
+            usage.reason().to_string(),
             "waiting for Drive's daily upload budget (12.3 GB of 750 GB uploaded by bot@x.iam.gserviceaccount.com in the last 24 h); it frees at 1970-01-01T00:00:00Z"
         );
         let held = Usage { held_until: Some(0), ..usage };
         assert!(
-            held.reason().contains("Drive answered that bot@x.iam.gserviceaccount.com reached its daily upload limit")
+            held.reason()
+                .to_string()
+                .contains("Drive answered that bot@x.iam.gserviceaccount.com reached its daily upload limit")
         );
     }
 

@@ -18,6 +18,7 @@ use sea_orm::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Msg;
 use crate::db::entities::{app_lease, backup_run};
 use crate::db::now_ms;
 use crate::error::Retry;
@@ -196,7 +197,7 @@ pub struct Success {
     /// Names retention deleted.
     pub pruned: Vec<String>,
     /// A problem with retention after the backup itself succeeded.
-    pub retention_error: Option<String>,
+    pub retention_error: Option<Msg>,
 }
 
 /// How a copy was stored, when the codecs changed its bytes.
@@ -217,7 +218,7 @@ pub struct Failure {
     /// Phase reached.
     pub phase: Phase,
     /// What went wrong, for the operator.
-    pub reason: String,
+    pub reason: Msg,
     /// Whether trying again later may help.
     pub retry: Retry,
     /// Bytes streamed before it failed.
@@ -226,8 +227,8 @@ pub struct Failure {
 
 impl Failure {
     /// A failure in `phase`.
-    pub fn new(phase: Phase, reason: impl Into<String>, retry: Retry) -> Self {
-        Failure { phase, reason: reason.into(), retry, bytes: 0 }
+    pub fn new(phase: Phase, reason: Msg, retry: Retry) -> Self {
+        Failure { phase, reason, retry, bytes: 0 }
     }
 }
 
@@ -241,19 +242,19 @@ pub enum Outcome {
     /// It was not attempted: the app was busy with another backup or a restore.
     Skipped {
         /// Why, for the operator.
-        reason: String,
+        reason: Msg,
     },
     /// The process stopped it (shutdown, lost lease): not the run's fault.
     Interrupted {
         /// Phase reached.
         phase: Phase,
         /// Why, for the operator.
-        reason: String,
+        reason: Msg,
     },
     /// An operator stopped it.
     Cancelled {
         /// Who, and why.
-        reason: String,
+        reason: Msg,
     },
 }
 
@@ -270,9 +271,9 @@ impl Outcome {
     }
 
     /// What went wrong, when something did.
-    pub fn reason(&self) -> Option<&str> {
+    pub fn reason(&self) -> Option<&Msg> {
         match self {
-            Outcome::Succeeded(s) => s.retention_error.as_deref(),
+            Outcome::Succeeded(s) => s.retention_error.as_ref(),
             Outcome::Failed(f) => Some(&f.reason),
             Outcome::Skipped { reason } | Outcome::Interrupted { reason, .. } | Outcome::Cancelled { reason } => {
                 Some(reason)
@@ -459,7 +460,7 @@ pub enum Cancel {
 /// there is no such run.
 pub async fn cancel(db: &DatabaseConnection, run_id: i64, by: &str) -> Result<Option<Cancel>, DbErr> {
     let now = now_ms();
-    let reason = format!("cancelled by {by}");
+    let reason = Msg::new("reason.cancelled_by").with("by", by);
     let Some(run) = get(db, run_id).await? else { return Ok(None) };
     if !run.status.is_active() {
         return Ok(Some(Cancel::Ended(run.status)));
@@ -467,8 +468,9 @@ pub async fn cancel(db: &DatabaseConnection, run_id: i64, by: &str) -> Result<Op
     // Not running: ended here, unless a worker started it in the meantime.
     let ended = backup_run::Entity::update_many()
         .col_expr(backup_run::Column::Status, Expr::value(Status::Cancelled))
-        .col_expr(backup_run::Column::Error, Expr::value(reason.clone()))
-        .col_expr(backup_run::Column::CancelReason, Expr::value(reason.clone()))
+        .col_expr(backup_run::Column::Error, Expr::value(reason.to_string()))
+        .col_expr(backup_run::Column::ErrorMsg, Expr::value(reason.to_json()))
+        .col_expr(backup_run::Column::CancelReason, Expr::value(by))
         .col_expr(backup_run::Column::CancelRequestedAt, Expr::value(now))
         .col_expr(backup_run::Column::FinishedAt, Expr::value(now))
         .col_expr(backup_run::Column::RetryAt, Expr::value(Option::<i64>::None))
@@ -482,7 +484,7 @@ pub async fn cancel(db: &DatabaseConnection, run_id: i64, by: &str) -> Result<Op
         return Ok(Some(Cancel::Cancelled));
     }
     let asked = backup_run::Entity::update_many()
-        .col_expr(backup_run::Column::CancelReason, Expr::value(reason))
+        .col_expr(backup_run::Column::CancelReason, Expr::value(by))
         .col_expr(backup_run::Column::CancelRequestedAt, Expr::value(now))
         .filter(backup_run::Column::Id.eq(run_id))
         .filter(backup_run::Column::Status.eq(Status::Running))
@@ -496,7 +498,7 @@ pub async fn cancel(db: &DatabaseConnection, run_id: i64, by: &str) -> Result<Op
     Ok(Some(if status.is_active() { Cancel::Requested } else { Cancel::Ended(status) }))
 }
 
-/// Why an operator asked to cancel run `run_id`, once somebody did.
+/// Who asked to cancel run `run_id`, once somebody did.
 pub async fn cancel_requested(db: &DatabaseConnection, run_id: i64) -> Result<Option<String>, DbErr> {
     use sea_orm::QuerySelect;
     let row: Option<(Option<i64>, Option<String>)> = backup_run::Entity::find_by_id(run_id)
@@ -506,7 +508,7 @@ pub async fn cancel_requested(db: &DatabaseConnection, run_id: i64) -> Result<Op
         .into_tuple()
         .one(db)
         .await?;
-    Ok(row.and_then(|(at, reason)| at.map(|_| reason.unwrap_or_else(|| "cancelled".to_owned()))))
+    Ok(row.and_then(|(at, by)| at.map(|_| by.unwrap_or_default())))
 }
 
 /// Records progress: the phase reached and bytes so far.
@@ -523,10 +525,11 @@ pub async fn progress(db: &DatabaseConnection, run_id: i64, phase: Phase, bytes:
 
 /// Puts a run whose attempt failed back in the queued state, saying why and when it runs again
 /// (`retry_at`). Not an ending: nobody is told.
-pub async fn retry_later(db: &DatabaseConnection, run_id: i64, reason: &str, delay: Duration) -> Result<(), DbErr> {
+pub async fn retry_later(db: &DatabaseConnection, run_id: i64, reason: &Msg, delay: Duration) -> Result<(), DbErr> {
     backup_run::Entity::update_many()
         .col_expr(backup_run::Column::Status, Expr::value(Status::Queued))
-        .col_expr(backup_run::Column::Error, Expr::value(reason))
+        .col_expr(backup_run::Column::Error, Expr::value(reason.to_string()))
+        .col_expr(backup_run::Column::ErrorMsg, Expr::value(reason.to_json()))
         .col_expr(backup_run::Column::RetryAt, Expr::value(now_ms() + delay.as_millis() as i64))
         .col_expr(backup_run::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(backup_run::Column::Id.eq(run_id))
@@ -539,13 +542,14 @@ pub async fn retry_later(db: &DatabaseConnection, run_id: i64, reason: &str, del
 /// Puts a run in the waiting state: Drive's daily upload budget is spent (`reason` says whose
 /// and when it frees). Not an ending and not a failure: nobody is told, and an attempt it had
 /// begun is not counted (the run was not at fault). What it had streamed is not kept.
-pub async fn wait(db: &DatabaseConnection, run_id: i64, reason: &str) -> Result<(), DbErr> {
+pub async fn wait(db: &DatabaseConnection, run_id: i64, reason: &Msg) -> Result<(), DbErr> {
     let run =
         backup_run::Entity::find_by_id(run_id).one(db).await?.ok_or(DbErr::RecordNotFound(format!("run {run_id}")))?;
     let began = run.status == Status::Running;
     let mut row: backup_run::ActiveModel = run.clone().into();
     row.status = Set(Status::Waiting);
-    row.error = Set(Some(reason.to_owned()));
+    row.error = Set(Some(reason.to_string()));
+    row.error_msg = Set(Some(reason.to_json()));
     row.phase = Set(None);
     row.bytes = Set(0);
     if began {
@@ -578,7 +582,7 @@ pub async fn settle(
     app: &App,
     run_id: i64,
     outcome: &Outcome,
-    note: Option<&str>,
+    note: Option<&Msg>,
 ) -> Result<backup_run::Model, DbErr> {
     let run = record(db, run_id, outcome, note).await?;
     match outcome {
@@ -602,7 +606,7 @@ async fn record(
     db: &DatabaseConnection,
     run_id: i64,
     outcome: &Outcome,
-    note: Option<&str>,
+    note: Option<&Msg>,
 ) -> Result<backup_run::Model, DbErr> {
     let run =
         backup_run::Entity::find_by_id(run_id).one(db).await?.ok_or(DbErr::RecordNotFound(format!("run {run_id}")))?;
@@ -614,8 +618,10 @@ async fn record(
     // Every attempt counts, and the waits between them.
     let duration = run.first_started_at.or(run.started_at).map(|s| now - s);
     let reason = match (outcome.reason(), note) {
-        (Some(reason), Some(note)) => Some(format!("{reason}; {note}")),
-        (reason, note) => reason.or(note).map(str::to_owned),
+        (Some(reason), Some(note)) => {
+            Some(Msg::new("reason.with_note").with_msg("reason", reason.clone()).with_msg("note", note.clone()))
+        }
+        (reason, note) => reason.or(note).cloned(),
     };
     let mut row: backup_run::ActiveModel = run.into();
     row.status = Set(outcome.status());
@@ -644,7 +650,8 @@ async fn record(
         }
         _ => {}
     }
-    row.error = Set(reason);
+    row.error = Set(reason.as_ref().map(Msg::to_string));
+    row.error_msg = Set(reason.as_ref().map(Msg::to_json));
     row.updated_at = Set(now);
     row.update(db).await
 }
@@ -654,6 +661,7 @@ async fn record(
 /// keeps the record honest in the meantime, so no run stays "running" forever.)
 pub async fn sweep_interrupted(db: &DatabaseConnection, stale_ms: i64) -> Result<u64, DbErr> {
     let now = now_ms();
+    let swept = Msg::new("reason.process_stopped");
     let live: Vec<i64> = app_lease::Entity::find()
         .filter(app_lease::Column::ExpiresAt.gt(now))
         .all(db)
@@ -663,7 +671,8 @@ pub async fn sweep_interrupted(db: &DatabaseConnection, stale_ms: i64) -> Result
         .collect();
     let result = backup_run::Entity::update_many()
         .col_expr(backup_run::Column::Status, Expr::value(Status::Interrupted))
-        .col_expr(backup_run::Column::Error, Expr::value("interrupted: the process running it stopped"))
+        .col_expr(backup_run::Column::Error, Expr::value(swept.to_string()))
+        .col_expr(backup_run::Column::ErrorMsg, Expr::value(swept.to_json()))
         .col_expr(backup_run::Column::FinishedAt, Expr::value(now))
         .filter(backup_run::Column::Status.eq(Status::Running))
         .filter(backup_run::Column::UpdatedAt.lt(now - stale_ms))
@@ -675,10 +684,11 @@ pub async fn sweep_interrupted(db: &DatabaseConnection, stale_ms: i64) -> Result
 
 /// Settles, as failed with `reason`, queued runs that will never start (the safety backup of a
 /// restore that was interrupted before it). Returns how many.
-pub async fn abandon_queued(db: &DatabaseConnection, run_ids: &[i64], reason: &str) -> Result<u64, DbErr> {
+pub async fn abandon_queued(db: &DatabaseConnection, run_ids: &[i64], reason: &Msg) -> Result<u64, DbErr> {
     let result = backup_run::Entity::update_many()
         .col_expr(backup_run::Column::Status, Expr::value(Status::Failed))
-        .col_expr(backup_run::Column::Error, Expr::value(reason))
+        .col_expr(backup_run::Column::Error, Expr::value(reason.to_string()))
+        .col_expr(backup_run::Column::ErrorMsg, Expr::value(reason.to_json()))
         .col_expr(backup_run::Column::FinishedAt, Expr::value(now_ms()))
         .filter(backup_run::Column::Id.is_in(run_ids.iter().copied()))
         .filter(backup_run::Column::Status.eq(Status::Queued))
@@ -720,7 +730,7 @@ mod tests {
     const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, delay: Duration::from_secs(30), queued: true };
 
     fn failed(retry: Retry) -> Outcome {
-        Outcome::Failed(Failure::new(Phase::Export, "boom", retry))
+        Outcome::Failed(Failure::new(Phase::Export, Msg::untranslated("boom"), retry))
     }
 
     #[test]
@@ -733,13 +743,13 @@ mod tests {
     #[test]
     fn a_permanent_failure_a_skip_and_a_success_settle_at_once() {
         assert_eq!(decide(&failed(Retry::Permanent), 1, POLICY), Decision::Settle);
-        assert_eq!(decide(&Outcome::Skipped { reason: "busy".into() }, 1, POLICY), Decision::Settle);
-        assert_eq!(decide(&Outcome::Cancelled { reason: "by ana".into() }, 1, POLICY), Decision::Settle);
+        assert_eq!(decide(&Outcome::Skipped { reason: Msg::untranslated("busy") }, 1, POLICY), Decision::Settle);
+        assert_eq!(decide(&Outcome::Cancelled { reason: Msg::untranslated("by ana") }, 1, POLICY), Decision::Settle);
     }
 
     #[test]
     fn an_interruption_does_not_use_up_attempts_but_settles_when_nothing_retries() {
-        let stopped = Outcome::Interrupted { phase: Phase::Export, reason: "shutting down".into() };
+        let stopped = Outcome::Interrupted { phase: Phase::Export, reason: Msg::untranslated("shutting down") };
         assert!(matches!(decide(&stopped, 7, POLICY), Decision::RetryAfter(_)));
         assert_eq!(decide(&stopped, 1, RetryPolicy::ONCE), Decision::Settle);
         assert_eq!(decide(&failed(Retry::Temporary), 1, RetryPolicy::ONCE), Decision::Settle);

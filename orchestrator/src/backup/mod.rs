@@ -15,6 +15,7 @@ pub mod drill;
 pub mod inventory;
 pub mod lease;
 pub mod lifecycle;
+pub mod reason;
 pub mod restore;
 pub mod retention;
 pub mod run;

@@ -31,6 +31,7 @@ use crate::backup::cancel::CancelWatch;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Outcome, Phase, RetryPolicy, Trigger};
 use crate::backup::run::{Ended, Progress, Runner};
+use crate::catalogue::Msg;
 use crate::codec::Stored;
 use crate::codec::keys::Identities;
 use crate::codec::stream::decode;
@@ -565,7 +566,7 @@ async fn safety_backup(
         Ended::Settled(Outcome::Skipped { reason })
         | Ended::Deferred { reason, .. }
         | Ended::Waiting { reason, .. } => ("could not start", reason),
-        Ended::Settled(other) => ("failed", other.reason().unwrap_or_default().to_owned()),
+        Ended::Settled(other) => ("failed", other.reason().cloned().unwrap_or_else(|| Msg::new("reason.unknown"))),
         Ended::Retry { reason, .. } => ("failed", reason),
     };
     Err(RestoreFailure::new(

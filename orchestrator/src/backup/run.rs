@@ -20,7 +20,9 @@ use crate::backup::cancel::CancelWatch;
 use crate::backup::inventory;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Decision, Failure, Outcome, Phase, RetryPolicy, Success};
+use crate::backup::reason;
 use crate::backup::retention::{self, Copy};
+use crate::catalogue::Msg;
 use crate::codec::stream::{EncodeInput, EncodeOutput};
 use crate::config::run::RunSettings;
 use crate::error::{Error, Retry};
@@ -77,7 +79,7 @@ pub enum Ended {
         /// Pause before the next attempt.
         delay: Duration,
         /// Why the attempt failed.
-        reason: String,
+        reason: Msg,
     },
     /// The attempt could not start (an earlier attempt of this same run may still hold the app,
     /// or the database failed): nothing was recorded; its job goes back in the queue.
@@ -85,7 +87,7 @@ pub enum Ended {
         /// Pause before trying again.
         delay: Duration,
         /// Why.
-        reason: String,
+        reason: Msg,
     },
     /// Drive's daily upload budget is spent: the run is recorded as waiting (not failed, no
     /// attempt used) and its job goes back in the queue to run when the budget frees.
@@ -93,7 +95,7 @@ pub enum Ended {
         /// Until the budget frees.
         delay: Duration,
         /// Why, and when it frees.
-        reason: String,
+        reason: Msg,
     },
 }
 
@@ -104,7 +106,7 @@ enum Stop {
     Failed(Failure),
     /// Drive answered at the account's daily upload cap (the upload was aborted).
     UploadCap(Failure),
-    /// An operator cancelled the run (the upload, if begun, was aborted); who, and why.
+    /// An operator cancelled the run (the upload, if begun, was aborted); who.
     Cancelled(String),
 }
 
@@ -118,7 +120,7 @@ impl Stop {
     fn failure(self) -> Failure {
         match self {
             Stop::Failed(f) | Stop::UploadCap(f) => f,
-            Stop::Cancelled(reason) => Failure::new(Phase::Export, reason, Retry::Permanent),
+            Stop::Cancelled(by) => Failure::new(Phase::Export, reason::cancelled(&by), Retry::Permanent),
         }
     }
 }
@@ -131,16 +133,25 @@ const LEAST_WAIT: Duration = Duration::from_secs(1);
 
 fn app_failure(phase: Phase, e: ClientError) -> Failure {
     let retry = Retry::when(e.is_retryable());
-    Failure::new(phase, e.to_string(), retry)
+    Failure::new(phase, reason::app(&e), retry)
 }
 
-fn storage_failure(phase: Phase, what: &str, e: opendal::Error) -> Failure {
+/// A destination call failed; `what` is the catalogue's key for the call.
+fn storage_failure(phase: Phase, what: &'static str, e: opendal::Error) -> Failure {
     let retry = Retry::when(e.is_temporary());
-    Failure::new(phase, format!("{what}: {}", e.message()), retry)
+    Failure::new(phase, reason::destination(what, &e), retry)
+}
+
+fn codec_failure(e: impl std::fmt::Display) -> Failure {
+    Failure::new(Phase::Export, Msg::new("reason.codec").quoting("detail", e), Retry::Temporary)
+}
+
+fn database_failure(phase: Phase, e: sea_orm::DbErr) -> Failure {
+    Failure::new(phase, reason::database(&e), Retry::Temporary)
 }
 
 /// A failed upload call; Drive's answer at its daily cap is told apart.
-fn upload_stop(phase: Phase, what: &str, e: opendal::Error) -> Stop {
+fn upload_stop(phase: Phase, what: &'static str, e: opendal::Error) -> Stop {
     let cap = is_upload_cap(&e);
     let failure = storage_failure(phase, what, e);
     if cap { Stop::UploadCap(failure) } else { Stop::Failed(failure) }
@@ -190,24 +201,39 @@ impl Runner {
                 tracing::info!(code = "backup.succeeded", bytes = s.bytes, file = %s.file.name, "backup succeeded")
             }
             Ended::Settled(Outcome::Skipped { reason }) => {
-                tracing::info!(code = "backup.skipped", reason = %reason, "backup skipped")
+                tracing::info!(code = "backup.skipped", reason = %reason, reason_msg = %reason.to_json(), "backup skipped")
             }
-            Ended::Settled(other) => tracing::warn!(
-                code = "backup.failed",
-                status = other.status().as_str(),
-                phase = other.phase().map_or("-", Phase::as_str),
-                reason = other.reason().unwrap_or_default(),
-                "backup failed"
+            Ended::Settled(other) => {
+                let reason = other.reason().cloned().unwrap_or_else(|| Msg::new("reason.unknown"));
+                tracing::warn!(
+                    code = "backup.failed",
+                    status = other.status().as_str(),
+                    phase = other.phase().map_or("-", Phase::as_str),
+                    reason = %reason,
+                    reason_msg = %reason.to_json(),
+                    "backup failed"
+                )
+            }
+            Ended::Retry { delay, reason } => tracing::warn!(
+                code = "attempt.retrying",
+                retry_in = ?delay,
+                reason = %reason,
+                reason_msg = %reason.to_json(),
+                "attempt failed; retrying"
             ),
-            Ended::Retry { delay, reason } => {
-                tracing::warn!(code = "attempt.retrying", retry_in = ?delay, reason = %reason, "attempt failed; retrying")
-            }
-            Ended::Deferred { reason, .. } => {
-                tracing::info!(code = "attempt.deferred", reason = %reason, "attempt deferred")
-            }
-            Ended::Waiting { delay, reason } => {
-                tracing::info!(code = "run.waits", retry_in = ?delay, reason = %reason, "run waits")
-            }
+            Ended::Deferred { reason, .. } => tracing::info!(
+                code = "attempt.deferred",
+                reason = %reason,
+                reason_msg = %reason.to_json(),
+                "attempt deferred"
+            ),
+            Ended::Waiting { delay, reason } => tracing::info!(
+                code = "run.waits",
+                retry_in = ?delay,
+                reason = %reason,
+                reason_msg = %reason.to_json(),
+                "run waits"
+            ),
         });
         ended
     }
@@ -227,14 +253,14 @@ impl Runner {
         policy: RetryPolicy,
         on_progress: &(dyn Fn(Progress) + Sync),
     ) -> Ended {
-        let deferred = |reason: String| Ended::Deferred { delay: crate::backup::lease::LEASE_TTL, reason };
+        let deferred = |reason: Msg| Ended::Deferred { delay: crate::backup::lease::LEASE_TTL, reason };
         let run = match lifecycle::get(&self.db, run_id).await {
             Ok(Some(run)) => run,
             Ok(None) => {
-                let reason = format!("run {run_id} does not exist");
+                let reason = Msg::new("reason.run_gone").with("run", run_id);
                 return Ended::Settled(Outcome::Failed(Failure::new(Phase::Capabilities, reason, Retry::Permanent)));
             }
-            Err(e) => return deferred(format!("database error: {e}")),
+            Err(e) => return deferred(reason::database(&e)),
         };
         let holder = format!("{}:run-{run_id}", self.holder);
         let lease = match Lease::acquire(&self.db, app.id, &holder, run_id).await {
@@ -242,23 +268,28 @@ impl Runner {
             Ok(Err(held)) if held.run_id == Some(run_id) => {
                 // The queue re-ran this job because its worker looked dead; the lease, renewed
                 // by a live holder, is what decides.
-                return deferred(format!(
-                    "an earlier attempt of run {run_id} still holds {} (on {})",
-                    app.name, held.holder
-                ));
+                return deferred(
+                    Msg::new("reason.earlier_attempt")
+                        .with("run", run_id)
+                        .with("app", &app.name)
+                        .with("holder", &held.holder),
+                );
             }
             Ok(Err(held)) => {
                 let reason = match held.run_id {
-                    Some(r) => {
-                        format!("skipped: another backup of {} is running (run {r} on {})", app.name, held.holder)
+                    Some(r) => Msg::new("reason.skipped.backup_running")
+                        .with("app", &app.name)
+                        .with("run", r)
+                        .with("holder", &held.holder),
+                    None => {
+                        Msg::new("reason.skipped.restore_running").with("app", &app.name).with("holder", &held.holder)
                     }
-                    None => format!("skipped: a restore of {} is running (on {})", app.name, held.holder),
                 };
                 let outcome = Outcome::Skipped { reason };
                 self.settle(app, run_id, &outcome).await;
                 return Ended::Settled(outcome);
             }
-            Err(e) => return deferred(format!("database error: {e}")),
+            Err(e) => return deferred(reason::database(&e)),
         };
         if let Some(account) = self.destination.drive_account() {
             match self.budget_allows(app, run_id, &account, policy).await {
@@ -269,7 +300,7 @@ impl Runner {
                 }
                 Err(e) => {
                     lease.release().await;
-                    return deferred(format!("database error: {e}"));
+                    return deferred(reason::database(&e));
                 }
             }
         }
@@ -282,7 +313,7 @@ impl Runner {
         }
         // Still "running" with the lease free: the process of the previous attempt stopped.
         let resumed = (run.status == lifecycle::Status::Running)
-            .then(|| format!("attempt {} was interrupted (its process stopped) and retried", run.attempts.max(1)));
+            .then(|| Msg::new("reason.resumed").with("attempt", run.attempts.max(1)));
         let run = match lifecycle::start(&self.db, &run, &self.holder).await {
             Ok(Some(run)) => run,
             Ok(None) => {
@@ -292,7 +323,7 @@ impl Runner {
             }
             Err(e) => {
                 lease.release().await;
-                return deferred(format!("database error: {e}"));
+                return deferred(reason::database(&e));
             }
         };
         let cancel = CancelWatch::start(&self.db, run_id);
@@ -318,8 +349,14 @@ impl Runner {
         tracker.count_upload().await;
         let outcome = match result {
             Ok(success) => Outcome::Succeeded(success),
-            Err(Stop::Cancelled(reason)) => {
-                tracing::warn!(code = "backup.cancelled", reason = %reason, "backup cancelled; its upload was aborted");
+            Err(Stop::Cancelled(by)) => {
+                let reason = reason::cancelled(&by);
+                tracing::warn!(
+                    code = "backup.cancelled",
+                    reason = %reason,
+                    reason_msg = %reason.to_json(),
+                    "backup cancelled; its upload was aborted"
+                );
                 Outcome::Cancelled { reason }
             }
             Err(stop) if self.is_stopping() || lease.is_lost() => {
@@ -332,6 +369,7 @@ impl Runner {
                     code = "drive.daily_cap",
                     account = %account,
                     reason = %failure.reason,
+                    reason_msg = %failure.reason.to_json(),
                     "Drive refused the upload at its daily cap"
                 );
                 let ended = match budget::hold(&self.db, &account, &self.settings.drive_budget).await {
@@ -362,8 +400,7 @@ impl Runner {
                                 self.notifier.drive_disconnected(&refusal).await;
                             }
                             lease.release().await;
-                            let reason =
-                                format!("waiting for Google Drive to be reconnected (Destination page): {refusal}");
+                            let reason = Msg::new("reason.google.reconnect").quoting("detail", &refusal);
                             let ended = self.wait_for_account(run_id, policy, reason).await;
                             return self.settle_if_ended(app, run_id, ended).await;
                         }
@@ -378,14 +415,14 @@ impl Runner {
         let ended = match lifecycle::decide(&outcome, run.attempts, policy) {
             Decision::Settle => {
                 if let Err(e) =
-                    lifecycle::settle(&self.db, &self.notifier, app, run_id, &outcome, resumed.as_deref()).await
+                    lifecycle::settle(&self.db, &self.notifier, app, run_id, &outcome, resumed.as_ref()).await
                 {
                     tracing::error!(run_id, error = %e, "could not record the end of the run");
                 }
                 Ended::Settled(outcome)
             }
             Decision::RetryAfter(delay) => {
-                let reason = outcome.reason().unwrap_or_default().to_owned();
+                let reason = outcome.reason().cloned().unwrap_or_else(|| Msg::new("reason.unknown"));
                 if let Err(e) = lifecycle::retry_later(&self.db, run_id, &reason, delay).await {
                     tracing::error!(run_id, error = %e, "could not record the retry");
                 }
@@ -403,18 +440,18 @@ impl Runner {
         let run = match lifecycle::get(&self.db, run_id).await {
             Ok(Some(run)) => run,
             Ok(None) | Err(_) => {
-                return Ended::Settled(Outcome::Cancelled { reason: "cancelled".to_owned() });
+                return Ended::Settled(Outcome::Cancelled { reason: reason::cancelled("") });
             }
         };
         if run.status != lifecycle::Status::Cancelled && run.cancel_requested_at.is_none() {
             // Another process moved it on: the job looks at it again, and finds it ended.
             return Ended::Deferred {
                 delay: crate::backup::lease::LEASE_TTL,
-                reason: format!("run {run_id} changed while it was starting"),
+                reason: Msg::new("reason.changed_while_starting").with("run", run_id),
             };
         }
-        let reason = run.cancel_reason.clone().unwrap_or_else(|| "cancelled".to_owned());
-        let outcome = Outcome::Cancelled { reason };
+        let outcome =
+            Outcome::Cancelled { reason: reason::cancelled(run.cancel_reason.as_deref().unwrap_or_default()) };
         if run.status.is_active() {
             self.settle(app, run_id, &outcome).await;
         }
@@ -438,8 +475,7 @@ impl Runner {
         if let Some(earlier) = lifecycle::waiting_run(&self.db, app.id, run_id).await?
             && earlier < run_id
         {
-            let reason =
-                format!("skipped: run {earlier} of {} is already waiting for Drive's daily upload budget", app.name);
+            let reason = Msg::new("reason.skipped.already_waiting").with("run", earlier).with("app", &app.name);
             return Ok(Some(Ended::Settled(Outcome::Skipped { reason })));
         }
         let usage = budget::usage(&self.db, account, &self.settings.drive_budget).await?;
@@ -454,7 +490,7 @@ impl Runner {
     async fn wait_for_budget(&self, run_id: i64, policy: RetryPolicy, usage: &Usage) -> Ended {
         let reason = usage.reason();
         if !policy.queued {
-            return Ended::Settled(Outcome::Skipped { reason: format!("skipped: {reason}") });
+            return Ended::Settled(Outcome::Skipped { reason: Msg::new("reason.skipped").with_msg("reason", reason) });
         }
         if let Err(e) = lifecycle::wait(&self.db, run_id, &reason).await {
             tracing::error!(run_id, error = %e, "could not record that the run waits");
@@ -466,9 +502,9 @@ impl Runner {
 
     /// The run waits for a Google account to be connected or reconnected: recorded as waiting and
     /// looked at again shortly (or skipped when nothing would take it up again).
-    async fn wait_for_account(&self, run_id: i64, policy: RetryPolicy, reason: String) -> Ended {
+    async fn wait_for_account(&self, run_id: i64, policy: RetryPolicy, reason: Msg) -> Ended {
         if !policy.queued {
-            return Ended::Settled(Outcome::Skipped { reason: format!("skipped: {reason}") });
+            return Ended::Settled(Outcome::Skipped { reason: Msg::new("reason.skipped").with_msg("reason", reason) });
         }
         if let Err(e) = lifecycle::wait(&self.db, run_id, &reason).await {
             tracing::error!(run_id, error = %e, "could not record that the run waits");
@@ -509,18 +545,16 @@ impl Runner {
             let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
             Failure::new(
                 Phase::Capabilities,
-                format!(
-                    "the app does not offer the backup type {:?} (it offers {}): edit the app's type",
-                    app.backup_type.as_deref().unwrap_or_default(),
-                    offered.join(", ")
-                ),
+                Msg::new("reason.type_not_offered")
+                    .with("backup_type", app.backup_type.as_deref().unwrap_or_default())
+                    .with("offered", offered.join(", ")),
                 Retry::Permanent,
             )
         })?;
 
         let codec = app
             .codec(&self.encryption.recipients, &backup_type)
-            .map_err(|reason| Failure::new(Phase::Capabilities, reason, Retry::Permanent))?;
+            .map_err(|_| Failure::new(Phase::Capabilities, Msg::new("reason.no_recipient"), Retry::Permanent))?;
 
         tracker.phase(Phase::Export).await;
         tracing::info!(code = "app.export", backup_type = %backup_type.name, "requesting the export");
@@ -551,7 +585,7 @@ impl Runner {
             .destination
             .metered_writer(&app.folder, &name, codec.content_type(&backup_type.media_type), &props)
             .await
-            .map_err(|e| upload_stop(Phase::Export, "could not start the upload", e))?;
+            .map_err(|e| upload_stop(Phase::Export, "reason.destination.start_upload", e))?;
         if let Some((slot, _)) = tracker.upload.as_mut() {
             *slot = meter;
         }
@@ -585,11 +619,12 @@ impl Runner {
             // The stored bytes go up while the export still comes in; the codecs run on threads
             // of their own between the two. The first failure stops both.
             let upload_loop = async {
-                while let Some(piece) = output.next().await.map_err(|e| {
-                    Failure::new(Phase::Export, format!("compression or encryption failed: {e}"), Retry::Temporary)
-                })? {
+                while let Some(piece) = output.next().await.map_err(codec_failure)? {
                     self.throttle(piece.len()).await;
-                    writer.write(piece).await.map_err(|e| upload_stop(Phase::Export, "the upload failed", e))?;
+                    writer
+                        .write(piece)
+                        .await
+                        .map_err(|e| upload_stop(Phase::Export, "reason.destination.upload", e))?;
                 }
                 Ok::<(), Stop>(())
             };
@@ -616,7 +651,8 @@ impl Runner {
         tracker.bytes(bytes).await;
 
         tracker.phase(Phase::Upload).await;
-        let meta = writer.close().await.map_err(|e| upload_stop(Phase::Upload, "finishing the upload failed", e))?;
+        let meta =
+            writer.close().await.map_err(|e| upload_stop(Phase::Upload, "reason.destination.finish_upload", e))?;
         let stored = self.destination.stored(&name, &meta);
         tracing::info!(
             code = "upload.stored",
@@ -632,9 +668,12 @@ impl Runner {
             if let Err(e) = self.destination.remove(&app.folder, &stored).await {
                 tracing::error!(file = %stored.name, error = %e, "could not remove a copy that failed verification");
             }
-            return Err(
-                Failure::new(Phase::Verify, format!("{}; the copy was deleted", mismatch.0), Retry::Temporary).into()
-            );
+            return Err(Failure::new(
+                Phase::Verify,
+                Msg::new("reason.verify.deleted").with_msg("mismatch", mismatch.0),
+                Retry::Temporary,
+            )
+            .into());
         }
         match &stored_as {
             None => {
@@ -661,11 +700,9 @@ impl Runner {
             .destination
             .set_properties(&app.folder, &stored, &props)
             .await
-            .map_err(|e| storage_failure(Phase::Verify, "could not mark the copy verified", e))?;
+            .map_err(|e| storage_failure(Phase::Verify, "reason.destination.mark_verified", e))?;
         // Only this copy is added: the rest of the inventory is judged by full listings alone.
-        inventory::record_copy(&self.db, app.id, &file)
-            .await
-            .map_err(|e| Failure::new(Phase::Verify, format!("database error: {e}"), Retry::Temporary))?;
+        inventory::record_copy(&self.db, app.id, &file).await.map_err(|e| database_failure(Phase::Verify, e))?;
 
         tracker.phase(Phase::Retention).await;
         let (pruned, retention_error) = if !prune {
@@ -693,7 +730,7 @@ impl Runner {
                         error = %e,
                         "retention failed after a good backup"
                     );
-                    (Vec::new(), Some(format!("the backup succeeded, but retention failed: {e}")))
+                    (Vec::new(), Some(Msg::new("reason.retention_failed").quoting("detail", e)))
                 }
             }
         };
@@ -717,25 +754,16 @@ impl Runner {
             {
                 return Err(Failure::new(
                     Phase::Export,
-                    format!("the export is larger than MAX_BACKUP_SIZE ({max} bytes): stopped; raise the limit or make the backup smaller"),
+                    Msg::new("reason.too_large").with("max", max),
                     Retry::Permanent,
-                ).into());
+                )
+                .into());
             }
             if self.is_stopping() {
-                return Err(Failure::new(
-                    Phase::Export,
-                    "stopped: the service is shutting down; it runs again later",
-                    Retry::Temporary,
-                )
-                .into());
+                return Err(Failure::new(Phase::Export, Msg::new("reason.shutting_down"), Retry::Temporary).into());
             }
             if lease.is_lost() {
-                return Err(Failure::new(
-                    Phase::Export,
-                    "this process lost the app's lease (it stalled too long); stopped",
-                    Retry::Temporary,
-                )
-                .into());
+                return Err(Failure::new(Phase::Export, Msg::new("reason.lease_lost"), Retry::Temporary).into());
             }
             if matches!(target, Target::Writer(_)) {
                 // Stored as sent: the bytes go up now. (Through the codecs, their output is what
@@ -780,17 +808,18 @@ impl Runner {
     ) -> Result<String, Stop> {
         for n in 1..=NAME_ATTEMPTS {
             let name = numbered_file_name(&app.name, backup_type, at, run_id, n, extension);
-            let taken =
-                self.destination.find(&app.folder, &name).await.map_err(|e| {
-                    storage_failure(Phase::Export, "could not look for the copy's name in the folder", e)
-                })?;
+            let taken = self
+                .destination
+                .find(&app.folder, &name)
+                .await
+                .map_err(|e| storage_failure(Phase::Export, "reason.destination.find_name", e))?;
             if taken.is_none() {
                 return Ok(name);
             }
         }
         Err(Failure::new(
             Phase::Export,
-            format!("{NAME_ATTEMPTS} names for this copy are all taken in {}: clean the folder up", app.folder),
+            Msg::new("reason.names_taken").with("n", NAME_ATTEMPTS).with("folder", &app.folder),
             Retry::Permanent,
         )
         .into())
@@ -860,11 +889,9 @@ impl Target<'_> {
     async fn put(&mut self, chunk: bytes::Bytes) -> Result<(), Stop> {
         match self {
             Target::Writer(writer) => {
-                writer.write(chunk).await.map_err(|e| upload_stop(Phase::Export, "the upload failed", e))
+                writer.write(chunk).await.map_err(|e| upload_stop(Phase::Export, "reason.destination.upload", e))
             }
-            Target::Encoder(input) => input.push(chunk).await.map_err(|e| {
-                Failure::new(Phase::Export, format!("compression or encryption failed: {e}"), Retry::Temporary).into()
-            }),
+            Target::Encoder(input) => input.push(chunk).await.map_err(|e| codec_failure(e).into()),
             Target::Ended => Ok(()),
         }
     }
@@ -872,9 +899,7 @@ impl Target<'_> {
     /// The export ended: the codecs close their formats (the writer is closed later).
     async fn end(&mut self) -> Result<(), Stop> {
         match std::mem::replace(self, Target::Ended) {
-            Target::Encoder(input) => input.finish().await.map_err(|e| {
-                Failure::new(Phase::Export, format!("compression or encryption failed: {e}"), Retry::Temporary).into()
-            }),
+            Target::Encoder(input) => input.finish().await.map_err(|e| codec_failure(e).into()),
             _ => Ok(()),
         }
     }
@@ -882,7 +907,7 @@ impl Target<'_> {
 
 /// What the destination stored is not what was sent.
 #[derive(Debug)]
-pub(crate) struct Mismatch(pub(crate) String);
+pub(crate) struct Mismatch(pub(crate) Msg);
 
 /// When a copy was made: as the destination says, else as its name says.
 fn created_of(file: &StoredFile) -> jiff::Timestamp {
@@ -966,7 +991,7 @@ mod tests {
         server.abort();
         let failure = app_failure(Phase::Capabilities, error);
         assert_eq!(failure.retry, Retry::Permanent, "{}", failure.reason);
-        assert!(failure.reason.contains("media_type"), "{}", failure.reason);
+        assert!(failure.reason.to_string().contains("media_type"), "{}", failure.reason);
     }
 
     #[test]

@@ -152,7 +152,7 @@ where
         runner
             .verify(&app.folder, &stored, size, &stored_sha256)
             .await
-            .map_err(|m| Error::Destination { message: m.0, retry: crate::error::Retry::Temporary })?;
+            .map_err(|m| Error::Destination { message: m.0.to_string(), retry: crate::error::Retry::Temporary })?;
         let looks_age = head.starts_with(AGE_MAGIC);
         if age != looks_age {
             return Err(Error::Invalid(if age {

@@ -57,7 +57,7 @@ pub async fn run(ctx: &Context, app: &str, note: Option<&str>) -> anyhow::Result
         }
         Ended::Settled(other) => {
             let phase = other.phase().map_or("start", |p| p.as_str());
-            let reason = other.reason().unwrap_or_default();
+            let reason = other.reason().map(ToString::to_string).unwrap_or_default();
             eprintln!("error: backup of {} failed during {phase}: {reason}", app.name);
             Ok(ExitCode::from(1))
         }

@@ -10,6 +10,7 @@ use futures::Stream;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
+use crate::backup::reason::Stored;
 use crate::db::entities::{backup_run, restore};
 use crate::db::now_ms;
 use crate::http::format;
@@ -33,8 +34,14 @@ pub struct Progress {
     pub rate: String,
     /// Seconds since the start.
     pub elapsed_secs: i64,
-    /// The error, when it failed.
+    /// Why it failed (or waits, or was skipped): in English, or on a page's own stream in the
+    /// page's language.
     pub error: Option<String>,
+    /// The stable machine code of `error`, when it has one (e.g. `reason.app.unauthorized`).
+    pub error_code: Option<String>,
+    /// `error` as HTML, on a page's own stream only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_html: Option<String>,
     /// True once it ended (the last event).
     pub done: bool,
     /// Extra facts once it succeeded (file name, sha256).
@@ -63,6 +70,8 @@ fn progress(
         rate: format!("{}/s", format::bytes(rate as i64)),
         elapsed_secs: elapsed_ms / 1000,
         error: None,
+        error_code: None,
+        error_html: None,
         done: !active,
         detail: None,
         attempts: 0,
@@ -71,12 +80,12 @@ fn progress(
 }
 
 /// A run's progress now.
-pub fn of_run(run: &backup_run::Model) -> Progress {
+pub fn of_run(run: &backup_run::Model, t: Option<&crate::catalogue::T>) -> Progress {
     let (status, phase) = (run.status, run.phase.map(|p| p.as_str()));
     // The time of every attempt and the waits between them.
     let started = run.first_started_at.or(run.started_at);
     let mut p = progress(status.as_str(), status.is_active(), phase, run.bytes, started, run.finished_at);
-    p.error = run.error.clone();
+    said(&mut p, Stored::read(run.error.as_deref(), run.error_msg.as_deref()), t);
     p.attempts = run.attempts;
     p.retry_in_secs = run
         .retry_at
@@ -90,8 +99,17 @@ pub fn of_run(run: &backup_run::Model) -> Progress {
 pub fn of_restore(r: &restore::Model) -> Progress {
     let (status, phase) = (r.status, r.phase.map(|p| p.as_str()));
     let mut p = progress(status.as_str(), status.is_active(), phase, r.bytes, Some(r.started_at), r.finished_at);
-    p.error = r.error.clone();
+    said(&mut p, Stored::read(r.error.as_deref(), r.error_msg.as_deref()), None);
     p
+}
+
+/// Puts a stored reason into `p`: in English with its code, or in `t`'s language on a page.
+fn said(p: &mut Progress, reason: Option<Stored>, t: Option<&crate::catalogue::T>) {
+    let Some(reason) = reason else { return };
+    let lang = t.map_or(crate::catalogue::Lang::En, |t| t.lang);
+    p.error = Some(reason.text(lang));
+    p.error_code = reason.code().map(str::to_owned);
+    p.error_html = t.map(|_| reason.html(lang));
 }
 
 /// Polls `read` and sends an event whenever what it returns changes, until it is done.
@@ -163,7 +181,7 @@ pub fn run_stream(
                     cursor.finished = true;
                     return Some((vec![Event::default().event("gone").data("{}")], cursor));
                 };
-                let now = of_run(&run);
+                let now = of_run(&run, t.as_ref());
                 let mut events = Vec::new();
                 // Lines first: the end comes after the last of them. A run's last lines are
                 // stored just after it ends, so the stream looks once more before it ends.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::backup::lifecycle::{self, Failure, Outcome, Phase, Status, Trigger};
 use crate::backup::run::{Ended, Progress};
 use crate::backup::slots::GroupSlot;
+use crate::catalogue::Msg;
 use crate::db::entities::backup_run;
 use crate::db::now_ms;
 use crate::error::Retry;
@@ -39,7 +40,7 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
         Ok(app) => app,
         Err(e) => {
             // No app, no channels to tell: the run is recorded as failed, quietly.
-            let reason = format!("the app is gone: {e}");
+            let reason = Msg::new("reason.app_gone").quoting("detail", e);
             let outcome = Outcome::Failed(Failure::new(Phase::Capabilities, reason, Retry::Permanent));
             if let Err(e) = lifecycle::settle_quietly(&runner.db, run_id, &outcome).await {
                 tracing::error!(run_id, error = %e, "could not record the end of the run");
@@ -60,7 +61,9 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
     if let Some(reason) = missed_window(&run, &spread, &app) {
         // Said in the run's own log too.
         let span = tracing::info_span!(crate::runlog::SPAN, app = %app.name, run_id);
-        span.in_scope(|| tracing::warn!(code = "backup.skipped", reason = %reason, "backup skipped"));
+        span.in_scope(|| {
+            tracing::warn!(code = "backup.skipped", reason = %reason, reason_msg = %reason.to_json(), "backup skipped")
+        });
         runner.settle(&app, run_id, &Outcome::Skipped { reason }).await;
         return;
     }
@@ -95,7 +98,7 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
     }
     let Ok(ended) = ended else {
         // Dropping the run stopped its upload before the final chunk: no file appears.
-        let reason = format!("stopped after JOB_TIMEOUT ({}s)", timeout.as_secs());
+        let reason = Msg::new("reason.job_timeout").with("seconds", timeout.as_secs());
         runner.settle(&app, run_id, &Outcome::Failed(Failure::new(Phase::Export, reason, Retry::Permanent))).await;
         return;
     };
@@ -116,17 +119,17 @@ fn slot_wait() -> Duration {
 
 /// Why a scheduled run that has not started yet may no longer start: the end of its window has
 /// passed. A run that started once (and waits to retry) is past this point.
-fn missed_window(run: &backup_run::Model, spread: &Spread, app: &crate::registry::App) -> Option<String> {
+fn missed_window(run: &backup_run::Model, spread: &Spread, app: &crate::registry::App) -> Option<Msg> {
     let scheduled = run.scheduled_for.filter(|_| run.trigger == Trigger::Schedule && run.first_started_at.is_none())?;
     let latest = spread.latest_start(scheduled)?;
     if now_ms() <= latest {
         return None;
     }
     let zone = &app.time_zone;
-    Some(format!(
-        "skipped: it did not start within its backup window ({} after {}, so by {}); the queue or the group's limit held it",
-        format_span(spread.window_secs.unwrap_or_default()),
-        crate::http::format::in_zone(scheduled, zone),
-        crate::http::format::in_zone(latest, zone),
-    ))
+    Some(
+        Msg::new("reason.skipped.window")
+            .with("window", format_span(spread.window_secs.unwrap_or_default()))
+            .with("scheduled", crate::http::format::in_zone(scheduled, zone))
+            .with("latest", crate::http::format::in_zone(latest, zone)),
+    )
 }

@@ -318,9 +318,18 @@ impl Notifier {
         self.tell(app.into(), &build, |c| c.kind == Kind::Ping).await;
     }
 
-    fn run_notice(&self, event: Event, code: &str, summary: String, app: &App, run: &backup_run::Model) -> Notice {
+    fn run_notice(
+        &self,
+        t: &crate::catalogue::T,
+        event: Event,
+        code: &str,
+        summary: String,
+        app: &App,
+        run: &backup_run::Model,
+    ) -> Notice {
         let mut notice = Notice::new(event, code, summary);
-        notice.reason = run.error.clone();
+        notice.reason =
+            crate::backup::reason::Stored::read(run.error.as_deref(), run.error_msg.as_deref()).map(|r| r.text(t.lang));
         notice.link = self.link(&format!("/runs/{}", run.id));
         notice.app = app_ref(app);
         notice.run = Some(RunRef {
@@ -350,7 +359,7 @@ impl Notifier {
             text
         };
         let code = if safety { "safety_backup.failed" } else { "backup.failed" };
-        let ping = |r: &Reader<'_>| self.run_notice(Event::Fail, code, summary(&r.t), app, run);
+        let ping = |r: &Reader<'_>| self.run_notice(&r.t, Event::Fail, code, summary(&r.t), app, run);
         self.tell(app.into(), &ping, |c| c.kind == Kind::Ping).await;
         let starts_streak = match self.mark(app.id, app_alert::Column::FailingSince).await {
             Ok(set) => set,
@@ -361,7 +370,7 @@ impl Notifier {
             }
         };
         if starts_streak {
-            let build = |r: &Reader<'_>| self.run_notice(Event::Failure, code, summary(&r.t), app, run);
+            let build = |r: &Reader<'_>| self.run_notice(&r.t, Event::Failure, code, summary(&r.t), app, run);
             self.tell(app.into(), &build, |c| c.kind != Kind::Ping && c.on_failure).await;
         } else {
             tracing::info!(app = %app.name, run_id = run.id, "the app was already failing: its channels are reminded, not told again");
@@ -373,7 +382,7 @@ impl Notifier {
     pub async fn run_succeeded(&self, app: &App, run: &backup_run::Model) {
         let ping = |r: &Reader<'_>| {
             let summary = r.t.fill("notify.backup_succeeded", &[("app", &app.name)]);
-            self.run_notice(Event::Success, "backup.succeeded", summary, app, run)
+            self.run_notice(&r.t, Event::Success, "backup.succeeded", summary, app, run)
         };
         self.tell(app.into(), &ping, |c| c.kind == Kind::Ping).await;
         let state = app_alert::Entity::find_by_id(app.id).one(&self.db).await.ok().flatten();
@@ -404,7 +413,7 @@ impl Notifier {
         let build = |r: &Reader<'_>| {
             let t = &r.t;
             let summary = t.fill("notify.recovered", &[("app", &app.name), ("was", t.get(was))]);
-            let mut notice = self.run_notice(Event::Recovery, "backup.recovered", summary, app, run);
+            let mut notice = self.run_notice(&r.t, Event::Recovery, "backup.recovered", summary, app, run);
             notice.reason = Some(t.fill("notify.recovered.reason", &[("id", &run.id.to_string())]));
             notice.since = since.map(|ms| crate::http::format::in_zone(ms, &app.time_zone));
             notice.last_verified_at = run.finished_at.map(|ms| crate::http::format::in_zone(ms, &app.time_zone));
@@ -563,7 +572,11 @@ impl Notifier {
                 let since = crate::http::format::in_zone(since, &app.time_zone);
                 let summary = t.fill("notify.still_failing", &[("app", &app.name), ("since", &since)]);
                 let mut notice = Notice::new(Event::Failure, "backup.still_failing", summary);
-                let error = last.as_ref().and_then(|r| r.error.clone()).unwrap_or_default();
+                let error = last
+                    .as_ref()
+                    .and_then(|r| crate::backup::reason::Stored::read(r.error.as_deref(), r.error_msg.as_deref()))
+                    .map(|r| r.text(t.lang))
+                    .unwrap_or_default();
                 notice.reason =
                     Some(t.fill("notify.still_failing.reason", &[("n", &count.max(1).to_string()), ("error", &error)]));
                 notice.since = Some(since);

@@ -11,6 +11,7 @@ use opendal::layers::{ConcurrentLimitLayer, LoggingLayer, RetryLayer};
 use opendal::{Entry, ErrorKind, Metadata, Operator};
 use secrecy::ExposeSecret;
 
+use crate::catalogue::Msg;
 use crate::config::storage::StorageSettings;
 use crate::storage::gdrive::{GdriveBuilder, GdriveHandle, META_MD5, META_PARENTS, META_SHA256, UploadMeter};
 
@@ -250,35 +251,34 @@ impl Destination {
     /// sha256 when it reports one, else the file read back and hashed. No md5 is needed in
     /// flight: it would cost every upload a second hash for the rare file Drive reports without
     /// a sha256, which reading back covers. The error says what differs.
-    pub async fn verify_stored(
-        &self,
-        folder: &str,
-        stored: &StoredFile,
-        bytes: u64,
-        sha256: &str,
-    ) -> Result<(), String> {
+    pub async fn verify_stored(&self, folder: &str, stored: &StoredFile, bytes: u64, sha256: &str) -> Result<(), Msg> {
         use sha2::{Digest, Sha256};
         if self.reports_checksums() {
             if stored.size != bytes {
-                return Err(format!("the destination stored {} bytes, {bytes} were sent", stored.size));
+                return Err(Msg::new("reason.verify.size").with("stored", stored.size).with("sent", bytes));
             }
             match &stored.sha256 {
                 Some(theirs) if theirs.eq_ignore_ascii_case(sha256) => return Ok(()),
-                Some(theirs) => return Err(format!("the destination reports sha256 {theirs}, {sha256} was sent")),
+                Some(theirs) => {
+                    return Err(Msg::new("reason.verify.sha256").with("stored", theirs).with("sent", sha256));
+                }
                 None => {}
             }
         }
-        let mut stream = self.reader(folder, stored).await.map_err(|e| format!("could not read the copy back: {e}"))?;
+        let unread = |e: &dyn std::fmt::Display| Msg::new("reason.verify.unreadable").quoting("detail", e);
+        let mut stream = self.reader(folder, stored).await.map_err(|e| unread(&e.message()))?;
         let (mut hasher, mut read) = (Sha256::new(), 0u64);
-        while let Some(chunk) = stream.try_next().await.map_err(|e| format!("could not read the copy back: {e}"))? {
+        while let Some(chunk) = stream.try_next().await.map_err(|e| unread(&e))? {
             read += chunk.len() as u64;
             hasher.update(&chunk);
         }
         let theirs = hex::encode(hasher.finalize());
         if read != bytes || theirs != sha256 {
-            return Err(format!(
-                "the stored copy reads back as {read} bytes with sha256 {theirs}; {bytes} bytes with sha256 {sha256} were sent"
-            ));
+            return Err(Msg::new("reason.verify.read_back")
+                .with("read", read)
+                .with("stored", theirs)
+                .with("bytes", bytes)
+                .with("sent", sha256));
         }
         Ok(())
     }

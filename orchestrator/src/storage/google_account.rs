@@ -24,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use crate::catalogue::Msg;
 use crate::config::storage::DriveOAuthSettings;
 use crate::db::entities::setting;
 use crate::db::now_ms;
@@ -477,15 +478,19 @@ impl GoogleAccount {
 
     /// Makes the Drive service use the stored account (another replica may have connected
     /// one), and says whether runs may upload: `Err` with the reason they must wait.
-    pub async fn sync(&self) -> Result<(), String> {
-        let stored = self.stored().await.map_err(|e| format!("database error: {e}"))?;
+    pub async fn sync(&self) -> Result<(), Msg> {
+        let stored = self.stored().await.map_err(|e| crate::backup::reason::database(&e))?;
         let version = stored.as_ref().map_or(0, |s| s.connected_at);
         if self.applied.swap(version, Ordering::SeqCst) != version {
             let user = match &stored {
                 None => None,
                 Some(s) => {
-                    let client = self.client().await.map_err(|e| e.to_string())?;
-                    let token = self.secrets.open(&s.refresh_token).map_err(|e| e.to_string())?;
+                    let client =
+                        self.client().await.map_err(|e| Msg::new("reason.google.unusable").quoting("detail", e))?;
+                    let token = self
+                        .secrets
+                        .open(&s.refresh_token)
+                        .map_err(|e| Msg::new("reason.google.unusable").quoting("detail", e))?;
                     client.filter(|c| c.client_id == s.client_id).map(|c| ConnectedUser {
                         client_id: c.client_id,
                         client_secret: c.client_secret,
@@ -498,11 +503,9 @@ impl GoogleAccount {
             self.drive.connect(user).await;
         }
         match stored {
-            None => Err("waiting for Google Drive to be connected (Destination page, Connect Google Drive)".into()),
+            None => Err(Msg::new("reason.google.connect")),
             Some(s) => match s.problem {
-                Some(problem) => {
-                    Err(format!("waiting for Google Drive to be reconnected (Destination page): {problem}"))
-                }
+                Some(problem) => Err(Msg::new("reason.google.reconnect").quoting("detail", problem)),
                 None => Ok(()),
             },
         }

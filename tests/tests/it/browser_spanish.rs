@@ -47,11 +47,11 @@ const FUNCTION_WORDS: &[&str] = &[
     "would",
 ];
 
-/// What pages show that is stored in English and not yet a code: why a run failed, a run's log
-/// lines (both written by the run pipeline) and the audit log's free-text details.
-/// Also the adoption page's refusals, which come from the domain's errors, still English
-/// strings.
-const STORED_ENGLISH: &[&str] = &[".run-error", "#run-error", "#run-log-lines", ".audit-detail", "#adopt-error"];
+/// What pages show that is stored in English and not yet a code: a run's log lines that have
+/// no code (the libraries' own) and the audit log's free-text details. Also the adoption page's
+/// refusals, which come from the domain's errors, still English strings. (Why a run failed is
+/// said in the page's language, the app's or the network's own words in it marked as theirs.)
+const STORED_ENGLISH: &[&str] = &["#run-log-lines", ".audit-detail", "#adopt-error"];
 
 /// The page's visible text, line by line, without what is marked as written in another language
 /// (`lang="en"`: the OpenAPI reference, the name of the language English in the switch).
@@ -252,8 +252,11 @@ async fn every_page_and_form_error_reads_in_spanish() {
     ] {
         walk.visit(&path, &[]).await;
     }
-    // A failed run's page (its error and log lines are the stored English left out above).
+    // A failed run's page: why it failed is said in Spanish, what the network said quoted in it.
     walk.visit(&format!("/runs/{failed_run}"), &[]).await;
+    let why = walk.browser.text("#run-error").await;
+    assert!(why.starts_with("la exportación se cortó tras "), "{why}");
+    assert!(walk.browser.exists("#run-error q[lang='']").await, "the transport's own words are marked as theirs");
 
     // Each form once with bad input.
     let bad_app = serde_json::json!({

@@ -10,6 +10,7 @@ use sea_orm::prelude::*;
 use crate::audit;
 use crate::backup::lifecycle;
 use crate::backup::restore::{RestoreFailure, RestorePhase, RestoreStatus, Restored};
+use crate::catalogue::Msg;
 use crate::db::entities::restore;
 use crate::db::now_ms;
 use crate::registry::App;
@@ -221,7 +222,7 @@ pub async fn abandon(db: &DatabaseConnection, app_name: Option<&str>, row: &rest
         tracing::error!(restore_id = row.id, error = %e, "could not record the end of the restore");
     }
     if let Some(run_id) = row.safety_run_id {
-        let why = format!("the restore it was for failed before it started: {reason}");
+        let why = Msg::new("reason.restore_failed_before").with("detail", reason);
         if let Err(e) = lifecycle::abandon_queued(db, &[run_id], &why).await {
             tracing::error!(run_id, error = %e, "could not record the end of a safety run");
         }
@@ -267,7 +268,7 @@ pub async fn interrupt(db: &DatabaseConnection, row: &restore::Model) -> Result<
         return Ok(0);
     }
     if let Some(run_id) = row.safety_run_id {
-        lifecycle::abandon_queued(db, &[run_id], &format!("the restore it was for was {INTERRUPTED}")).await?;
+        lifecycle::abandon_queued(db, &[run_id], &Msg::new("reason.restore_interrupted")).await?;
     }
     let detail = format!("restore {}: {INTERRUPTED}", row.id);
     audit::record(db, &row.actor, "restore.finish", None, Some(&detail)).await;

@@ -19,6 +19,8 @@ pub struct Model {
     pub target: Option<String>,
     /// More words (never a secret).
     pub detail: Option<String>,
+    /// The same as a catalogue message (`Msg::to_json`), said in each reader's language.
+    pub detail_msg: Option<String>,
     /// The address the request came from (none for the command line and background work).
     pub source: Option<String>,
 }

@@ -39,6 +39,8 @@ pub struct Model {
     pub duration_ms: Option<i64>,
     /// What went wrong, for the operator.
     pub error: Option<String>,
+    /// The same as a catalogue message (`Msg::to_json`), said in each reader's language.
+    pub error_msg: Option<String>,
     /// Names of the copies retention deleted after this run, comma-separated.
     pub pruned: Option<String>,
     /// Last progress update (ms).

@@ -29,6 +29,8 @@ pub struct Model {
     pub actor: String,
     /// What went wrong, for the operator.
     pub error: Option<String>,
+    /// The same as a catalogue message (`Msg::to_json`), said in each reader's language.
+    pub error_msg: Option<String>,
     /// Milliseconds since the epoch.
     pub started_at: i64,
     /// Milliseconds since the epoch.

@@ -22,6 +22,7 @@ mod m0015_restore_cancel;
 mod m0016_alert_policy;
 mod m0017_log_codes;
 mod m0018_users;
+mod m0019_reason_codes;
 
 use sea_orm_migration::prelude::*;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_alert_policy::M0016AlertPolicy),
             Box::new(m0017_log_codes::M0017LogCodes),
             Box::new(m0018_users::M0018Users),
+            Box::new(m0019_reason_codes::M0019ReasonCodes),
         ]
     }
 }

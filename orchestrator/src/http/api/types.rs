@@ -436,8 +436,16 @@ pub struct RunView {
     pub stored_bytes: Option<i64>,
     /// sha256 of the stored bytes, when compression or encryption changed them.
     pub stored_sha256: Option<String>,
-    /// What went wrong.
+    /// What went wrong, in English.
     pub error: Option<String>,
+    /// The stable machine code of `error` (e.g. `reason.app.unauthorized`); absent for runs
+    /// recorded before codes were kept.
+    pub error_code: Option<String>,
+}
+
+/// The machine code of a stored reason, when it was stored with one.
+fn stored_code(text: Option<&str>, msg: Option<&str>) -> Option<String> {
+    crate::backup::reason::Stored::read(text, msg).and_then(|r| r.code()).map(str::to_owned)
 }
 
 impl RunView {
@@ -463,6 +471,7 @@ impl RunView {
             stored_bytes: r.stored_bytes,
             stored_sha256: r.stored_sha256.clone(),
             error: r.error.clone(),
+            error_code: stored_code(r.error.as_deref(), r.error_msg.as_deref()),
         }
     }
 }
@@ -862,8 +871,10 @@ pub struct RestoreView {
     pub started_at: String,
     /// Ended.
     pub finished_at: Option<String>,
-    /// What went wrong.
+    /// What went wrong, in English.
     pub error: Option<String>,
+    /// The stable machine code of `error`, when it has one.
+    pub error_code: Option<String>,
     /// The app whose copy it is, when it is not `app`.
     pub from_app: Option<String>,
     /// restore; drill (checked by the app's POST /backup/verify, nothing applied); drill_restore
@@ -904,6 +915,7 @@ impl RestoreView {
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),
             error: r.error.clone(),
+            error_code: stored_code(r.error.as_deref(), r.error_msg.as_deref()),
             from_app: r.source_app.clone(),
             kind: r.kind.clone(),
             report: r.report.as_deref().and_then(|j| serde_json::from_str(j).ok()),

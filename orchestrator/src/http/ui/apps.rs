@@ -248,7 +248,7 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
         href: format::url_encode(&app.name),
         schedule: page.t.schedule(&app.schedule, &app.time_zone),
         next_runs,
-        runs: runs?.iter().map(|r| RunRow::new(r, &app.name, &app.time_zone)).collect(),
+        runs: runs?.iter().map(|r| RunRow::new(r, &app.name, &app.time_zone, page.t.lang)).collect(),
         copies,
         restore,
         unasked,

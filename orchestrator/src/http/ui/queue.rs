@@ -51,7 +51,7 @@ pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, Pa
         .collect();
     let zones = crate::overview::app_zones(&web.ctx.db, active.iter().map(|(r, _)| r.app_id)).await?;
     let zone = |id: i64| zones.get(&id).map_or("UTC", String::as_str);
-    let rows: Vec<RunRow> = active.iter().map(|(r, app)| RunRow::new(r, app, zone(r.app_id))).collect();
+    let rows: Vec<RunRow> = active.iter().map(|(r, app)| RunRow::new(r, app, zone(r.app_id), page.t.lang)).collect();
     let (running, queued) = rows.into_iter().partition(|r| r.status == crate::backup::lifecycle::Status::Running);
     let active_restores = overview::active_restores(&web.ctx.db).await?;
     let zones = overview::app_zones(&web.ctx.db, active_restores.iter().map(|(r, _)| r.app_id)).await?;

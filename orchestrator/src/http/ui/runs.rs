@@ -4,6 +4,8 @@
 use sea_orm::Iterable;
 
 use crate::backup::lifecycle::{Status, Trigger};
+use crate::backup::reason::Stored;
+use crate::catalogue::Lang;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -40,7 +42,8 @@ pub struct RunRow {
     pub size: String,
     /// Duration, when ended.
     pub duration: String,
-    /// Error, when failed.
+    /// Why it failed (or waits, or was skipped), as HTML in the page's language; empty when
+    /// nothing went wrong.
     pub error: String,
     /// Attempts.
     pub attempts: i32,
@@ -63,8 +66,8 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    /// From a record; its times in `zone`, its app's.
-    pub fn new(run: &backup_run::Model, app: &str, zone: &str) -> RunRow {
+    /// From a record; its times in `zone`, its app's, its words in `lang`.
+    pub fn new(run: &backup_run::Model, app: &str, zone: &str, lang: Lang) -> RunRow {
         RunRow {
             id: run.id,
             app: app.to_owned(),
@@ -75,9 +78,11 @@ impl RunRow {
             phase: run.phase.map(|p| p.as_str().to_owned()).unwrap_or_default(),
             size: format::bytes(run.bytes),
             duration: run.duration_ms.map(format::duration).unwrap_or_default(),
-            retry_in: crate::http::live::of_run(run).retry_in_secs,
+            retry_in: crate::http::live::of_run(run, None).retry_in_secs,
             cancelling: run.cancel_requested_at.is_some() && run.status.is_active(),
-            error: run.error.clone().unwrap_or_default(),
+            error: Stored::read(run.error.as_deref(), run.error_msg.as_deref())
+                .map(|reason| reason.html(lang))
+                .unwrap_or_default(),
             attempts: run.attempts,
             file: run.file_name.clone().unwrap_or_default(),
             sha256: run.sha256.clone().unwrap_or_default(),
@@ -135,7 +140,7 @@ pub async fn list(State(web): State<Web>, page: Page, Query(q): Query<RunsQuery>
         .flatten();
     let zones = overview::app_zones(&web.ctx.db, runs.iter().map(|(r, _)| r.app_id)).await?;
     let zone = |id: i64| zones.get(&id).map_or("UTC", String::as_str);
-    let runs = runs.iter().map(|(r, app)| RunRow::new(r, app, zone(r.app_id))).collect();
+    let runs = runs.iter().map(|(r, app)| RunRow::new(r, app, zone(r.app_id), page.t.lang)).collect();
     render(&RunsPage { page, runs, status, statuses: Status::iter().collect(), next })
 }
 
@@ -178,7 +183,7 @@ pub async fn show(
     let zones = overview::app_zones(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let zone = zones.get(&run.app_id).map_or("UTC", String::as_str);
     render(&RunPage {
-        run: RunRow::new(&run, &app, zone),
+        run: RunRow::new(&run, &app, zone, page.t.lang),
         log,
         last_line,
         max_attempts: web.max_attempts,
