@@ -4,6 +4,7 @@
 use sea_orm::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
+use crate::catalogue::Msg;
 use crate::db::entities::audit_entry;
 use crate::db::now_ms;
 
@@ -13,9 +14,27 @@ tokio::task_local! {
     pub static SOURCE: std::net::IpAddr;
 }
 
-/// Appends one entry, naming the request's source address when there is a request. A failure to
+/// Appends one entry, naming the request's source address when there is a request. `detail` is
+/// data said as is (a file name, a role); a sentence goes through [`record_said`]. A failure to
 /// write it is logged, never fatal to what was audited.
 pub async fn record(db: &DatabaseConnection, actor: &str, action: &str, target: Option<&str>, detail: Option<&str>) {
+    insert(db, actor, action, target, detail.map(str::to_owned), None).await;
+}
+
+/// [`record`] with a detail in words, kept as a catalogue message so the audit page says it in
+/// its reader's language (and in English beside it, for exports and older readers).
+pub async fn record_said(db: &DatabaseConnection, actor: &str, action: &str, target: Option<&str>, detail: &Msg) {
+    insert(db, actor, action, target, Some(detail.to_string()), Some(detail.to_json())).await;
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    detail: Option<String>,
+    detail_msg: Option<String>,
+) {
     let source = SOURCE.try_with(|ip| ip.to_string()).ok();
     let row = audit_entry::ActiveModel {
         source: Set(source),
@@ -23,7 +42,8 @@ pub async fn record(db: &DatabaseConnection, actor: &str, action: &str, target: 
         actor: Set(actor.to_owned()),
         action: Set(action.to_owned()),
         target: Set(target.map(str::to_owned)),
-        detail: Set(detail.map(str::to_owned)),
+        detail: Set(detail),
+        detail_msg: Set(detail_msg),
         ..Default::default()
     };
     if let Err(e) = row.insert(db).await {

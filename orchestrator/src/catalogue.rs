@@ -240,7 +240,8 @@ pub fn foreign_html(text: &str) -> String {
     format!(r#"<span lang="">{}</span>"#, escape_html(text))
 }
 
-fn escape_html(text: &str) -> String {
+/// `text` escaped for HTML.
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -166,9 +166,12 @@ pub async fn adopt(runner: &Runner, app: &App, req: &AdoptRequest) -> Result<Ado
         }
     }
     if done > 0 {
-        let counted = if req.count_in_retention { "counted in retention" } else { "not counted in retention" };
-        let detail = format!("adopted {done} file(s) matching {pattern:?} as type {}, {counted}", adoption.backup_type);
-        crate::audit::record(&runner.db, &req.actor, "copy.adopt", Some(&app.name), Some(&detail)).await;
+        let key = if req.count_in_retention { "audit_detail.adopted_counted" } else { "audit_detail.adopted" };
+        let detail = crate::catalogue::Msg::new(key)
+            .with("n", done)
+            .with("pattern", pattern)
+            .with("backup_type", &adoption.backup_type);
+        crate::audit::record_said(&runner.db, &req.actor, "copy.adopt", Some(&app.name), &detail).await;
     }
     if let Err(e) = result {
         return Err(match e {

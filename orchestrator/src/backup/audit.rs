@@ -80,16 +80,15 @@ pub struct AppAudit {
 impl AppAudit {
     /// What was found, in one line ("12 copies, 1 lost, 0 damaged, 2 read back"), or why the
     /// app was not audited.
-    pub fn summary(&self) -> String {
+    pub fn summary(&self) -> crate::catalogue::Msg {
+        use crate::catalogue::Msg;
         match &self.error {
-            Some(error) => error.clone(),
-            None => format!(
-                "{} copies, {} lost, {} damaged, {} read back",
-                self.copies,
-                self.lost.len(),
-                self.damaged.len(),
-                self.read_back
-            ),
+            Some(error) => Msg::new("audit_detail.audit_failed").quoting("detail", error),
+            None => Msg::new("audit_detail.audit_summary")
+                .with("copies", self.copies)
+                .with("lost", self.lost.len())
+                .with("damaged", self.damaged.len())
+                .with("read_back", self.read_back),
         }
     }
 

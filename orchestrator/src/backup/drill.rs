@@ -129,8 +129,9 @@ async fn not_drilled(runner: &Runner, app: &App, file: &StoredFile, actor: &str)
     }
     .insert(&runner.db)
     .await?;
-    let detail = format!("drill {}: {reason}", row.id);
-    crate::audit::record(&runner.db, actor, "drill.finish", Some(&app.name), Some(&detail)).await;
+    let detail =
+        crate::catalogue::Msg::new("audit_detail.drill_not_drilled").with("id", row.id).with("file", &file.name);
+    crate::audit::record_said(&runner.db, actor, "drill.finish", Some(&app.name), &detail).await;
     runner.notifier.drill_failed(app, &row, &reason).await;
     Ok(row)
 }

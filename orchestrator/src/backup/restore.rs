@@ -145,6 +145,16 @@ impl RestorePhase {
             RestorePhase::Done => "done",
         }
     }
+
+    /// Its name in the catalogue.
+    pub fn key(self) -> &'static str {
+        match self {
+            RestorePhase::SafetyBackup => "phase.safety_backup",
+            RestorePhase::Download => "phase.download",
+            RestorePhase::Import => "phase.import",
+            RestorePhase::Done => "phase.done",
+        }
+    }
 }
 
 /// A progress report, about once a second and at each phase change.
@@ -417,22 +427,27 @@ pub async fn begin(
     } else {
         row
     };
-    let safety = if req.safety_backup { "with a safety backup first" } else { "without a safety backup" };
-    let of = if elsewhere { format!(" of {}", source.name) } else { String::new() };
+    // The copy, and the app it came from when that is not the app restored into.
+    let copy = if elsewhere {
+        Msg::new("audit_detail.copy_of").with("name", &file.name).with("id", &file.id).with("source", &source.name)
+    } else {
+        Msg::new("audit_detail.copy").with("name", &file.name).with("id", &file.id)
+    };
     let (action, detail) = match req.kind {
-        KIND_DRILL => {
-            ("drill.start", format!("drill {}: copy {} ({}), checked by the app's verify", row.id, file.name, file.id))
-        }
+        KIND_DRILL => ("drill.start", Msg::new("audit_detail.drill_start").with("id", row.id).with_msg("copy", copy)),
         KIND_DRILL_RESTORE => (
             "drill.start",
-            format!(
-                "drill {}: copy {} ({}){of}, restored into {} without a safety backup",
-                row.id, file.name, file.id, app.name
-            ),
+            Msg::new("audit_detail.drill_restore_start")
+                .with("id", row.id)
+                .with_msg("copy", copy)
+                .with("app", &app.name),
         ),
-        _ => ("restore.start", format!("restore {}: copy {} ({}){of}, {safety}", row.id, file.name, file.id)),
+        _ if req.safety_backup => {
+            ("restore.start", Msg::new("audit_detail.restore_start_safety").with("id", row.id).with_msg("copy", copy))
+        }
+        _ => ("restore.start", Msg::new("audit_detail.restore_start").with("id", row.id).with_msg("copy", copy)),
     };
-    audit::record(db, &req.actor, action, Some(&app.name), Some(&detail)).await;
+    audit::record_said(db, &req.actor, action, Some(&app.name), &detail).await;
     Ok(row)
 }
 

@@ -200,8 +200,12 @@ where
         }
     };
     inventory::record_copy(&runner.db, app.id, &file).await?;
-    let detail = format!("uploaded {original} ({size} bytes) as {name}, type {}", backup_type.name);
-    crate::audit::record(&runner.db, &incoming.actor, "copy.upload", Some(&app.name), Some(&detail)).await;
+    let detail = crate::catalogue::Msg::new("audit_detail.uploaded")
+        .with("original", &original)
+        .with("bytes", size)
+        .with("name", &name)
+        .with("backup_type", &backup_type.name);
+    crate::audit::record_said(&runner.db, &incoming.actor, "copy.upload", Some(&app.name), &detail).await;
     Ok(file)
 }
 

@@ -76,7 +76,8 @@ pub async fn start(ctx: &Context) -> anyhow::Result<String> {
         }
         Err(RegistryError::NotFound(_)) => {
             ctx.registry.add(&input).await?;
-            crate::audit::record(&ctx.db, "system", "app.create", Some(DEMO_APP), Some("demo mode")).await;
+            let detail = crate::catalogue::Msg::new("audit_detail.demo");
+            crate::audit::record_said(&ctx.db, "system", "app.create", Some(DEMO_APP), &detail).await;
         }
         Err(e) => return Err(e.into()),
     }

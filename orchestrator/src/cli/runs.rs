@@ -241,12 +241,14 @@ async fn cancel(ctx: &Context, id: i64) -> anyhow::Result<ExitCode> {
     let Some((_, app)) = load(ctx, id).await? else { return Ok(ExitCode::from(1)) };
     match lifecycle::cancel(&ctx.db, id, "cli").await? {
         Some(Cancel::Cancelled) => {
-            crate::audit::record(&ctx.db, "cli", "run.cancel", Some(&app), Some(&format!("run {id}"))).await;
+            let detail = crate::catalogue::Msg::new("audit_detail.run").with("id", id);
+            crate::audit::record_said(&ctx.db, "cli", "run.cancel", Some(&app), &detail).await;
             println!("run {id} of {app} cancelled");
             Ok(ExitCode::SUCCESS)
         }
         Some(Cancel::Requested) => {
-            crate::audit::record(&ctx.db, "cli", "run.cancel", Some(&app), Some(&format!("run {id}"))).await;
+            let detail = crate::catalogue::Msg::new("audit_detail.run").with("id", id);
+            crate::audit::record_said(&ctx.db, "cli", "run.cancel", Some(&app), &detail).await;
             println!(
                 "run {id} of {app} is being cancelled: the process running it stops it within seconds (`orchestrator runs show {id}`)"
             );

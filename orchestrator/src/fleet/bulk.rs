@@ -260,19 +260,22 @@ pub async fn run(
 
 /// The change `action` makes to `app`, with its audit action and detail; `None` when the app is
 /// already as asked.
-fn change(app: &App, action: &Action) -> Option<(AppInput, &'static str, String)> {
-    let edit = |input: AppInput, detail: String| Some((input, "app.update", format!("bulk: {detail}")));
+fn change(app: &App, action: &Action) -> Option<(AppInput, &'static str, Msg)> {
+    let edit = |input: AppInput, detail: Msg| Some((input, "app.update", detail));
+    let bulk = || Msg::new("audit_detail.bulk");
     match action {
-        Action::Pause => app
-            .enabled
-            .then(|| (AppInput { enabled: Some(false), ..Default::default() }, "app.pause", "bulk".to_owned())),
-        Action::Resume => (!app.enabled)
-            .then(|| (AppInput { enabled: Some(true), ..Default::default() }, "app.resume", "bulk".to_owned())),
+        Action::Pause => {
+            app.enabled.then(|| (AppInput { enabled: Some(false), ..Default::default() }, "app.pause", bulk()))
+        }
+        Action::Resume => {
+            (!app.enabled).then(|| (AppInput { enabled: Some(true), ..Default::default() }, "app.resume", bulk()))
+        }
         Action::TestNow => None,
         Action::SetSchedule(schedule) if *schedule == app.schedule => None,
-        Action::SetSchedule(schedule) => {
-            edit(AppInput { schedule: Some(schedule.clone()), ..Default::default() }, format!("schedule {schedule}"))
-        }
+        Action::SetSchedule(schedule) => edit(
+            AppInput { schedule: Some(schedule.clone()), ..Default::default() },
+            Msg::new("audit_detail.bulk_schedule").with("schedule", schedule),
+        ),
         Action::SetRetention(policy) if *policy == app.retention => None,
         Action::SetRetention(p) => edit(
             AppInput {
@@ -283,10 +286,12 @@ fn change(app: &App, action: &Action) -> Option<(AppInput, &'static str, String)
                 keep_within_days: Some(p.keep_within_days),
                 ..Default::default()
             },
-            format!(
-                "retention last {}, daily {}, weekly {}, monthly {}, within {} days",
-                p.keep_last, p.keep_daily, p.keep_weekly, p.keep_monthly, p.keep_within_days
-            ),
+            Msg::new("audit_detail.bulk_retention")
+                .with("last", p.keep_last)
+                .with("daily", p.keep_daily)
+                .with("weekly", p.keep_weekly)
+                .with("monthly", p.keep_monthly)
+                .with("within", p.keep_within_days),
         ),
         Action::AddTags(tags) | Action::RemoveTags(tags) => {
             let adding = matches!(action, Action::AddTags(_));
@@ -300,12 +305,18 @@ fn change(app: &App, action: &Action) -> Option<(AppInput, &'static str, String)
             }
             let sign = if adding { "+" } else { "-" };
             let words: Vec<String> = tags.iter().map(|t| format!("{sign}{t}")).collect();
-            edit(AppInput { tags: Some(new), ..Default::default() }, format!("tags {}", words.join(" ")))
+            edit(
+                AppInput { tags: Some(new), ..Default::default() },
+                Msg::new("audit_detail.bulk_tags").with("tags", words.join(" ")),
+            )
         }
         Action::SetGroup(group) if *group == app.group => None,
         Action::SetGroup(group) => edit(
             AppInput { group: Some(group.clone().unwrap_or_default()), ..Default::default() },
-            format!("group {}", group.as_deref().unwrap_or("(none)")),
+            match group {
+                Some(group) => Msg::new("audit_detail.bulk_group").with("group", group),
+                None => Msg::new("audit_detail.bulk_no_group"),
+            },
         ),
     }
 }
@@ -316,8 +327,8 @@ async fn apply_one(registry: &Registry, actor: &str, app: &App, action: &Action)
     if *action == Action::TestNow {
         return match crate::jobs::queue::run_now(db, app, None).await {
             Ok(run) => {
-                crate::audit::record(db, actor, "run.start", Some(&app.name), Some(&format!("run {} (bulk)", run.id)))
-                    .await;
+                let detail = crate::catalogue::Msg::new("audit_detail.run_bulk").with("id", run.id);
+                crate::audit::record_said(db, actor, "run.start", Some(&app.name), &detail).await;
                 Outcome { run_id: Some(run.id), ..outcome(Done::Changed, format!("run {} queued", run.id)) }
             }
             Err(e) => outcome(Done::Failed, e.to_string()),
@@ -328,8 +339,8 @@ async fn apply_one(registry: &Registry, actor: &str, app: &App, action: &Action)
     };
     match registry.edit(&app.name, &input).await {
         Ok(_) => {
-            crate::audit::record(db, actor, audit_action, Some(&app.name), Some(&detail)).await;
-            outcome(Done::Changed, detail.trim_start_matches("bulk: ").to_owned())
+            crate::audit::record_said(db, actor, audit_action, Some(&app.name), &detail).await;
+            outcome(Done::Changed, detail.to_string())
         }
         Err(e) => outcome(Done::Failed, e.to_string()),
     }

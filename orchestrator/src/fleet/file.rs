@@ -207,6 +207,9 @@ pub fn parse(text: &str) -> Result<FleetFile, FleetError> {
     serde_yaml::from_str(text).map_err(|e| FleetError::Unreadable(e.to_string()))
 }
 
+/// What the name of a variable a fleet sent through the API refers to must start with.
+pub const API_ENV_PREFIX: &str = "BACKUP_TOKEN_";
+
 /// The token an entry refers to, read now.
 fn read_token(reference: &serde_json::Value, source: Source) -> Result<SecretString, Msg> {
     let parsed: TokenRef = match reference {
@@ -214,6 +217,11 @@ fn read_token(reference: &serde_json::Value, source: Source) -> Result<SecretStr
         other => serde_json::from_value(other.clone()).map_err(|_| Msg::new("fleet.token.not_reference"))?,
     };
     let value = match parsed {
+        // Through the API a reference names only a token's variable: any other would let a
+        // caller send the server's own secrets (SECRET_KEY, DATABASE_URL) to an address of theirs.
+        TokenRef::Env(name) if source == Source::Api && !name.starts_with(API_ENV_PREFIX) => {
+            return Err(Msg::new("fleet.token.env_over_api").with("name", &name).with("prefix", API_ENV_PREFIX));
+        }
         TokenRef::Env(name) => {
             std::env::var(&name).map_err(|_| Msg::new("fleet.token.env_unset").with("name", &name))?
         }
@@ -398,17 +406,18 @@ pub async fn apply(
             match (step.action.as_str(), input) {
                 ("add", Some(input)) => {
                     registry.add(input).await?;
-                    crate::audit::record(registry.db(), actor, "app.create", Some(&step.app), Some("fleet file")).await;
+                    let detail = Msg::new("audit_detail.fleet_add");
+                    crate::audit::record_said(registry.db(), actor, "app.create", Some(&step.app), &detail).await;
                 }
                 ("change", Some(input)) => {
                     registry.edit(&step.app, input).await?;
-                    let detail = format!("fleet file: {}", step.changes.join("; "));
-                    crate::audit::record(registry.db(), actor, "app.update", Some(&step.app), Some(&detail)).await;
+                    let detail = Msg::new("audit_detail.fleet_change").with("changes", step.changes.join("; "));
+                    crate::audit::record_said(registry.db(), actor, "app.update", Some(&step.app), &detail).await;
                 }
                 ("remove", _) => {
                     registry.remove(&step.app).await?;
-                    let detail = "fleet file --prune; its copies stay";
-                    crate::audit::record(registry.db(), actor, "app.delete", Some(&step.app), Some(detail)).await;
+                    let detail = Msg::new("audit_detail.fleet_prune");
+                    crate::audit::record_said(registry.db(), actor, "app.delete", Some(&step.app), &detail).await;
                 }
                 _ => {}
             }

@@ -234,10 +234,7 @@ mod tests {
     fn untranslated_texts_only_shrink() {
         // Domain errors still written in English that reach a field; each is to be moved into the
         // catalogue. A new one fails here: give it a key instead.
-        let allowed: BTreeMap<&str, usize> =
-            [("orchestrator/src/http/api/apps.rs", 3), ("orchestrator/src/http/api/channels.rs", 1)]
-                .into_iter()
-                .collect();
+        let allowed: BTreeMap<&str, usize> = [("orchestrator/src/http/api/apps.rs", 3)].into_iter().collect();
         let mut found = BTreeMap::new();
         for (path, text) in files("orchestrator/src", ".rs") {
             let n = shipped(&text).matches("Msg::untranslated(").count();

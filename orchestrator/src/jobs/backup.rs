@@ -58,13 +58,16 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
             return;
         }
     };
-    if let Some(reason) = missed_window(&run, &spread, &app) {
+    let skip = |reason: Msg| async {
         // Said in the run's own log too.
         let span = tracing::info_span!(crate::runlog::SPAN, app = %app.name, run_id);
         span.in_scope(|| {
             tracing::warn!(code = "backup.skipped", reason = %reason, reason_msg = %reason.to_json(), "backup skipped")
         });
         runner.settle(&app, run_id, &Outcome::Skipped { reason }).await;
+    };
+    if let Some(reason) = missed_window(&run, &spread, &app) {
+        skip(reason).await;
         return;
     }
     // A group's limit: without a free slot the run stays queued and comes back soon.
@@ -87,6 +90,17 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
             }
         }
     };
+    // Taking the slot is the last wait before the run starts: the window is looked at again.
+    if slot.is_some()
+        && let Some(reason) = missed_window(&run, &spread, &app)
+    {
+        if let Some(slot) = slot {
+            slot.release().await;
+            crate::jobs::queue::announce();
+        }
+        skip(reason).await;
+        return;
+    }
     let quiet = |_: Progress| {};
     let policy = jobs.settings.retry_policy();
     let timeout = jobs.settings.job_timeout;

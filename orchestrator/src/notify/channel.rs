@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::policy::{Policy, PolicyInput, Summary};
-use crate::catalogue::Lang;
+use crate::catalogue::{Lang, Msg};
 use crate::db::entities::notification_channel;
 use crate::secrets::SecretBox;
 
@@ -443,13 +443,13 @@ pub const TELEGRAM_API: &str = "https://api.telegram.org";
 pub const NTFY_SERVER: &str = "https://ntfy.sh";
 
 /// Field errors, keyed by form field name.
-pub type FieldErrors = BTreeMap<&'static str, String>;
+pub type FieldErrors = BTreeMap<&'static str, Msg>;
 
 fn check_url(field: &'static str, text: &str, required: bool, errors: &mut FieldErrors) -> Option<(String, String)> {
     let text = text.trim();
     if text.is_empty() {
         if required {
-            errors.insert(field, "required: give an http(s) URL".into());
+            errors.insert(field, Msg::new("channel_field.url_required"));
         }
         return None;
     }
@@ -458,7 +458,7 @@ fn check_url(field: &'static str, text: &str, required: bool, errors: &mut Field
             Some((text.to_owned(), u.host_str().unwrap_or_default().to_owned()))
         }
         _ => {
-            errors.insert(field, format!("{text:?} is not an http(s) URL, e.g. https://hooks.internal/backup"));
+            errors.insert(field, Msg::new("channel_field.url_invalid").with("text", text));
             None
         }
     }
@@ -498,7 +498,7 @@ fn check_server(
     let text = match (text, default) {
         ("", Some(default)) => default,
         ("", None) => {
-            errors.insert(field, "required: give the server's http(s) address, e.g. https://push.internal".into());
+            errors.insert(field, Msg::new("channel_field.server_required"));
             return None;
         }
         (text, _) => text,
@@ -515,10 +515,7 @@ fn check_server(
             Some((text.trim_end_matches('/').to_owned(), u.host_str().unwrap_or_default().to_owned()))
         }
         _ => {
-            errors.insert(
-                field,
-                format!("{text:?} is not a server address: give http(s)://host[:port][/path], without user, password or query"),
-            );
+            errors.insert(field, Msg::new("channel_field.server_invalid").with("text", text));
             None
         }
     }
@@ -530,7 +527,7 @@ fn check_token(
     field: &'static str,
     typed_in: &Option<SecretString>,
     kept: &Option<String>,
-    required: Option<&str>,
+    required: Option<&'static str>,
     valid: impl Fn(&str) -> bool,
     errors: &mut FieldErrors,
 ) -> Option<String> {
@@ -538,12 +535,12 @@ fn check_token(
     match token {
         Some(t) if t.len() <= 256 && t.chars().all(|c| c.is_ascii_graphic()) && valid(&t) => Some(t),
         Some(_) => {
-            errors.insert(field, required.unwrap_or("this token is not valid: paste it again").to_owned());
+            errors.insert(field, Msg::new(required.unwrap_or("channel_field.token_invalid")));
             None
         }
         None => {
             if let Some(message) = required {
-                errors.insert(field, message.to_owned());
+                errors.insert(field, Msg::new(message));
             }
             None
         }
@@ -610,14 +607,14 @@ impl ChannelInput {
         let mut errors = FieldErrors::new();
         let name = self.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
-            errors.insert("name", "give a name of 1 to 80 characters, e.g. \"on-call webhook\"".into());
+            errors.insert("name", Msg::new("channel_field.name"));
         }
         if !self.app.trim().is_empty() && app_id.is_none() {
-            errors.insert("app", format!("there is no app named {:?}: pick one, or leave it empty for all", self.app));
+            errors.insert("app", Msg::new("channel_field.app_unknown").with("app", self.app.trim()));
         }
         let Some(kind) = Kind::parse(self.kind.trim()) else {
             let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-            errors.insert("kind", format!("choose one of {}", kinds.join(", ")));
+            errors.insert("kind", Msg::new("channel_field.kind").with("kinds", kinds.join(", ")));
             return Err(errors);
         };
         let (on_failure, on_recovery, on_stale) =
@@ -639,10 +636,7 @@ impl ChannelInput {
             || policy.on_restore
             || policy.summary != Summary::Off;
         if kind != Kind::Ping && !hears_something {
-            errors.insert(
-                "events",
-                "tick at least one event (failure, recovery, stale, drill, restore) or choose a summary".into(),
-            );
+            errors.insert("events", Msg::new("channel_field.events"));
         }
         let mut config = Config::default();
         let mut secret = Secret::default();
@@ -656,18 +650,14 @@ impl ChannelInput {
                 match signing.or_else(|| kept.signing_secret.clone()) {
                     Some(s) if s.len() >= 16 && s.len() <= 256 => secret.signing_secret = Some(s),
                     _ => {
-                        errors.insert(
-                            "signing_secret",
-                            "give a signing secret of 16 to 256 characters; the receiver checks X-Backup-Signature with it"
-                                .into(),
-                        );
+                        errors.insert("signing_secret", Msg::new("channel_field.signing_secret"));
                     }
                 }
             }
             Kind::Email => {
                 let host = self.smtp_host.trim();
                 if host.is_empty() || host.contains(['/', ' ', ':']) {
-                    errors.insert("smtp_host", "give the SMTP server's host name, e.g. smtp.internal".into());
+                    errors.insert("smtp_host", Msg::new("channel_field.smtp_host"));
                 }
                 config.host = host.to_owned();
                 let tls = match self.smtp_tls.trim() {
@@ -675,7 +665,7 @@ impl ChannelInput {
                     "tls" => Tls::Tls,
                     "none" => Tls::None,
                     other => {
-                        errors.insert("smtp_tls", format!("{other:?}: choose starttls, tls or none"));
+                        errors.insert("smtp_tls", Msg::new("channel_field.smtp_tls").with("text", other));
                         Tls::Starttls
                     }
                 };
@@ -689,7 +679,7 @@ impl ChannelInput {
                     p => p.parse::<u16>().ok().filter(|p| *p > 0),
                 };
                 if port.is_none() {
-                    errors.insert("smtp_port", format!("{:?} is not a port: use 1 to 65535", self.smtp_port));
+                    errors.insert("smtp_port", Msg::new("channel_field.smtp_port").with("text", self.smtp_port.trim()));
                 }
                 config.port = port;
                 let username = self.smtp_username.trim();
@@ -698,12 +688,12 @@ impl ChannelInput {
                     match typed(&self.smtp_password).or_else(|| kept.password.clone()) {
                         Some(p) => secret.password = Some(p),
                         None => {
-                            errors.insert("smtp_password", "give the password for this user name".into());
+                            errors.insert("smtp_password", Msg::new("channel_field.smtp_password"));
                         }
                     }
                 }
                 if !check_address(&self.email_from) {
-                    errors.insert("email_from", format!("{:?} is not an email address", self.email_from));
+                    errors.insert("email_from", Msg::new("channel_field.email").with("text", self.email_from.trim()));
                 }
                 config.from = Some(self.email_from.trim().to_owned());
                 let to: Vec<String> = self
@@ -713,15 +703,15 @@ impl ChannelInput {
                     .map(str::to_owned)
                     .collect();
                 if to.is_empty() || to.len() > 50 {
-                    errors.insert("email_to", "give 1 to 50 recipient addresses, separated by commas".into());
+                    errors.insert("email_to", Msg::new("channel_field.email_to"));
                 } else if let Some(bad) = to.iter().find(|a| !check_address(a)) {
-                    errors.insert("email_to", format!("{bad:?} is not an email address"));
+                    errors.insert("email_to", Msg::new("channel_field.email").with("text", bad));
                 }
                 config.to = to;
             }
             Kind::Ping => {
                 if app_id.is_none() && !errors.contains_key("app") {
-                    errors.insert("app", "pings are for one app: pick it".into());
+                    errors.insert("app", Msg::new("channel_field.ping_app"));
                 }
                 let start = url_or_kept("ping_start", &self.ping_start, false, &kept.start_url, &mut errors);
                 let success = url_or_kept("ping_success", &self.ping_success, false, &kept.success_url, &mut errors);
@@ -731,10 +721,7 @@ impl ChannelInput {
                     && fail.is_none()
                     && !errors.keys().any(|k| k.starts_with("ping"))
                 {
-                    errors.insert(
-                        "ping_success",
-                        "give at least the success URL (for Healthchecks: the check's URL)".into(),
-                    );
+                    errors.insert("ping_success", Msg::new("channel_field.ping_success"));
                 }
                 config.host =
                     [&start, &success, &fail].into_iter().flatten().map(|(_, h)| h.clone()).next().unwrap_or_default();
@@ -753,7 +740,7 @@ impl ChannelInput {
                     "telegram_bot_token",
                     &self.telegram_bot_token,
                     &kept.token,
-                    Some("give the bot's token as @BotFather gave it, e.g. 123456789:AAH…"),
+                    Some("channel_field.telegram_token"),
                     is_bot_token,
                     &mut errors,
                 );
@@ -761,10 +748,7 @@ impl ChannelInput {
                 if is_chat_id(chat) {
                     config.chat_id = Some(chat.to_owned());
                 } else {
-                    errors.insert(
-                        "telegram_chat_id",
-                        format!("{chat:?} is not a chat: give its id (e.g. -1001234567890) or a channel's @username"),
-                    );
+                    errors.insert("telegram_chat_id", Msg::new("channel_field.telegram_chat").with("text", chat));
                 }
                 if let Some((server, host)) =
                     check_server("telegram_api_url", &self.telegram_api_url, Some(TELEGRAM_API), &mut errors)
@@ -784,7 +768,7 @@ impl ChannelInput {
                     "ntfy_topic",
                     &self.ntfy_topic,
                     &kept.topic,
-                    Some("give the topic: 1 to 64 letters, digits, _ or -; on a public server, a long random one"),
+                    Some("channel_field.ntfy_topic"),
                     is_ntfy_topic,
                     &mut errors,
                 );
@@ -799,7 +783,7 @@ impl ChannelInput {
                     "gotify_token",
                     &self.gotify_token,
                     &kept.token,
-                    Some("give the application's token (Apps in Gotify's web UI), not a client's"),
+                    Some("channel_field.gotify_token"),
                     |_| true,
                     &mut errors,
                 );
@@ -998,7 +982,7 @@ mod tests {
             errors.keys().copied().collect::<Vec<_>>(),
             ["telegram_api_url", "telegram_bot_token", "telegram_chat_id"]
         );
-        assert!(!errors["telegram_bot_token"].contains("not a token"), "a typed secret is not repeated");
+        assert!(!errors["telegram_bot_token"].to_string().contains("not a token"), "a typed secret is not repeated");
         for chat in ["@backups_channel", "42", "-42"] {
             assert!(
                 input("telegram", &[("telegram_bot_token", TOKEN), ("telegram_chat_id", chat)])
@@ -1081,6 +1065,6 @@ mod tests {
     #[test]
     fn an_unknown_kind_names_every_kind() {
         let errors = input("sms", &[]).validate(None, None).err().unwrap();
-        assert!(errors["kind"].contains("telegram, ntfy, gotify"), "{}", errors["kind"]);
+        assert!(errors["kind"].to_string().contains("telegram, ntfy, gotify"), "{}", errors["kind"]);
     }
 }

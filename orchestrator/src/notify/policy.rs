@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::channel::FieldErrors;
-use crate::catalogue::Lang;
+use crate::catalogue::{Lang, Msg};
 
 /// A summary of a channel's apps, sent at its hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -140,13 +140,13 @@ impl PolicyInput<'_> {
     pub fn validate(&self, errors: &mut FieldErrors) -> Policy {
         let d = Policy::default();
         let summary = Summary::parse(self.summary).unwrap_or_else(|| {
-            errors.insert("summary", format!("{:?}: choose none, daily or weekly", self.summary));
+            errors.insert("summary", Msg::new("channel_field.summary").with("text", self.summary.trim()));
             Summary::Off
         });
         let summary_hour = match self.summary_hour.trim() {
             "" => d.summary_hour,
             h => h.parse::<u8>().ok().filter(|h| *h < 24).unwrap_or_else(|| {
-                errors.insert("summary_hour", format!("{h:?} is not an hour: use 0 to 23"));
+                errors.insert("summary_hour", Msg::new("channel_field.summary_hour").with("text", h));
                 d.summary_hour
             }),
         };
@@ -155,7 +155,7 @@ impl PolicyInput<'_> {
             code => match code {
                 "en" | "es" => Lang::parse(code).unwrap_or(Lang::En),
                 _ => {
-                    errors.insert("language", format!("{code:?}: choose en (English) or es (Spanish)"));
+                    errors.insert("language", Msg::new("channel_field.language").with("text", code));
                     Lang::En
                 }
             },
@@ -164,18 +164,15 @@ impl PolicyInput<'_> {
             "" => "UTC".to_owned(),
             zone if TimeZone::get(zone).is_ok() => zone.to_owned(),
             zone => {
-                errors.insert(
-                    "time_zone",
-                    format!("{zone:?} is not a time zone: give an IANA name, e.g. Europe/Madrid or UTC"),
-                );
+                errors.insert("time_zone", Msg::new("channel_field.time_zone").with("text", zone));
                 "UTC".to_owned()
             }
         };
         let tags = match crate::registry::labels::tags("tags", &[self.tags]) {
             Ok(tags) => tags,
             Err(broken) => {
-                let list: Vec<String> = broken.into_iter().map(|e| e.msg.to_string()).collect();
-                errors.insert("tags", list.join("; "));
+                let list: Vec<Msg> = broken.into_iter().map(|e| e.msg).collect();
+                errors.insert("tags", Msg::new("channel_field.tags").with_msgs("problems", list));
                 Vec::new()
             }
         };

@@ -125,7 +125,7 @@ async fn a_fleet_file_is_exported_planned_applied_and_pruned_with_tokens_by_refe
 async fn the_api_exports_and_applies_a_fleet_with_environment_references_only() {
     let h = Harness::sqlite().await;
     let crm = sdk_apps::spawn(good(), 63).await;
-    let served = h.serve(&[("FLEET_CRM_TOKEN", TOKEN)]).await;
+    let served = h.serve(&[("BACKUP_TOKEN_FLEET_CRM", TOKEN), ("NOT_A_TOKEN", "the server's own secret")]).await;
     let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
     let token = session.api_token("fleet").await;
     let http = web::client();
@@ -138,10 +138,19 @@ async fn the_api_exports_and_applies_a_fleet_with_environment_references_only() 
     let answer: Value = refused.json().await.unwrap();
     assert_eq!(answer["fields"][0]["field"], "crm.token", "{answer}");
     assert!(answer["fields"][0]["message"].as_str().unwrap().contains("not taken through the API"), "{answer}");
+    // A variable that is not a token's (the server's own secrets) is refused before it is read.
+    for name in ["NOT_A_TOKEN", "SECRET_KEY", "DATABASE_URL"] {
+        let refused = post(body(json!({ "env": name }), false)).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let answer: Value = refused.json().await.unwrap();
+        let message = answer["fields"][0]["message"].as_str().unwrap();
+        assert!(message.contains("starts with BACKUP_TOKEN_") && message.contains(name), "{answer}");
+    }
 
-    let planned: Value = post(body(json!({"env": "FLEET_CRM_TOKEN"}), true)).await.unwrap().json().await.unwrap();
+    let planned: Value =
+        post(body(json!({"env": "BACKUP_TOKEN_FLEET_CRM"}), true)).await.unwrap().json().await.unwrap();
     assert_eq!(planned, json!({"applied": false, "steps": [{"action": "add", "app": "crm", "changes": []}]}));
-    let applied = post(body(json!({"env": "FLEET_CRM_TOKEN"}), false)).await.unwrap();
+    let applied = post(body(json!({"env": "BACKUP_TOKEN_FLEET_CRM"}), false)).await.unwrap();
     assert_eq!(applied.status(), StatusCode::OK);
     let exported: Value = http
         .get(format!("{}/api/v1/fleet", served.url))

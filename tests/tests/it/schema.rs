@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 18] = [
+const MIGRATIONS: [&str; 19] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -25,6 +25,7 @@ const MIGRATIONS: [&str; 18] = [
     "m0016_alert_policy",
     "m0017_log_codes",
     "m0018_users",
+    "m0019_reason_codes",
 ];
 
 /// Our tables and their columns, in order, as the migrations leave them.
@@ -81,7 +82,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "jitter_secs",
         ],
     ),
-    ("audit_log", &["id", "at", "actor", "action", "target", "detail", "source"]),
+    ("audit_log", &["id", "at", "actor", "action", "target", "detail", "source", "detail_msg"]),
     (
         "backup_copies",
         &[
@@ -137,6 +138,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "cancel_reason",
             "first_started_at",
             "retry_at",
+            "error_msg",
         ],
     ),
     (
@@ -224,6 +226,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "report",
             "cancel_requested_at",
             "cancel_reason",
+            "error_msg",
         ],
     ),
     ("run_logs", &["id", "run_id", "at", "level", "message", "code", "fields"]),

@@ -87,21 +87,32 @@ pub(super) async fn finish(
     if let Err(e) = closed {
         tracing::error!(restore_id = row.id, error = %e, "could not record the end of the restore");
     }
-    let what = if row.kind == super::KIND_RESTORE { "restore" } else { "drill" };
-    let detail = match outcome {
-        Ok(r) if row.kind == super::KIND_DRILL => {
-            format!(
-                "drill {}: passed, {} says {} would restore ({} bytes checked)",
-                row.id, app.name, row.copy_name, r.bytes
-            )
-        }
-        Ok(r) => {
-            format!("{what} {}: succeeded, {} restored from {} ({} bytes)", row.id, app.name, row.copy_name, r.bytes)
-        }
-        Err(f) if f.cancelled => format!("{what} {}: {} (during {})", row.id, f.message, f.phase.as_str()),
-        Err(f) => format!("{what} {}: failed during {}: {}", row.id, f.phase.as_str(), f.message),
+    let (what, of) = if row.kind == super::KIND_RESTORE {
+        ("restore", Msg::new("audit_detail.restore").with("id", row.id))
+    } else {
+        ("drill", Msg::new("audit_detail.drill").with("id", row.id))
     };
-    audit::record(db, &row.actor, &format!("{what}.finish"), Some(&app.name), Some(&detail)).await;
+    let detail = match outcome {
+        Ok(r) if row.kind == super::KIND_DRILL => Msg::new("audit_detail.drill_passed")
+            .with_msg("what", of)
+            .with("app", &app.name)
+            .with("copy", &row.copy_name)
+            .with("bytes", r.bytes),
+        Ok(r) => Msg::new("audit_detail.restored")
+            .with_msg("what", of)
+            .with("app", &app.name)
+            .with("copy", &row.copy_name)
+            .with("bytes", r.bytes),
+        Err(f) if f.cancelled => Msg::new("audit_detail.restore_cancelled")
+            .with_msg("what", of)
+            .with("reason", &f.message)
+            .with_msg("phase", Msg::new(f.phase.key())),
+        Err(f) => Msg::new("audit_detail.restore_failed")
+            .with_msg("what", of)
+            .with("reason", &f.message)
+            .with_msg("phase", Msg::new(f.phase.key())),
+    };
+    audit::record_said(db, &row.actor, &format!("{what}.finish"), Some(&app.name), &detail).await;
 }
 
 /// What a cancel did.
@@ -172,9 +183,9 @@ pub async fn cancel(db: &DatabaseConnection, restore_id: i64, by: &str) -> Resul
 /// Audits that `actor` cancelled restore (or drill, by its `kind`) `id` of `app` (`restore.cancel`),
 /// whichever surface it came from.
 pub async fn audit_cancel(db: &DatabaseConnection, actor: &str, kind: &str, app: &str, id: i64) {
-    let what = if kind == super::KIND_RESTORE { "restore" } else { "drill" };
+    let key = if kind == super::KIND_RESTORE { "audit_detail.restore" } else { "audit_detail.drill" };
     let app = (!app.is_empty()).then_some(app);
-    audit::record(db, actor, "restore.cancel", app, Some(&format!("{what} {id}"))).await;
+    audit::record_said(db, actor, "restore.cancel", app, &Msg::new(key).with("id", id)).await;
 }
 
 /// Why an operator asked to cancel restore `restore_id`, once somebody did.
@@ -227,8 +238,8 @@ pub async fn abandon(db: &DatabaseConnection, app_name: Option<&str>, row: &rest
             tracing::error!(run_id, error = %e, "could not record the end of a safety run");
         }
     }
-    let detail = format!("restore {}: failed before it started: {reason}", row.id);
-    audit::record(db, &row.actor, "restore.finish", app_name, Some(&detail)).await;
+    let detail = Msg::new("audit_detail.restore_failed_before").with("id", row.id).with("reason", reason);
+    audit::record_said(db, &row.actor, "restore.finish", app_name, &detail).await;
 }
 
 /// The reason recorded on a restore whose process stopped.
@@ -270,8 +281,8 @@ pub async fn interrupt(db: &DatabaseConnection, row: &restore::Model) -> Result<
     if let Some(run_id) = row.safety_run_id {
         lifecycle::abandon_queued(db, &[run_id], &Msg::new("reason.restore_interrupted")).await?;
     }
-    let detail = format!("restore {}: {INTERRUPTED}", row.id);
-    audit::record(db, &row.actor, "restore.finish", None, Some(&detail)).await;
+    let detail = Msg::new("audit_detail.restore_interrupted").with("id", row.id);
+    audit::record_said(db, &row.actor, "restore.finish", None, &detail).await;
     Ok(1)
 }
 

@@ -157,14 +157,14 @@ pub async fn delete(
     Query(q): Query<DeleteQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let mut detail = "copies kept".to_owned();
+    let mut detail = crate::catalogue::Msg::new("audit_detail.copies_kept");
     if q.delete_copies {
         c.confirm(&web, &headers).await?;
         let deleted = copies::delete_all(&web.ctx.runner, &app).await?;
-        detail = format!("{deleted} copies deleted");
+        detail = crate::catalogue::Msg::new("audit_detail.copies_deleted").with("n", deleted);
     }
     web.ctx.registry.remove(&app.name).await?;
-    crate::audit::record(&web.ctx.db, &c.actor, "app.delete", Some(&app.name), Some(&detail)).await;
+    crate::audit::record_said(&web.ctx.db, &c.actor, "app.delete", Some(&app.name), &detail).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,7 +224,7 @@ pub async fn audit(
     let reports = crate::backup::audit::audit(&web.ctx.runner, std::slice::from_ref(&app), options).await;
     let report = reports.into_iter().next().unwrap_or_default();
     let summary = report.summary();
-    crate::audit::record(&web.ctx.db, &c.actor, "copies.audit", Some(&app.name), Some(&summary)).await;
+    crate::audit::record_said(&web.ctx.db, &c.actor, "copies.audit", Some(&app.name), &summary).await;
     if let Some(error) = &report.error {
         return Err(
             crate::error::Error::Destination { message: error.clone(), retry: crate::error::Retry::Temporary }.into()

@@ -207,9 +207,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 fn invalid(errors: FieldErrors) -> ApiError {
-    ApiError::Invalid(
-        errors.into_iter().map(|(field, message)| FieldError::new(field, Msg::untranslated(message))).collect(),
-    )
+    ApiError::Invalid(errors.into_iter().map(|(field, message)| FieldError::new(field, message)).collect())
 }
 
 async fn view(web: &Web, c: &Channel) -> Result<ChannelView, ApiError> {
@@ -354,12 +352,12 @@ pub async fn create(
     if enabled == Some(false) {
         channel::set_enabled(db, id, false).await?;
     }
-    crate::audit::record(
+    crate::audit::record_said(
         db,
         &c.actor,
         "notification.create",
         Some(input.name.trim()),
-        Some(&format!("channel {id}, {}", kind.as_str())),
+        &Msg::new("audit_detail.channel").with("id", id).with("kind", kind.as_str()),
     )
     .await;
     let added = found(&web, id).await?;
@@ -394,12 +392,12 @@ pub async fn update(
     if let Some(enabled) = enabled {
         channel::set_enabled(db, id, enabled).await?;
     }
-    crate::audit::record(
+    crate::audit::record_said(
         db,
         &c.actor,
         "notification.update",
         Some(input.name.trim()),
-        Some(&format!("channel {id}, {}", kind.as_str())),
+        &Msg::new("audit_detail.channel").with("id", id).with("kind", kind.as_str()),
     )
     .await;
     let changed = found(&web, id).await?;
@@ -430,9 +428,9 @@ pub async fn test(
         Err(TestError::NotSent(error)) => ChannelTestView { sent: false, error: Some(error) },
     };
     let detail = match &answer.error {
-        None => "sent".to_owned(),
-        Some(e) => format!("not sent: {e}"),
+        None => crate::catalogue::Msg::new("audit_detail.test_sent"),
+        Some(e) => crate::catalogue::Msg::new("audit_detail.test_not_sent").quoting("detail", e),
     };
-    crate::audit::record(&web.ctx.db, &c.actor, "notification.test", Some(&current.name), Some(&detail)).await;
+    crate::audit::record_said(&web.ctx.db, &c.actor, "notification.test", Some(&current.name), &detail).await;
     Ok(Json(answer))
 }

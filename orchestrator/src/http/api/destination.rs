@@ -54,7 +54,8 @@ pub async fn check(
     let folder = body.folder.filter(|f| !f.trim().is_empty());
     let apps = web.ctx.registry.list().await?;
     let report = check::check_apps(&web.ctx.db, &apps, &web.ctx.runner.destination, folder.as_deref()).await?;
-    let detail = format!("{} problem(s)", report.findings.iter().filter(|f| f.level == check::Level::Problem).count());
-    crate::audit::record(&web.ctx.db, &c.actor, "destination.check", None, Some(&detail)).await;
+    let problems = report.findings.iter().filter(|f| f.level == check::Level::Problem).count();
+    let detail = crate::catalogue::Msg::new("audit_detail.problems").with("n", problems);
+    crate::audit::record_said(&web.ctx.db, &c.actor, "destination.check", None, &detail).await;
     Ok(Json(DestinationCheckView { ok: report.ok(), report }))
 }

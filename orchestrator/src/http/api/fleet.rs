@@ -19,7 +19,8 @@ use crate::registry::input::FieldError;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetApplyBody {
-    /// The apps, as in a fleet file; tokens as `{"env": "VARIABLE"}` of the server.
+    /// The apps, as in a fleet file; tokens as `{"env": "BACKUP_TOKEN_NAME"}` of the server (only
+    /// variables named `BACKUP_TOKEN_…`).
     pub apps: Vec<FleetApp>,
     /// Also remove registered apps the document does not name (their stored copies stay).
     #[serde(default)]

@@ -27,7 +27,8 @@ pub async fn run_now(
 ) -> Result<Response, ApiError> {
     let note = body.and_then(|b| b.0.note).map(|n| crate::http::api::apps::checked_note(&n)).transpose()?;
     let run = crate::jobs::queue::run_now(&web.ctx.db, &app, note.as_deref()).await?;
-    crate::audit::record(&web.ctx.db, &c.actor, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
+    let detail = crate::catalogue::Msg::new("audit_detail.run").with("id", run.id);
+    crate::audit::record_said(&web.ctx.db, &c.actor, "run.start", Some(&app.name), &detail).await;
     Ok((StatusCode::ACCEPTED, Json(RunView::new(&run, &app.name))).into_response())
 }
 
@@ -140,7 +141,8 @@ pub async fn cancel(State(web): State<Web>, c: ApiCaller, Path(id): Path<i64>) -
             return Err(ApiError::Conflict(format!("run {id} already ended ({status}): there is nothing to cancel")));
         }
     };
-    crate::audit::record(&web.ctx.db, &c.actor, "run.cancel", Some(&view.app), Some(&format!("run {id}"))).await;
+    let detail = crate::catalogue::Msg::new("audit_detail.run").with("id", id);
+    crate::audit::record_said(&web.ctx.db, &c.actor, "run.cancel", Some(&view.app), &detail).await;
     Ok((code, Json(load(&web, id).await?)).into_response())
 }
 

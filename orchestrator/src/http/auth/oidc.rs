@@ -160,7 +160,13 @@ pub struct Identity {
 pub struct Provider {
     settings: OidcSettings,
     http: Http,
+    /// The provider's discovery document and when it was read.
+    discovered: tokio::sync::Mutex<Option<(std::time::Instant, CoreProviderMetadata)>>,
 }
+
+/// How long a discovery document (endpoints and signing keys) is used before it is read again.
+/// An ID token signed with a key it does not list makes it read again at once: keys rotate.
+const DISCOVERY_TTL: Duration = Duration::from_secs(10 * 60);
 
 fn log(what: &str, e: impl std::fmt::Display) {
     tracing::warn!(error = %e, "sign-in through the identity provider: {what}");
@@ -175,7 +181,7 @@ impl Provider {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| format!("cannot build the HTTP client of the identity provider: {e}"))?;
-        Ok(Provider { settings, http: Http(http) })
+        Ok(Provider { settings, http: Http(http), discovered: tokio::sync::Mutex::new(None) })
     }
 
     /// Its settings.
@@ -183,8 +189,17 @@ impl Provider {
         &self.settings
     }
 
-    /// Discovers the provider (every time: its keys may rotate) and makes the client.
-    async fn client(&self, redirect_uri: &str) -> Result<OidcClient, Msg> {
+    /// The provider's discovery document: the one read in the last [`DISCOVERY_TTL`] unless
+    /// `fresh`, and whether it was read just now.
+    async fn metadata(&self, fresh: bool) -> Result<(CoreProviderMetadata, bool), Msg> {
+        let mut discovered = self.discovered.lock().await;
+        if !fresh && let Some((at, metadata)) = discovered.as_ref().filter(|(at, _)| at.elapsed() < DISCOVERY_TTL) {
+            tracing::debug!(
+                age_secs = at.elapsed().as_secs(),
+                "the identity provider's discovery document, as read before"
+            );
+            return Ok((metadata.clone(), false));
+        }
         let issuer = IssuerUrl::new(self.settings.issuer.clone()).map_err(|e| {
             log("issuer", e);
             Msg::new("oidc.unreachable")
@@ -193,13 +208,22 @@ impl Provider {
             log("discovery", e);
             Msg::new("oidc.unreachable")
         })?;
+        *discovered = Some((std::time::Instant::now(), metadata.clone()));
+        Ok((metadata, true))
+    }
+
+    /// The client, from the discovery document (read again when `fresh`).
+    async fn client(&self, redirect_uri: &str, fresh: bool) -> Result<(OidcClient, bool), Msg> {
+        let (metadata, read_now) = self.metadata(fresh).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| {
             log("redirect address (set PUBLIC_URL)", e);
             Msg::new("oidc.unreachable")
         })?;
         let secret = self.settings.client_secret.as_ref().map(|s| ClientSecret::new(s.expose_secret().to_owned()));
-        Ok(OidcClient::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), secret)
-            .set_redirect_uri(redirect))
+        let client =
+            OidcClient::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), secret)
+                .set_redirect_uri(redirect);
+        Ok((client, read_now))
     }
 
     /// Where to send the browser, and the flow to keep in its cookie.
@@ -210,7 +234,7 @@ impl Provider {
         next: String,
         now_ms: i64,
     ) -> Result<Started, Msg> {
-        let client = self.client(redirect_uri).await?;
+        let (client, _) = self.client(redirect_uri, false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -250,7 +274,7 @@ impl Provider {
         if flow.until < now_ms || !crate::http::auth::same(&flow.state, state) {
             return Err(Msg::new("oidc.expired"));
         }
-        let client = self.client(redirect_uri).await?;
+        let (client, read_now) = self.client(redirect_uri, false).await?;
         let refused = |what: &str, e: &dyn std::fmt::Display| {
             log(what, e);
             Msg::new("oidc.refused")
@@ -263,9 +287,20 @@ impl Provider {
             .await
             .map_err(|e| refused("exchanging the code", &e))?;
         let id_token = tokens.extra_fields().id_token().ok_or_else(|| refused("no ID token", &"none"))?;
-        let claims = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(flow.nonce))
-            .map_err(|e| refused("verifying the ID token", &e))?;
+        let nonce = Nonce::new(flow.nonce);
+        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(claims) => claims.clone(),
+            // Signed with a key the document read earlier does not list: the keys rotated.
+            Err(e) if !read_now => {
+                log("verifying the ID token with the keys read earlier; reading them again", &e);
+                let (again, _) = self.client(redirect_uri, true).await?;
+                id_token
+                    .claims(&again.id_token_verifier(), &nonce)
+                    .map_err(|e| refused("verifying the ID token", &e))?
+                    .clone()
+            }
+            Err(e) => return Err(refused("verifying the ID token", &e)),
+        };
         let mut email = claims.email().map(|e| (e.as_str().to_owned(), claims.email_verified()));
         let claim = self.settings.role_claim.as_deref();
         let mut role = claim.and_then(|c| claims.additional_claims().claims.get(c)).and_then(role_in_claim);

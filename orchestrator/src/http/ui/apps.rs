@@ -347,8 +347,9 @@ pub async fn audit(
     };
     let options = crate::backup::audit::Options { sample_percent, trigger: "ui" };
     let reports = crate::backup::audit::audit(&web.ctx.runner, std::slice::from_ref(&app), options).await;
-    let summary = reports.first().map(crate::backup::audit::AppAudit::summary);
-    crate::audit::record(&web.ctx.db, &page.user, "copies.audit", Some(&app.name), summary.as_deref()).await;
+    if let Some(summary) = reports.first().map(crate::backup::audit::AppAudit::summary) {
+        crate::audit::record_said(&web.ctx.db, &page.user, "copies.audit", Some(&app.name), &summary).await;
+    }
     Ok(Redirect::to(&format!("/apps/{}#integrity", format::url_encode(&app.name))).into_response())
 }
 
@@ -405,7 +406,8 @@ pub async fn run_now(
         return Ok(Redirect::to(&format!("/runs/{}?already=1", active.id)).into_response());
     }
     let run = crate::jobs::queue::run_now(&web.ctx.db, &app, note.as_deref()).await?;
-    crate::audit::record(&web.ctx.db, &page.user, "run.start", Some(&app.name), Some(&format!("run {}", run.id))).await;
+    let detail = crate::catalogue::Msg::new("audit_detail.run").with("id", run.id);
+    crate::audit::record_said(&web.ctx.db, &page.user, "run.start", Some(&app.name), &detail).await;
     Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
 }
 
@@ -446,16 +448,16 @@ pub async fn delete(
         let view = DeletePage { href: format::url_encode(&app.name), name: app.name, error, page };
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response());
     }
-    let mut detail = "copies kept".to_owned();
+    let mut detail = crate::catalogue::Msg::new("audit_detail.copies_kept");
     if form.delete_copies.is_some() {
         if let Err(error) = crate::http::ui::copies::recheck_password(&web, &page, form.password).await {
             let view = DeletePage { href: format::url_encode(&app.name), name: app.name, error: Some(error), page };
             return Ok((axum::http::StatusCode::FORBIDDEN, render(&view)?).into_response());
         }
         let deleted = copies::delete_all(&web.ctx.runner, &app).await?;
-        detail = format!("{deleted} copies deleted");
+        detail = crate::catalogue::Msg::new("audit_detail.copies_deleted").with("n", deleted);
     }
     web.ctx.registry.remove(&app.name).await?;
-    crate::audit::record(&web.ctx.db, &page.user, "app.delete", Some(&app.name), Some(&detail)).await;
+    crate::audit::record_said(&web.ctx.db, &page.user, "app.delete", Some(&app.name), &detail).await;
     Ok(Redirect::to("/").into_response())
 }

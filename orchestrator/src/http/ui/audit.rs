@@ -22,7 +22,7 @@ pub struct EntryRow {
     pub action: String,
     /// To what.
     pub target: String,
-    /// More.
+    /// More, as HTML in the page's language.
     pub detail: String,
     /// The address the request came from ("" for the command line and background work).
     pub source: String,
@@ -56,7 +56,10 @@ pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<AuditQuery
             actor: r.actor,
             action: r.action,
             target: r.target.unwrap_or_default(),
-            detail: r.detail.unwrap_or_default(),
+            detail: match r.detail_msg.as_deref().and_then(crate::catalogue::Msg::from_json) {
+                Some(said) => said.render_html(page.t.lang),
+                None => crate::catalogue::escape_html(r.detail.as_deref().unwrap_or_default()),
+            },
             source: r.source.unwrap_or_default(),
         })
         .collect();

@@ -384,8 +384,14 @@ pub async fn update(
     if errors.is_empty() {
         match web.ctx.registry.edit_checked(&name, &input, form.no_check.is_none()).await {
             Ok(app) => {
-                let detail = (app.name != name).then(|| format!("renamed from {name}"));
-                crate::audit::record(&web.ctx.db, &page.user, "app.update", Some(&app.name), detail.as_deref()).await;
+                let detail =
+                    (app.name != name).then(|| crate::catalogue::Msg::new("audit_detail.renamed").with("from", &name));
+                match &detail {
+                    Some(detail) => {
+                        crate::audit::record_said(&web.ctx.db, &page.user, "app.update", Some(&app.name), detail).await
+                    }
+                    None => crate::audit::record(&web.ctx.db, &page.user, "app.update", Some(&app.name), None).await,
+                }
                 return Ok(Redirect::to(&format!("/apps/{}", format::url_encode(&app.name))).into_response());
             }
             Err(RegistryError::Invalid(e)) => errors = e,

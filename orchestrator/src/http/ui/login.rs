@@ -153,8 +153,8 @@ pub async fn submit(
         Some(true) => attempt.succeeded(&user),
         Some(false) => {
             attempt.failed(&user);
-            let from = format!("from {}", source.client);
-            crate::audit::record(&web.ctx.db, &user, "sign_in.failed", None, Some(&from)).await;
+            let from = crate::catalogue::Msg::new("audit_detail.from").with("address", source.client);
+            crate::audit::record_said(&web.ctx.db, &user, "sign_in.failed", None, &from).await;
             let message = t.get("login.wrong").to_owned();
             return login_page(&web, &source, &headers, next, user, Some(message), StatusCode::UNAUTHORIZED);
         }
@@ -166,7 +166,8 @@ pub async fn submit(
     }
     match session::create(&web, &source, &user).await {
         Ok(cookie) => {
-            crate::audit::record(&web.ctx.db, &user, "sign_in", None, Some(&format!("from {}", source.client))).await;
+            let from = crate::catalogue::Msg::new("audit_detail.from").with("address", source.client);
+            crate::audit::record_said(&web.ctx.db, &user, "sign_in", None, &from).await;
             let clear = set_cookie(&web, &source, LOGIN_CSRF, "", 0);
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -97,8 +97,8 @@ impl NotificationsPage {
         }
     }
 
-    fn error(&self, field: &str) -> Option<&String> {
-        self.errors.get(field)
+    fn error(&self, field: &str) -> Option<String> {
+        self.errors.get(field).map(|e| self.page.t.msg(e))
     }
 
     fn checked(&self, value: &Option<String>) -> bool {
@@ -278,12 +278,12 @@ pub async fn create(
     match input.validate(app_id, None) {
         Ok(valid) => {
             let id = channel::create(db, web.ctx.notifier.secrets(), valid).await?;
-            crate::audit::record(
+            crate::audit::record_said(
                 db,
                 &page.user,
                 "notification.create",
                 Some(input.name.trim()),
-                Some(&format!("channel {id}, {}", kind.as_str())),
+                &crate::catalogue::Msg::new("audit_detail.channel").with("id", id).with("kind", kind.as_str()),
             )
             .await;
             Ok(Redirect::to("/notifications").into_response())
@@ -354,12 +354,12 @@ pub async fn edit(
     match input.validate(app_id, kept.as_ref()) {
         Ok(valid) => {
             channel::update(db, web.ctx.notifier.secrets(), id, valid).await?;
-            crate::audit::record(
+            crate::audit::record_said(
                 db,
                 &page.user,
                 "notification.update",
                 Some(input.name.trim()),
-                Some(&format!("channel {id}, {}", kind.as_str())),
+                &crate::catalogue::Msg::new("audit_detail.channel").with("id", id).with("kind", kind.as_str()),
             )
             .await;
             Ok(Redirect::to("/notifications").into_response())
@@ -381,17 +381,23 @@ pub async fn test(
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
     let found = found(&web, id).await?;
-    let result = match web.ctx.notifier.send_test(id).await {
-        Ok(()) => (true, page.t.fill("notify.test_sent", [("name", found.name.as_str())].as_slice())),
+    let (result, detail) = match web.ctx.notifier.send_test(id).await {
+        Ok(()) => (
+            (true, page.t.fill("notify.test_sent", [("name", found.name.as_str())].as_slice())),
+            crate::catalogue::Msg::new("audit_detail.test_sent"),
+        ),
         Err(e) => (
-            false,
-            page.t.fill(
-                "notify.test_failed",
-                [("name", found.name.as_str()), ("error", e.to_string().as_str())].as_slice(),
+            (
+                false,
+                page.t.fill(
+                    "notify.test_failed",
+                    [("name", found.name.as_str()), ("error", e.to_string().as_str())].as_slice(),
+                ),
             ),
+            crate::catalogue::Msg::new("audit_detail.test_not_sent").quoting("detail", e),
         ),
     };
-    crate::audit::record(&web.ctx.db, &page.user, "notification.test", Some(&found.name), Some(&result.1)).await;
+    crate::audit::record_said(&web.ctx.db, &page.user, "notification.test", Some(&found.name), &detail).await;
     let form = Form::add(Kind::Webhook, default_input(None, &page));
     let html = notifications_page(&web, page, form, Some(result)).await?;
     Ok(html.into_response())

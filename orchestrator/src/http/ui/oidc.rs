@@ -101,8 +101,9 @@ pub async fn callback(
     let user = match admit(&web, &identity).await {
         Ok(Some(user)) => user,
         Ok(None) => {
-            let source = format!("{} from {}", identity.email, source.client);
-            crate::audit::record(&web.ctx.db, CREATED_BY, "sign_in.refused", None, Some(&source)).await;
+            let detail =
+                Msg::new("audit_detail.sso_refused").with("email", &identity.email).with("address", source.client);
+            crate::audit::record_said(&web.ctx.db, CREATED_BY, "sign_in.refused", None, &detail).await;
             return fail(Msg::new("oidc.not_allowed").with("email", &identity.email), StatusCode::FORBIDDEN);
         }
         Err(Admission::Refused(msg)) => return fail(msg, StatusCode::FORBIDDEN),
@@ -110,7 +111,8 @@ pub async fn callback(
     };
     match session::create(&web, &source, &user).await {
         Ok(session_cookie) => {
-            crate::audit::record(&web.ctx.db, &user, "sign_in", None, Some("through the identity provider")).await;
+            let detail = Msg::new("audit_detail.sso");
+            crate::audit::record_said(&web.ctx.db, &user, "sign_in", None, &detail).await;
             let mut response = Redirect::to(&safe_next(Some(&identity.next))).into_response();
             response.headers_mut().append(header::SET_COOKIE, session_cookie);
             response.headers_mut().append(header::SET_COOKIE, clear);

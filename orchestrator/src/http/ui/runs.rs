@@ -206,7 +206,8 @@ pub async fn cancel(
         Some(Cancel::Cancelled | Cancel::Requested) => {
             let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
             let app = names.get(&run.app_id).map(String::as_str);
-            crate::audit::record(&web.ctx.db, &page.user, "run.cancel", app, Some(&format!("run {id}"))).await;
+            let detail = crate::catalogue::Msg::new("audit_detail.run").with("id", id);
+            crate::audit::record_said(&web.ctx.db, &page.user, "run.cancel", app, &detail).await;
         }
         // Ended meanwhile: the page shows how.
         Some(Cancel::Ended(_)) | None => {}

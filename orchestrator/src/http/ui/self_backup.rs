@@ -100,9 +100,11 @@ pub async fn run(
 ) -> Result<Response, PageError> {
     let (outcome, ..) = crate::selfbackup::take::take_recorded(&web.ctx, &web.self_backup, &page.user).await;
     let detail = match &outcome {
-        Ok(taken) => format!("stored {} ({} bytes)", taken.file.name, taken.written.bytes),
-        Err(e) => format!("failed: {e}"),
+        Ok(taken) => crate::catalogue::Msg::new("audit_detail.self_backup_stored")
+            .with("file", &taken.file.name)
+            .with("bytes", taken.written.bytes),
+        Err(e) => crate::catalogue::Msg::new("audit_detail.self_backup_failed").quoting("detail", e),
     };
-    crate::audit::record(&web.ctx.db, &page.user, "self_backup.run", None, Some(&detail)).await;
+    crate::audit::record_said(&web.ctx.db, &page.user, "self_backup.run", None, &detail).await;
     Ok(Redirect::to("/settings/self-backup").into_response())
 }

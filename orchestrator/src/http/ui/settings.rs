@@ -310,7 +310,7 @@ pub async fn check(
     let only = (!folder.is_empty()).then_some(folder.as_str());
     let report = check::check_apps(&web.ctx.db, &apps, &web.ctx.runner.destination, only).await?;
     let problems = report.findings.iter().filter(|f| f.level == check::Level::Problem).count();
-    crate::audit::record(&web.ctx.db, &page.user, "destination.check", None, Some(&format!("{problems} problem(s)")))
-        .await;
+    let detail = crate::catalogue::Msg::new("audit_detail.problems").with("n", problems);
+    crate::audit::record_said(&web.ctx.db, &page.user, "destination.check", None, &detail).await;
     drive_page(&web, page, folder, Some(report), None).await
 }
