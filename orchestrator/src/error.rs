@@ -59,6 +59,21 @@ pub enum Error {
     /// A fault of ours (a queue that cannot be written, a secret that cannot be opened).
     #[error("{0}")]
     Internal(String),
+    /// One of the classes above, said as a text of the catalogue, so that each surface says it
+    /// in its reader's language (where a surface knows it; else in English).
+    #[error("{1}")]
+    Said(Class, crate::catalogue::Msg),
+}
+
+/// Which kind of failure an [`Error::Said`] is: as the variants of the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// As [`Error::NotFound`].
+    NotFound,
+    /// As [`Error::Invalid`].
+    Invalid,
+    /// As [`Error::Refused`].
+    Refused,
 }
 
 impl Error {
@@ -77,7 +92,9 @@ impl Error {
         match self {
             Error::App { retry, .. } | Error::Destination { retry, .. } => *retry,
             Error::Busy(_) | Error::Db(_) => Retry::Temporary,
-            Error::NotFound(_) | Error::Invalid(_) | Error::Refused(_) | Error::Internal(_) => Retry::Permanent,
+            Error::NotFound(_) | Error::Invalid(_) | Error::Refused(_) | Error::Internal(_) | Error::Said(..) => {
+                Retry::Permanent
+            }
         }
     }
 }

@@ -289,17 +289,36 @@ pub struct Line {
     /// The line in the reader's language (pages and their live stream only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Its level in the reader's language (pages and their live stream only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level_text: Option<String>,
+    /// `text` as HTML (pages and their live stream only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 impl Line {
     /// The line in `t`'s language: the catalogue's `log.<code>` filled with its fields, or the
     /// message as logged when it has no code (or the catalogue no text for it).
     pub fn text(&self, t: &crate::catalogue::T) -> String {
-        let Some(code) = &self.code else { return self.message.clone() };
+        self.said(t, false)
+    }
+
+    /// [`Line::text`] as HTML: escaped; English the catalogue does not say (a line without a
+    /// code) and other systems' words in a reason marked as not in the page's language.
+    pub fn html(&self, t: &crate::catalogue::T) -> String {
+        self.said(t, true)
+    }
+
+    fn said(&self, t: &crate::catalogue::T, html: bool) -> String {
+        use crate::catalogue::{escape_html, foreign_html};
+        let as_logged = || if html { foreign_html(&self.message) } else { self.message.clone() };
+        let Some(code) = &self.code else { return as_logged() };
         let key = format!("log.{code}");
         if t.get(&key) == key {
-            return self.message.clone();
+            return as_logged();
         }
+        let plain = |text: &str| if html { escape_html(text) } else { text.to_owned() };
         // Statuses and phases are words of the catalogue too.
         let said: Vec<(&str, String)> = self
             .fields
@@ -308,24 +327,31 @@ impl Line {
                 let said =
                     self.fields.get(&format!("{k}{MSG_SUFFIX}")).and_then(|m| crate::catalogue::Msg::from_json(m));
                 let value = match k.as_str() {
-                    _ if said.is_some() => said.map(|m| m.render(t.lang)).unwrap_or_default(),
-                    "status" => t.status(v).to_lowercase(),
+                    _ if said.is_some() => {
+                        said.map(|m| if html { m.render_html(t.lang) } else { m.render(t.lang) }).unwrap_or_default()
+                    }
+                    "status" => plain(&t.status(v).to_lowercase()),
                     "phase" => match t.get(&format!("phase.{v}")) {
-                        text if text.starts_with("phase.") => v.clone(),
-                        text => text.to_owned(),
+                        text if text.starts_with("phase.") => plain(v),
+                        text => plain(text),
                     },
-                    _ => v.clone(),
+                    _ => plain(v),
                 };
                 (k.as_str(), value)
             })
             .collect();
-        let args: Vec<(&str, &str)> = said.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        t.fill(&key, &args)
+        let mut text = plain(t.get(&key));
+        for (name, value) in &said {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
     }
 
     /// The same line with its `text` in `t`'s language.
     pub fn in_language(mut self, t: &crate::catalogue::T) -> Line {
         self.text = Some(self.text(t));
+        self.level_text = Some(t.of("level", &self.level));
+        self.html = Some(self.html(t));
         self
     }
 }
@@ -360,6 +386,52 @@ pub async fn lines_after(
             code: r.code,
             fields: r.fields.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
             text: None,
+            level_text: None,
+            html: None,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::{Lang, Msg, T};
+
+    fn line(code: Option<&str>, fields: &[(&str, String)]) -> Line {
+        Line {
+            id: 1,
+            at: "2026-12-07T03:00:00Z".into(),
+            level: "warn".into(),
+            message: "backup failed <as logged>".into(),
+            code: code.map(str::to_owned),
+            fields: fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+            text: None,
+            level_text: None,
+            html: None,
+        }
+    }
+
+    #[test]
+    fn a_coded_line_is_said_in_the_readers_language_with_its_reason_and_the_apps_words_marked() {
+        let reason = Msg::new("reason.app.aborted").with("bytes", 42).quoting("detail", "reset <by peer>");
+        let failed = line(
+            Some("backup.failed"),
+            &[
+                ("status", "failed".into()),
+                ("phase", "export".into()),
+                ("reason", reason.to_string()),
+                ("reason_msg", reason.to_json()),
+            ],
+        );
+        let es = T { lang: Lang::Es };
+        let text = failed.text(&es);
+        assert!(text.contains(&reason.render(Lang::Es)) && text.contains("exportación"), "{text}");
+        let html = failed.html(&es);
+        assert!(html.contains(r#"<q lang="" class="quoted">reset &lt;by peer&gt;</q>"#), "{html}");
+        assert!(!html.contains('{'), "{html}");
+        // A line without a code stays as logged, marked as not in the page's language.
+        let plain = line(None, &[]);
+        assert_eq!(plain.text(&es), "backup failed <as logged>");
+        assert_eq!(plain.html(&es), r#"<span lang="">backup failed &lt;as logged&gt;</span>"#);
+    }
 }

@@ -84,8 +84,16 @@ function followProgress(el) {
       time.textContent = line.at;
       const level = document.createElement("span");
       level.className = "level";
-      level.textContent = line.level;
-      li.append(time, " ", level, " " + (line.text || line.message));
+      level.textContent = line.level_text || line.level;
+      const text = document.createElement("span");
+      if (line.html) {
+        // Escaped by the server; English it does not translate comes marked as such.
+        text.innerHTML = line.html;
+      } else {
+        text.lang = "en";
+        text.textContent = line.text || line.message;
+      }
+      li.append(time, " ", level, " ", text);
       list.appendChild(li);
     });
     list.hidden = false;

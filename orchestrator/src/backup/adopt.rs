@@ -17,7 +17,8 @@ use futures::TryStreamExt;
 use crate::backup::copies::{ADOPTED_MARK, COUNT_MARK};
 use crate::backup::inventory::{self, DEPLOYMENT_MARK};
 use crate::backup::run::Runner;
-use crate::error::Error;
+use crate::catalogue::Msg;
+use crate::error::{Class, Error};
 use crate::registry::App;
 use crate::storage::destination::StoredFile;
 
@@ -106,19 +107,14 @@ impl Adoption {
 pub async fn adopt(runner: &Runner, app: &App, req: &AdoptRequest) -> Result<Adoption, Error> {
     let pattern = req.pattern.trim();
     if pattern.is_empty() {
-        return Err(Error::Invalid(
-            "the pattern is empty: give a glob over file names, e.g. \"*.sql.gz\" (`*` matches any run of characters, `?` one)"
-                .to_owned(),
-        ));
+        return Err(Error::Said(Class::Invalid, Msg::new("adopt_error.empty_pattern")));
     }
     let backup_type = match req.backup_type.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => t.to_owned(),
-        None => app.backup_type.clone().ok_or_else(|| {
-            Error::Invalid(format!(
-                "cannot tell which backup type these files hold: {} has no configured type; name it with --type (one of the types the app offers)",
-                app.name
-            ))
-        })?,
+        None => app
+            .backup_type
+            .clone()
+            .ok_or_else(|| Error::Said(Class::Invalid, Msg::new("adopt_error.no_type").with("app", &app.name)))?,
     };
     let marks = marks_of(&runner.deployment_id, app, &backup_type, req.count_in_retention, &"0".repeat(64));
     check_marks(&marks)?;
@@ -135,10 +131,13 @@ pub async fn adopt(runner: &Runner, app: &App, req: &AdoptRequest) -> Result<Ado
         .map(|file| Candidate { skip: skip_reason(&runner.deployment_id, app, &file), file })
         .collect();
     if files.is_empty() {
-        return Err(Error::NotFound(format!(
-            "no file in the folder of {} ({}) has a name matching {pattern:?}: `orchestrator remote ls {}` lists the folder's files",
-            app.name, app.folder, app.folder
-        )));
+        return Err(Error::Said(
+            Class::NotFound,
+            Msg::new("adopt_error.no_match")
+                .with("app", &app.name)
+                .with("folder", &app.folder)
+                .with("pattern", pattern),
+        ));
     }
     files.sort_by(|a, b| a.file.name.cmp(&b.file.name));
     let mut adoption =
@@ -167,10 +166,7 @@ pub async fn adopt(runner: &Runner, app: &App, req: &AdoptRequest) -> Result<Ado
     }
     if done > 0 {
         let key = if req.count_in_retention { "audit_detail.adopted_counted" } else { "audit_detail.adopted" };
-        let detail = crate::catalogue::Msg::new(key)
-            .with("n", done)
-            .with("pattern", pattern)
-            .with("backup_type", &adoption.backup_type);
+        let detail = Msg::new(key).with("n", done).with("pattern", pattern).with("backup_type", &adoption.backup_type);
         crate::audit::record_said(&runner.db, &req.actor, "copy.adopt", Some(&app.name), &detail).await;
     }
     if let Err(e) = result {
@@ -244,10 +240,11 @@ fn check_marks(marks: &BTreeMap<String, String>) -> Result<(), Error> {
     for (key, value) in marks {
         let len = key.len() + value.len();
         if len > MARK_MAX_BYTES {
-            return Err(Error::Invalid(format!(
-                "the mark {key}={value:?} would be {len} bytes; Google Drive keeps at most {MARK_MAX_BYTES} bytes per mark: use a shorter {}",
-                if key == "type" { "type name" } else { key.as_str() }
-            )));
+            let what = if key == "type" { "adopt_error.mark_type" } else { "adopt_error.mark_other" };
+            return Err(Error::Said(
+                Class::Invalid,
+                Msg::new(what).with("key", key).with("value", value).with("len", len).with("max", MARK_MAX_BYTES),
+            ));
         }
     }
     Ok(())
@@ -266,11 +263,13 @@ async fn check_type_offered(runner: &Runner, app: &App, backup_type: &str) -> Re
     })?;
     if caps.resolve_type(Some(backup_type)).is_none() {
         let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
-        return Err(Error::Refused(format!(
-            "{} does not offer the backup type {backup_type:?} (it offers {}): name one of those with --type; nothing was adopted",
-            app.name,
-            offered.join(", ")
-        )));
+        return Err(Error::Said(
+            Class::Refused,
+            Msg::new("adopt_error.type_not_offered")
+                .with("app", &app.name)
+                .with("backup_type", backup_type)
+                .with("offered", offered.join(", ")),
+        ));
     }
     Ok(())
 }

@@ -92,6 +92,17 @@ pub enum NoteProblem {
     Control,
 }
 
+impl NoteProblem {
+    /// The problem as a text of the catalogue.
+    pub fn msg(self) -> crate::catalogue::Msg {
+        use crate::catalogue::Msg;
+        match self {
+            NoteProblem::TooLong(len) => Msg::new("field.note.too_long").with("bytes", len).with("max", NOTE_MAX_BYTES),
+            NoteProblem::Control => Msg::new("field.note.one_line"),
+        }
+    }
+}
+
 impl std::fmt::Display for NoteProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -57,6 +57,19 @@ impl From<crate::error::Error> for PageError {
             Error::App { message, .. } | Error::Destination { message, .. } => PageError::BadGateway(message),
             Error::Db(e) => e.into(),
             Error::Internal(m) => PageError::Internal(m),
+            Error::Said(class, msg) => PageError::said(class, msg.to_string()),
+        }
+    }
+}
+
+impl PageError {
+    /// The page error of a class of the domain's errors.
+    pub fn said(class: crate::error::Class, text: String) -> PageError {
+        use crate::error::Class;
+        match class {
+            Class::NotFound => PageError::NotFound(text),
+            Class::Invalid => PageError::BadRequest(text),
+            Class::Refused => PageError::Conflict(text),
         }
     }
 }

@@ -47,11 +47,10 @@ const FUNCTION_WORDS: &[&str] = &[
     "would",
 ];
 
-/// What pages show that is stored in English and not yet a code: a run's log lines that have
-/// no code (the libraries' own). Also the adoption page's refusals, which come from the domain's
-/// errors, still English strings. (Why a run failed and the audit log's details are said in the
-/// page's language, the app's or the network's own words in them marked as theirs.)
-const STORED_ENGLISH: &[&str] = &["#run-log-lines", "#adopt-error"];
+/// What pages show that is stored in English and not yet a code: nothing now. (Why a run
+/// failed, its log lines and the audit log's details are said in the page's language; the app's
+/// or the network's own words in them, and log lines without a code, are marked as not in it.)
+const STORED_ENGLISH: &[&str] = &[];
 
 /// The page's visible text, line by line, without what is marked as written in another language
 /// (`lang="en"`: the OpenAPI reference, the name of the language English in the switch).

@@ -277,7 +277,7 @@ pub async fn adopt(
     ApiApp(app): ApiApp,
     JsonBody(body): JsonBody<AdoptBody>,
 ) -> Result<Json<AdoptView>, ApiError> {
-    use crate::error::Error;
+    use crate::error::{Class, Error};
     let req = crate::backup::adopt::AdoptRequest {
         pattern: body.pattern,
         backup_type: body.backup_type,
@@ -288,10 +288,10 @@ pub async fn adopt(
     match crate::backup::adopt::adopt(&web.ctx.runner, &app, &req).await {
         Ok(adoption) => Ok(Json(AdoptView::of(&adoption))),
         // What the operator typed is what to fix: say which field.
-        Err(Error::NotFound(m)) => Err(ApiError::Invalid(vec![FieldError::new("match", Msg::untranslated(m))])),
-        Err(Error::Invalid(m)) => {
+        Err(Error::Said(Class::NotFound, m)) => Err(ApiError::Invalid(vec![FieldError::new("match", m)])),
+        Err(Error::Said(Class::Invalid, m)) => {
             let field = if req.pattern.trim().is_empty() { "match" } else { "type" };
-            Err(ApiError::Invalid(vec![FieldError::new(field, Msg::untranslated(m))]))
+            Err(ApiError::Invalid(vec![FieldError::new(field, m)]))
         }
         Err(e) => Err(e.into()),
     }
@@ -318,8 +318,7 @@ pub async fn unpin(
 
 /// A note as stored, or a 422 naming the `note` field.
 pub fn checked_note(note: &str) -> Result<String, ApiError> {
-    copies::check_note(note)
-        .map_err(|message| ApiError::Invalid(vec![FieldError::new("note", Msg::untranslated(message))]))
+    copies::note_problem(note).map_err(|problem| ApiError::Invalid(vec![FieldError::new("note", problem.msg())]))
 }
 
 async fn set_pin(

@@ -84,7 +84,7 @@ impl From<RegistryError> for ApiError {
 
 impl From<crate::error::Error> for ApiError {
     fn from(e: crate::error::Error) -> Self {
-        use crate::error::Error;
+        use crate::error::{Class, Error};
         match e {
             Error::NotFound(m) => ApiError::NotFound(m),
             Error::Invalid(m) => ApiError::BadRequest(m),
@@ -92,6 +92,9 @@ impl From<crate::error::Error> for ApiError {
             Error::App { message, .. } | Error::Destination { message, .. } => ApiError::BadGateway(message),
             Error::Db(e) => e.into(),
             Error::Internal(m) => ApiError::Internal(m),
+            Error::Said(Class::NotFound, msg) => ApiError::NotFound(msg.to_string()),
+            Error::Said(Class::Invalid, msg) => ApiError::BadRequest(msg.to_string()),
+            Error::Said(Class::Refused, msg) => ApiError::Conflict(msg.to_string()),
         }
     }
 }

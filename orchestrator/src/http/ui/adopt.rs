@@ -112,6 +112,14 @@ async fn respond(
             fill(&mut view, &adoption);
             Ok(render(&view)?.into_response())
         }
+        Err(crate::error::Error::Said(class, msg)) => {
+            let status = match class {
+                crate::error::Class::Refused => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            view.error = Some(view.page.t.msg(&msg));
+            Ok((status, render(&view)?).into_response())
+        }
         Err(e) => {
             let status = match PageError::from(e) {
                 PageError::NotFound(m) | PageError::BadRequest(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),

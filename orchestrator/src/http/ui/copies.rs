@@ -143,15 +143,7 @@ impl NoteForm {
 /// The note as stored, or why not in the page's language.
 pub fn checked_note(page: &Page, note: Option<&str>) -> Result<Option<String>, PageError> {
     let Some(note) = note else { return Ok(None) };
-    copies::note_problem(note).map(Some).map_err(|problem| {
-        PageError::BadRequest(match problem {
-            copies::NoteProblem::TooLong(len) => page.t.fill(
-                "copy.note_too_long",
-                &[("bytes", &len.to_string()), ("max", &copies::NOTE_MAX_BYTES.to_string())],
-            ),
-            copies::NoteProblem::Control => page.t.get("copy.note_one_line").to_owned(),
-        })
-    })
+    copies::note_problem(note).map(Some).map_err(|problem| PageError::BadRequest(page.t.msg(&problem.msg())))
 }
 
 /// POST /apps/{name}/copies/{copy}/pin: pin with an optional note.
