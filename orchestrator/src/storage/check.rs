@@ -5,6 +5,7 @@
 //!
 //! Every problem is reported with what to do about it, before the first backup meets it.
 
+use crate::catalogue::Msg;
 use schemars::JsonSchema;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
@@ -48,6 +49,16 @@ pub struct Finding {
     pub folder: String,
     /// What was found and, for a problem, what to do.
     pub message: String,
+    /// The same as a text of the catalogue, for a page in its reader's language.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub said: Msg,
+}
+
+impl Finding {
+    fn new(level: Level, code: &'static str, folder: &str, said: Msg) -> Finding {
+        Finding { level, code, folder: folder.to_owned(), message: said.to_string(), said }
+    }
 }
 
 /// Storage left, and what the apps will need.
@@ -86,8 +97,8 @@ impl Report {
         !self.findings.iter().any(|f| f.level == Level::Problem)
     }
 
-    fn push(&mut self, level: Level, code: &'static str, folder: &str, message: impl Into<String>) {
-        self.findings.push(Finding { level, code, folder: folder.to_owned(), message: message.into() });
+    fn push(&mut self, level: Level, code: &'static str, folder: &str, said: Msg) {
+        self.findings.push(Finding::new(level, code, folder, said));
     }
 }
 
@@ -172,12 +183,7 @@ pub async fn check(destination: &Destination, folders: &[String], needs: &[Need]
         Some(drive) => check_drive(&mut report, destination, drive, folders, needs).await,
         None => {
             if folders.is_empty() {
-                report.push(
-                    Level::Warning,
-                    "no-folder",
-                    "",
-                    "no folder to check: give one, or register an app (its folder is checked)",
-                );
+                report.push(Level::Warning, "no-folder", "", Msg::new("check.no_folder"));
             }
             for folder in folders {
                 probe(&mut report, destination, folder).await;
@@ -203,40 +209,41 @@ async fn check_drive(
     let about = match drive.about().await {
         Ok(about) => about,
         Err(e) => {
-            report.push(Level::Problem, "credentials", "", format!("Drive refused the credentials: {}", e.message()));
+            report.push(
+                Level::Problem,
+                "credentials",
+                "",
+                Msg::new("check.credentials_refused").quoting("detail", e.message()),
+            );
             return;
         }
     };
     let acting = drive.acting();
     let how = match acting {
-        Acting::ServiceAccount => "a service account acting as itself",
-        Acting::Delegated => "a service account acting for a user (domain-wide delegation)",
-        Acting::User => "a Google account authorized by OAuth",
+        Acting::ServiceAccount => "check.acting.service_account",
+        Acting::Delegated => "check.acting.delegated",
+        Acting::User => "check.acting.user",
     };
     report.account = Some(about.email.clone());
-    report.push(Level::Ok, "credentials", "", format!("the credentials work: {} ({how})", about.email));
+    let works = Msg::new("check.credentials_work").with("email", &about.email).with_msg("how", Msg::new(how));
+    report.push(Level::Ok, "credentials", "", works);
     if drive.files_only() {
-        report.push(
-            Level::Ok,
-            "scope",
-            "",
-            "the account was connected with the drive.file scope: the orchestrator sees only the files and folders it made, so copies put in these folders by other tools are neither listed nor pruned (connect again choosing every file of the account to see them)",
-        );
+        report.push(Level::Ok, "scope", "", Msg::new("check.scope_files_only"));
     }
     if folders.is_empty() {
-        report.push(
-            Level::Warning,
-            "no-folder",
-            "",
-            "no folder to check: give a Drive folder ID, or register an app (its folder is checked)",
-        );
+        report.push(Level::Warning, "no-folder", "", Msg::new("check.no_drive_folder"));
     }
     let mut in_my_drive = Vec::new();
     for id in folders {
         let info = match drive.folder_info(id).await {
             Ok(info) => info,
             Err(e) => {
-                report.push(Level::Problem, "folder", id, e.message().to_owned());
+                report.push(
+                    Level::Problem,
+                    "folder",
+                    id,
+                    Msg::new("check.folder_unusable").quoting("detail", e.message()),
+                );
                 continue;
             }
         };
@@ -249,12 +256,8 @@ async fn check_drive(
                 Level::Problem,
                 "not-writable",
                 id,
-                format!(
-                    "{} may not add files to this folder: share it with {} as {}",
-                    about.email,
-                    about.email,
-                    if info.shared_drive.is_some() { "Content manager" } else { "Editor" }
-                ),
+                Msg::new(if info.shared_drive.is_some() { "check.not_writable_shared" } else { "check.not_writable" })
+                    .with("email", &about.email),
             );
             continue;
         }
@@ -269,16 +272,13 @@ async fn check_drive(
                 Level::Problem,
                 "cannot-delete",
                 id,
-                format!(
-                    "{} may add files here but not {} them, so retention cannot remove old copies: {}",
-                    about.email,
-                    if drive.trashes() { "trash" } else { "delete" },
-                    if info.shared_drive.is_some() {
-                        "make it a Content manager of the shared drive (Contributors cannot delete)"
-                    } else {
-                        "share the folder with it as Editor"
-                    }
-                ),
+                Msg::new(match (drive.trashes(), info.shared_drive.is_some()) {
+                    (true, true) => "check.cannot_trash_shared",
+                    (true, false) => "check.cannot_trash",
+                    (false, true) => "check.cannot_delete_shared",
+                    (false, false) => "check.cannot_delete",
+                })
+                .with("email", &about.email),
             );
         }
         probe(report, destination, id).await;
@@ -302,25 +302,19 @@ fn describe_folder(report: &mut Report, info: &FolderInfo, acting: Acting, email
             Level::Ok,
             "shared-drive",
             id,
-            format!("folder \"{}\" is in the shared drive \"{drive}\": its storage is the organisation's, not {email}'s", info.name),
+            Msg::new("check.shared_drive").with("folder", &info.name).with("drive", drive).with("email", email),
         ),
         (None, Acting::ServiceAccount) => report.push(
             Level::Problem,
             "service-account-my-drive",
             id,
-            format!(
-                "folder \"{}\" is in a My Drive, and {email} is a service account, which has no storage quota: Google refuses every upload it makes there (storageQuotaExceeded). \
-                 Fix it one of three ways: put the folder in a shared drive and add {email} to it as Content manager; \
-                 or let the service account act for a user with domain-wide delegation (GDRIVE_SUBJECT); \
-                 or connect a Google account instead (Settings, Google Drive)",
-                info.name
-            ),
+            Msg::new("check.service_account_my_drive").with("folder", &info.name).with("email", email),
         ),
         (None, _) => report.push(
             Level::Ok,
             "my-drive",
             id,
-            format!("folder \"{}\" is in a My Drive: copies count against {email}'s storage", info.name),
+            Msg::new("check.my_drive").with("folder", &info.name).with("email", email),
         ),
     }
 }
@@ -342,20 +336,17 @@ async fn probe(report: &mut Report, destination: &Destination, folder: &str) {
     let file = match written {
         Ok(file) => file,
         Err(e) => {
-            report.push(Level::Problem, "write", folder, format!("could not write a test file: {}", e.message()));
+            report.push(Level::Problem, "write", folder, Msg::new("check.write_failed").quoting("detail", e.message()));
             return;
         }
     };
     match destination.remove(folder, &file).await {
-        Ok(()) => report.push(Level::Ok, "write", folder, "a test file was written and removed"),
+        Ok(()) => report.push(Level::Ok, "write", folder, Msg::new("check.write_ok")),
         Err(e) => report.push(
             Level::Problem,
             "cannot-delete",
             folder,
-            format!(
-                "a test file was written but could not be removed ({}), so retention cannot remove old copies either; remove {name} by hand and give the account the right to delete",
-                e.message()
-            ),
+            Msg::new("check.remove_failed").quoting("detail", e.message()).with("name", &name),
         ),
     }
 }
@@ -378,51 +369,39 @@ fn local_space(root: &str, folders: &[String], needs: &[Need]) -> Option<Space> 
 fn forecast(findings: &mut Vec<Finding>, space: &Space, trashes: bool) {
     let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
     let Some(limit) = space.limit else {
-        findings.push(Finding {
-            level: Level::Ok,
-            code: "space",
-            folder: String::new(),
-            message: format!("storage is unlimited; {} used", gib(space.usage)),
-        });
+        findings.push(Finding::new(
+            Level::Ok,
+            "space",
+            "",
+            Msg::new("check.space_unlimited").with("used", gib(space.usage)),
+        ));
         return;
     };
     let others = space.usage.saturating_sub(space.stored);
     let at_peak = others.saturating_add(space.needed);
     let free = limit.saturating_sub(space.usage);
-    let summary = format!(
-        "{} of {} used ({} in the trash), {} free; the apps' copies need {} at the peak of a run (each app's copies kept plus its next one)",
-        gib(space.usage),
-        gib(limit),
-        gib(space.in_trash),
-        gib(free),
-        gib(space.needed)
-    );
-    let (level, code, message) = if at_peak > limit {
-        let trash = if space.in_trash > 0 { ", empty the trash" } else { "" };
-        (
-            Level::Problem,
-            "space",
-            format!(
-                "{summary}: they will not fit; free {} (keep fewer copies{trash}, or buy storage)",
-                gib(at_peak - limit)
-            ),
-        )
+    let summary = Msg::new("check.space")
+        .with("used", gib(space.usage))
+        .with("limit", gib(limit))
+        .with("trash", gib(space.in_trash))
+        .with("free", gib(free))
+        .with("needed", gib(space.needed));
+    let (level, said) = if at_peak > limit {
+        let key = if space.in_trash > 0 { "check.space_short_trash" } else { "check.space_short" };
+        (Level::Problem, Msg::new(key).with_msg("summary", summary).with("missing", gib(at_peak - limit)))
     } else if at_peak > limit / 10 * 9 {
-        (Level::Warning, "space", format!("{summary}: that leaves under 10% free"))
+        (Level::Warning, Msg::new("check.space_tight").with_msg("summary", summary))
     } else {
-        (Level::Ok, "space", summary)
+        (Level::Ok, summary)
     };
-    findings.push(Finding { level, code, folder: String::new(), message });
+    findings.push(Finding::new(level, "space", "", said));
     if trashes && space.in_trash > 0 {
-        findings.push(Finding {
-            level: Level::Warning,
-            code: "trash",
-            folder: String::new(),
-            message: format!(
-                "copies removed by retention go to Drive's trash and count against the storage for 30 days ({} there now); set GDRIVE_DELETE=permanent to delete them for good",
-                gib(space.in_trash)
-            ),
-        });
+        findings.push(Finding::new(
+            Level::Warning,
+            "trash",
+            "",
+            Msg::new("check.trash").with("trash", gib(space.in_trash)),
+        ));
     }
 }
 

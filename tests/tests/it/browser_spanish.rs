@@ -321,6 +321,8 @@ async fn every_page_and_form_error_reads_in_spanish() {
     .await;
     walk.submit("/apps/billing/adopt", "#adopt-preview-form", serde_json::json!({"match": "nothing-*.zip"}), "main")
         .await;
+    // The destination check's findings (a local folder: written, removed, and its space).
+    walk.submit("/settings/drive", "#destination-check-form", serde_json::json!({}), ".finding").await;
     walk.visit("/notifications", &[]).await;
     let bad_channel = serde_json::json!({
         "name": "", "app": "nobody", "url": "ftp://hooks", "signing_secret": "short", "summary": "daily",
