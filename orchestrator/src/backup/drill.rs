@@ -107,10 +107,7 @@ pub async fn prepare(
 /// nothing here opens it. Told to the app's failure channels; never counts as passed.
 async fn not_drilled(runner: &Runner, app: &App, file: &StoredFile, actor: &str) -> Result<restore_row::Model, Error> {
     let now = now_ms();
-    let reason = format!(
-        "not drilled: no identity: {} is encrypted and this orchestrator holds no identity to open it; set ENCRYPTION_IDENTITY_FILE, or drill with --identity FILE",
-        file.name
-    );
+    let reason = crate::catalogue::Msg::new("restore_reason.no_identity").with("file", &file.name);
     let row = restore_row::ActiveModel {
         app_id: Set(app.id),
         copy_file_id: Set(file.id.clone()),
@@ -120,7 +117,8 @@ async fn not_drilled(runner: &Runner, app: &App, file: &StoredFile, actor: &str)
         bytes: Set(0),
         total_bytes: Set(file.size as i64),
         actor: Set(actor.to_owned()),
-        error: Set(Some(reason.clone())),
+        error: Set(Some(reason.to_string())),
+        error_msg: Set(Some(reason.to_json())),
         started_at: Set(now),
         finished_at: Set(Some(now)),
         updated_at: Set(now),

@@ -30,6 +30,7 @@ use crate::audit;
 use crate::backup::cancel::CancelWatch;
 use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Outcome, Phase, RetryPolicy, Trigger};
+use crate::backup::reason;
 use crate::backup::run::{Ended, Progress, Runner};
 use crate::catalogue::Msg;
 use crate::codec::Stored;
@@ -202,7 +203,7 @@ pub struct RestoreFailure {
     pub phase: RestorePhase,
     /// What went wrong, for the operator; for a cancelled restore, who cancelled it and where
     /// it stopped.
-    pub message: String,
+    pub message: Msg,
     /// The safety backup, when one was taken before the failure: it holds the app's state from
     /// before the attempt.
     pub safety: Option<SafetyCopy>,
@@ -211,12 +212,12 @@ pub struct RestoreFailure {
 }
 
 impl RestoreFailure {
-    fn new(phase: RestorePhase, message: impl Into<String>) -> Self {
-        RestoreFailure { phase, message: message.into(), safety: None, cancelled: false }
+    fn new(phase: RestorePhase, message: Msg) -> Self {
+        RestoreFailure { phase, message, safety: None, cancelled: false }
     }
 
     /// A restore an operator cancelled during `phase`; `message` says who and what it left.
-    fn cancelled(phase: RestorePhase, message: impl Into<String>) -> Self {
+    fn cancelled(phase: RestorePhase, message: Msg) -> Self {
         RestoreFailure { cancelled: true, ..RestoreFailure::new(phase, message) }
     }
 }
@@ -490,7 +491,7 @@ pub async fn execute(
         outcome = match asked_to_cancel(db, restore_id, &cancel).await {
             Some(reason) => Err(RestoreFailure::cancelled(
                 RestorePhase::Download,
-                format!("{reason}; nothing was sent to {}", app.name),
+                Msg::new("restore_reason.nothing_sent").with_msg("reason", reason).with("app", &app.name),
             )),
             None => import(runner, source, app, &row, opener(runner, identity.as_ref()), &mut tracker, &cancel).await,
         };
@@ -512,11 +513,17 @@ pub async fn execute(
                 (Some(reason), Some(run_id)) if failure.phase == RestorePhase::SafetyBackup => {
                     RestoreFailure::cancelled(
                         RestorePhase::SafetyBackup,
-                        format!("{reason} during the safety backup (run {run_id}); nothing was sent to {}", app.name),
+                        Msg::new("restore_reason.cancelled_safety")
+                            .with_msg("reason", reason)
+                            .with("run", run_id)
+                            .with("app", &app.name),
                     )
                 }
                 (Some(reason), _) => {
-                    RestoreFailure::cancelled(failure.phase, format!("{reason} ({})", failure.message))
+                    let message = Msg::new("restore_reason.cancelled_after")
+                        .with_msg("reason", reason)
+                        .with_msg("detail", failure.message);
+                    RestoreFailure::cancelled(failure.phase, message)
                 }
                 (None, _) => failure,
             };
@@ -536,11 +543,11 @@ pub async fn execute(
 
 /// Who asked to cancel the restore `cancel` watches, once somebody did: heard by the watch, or
 /// read from the row now (the watch reads it only every [`crate::backup::cancel::CANCEL_POLL`]).
-async fn asked_to_cancel(db: &DatabaseConnection, restore_id: i64, cancel: &CancelWatch) -> Option<String> {
-    if let Some(reason) = cancel.reason() {
-        return Some(reason.to_owned());
+async fn asked_to_cancel(db: &DatabaseConnection, restore_id: i64, cancel: &CancelWatch) -> Option<Msg> {
+    if let Some(by) = cancel.reason() {
+        return Some(reason::cancelled(by));
     }
-    record::cancel_requested(db, restore_id).await.ok().flatten()
+    record::cancel_requested(db, restore_id).await.ok().flatten().map(|by| reason::cancelled(&by))
 }
 
 /// Backs up the app's current state (run `run_id`, queued by [`begin`]). If it fails, nothing is
@@ -572,24 +579,23 @@ async fn safety_backup(
             // the restore cannot go on without it, and nothing was sent to the app.
             return Err(RestoreFailure::cancelled(
                 RestorePhase::SafetyBackup,
-                format!(
-                    "cancelled with its safety backup (run {run_id}), which was {reason}; nothing was sent to {}",
-                    app.name
-                ),
+                Msg::new("restore_reason.cancelled_with_safety")
+                    .with("run", run_id)
+                    .with_msg("reason", reason)
+                    .with("app", &app.name),
             ));
         }
         Ended::Settled(Outcome::Skipped { reason })
         | Ended::Deferred { reason, .. }
-        | Ended::Waiting { reason, .. } => ("could not start", reason),
-        Ended::Settled(other) => ("failed", other.reason().cloned().unwrap_or_else(|| Msg::new("reason.unknown"))),
-        Ended::Retry { reason, .. } => ("failed", reason),
+        | Ended::Waiting { reason, .. } => ("restore_reason.safety_not_started", reason),
+        Ended::Settled(other) => {
+            ("restore_reason.safety_failed", other.reason().cloned().unwrap_or_else(|| Msg::new("reason.unknown")))
+        }
+        Ended::Retry { reason, .. } => ("restore_reason.safety_failed", reason),
     };
     Err(RestoreFailure::new(
         RestorePhase::SafetyBackup,
-        format!(
-            "the safety backup (run {run_id}) {what}: {reason}; nothing was sent to {}: fix the backup, or restore without a safety backup",
-            app.name
-        ),
+        Msg::new(what).with("run", run_id).with_msg("reason", reason).with("app", &app.name),
     ))
 }
 
@@ -613,39 +619,38 @@ async fn import(
     let lease = match Lease::acquire_for_restore(db, app.id, &holder).await {
         Ok(Ok(lease)) => lease,
         Ok(Err(held)) => {
-            let what = held.run_id.map_or_else(|| "another restore".to_owned(), |r| format!("a backup (run {r})"));
-            return Err(RestoreFailure::new(
-                Download,
-                format!(
-                    "{what} of {} started meanwhile (on {}); nothing was sent to the app: try again when it has finished",
-                    app.name, held.holder
-                ),
-            ));
+            let message = match held.run_id {
+                Some(r) => Msg::new("restore_reason.backup_meanwhile").with("run", r),
+                None => Msg::new("restore_reason.restore_meanwhile"),
+            };
+            return Err(RestoreFailure::new(Download, message.with("app", &app.name).with("holder", &held.holder)));
         }
-        Err(e) => return Err(RestoreFailure::new(Download, format!("database error: {e}"))),
+        Err(e) => return Err(RestoreFailure::new(Download, reason::database(&e))),
     };
     let seen = Arc::new(Seen::default());
     let work = async {
         let (file, checked) = source_copy(runner, source, row).await?;
-        check_identity(&file, identity.as_deref()).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
-        let stored = Stored::of(&file.properties).map_err(|e| RestoreFailure::new(Download, e))?;
-        let stream = runner.destination.reader(&source.folder, &file).await.map_err(|e| {
-            RestoreFailure::new(Download, format!("could not read the copy from the destination: {}", e.message()))
-        })?;
+        let refused = |e: &dyn std::fmt::Display| Msg::new("restore_reason.copy_refused").quoting("detail", e);
+        check_identity(&file, identity.as_deref()).map_err(|e| RestoreFailure::new(Download, refused(&e)))?;
+        let stored = Stored::of(&file.properties).map_err(|e| RestoreFailure::new(Download, refused(&e)))?;
+        let stream = runner
+            .destination
+            .reader(&source.folder, &file)
+            .await
+            .map_err(|e| RestoreFailure::new(Download, reason::destination("restore_reason.read_failed", &e)))?;
         let stream: CopyStream = if stored.is_plain() {
             Box::pin(stream)
         } else {
             // Decoded on the way; a wrong identity or a copy that does not decode is told here,
             // before the app is sent anything.
             let mut decoded = decode(stream, stored.zstd, if stored.age { identity } else { None });
-            decoded
-                .ready()
-                .await
-                .map_err(|e| RestoreFailure::new(Download, format!("{e}; nothing was sent to the app")))?;
+            decoded.ready().await.map_err(|e| {
+                RestoreFailure::new(Download, Msg::new("restore_reason.decode_failed").quoting("detail", e))
+            })?;
             Box::pin(decoded)
         };
         let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
-            .map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+            .map_err(|e| RestoreFailure::new(Download, reason::app(&e)))?;
         let tap = Tap::new(stream, seen.clone());
         tracker.seen = Some(seen.clone());
         tracker.phase(Import).await;
@@ -658,9 +663,7 @@ async fn import(
         let seen = tracker.seen.as_ref().expect("set above");
         match answer {
             Ok(Answer::Restored(result)) if result.restored => Ok(()),
-            Ok(Answer::Restored(_)) => {
-                Err(RestoreFailure::new(Import, "the app answered restored: false: it did not restore the copy"))
-            }
+            Ok(Answer::Restored(_)) => Err(RestoreFailure::new(Import, Msg::new("restore_reason.not_restored"))),
             Ok(Answer::Checked(report)) => {
                 if let Err(e) = record::set_report(db, row.id, &report).await {
                     tracing::error!(restore_id = row.id, error = %e, "could not record the drill's report");
@@ -668,50 +671,49 @@ async fn import(
                 // A pass counts only for the whole copy, as recorded, checked by the app.
                 let whole = seen.read_error().is_none() && seen.sha256().as_deref() == Some(checked.sha256.as_str());
                 let unproven = if !whole {
-                    Some(format!(
-                        "the app answered ok, but the copy was not sent whole ({} bytes sent, sha256 {}; {} recorded)",
-                        seen.bytes(),
-                        seen.sha256().unwrap_or_else(|| "unknown".to_owned()),
-                        checked.sha256
-                    ))
-                } else if report.bytes != seen.bytes() {
-                    Some(format!(
-                        "the app answered ok after checking {} bytes of {}: a check must read the whole copy",
-                        report.bytes,
-                        seen.bytes()
-                    ))
-                } else if report.checks.is_empty() || report.checks.iter().any(|c| !c.ok) {
                     Some(
-                        "the app answered ok without checks that all passed: its report does not prove the copy"
-                            .to_owned(),
+                        Msg::new("restore_reason.unproven.not_whole")
+                            .with("bytes", seen.bytes())
+                            .with("sha256", seen.sha256().unwrap_or_else(|| "-".to_owned()))
+                            .with("recorded", &checked.sha256),
                     )
+                } else if report.bytes != seen.bytes() {
+                    Some(
+                        Msg::new("restore_reason.unproven.partial")
+                            .with("checked", report.bytes)
+                            .with("bytes", seen.bytes()),
+                    )
+                } else if report.checks.is_empty() || report.checks.iter().any(|c| !c.ok) {
+                    Some(Msg::new("restore_reason.unproven.no_checks"))
                 } else {
                     None
                 };
-                if let (true, Some(why)) = (report.ok, &unproven) {
-                    Err(RestoreFailure::new(Import, format!("not proven: {why}")))
+                if let (true, Some(why)) = (report.ok, unproven) {
+                    Err(RestoreFailure::new(Import, Msg::new("restore_reason.not_proven").with_msg("why", why)))
                 } else if report.ok {
                     Ok(())
                 } else {
                     Err(RestoreFailure::new(
                         Import,
-                        format!("{} says the copy would not restore: {}", app.name, report.failures()),
+                        Msg::new("restore_reason.would_not_restore")
+                            .with("app", &app.name)
+                            .quoting("detail", report.failures()),
                     ))
                 }
             }
             Err(e) => {
                 let mut message = match seen.read_error() {
-                    Some(read) => format!(
-                        "reading the copy from the destination failed after {} bytes ({read}), so the upload to the app was cut off (the app answered: {e})",
-                        seen.bytes()
-                    ),
-                    None => e.to_string(),
+                    Some(read) => Msg::new("restore_reason.read_cut")
+                        .with("bytes", seen.bytes())
+                        .quoting("read", read)
+                        .with_msg("answer", reason::app(&e)),
+                    None => reason::app(&e),
                 };
                 if let Some(actual) = seen.sha256().filter(|actual| *actual != checked.sha256) {
-                    message.push_str(&format!(
-                        "; the copy reads back with sha256 {actual}, not the {} recorded when it was made: it is damaged, restore another copy",
-                        checked.sha256
-                    ));
+                    message = Msg::new("restore_reason.damaged")
+                        .with_msg("reason", message)
+                        .with("actual", actual)
+                        .with("recorded", &checked.sha256);
                 }
                 Err(RestoreFailure::new(Import, message))
             }
@@ -721,7 +723,7 @@ async fn import(
     let heard = tokio::select! {
         biased;
         out = &mut work => Ok(out),
-        reason = cancel.cancelled() => Err(reason),
+        by = cancel.cancelled() => Err(reason::cancelled(&by)),
     };
     let outcome = match heard {
         Ok(outcome) => outcome,
@@ -731,18 +733,16 @@ async fn import(
             drop(work);
             let phase = tracker.phase;
             let message = match phase {
-                Import => format!(
-                    "{reason} while the copy was streaming into {} ({} of {} bytes sent): its end was never sent and the upload was cut off, so {}",
-                    app.name,
-                    seen.bytes(),
-                    tracker.total,
-                    if row.kind == KIND_DRILL {
-                        "the app's check of it was cut short"
-                    } else {
-                        "the app did not restore it (an app restores only a copy it received whole, with a matching sha256)"
-                    }
-                ),
-                _ => format!("{reason}; nothing was sent to {}", app.name),
+                Import => Msg::new(if row.kind == KIND_DRILL {
+                    "restore_reason.cut_drill"
+                } else {
+                    "restore_reason.cut_restore"
+                })
+                .with_msg("reason", reason)
+                .with("app", &app.name)
+                .with("sent", seen.bytes())
+                .with("total", tracker.total),
+                _ => Msg::new("restore_reason.nothing_sent").with_msg("reason", reason).with("app", &app.name),
             };
             Err(RestoreFailure::cancelled(phase, message))
         }
@@ -777,18 +777,15 @@ async fn source_copy(
         .destination
         .find(&source.folder, &row.copy_file_id)
         .await
-        .map_err(|e| RestoreFailure::new(Download, format!("could not look the copy up: {}", e.message())))?
+        .map_err(|e| RestoreFailure::new(Download, reason::destination("restore_reason.lookup_failed", &e)))?
         .ok_or_else(|| {
             RestoreFailure::new(
                 Download,
-                format!(
-                    "the copy {} is no longer in the folder of {}: restore another copy",
-                    row.copy_name, source.name
-                ),
+                Msg::new("restore_reason.copy_gone").with("copy", &row.copy_name).with("app", &source.name),
             )
         })?;
-    let checked =
-        check_copy(&runner.deployment_id, source, &file).map_err(|e| RestoreFailure::new(Download, e.to_string()))?;
+    let checked = check_copy(&runner.deployment_id, source, &file)
+        .map_err(|e| RestoreFailure::new(Download, Msg::new("restore_reason.copy_refused").quoting("detail", e)))?;
     Ok((file, checked))
 }
 

@@ -240,11 +240,11 @@ impl Notifier {
 
     /// A restore drill of the app's copy failed (or could not be made): its drill channels hear
     /// it; the copy is not proven restorable.
-    pub async fn drill_failed(&self, app: &App, drill: &restore::Model, reason: &str) {
+    pub async fn drill_failed(&self, app: &App, drill: &restore::Model, reason: &crate::catalogue::Msg) {
         let build = |r: &Reader<'_>| {
             let summary = r.t.fill("notify.drill_failed", &[("app", &app.name), ("copy", &drill.copy_name)]);
             let mut notice = Notice::new(Event::Drill, "drill.failed", summary);
-            notice.reason = Some(reason.to_owned());
+            notice.reason = Some(r.t.msg(reason));
             notice.app = app_ref(app);
             notice.link = self.link(&format!("/restores/{}", drill.id));
             notice
@@ -477,7 +477,7 @@ impl Notifier {
                     args.push(("phase", &phase));
                     let summary = t.fill(key, &args);
                     let mut notice = self.restore_notice(code, summary, app, row, status, bytes);
-                    notice.reason = Some(f.message.clone());
+                    notice.reason = Some(t.msg(&f.message));
                     notice
                 }
             }

@@ -22,7 +22,7 @@ pub(super) async fn claim(
     app: &App,
     restore_id: i64,
 ) -> Result<restore::Model, RestoreFailure> {
-    let failed = |message: String| RestoreFailure::new(RestorePhase::Download, message);
+    let failed = |message: Msg| RestoreFailure::new(RestorePhase::Download, message);
     let taken = restore::Entity::update_many()
         .col_expr(restore::Column::Status, Expr::value(RestoreStatus::Running))
         .col_expr(restore::Column::Phase, Expr::value(RestorePhase::Download))
@@ -32,15 +32,15 @@ pub(super) async fn claim(
         .filter(restore::Column::Status.eq(RestoreStatus::Queued))
         .exec(db)
         .await
-        .map_err(|e| failed(format!("database error: {e}")))?;
+        .map_err(|e| failed(crate::backup::reason::database(&e)))?;
     if taken.rows_affected == 0 {
-        return Err(failed(format!("restore {restore_id} of {} is not waiting to start", app.name)));
+        return Err(failed(Msg::new("restore_reason.not_waiting").with("id", restore_id).with("app", &app.name)));
     }
     restore::Entity::find_by_id(restore_id)
         .one(db)
         .await
-        .map_err(|e| failed(format!("database error: {e}")))?
-        .ok_or_else(|| failed(format!("restore {restore_id} does not exist")))
+        .map_err(|e| failed(crate::backup::reason::database(&e)))?
+        .ok_or_else(|| failed(Msg::new("restore_reason.gone").with("id", restore_id)))
 }
 
 /// Records progress: the phase reached and the bytes sent so far.
@@ -70,15 +70,16 @@ pub(super) async fn finish(
 ) {
     let (status, phase, error) = match outcome {
         Ok(_) => (RestoreStatus::Succeeded, RestorePhase::Done, None),
-        Err(f) if f.cancelled => (RestoreStatus::Cancelled, f.phase, Some(f.message.clone())),
-        Err(f) => (RestoreStatus::Failed, f.phase, Some(f.message.clone())),
+        Err(f) if f.cancelled => (RestoreStatus::Cancelled, f.phase, Some(&f.message)),
+        Err(f) => (RestoreStatus::Failed, f.phase, Some(&f.message)),
     };
     let now = now_ms();
     let closed = restore::Entity::update_many()
         .col_expr(restore::Column::Status, Expr::value(status))
         .col_expr(restore::Column::Phase, Expr::value(phase))
         .col_expr(restore::Column::Bytes, Expr::value(bytes as i64))
-        .col_expr(restore::Column::Error, Expr::value(error))
+        .col_expr(restore::Column::Error, Expr::value(error.map(Msg::to_string)))
+        .col_expr(restore::Column::ErrorMsg, Expr::value(error.map(Msg::to_json)))
         .col_expr(restore::Column::FinishedAt, Expr::value(now))
         .col_expr(restore::Column::UpdatedAt, Expr::value(now))
         .filter(restore::Column::Id.eq(row.id))
@@ -105,11 +106,11 @@ pub(super) async fn finish(
             .with("bytes", r.bytes),
         Err(f) if f.cancelled => Msg::new("audit_detail.restore_cancelled")
             .with_msg("what", of)
-            .with("reason", &f.message)
+            .with_msg("reason", f.message.clone())
             .with_msg("phase", Msg::new(f.phase.key())),
         Err(f) => Msg::new("audit_detail.restore_failed")
             .with_msg("what", of)
-            .with("reason", &f.message)
+            .with_msg("reason", f.message.clone())
             .with_msg("phase", Msg::new(f.phase.key())),
     };
     audit::record_said(db, &row.actor, &format!("{what}.finish"), Some(&app.name), &detail).await;
@@ -134,7 +135,7 @@ pub enum Cancel {
 /// restore, and it holds the app while it runs. `None` when there is no such restore.
 pub async fn cancel(db: &DatabaseConnection, restore_id: i64, by: &str) -> Result<Option<Cancel>, DbErr> {
     let now = now_ms();
-    let reason = format!("cancelled by {by}");
+    let before = Msg::new("restore_reason.cancelled_before").with_msg("reason", crate::backup::reason::cancelled(by));
     let Some(row) = get(db, restore_id).await? else { return Ok(None) };
     if !row.status.is_active() {
         return Ok(Some(Cancel::Ended(row.status)));
@@ -142,11 +143,9 @@ pub async fn cancel(db: &DatabaseConnection, restore_id: i64, by: &str) -> Resul
     // Not started: ended here, unless a worker took it in the meantime.
     let ended = restore::Entity::update_many()
         .col_expr(restore::Column::Status, Expr::value(RestoreStatus::Cancelled))
-        .col_expr(
-            restore::Column::Error,
-            Expr::value(format!("{reason} before it started; nothing was sent to the app")),
-        )
-        .col_expr(restore::Column::CancelReason, Expr::value(reason.clone()))
+        .col_expr(restore::Column::Error, Expr::value(before.to_string()))
+        .col_expr(restore::Column::ErrorMsg, Expr::value(before.to_json()))
+        .col_expr(restore::Column::CancelReason, Expr::value(by))
         .col_expr(restore::Column::CancelRequestedAt, Expr::value(now))
         .col_expr(restore::Column::FinishedAt, Expr::value(now))
         .col_expr(restore::Column::UpdatedAt, Expr::value(now))
@@ -158,7 +157,7 @@ pub async fn cancel(db: &DatabaseConnection, restore_id: i64, by: &str) -> Resul
         Cancel::Cancelled
     } else {
         let asked = restore::Entity::update_many()
-            .col_expr(restore::Column::CancelReason, Expr::value(reason))
+            .col_expr(restore::Column::CancelReason, Expr::value(by))
             .col_expr(restore::Column::CancelRequestedAt, Expr::value(now))
             .filter(restore::Column::Id.eq(restore_id))
             .filter(restore::Column::Status.eq(RestoreStatus::Running))
@@ -198,7 +197,7 @@ pub async fn cancel_requested(db: &DatabaseConnection, restore_id: i64) -> Resul
         .into_tuple()
         .one(db)
         .await?;
-    Ok(row.and_then(|(at, reason)| at.map(|_| reason.unwrap_or_else(|| "cancelled".to_owned()))))
+    Ok(row.and_then(|(at, by)| at.map(|_| by.unwrap_or_default())))
 }
 
 /// Keeps a drill's report (as the app answered it) with its row.

@@ -224,7 +224,8 @@ pub async fn show(State(web): State<Web>, page: Page, PageApp(app): PageApp) -> 
             started: format::in_zone(d.started_at, &app.time_zone),
             how: page.t.get(crate::backup::drill::how_key(&d)).to_owned(),
             status: d.status.as_str(),
-            error: d.error,
+            error: crate::backup::reason::Stored::read(d.error.as_deref(), d.error_msg.as_deref())
+                .map(|r| r.html(page.t.lang)),
             copy: d.copy_name,
         })
         .collect();

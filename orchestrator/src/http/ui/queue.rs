@@ -60,7 +60,7 @@ pub async fn page(State(web): State<Web>, page: Page) -> Result<Html<String>, Pa
         .into_iter()
         .map(|(r, app)| {
             let z = zone(r.app_id);
-            RestoreRow::new(r, app, z)
+            RestoreRow::new(r, app, z, page.t.lang)
         })
         .collect();
     render(&QueuePage { page, queued, running, restores, workers })

@@ -180,7 +180,7 @@ pub struct RestoreRow {
     pub finished: String,
     /// The safety backup's run.
     pub safety_run: Option<i64>,
-    /// What went wrong.
+    /// What went wrong, as HTML in the page's language.
     pub error: String,
     /// A drill (checked by the app, or restored into a scratch app), not a restore.
     pub drill: bool,
@@ -190,7 +190,12 @@ pub struct RestoreRow {
 
 impl RestoreRow {
     /// From a record and its app's name; its times in `zone`, its app's.
-    pub fn new(row: crate::db::entities::restore::Model, app: String, zone: &str) -> RestoreRow {
+    pub fn new(
+        row: crate::db::entities::restore::Model,
+        app: String,
+        zone: &str,
+        lang: crate::catalogue::Lang,
+    ) -> RestoreRow {
         RestoreRow {
             id: row.id,
             app_href: format::url_encode(&app),
@@ -204,7 +209,9 @@ impl RestoreRow {
             started: format::in_zone(row.started_at, zone),
             finished: row.finished_at.map(|ms| format::in_zone(ms, zone)).unwrap_or_default(),
             safety_run: row.safety_run_id,
-            error: row.error.unwrap_or_default(),
+            error: crate::backup::reason::Stored::read(row.error.as_deref(), row.error_msg.as_deref())
+                .map(|r| r.html(lang))
+                .unwrap_or_default(),
             drill: row.kind != restore::KIND_RESTORE,
             cancelling: row.cancel_requested_at.is_some() && row.status.is_active(),
         }
@@ -229,7 +236,7 @@ pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Re
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
     let app = web.ctx.registry.get_by_id(row.app_id).await?;
-    let restore = RestoreRow::new(row, app.name, &app.time_zone);
+    let restore = RestoreRow::new(row, app.name, &app.time_zone, page.t.lang);
     render(&RestorePage { page, restore })
 }
 
