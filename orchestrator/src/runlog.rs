@@ -295,6 +295,9 @@ pub struct Line {
     /// `text` as HTML (pages and their live stream only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
+    /// `at` in the app's time zone (pages and their live stream only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_text: Option<String>,
 }
 
 impl Line {
@@ -354,6 +357,12 @@ impl Line {
         self.html = Some(self.html(t));
         self
     }
+
+    /// The same line with its moment shown in `time_zone` too.
+    pub fn in_zone(mut self, time_zone: &str) -> Line {
+        self.at_text = Some(crate::http::format::log_time(&self.at, time_zone));
+        self
+    }
 }
 
 /// A run's lines in order, at most `limit`.
@@ -388,6 +397,7 @@ pub async fn lines_after(
             text: None,
             level_text: None,
             html: None,
+            at_text: None,
         })
         .collect())
 }
@@ -408,6 +418,7 @@ mod tests {
             text: None,
             level_text: None,
             html: None,
+            at_text: None,
         }
     }
 

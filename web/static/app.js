@@ -81,7 +81,7 @@ function followProgress(el) {
       li.className = "log-" + line.level;
       const time = document.createElement("time");
       time.dateTime = line.at;
-      time.textContent = line.at;
+      time.textContent = line.at_text || line.at;
       const level = document.createElement("span");
       level.className = "level";
       level.textContent = line.level_text || line.level;

@@ -26,6 +26,15 @@ pub fn in_zone(ms: i64, time_zone: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A log line's moment (RFC 3339, as stored) in `time_zone`, to the second: `2026-12-07
+/// 04:00:05 CET`; as given when it cannot be read.
+pub fn log_time(at: &str, time_zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    at.parse::<jiff::Timestamp>()
+        .map(|t| t.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S %Z").to_string())
+        .unwrap_or_else(|_| at.to_owned())
+}
+
 /// The same in RFC 3339, for `<time datetime>` and the API.
 pub fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
@@ -76,6 +85,14 @@ pub fn url_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_line_is_timed_in_the_apps_zone_to_the_second() {
+        assert_eq!(log_time("2026-12-07T03:00:05.123Z", "Europe/Madrid"), "2026-12-07 04:00:05 CET");
+        assert_eq!(log_time("2026-07-07T03:00:05Z", "Europe/Madrid"), "2026-07-07 05:00:05 CEST");
+        assert_eq!(log_time("2026-12-07T03:00:05Z", "Nowhere/Else"), "2026-12-07 03:00:05 UTC");
+        assert_eq!(log_time("garbled", "UTC"), "garbled");
+    }
 
     #[test]
     fn sizes_times_and_durations_read_well() {

@@ -157,7 +157,7 @@ pub fn run_stream(
     web: &Web,
     id: i64,
     after: i64,
-    t: Option<crate::catalogue::T>,
+    page: Option<(crate::catalogue::T, String)>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     use futures::StreamExt;
     let db = web.ctx.db.clone();
@@ -169,6 +169,7 @@ pub fn run_stream(
     let start = Cursor { last: None, line: after, finished: false };
     let stream = futures::stream::unfold(start, move |mut cursor| {
         let db = db.clone();
+        let page = page.clone();
         async move {
             if cursor.finished {
                 return None;
@@ -181,7 +182,7 @@ pub fn run_stream(
                     cursor.finished = true;
                     return Some((vec![Event::default().event("gone").data("{}")], cursor));
                 };
-                let now = of_run(&run, t.as_ref());
+                let now = of_run(&run, page.as_ref().map(|(t, _)| t));
                 let mut events = Vec::new();
                 // Lines first: the end comes after the last of them. A run's last lines are
                 // stored just after it ends, so the stream looks once more before it ends.
@@ -190,8 +191,8 @@ pub fn run_stream(
                 }
                 let mut lines =
                     crate::runlog::lines_after(&db, id, cursor.line, LINES_PER_EVENT).await.unwrap_or_default();
-                if let Some(t) = &t {
-                    lines = lines.into_iter().map(|l| l.in_language(t)).collect();
+                if let Some((t, zone)) = &page {
+                    lines = lines.into_iter().map(|l| l.in_language(t).in_zone(zone)).collect();
                 }
                 if let Some(last) = lines.last() {
                     cursor.line = last.id;

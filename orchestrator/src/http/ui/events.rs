@@ -25,10 +25,12 @@ pub async fn run_events(
     Path(id): Path<i64>,
     Query(q): Query<After>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
-    crate::backup::lifecycle::get(&web.ctx.db, id)
+    let run = crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
-    Ok(run_stream(&web, id, q.after.unwrap_or(0), Some(page.t)))
+    let zones = crate::overview::app_zones(&web.ctx.db, std::iter::once(run.app_id)).await?;
+    let zone = zones.get(&run.app_id).cloned().unwrap_or_else(|| "UTC".to_owned());
+    Ok(run_stream(&web, id, q.after.unwrap_or(0), Some((page.t, zone))))
 }
 
 /// GET /restores/{id}/events.

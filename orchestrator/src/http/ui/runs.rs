@@ -177,11 +177,11 @@ pub async fn show(
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let app = names.get(&run.app_id).cloned().unwrap_or_default();
     let log = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
-    let log: Vec<crate::runlog::Line> = log.into_iter().map(|l| l.in_language(&page.t)).collect();
-    let last_line = log.last().map_or(0, |l| l.id);
-    let already = q.already.is_some() && run.status.is_active();
     let zones = overview::app_zones(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let zone = zones.get(&run.app_id).map_or("UTC", String::as_str);
+    let log: Vec<crate::runlog::Line> = log.into_iter().map(|l| l.in_language(&page.t).in_zone(zone)).collect();
+    let last_line = log.last().map_or(0, |l| l.id);
+    let already = q.already.is_some() && run.status.is_active();
     render(&RunPage {
         run: RunRow::new(&run, &app, zone, page.t.lang),
         log,
