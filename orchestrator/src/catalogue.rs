@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
+use crate::http::format::escape;
 use crate::schedule::describe::{Cadence, cadence};
 
 /// A language of the catalogue.
@@ -207,7 +208,7 @@ impl Msg {
     /// The text in `lang` as HTML: escaped, and the words of other systems in a
     /// `<q lang="">` (their language is not known: not the page's).
     pub fn render_html(&self, lang: Lang) -> String {
-        self.said(lang, &escape_html, &quote_html)
+        self.said(lang, &escape, &quote_html)
     }
 
     fn said(&self, lang: Lang, plain: &dyn Fn(&str) -> String, quote: &dyn Fn(&str) -> String) -> String {
@@ -231,29 +232,13 @@ impl Msg {
 /// Another system's words, quoted, as HTML marked as not in the page's language: their
 /// language is not known.
 fn quote_html(text: &str) -> String {
-    format!(r#"<q lang="" class="quoted">{}</q>"#, escape_html(text))
+    format!(r#"<q lang="" class="quoted">{}</q>"#, escape(text))
 }
 
 /// Words that are not in the catalogue (a record older than its message), as HTML marked as
 /// not in the page's language.
 pub fn foreign_html(text: &str) -> String {
-    format!(r#"<span lang="">{}</span>"#, escape_html(text))
-}
-
-/// `text` escaped for HTML.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    format!(r#"<span lang="">{}</span>"#, escape(text))
 }
 
 /// English, for logs and errors that reach no reader of another language.

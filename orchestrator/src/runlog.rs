@@ -314,14 +314,15 @@ impl Line {
     }
 
     fn said(&self, t: &crate::catalogue::T, html: bool) -> String {
-        use crate::catalogue::{escape_html, foreign_html};
+        use crate::catalogue::foreign_html;
+        use crate::http::format::escape;
         let as_logged = || if html { foreign_html(&self.message) } else { self.message.clone() };
         let Some(code) = &self.code else { return as_logged() };
         let key = format!("log.{code}");
         if t.get(&key) == key {
             return as_logged();
         }
-        let plain = |text: &str| if html { escape_html(text) } else { text.to_owned() };
+        let plain = |text: &str| if html { escape(text) } else { text.to_owned() };
         // Statuses and phases are words of the catalogue too.
         let said: Vec<(&str, String)> = self
             .fields

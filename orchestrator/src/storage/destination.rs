@@ -104,6 +104,16 @@ impl Destination {
         }
     }
 
+    /// [`Destination::location`] in `lang`: Drive's words are the catalogue's; a folder or a
+    /// bucket is said as it is.
+    pub fn location_in(&self, lang: crate::catalogue::Lang) -> String {
+        match &self.gdrive {
+            Some(drive) if drive.acting_as().is_none() => Msg::new("destination.where.unconnected").render(lang),
+            Some(drive) => Msg::new("destination.where.drive").with("account", drive.principal()).render(lang),
+            None => self.location.clone(),
+        }
+    }
+
     /// The Drive service, for what only Drive has (account, quota, shared drives).
     pub fn drive(&self) -> Option<&GdriveHandle> {
         self.gdrive.as_ref()

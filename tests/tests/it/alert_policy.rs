@@ -227,7 +227,8 @@ async fn the_summary_arrives_at_its_hour_in_its_zone_and_language_once() {
         .await
         .unwrap();
     let log = &page[page.find("id=\"run-log\"").expect("a log section")..];
-    for said in ["pidiendo a la aplicación sus capacidades", "el destino guardó el archivo: 102400 bytes", "verificada"]
+    for said in
+        ["pidiendo a la aplicación sus capacidades", "el destino guardó el archivo (102400 bytes;", "verificada"]
     {
         assert!(log.contains(said), "{said:?} in the Spanish log: {log}");
     }

@@ -45,6 +45,7 @@ const FUNCTION_WORDS: &[&str] = &[
     "when",
     "should",
     "would",
+    "as",
 ];
 
 /// What pages show that is stored in English and not yet a code: nothing now. (Why a run

@@ -58,7 +58,7 @@ pub async fn page(State(web): State<Web>, page: Page, Query(q): Query<AuditQuery
             target: r.target.unwrap_or_default(),
             detail: match r.detail_msg.as_deref().and_then(crate::catalogue::Msg::from_json) {
                 Some(said) => said.render_html(page.t.lang),
-                None => crate::catalogue::escape_html(r.detail.as_deref().unwrap_or_default()),
+                None => crate::http::format::escape(r.detail.as_deref().unwrap_or_default()),
             },
             source: r.source.unwrap_or_default(),
         })

@@ -197,14 +197,15 @@ impl FromRequestParts<Web> for Page {
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Self::Rejection> {
         let signed = Signed::from_request_parts(parts, web).await?;
         let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.clone(), |u| u.0.clone());
+        // The user's own language, unless they switched this browser to another.
+        let lang = page_language(&parts.headers, signed.language);
         Ok(Page {
-            // The user's own language, unless they switched this browser to another.
-            t: T { lang: page_language(&parts.headers, signed.language) },
+            t: T { lang },
             user: signed.user.clone(),
             csrf: signed.csrf.clone(),
             path: path.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
             demo: web.demo_app.clone(),
-            destination: web.ctx.runner.destination.location(),
+            destination: web.ctx.runner.destination.location_in(lang),
             signed,
         })
     }

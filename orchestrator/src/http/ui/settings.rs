@@ -111,10 +111,11 @@ async fn drive_page(
         }
         None => (None, None),
     };
+    let location = destination.location_in(page.t.lang);
     let html = render(&DrivePage {
         page,
         kind: destination.kind(),
-        location: destination.location(),
+        location,
         folders,
         checked_folder,
         report,
