@@ -95,7 +95,7 @@ impl TokensCommand {
                 let (row, token) = api_token::create(&ctx.db, &new, "cli").await?;
                 let detail = crate::catalogue::Msg::new("audit_detail.token_for")
                     .with("owner", &new.owner)
-                    .with("role", &new.role);
+                    .with("role", new.role);
                 crate::audit::record_said(&ctx.db, "cli", "token.create", Some(&row.name), &detail).await;
                 writeln!(out, "{token}")?;
                 eprintln!("API token {:?} created (id {}): shown once, keep it now", row.name, row.id);

@@ -117,7 +117,7 @@ pub async fn create(
     }
     let new = NewToken { name: body.name, owner: c.user.clone(), role, expires_in, confirms: body.confirms };
     let (row, token) = api_token::create(&web.ctx.db, &new, &c.actor).await?;
-    let detail = crate::catalogue::Msg::new("audit_detail.token_role").with("role", &role);
+    let detail = crate::catalogue::Msg::new("audit_detail.token_role").with("role", role);
     crate::audit::record_said(&web.ctx.db, &c.actor, "token.create", Some(&row.name), &detail).await;
     Ok((StatusCode::CREATED, Json(view(row, Some(token)))).into_response())
 }

@@ -122,7 +122,7 @@ pub async fn create(
     let new =
         NewToken { name: form.name, owner: page.user.clone(), role, expires_in, confirms: form.confirms.is_some() };
     let (row, token) = api_token::create(&web.ctx.db, &new, &page.user).await?;
-    let detail = crate::catalogue::Msg::new("audit_detail.token_role").with("role", &role);
+    let detail = crate::catalogue::Msg::new("audit_detail.token_role").with("role", role);
     crate::audit::record_said(&web.ctx.db, &page.user, "token.create", Some(&row.name), &detail).await;
     Ok(tokens_page(&web, page, Some((row.name, token)), None).await?.into_response())
 }
