@@ -30,8 +30,7 @@ impl RunningApp {
     /// Starts `backup-agent` with the TOML configuration `config` (in a temporary file, read at
     /// start-up), listening on a free port, with extra environment (e.g. libpq's variables).
     pub async fn agent(config: &str, env: &[(&str, &str)]) -> RunningApp {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let path = std::env::temp_dir().join(format!("e2e-agent-{}-{nanos}.toml", std::process::id()));
+        let path = std::env::temp_dir().join(format!("e2e-agent-{}.toml", crate::harness::unique()));
         std::fs::write(&path, config).expect("writing the agent's configuration");
         let mut cmd = Command::new(crate::binaries::agent());
         cmd.arg("--config").arg(&path).args(["--listen", "127.0.0.1:0"]).envs(env.iter().copied());

@@ -234,10 +234,19 @@ impl Drop for Harness {
     }
 }
 
+/// A name no other call gives, in this run or another: the process, a counter and the clock.
+/// (Tests start side by side: two of them may read the same clock value, so the counter keeps
+/// their folders and databases apart.)
+pub fn unique() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{}_{n}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
 /// A new, empty folder under the system's temporary folder, unique to this call.
 pub fn temp_dir() -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let dir = std::env::temp_dir().join(format!("e2e-orch-{}-{nanos}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("e2e-orch-{}", unique()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }

@@ -58,8 +58,7 @@ impl TestPostgres {
 
     /// Creates an empty database with a unique name and returns the name.
     pub fn create_database(&self, prefix: &str) -> String {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let name = format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000);
+        let name = format!("{prefix}_{}", crate::harness::unique());
         self.psql(None, &format!("CREATE DATABASE {name}"));
         name
     }

@@ -15,8 +15,7 @@ use e2e::postgres::TestPostgres;
 use crate::sdk_examples::{read_tree, write_tree};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("e2e-agent-{name}-{}-{nanos}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("e2e-agent-{name}-{}", e2e::harness::unique()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -18,8 +18,7 @@ use reqwest::StatusCode;
 use crate::sdk_examples::{read_tree, write_tree};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}-{nanos}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}", e2e::harness::unique()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -12,8 +12,7 @@ async fn the_flask_example_passes_the_kit() {
         eprintln!("SKIPPED the_flask_example_passes_the_kit: python3 with flask is not installed (pip install flask)");
         return;
     }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let data = std::env::temp_dir().join(format!("e2e-flask-{}-{nanos}", std::process::id())).join("data");
+    let data = std::env::temp_dir().join(format!("e2e-flask-{}", e2e::harness::unique())).join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("notes.txt"), "remember the milk\n").unwrap();
     let script = e2e::binaries::workspace_root().join("contract-spec/examples/flask/app.py");

@@ -52,8 +52,7 @@ impl Setup {
 }
 
 fn write_temp(name: &str, content: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let path = std::env::temp_dir().join(format!("e2e-{}-{nanos}-{name}", std::process::id()));
+    let path = std::env::temp_dir().join(format!("e2e-{}-{name}", e2e::harness::unique()));
     std::fs::write(&path, content).unwrap();
     path
 }

@@ -38,8 +38,7 @@ fn python() -> tokio::process::Command {
 
 /// A folder with a small and a larger file, in a fresh temporary directory.
 fn data_folder(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let data = std::env::temp_dir().join(format!("e2e-{name}-{}-{nanos}", std::process::id())).join("data");
+    let data = std::env::temp_dir().join(format!("e2e-{name}-{}", e2e::harness::unique())).join("data");
     std::fs::create_dir_all(data.join("sub")).unwrap();
     std::fs::write(data.join("notes.txt"), "remember the milk\n").unwrap();
     let big: Vec<u8> = (0..2_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();

@@ -6,8 +6,7 @@ use e2e::s3::MotoServer;
 const MIB: u64 = 1024 * 1024;
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    std::env::temp_dir().join(format!("e2e-{name}-{}-{nanos}", std::process::id()))
+    std::env::temp_dir().join(format!("e2e-{name}-{}", e2e::harness::unique()))
 }
 
 /// put, refuse to overwrite, ls, get, rm, ls again: the same story on every destination.

@@ -33,8 +33,7 @@ pub(crate) fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}-{nanos}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}", e2e::harness::unique()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
