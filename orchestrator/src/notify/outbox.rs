@@ -130,34 +130,50 @@ impl Notifier {
     }
 
     /// Sends every delivery that is due, once each; returns how many were attempted.
+    ///
+    /// A channel hears its notices in the order they were queued: its rows go one after the
+    /// other, oldest first, and a row that is not due (waiting to be retried), held by another
+    /// process or not sent now holds back the channel's later rows. Channels go side by side.
     pub async fn deliver_due(&self) -> usize {
-        let now = now_ms();
-        let due = delivery::Entity::find()
+        let pending = delivery::Entity::find()
             .filter(delivery::Column::Status.eq("pending"))
-            .filter(delivery::Column::NextAttemptAt.lte(now))
-            .filter(
-                Condition::any()
-                    .add(delivery::Column::ClaimedUntil.is_null())
-                    .add(delivery::Column::ClaimedUntil.lt(now)),
-            )
             .order_by_asc(delivery::Column::Id)
-            .limit(50)
+            .limit(500)
             .all(&self.db)
             .await;
-        let due = match due {
+        let pending = match pending {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the notification outbox");
                 return 0;
             }
         };
-        let count = due.len();
-        futures::stream::iter(due)
-            .for_each_concurrent(8, |row| async move {
-                self.attempt(row, true).await;
+        let mut by_channel: Vec<(i64, Vec<delivery::Model>)> = Vec::new();
+        for row in pending {
+            match by_channel.iter_mut().find(|(id, _)| *id == row.channel_id) {
+                Some((_, rows)) => rows.push(row),
+                None => by_channel.push((row.channel_id, vec![row])),
+            }
+        }
+        let attempted = std::sync::atomic::AtomicUsize::new(0);
+        futures::stream::iter(by_channel)
+            .for_each_concurrent(8, |(_, rows)| {
+                let attempted = &attempted;
+                async move {
+                    for row in rows {
+                        let now = now_ms();
+                        if row.next_attempt_at > now || row.claimed_until.is_some_and(|until| until >= now) {
+                            break;
+                        }
+                        attempted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if !matches!(self.attempt(row, true).await, Some(Ok(()))) {
+                            break;
+                        }
+                    }
+                }
             })
             .await;
-        count
+        attempted.into_inner()
     }
 
     /// Claims `row` and makes one attempt (the last one unless `retry`); a row another process
