@@ -132,6 +132,15 @@ impl Msg {
         self
     }
 
+    /// Fills `{name}` with words for a reader: a text of the catalogue in the same language, or
+    /// an English sentence quoted as such.
+    pub fn with_said(self, name: &'static str, said: Said) -> Msg {
+        match said {
+            Said::Msg(m) => self.with_msg(name, m),
+            Said::English(s) => self.quoting(name, s),
+        }
+    }
+
     /// Fills `{name}` with several texts, separated by "; ".
     pub fn with_msgs(mut self, name: &'static str, values: Vec<Msg>) -> Msg {
         self.args.push((Cow::Borrowed(name), Arg::Msgs(values)));
@@ -239,6 +248,62 @@ fn quote_html(text: &str) -> String {
 /// not in the page's language.
 pub fn foreign_html(text: &str) -> String {
     format!(r#"<span lang="">{}</span>"#, escape(text))
+}
+
+/// Words for a reader: a text of the catalogue, said in their language, or a sentence not yet in
+/// the catalogue (an error of the domain still written in English), said as is and marked as
+/// English where the reader reads another language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    /// A text of the catalogue.
+    Msg(Msg),
+    /// An English sentence.
+    English(String),
+}
+
+impl Said {
+    /// The words in `lang`, as text.
+    pub fn text(&self, lang: Lang) -> String {
+        match self {
+            Said::Msg(m) => m.render(lang),
+            Said::English(s) => s.clone(),
+        }
+    }
+
+    /// The words in `lang`, as HTML: English in a page of another language is marked `lang="en"`.
+    pub fn html(&self, lang: Lang) -> String {
+        match self {
+            Said::Msg(m) => m.render_html(lang),
+            Said::English(s) if lang == Lang::En => escape(s),
+            Said::English(s) => format!(r#"<span lang="en">{}</span>"#, escape(s)),
+        }
+    }
+
+    /// The stable machine code, when the words are the catalogue's.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Said::Msg(m) => Some(m.code()),
+            Said::English(_) => None,
+        }
+    }
+}
+
+impl From<Msg> for Said {
+    fn from(m: Msg) -> Said {
+        Said::Msg(m)
+    }
+}
+
+impl From<String> for Said {
+    fn from(s: String) -> Said {
+        Said::English(s)
+    }
+}
+
+impl fmt::Display for Said {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text(Lang::En))
+    }
 }
 
 /// English, for logs and errors that reach no reader of another language.

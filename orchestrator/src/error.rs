@@ -5,6 +5,8 @@
 
 use sea_orm::DbErr;
 
+use crate::catalogue::Msg;
+
 /// Whether trying again later may help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -74,6 +76,8 @@ pub enum Class {
     Invalid,
     /// As [`Error::Refused`].
     Refused,
+    /// As [`Error::Busy`].
+    Busy,
 }
 
 impl Error {
@@ -87,11 +91,25 @@ impl Error {
         Error::App { message: format!("{what}: {e}"), retry: Retry::when(e.is_retryable()) }
     }
 
+    /// What went wrong, for a reader: the catalogue's text, or the English sentence of an error
+    /// not yet in the catalogue.
+    pub fn said(&self) -> crate::catalogue::Said {
+        match self {
+            Error::Said(_, msg) => msg.clone().into(),
+            other => other.to_string().into(),
+        }
+    }
+
+    /// A refusal said as `msg`: the request cannot be done as asked.
+    pub fn refused(msg: crate::catalogue::Msg) -> Error {
+        Error::Said(Class::Refused, msg)
+    }
+
     /// Whether trying the same thing again later may help.
     pub fn retry(&self) -> Retry {
         match self {
             Error::App { retry, .. } | Error::Destination { retry, .. } => *retry,
-            Error::Busy(_) | Error::Db(_) => Retry::Temporary,
+            Error::Busy(_) | Error::Db(_) | Error::Said(Class::Busy, _) => Retry::Temporary,
             Error::NotFound(_) | Error::Invalid(_) | Error::Refused(_) | Error::Internal(_) | Error::Said(..) => {
                 Retry::Permanent
             }
@@ -103,9 +121,12 @@ impl From<crate::registry::RegistryError> for Error {
     fn from(e: crate::registry::RegistryError) -> Self {
         use crate::registry::RegistryError;
         match e {
-            RegistryError::NotFound(name) => Error::NotFound(format!("there is no app named {name}")),
+            RegistryError::NotFound(name) => Error::Said(Class::NotFound, Msg::new("missing.app").with("name", name)),
             RegistryError::Invalid(errors) => {
-                Error::Invalid(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+                let each = errors
+                    .into_iter()
+                    .map(|e| Msg::new("page_error.field").with("field", e.field).with_msg("error", e.msg));
+                Error::Said(Class::Invalid, Msg::new("page_error.fields").with_msgs("errors", each.collect()))
             }
             other => Error::Internal(other.to_string()),
         }

@@ -158,10 +158,9 @@ pub async fn set_pin(
 /// first.
 pub async fn delete(runner: &Runner, app: &App, file: &StoredFile) -> Result<(), Error> {
     if pinned(file) {
-        return Err(Error::Refused(format!(
-            "{} is pinned: unpin it first (`orchestrator copies unpin {} {}`)",
-            file.name, app.name, file.name
-        )));
+        return Err(Error::refused(
+            crate::catalogue::Msg::new("refusal.pinned").with("copy", &file.name).with("app", &app.name),
+        ));
     }
     // Marked first, so no listing in between takes the copy for lost (a failed delete is undone
     // by the next listing, which finds the file again).

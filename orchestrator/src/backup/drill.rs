@@ -72,10 +72,9 @@ pub async fn prepare(
 ) -> Result<Prepared, Error> {
     let copy = match &req.copy {
         Some(copy) => copy.clone(),
-        None => newest_good_copy(runner, app)
-            .await?
-            .map(|f| f.id)
-            .ok_or_else(|| Error::Refused(format!("{} has no verified copy to drill: back it up first", app.name)))?,
+        None => newest_good_copy(runner, app).await?.map(|f| f.id).ok_or_else(|| {
+            Error::refused(crate::catalogue::Msg::new("refusal.nothing_to_drill").with("app", &app.name))
+        })?,
     };
     let file = runner.destination.find(&app.folder, &copy).await.ok().flatten();
     let encrypted =
@@ -86,10 +85,10 @@ pub async fn prepare(
     }
     let (target, kind) = match &req.target {
         Some(target) if target.id == app.id => {
-            return Err(Error::Invalid(format!(
-                "a drill restores into a scratch app, never into {} itself: name another registered app (a scratch instance), or drill without one to have {} check the copy",
-                app.name, app.name
-            )));
+            return Err(Error::Said(
+                crate::error::Class::Invalid,
+                crate::catalogue::Msg::new("refusal.drill_into_itself").with("app", &app.name),
+            ));
         }
         Some(target) => (target.clone(), KIND_DRILL_RESTORE),
         None => (app.clone(), KIND_DRILL),

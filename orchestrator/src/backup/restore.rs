@@ -32,13 +32,13 @@ use crate::backup::lease::Lease;
 use crate::backup::lifecycle::{self, Outcome, Phase, RetryPolicy, Trigger};
 use crate::backup::reason;
 use crate::backup::run::{Ended, Progress, Runner};
-use crate::catalogue::Msg;
+use crate::catalogue::{Msg, Said};
 use crate::codec::Stored;
 use crate::codec::keys::Identities;
 use crate::codec::stream::decode;
 use crate::db::entities::{app_lease, restore};
 use crate::db::now_ms;
-use crate::error::Error;
+use crate::error::{Class, Error};
 use crate::registry::App;
 use crate::storage::destination::StoredFile;
 use copy::check_copy;
@@ -228,18 +228,18 @@ impl RestoreFailure {
 pub(crate) async fn restore_capabilities(
     runner: &Runner,
     app: &App,
-    nothing: &str,
+    nothing: &'static str,
 ) -> Result<contract_spec::Capabilities, Error> {
-    let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", app.name)))?;
+    let client = AppClient::new(&app.url, app.token.clone(), runner.settings.timeouts).map_err(|e| {
+        Error::Said(Class::Invalid, Msg::new("refusal.app_url").with("app", &app.name).quoting("detail", e))
+    })?;
     let caps = client.capabilities().await.map_err(|e| {
-        Error::app(format_args!("could not ask {} whether it accepts restores ({nothing})", app.name), &e)
+        Error::app(format_args!("could not ask {} whether it accepts restores ({})", app.name, Msg::new(nothing)), &e)
     })?;
     if !caps.restore {
-        return Err(Error::Refused(format!(
-            "{} does not accept restores: its capabilities say restore: false (the app must implement POST /backup/import and advertise restore: true); {nothing}",
-            app.name
-        )));
+        return Err(Error::refused(
+            Msg::new("refusal.no_restores").with("app", &app.name).with_msg("nothing", Msg::new(nothing)),
+        ));
     }
     Ok(caps)
 }
@@ -259,26 +259,26 @@ pub async fn prepare(
     let checked = check_copy(&runner.deployment_id, source, &file)?;
     check_identity(&file, opener(runner, identity).as_deref())?;
     let app = target;
-    let caps = restore_capabilities(runner, app, "nothing was changed").await?;
+    let caps = restore_capabilities(runner, app, "refusal.nothing_changed").await?;
     if caps.resolve_type(Some(&checked.backup_type)).is_none() {
         let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
         if source.id != target.id {
-            return Err(Error::Refused(format!(
-                "{} is a {:?} backup of {}, a type {} does not offer (it offers {}): restore it into an app that offers it; nothing was changed",
-                file.name,
-                checked.backup_type,
-                source.name,
-                target.name,
-                offered.join(", ")
-            )));
+            return Err(Error::refused(
+                Msg::new("refusal.type_not_offered")
+                    .with("copy", &file.name)
+                    .with("type", format!("{:?}", checked.backup_type))
+                    .with("source", &source.name)
+                    .with("target", &target.name)
+                    .with("offered", offered.join(", ")),
+            ));
         }
-        return Err(Error::Refused(format!(
-            "{} is a {:?} backup, a type {} no longer offers (it offers {}): it cannot take this copy back",
-            file.name,
-            checked.backup_type,
-            app.name,
-            offered.join(", ")
-        )));
+        return Err(Error::refused(
+            Msg::new("refusal.type_gone")
+                .with("copy", &file.name)
+                .with("type", format!("{:?}", checked.backup_type))
+                .with("app", &app.name)
+                .with("offered", offered.join(", ")),
+        ));
     }
     Ok(file)
 }
@@ -291,10 +291,13 @@ async fn find_copy(runner: &Runner, app: &App, copy: &str) -> Result<StoredFile,
         .await
         .map_err(|e| Error::destination(format_args!("could not look for {copy:?} in the folder of {}", app.name), &e))?
         .ok_or_else(|| {
-            Error::NotFound(format!(
-                "there is no copy named {copy:?} (nor with that file id) in the folder of {} ({}): give the name or id of one of its copies, as `orchestrator copies list {}` lists them",
-                app.name, app.folder, app.name
-            ))
+            Error::Said(
+                Class::NotFound,
+                Msg::new("refusal.no_copy")
+                    .with("copy", format!("{copy:?}"))
+                    .with("app", &app.name)
+                    .with("folder", &app.folder),
+            )
         })
 }
 
@@ -317,14 +320,15 @@ pub async fn prepare_drill(
     })?;
     match caps.resolve_type(Some(&checked.backup_type)) {
         Some(t) if t.verify => Ok(file),
-        Some(_) => Err(Error::Refused(format!(
-            "{} does not verify {:?} copies (its capabilities do not say verify: true for that type): drill by restoring the copy into a scratch app (--drill-target APP), or have the app implement POST /backup/verify; nothing was drilled",
-            app.name, checked.backup_type
-        ))),
-        None => Err(Error::Refused(format!(
-            "{} is a {:?} backup, a type {} no longer offers: drill another copy; nothing was drilled",
-            file.name, checked.backup_type, app.name
-        ))),
+        Some(_) => Err(Error::refused(
+            Msg::new("refusal.no_verify").with("app", &app.name).with("type", format!("{:?}", checked.backup_type)),
+        )),
+        None => Err(Error::refused(
+            Msg::new("refusal.drill_type_gone")
+                .with("copy", &file.name)
+                .with("type", format!("{:?}", checked.backup_type))
+                .with("app", &app.name),
+        )),
     }
 }
 
@@ -337,24 +341,22 @@ fn opener(runner: &Runner, identity: Option<&Arc<Identities>>) -> Option<Arc<Ide
 /// An encrypted copy can be opened with `identity`: one is there and, when the copy's marks name
 /// its recipients, one of them is the identity's.
 fn check_identity(file: &StoredFile, identity: Option<&Identities>) -> Result<(), Error> {
-    let stored = Stored::of(&file.properties).map_err(|e| Error::Refused(format!("{}: {e}", file.name)))?;
+    let stored = Stored::of(&file.properties)
+        .map_err(|e| Error::refused(Msg::new("refusal.marks").with("copy", &file.name).quoting("detail", e)))?;
     if !stored.age {
         return Ok(());
     }
     let Some(identity) = identity else {
-        return Err(Error::Refused(format!(
-            "{} is encrypted and this orchestrator holds no identity to open it: give the identity file for this restore (--identity FILE, or the identity field of the restore form), or set ENCRYPTION_IDENTITY_FILE; nothing was changed",
-            file.name
-        )));
+        return Err(Error::refused(Msg::new("refusal.no_identity").with("copy", &file.name)));
     };
     let ours = identity.fingerprints();
     if !stored.recipients.is_empty() && !stored.recipients.iter().any(|r| ours.contains(r)) {
-        return Err(Error::Refused(format!(
-            "the identity given does not open {}: it was encrypted to the recipients with fingerprints {}, the identity is {}; give the identity of one of those recipients (see `orchestrator keys list`); nothing was changed",
-            file.name,
-            stored.recipients.join(", "),
-            ours.join(", ")
-        )));
+        return Err(Error::refused(
+            Msg::new("refusal.wrong_identity")
+                .with("copy", &file.name)
+                .with("recipients", stored.recipients.join(", "))
+                .with("ours", ours.join(", ")),
+        ));
     }
     Ok(())
 }
@@ -381,18 +383,18 @@ pub async fn begin(
         .one(db)
         .await?;
     if let Some(other) = running {
-        return Err(Error::Busy(format!(
-            "a restore of {} is already running (restore {}, asked by {}): wait for it to finish",
-            app.name, other.id, other.actor
-        )));
+        return Err(Error::Said(
+            Class::Busy,
+            Msg::new("refusal.restore_running").with("app", &app.name).with("id", other.id).with("actor", &other.actor),
+        ));
     }
     let lease = app_lease::Entity::find_by_id(app.id).one(db).await?.filter(|l| l.expires_at > now_ms());
     if let Some(lease) = lease {
-        let what = lease.run_id.map_or_else(|| "a restore".to_owned(), |r| format!("a backup (run {r})"));
-        return Err(Error::Busy(format!(
-            "{what} of {} is running now: restore when it has finished; nothing was changed",
-            app.name
-        )));
+        let msg = match lease.run_id {
+            Some(run) => Msg::new("refusal.backup_running").with("run", run),
+            None => Msg::new("refusal.other_restore_running"),
+        };
+        return Err(Error::Said(Class::Busy, msg.with("app", &app.name)));
     }
     let now = now_ms();
     let row = restore::ActiveModel {
@@ -630,9 +632,10 @@ async fn import(
     let seen = Arc::new(Seen::default());
     let work = async {
         let (file, checked) = source_copy(runner, source, row).await?;
-        let refused = |e: &dyn std::fmt::Display| Msg::new("restore_reason.copy_refused").quoting("detail", e);
-        check_identity(&file, identity.as_deref()).map_err(|e| RestoreFailure::new(Download, refused(&e)))?;
-        let stored = Stored::of(&file.properties).map_err(|e| RestoreFailure::new(Download, refused(&e)))?;
+        let refused = |detail: Said| Msg::new("restore_reason.copy_refused").with_said("detail", detail);
+        check_identity(&file, identity.as_deref()).map_err(|e| RestoreFailure::new(Download, refused(e.said())))?;
+        let stored =
+            Stored::of(&file.properties).map_err(|e| RestoreFailure::new(Download, refused(e.to_string().into())))?;
         let stream = runner
             .destination
             .reader(&source.folder, &file)
@@ -784,8 +787,9 @@ async fn source_copy(
                 Msg::new("restore_reason.copy_gone").with("copy", &row.copy_name).with("app", &source.name),
             )
         })?;
-    let checked = check_copy(&runner.deployment_id, source, &file)
-        .map_err(|e| RestoreFailure::new(Download, Msg::new("restore_reason.copy_refused").quoting("detail", e)))?;
+    let checked = check_copy(&runner.deployment_id, source, &file).map_err(|e| {
+        RestoreFailure::new(Download, Msg::new("restore_reason.copy_refused").with_said("detail", e.said()))
+    })?;
     Ok((file, checked))
 }
 

@@ -20,8 +20,9 @@ use sha2::{Digest, Sha256};
 use crate::backup::copies::{ADOPTED_MARK, NOTE_MARK};
 use crate::backup::inventory::{self, DEPLOYMENT_MARK, UID_MARK};
 use crate::backup::run::Runner;
+use crate::catalogue::Msg;
 use crate::codec::keys::Identities;
-use crate::error::Error;
+use crate::error::{Class, Error};
 use crate::registry::App;
 use crate::storage::destination::StoredFile;
 
@@ -75,25 +76,26 @@ where
 {
     let original = clean_name(&incoming.name);
     if original.trim_matches(['.', '_']).is_empty() {
-        return Err(Error::Invalid(format!("{:?} is not a file name: give the copy's file", incoming.name)));
+        return Err(Error::Said(
+            Class::Invalid,
+            Msg::new("upload_refusal.not_a_name").with("name", format!("{:?}", incoming.name)),
+        ));
     }
-    let caps = crate::backup::restore::restore_capabilities(runner, app, "nothing was stored").await?;
+    let caps = crate::backup::restore::restore_capabilities(runner, app, "refusal.nothing_stored").await?;
     let wanted = incoming.backup_type.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let backup_type = caps.resolve_type(wanted.or(app.backup_type.as_deref())).cloned().ok_or_else(|| {
         let offered: Vec<&str> = caps.types.iter().map(|t| t.name.as_str()).collect();
-        Error::Refused(format!(
-            "{} does not offer the backup type {:?} (it offers {}): name one of those with --type; nothing was stored",
-            app.name,
-            wanted.unwrap_or_default(),
-            offered.join(", ")
-        ))
+        Error::refused(
+            Msg::new("upload_refusal.type_not_offered")
+                .with("app", &app.name)
+                .with("type", format!("{:?}", wanted.unwrap_or_default()))
+                .with("offered", offered.join(", ")),
+        )
     })?;
     let (zstd, age) = codecs_of(&original, &backup_type.extension);
     let identity = identity.or_else(|| runner.encryption.identities.clone());
     if age && identity.is_none() {
-        return Err(Error::Refused(format!(
-            "{original} is encrypted (its name ends in .age) and no identity was given to open it: give the identity file (--identity FILE, or the identity field of the form); nothing was stored"
-        )));
+        return Err(Error::refused(Msg::new("upload_refusal.no_identity").with("file", &original)));
     }
 
     // The first bytes before anything is created: an empty file leaves nothing behind.
@@ -101,8 +103,11 @@ where
         match body.next().await {
             Some(Ok(piece)) if piece.is_empty() => continue,
             Some(Ok(piece)) => break piece,
-            Some(Err(e)) => return Err(Error::Invalid(format!("reading {original} failed: {e}; nothing was stored"))),
-            None => return Err(Error::Invalid(format!("{original} is empty: it is not a copy; nothing was stored"))),
+            Some(Err(e)) => {
+                let msg = Msg::new("upload_refusal.read_failed").with("file", &original).quoting("detail", e);
+                return Err(Error::Said(Class::Invalid, msg));
+            }
+            None => return Err(Error::Said(Class::Invalid, Msg::new("upload_refusal.empty").with("file", &original))),
         }
     };
     let mut body = futures::stream::iter([Ok(first)]).chain(body);
@@ -127,23 +132,27 @@ where
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut head = Vec::with_capacity(AGE_MAGIC.len());
-    let written: Result<(), String> = async {
+    let written: Result<(), Msg> = async {
         while let Some(piece) = body.next().await {
-            let piece = piece.map_err(|e| format!("reading the file failed after {size} bytes: {e}"))?;
+            let piece =
+                piece.map_err(|e| Msg::new("upload_refusal.read_cut").with("bytes", size).quoting("detail", e))?;
             if head.len() < AGE_MAGIC.len() {
                 let take = (AGE_MAGIC.len() - head.len()).min(piece.len());
                 head.extend_from_slice(&piece[..take]);
             }
             hasher.update(&piece);
             size += piece.len() as u64;
-            writer.write(piece).await.map_err(|e| format!("the upload failed after {size} bytes: {}", e.message()))?;
+            writer
+                .write(piece)
+                .await
+                .map_err(|e| Msg::new("upload_refusal.write_cut").with("bytes", size).quoting("detail", e.message()))?;
         }
         Ok(())
     }
     .await;
     if let Err(e) = written {
         let _ = writer.abort().await;
-        return Err(Error::Invalid(format!("{e}; nothing was stored")));
+        return Err(Error::Said(Class::Invalid, Msg::new("upload_refusal.nothing_stored").with_msg("reason", e)));
     }
     let meta = writer.close().await.map_err(|e| Error::destination("the upload could not be finished", &e))?;
     let stored = runner.destination.stored(&name, &meta);
@@ -155,14 +164,11 @@ where
             .map_err(|m| Error::Destination { message: m.0.to_string(), retry: crate::error::Retry::Temporary })?;
         let looks_age = head.starts_with(AGE_MAGIC);
         if age != looks_age {
-            return Err(Error::Invalid(if age {
-                format!("{original} is named .age but is not an age file: it is not a copy this product made; rename it or give the right file")
-            } else {
-                format!("{original} is an age-encrypted file but its name does not end in .age: name it as it was stored (… .age or … .zst.age)")
-            }));
+            let key = if age { "upload_refusal.not_age" } else { "upload_refusal.unnamed_age" };
+            return Err(Error::Said(Class::Invalid, Msg::new(key).with("file", &original)));
         }
         if zstd && !age && !head.starts_with(ZSTD_MAGIC) {
-            return Err(Error::Invalid(format!("{original} is named .zst but is not zstd-compressed: give the right file")));
+            return Err(Error::Said(Class::Invalid, Msg::new("upload_refusal.not_zstd").with("file", &original)));
         }
         let (sha256, plain_size) = if zstd || age {
             plain_hash(runner, app, &stored, zstd, if age { identity } else { None }).await?
@@ -223,7 +229,9 @@ async fn plain_hash(
         .await
         .map_err(|e| Error::destination(format_args!("could not read {} back", stored.name), &e))?;
     let mut decoded = crate::codec::stream::decode(Box::pin(stream), zstd, identity);
-    let refused = |e: String| Error::Refused(format!("{} does not open: {e}; nothing was restored", stored.name));
+    let refused = |e: String| {
+        Error::refused(Msg::new("upload_refusal.does_not_open").with("file", &stored.name).quoting("detail", e))
+    };
     decoded.ready().await.map_err(refused)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
@@ -252,7 +260,7 @@ async fn free_name(runner: &Runner, app: &App, base: &str) -> Result<String, Err
             return Ok(name);
         }
     }
-    Err(Error::Busy(format!("{base} and 19 numbered names are taken in {}: try again", app.folder)))
+    Err(Error::Said(Class::Busy, Msg::new("upload_refusal.names_taken").with("name", base).with("folder", &app.folder)))
 }
 
 #[cfg(test)]

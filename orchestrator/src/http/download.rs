@@ -27,7 +27,10 @@ impl DownloadQuery {
         match self.form.as_deref() {
             None | Some("stored") => Ok(false),
             Some("plain") => Ok(true),
-            Some(other) => Err(Error::Invalid(format!("as={other:?}: use as=stored or as=plain"))),
+            Some(other) => Err(Error::Said(
+                crate::error::Class::Invalid,
+                crate::catalogue::Msg::new("refusal.download_as").with("value", format!("{other:?}")),
+            )),
         }
     }
 }
@@ -35,13 +38,14 @@ impl DownloadQuery {
 /// The download response of a copy: its bytes as they come from the destination, or (`plain`)
 /// as the app exported them.
 pub async fn response(web: &Web, app: &App, file: &StoredFile, plain: bool) -> Result<Response, Error> {
-    let stored = Stored::of(&file.properties).map_err(|e| Error::Refused(format!("{}: {e}", file.name)))?;
+    let stored = Stored::of(&file.properties).map_err(|e| {
+        Error::refused(crate::catalogue::Msg::new("refusal.marks").with("copy", &file.name).quoting("detail", e))
+    })?;
     let identities = web.ctx.runner.encryption.identities.clone();
     if plain && stored.age && identities.is_none() {
-        return Err(Error::Refused(format!(
-            "{} is encrypted and this orchestrator holds no identity: download it as stored and open it with `age --decrypt -i KEY.txt`, or restore it with the identity",
-            file.name
-        )));
+        return Err(Error::refused(
+            crate::catalogue::Msg::new("refusal.download_no_identity").with("copy", &file.name),
+        ));
     }
     let stream = web
         .ctx
@@ -53,7 +57,11 @@ pub async fn response(web: &Web, app: &App, file: &StoredFile, plain: bool) -> R
     let safe = |name: &str| name.replace(['"', '\\', '\r', '\n'], "_");
     if plain && !stored.is_plain() {
         let mut decoded = crate::codec::stream::decode(stream, stored.zstd, identities.filter(|_| stored.age));
-        decoded.ready().await.map_err(|e| Error::Refused(format!("{}: {e}", file.name)))?;
+        decoded.ready().await.map_err(|e| {
+            Error::refused(
+                crate::catalogue::Msg::new("refusal.does_not_open").with("copy", &file.name).quoting("detail", e),
+            )
+        })?;
         let disposition = format!("attachment; filename=\"{}\"", safe(stored.plain_name(&file.name)));
         return Ok((
             [(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (header::CONTENT_DISPOSITION, disposition)],

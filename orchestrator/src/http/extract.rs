@@ -39,7 +39,8 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> FromRequest<Web> for Check
         let (mut parts, body) = req.into_parts();
         let signed = Signed::from_request_parts(&mut parts, web).await?;
         let unreadable = |e: &dyn std::fmt::Display| {
-            PageError::BadRequest(format!("the form could not be read: {e}")).into_response()
+            PageError::BadRequest(crate::catalogue::Msg::new("page_error.unreadable_form").quoting("detail", e).into())
+                .into_response()
         };
         let bytes = if is_multipart(&parts.headers) {
             let req = Request::from_parts(parts.clone(), body);

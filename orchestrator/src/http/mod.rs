@@ -42,13 +42,14 @@ pub fn app(health: health::Health, web: state::Web) -> Router {
     let signed_in = ui::routes().into_router().merge(
         api::routes()
             .into_router()
-            .layer(axum::middleware::from_fn(api::error::in_reader_language))
-            .layer(axum::middleware::from_fn(api::error::json_rejections)),
+            .layer(axum::middleware::from_fn(api::error::json_rejections))
+            .layer(axum::middleware::from_fn(i18n::api_reader_scope)),
     );
     let pages = ui::public()
         .merge(signed_in)
         .merge(assets::routes())
         .layer(axum::middleware::from_fn_with_state(web.clone(), source::remember))
+        .layer(axum::middleware::from_fn(i18n::reader_scope))
         .with_state(web);
     Router::new()
         .merge(health::router(health))

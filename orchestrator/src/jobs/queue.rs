@@ -111,14 +111,18 @@ pub async fn run_now(
     note: Option<&str>,
 ) -> Result<crate::db::entities::backup_run::Model, crate::error::Error> {
     use crate::backup::lifecycle::{self, Trigger};
-    let note = note.map(crate::backup::copies::check_note).transpose().map_err(crate::error::Error::Invalid)?;
+    let note = note
+        .map(crate::backup::copies::note_problem)
+        .transpose()
+        .map_err(|p| crate::error::Error::Said(crate::error::Class::Invalid, p.msg()))?;
     if let Some(active) = lifecycle::active_of(db, app.id).await? {
-        return Err(crate::error::Error::Busy(format!(
-            "a backup of {} is already {} (run {}): follow it on its page, or cancel it first",
-            app.name,
-            active.status.as_str(),
-            active.id
-        )));
+        let key = match active.status {
+            lifecycle::Status::Running => "refusal.backup_running_now",
+            lifecycle::Status::Waiting => "refusal.backup_waiting",
+            _ => "refusal.backup_queued",
+        };
+        let msg = crate::catalogue::Msg::new(key).with("app", &app.name).with("run", active.id);
+        return Err(crate::error::Error::Said(crate::error::Class::Busy, msg));
     }
     let run = lifecycle::create_noted(db, app.id, Trigger::Manual, note).await?;
     let job = Job::Backup { run_id: run.id, app_id: app.id };

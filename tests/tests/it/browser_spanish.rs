@@ -313,6 +313,20 @@ async fn every_page_and_form_error_reads_in_spanish() {
         "#restore-error",
     )
     .await;
+    // A refusal of the domain (billing takes no restores) is said in Spanish too.
+    walk.submit(
+        &format!("{copy_path}/restore"),
+        "#restore-form",
+        serde_json::json!({"confirm": "billing", "password": ADMIN_PASSWORD}),
+        "#restore-error",
+    )
+    .await;
+    let refusal = walk.browser.text("#restore-error").await;
+    assert!(refusal.starts_with("billing no acepta restauraciones"), "{refusal}");
+    // Error pages: what is missing, in Spanish, on a Spanish page.
+    walk.visit("/runs/999999", &[]).await;
+    assert!(walk.browser.text("main").await.contains("No existe la ejecución 999999."));
+    walk.visit("/apps/nobody", &[]).await;
     walk.submit(
         "/apps/billing/restore-file",
         "#restore-file-form",

@@ -1,6 +1,7 @@
 //! What a stored copy's properties say about restoring it: whose it is, whether it was
 //! verified, its checksum and its backup type. Pure: no I/O.
 
+use crate::catalogue::Msg;
 use crate::error::Error;
 use crate::registry::App;
 use crate::storage::destination::StoredFile;
@@ -16,30 +17,19 @@ pub(super) struct Checked {
 pub(super) fn check_copy(deployment: &str, app: &App, file: &StoredFile) -> Result<Checked, Error> {
     let name = &file.name;
     if !crate::backup::inventory::owned_by(file, deployment, app) {
-        return Err(Error::Refused(format!(
-            "{name} is not a copy made for {} (its marks do not name this app of this deployment): restore one of the app's own copies",
-            app.name
-        )));
+        return Err(Error::refused(Msg::new("refusal.not_ours").with("copy", name).with("app", &app.name)));
     }
     if file.properties.get("verified").is_none_or(|v| v != "1") {
-        return Err(Error::Refused(format!(
-            "{name} was never verified (the destination's copy was not checked against the export): restore a verified copy"
-        )));
+        return Err(Error::refused(Msg::new("refusal.unverified").with("copy", name)));
     }
     let sha256 = match file.properties.get("sha256") {
         Some(sha) if contract_spec::is_sha256_hex(sha) => sha.to_ascii_lowercase(),
         _ => {
-            return Err(Error::Refused(format!(
-                "{name} carries no sha256 for the app to check the restore against: restore another copy"
-            )));
+            return Err(Error::refused(Msg::new("refusal.no_sha256").with("copy", name)));
         }
     };
-    let backup_type = backup_type_of(file, &app.name).ok_or_else(|| {
-        Error::Refused(format!(
-            "cannot tell the backup type of {name}: it has no `type` property and its name is not {}_TYPE_DATE_TIMEZ_RUN.EXT",
-            app.name
-        ))
-    })?;
+    let backup_type = backup_type_of(file, &app.name)
+        .ok_or_else(|| Error::refused(Msg::new("refusal.no_type").with("copy", name).with("app", &app.name)))?;
     Ok(Checked { backup_type, sha256 })
 }
 

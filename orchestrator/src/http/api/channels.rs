@@ -311,7 +311,9 @@ impl ChannelBody {
 }
 
 async fn found(web: &Web, id: i64) -> Result<Channel, ApiError> {
-    channel::get(&web.ctx.db, id).await?.ok_or_else(|| ApiError::NotFound(format!("there is no channel {id}")))
+    channel::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(crate::catalogue::Msg::new("missing.channel").with("id", id)))
 }
 
 /// GET /api/v1/notification-channels: global channels first.
@@ -423,7 +425,9 @@ pub async fn test(
     let current = found(&web, id).await?;
     let answer = match web.ctx.notifier.send_test(id).await {
         Ok(()) => ChannelTestView { sent: true, error: None },
-        Err(TestError::NoChannel) => return Err(ApiError::NotFound(format!("there is no channel {id}"))),
+        Err(TestError::NoChannel) => {
+            return Err(ApiError::not_found(crate::catalogue::Msg::new("missing.channel").with("id", id)));
+        }
         Err(TestError::Db(e)) => return Err(e.into()),
         Err(TestError::NotSent(error)) => ChannelTestView { sent: false, error: Some(error) },
     };

@@ -1,6 +1,7 @@
 //! Errors of the JSON API: `{"error": code, "message": words, "fields": [{field, code, message}]}`
 //! with the right status; 5xx details go to the log only. Field errors are said in the language of
-//! the call's `Accept-Language` (English by default), next to their stable code.
+//! the call's `Accept-Language` (English by default; see [`crate::http::i18n::api_reader_scope`]),
+//! next to their stable code.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -75,7 +76,7 @@ impl From<sea_orm::DbErr> for ApiError {
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match e {
-            RegistryError::NotFound(name) => ApiError::NotFound(format!("there is no app named {name}")),
+            RegistryError::NotFound(name) => ApiError::not_found(Msg::new("missing.app").with("name", name)),
             RegistryError::Invalid(errors) => ApiError::Invalid(errors),
             other => ApiError::Internal(other.to_string()),
         }
@@ -92,10 +93,22 @@ impl From<crate::error::Error> for ApiError {
             Error::App { message, .. } | Error::Destination { message, .. } => ApiError::BadGateway(message),
             Error::Db(e) => e.into(),
             Error::Internal(m) => ApiError::Internal(m),
-            Error::Said(Class::NotFound, msg) => ApiError::NotFound(msg.to_string()),
-            Error::Said(Class::Invalid, msg) => ApiError::BadRequest(msg.to_string()),
-            Error::Said(Class::Refused, msg) => ApiError::Conflict(msg.to_string()),
+            Error::Said(class, msg) => {
+                let text = msg.render(crate::http::i18n::reader());
+                match class {
+                    Class::NotFound => ApiError::NotFound(text),
+                    Class::Invalid => ApiError::BadRequest(text),
+                    Class::Refused | Class::Busy => ApiError::Conflict(text),
+                }
+            }
         }
+    }
+}
+
+impl ApiError {
+    /// A 404 that says what is missing in the caller's language.
+    pub fn not_found(msg: Msg) -> ApiError {
+        ApiError::NotFound(msg.render(crate::http::i18n::reader()))
     }
 }
 
@@ -115,25 +128,6 @@ impl ApiErrorBody {
                 .collect(),
         }
     }
-}
-
-/// The field errors of a 422, kept on the response so that [`in_reader_language`] can say them
-/// again in the caller's language (a response is built without sight of the request).
-#[derive(Debug, Clone)]
-struct Unsaid(Vec<FieldError>);
-
-/// Says a 422's field errors in the language the call accepts; every other answer passes as is.
-pub async fn in_reader_language(request: Request, next: Next) -> Response {
-    let lang = Lang::accepted(request.headers());
-    let mut response = next.run(request).await;
-    if lang != Lang::En
-        && let Some(Unsaid(errors)) = response.extensions_mut().remove::<Unsaid>()
-    {
-        let body = serde_json::to_vec(&ApiErrorBody::invalid(&errors, lang)).expect("a body of strings serializes");
-        response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
-        *response.body_mut() = Body::from(body);
-    }
-    response
 }
 
 /// Gives axum's own rejections the API's error body: a path segment, a query string or a method
@@ -175,10 +169,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
             ApiError::Invalid(errors) => {
-                let body = ApiErrorBody::invalid(&errors, Lang::En);
-                let mut response = (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
-                response.extensions_mut().insert(Unsaid(errors));
-                return response;
+                let body = ApiErrorBody::invalid(&errors, crate::http::i18n::reader());
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
             }
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
@@ -188,7 +180,8 @@ impl IntoResponse for ApiError {
             ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "API call failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side".to_owned())
+                let said = Msg::new("page_error.internal").render(crate::http::i18n::reader());
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", said)
             }
         };
         let body = ApiErrorBody { error: code.to_owned(), message, fields: Vec::new() };

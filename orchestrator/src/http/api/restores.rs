@@ -101,7 +101,7 @@ pub async fn drills(
 async fn load(web: &Web, id: i64) -> Result<RestoreView, ApiError> {
     let row = restore::record::get(&web.ctx.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no restore {id}")))?;
+        .ok_or_else(|| ApiError::not_found(crate::catalogue::Msg::new("missing.restore").with("id", id)))?;
     let names = crate::overview::app_names(&web.ctx.db, std::iter::once(row.app_id)).await?;
     Ok(RestoreView::new(&row, names.get(&row.app_id).map_or("", String::as_str)))
 }
@@ -130,7 +130,7 @@ pub async fn cancel(State(web): State<Web>, c: ApiCaller, Path(id): Path<i64>) -
     let view = load(&web, id).await?;
     let done = record::cancel(&web.ctx.db, id, &c.actor)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no restore {id}")))?;
+        .ok_or_else(|| ApiError::not_found(crate::catalogue::Msg::new("missing.restore").with("id", id)))?;
     let code = match done {
         Cancel::Cancelled => StatusCode::OK,
         Cancel::Requested => StatusCode::ACCEPTED,

@@ -80,7 +80,7 @@ pub async fn list(
 async fn load(web: &Web, id: i64) -> Result<RunView, ApiError> {
     let run = crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
+        .ok_or_else(|| ApiError::not_found(crate::catalogue::Msg::new("missing.run").with("id", id)))?;
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
     Ok(RunView::new(&run, names.get(&run.app_id).map_or("", String::as_str)))
 }
@@ -133,7 +133,7 @@ pub async fn cancel(State(web): State<Web>, c: ApiCaller, Path(id): Path<i64>) -
     let view = load(&web, id).await?;
     let done = lifecycle::cancel(&web.ctx.db, id, &c.actor)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no run {id}")))?;
+        .ok_or_else(|| ApiError::not_found(crate::catalogue::Msg::new("missing.run").with("id", id)))?;
     let code = match done {
         Cancel::Cancelled => StatusCode::OK,
         Cancel::Requested => StatusCode::ACCEPTED,

@@ -46,9 +46,7 @@ impl Signed {
     pub fn check_csrf(&self, given: Option<&str>) -> Result<(), crate::http::error::PageError> {
         match given {
             Some(token) if same(token, &self.csrf) => Ok(()),
-            _ => Err(crate::http::error::PageError::Forbidden(
-                "the form expired or did not come from this site: reload the page and try again".into(),
-            )),
+            _ => Err(crate::http::error::PageError::Forbidden(crate::catalogue::Msg::new("page_error.csrf").into())),
         }
     }
 }
@@ -149,8 +147,8 @@ impl FromRequestParts<Web> for Signed {
         match lookup(web, &parts.headers).await {
             Some(signed) => {
                 if let Err(refused) = allowed(parts.extensions.get::<Need>(), signed.role) {
-                    let lang = signed.language.unwrap_or_else(|| Lang::of(&parts.headers));
-                    return Err(crate::http::error::PageError::Forbidden(refused.render(lang)).into_response());
+                    crate::http::i18n::set_reader(signed.language.unwrap_or_else(|| Lang::of(&parts.headers)));
+                    return Err(crate::http::error::PageError::Forbidden(refused.into()).into_response());
                 }
                 parts.extensions.insert(signed.clone());
                 Ok(signed)

@@ -80,7 +80,9 @@ async fn refused(web: &Web, page: Page, e: crate::users::UserError) -> Result<Re
             let error = Some(errors.iter().map(|e| page.t.msg(&e.msg)).collect::<Vec<_>>().join(" "));
             Ok((StatusCode::UNPROCESSABLE_ENTITY, account_page(web, page, None, error).await?).into_response())
         }
-        crate::users::UserError::NotFound => Err(PageError::NotFound(page.t.get("field.user.not_found").to_owned())),
+        crate::users::UserError::NotFound => {
+            Err(PageError::NotFound(crate::catalogue::Msg::new("field.user.not_found").into()))
+        }
         crate::users::UserError::Db(e) => Err(e.into()),
     }
 }
@@ -154,7 +156,7 @@ pub async fn revoke(
     _: CheckedForm<crate::http::extract::NoFields>,
 ) -> Result<Response, PageError> {
     if id.len() != SHOWN || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(PageError::NotFound(page.t.get("account.no_session").to_owned()));
+        return Err(PageError::NotFound(crate::catalogue::Msg::new("missing.session").into()));
     }
     let ended = session::Entity::delete_many()
         .filter(session::Column::Username.eq(page.user.as_str()))
@@ -162,7 +164,7 @@ pub async fn revoke(
         .exec(&web.ctx.db)
         .await?;
     if ended.rows_affected == 0 {
-        return Err(PageError::NotFound(page.t.get("account.no_session").to_owned()));
+        return Err(PageError::NotFound(crate::catalogue::Msg::new("missing.session").into()));
     }
     crate::audit::record(&web.ctx.db, &page.user, "session.revoke", Some(&page.user), None).await;
     Ok(Redirect::to("/account").into_response())

@@ -127,7 +127,7 @@ async fn respond(
                 PageError::BadGateway(m) => (StatusCode::BAD_GATEWAY, m),
                 other => return Err(other),
             };
-            view.error = Some(status.1);
+            view.error = Some(status.1.text(view.page.t.lang));
             Ok((status.0, render(&view)?).into_response())
         }
     }

@@ -340,11 +340,9 @@ pub async fn audit(
     let text = form.sample_percent.trim();
     let sample_percent = match text {
         "" => 0,
-        text => text
-            .parse::<u8>()
-            .ok()
-            .filter(|p| *p <= 100)
-            .ok_or_else(|| PageError::BadRequest(page.t.fill("audit.sample_invalid", &[("value", text)])))?,
+        text => text.parse::<u8>().ok().filter(|p| *p <= 100).ok_or_else(|| {
+            PageError::BadRequest(crate::catalogue::Msg::new("page_error.audit_sample").with("value", text).into())
+        })?,
     };
     let options = crate::backup::audit::Options { sample_percent, trigger: "ui" };
     let reports = crate::backup::audit::audit(&web.ctx.runner, std::slice::from_ref(&app), options).await;
@@ -363,7 +361,12 @@ pub async fn forget_lost(
 ) -> Result<Response, PageError> {
     let app = web.ctx.registry.get(&name).await?;
     if !crate::backup::audit::forget(&web.ctx.db, app.id, &copy).await? {
-        return Err(PageError::NotFound(format!("{} has no lost copy {copy:?}", app.name)));
+        return Err(PageError::NotFound(
+            crate::catalogue::Msg::new("missing.lost_copy")
+                .with("app", &app.name)
+                .with("copy", format!("{copy:?}"))
+                .into(),
+        ));
     }
     crate::audit::record(&web.ctx.db, &page.user, "copies.forget", Some(&app.name), Some(&copy)).await;
     Ok(Redirect::to(&format!("/apps/{}#integrity", format::url_encode(&app.name))).into_response())
@@ -401,7 +404,7 @@ pub async fn run_now(
     PageApp(app): PageApp,
     CheckedForm(form): CheckedForm<crate::http::ui::copies::NoteForm>,
 ) -> Result<Response, PageError> {
-    let note = crate::http::ui::copies::checked_note(&page, form.note())?;
+    let note = crate::http::ui::copies::checked_note(form.note())?;
     if let Some(active) = crate::backup::lifecycle::active_of(&web.ctx.db, app.id).await? {
         // One backup of an app at a time: the one under way is the one to follow (or cancel).
         return Ok(Redirect::to(&format!("/runs/{}?already=1", active.id)).into_response());

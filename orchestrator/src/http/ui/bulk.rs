@@ -113,7 +113,7 @@ pub async fn apply(
     }
     if !page.signed.role.allows(form.input.needs()) {
         let refused = crate::http::auth::session::refusal(page.signed.role, form.input.needs());
-        return Err(PageError::Forbidden(page.t.msg(&refused)));
+        return Err(PageError::Forbidden(refused.into()));
     }
     let target = if form.target_all { Target::Filter(filter.clone()) } else { Target::Apps(form.apps.clone()) };
     let intervals = web.ctx.notifier.settings().stale_after_intervals;

@@ -19,9 +19,9 @@ use crate::storage::destination::StoredFile;
 
 async fn load(web: &Web, name: &str, copy: &str) -> Result<(App, StoredFile), PageError> {
     let app = web.ctx.registry.get(name).await?;
-    let file = copies::find(&web.ctx.runner, &app, copy)
-        .await?
-        .ok_or_else(|| PageError::NotFound(format!("{name} has no copy named {copy}")))?;
+    let file = copies::find(&web.ctx.runner, &app, copy).await?.ok_or_else(|| {
+        PageError::NotFound(crate::catalogue::Msg::new("missing.copy").with("app", name).with("copy", copy).into())
+    })?;
     Ok((app, file))
 }
 
@@ -141,9 +141,9 @@ impl NoteForm {
 }
 
 /// The note as stored, or why not in the page's language.
-pub fn checked_note(page: &Page, note: Option<&str>) -> Result<Option<String>, PageError> {
+pub fn checked_note(note: Option<&str>) -> Result<Option<String>, PageError> {
     let Some(note) = note else { return Ok(None) };
-    copies::note_problem(note).map(Some).map_err(|problem| PageError::BadRequest(page.t.msg(&problem.msg())))
+    copies::note_problem(note).map(Some).map_err(|problem| PageError::BadRequest(problem.msg().into()))
 }
 
 /// POST /apps/{name}/copies/{copy}/pin: pin with an optional note.
@@ -153,7 +153,7 @@ pub async fn pin(
     Path((name, copy)): Path<(String, String)>,
     CheckedForm(form): CheckedForm<NoteForm>,
 ) -> Result<Response, PageError> {
-    let note = checked_note(&page, form.note.as_deref())?;
+    let note = checked_note(form.note.as_deref())?;
     set_pin(&web, &page, &name, &copy, true, note).await
 }
 

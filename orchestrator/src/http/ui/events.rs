@@ -27,7 +27,7 @@ pub async fn run_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
     let run = crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
-        .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
+        .ok_or_else(|| PageError::NotFound(crate::catalogue::Msg::new("missing.run").with("id", id).into()))?;
     let zones = crate::overview::app_zones(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let zone = zones.get(&run.app_id).cloned().unwrap_or_else(|| "UTC".to_owned());
     Ok(run_stream(&web, id, q.after.unwrap_or(0), Some((page.t, zone))))
@@ -43,6 +43,6 @@ pub async fn restore_events(
     restore::Entity::find_by_id(id)
         .one(&web.ctx.db)
         .await?
-        .ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
+        .ok_or_else(|| PageError::NotFound(crate::catalogue::Msg::new("missing.restore").with("id", id).into()))?;
     Ok(restore_stream(&web, id))
 }

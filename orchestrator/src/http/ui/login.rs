@@ -125,12 +125,12 @@ pub async fn submit(
 ) -> Response {
     let t = T { lang: Lang::of(&headers) };
     if !web.settings.local_sign_in {
-        return PageError::Forbidden(t.get("oidc.local_off").to_owned()).into_response();
+        return PageError::Forbidden(crate::catalogue::Msg::new("oidc.local_off").into()).into_response();
     }
     let next = safe_next(form.next.as_deref());
     let csrf_ok = matches!((cookie(&headers, LOGIN_CSRF), form.csrf.as_deref()), (Some(c), Some(f)) if same(c, f));
     if !csrf_ok {
-        return PageError::Forbidden(t.get("login.expired").to_owned()).into_response();
+        return PageError::Forbidden(crate::catalogue::Msg::new("login.expired").into()).into_response();
     }
     let user = form.user.trim().to_owned();
     // The attempt is counted before the password is hashed: parallel guesses cannot race past
@@ -203,7 +203,9 @@ pub async fn switch_language(
     Path(code): Path<String>,
     Query(q): Query<BackQuery>,
 ) -> Result<Response, PageError> {
-    let lang = Lang::parse(&code).ok_or_else(|| PageError::NotFound(format!("no language {code:?}: use en or es")))?;
+    let lang = Lang::parse(&code).ok_or_else(|| {
+        PageError::NotFound(crate::catalogue::Msg::new("missing.language").with("code", format!("{code:?}")).into())
+    })?;
     let cookie = set_cookie(&web, &source, i18n::COOKIE, lang.code(), 365 * 24 * 3600);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&safe_next(q.back.as_deref()))).into_response())
 }

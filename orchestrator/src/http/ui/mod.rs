@@ -199,6 +199,7 @@ impl FromRequestParts<Web> for Page {
         let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.clone(), |u| u.0.clone());
         // The user's own language, unless they switched this browser to another.
         let lang = page_language(&parts.headers, signed.language);
+        crate::http::i18n::set_reader(lang);
         Ok(Page {
             t: T { lang },
             user: signed.user.clone(),

@@ -299,7 +299,9 @@ pub async fn create(
 }
 
 async fn found(web: &Web, id: i64) -> Result<channel::Channel, PageError> {
-    channel::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("no channel {id}")))
+    channel::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(crate::catalogue::Msg::new("missing.channel").with("id", id).into()))
 }
 
 fn editing(web: &Web, c: &channel::Channel) -> Result<Editing, PageError> {
@@ -405,7 +407,7 @@ pub async fn test(
 
 async fn set_enabled(web: &Web, page: &Page, id: i64, enabled: bool) -> Result<Response, PageError> {
     if !channel::set_enabled(&web.ctx.db, id, enabled).await? {
-        return Err(PageError::NotFound(format!("no channel {id}")));
+        return Err(PageError::NotFound(crate::catalogue::Msg::new("missing.channel").with("id", id).into()));
     }
     let action = if enabled { "notification.resume" } else { "notification.pause" };
     crate::audit::record(&web.ctx.db, &page.user, action, Some(&format!("channel {id}")), None).await;

@@ -30,14 +30,14 @@ fn redirect_uri(web: &Web) -> String {
     format!("{}/login/oidc/callback", base.trim_end_matches('/'))
 }
 
-fn provider_of(web: &Web, lang: Lang) -> Result<&oidc::Provider, PageError> {
-    web.oidc.as_ref().ok_or_else(|| PageError::NotFound(Msg::new("oidc.off").render(lang)))
+fn provider_of(web: &Web) -> Result<&oidc::Provider, PageError> {
+    web.oidc.as_ref().ok_or_else(|| PageError::NotFound(Msg::new("oidc.off").into()))
 }
 
 /// GET /login/oidc.
 pub async fn start(State(web): State<Web>, source: Source, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
     let lang = Lang::of(&headers);
-    let provider = match provider_of(&web, lang) {
+    let provider = match provider_of(&web) {
         Ok(provider) => provider,
         Err(e) => return e.into_response(),
     };
@@ -68,7 +68,7 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let lang = Lang::of(&headers);
-    let provider = match provider_of(&web, lang) {
+    let provider = match provider_of(&web) {
         Ok(provider) => provider,
         Err(e) => return e.into_response(),
     };

@@ -20,6 +20,7 @@ use secrecy::SecretString;
 
 use crate::backup::restore::RestoreRequest;
 use crate::backup::upload::{self, Incoming};
+use crate::catalogue::Msg;
 use crate::codec::keys::Identities;
 use crate::http::error::PageError;
 use crate::http::extract::PageApp;
@@ -42,6 +43,7 @@ struct FilePage {
     href: String,
     /// The type the app is configured with, as the field's placeholder.
     configured_type: String,
+    /// What went wrong, as HTML in the page's language.
     error: Option<String>,
 }
 
@@ -60,22 +62,26 @@ pub async fn form(page: Page, PageApp(app): PageApp) -> Result<Html<String>, Pag
     render(&file_page(page, &app, None))
 }
 
-/// The page again with what went wrong.
+/// The page again with what went wrong (HTML).
 fn refuse(status: StatusCode, page: Page, app: &App, error: String) -> Result<Response, PageError> {
     Ok((status, render(&file_page(page, app, Some(error)))?).into_response())
 }
 
 /// A small field's text, refused past [`FIELD_LIMIT`].
-async fn text(mut field: Field<'_>) -> Result<String, String> {
+async fn text(mut field: Field<'_>) -> Result<String, Msg> {
     let name = field.name().unwrap_or_default().to_owned();
     let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| e.body_text())? {
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        Msg::new("page_error.unreadable_form").quoting("detail", e.body_text())
+    };
+    while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
         if bytes.len() + chunk.len() > FIELD_LIMIT {
-            return Err(format!("the field {name:?} holds more than {} KiB", FIELD_LIMIT / 1024));
+            let name = format!("{name:?}");
+            return Err(Msg::new("page_error.field_too_long").with("field", name).with("kib", FIELD_LIMIT / 1024));
         }
         bytes.extend_from_slice(&chunk);
     }
-    String::from_utf8(bytes).map_err(|_| format!("the field {name:?} is not text"))
+    String::from_utf8(bytes).map_err(|_| Msg::new("page_error.field_not_text").with("field", format!("{name:?}")))
 }
 
 /// POST /apps/{name}/restore-file (multipart: the small fields, then the file as `copy`).
@@ -119,7 +125,9 @@ impl From<PageError> for Refused {
 }
 
 async fn receive(web: &Web, page: &Page, app: &App, multipart: &mut Multipart) -> Result<Response, Refused> {
-    let unreadable = |e: String| Refused::Error(PageError::BadRequest(format!("the form could not be read: {e}")));
+    let unreadable = |e: String| {
+        Refused::Error(PageError::BadRequest(Msg::new("page_error.unreadable_form").quoting("detail", e).into()))
+    };
     let mut fields: HashMap<String, String> = HashMap::new();
     let file = loop {
         let field = match multipart.next_field().await {
@@ -131,26 +139,35 @@ async fn receive(web: &Web, page: &Page, app: &App, multipart: &mut Multipart) -
             break Some(field);
         }
         let name = field.name().unwrap_or_default().to_owned();
-        let value = text(field).await.map_err(unreadable)?;
+        let value = text(field).await.map_err(|m| Refused::Error(PageError::BadRequest(m.into())))?;
         fields.insert(name, value);
     };
     // Nothing of the file is read before these pass.
     page.check_csrf(fields.get("csrf").map(String::as_str))?;
     let Some(file) = file else {
-        return Err(Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, page.t.get("restore_file.no_file").to_owned()));
+        return Err(Refused::Page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format::escape(page.t.get("restore_file.no_file")),
+        ));
     };
     if fields.get("confirm").map(|c| c.trim()) != Some(app.name.as_str()) {
-        return Err(Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, page.t.get("confirm.type_name").to_owned()));
+        return Err(Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, format::escape(page.t.get("confirm.type_name"))));
     }
     let password = SecretString::from(fields.remove("password").unwrap_or_default());
-    recheck_password(web, page, password).await.map_err(|error| Refused::Page(StatusCode::FORBIDDEN, error))?;
+    recheck_password(web, page, password)
+        .await
+        .map_err(|error| Refused::Page(StatusCode::FORBIDDEN, format::escape(&error)))?;
     let given = |key: &str| fields.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
     let identity = match given("identity").or_else(|| given("identity_file")) {
         None => None,
         Some(text) => match Identities::parse(&SecretString::from(text)) {
             Ok(identity) => Some(Arc::new(identity)),
             Err(e) => {
-                let error = format!("{}: {e}", page.t.get("restore.identity"));
+                let error = format!(
+                    "{}: {}",
+                    format::escape(page.t.get("restore.identity")),
+                    crate::catalogue::foreign_html(&e.to_string())
+                );
                 return Err(Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, error));
             }
         },
@@ -163,7 +180,7 @@ async fn receive(web: &Web, page: &Page, app: &App, multipart: &mut Multipart) -
     let body = file.map(|piece| piece.map_err(|e| std::io::Error::other(e.body_text())));
     let stored = upload::upload(&web.ctx.runner, app, &incoming, identity.clone(), Box::pin(body))
         .await
-        .map_err(|e| Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        .map_err(|e| Refused::Page(StatusCode::UNPROCESSABLE_ENTITY, e.said().html(page.t.lang)))?;
     let req = RestoreRequest {
         copy: stored.id.clone(),
         safety_backup: given("safety_backup").is_some(),
@@ -177,7 +194,10 @@ async fn receive(web: &Web, page: &Page, app: &App, multipart: &mut Multipart) -
     match started {
         Ok(row) => Ok(Redirect::to(&format!("/restores/{}", row.id)).into_response()),
         Err(refusal) => {
-            let error = page.t.fill("restore_file.kept", &[("copy", &stored.name), ("error", &refusal.to_string())]);
+            let error = Msg::new("restore_file.kept")
+                .with("copy", &stored.name)
+                .with_said("error", refusal.said())
+                .render_html(page.t.lang);
             Err(Refused::Page(StatusCode::CONFLICT, error))
         }
     }

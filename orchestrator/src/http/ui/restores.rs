@@ -38,6 +38,7 @@ struct ConfirmPage {
     others: Vec<String>,
     copy: String,
     copy_href: String,
+    /// Why the restore was not started, as HTML in the page's language.
     error: Option<String>,
 }
 
@@ -117,12 +118,12 @@ pub async fn start(
 ) -> Result<Response, PageError> {
     let target = target_of(&web, &app, form.into.as_deref()).await?;
     if form.confirm.trim() != target.name {
-        let error = Some(page.t.get("confirm.type_name").to_owned());
+        let error = Some(format::escape(page.t.get("confirm.type_name")));
         let view = confirm_page(&web, page, &app, &target, &copy, error).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response());
     }
     if let Err(error) = recheck_password(&web, &page, form.password).await {
-        let view = confirm_page(&web, page, &app, &target, &copy, Some(error)).await?;
+        let view = confirm_page(&web, page, &app, &target, &copy, Some(format::escape(&error))).await?;
         return Ok((StatusCode::FORBIDDEN, render(&view)?).into_response());
     }
     let req = RestoreRequest {
@@ -135,7 +136,11 @@ pub async fn start(
     let identity = form.identity.as_ref().filter(given).or_else(|| form.identity_file.as_ref().filter(given));
     let started = match identity.map(Identities::parse) {
         Some(Err(e)) => {
-            let error = Some(format!("{}: {e}", page.t.get("restore.identity")));
+            let error = Some(format!(
+                "{}: {}",
+                format::escape(page.t.get("restore.identity")),
+                crate::catalogue::foreign_html(&e.to_string())
+            ));
             let view = confirm_page(&web, page, &app, &target, &copy, error).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response());
         }
@@ -147,7 +152,8 @@ pub async fn start(
     let row = match started {
         Ok(row) => row,
         Err(refusal) => {
-            let view = confirm_page(&web, page, &app, &target, &copy, Some(refusal.to_string())).await?;
+            let error = Some(refusal.said().html(page.t.lang));
+            let view = confirm_page(&web, page, &app, &target, &copy, error).await?;
             return Ok((StatusCode::CONFLICT, render(&view)?).into_response());
         }
     };
@@ -234,7 +240,7 @@ struct RestorePage {
 pub async fn show(State(web): State<Web>, page: Page, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
     let row = restore::record::get(&web.ctx.db, id)
         .await?
-        .ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
+        .ok_or_else(|| PageError::NotFound(crate::catalogue::Msg::new("missing.restore").with("id", id).into()))?;
     let app = web.ctx.registry.get_by_id(row.app_id).await?;
     let restore = RestoreRow::new(row, app.name, &app.time_zone, page.t.lang);
     render(&RestorePage { page, restore })
@@ -249,8 +255,9 @@ pub async fn cancel(
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
     use crate::backup::restore::record::{self, Cancel};
-    let row =
-        record::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("there is no restore {id}")))?;
+    let row = record::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(crate::catalogue::Msg::new("missing.restore").with("id", id).into()))?;
     match record::cancel(&web.ctx.db, id, &page.user).await? {
         Some(Cancel::Cancelled | Cancel::Requested) => {
             let names = crate::overview::app_names(&web.ctx.db, std::iter::once(row.app_id)).await?;

@@ -173,7 +173,7 @@ pub async fn show(
 ) -> Result<Html<String>, PageError> {
     let run = crate::backup::lifecycle::get(&web.ctx.db, id)
         .await?
-        .ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
+        .ok_or_else(|| PageError::NotFound(crate::catalogue::Msg::new("missing.run").with("id", id).into()))?;
     let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;
     let app = names.get(&run.app_id).cloned().unwrap_or_default();
     let log = crate::runlog::lines(&web.ctx.db, id, crate::runlog::MAX_LINES_PER_RUN as u64).await?;
@@ -200,8 +200,9 @@ pub async fn cancel(
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
     use crate::backup::lifecycle::{self, Cancel};
-    let run =
-        lifecycle::get(&web.ctx.db, id).await?.ok_or_else(|| PageError::NotFound(format!("there is no run {id}")))?;
+    let run = lifecycle::get(&web.ctx.db, id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(crate::catalogue::Msg::new("missing.run").with("id", id).into()))?;
     match lifecycle::cancel(&web.ctx.db, id, &page.user).await? {
         Some(Cancel::Cancelled | Cancel::Requested) => {
             let names = overview::app_names(&web.ctx.db, std::iter::once(run.app_id)).await?;

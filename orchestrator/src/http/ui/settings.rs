@@ -152,11 +152,11 @@ pub async fn drive(State(web): State<Web>, page: Page, Query(q): Query<DriveQuer
 }
 
 fn connectable(web: &Web) -> Result<&GoogleAccount, PageError> {
-    web.ctx.runner.google.as_ref().ok_or_else(|| {
-        PageError::BadRequest(
-            "Connect Google Drive works with STORAGE=gdrive and no GDRIVE_CREDENTIALS: the credentials set are used instead".into(),
-        )
-    })
+    web.ctx
+        .runner
+        .google
+        .as_ref()
+        .ok_or_else(|| PageError::BadRequest(crate::catalogue::Msg::new("page_error.connect_needs_oauth").into()))
 }
 
 async fn refused(web: &Web, page: Page, e: ConnectError) -> Result<Response, PageError> {
@@ -183,7 +183,11 @@ pub async fn connect(
     let full = match form.scope.as_str() {
         "" | "file" => false,
         "full" => true,
-        other => return Err(PageError::BadRequest(format!("scope {other:?}: use file or full"))),
+        other => {
+            return Err(PageError::BadRequest(
+                crate::catalogue::Msg::new("page_error.scope").with("scope", format!("{other:?}")).into(),
+            ));
+        }
     };
     match google.begin(&callback_url(&web), full).await {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
@@ -278,7 +282,7 @@ pub async fn create_folder(
         return drive_page(&web, page, String::new(), None, Some((true, message))).await;
     }
     let Some(drive) = web.ctx.runner.destination.drive() else {
-        return Err(PageError::NotFound("no Drive destination".into()));
+        return Err(PageError::NotFound(crate::catalogue::Msg::new("missing.drive").into()));
     };
     match drive.create_folder(name).await {
         Ok(id) => {

@@ -134,7 +134,7 @@ pub async fn revoke(
     Path(id): Path<i64>,
     _: CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let not_found = || PageError::NotFound(format!("no token {id}"));
+    let not_found = || PageError::NotFound(crate::catalogue::Msg::new("missing.token").with("id", id).into());
     let owner = (page.signed.role < Role::Admin).then_some(page.user.as_str());
     let row = api_token::revoke(&web.ctx.db, id, owner).await?.ok_or_else(not_found)?;
     crate::audit::record(&web.ctx.db, &page.user, "token.revoke", Some(&row.name), None).await;

@@ -35,7 +35,9 @@ async fn users_page(web: &Web, page: Page, errors: Vec<String>) -> Result<Html<S
 async fn refused(web: &Web, page: Page, e: UserError) -> Result<Response, PageError> {
     let errors = match e {
         UserError::Invalid(errors) => errors.iter().map(|e| page.t.msg(&e.msg)).collect(),
-        UserError::NotFound => return Err(PageError::NotFound(page.t.get("field.user.not_found").to_owned())),
+        UserError::NotFound => {
+            return Err(PageError::NotFound(crate::catalogue::Msg::new("field.user.not_found").into()));
+        }
         UserError::Db(e) => return Err(e.into()),
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, users_page(web, page, errors).await?).into_response())
