@@ -36,6 +36,27 @@ pub fn element_text(html: &str, id: &str) -> Option<String> {
     Some(rest[start..end].trim().to_owned())
 }
 
+/// The text of the element with this id, inline markup (`<q>`, `<span>`, `<a>`, ...) left
+/// out: up to its own closing tag (elements of the same name must not nest in it).
+pub fn element_words(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let open = html[..at].rfind('<')?;
+    let name: String = html[open + 1..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let start = at + html[at..].find('>')? + 1;
+    let end = start + html[start..].find(&format!("</{name}>"))?;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    Some(text.trim().to_owned())
+}
+
 fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()

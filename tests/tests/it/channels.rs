@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode as AxumStatus;
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
-use e2e::web::{WebSession, element_text, sign_in};
+use e2e::web::{WebSession, element_text, element_words, sign_in};
 use reqwest::StatusCode;
 
 const SIGNING: &str = "a-signing-secret-of-some-length";
@@ -85,7 +85,7 @@ async fn the_test_button_says_what_the_receiver_answered_every_time() {
         let page = session.post("/notifications/1/test", &[]).await;
         assert_eq!(page.status(), StatusCode::OK);
         let page = page.text().await.unwrap();
-        let message = element_text(&page, "test-result").unwrap_or_else(|| panic!("test {n}: no answer in {page}"));
+        let message = element_words(&page, "test-result").unwrap_or_else(|| panic!("test {n}: no answer in {page}"));
         // The answer comes after the attempt: the receiver has had exactly this many requests.
         let seen = hooks.seen();
         assert_eq!(seen.len(), n + 1, "test {n}: one request per press, made before the answer: {seen:?}");
@@ -150,7 +150,7 @@ impl Drop for Signed {
 
 async fn ui_test(session: &WebSession, id: i64) -> String {
     let page = session.post(&format!("/notifications/{id}/test"), &[]).await.text().await.unwrap();
-    element_text(&page, "test-result").unwrap_or_else(|| panic!("no answer in {page}"))
+    element_words(&page, "test-result").unwrap_or_else(|| panic!("no answer in {page}"))
 }
 
 #[tokio::test]

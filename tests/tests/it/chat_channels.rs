@@ -9,7 +9,7 @@ use std::time::Duration;
 use e2e::chat_receivers::{Receiver, discord, gotify, ntfy, slack, teams, telegram};
 use e2e::harness::{ADMIN_PASSWORD, ADMIN_USER, Harness};
 use e2e::sdk_apps::{self, Behaviour};
-use e2e::web::{WebSession, element_text, follow_to_end, location, sign_in};
+use e2e::web::{WebSession, element_text, element_words, follow_to_end, location, sign_in};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -231,7 +231,7 @@ async fn the_test_button_says_what_each_service_answered_and_refusals_are_not_re
         assert!(!sent && error.starts_with(expected), "{kind}: {error}");
         // The UI says the same.
         let page = session.post(&format!("/notifications/{id}/test"), &[]).await.text().await.unwrap();
-        let message = element_text(&page, "test-result").unwrap();
+        let message = element_words(&page, "test-result").unwrap();
         assert!(message.contains(expected), "{kind}: {message}");
     }
     for receiver in [&slack, &teams, &discord, &telegram, &ntfy, &gotify] {
@@ -343,7 +343,7 @@ async fn the_telegram_bot_token_never_shows_in_answers_pages_logs_or_the_api() {
         assert!(!sent);
         answers.push(error);
         let page = session.post(&format!("/notifications/{id}/test"), &[]).await.text().await.unwrap();
-        answers.push(element_text(&page, "test-result").unwrap());
+        answers.push(element_words(&page, "test-result").unwrap());
     }
     assert!(
         answers[0].starts_with("127.0.0.1 answered 401 Unauthorized: Unauthorized (Telegram refused the bot token"),
@@ -452,7 +452,7 @@ async fn new_kinds_are_added_and_edited_in_the_ui_keeping_their_secrets() {
     ];
     assert_eq!(session.post("/notifications/1/edit", &renamed).await.status(), StatusCode::SEE_OTHER);
     let page = session.post("/notifications/1/test", &[]).await.text().await.unwrap();
-    assert_eq!(element_text(&page, "test-result").unwrap(), "The test notification to on-call group was sent.");
+    assert_eq!(element_words(&page, "test-result").unwrap(), "The test notification to on-call group was sent.");
 
     let form = session.page("/notifications/2/edit").await;
     assert!(form.contains("id=\"ntfy_topic-kept\"") && form.contains("id=\"ntfy_token-kept\""), "{form}");
@@ -467,7 +467,7 @@ async fn new_kinds_are_added_and_edited_in_the_ui_keeping_their_secrets() {
     ];
     assert_eq!(session.post("/notifications/2/edit", &kept).await.status(), StatusCode::SEE_OTHER);
     let page = session.post("/notifications/2/test", &[]).await.text().await.unwrap();
-    assert_eq!(element_text(&page, "test-result").unwrap(), "The test notification to phone was sent.");
+    assert_eq!(element_words(&page, "test-result").unwrap(), "The test notification to phone was sent.");
     assert_eq!(ntfy.shown()[0]["topic"], "backups-7f3a9c");
 
     // The list names where each goes, never a secret.

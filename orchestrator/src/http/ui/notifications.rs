@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::catalogue::Msg;
 use crate::http::error::PageError;
 use crate::http::extract::{CheckedForm, NoFields};
 use crate::http::format;
@@ -52,7 +53,7 @@ pub struct DeliveryRow {
     pub status_text: String,
     /// Attempts.
     pub attempts: i32,
-    /// Why the last attempt failed.
+    /// Why the last attempt failed, as HTML.
     pub error: String,
     /// When it was made.
     pub created: String,
@@ -67,6 +68,7 @@ struct NotificationsPage {
     kind: &'static str,
     input: ChannelInput,
     errors: FieldErrors,
+    /// The test button's result: sent or not, and what happened as HTML.
     result: Option<(bool, String)>,
     editing: Option<Editing>,
 }
@@ -229,7 +231,9 @@ async fn notifications_page(
             run_id: d.run_id,
             status: d.status,
             attempts: d.attempts,
-            error: d.last_error.unwrap_or_default(),
+            // What went wrong is still stored as English sentences (and the service's own
+            // words): shown as such, marked as not in the page's language.
+            error: d.last_error.map(|e| crate::catalogue::Said::English(e).html(page.t.lang)).unwrap_or_default(),
             created: format::time(d.created_at),
         })
         .collect();
@@ -385,18 +389,18 @@ pub async fn test(
     let found = found(&web, id).await?;
     let (result, detail) = match web.ctx.notifier.send_test(id).await {
         Ok(()) => (
-            (true, page.t.fill("notify.test_sent", [("name", found.name.as_str())].as_slice())),
-            crate::catalogue::Msg::new("audit_detail.test_sent"),
+            (true, Msg::new("notify.test_sent").with("name", &found.name).render_html(page.t.lang)),
+            Msg::new("audit_detail.test_sent"),
         ),
         Err(e) => (
             (
                 false,
-                page.t.fill(
-                    "notify.test_failed",
-                    [("name", found.name.as_str()), ("error", e.to_string().as_str())].as_slice(),
-                ),
+                Msg::new("notify.test_failed")
+                    .with("name", &found.name)
+                    .with_said("error", e.to_string().into())
+                    .render_html(page.t.lang),
             ),
-            crate::catalogue::Msg::new("audit_detail.test_not_sent").quoting("detail", e),
+            Msg::new("audit_detail.test_not_sent").quoting("detail", e),
         ),
     };
     crate::audit::record_said(&web.ctx.db, &page.user, "notification.test", Some(&found.name), &detail).await;
