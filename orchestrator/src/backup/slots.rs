@@ -3,6 +3,10 @@
 //! keyed by `(group, slot)`. Only slots below the limit are tried, so the key lets at most that
 //! many holders in, whatever races; a holder renews its slot like an app's lease, and a holder
 //! that dies stops renewing, so its slot lapses after [`LEASE_TTL`].
+//!
+//! Runs waiting for a slot say so in `group_waiters` each time they look ([`GroupSlot::in_turn`]):
+//! a freed slot goes to the waiting run of the highest priority, then to the one waiting longest,
+//! whichever process looks first. A waiter that stops looking lapses after [`WAITER_TTL`].
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +15,7 @@ use sea_orm::prelude::*;
 use sea_orm::{ActiveValue::Set, SqlErr};
 
 use crate::backup::lease::{LEASE_TTL, keep_renewed};
-use crate::db::entities::group_slot;
+use crate::db::entities::{group_slot, group_waiter};
 use crate::db::now_ms;
 
 /// A held slot; renewed in the background until released or dropped.
@@ -64,6 +68,51 @@ impl GroupSlot {
         Ok(None)
     }
 
+    /// Takes a free slot of `group` for `run_id` in its turn: not while as many runs as there
+    /// are free slots wait before it (a higher `priority`, or the same one and waiting longer).
+    /// `None` means it waits: it is counted among the waiters until it looks again.
+    pub async fn in_turn(
+        db: &DatabaseConnection,
+        group: &str,
+        limit: u32,
+        holder: &str,
+        run_id: i64,
+        priority: i32,
+    ) -> Result<Option<GroupSlot>, DbErr> {
+        let now = now_ms();
+        group_waiter::Entity::delete_many()
+            .filter(group_waiter::Column::GroupName.eq(group))
+            .filter(group_waiter::Column::ExpiresAt.lt(now))
+            .exec(db)
+            .await?;
+        let waiters = group_waiter::Entity::find().filter(group_waiter::Column::GroupName.eq(group)).all(db).await?;
+        let since = waiters.iter().find(|w| w.run_id == run_id).map_or(now, |w| w.since);
+        let ahead = waiters
+            .iter()
+            .filter(|w| w.run_id != run_id)
+            .filter(|w| (-w.priority, w.since, w.run_id) < (-priority, since, run_id))
+            .count() as u64;
+        let free = u64::from(limit).saturating_sub(held(db, group).await?);
+        let slot = if ahead < free { GroupSlot::acquire(db, group, limit, holder, run_id).await? } else { None };
+        if slot.is_some() {
+            stop_waiting(db, group, run_id).await?;
+        } else {
+            let row = group_waiter::ActiveModel {
+                group_name: Set(group.to_owned()),
+                run_id: Set(run_id),
+                priority: Set(priority),
+                since: Set(since),
+                expires_at: Set(now + WAITER_TTL.as_millis() as i64),
+            };
+            let on_conflict =
+                sea_orm::sea_query::OnConflict::columns([group_waiter::Column::GroupName, group_waiter::Column::RunId])
+                    .update_columns([group_waiter::Column::Priority, group_waiter::Column::ExpiresAt])
+                    .to_owned();
+            group_waiter::Entity::insert(row).on_conflict(on_conflict).exec(db).await?;
+        }
+        Ok(slot)
+    }
+
     fn hold(db: &DatabaseConnection, group: &str, slot: i32, holder: &str) -> GroupSlot {
         let (renew_db, renew_group, renew_holder) = (db.clone(), group.to_owned(), holder.to_owned());
         let renewer = keep_renewed(Arc::new(AtomicBool::new(false)), move || {
@@ -101,6 +150,20 @@ impl Drop for GroupSlot {
     fn drop(&mut self) {
         self.renewer.abort();
     }
+}
+
+/// How long a run waiting for a slot counts as waiting after it last looked: longer than the
+/// pause between its looks.
+pub const WAITER_TTL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `run_id` no longer waits for a slot of `group` (it got one, or will not run).
+pub async fn stop_waiting(db: &DatabaseConnection, group: &str, run_id: i64) -> Result<(), DbErr> {
+    group_waiter::Entity::delete_many()
+        .filter(group_waiter::Column::GroupName.eq(group))
+        .filter(group_waiter::Column::RunId.eq(run_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// How many of `group`'s slots are held now (lapsed ones not counted).

@@ -67,6 +67,12 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
         runner.settle(&app, run_id, &Outcome::Skipped { reason }).await;
     };
     if let Some(reason) = missed_window(&run, &spread, &app) {
+        // It waits for its group's slot no more.
+        if let Some((group, _)) = &spread.limit
+            && let Err(e) = crate::backup::slots::stop_waiting(&runner.db, group, run_id).await
+        {
+            tracing::warn!(run_id, error = %e, "could not stop waiting for a group slot; it lapses by itself");
+        }
         skip(reason).await;
         return;
     }
@@ -75,7 +81,7 @@ pub async fn execute(jobs: &Jobs, run_id: i64, app_id: i64) {
         None => None,
         Some((group, limit)) => {
             let holder = format!("{}:run-{run_id}", runner.holder);
-            match GroupSlot::acquire(&runner.db, group, *limit, &holder, run_id).await {
+            match GroupSlot::in_turn(&runner.db, group, *limit, &holder, run_id, priority).await {
                 Ok(Some(slot)) => Some(slot),
                 Ok(None) => {
                     tracing::debug!(run_id, group = %group, limit, "the group's slots are all held; the run waits");

@@ -98,7 +98,8 @@ async fn a_groups_limit_holds_across_processes_and_late_runs_are_skipped_within_
     assert!(listed.stdout_text().contains("db-1\t8\t2\t3s\t-"), "{}", listed.stdout_text());
     assert!(listed.stdout_text().contains("db-2\t4\t-\t-\t-"), "{}", listed.stdout_text());
 
-    let extra = [("MAX_CONCURRENT_BACKUPS", "6")];
+    // Two workers each: neither process can take the whole fire alone.
+    let extra = [("MAX_CONCURRENT_BACKUPS", "2")];
     let mut first = h.serve(&extra).await;
     let mut second = h.serve(&extra).await;
     // Every app due at the same second, as if just edited (one statement: editing twelve apps
@@ -220,4 +221,59 @@ async fn windows_jitter_and_limits_are_validated_and_shown_everywhere() {
         .map(|e| e.target.unwrap_or_default())
         .collect();
     assert_eq!(audited, ["db-1", "db-1"], "each change audited (API, page); the refused ones changed nothing");
+}
+
+#[tokio::test]
+async fn a_freed_slot_goes_to_the_waiting_run_of_the_highest_priority() {
+    let h = Harness::sqlite().await;
+    // The first holds the group's one slot for a few seconds; the other two wait for it.
+    let long = sdk_apps::spawn(Behaviour::Good { size: 3 * 640 * 1024, delay: Duration::from_millis(100) }, 360).await;
+    let quick = sdk_apps::spawn(second_long(), 361).await;
+    let group = ["--group", "db-1", "--schedule", "0 0 1 1 *"];
+    h.add_app("holder", &long.url, &h.folder("holder"), &group).await;
+    let low = [&group[..], &["--priority", "low"]].concat();
+    h.add_app("reports", &quick.url, &h.folder("reports"), &low).await;
+    let high = [&group[..], &["--priority", "high"]].concat();
+    h.add_app("billing", &quick.url, &h.folder("billing"), &high).await;
+    h.cli(&["groups", "set", "db-1", "--max-concurrent", "1"]).await.assert_success();
+    let served = h.serve(&[("MAX_CONCURRENT_BACKUPS", "4")]).await;
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let token = session.api_token("turns").await;
+    let test_now =
+        |app: &str| web::client().post(format!("{}/api/v1/apps/{app}/runs", served.url)).bearer_auth(&token).send();
+    let db = h.db().await;
+    let run_of = |name: &'static str| {
+        let db = db.clone();
+        async move {
+            let app = app::Entity::find().filter(app::Column::Name.eq(name)).one(&db).await.unwrap().unwrap();
+            backup_run::Entity::find().filter(backup_run::Column::AppId.eq(app.id)).one(&db).await.unwrap()
+        }
+    };
+    assert!(test_now("holder").await.unwrap().status().is_success());
+    eventually(Duration::from_secs(30), "the first run holds the slot", || async {
+        run_of("holder").await.is_some_and(|r| r.started_at.is_some())
+    })
+    .await;
+    // The low-priority run asks first and waits longest; the high-priority one comes later.
+    assert!(test_now("reports").await.unwrap().status().is_success());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(test_now("billing").await.unwrap().status().is_success());
+    eventually(Duration::from_secs(90), "every run ended", || async {
+        let mut ended = 0;
+        for name in ["holder", "reports", "billing"] {
+            ended += usize::from(run_of(name).await.is_some_and(|r| !r.status.is_active()));
+        }
+        ended == 3
+    })
+    .await;
+    let (holder, reports, billing) =
+        (run_of("holder").await.unwrap(), run_of("reports").await.unwrap(), run_of("billing").await.unwrap());
+    for r in [&holder, &reports, &billing] {
+        assert_eq!(r.status.as_str(), "succeeded", "{r:?}");
+    }
+    assert!(
+        holder.finished_at.unwrap() <= billing.started_at.unwrap()
+            && billing.finished_at.unwrap() <= reports.started_at.unwrap(),
+        "one at a time, the high-priority run before the low-priority one that waited longer: {holder:?} {billing:?} {reports:?}"
+    );
 }

@@ -6,7 +6,7 @@ use e2e::postgres::TestPostgres;
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement};
 
 /// Every migration, by the name databases record.
-const MIGRATIONS: [&str; 19] = [
+const MIGRATIONS: [&str; 20] = [
     "m0001_initial",
     "m0002_schedule_fires",
     "m0003_web",
@@ -26,6 +26,7 @@ const MIGRATIONS: [&str; 19] = [
     "m0017_log_codes",
     "m0018_users",
     "m0019_reason_codes",
+    "m0020_group_waiters",
 ];
 
 /// Our tables and their columns, in order, as the migrations leave them.
@@ -160,6 +161,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("drive_upload_holds", &["account", "reported_at", "held_until"]),
     ("drive_uploads", &["id", "account", "run_id", "bytes", "counted_at"]),
     ("group_slots", &["group_name", "slot", "holder", "run_id", "expires_at"]),
+    ("group_waiters", &["group_name", "run_id", "priority", "since", "expires_at"]),
     (
         "notification_channels",
         &[

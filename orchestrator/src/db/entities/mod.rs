@@ -12,6 +12,7 @@ pub mod copy_audit;
 pub mod drive_upload;
 pub mod drive_upload_hold;
 pub mod group_slot;
+pub mod group_waiter;
 pub mod notification_channel;
 pub mod notification_delivery;
 pub mod restore;

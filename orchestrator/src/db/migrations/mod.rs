@@ -23,6 +23,7 @@ mod m0016_alert_policy;
 mod m0017_log_codes;
 mod m0018_users;
 mod m0019_reason_codes;
+mod m0020_group_waiters;
 
 use sea_orm_migration::prelude::*;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_log_codes::M0017LogCodes),
             Box::new(m0018_users::M0018Users),
             Box::new(m0019_reason_codes::M0019ReasonCodes),
+            Box::new(m0020_group_waiters::M0020GroupWaiters),
         ]
     }
 }

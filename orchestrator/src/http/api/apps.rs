@@ -346,7 +346,7 @@ async fn find(
 ) -> Result<(crate::registry::App, crate::storage::destination::StoredFile), ApiError> {
     let app = web.ctx.registry.get(name).await?;
     let file = copies::find(&web.ctx.runner, &app, copy).await?.ok_or_else(|| {
-        ApiError::not_found(crate::catalogue::Msg::new("missing.copy").with("app", &name).with("copy", &copy))
+        ApiError::not_found(crate::catalogue::Msg::new("missing.copy").with("app", name).with("copy", copy))
     })?;
     Ok((app, file))
 }
