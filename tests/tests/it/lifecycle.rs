@@ -181,3 +181,50 @@ async fn a_restore_waiting_in_the_queue_survives_a_restart_and_runs_after_it() {
     .await;
     assert_eq!(ledger.restored(), [sha256], "the app took the copy back once, whole");
 }
+
+#[tokio::test]
+async fn a_run_retried_counts_every_attempt_and_every_wait_in_its_duration() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::FailsAtOnce, 71).await;
+    h.add_app("flaky", &app.url, &h.folder("flaky"), &[]).await;
+    let served = h.serve(&[("RETRY_DELAY_SECS", "1"), ("MAX_ATTEMPTS", "3")]).await;
+    let queued = h.cli(&["run", "flaky", "--queued"]).await;
+    queued.assert_success();
+    let id: i64 = queued.stdout_text().split_whitespace().nth(2).unwrap().parse().unwrap();
+    eventually(Duration::from_secs(60), "the run failed for good after three attempts", || async {
+        runs(&h).await.iter().any(|r| r.id == id && r.status.as_str() == "failed")
+    })
+    .await;
+    let run = runs(&h).await.into_iter().find(|r| r.id == id).unwrap();
+    assert_eq!(run.attempts, 3, "{run:?}");
+    let (first, last, finished) = (run.first_started_at.unwrap(), run.started_at.unwrap(), run.finished_at.unwrap());
+    assert!(first < last, "the last attempt started after the first: {run:?}");
+    // From the first attempt's start to the end: the attempts and the two waits of at least a
+    // second between them, not the last attempt alone.
+    assert_eq!(run.duration_ms, Some(finished - first), "{run:?}");
+    assert!(run.duration_ms.unwrap() >= 2_000, "{run:?}");
+    let session = sign_in(&served.url, ADMIN_USER, ADMIN_PASSWORD).await;
+    let token = session.api_token("duration").await;
+    let shown = api_get(&served.url, &token, &format!("/api/v1/runs/{id}")).await;
+    assert_eq!(shown["duration_ms"], serde_json::json!(finished - first), "{shown}");
+}
+
+#[tokio::test]
+async fn the_upload_bandwidth_limit_holds_a_backup_to_its_rate_and_a_bad_one_is_refused() {
+    let h = Harness::sqlite().await;
+    let app = sdk_apps::spawn(Behaviour::Good { size: 3 * MIB, delay: Duration::ZERO }, 72).await;
+    h.add_app("files", &app.url, &h.folder("files"), &[]).await;
+    let refused = h.cli_with(&["run", "files"], &[("UPLOAD_BANDWIDTH_LIMIT", "fast")]).await;
+    assert!(!refused.status.success(), "a bad limit is refused");
+    assert!(refused.stderr.contains("UPLOAD_BANDWIDTH_LIMIT=\"fast\": give bytes per second"), "{}", refused.stderr);
+    assert!(runs(&h).await.is_empty(), "nothing ran");
+    // 1 MiB/s, a second's worth at once: 3 MiB cannot be sent in less than two seconds, however
+    // fast the machine (a bound the limit sets, not a speed measured).
+    let began = std::time::Instant::now();
+    let limited = h.cli_with(&["run", "files"], &[("UPLOAD_BANDWIDTH_LIMIT", "1MiB")]).await;
+    let took = began.elapsed();
+    limited.assert_success();
+    assert!(took >= Duration::from_millis(1_900), "3 MiB at 1 MiB/s took {took:?}");
+    let run = runs(&h).await.pop().unwrap();
+    assert_eq!((run.status.as_str(), run.bytes), ("succeeded", 3 * MIB as i64), "{run:?}");
+}
