@@ -42,6 +42,28 @@ async fn an_operator_filters_two_hundred_apps_by_tag_and_state_and_pauses_exactl
     assert_eq!(first_page[..failing.len().min(24)], failing[..failing.len().min(24)], "failing apps first");
     browser.screenshot("fleet dashboard").await;
 
+    // Page by page through the pager: every app once, the last page short, no page past it.
+    let mut seen = first_page.clone();
+    for n in 2..=9 {
+        let before = browser.current_url().await;
+        browser.click("a[rel=next]").await;
+        for _ in 0..100 {
+            if browser.current_url().await != before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        browser.wait_for_text(".pager span", &format!("Page {n} of 9 (200 apps)")).await;
+        assert!(browser.exists("a[rel=prev]").await, "page {n} links back");
+        seen.extend(card_names(&browser).await);
+    }
+    assert_eq!(card_names(&browser).await.len(), 200 - 8 * 24, "the last page holds the rest");
+    assert!(!browser.exists("a[rel=next]").await, "no page after the last");
+    let distinct: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), distinct.len()), (200, 200), "every app on exactly one page");
+    browser.goto(&format!("{}/", served.url)).await;
+    browser.wait_for("#apply-filter").await;
+
     // By tag, through the filter form.
     browser.select("#filter-tag", "odoo").await;
     browser.click("#apply-filter").await;
