@@ -56,8 +56,21 @@ pub(crate) fn task(job: &Job, priority: i32, delay: Duration) -> Task<Vec<u8>> {
     TaskBuilder::new(serde_json::to_vec(job).expect("a job serializes"))
         .priority(priority as usize)
         .max_attempts(3)
-        .run_after(delay)
+        .run_after(whole_seconds(delay))
         .build()
+}
+
+/// The queue keeps a job's start time to the second, rounded down: a delay is stretched to the
+/// next whole second, so that a job never starts before its delay is over (a spread run before
+/// its place in the jitter, a retry before its wait). No delay stays none.
+fn whole_seconds(delay: Duration) -> Duration {
+    if delay.is_zero() {
+        return delay;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let target = now + delay;
+    let up = Duration::from_secs(target.as_secs() + u64::from(target.subsec_nanos() > 0));
+    up - now
 }
 
 /// Counts the jobs this process queued to run at once, so that its own idle workers take them
@@ -153,5 +166,15 @@ mod tests {
         let wait = Duration::from_secs(5);
         assert_eq!(tokio::time::timeout(wait, first.next()).await.expect("woken"), Some(()));
         assert_eq!(tokio::time::timeout(wait, second.next()).await.expect("woken"), Some(()));
+    }
+
+    #[test]
+    fn a_delay_is_stretched_to_a_whole_second_never_shortened() {
+        assert_eq!(whole_seconds(Duration::ZERO), Duration::ZERO);
+        for ms in [1, 999, 1_000, 1_500, 3_806, 60_000] {
+            let delay = Duration::from_millis(ms);
+            let stretched = whole_seconds(delay);
+            assert!(stretched >= delay && stretched < delay + Duration::from_secs(1), "{delay:?} -> {stretched:?}");
+        }
     }
 }

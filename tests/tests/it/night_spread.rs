@@ -277,3 +277,34 @@ async fn a_freed_slot_goes_to_the_waiting_run_of_the_highest_priority() {
         "one at a time, the high-priority run before the low-priority one that waited longer: {holder:?} {billing:?} {reports:?}"
     );
 }
+
+#[tokio::test]
+async fn a_jittered_fire_starts_each_app_no_sooner_than_its_own_delay() {
+    let h = Harness::sqlite().await;
+    let _apps = register(&h, "shop", "db-9", 3, 380).await;
+    h.cli(&["groups", "set", "db-9", "--jitter", "6s"]).await.assert_success();
+    let served = h.serve(&[("MAX_CONCURRENT_BACKUPS", "3")]).await;
+    let (cron, fire) = fire_in(Duration::from_secs(4));
+    let db = h.db().await;
+    let now = orchestrator::db::now_ms();
+    let sql = format!("UPDATE apps SET schedule = '{cron}', time_zone = 'UTC', updated_at = {now}");
+    sea_orm::ConnectionTrait::execute_unprepared(&db, &sql).await.unwrap();
+    let runs = settled_runs(&db, "db-9", fire, 3).await;
+    drop(served);
+    let group = orchestrator::db::entities::app_group::Entity::find_by_id("db-9".to_owned()).one(&db).await.unwrap();
+    let spread = orchestrator::schedule::spread::Spread::new(None, None, group.as_ref());
+    let mut delays = Vec::new();
+    for run in &runs {
+        assert_eq!(run.status.as_str(), "succeeded", "{run:?}");
+        // The delay is the app's own for this fire, the same on every process: the run waited
+        // at least that long after the fire.
+        let delay = spread.delay(run.app_id, fire);
+        assert!(delay < Duration::from_secs(6), "{delay:?}");
+        let started = run.first_started_at.unwrap();
+        assert!(started >= fire + delay.as_millis() as i64, "{run:?} started before its delay {delay:?}");
+        delays.push(delay);
+    }
+    delays.sort();
+    delays.dedup();
+    assert_eq!(delays.len(), 3, "each app its own place in the spread: {delays:?}");
+}
