@@ -415,7 +415,8 @@ impl AppsCommand {
                 }
             }
             AppsCommand::Export => {
-                let file = crate::fleet::file::export(&ctx.registry.list().await?);
+                let groups = crate::registry::groups::list(&ctx.db).await?;
+                let file = crate::fleet::file::export(&ctx.registry.list().await?, &groups);
                 writeln!(out, "# The fleet: `orchestrator apps apply -f FILE` makes the registry match it.")?;
                 writeln!(out, "# Tokens are references only: set each variable (or use {{file: PATH}}).")?;
                 write!(out, "{}", serde_yaml::to_string(&file)?)?;
@@ -433,7 +434,7 @@ impl AppsCommand {
                     Err(e) => Err(e),
                 };
                 match applied {
-                    Ok(steps) => write!(out, "{}", file::describe(&steps, dry_run))?,
+                    Ok(plan) => write!(out, "{}", file::describe(&plan, dry_run))?,
                     Err(FleetError::Invalid(problems)) => {
                         eprintln!("error: nothing was applied; fix these in {}:", file.display());
                         for p in problems {

@@ -16,6 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::Msg;
+use crate::db::entities::app_group;
+use crate::registry::groups::{Group, GroupInput};
 use crate::registry::input::{AppInput, FieldError, ValidApp};
 use crate::registry::{App, Registry, RegistryError};
 use crate::schedule::spread::format_span;
@@ -100,12 +102,32 @@ pub struct FleetApp {
     pub jitter: Option<String>,
 }
 
-/// The file: `apps:` and the list.
+/// A group's settings in the file: what it names is set, what it leaves out is off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FleetGroup {
+    /// The group (the apps' `group`).
+    pub name: String,
+    /// Backups of its apps running at once, across every process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// The window its apps take unless they set their own (`2h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// The jitter its apps take unless they set their own (`15m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<String>,
+}
+
+/// The file: `apps:` and the list, then the groups' settings (`groups:`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetFile {
     /// The apps.
     pub apps: Vec<FleetApp>,
+    /// The groups with settings; a group the file leaves out keeps its settings, unless pruned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<FleetGroup>,
 }
 
 /// Who applies the file, which decides where tokens may be read from.
@@ -139,6 +161,26 @@ pub struct Step {
     pub changes: Vec<String>,
 }
 
+/// One line of the plan for a group's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct GroupStep {
+    /// add | change | remove | unchanged.
+    pub action: String,
+    /// The group.
+    pub group: String,
+    /// For a change: what changes, as `field: old -> new`.
+    pub changes: Vec<String>,
+}
+
+/// What applying does: the apps' steps, then the groups'.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Adds, changes, removals, then the unchanged apps.
+    pub apps: Vec<Step>,
+    /// The same for the groups' settings.
+    pub groups: Vec<GroupStep>,
+}
+
 /// A problem with one app of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppProblem {
@@ -164,8 +206,9 @@ pub enum FleetError {
     Registry(#[from] RegistryError),
 }
 
-/// The apps' settings as a fleet file, tokens by reference (`{env: BACKUP_TOKEN_<NAME>}`).
-pub fn export(apps: &[App]) -> FleetFile {
+/// The apps' settings as a fleet file, tokens by reference (`{env: BACKUP_TOKEN_<NAME>}`), and
+/// the settings of the `groups` that have some.
+pub fn export(apps: &[App], groups: &[Group]) -> FleetFile {
     let apps = apps
         .iter()
         .map(|app| FleetApp {
@@ -194,7 +237,17 @@ pub fn export(apps: &[App]) -> FleetFile {
             jitter: app.jitter_secs.map(format_span),
         })
         .collect();
-    FleetFile { apps }
+    let groups = groups
+        .iter()
+        .filter(|g| g.max_concurrent.is_some() || g.window.is_some() || g.jitter.is_some())
+        .map(|g| FleetGroup {
+            name: g.name.clone(),
+            max_concurrent: g.max_concurrent,
+            window: g.window.clone(),
+            jitter: g.jitter.clone(),
+        })
+        .collect();
+    FleetFile { apps, groups }
 }
 
 /// The variable an export names for an app's token: `BACKUP_TOKEN_` and its name in capitals.
@@ -305,7 +358,7 @@ pub async fn apply(
     options: ApplyOptions,
     source: Source,
     actor: &str,
-) -> Result<Vec<Step>, FleetError> {
+) -> Result<Plan, FleetError> {
     let current: BTreeMap<String, App> = registry.list().await?.into_iter().map(|a| (a.name.clone(), a)).collect();
     let mut problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -366,6 +419,7 @@ pub async fn apply(
             }
         }
     }
+    let mut group_plan = plan_groups(registry.db(), file, options.prune, &mut problems).await?;
     if options.prune {
         for name in current.keys().filter(|n| !seen.contains(*n)) {
             let step = Step { action: "remove".into(), app: name.clone(), changes: Vec::new() };
@@ -422,13 +476,125 @@ pub async fn apply(
                 _ => {}
             }
         }
+        for (step, input) in &group_plan {
+            if step.action == "unchanged" {
+                continue;
+            }
+            match crate::registry::groups::set(registry.db(), &step.group, input).await {
+                Ok(_) => {
+                    let detail = format!("from a fleet file: {}", step.changes.join("; "));
+                    crate::audit::record(registry.db(), actor, "group.set", Some(&step.group), Some(&detail)).await;
+                }
+                Err(crate::registry::groups::SetError::Db(e)) => return Err(RegistryError::from(e).into()),
+                Err(crate::registry::groups::SetError::Invalid(errors)) => {
+                    return Err(RegistryError::Invalid(errors).into());
+                }
+            }
+        }
     }
-    Ok(planned.into_iter().map(|(step, _, _)| step).collect())
+    group_plan.sort_by_key(|(step, _)| (order(&step.action), step.group.clone()));
+    Ok(Plan {
+        apps: planned.into_iter().map(|(step, _, _)| step).collect(),
+        groups: group_plan.into_iter().map(|(step, _)| step).collect(),
+    })
+}
+
+/// The steps that make the groups' settings those of `file` (each one's input, every value set:
+/// what the file leaves out is off); with `prune`, the groups it does not list lose theirs.
+async fn plan_groups(
+    db: &sea_orm::DatabaseConnection,
+    file: &FleetFile,
+    prune: bool,
+    problems: &mut Vec<AppProblem>,
+) -> Result<Vec<(GroupStep, GroupInput)>, FleetError> {
+    use sea_orm::EntityTrait;
+    let stored: BTreeMap<String, app_group::Model> = app_group::Entity::find()
+        .all(db)
+        .await
+        .map_err(RegistryError::from)?
+        .into_iter()
+        .map(|g| (g.name.clone(), g))
+        .collect();
+    let shown = |v: crate::registry::groups::Settings| {
+        let span = |s: Option<i64>| s.map_or_else(|| "-".to_owned(), format_span);
+        [
+            ("max_concurrent", v.0.map_or_else(|| "-".to_owned(), |n| n.to_string())),
+            ("window", span(v.1)),
+            ("jitter", span(v.2)),
+        ]
+    };
+    let mut plan = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in &file.groups {
+        let label = format!("group {}", entry.name);
+        let mut problem = |field: &str, message: Msg| {
+            problems.push(AppProblem { app: label.clone(), field: field.to_owned(), message })
+        };
+        let name = match crate::registry::labels::group(&entry.name) {
+            Ok(Some(name)) => name,
+            Ok(None) => {
+                problem("name", Msg::new("field.group.name_required"));
+                continue;
+            }
+            Err(e) => {
+                problem("name", e.msg);
+                continue;
+            }
+        };
+        if !seen.insert(name.clone()) {
+            problem("name", Msg::new("fleet.name.twice"));
+            continue;
+        }
+        let off = || "off".to_owned();
+        let input = GroupInput {
+            max_concurrent: Some(entry.max_concurrent.map_or_else(off, |n| n.to_string())),
+            window: Some(entry.window.clone().unwrap_or_else(off)),
+            jitter: Some(entry.jitter.clone().unwrap_or_else(off)),
+        };
+        let row = stored.get(&name);
+        let desired = match crate::registry::groups::settings_of(row, &input) {
+            Ok(desired) => desired,
+            Err(errors) => {
+                for FieldError { field, msg } in errors {
+                    problem(&field, msg);
+                }
+                continue;
+            }
+        };
+        let now = row.map_or((None, None, None), |r| (r.max_concurrent.map(i64::from), r.window_secs, r.jitter_secs));
+        let changes: Vec<String> = shown(now)
+            .into_iter()
+            .zip(shown(desired))
+            .filter(|(a, b)| a.1 != b.1)
+            .map(|((field, old), (_, new))| format!("{field}: {old} -> {new}"))
+            .collect();
+        let action = match (row, changes.is_empty()) {
+            (_, true) => "unchanged",
+            (Some(_), false) => "change",
+            (None, false) => "add",
+        };
+        plan.push((GroupStep { action: action.into(), group: name, changes }, input));
+    }
+    if prune {
+        for (name, row) in stored.iter().filter(|(n, _)| !seen.contains(*n)) {
+            let now = (row.max_concurrent.map(i64::from), row.window_secs, row.jitter_secs);
+            let changes =
+                shown(now).into_iter().filter(|(_, v)| v != "-").map(|(f, v)| format!("{f}: {v} -> -")).collect();
+            let off = GroupInput {
+                max_concurrent: Some("off".into()),
+                window: Some("off".into()),
+                jitter: Some("off".into()),
+            };
+            plan.push((GroupStep { action: "remove".into(), group: name.clone(), changes }, off));
+        }
+    }
+    Ok(plan)
 }
 
 /// The plan in words, like a GitOps tool's: `+ add`, `~ change` with its changes, `- remove`,
 /// then the counts.
-pub fn describe(steps: &[Step], dry_run: bool) -> String {
+pub fn describe(plan: &Plan, dry_run: bool) -> String {
+    let steps = &plan.apps;
     let mut out = String::new();
     for step in steps {
         match step.action.as_str() {
@@ -441,6 +607,18 @@ pub fn describe(steps: &[Step], dry_run: bool) -> String {
             }
             "remove" => out.push_str(&format!("- {} (remove; its stored copies stay)\n", step.app)),
             _ => {}
+        }
+    }
+    for step in &plan.groups {
+        let sign = match step.action.as_str() {
+            "add" => "+",
+            "change" => "~",
+            "remove" => "-",
+            _ => continue,
+        };
+        out.push_str(&format!("{sign} group {} ({})\n", step.group, step.action));
+        for change in &step.changes {
+            out.push_str(&format!("    {change}\n"));
         }
     }
     let count = |a: &str| steps.iter().filter(|s| s.action == a).count();

@@ -85,36 +85,7 @@ pub async fn set(db: &DatabaseConnection, name: &str, input: &GroupInput) -> Res
         return Err(SetError::Invalid(vec![FieldError::new("name", Msg::new("field.group.name_required"))]));
     };
     let current = app_group::Entity::find_by_id(name.clone()).one(db).await?;
-    let mut errors = Vec::new();
-    let mut take = |result: Result<Option<i64>, FieldError>| {
-        result.unwrap_or_else(|e| {
-            errors.push(e);
-            None
-        })
-    };
-    let max_concurrent = match &input.max_concurrent {
-        Some(text) => take(parse_limit("max_concurrent", text).map(|n| n.map(i64::from))),
-        None => current.as_ref().and_then(|c| c.max_concurrent).map(i64::from),
-    };
-    let window = match &input.window {
-        Some(text) => take(parse_span("window", text, MAX_WINDOW_SECS)),
-        None => current.as_ref().and_then(|c| c.window_secs),
-    };
-    let jitter = match &input.jitter {
-        Some(text) => take(parse_span("jitter", text, MAX_JITTER_SECS)),
-        None => current.as_ref().and_then(|c| c.jitter_secs),
-    };
-    if let (Some(w), Some(j)) = (window, jitter)
-        && j > w
-    {
-        errors.push(FieldError::new(
-            "jitter",
-            Msg::new("field.jitter.over_group_window").with("jitter", format_span(j)).with("window", format_span(w)),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(SetError::Invalid(errors));
-    }
+    let (max_concurrent, window, jitter) = settings_of(current.as_ref(), input).map_err(SetError::Invalid)?;
     let empty = max_concurrent.is_none() && window.is_none() && jitter.is_none();
     match (current, empty) {
         (None, true) => {}
@@ -139,6 +110,45 @@ pub async fn set(db: &DatabaseConnection, name: &str, input: &GroupInput) -> Res
     let apps = app::Entity::find().filter(app::Column::GroupName.eq(name.clone())).count(db).await?;
     let row = app_group::Entity::find_by_id(name.clone()).one(db).await?;
     Ok(Group::new(name, apps, row.as_ref()))
+}
+
+/// A group's settings as stored: `(max_concurrent, window_secs, jitter_secs)`.
+pub type Settings = (Option<i64>, Option<i64>, Option<i64>);
+
+/// The settings `input` gives a group whose row is `current` (`None` keeps a current value), or
+/// every field error at once.
+pub fn settings_of(current: Option<&app_group::Model>, input: &GroupInput) -> Result<Settings, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut take = |result: Result<Option<i64>, FieldError>| {
+        result.unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        })
+    };
+    let max_concurrent = match &input.max_concurrent {
+        Some(text) => take(parse_limit("max_concurrent", text).map(|n| n.map(i64::from))),
+        None => current.and_then(|c| c.max_concurrent).map(i64::from),
+    };
+    let window = match &input.window {
+        Some(text) => take(parse_span("window", text, MAX_WINDOW_SECS)),
+        None => current.and_then(|c| c.window_secs),
+    };
+    let jitter = match &input.jitter {
+        Some(text) => take(parse_span("jitter", text, MAX_JITTER_SECS)),
+        None => current.and_then(|c| c.jitter_secs),
+    };
+    if let (Some(w), Some(j)) = (window, jitter)
+        && j > w
+    {
+        errors.push(FieldError::new(
+            "jitter",
+            Msg::new("field.jitter.over_group_window").with("jitter", format_span(j)).with("window", format_span(w)),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok((max_concurrent, window, jitter))
 }
 
 /// Why a group's settings were not set.

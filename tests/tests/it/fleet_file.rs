@@ -149,7 +149,10 @@ async fn the_api_exports_and_applies_a_fleet_with_environment_references_only() 
 
     let planned: Value =
         post(body(json!({"env": "BACKUP_TOKEN_FLEET_CRM"}), true)).await.unwrap().json().await.unwrap();
-    assert_eq!(planned, json!({"applied": false, "steps": [{"action": "add", "app": "crm", "changes": []}]}));
+    assert_eq!(
+        planned,
+        json!({"applied": false, "steps": [{"action": "add", "app": "crm", "changes": []}], "groups": []})
+    );
     let applied = post(body(json!({"env": "BACKUP_TOKEN_FLEET_CRM"}), false)).await.unwrap();
     assert_eq!(applied.status(), StatusCode::OK);
     let exported: Value = http
@@ -164,4 +167,65 @@ async fn the_api_exports_and_applies_a_fleet_with_environment_references_only() 
     assert_eq!(exported["apps"][0]["name"], "crm");
     assert_eq!(exported["apps"][0]["token"], json!({"env": "BACKUP_TOKEN_CRM"}));
     assert!(!exported.to_string().contains(TOKEN));
+}
+
+#[tokio::test]
+async fn a_fleet_file_carries_the_groups_settings_planned_applied_refused_and_pruned() {
+    let h = Harness::sqlite().await;
+    let crm = sdk_apps::spawn(good(), 63).await;
+    h.add_app("crm", &crm.url, &h.folder("crm"), &["--group", "db-1"]).await;
+    h.cli(&["groups", "set", "db-1", "--max-concurrent", "2", "--window", "2h"]).await.assert_success();
+    h.cli(&["groups", "set", "db-2", "--jitter", "10m"]).await.assert_success();
+
+    // Exported: each group with settings, only the settings it has.
+    let yaml = h.cli(&["apps", "export"]).await.stdout_text();
+    let doc: Value = serde_yaml::from_str(&yaml).unwrap();
+    assert_eq!(
+        doc["groups"],
+        json!([{"name": "db-1", "max_concurrent": 2, "window": "2h"}, {"name": "db-2", "jitter": "10m"}]),
+        "{yaml}"
+    );
+    let dir = h.dir().join("fleet-groups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fleet.yaml");
+    let with_groups = |groups: &str| {
+        let mut doc = doc.clone();
+        doc["groups"] = serde_yaml::from_str(groups).unwrap();
+        serde_yaml::to_string(&doc).unwrap()
+    };
+
+    // A bad value: refused with where, and nothing applied.
+    std::fs::write(&file, with_groups("[{name: db-1, max_concurrent: 0}, {name: 'Bad Name'}]")).unwrap();
+    let refused = apply(&h, &file, &[]).await;
+    assert!(!refused.status.success(), "{}", refused.stdout_text());
+    assert!(refused.stderr.contains("group db-1: max_concurrent: "), "{}", refused.stderr);
+    assert!(refused.stderr.contains("group Bad Name: name: "), "{}", refused.stderr);
+    let listed = h.cli(&["groups", "list"]).await.stdout_text();
+    assert!(listed.contains("db-1\t1\t2\t2h\t-") && listed.contains("db-2\t0\t-\t-\t10m"), "{listed}");
+
+    // db-1 down to one at a time and no window, db-3 new; the dry run changes nothing.
+    std::fs::write(
+        &file,
+        with_groups("[{name: db-1, max_concurrent: 1}, {name: db-2, jitter: 10m}, {name: db-3, window: 1h}]"),
+    )
+    .unwrap();
+    let planned = apply(&h, &file, &["--dry-run"]).await;
+    planned.assert_success();
+    let plan = planned.stdout_text();
+    assert!(plan.contains("~ group db-1 (change)\n    max_concurrent: 2 -> 1\n    window: 2h -> -\n"), "{plan}");
+    assert!(plan.contains("+ group db-3 (add)\n    window: - -> 1h\n"), "{plan}");
+    assert!(!plan.contains("group db-2"), "an unchanged group is not listed: {plan}");
+    assert_eq!(h.cli(&["groups", "list"]).await.stdout_text(), listed, "a dry run changes nothing");
+    apply(&h, &file, &[]).await.assert_success();
+    let listed = h.cli(&["groups", "list"]).await.stdout_text();
+    assert!(listed.contains("db-1\t1\t1\t-\t-") && listed.contains("db-3\t0\t-\t1h\t-"), "{listed}");
+
+    // Pruned: a group the file leaves out loses its settings.
+    std::fs::write(&file, with_groups("[{name: db-1, max_concurrent: 1}]")).unwrap();
+    let pruned = apply(&h, &file, &["--prune"]).await;
+    pruned.assert_success();
+    assert!(pruned.stdout_text().contains("- group db-2 (remove)\n    jitter: 10m -> -\n"), "{}", pruned.stdout_text());
+    let listed = h.cli(&["groups", "list"]).await.stdout_text();
+    assert!(!listed.contains("db-2") && !listed.contains("db-3"), "{listed}");
+    assert!(listed.contains("db-1\t1\t1\t-\t-"), "{listed}");
 }

@@ -8,7 +8,7 @@ use axum::response::Json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::fleet::file::{self, ApplyOptions, FleetApp, FleetError, FleetFile, Source, Step};
+use crate::fleet::file::{self, ApplyOptions, FleetApp, FleetError, FleetFile, FleetGroup, GroupStep, Source, Step};
 use crate::http::api::apps::JsonBody;
 use crate::http::api::error::ApiError;
 use crate::http::auth::api_token::ApiCaller;
@@ -22,6 +22,9 @@ pub struct FleetApplyBody {
     /// The apps, as in a fleet file; tokens as `{"env": "BACKUP_TOKEN_NAME"}` of the server (only
     /// variables named `BACKUP_TOKEN_…`).
     pub apps: Vec<FleetApp>,
+    /// The groups' settings, as in a fleet file.
+    #[serde(default)]
+    pub groups: Vec<FleetGroup>,
     /// Also remove registered apps the document does not name (their stored copies stay).
     #[serde(default)]
     pub prune: bool,
@@ -40,11 +43,14 @@ pub struct FleetPlanView {
     pub applied: bool,
     /// Adds, changes, removals, then the unchanged apps.
     pub steps: Vec<Step>,
+    /// The same for the groups' settings.
+    pub groups: Vec<GroupStep>,
 }
 
 /// GET /api/v1/fleet.
 pub async fn export(State(web): State<Web>, _c: ApiCaller) -> Result<Json<FleetFile>, ApiError> {
-    Ok(Json(file::export(&web.ctx.registry.list().await?)))
+    let groups = crate::registry::groups::list(&web.ctx.db).await?;
+    Ok(Json(file::export(&web.ctx.registry.list().await?, &groups)))
 }
 
 /// POST /api/v1/fleet/apply: 200 with the plan; 422 naming each app's field to fix, nothing
@@ -55,9 +61,9 @@ pub async fn apply(
     JsonBody(body): JsonBody<FleetApplyBody>,
 ) -> Result<Json<FleetPlanView>, ApiError> {
     let options = ApplyOptions { prune: body.prune, dry_run: body.dry_run, no_check: body.no_check };
-    let fleet = FleetFile { apps: body.apps };
+    let fleet = FleetFile { apps: body.apps, groups: body.groups };
     match file::apply(&web.ctx.registry, &fleet, options, Source::Api, &c.actor).await {
-        Ok(steps) => Ok(Json(FleetPlanView { applied: !body.dry_run, steps })),
+        Ok(plan) => Ok(Json(FleetPlanView { applied: !body.dry_run, steps: plan.apps, groups: plan.groups })),
         Err(FleetError::Invalid(problems)) => Err(ApiError::Invalid(
             problems.into_iter().map(|p| FieldError::new(&format!("{}.{}", p.app, p.field), p.message)).collect(),
         )),
